@@ -1,0 +1,95 @@
+"""The ``crashhub`` command: a thin dispatcher.
+
+Each sub-command lives in ``crashhub.commands.<module>`` with two functions,
+``add_arguments(parser)`` and ``run(args) -> int``.  Only the chosen command's
+module is imported, so ``crashhub dump dmesg`` starts about as fast as Python
+itself.  Library errors become one line on stderr and an exit code; library
+code never exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from crashhub import __version__
+
+# name -> (module, one-line help).  Keep in the order a user meets them.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "triage": ("crashhub.commands.triage", "find crashes in kernel logs or crash directories"),
+    "dump": ("crashhub.commands.dump", "read vmcores without debuginfo: info, dmesg, reassemble"),
+    "serve": ("crashhub.commands.serve", "run the hub: API, spool watcher and workers"),
+    "ingest": ("crashhub.commands.ingest", "ingest crash directories or logs into the store"),
+    "buckets": ("crashhub.commands.buckets", "list buckets"),
+    "crash": ("crashhub.commands.crash", "show one crash"),
+    "kb": ("crashhub.commands.kb", "knowledge base: lint, list, apply"),
+    "token": ("crashhub.commands.token", "API tokens: create, list, revoke"),
+    "debuginfo": ("crashhub.commands.debuginfo", "debuginfo store: import, list, remove, gc"),
+    "analyze": ("crashhub.commands.analyze", "deep analysis of a vmcore with drgn and crash"),
+    "kdump": ("crashhub.commands.kdump", "on a host: check kdump readiness, write kdump config"),
+    "agent": ("crashhub.commands.agent", "on a host: ship crashes to the hub"),
+}
+
+EXIT_BAD_INPUT = 2
+
+
+def _top_help() -> str:
+    width = max(len(n) for n in COMMANDS)
+    lines = [
+        "usage: crashhub [--version] COMMAND [ARGS...]",
+        "",
+        "The central crash host for a fleet of Linux servers.",
+        "",
+        "commands:",
+    ]
+    lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "Run 'crashhub COMMAND --help' for a command's options."]
+    return "\n".join(lines)
+
+
+def _available() -> dict[str, tuple[str, str]]:
+    """Commands whose module exists (a host-only install lacks the hub's)."""
+    import importlib.util
+
+    return {n: v for n, v in COMMANDS.items() if importlib.util.find_spec(v[0]) is not None}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from crashhub.errors import CrashhubError
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(_top_help())
+        return 0 if args else EXIT_BAD_INPUT
+    if args[0] == "--version":
+        print(f"crashhub {__version__}")
+        return 0
+    name = args[0]
+    if name not in COMMANDS:
+        print(f"crashhub: unknown command {name!r}; see 'crashhub --help'", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    module_name, help_ = COMMANDS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        print(f"crashhub: command {name!r} is not available in this install ({e})", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    parser = argparse.ArgumentParser(prog=f"crashhub {name}", description=help_)
+    module.add_arguments(parser)
+    ns = parser.parse_args(args[1:])
+    try:
+        rc: int = module.run(ns)
+    except CrashhubError as e:
+        print(f"crashhub {name}: {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    return rc
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

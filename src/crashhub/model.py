@@ -1,0 +1,139 @@
+"""The vocabulary every stage shares: frozen dataclasses, no behaviour beyond ``to_dict``.
+
+Fields a source does not give are ``None`` (or empty): nothing is invented.
+Contract: fields are only ever added, never renamed or removed, since the store,
+the API and the knowledge base read them by name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Turn a model (or nested models) into plain JSON types."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(x) for x in obj]
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    return obj
+
+
+# --------------------------------------------------------------------------- triage
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One stack frame as the log (or an analysis engine) gives it."""
+
+    function: str | None
+    offset: int | None = None
+    size: int | None = None
+    module: str | None = None
+    address: int | None = None
+    reliable: bool = True
+    # Where the frame ran: "task", "irq", "softirq", "nmi", "exception" (x86 stack markers).
+    context: str = "task"
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Process:
+    comm: str | None
+    pid: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Taint:
+    """Taint flags: the letters as printed and what each set letter means."""
+
+    letters: str
+    flags: tuple[str, ...] = ()  # e.g. ("P: proprietary module was loaded", ...)
+
+
+@dataclass(frozen=True, slots=True)
+class CrashReport:
+    """One oops / panic / warning found in a kernel log."""
+
+    kind: str
+    title: str
+    message: str | None = None  # the panic / BUG line as printed
+    fatal: bool = True
+    guilty: Frame | None = None
+    rip: Frame | None = None
+    frames: tuple[Frame, ...] = ()
+    registers: dict[str, int] = field(default_factory=dict)
+    process: Process | None = None
+    cpu: int | None = None
+    taint: Taint | None = None
+    release: str | None = None  # e.g. "6.1.0-56-cloud-amd64"
+    version: str | None = None  # e.g. "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2"
+    hardware: str | None = None  # "Hardware name:" line
+    bios: str | None = None
+    arch: str | None = None
+    modules: tuple[str, ...] = ()
+    start_line: int = 0  # 0-based line numbers into the log, inclusive
+    end_line: int = 0
+    corrupted: bool = False
+    corrupted_reason: str | None = None
+    text: str = ""  # the report's lines, prefixes stripped
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = to_jsonable(self)
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """A bucket key under a versioned algorithm."""
+
+    algorithm: str  # e.g. "sig:2026-11"
+    key: str  # hex digest
+    title: str  # normalised title
+    frames: tuple[str, ...] = ()  # the frames that went into the key
+
+
+# --------------------------------------------------------------------------- dumps
+
+
+@dataclass(frozen=True, slots=True)
+class DumpFacts:
+    """What a dump is, read without debuginfo."""
+
+    path: str
+    format: str  # "kdump", "diskdump", "flat-kdump", "flat-elf", "elf", "qemu-elf", "split", ...
+    compression: str | None = None  # page codec(s) ("lzo", "zlib", ...) or outer wrapper
+    wrapper: str | None = None  # "gzip", "xz", ... when the file is wrapped
+    arch: str | None = None
+    release: str | None = None
+    version: str | None = None
+    build_id: str | None = None
+    hostname: str | None = None
+    crash_time: int | None = None  # seconds since the epoch (VMCOREINFO CRASHTIME)
+    cpus: int | None = None
+    page_size: int | None = None
+    dump_level: int | None = None
+    dump_level_excludes: tuple[str, ...] = ()
+    partial: bool = False
+    incomplete: bool = False
+    excluded_vmemmap: bool = False
+    pages_present: int | None = None
+    max_pfn: int | None = None
+    file_size: int | None = None
+    ram_bytes: int | None = None
+    phys_base: int | None = None
+    kernel_offset: int | None = None
+    panic_cpu: int | None = None
+    panic_pid: int | None = None
+    registers: dict[str, int] = field(default_factory=dict)
+    vmcoreinfo: dict[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = to_jsonable(self)
+        return d
