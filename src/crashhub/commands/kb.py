@@ -1,0 +1,179 @@
+"""``crashhub kb``: lint, list, show and try knowledge-base entries without a store.
+
+    crashhub kb lint DIR...                 one line per problem; exit 0 clean, 2 with problems
+    crashhub kb list [DIR...]               the entries (default: the shipped starter KB)
+    crashhub kb show ID [--kb DIR]...       one entry as YAML (or --json)
+    crashhub kb match LOG [--kb DIR]...     triage a log and show the entries each report matches
+
+Store-backed sub-commands (apply to buckets, import/export through the API) live with the hub.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from crashhub.errors import KbError, LogError
+from crashhub.kb.load import check_paths, dump_entry, load_dir, load_examples, load_starter
+from crashhub.kb.match import match
+from crashhub.kb.schema import KbEntry
+from crashhub.model import CrashReport
+from crashhub.triage import parse_file
+
+EXIT_PROBLEMS = 2
+LOG_NAMES = ("vmcore-dmesg.txt", "dmesg.txt")  # plus Debian's dmesg.<stamp>
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    p = sub.add_parser("lint", help="check entry files; one line per problem, exit 2 if any")
+    p.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="a KB directory or one entry file")
+
+    p = sub.add_parser("list", help="list entries (default: the shipped starter KB)")
+    p.add_argument("dirs", nargs="*", type=Path, metavar="DIR")
+    p.add_argument("--examples", action="store_true", help="also the shipped example entries")
+    p.add_argument("--json", action="store_true", help="a JSON list of entries")
+
+    p = sub.add_parser("show", help="show one entry as YAML")
+    p.add_argument("id", metavar="ID")
+    _kb_options(p, examples=False)
+    p.add_argument("--json", action="store_true", help="JSON instead of YAML")
+
+    p = sub.add_parser("match", help="triage a kernel log and show the matching entries")
+    p.add_argument("log", type=Path, metavar="LOG", help="a kernel log, or a crash directory holding one")
+    _kb_options(p, examples=True)
+    p.add_argument("--release", help="kernel release to match with (default: the log's)")
+    p.add_argument("--hardware", help="hardware name to match with (default: the log's)")
+    p.add_argument("--json", action="store_true", help="JSON: reports with their matches")
+
+
+def _kb_options(p: argparse.ArgumentParser, *, examples: bool) -> None:
+    p.add_argument("--kb", action="append", type=Path, default=[], metavar="DIR",
+                   help="a KB directory (repeatable); searched before the shipped entries")
+    p.add_argument("--no-starter", action="store_true", help="leave out the shipped generic entries")
+    if examples:  # `show` always finds the shipped examples by id
+        p.add_argument("--examples", action="store_true", help="also the shipped example entries")
+
+
+def run(args: argparse.Namespace) -> int:
+    action: str = args.action
+    if action == "lint":
+        return _lint(args.dirs)
+    if action == "list":
+        return _list(args)
+    if action == "show":
+        return _show(args)
+    return _match(args)
+
+
+def _lint(dirs: list[Path]) -> int:
+    entries, errors = check_paths(dirs)
+    for e in errors:
+        print(e)
+    if errors:
+        print(f"{len(errors)} problem(s); {len(entries)} entr{'y' if len(entries) == 1 else 'ies'} fine",
+              file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} fine")
+    return 0
+
+
+def _entries(dirs: list[Path], *, starter: bool, examples: bool) -> list[KbEntry]:
+    """Entries from ``dirs`` (each loaded strictly) then the shipped ones; the first id wins."""
+    out: list[KbEntry] = []
+    for d in dirs:
+        out += load_dir(d)
+    if starter:
+        out += load_starter()
+    if examples:
+        out += load_examples()
+    seen: set[str] = set()
+    unique = []
+    for e in out:
+        if e.id not in seen:
+            seen.add(e.id)
+            unique.append(e)
+    return unique
+
+
+def _list(args: argparse.Namespace) -> int:
+    entries = _entries(args.dirs, starter=not args.dirs, examples=args.examples)
+    if args.json:
+        print(json.dumps([dict(e.to_dict(), path=e.path) for e in entries], indent=2))
+        return 0
+    width = max((len(e.id) for e in entries), default=2)
+    for e in entries:
+        kinds = ",".join(e.rule.kinds) or "-"
+        flag = "generic" if e.generic else "specific"
+        print(f"{e.id:<{width}}  {e.status:<13} {flag:<8}  {kinds:<16}  {e.title}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    entries = _entries(args.kb, starter=not args.no_starter, examples=True)
+    entry = next((e for e in entries if e.id == args.id), None)
+    if entry is None:
+        raise KbError(f"no entry with id {args.id!r}", ", ".join(str(d) for d in args.kb) or None)
+    if args.json:
+        print(json.dumps(dict(entry.to_dict(), path=entry.path), indent=2))
+    else:
+        print(f"# {entry.path}")
+        print(dump_entry(entry), end="")
+    return 0
+
+
+def _find_log(path: Path) -> Path:
+    if not path.is_dir():
+        return path
+    for name in LOG_NAMES:
+        if (path / name).is_file():
+            return path / name
+    stamped = sorted(path.glob("dmesg.[0-9]*"))  # Debian kdump-tools: dmesg.<YYYYmmddHHMM>
+    if stamped:
+        return stamped[-1]
+    raise LogError("no kernel log in this directory (vmcore-dmesg.txt or dmesg.<stamp>)", path)
+
+
+def _rule_fields(r: CrashReport) -> dict[str, object]:
+    """What the rules of an entry look at, so an author can write one from this output."""
+    guilty = r.guilty or r.rip
+    stack = [f for f in (r.guilty, r.rip, *r.frames) if f is not None]
+    return {"kind": r.kind, "title": r.title, "message": r.message, "panic_message": r.panic_message,
+            "function": guilty.function if guilty else None,
+            "frames": [f.function for f in stack if f.function],
+            "stack_modules": sorted({f.module for f in stack if f.module}),
+            "loaded": list(r.modules), "taint": r.taint.letters if r.taint else None,
+            "version": r.version, "hardware": r.hardware}
+
+
+def _match(args: argparse.Namespace) -> int:
+    entries = _entries(args.kb, starter=not args.no_starter, examples=args.examples)
+    log = _find_log(args.log)
+    reports = parse_file(log)
+    results = [(r, match(entries, r, release=args.release, hardware=args.hardware)) for r in reports]
+    if args.json:
+        out = [dict(_rule_fields(r), release=args.release or r.release, start_line=r.start_line,
+                    matches=[m.to_dict() for m in ms]) for r, ms in results]
+        print(json.dumps(out, indent=2))
+        return 0
+    if not reports:
+        print(f"{log}: no crash report found")
+        return 0
+    for i, (r, ms) in enumerate(results):
+        if i:
+            print()
+        print(f"{log}:{r.start_line + 1}: [{r.kind}] {r.title}")
+        if not ms:
+            print("  no knowledge-base entry matches")
+        for m in ms:
+            flags = [m.status, "generic" if m.generic else "specific", f"score {m.score}"]
+            if m.regression:
+                flags.append(f"REGRESSION (fixed in {m.fixed_in})")
+            print(f"  {m.entry_id}: {m.title}  ({', '.join(flags)})")
+            print(f"    matched: {'; '.join(m.matched_rules)}")
+            if m.unchecked:
+                print(f"    not checked: {'; '.join(m.unchecked)}")
+    return 0
