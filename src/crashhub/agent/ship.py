@@ -1,0 +1,304 @@
+"""Bring a host's crashes home: the agent's run loop.
+
+For each ready crash directory not yet ``done`` in the state file:
+
+1. ``POST /api/v1/crashes`` with the log (and kexec log) first: cheap, and enough for the hub
+   to bucket the crash and decide whether it wants the dump (``wants_vmcore``).
+2. If the hub wants the dump (or ``send_vmcore = "always"``), upload it in chunks with
+   ``Content-Range``; after any interruption ask ``GET .../vmcore/upload`` for the hub's offset
+   and go on from there.  A 409 carries the hub's offset too.
+3. Only when the hub answered ``complete: true`` for the whole file, and only under
+   ``local_dumps = "delete-uploaded"``, delete the local dump (the log stays).
+
+Every hub call is retried with exponential back-off while the hub is unreachable or failing
+(:class:`HubUnavailable`); state is saved after every step, so a killed agent loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from crashhub.agent import scan as scan_mod
+from crashhub.agent import state as state_mod
+from crashhub.agent.check import check
+from crashhub.agent.client import HubClient, HubRejected, HubUnavailable, UploadConflict, read_chunks
+from crashhub.agent.config import AgentConfig
+from crashhub.agent.hostinfo import host_info
+from crashhub.agent.scan import CrashDir
+from crashhub.agent.state import Entry, State
+
+log = logging.getLogger("crashhub.agent")
+T = TypeVar("T")
+_MAX_CONFLICTS = 8
+
+
+@dataclass(slots=True)
+class RunSummary:
+    found: int = 0
+    not_ready: int = 0
+    sent_logs: int = 0
+    sent_dumps: int = 0
+    resumed: int = 0
+    deleted: int = 0
+    errors: list[str] = field(default_factory=list)
+    hub_down: bool = False
+    host_reported: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        # 75 = EX_TEMPFAIL: systemd/cron will simply try again.
+        if self.hub_down:
+            return 75
+        return 1 if self.errors else 0
+
+
+class Backoff:
+    """Retry ``fn`` while it raises :class:`HubUnavailable`, sleeping 2, 4, 8, ... seconds."""
+
+    def __init__(self, attempts: int, initial: float, maximum: float,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.attempts, self.initial, self.maximum, self.sleep = attempts, initial, maximum, sleep
+        self.slept: list[float] = []
+
+    def call(self, what: str, fn: Callable[[], T]) -> T:
+        delay = self.initial
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return fn()
+            except HubUnavailable as e:
+                if attempt == self.attempts:
+                    raise
+                log.warning("%s: hub unavailable (%s); retry %d/%d in %.0fs", what, e, attempt,
+                            self.attempts - 1, delay)
+                self.sleep(delay)
+                self.slept.append(delay)
+                delay = min(delay * 2, self.maximum)
+        raise AssertionError("unreachable")
+
+
+class Agent:
+    def __init__(self, cfg: AgentConfig, client: HubClient, *, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.time,
+                 kdump_report: Callable[[], dict[str, Any]] | None = None,
+                 host_info: Callable[[], dict[str, Any]] | None = None) -> None:
+        self.cfg = cfg
+        self.client = client
+        self.clock = clock
+        self.backoff = Backoff(cfg.retry_attempts, cfg.retry_initial, cfg.retry_max, sleep)
+        self._kdump_report = kdump_report
+        self._host_info = host_info
+
+    # ------------------------------------------------------------------ host report
+
+    def report_host(self) -> None:
+        info = self._host_info() if self._host_info else host_info(self.cfg.kdump_root)
+        kdump = self._kdump_report() if self._kdump_report else check(self.cfg.kdump_root).to_json()
+        payload = {"host": self.cfg.host, "release": info.get("release"), "build_id": info.get("build_id"),
+                   "hardware": info.get("hardware"), "machine": info.get("machine"), "kdump": kdump,
+                   "agent_version": info.get("agent_version")}
+        self.backoff.call("host report", lambda: self.client.report_host(payload))
+
+    # ------------------------------------------------------------------ one run
+
+    def run_once(self) -> RunSummary:
+        summary = RunSummary()
+        st = state_mod.load(self.cfg.state_file)
+        try:
+            if self.cfg.report_host:
+                try:
+                    self.report_host()
+                    summary.host_reported = True
+                except HubRejected as e:
+                    if e.status in (401, 403):
+                        raise
+                    # A refused report must not keep crashes from being shipped.
+                    summary.errors.append(f"host report: {e}")
+                    log.error("host report refused: %s", e)
+            crashes = scan_mod.scan(self.cfg.crash_dirs)
+            self._forget_gone(st, {c.key for c in crashes})
+            for crash in crashes:
+                summary.found += 1
+                entry = st.crashes.get(crash.key)
+                if entry is not None and entry.done:
+                    continue
+                if not crash.ready(self.clock(), self.cfg.settle_seconds):
+                    summary.not_ready += 1
+                    log.info("%s: not ready (%s)", crash.path,
+                             ", ".join(crash.incomplete) or "files still changing or empty")
+                    continue
+                self._ship(crash, st, summary)
+        except HubUnavailable as e:
+            summary.hub_down = True
+            summary.errors.append(f"hub unavailable: {e}")
+            log.error("hub unavailable, giving up for this run: %s", e)
+        except HubRejected as e:
+            if e.status in (401, 403):
+                summary.errors.append(f"hub refused the token: {e}")
+                log.error("hub refused the token: %s", e)
+            else:
+                raise
+        return summary
+
+    def _forget_gone(self, st: State, present: set[str]) -> None:
+        """Drop finished entries whose directory is gone (pruned by kdump-tools or an admin)."""
+        gone = [k for k, e in st.crashes.items() if e.done and k not in present and not Path(k).exists()]
+        for k in gone:
+            del st.crashes[k]
+        if gone:
+            st.save()
+
+    def _ship(self, crash: CrashDir, st: State, summary: RunSummary) -> None:
+        entry = st.entry(crash.key)
+        entry.attempts += 1
+        try:
+            if entry.crash_id is None:
+                self._send_log(crash, entry, summary)
+                st.save()
+            if crash.vmcore is not None and not entry.has_vmcore and self._want_dump(entry):
+                self._send_dump(crash, entry, st, summary)
+            self._maybe_delete(crash, entry, summary)
+            entry.done = self._finished(crash, entry)
+            entry.last_error = None
+        except HubRejected as e:
+            if e.status in (401, 403):
+                raise
+            # Bad request for this crash only (too large, unreadable log...): note it, go on.
+            entry.last_error = str(e)
+            summary.errors.append(f"{crash.path}: {e}")
+            log.error("%s: %s", crash.path, e)
+        except HubUnavailable as e:
+            entry.last_error = str(e)
+            raise
+        except OSError as e:
+            entry.last_error = f"{e.filename}: {e.strerror}"
+            summary.errors.append(f"{crash.path}: {entry.last_error}")
+            log.error("%s: %s", crash.path, entry.last_error)
+        finally:
+            st.save()
+
+    def _want_dump(self, entry: Entry) -> bool:
+        mode = self.cfg.send_vmcore
+        return mode == "always" or (mode == "auto" and bool(entry.wants_vmcore))
+
+    def _finished(self, crash: CrashDir, entry: Entry) -> bool:
+        if entry.crash_id is None:
+            return False
+        if crash.vmcore is None or entry.has_vmcore:
+            return True
+        # The hub declined the dump: the crash is done, the dump stays where it is.
+        return not self._want_dump(entry)
+
+    def _send_log(self, crash: CrashDir, entry: Entry, summary: RunSummary) -> None:
+        # Without a log (dmesg extraction failed in the capture kernel) the dump goes in the POST:
+        # the hub reads the log out of it.
+        with_dump = crash.log is None
+        body = self.backoff.call(f"{crash.path}: log", lambda: self.client.post_crash(
+            log=crash.log, vmcore=crash.vmcore if with_dump else None, kexec_log=crash.kexec_log,
+            host=self.cfg.host, crash_dir=crash.path.name))
+        crash_id = body.get("id")
+        if not isinstance(crash_id, str) or not crash_id:
+            raise HubRejected(f"{crash.path}: hub answered without a crash id: {body!r}"[:300])
+        entry.crash_id = crash_id
+        entry.wants_vmcore = bool(body.get("wants_vmcore"))
+        entry.has_vmcore = bool(body.get("has_vmcore"))
+        entry.sent_at = self.clock()
+        if crash.vmcore is not None:
+            entry.vmcore = crash.vmcore.name
+        summary.sent_logs += 1
+        log.info("%s: sent as crash %s (%s; wants_vmcore=%s)", crash.path, crash_id,
+                 "new" if body.get("created") else "known", entry.wants_vmcore)
+
+    def _send_dump(self, crash: CrashDir, entry: Entry, st: State, summary: RunSummary) -> None:
+        assert crash.vmcore is not None and entry.crash_id is not None
+        cid = entry.crash_id
+        path = crash.vmcore
+        size = path.stat().st_size
+        entry.vmcore, entry.vmcore_size = path.name, size
+        status = self.backoff.call(f"{path}: upload status", lambda: self.client.upload_status(cid))
+        if status.get("complete") and status.get("size") == size:
+            entry.has_vmcore = True
+            return
+        offset = _offset(status, size)
+        if offset:
+            summary.resumed += 1
+            log.info("%s: resuming upload at %d of %d bytes", path, offset, size)
+        conflicts = 0
+        while True:
+            try:
+                resp: dict[str, Any] = {"offset": offset, "complete": False}
+                for start, data in read_chunks(path, offset, size, self.cfg.chunk_size):
+                    resp = self.backoff.call(f"{path}: chunk at {start}",
+                                             _put(self.client, cid, data, start, size))
+                    offset = _offset(resp, size)
+                    if offset != start + len(data):
+                        break  # the hub holds something else: re-ask below
+                    st.save()
+                if resp.get("complete"):
+                    break
+                status = self.backoff.call(f"{path}: upload status", lambda: self.client.upload_status(cid))
+                if status.get("complete"):
+                    resp = status
+                    break
+                offset = _offset(status, size)
+            except UploadConflict as e:
+                conflicts += 1
+                if conflicts > _MAX_CONFLICTS or e.offset is None:
+                    raise
+                offset = min(max(e.offset, 0), size)
+                continue
+            except HubUnavailable:
+                raise
+            conflicts += 1
+            if conflicts > _MAX_CONFLICTS:
+                raise HubRejected(f"{path}: upload did not complete after {_MAX_CONFLICTS} rounds "
+                                  f"(hub offset {offset} of {size})")
+        entry.has_vmcore = bool(resp.get("complete"))
+        summary.sent_dumps += 1
+        log.info("%s: dump uploaded (%d bytes), hub confirmed", path, size)
+
+    def _maybe_delete(self, crash: CrashDir, entry: Entry, summary: RunSummary) -> None:
+        if self.cfg.local_dumps != "delete-uploaded" or crash.vmcore is None or entry.vmcore_deleted:
+            return
+        if not entry.has_vmcore or entry.crash_id is None:
+            return  # never delete a dump the hub has not confirmed
+        cid = entry.crash_id
+        # Ask once more right before deleting: the hub is the only judge of what it holds.
+        status = self.backoff.call(f"{crash.vmcore}: confirm", lambda: self.client.upload_status(cid))
+        size = crash.vmcore.stat().st_size
+        if not (status.get("complete") is True and status.get("size") == size):
+            entry.has_vmcore = False
+            log.warning("%s: hub does not confirm the dump (%s); keeping it", crash.vmcore, status)
+            return
+        crash.vmcore.unlink()
+        entry.vmcore_deleted = True
+        summary.deleted += 1
+        log.info("%s: deleted (hub holds all %d bytes)", crash.vmcore, size)
+
+    # ------------------------------------------------------------------ loop
+
+    def run_forever(self, stop: Callable[[], bool] = lambda: False) -> None:
+        while not stop():
+            s = self.run_once()
+            log.info("run: %s", s)
+            self.backoff.sleep(self.cfg.interval)
+
+
+def _put(client: HubClient, cid: str, data: bytes, start: int, size: int) -> Callable[[], dict[str, Any]]:
+    return lambda: client.put_chunk(cid, data, start, size)
+
+
+def _offset(doc: dict[str, Any], size: int) -> int:
+    off = doc.get("offset", 0)
+    if not isinstance(off, int) or isinstance(off, bool) or off < 0:
+        return 0
+    return min(off, size)
+
+
+def describe(crash: CrashDir) -> str:
+    parts = [p.name for p in (crash.log, crash.vmcore, crash.kexec_log) if isinstance(p, Path)]
+    return f"{crash.path} [{crash.layout}] " + ", ".join(parts)

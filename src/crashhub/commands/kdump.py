@@ -1,0 +1,126 @@
+"""``crashhub kdump check|config``: make a host ready to catch its next crash.
+
+Runs on the hosts with only the core dependencies (no web or database stack).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from crashhub.agent import kdumpconf
+from crashhub.agent import makedumpfile as mdf
+from crashhub.agent.check import HostFacts, check, gather
+from crashhub.errors import ConfigError
+
+_SYMBOL = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "unknown": "??  "}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    c = sub.add_parser("check", help="read-only check of kdump readiness (service, memory, config, space)")
+    c.add_argument("--root", default="/", help="read every file under this directory instead of / (tests)")
+    c.add_argument("--json", action="store_true", help="print the result as JSON")
+    g = sub.add_parser("config", help="print (and with --write apply) the kdump settings that ship dumps "
+                                      "to the hub over ssh")
+    g.add_argument("--hub", required=True, help="the hub's host name or address, as ssh reaches it")
+    g.add_argument("--ssh-user", default="root", help="user on the hub that receives dumps (default root)")
+    g.add_argument("--path", default="/var/lib/crashhub/spool",
+                   help="the hub's spool directory (its 'spool_dir', default <data>/spool)")
+    g.add_argument("--sshkey", default=None, help="private key the capture kernel logs in with")
+    g.add_argument("--dump-level", type=int, default=None,
+                   help="makedumpfile -d level (default 31, or 23 where makedumpfile drops slab pages)")
+    g.add_argument("--root", default="/", help="edit the files under this directory instead of /")
+    g.add_argument("--write", action="store_true", help="write the file (a .crashhub-bak copy is kept)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "check":
+        return _check(args)
+    return _config(args)
+
+
+def _check(args: argparse.Namespace) -> int:
+    result = check(args.root)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        from rich.console import Console  # noqa: PLC0415  (rich only for the text view)
+        from rich.markup import escape  # noqa: PLC0415
+
+        con = Console(highlight=False, soft_wrap=True)
+        head = f"kdump check: {result.verdict.upper()}"
+        if result.flavor or result.release:
+            head += f"  ({result.flavor or 'no kdump'}, kernel {result.release or '?'})"
+        con.print(f"[bold]{escape(head)}[/bold]")
+        colour = {"ok": "green", "warn": "yellow", "fail": "red", "unknown": "dim"}
+        for item in result.items:
+            sym = f"[{colour[item.status]}]{_SYMBOL[item.status]}[/]"
+            con.print(f"  {sym} {item.id:<15} {escape(item.summary)}")
+            if item.fix and item.status != "ok":
+                con.print(f"       {'':<15} [dim]fix:[/dim] {escape(item.fix)}")
+    return 1 if result.verdict == "fail" else 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    root = Path(args.root)
+    facts = gather(root)
+    cfg = facts.config
+    if cfg is None:
+        raise ConfigError("no kdump configuration found (install kdump-utils/kexec-tools or kdump-tools)",
+                          root / kdumpconf.RHEL_CONF.lstrip("/"))
+    target = root / cfg.source.lstrip("/")
+    current = target.read_text()
+    level = args.dump_level
+    if level is None:
+        level = _safe_level(facts)
+    if not 0 <= level <= 31:
+        raise ConfigError(f"--dump-level must be 0..31, not {level}")
+    render = kdumpconf.render_rhel if cfg.flavor == "rhel" else kdumpconf.render_debian
+    new = render(current, args.hub, ssh_user=args.ssh_user, path=args.path, sshkey=args.sshkey,
+                 dump_level=level)
+    wanted = [ln for ln in new.splitlines() if ln not in current.splitlines()]
+    dest = f"{args.ssh_user}@{args.hub}:{args.path}"
+    print(f"# {cfg.source} ({cfg.flavor}): settings that send dumps to {dest}")
+    for ln in wanted:
+        print(ln)
+    diff = kdumpconf.unified_diff(current, new, cfg.source)
+    print()
+    print(diff if diff else "# no change: the file already has these settings")
+    if level != 31:
+        print(f"# -d {level}: this host's makedumpfile would drop live slab pages at -d 31 "
+              "(see 'kdump check')")
+    if cfg.flavor == "debian":
+        print("# note: kdump-tools has no dump_to_rootfs; a failed ssh dump is not kept locally")
+    if not args.write:
+        print("# not written; run again with --write to apply")
+        return 0
+    if not diff:
+        return 0
+    backup = target.with_name(target.name + f".crashhub-bak.{time.strftime('%Y%m%d%H%M%S')}")
+    shutil.copy2(target, backup)
+    tmp = target.with_name(f".{target.name}.crashhub-tmp")
+    tmp.write_text(new)
+    shutil.copymode(target, tmp)
+    os.replace(tmp, target)
+    unit = "kdump.service" if cfg.flavor == "rhel" else "kdump-tools.service"
+    print(f"# written {target} (backup {backup}); now: "
+          + ("kdumpctl propagate; " if cfg.flavor == "rhel" else "kdump-config propagate; ")
+          + f"systemctl restart {unit}", file=sys.stderr)
+    return 0
+
+
+def _safe_level(facts: HostFacts) -> int:
+    """31, unless this host's makedumpfile loses slab pages with bit 8 on this kernel."""
+    v, rel = facts.makedumpfile_version, facts.release
+    k = mdf.kernel_version(rel) if rel else None
+    if v is None or k is None:
+        return 31
+    if any(b.loses_data and b.dump_bits & 8 for b in mdf.bugs_for(v, k)):
+        return 23
+    return 31
