@@ -82,6 +82,11 @@ class CrashReport:
     corrupted: bool = False
     corrupted_reason: str | None = None
     text: str = ""  # the report's lines, prefixes stripped
+    # Added by triage (issue 2): the "Kernel panic - not syncing: ..." message when the report
+    # ended in (or is) a panic; the first timestamp; the printk caller id ("T123"/"C1").
+    panic_message: str | None = None
+    timestamp: float | None = None
+    caller: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = to_jsonable(self)
@@ -96,6 +101,11 @@ class Signature:
     key: str  # hex digest
     title: str  # normalised title
     frames: tuple[str, ...] = ()  # the frames that went into the key
+    # Added by classify (issue 2): the guilty function, the kind, and a longer normalised stack
+    # (up to 16 frames, not part of the key) that ``classify.similarity`` compares.
+    guilty: str | None = None
+    kind: str | None = None
+    stack: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------- dumps
@@ -133,6 +143,10 @@ class DumpFacts:
     registers: dict[str, int] = field(default_factory=dict)
     vmcoreinfo: dict[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    # (start_pfn, end_pfn) when the file is one part of a `makedumpfile --split` dump.
+    split_pfns: tuple[int, int] | None = None
+    # How the kernel log was found in the dump: "lockless", "printk_log", "char-ring" (None: not read).
+    log_layout: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = to_jsonable(self)

@@ -1,1 +1,9 @@
-"""classify."""
+"""Classify: signatures (bucket keys under versioned algorithm ids) and stack similarity."""
+
+from __future__ import annotations
+
+from crashhub.classify.signature import ALGORITHM, ALGORITHMS, signature
+from crashhub.classify.similarity import similarity
+from crashhub.classify.skip import SKIP, SKIP_GROUPS
+
+__all__ = ["ALGORITHM", "ALGORITHMS", "SKIP", "SKIP_GROUPS", "signature", "similarity"]

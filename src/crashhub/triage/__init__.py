@@ -1,1 +1,49 @@
-"""triage."""
+"""Triage: kernel log text in, crash reports out (a pure core; ``parse_file`` is the only I/O).
+
+>>> from crashhub.triage import parse
+>>> [r.title for r in parse(log_bytes)]
+['general protection fault in crashmod_init']
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crashhub.errors import LogError
+from crashhub.model import CrashReport
+from crashhub.triage.kinds import KINDS
+from crashhub.triage.parse import parse
+
+MAX_LOG_BYTES = 1 << 30  # a kernel log ring is at most a few MiB; a GiB is surely not a log
+
+__all__ = ["KINDS", "parse", "parse_file"]
+
+
+def parse_file(path: str | Path) -> list[CrashReport]:
+    """Parse a log file; ``LogError`` naming the file when it is unreadable or not a text log."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_LOG_BYTES:
+            raise LogError(f"too large for a kernel log ({size} bytes)", p)
+        with p.open("rb") as fh:
+            data = fh.read(MAX_LOG_BYTES)
+    except IsADirectoryError as e:
+        raise LogError("is a directory, not a log file", p) from e
+    except OSError as e:
+        raise LogError(f"cannot read: {e.strerror or e}", p) from e
+    if not looks_like_text(data):
+        raise LogError("not a kernel log (binary data)", p)
+    return parse(data)
+
+
+def looks_like_text(data: bytes) -> bool:
+    """A log is text: in its first 64 KiB, control bytes other than tab/newline/CR/ESC are rare."""
+    head = data[:65536]
+    if not head:
+        return True
+    if head.startswith((b"\x7fELF", b"KDUMP   ", b"makedumpfile", b"\x1f\x8b", b"\xfd7zXZ", b"BZh")):
+        return False
+    bad = sum(1 for b in head if (b < 32 and b not in (9, 10, 13, 27, 0)) or b == 127)
+    nul = head.count(0)
+    return bad <= len(head) // 100 and nul <= len(head) // 4

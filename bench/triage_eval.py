@@ -1,0 +1,263 @@
+"""Agreement of crashhub.triage with the answers other tools give on the public corpus.
+
+Run: ``/work/venv/bin/python bench/triage_eval.py [--show-misses]``.  Prints one line per corpus
+and figure.  syzkaller's answers are about the *first* report in a log, so it is compared with our
+first report in log order (our primary report is the first *fatal* one, a different policy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+import json
+
+from corpus_cases import (
+    LOGSPEC_KINDS,
+    SATYR_TAINTS,
+    SQUAD_KINDS,
+    abrt_right,
+    corpus_dir,
+    squad_check,
+    syzkaller_cases,
+    title_frame,
+    title_kind,
+)
+from crashhub.classify.skip import strip_prefix
+from crashhub.triage import parse
+from crashhub.triage.frames import base_name, parse_frame, split_marker
+
+
+def _norm(func: str | None) -> str | None:
+    return strip_prefix(base_name(func)) if func else None
+
+
+def eval_syzkaller(corpus: Path, show: bool) -> None:
+    n = crash_ok = titled = title_ok = framed = frame_ok = kinded = kind_ok = 0
+    for name, log, row in syzkaller_cases(corpus):
+        n += 1
+        reports = parse(log)
+        first = min(reports, key=lambda r: r.start_line) if reports else None
+        if bool(first) == row["has_report"]:
+            crash_ok += 1
+        elif show:
+            print(f"  crash? {name}: expected {row['has_report']} got {first.title if first else None}")
+        if not row["titles"]:
+            continue
+        want = row["titles"][0]
+        titled += 1
+        got = first.title if first else None
+        if got == want:
+            title_ok += 1
+        frame = title_frame(want)
+        if frame and frame != "corrupted":
+            framed += 1
+            ours = _norm(first.guilty.function) if first and first.guilty else None
+            if ours == _norm(frame):
+                frame_ok += 1
+            elif show:
+                print(f"  frame {name}: want {frame!r} got {ours!r}  [{want} | {got}]")
+        kind = title_kind(want)
+        if kind:
+            kinded += 1
+            if first and first.kind == kind:
+                kind_ok += 1
+            elif show:
+                print(f"  kind {name}: want {kind} got {first.kind if first else None}  [{want}]")
+    pct = _pct
+    print(
+        f"syzkaller: crash/no-crash {pct(crash_ok, n)}; guilty function {pct(frame_ok, framed)}; "
+        f"kind {pct(kind_ok, kinded)}; exact title {pct(title_ok, titled)}"
+    )
+
+
+def _pct(a: int, b: int) -> str:
+    return f"{100.0 * a / b:.1f}% ({a}/{b})" if b else "n/a"
+
+
+def _all_frames(reports: list) -> list:  # type: ignore[type-arg]
+    """satyr's view of an oops: the faulting function, then every frame line, across all reports."""
+    out = []
+    for r in sorted(reports, key=lambda r: r.start_line):
+        if r.rip is not None:
+            out.append(r.rip)
+        for t in r.text.splitlines():
+            f = parse_frame(split_marker(t)[1])
+            if f is not None and f.function:
+                out.append(f)
+    return out
+
+
+def eval_satyr(corpus: Path, show: bool) -> None:
+    root = corpus / "satyr-kerneloopses"
+    fields = {"first": 0, "last": 0, "count": 0, "taint": 0, "modules": 0}
+    n = 0
+    for line in (root / "expected.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if "frame_count" not in row:
+            continue
+        n += 1
+        reports = parse((root / "kerneloopses" / row["name"]).read_bytes())
+        frames = _all_frames(reports)
+        taint = next((r.taint for r in sorted(reports, key=lambda r: r.start_line) if r.taint), None)
+        got = {
+            "first": frames[0].function if frames else None,
+            "last": frames[-1].function if frames else None,
+            "count": len(frames),
+            "taint": len(taint.letters) if taint else 0,
+            "modules": max((len(r.modules) for r in reports), default=0),
+        }
+        want = {
+            "first": row.get("first_function_name"),
+            "last": row.get("last_function_name"),
+            "count": row.get("frame_count"),
+            "taint": row.get("taint_count"),
+            "modules": row.get("module_count"),
+        }
+        for k in fields:
+            if "first_function_name" not in row and k in ("first", "last", "taint"):
+                fields[k] += 1  # not asserted upstream for this case
+                continue
+            if got[k] == want[k]:
+                fields[k] += 1
+            elif show:
+                print(f"  satyr {row['name']} {k}: want {want[k]!r} got {got[k]!r}")
+    print("satyr: " + "; ".join(f"{k} {_pct(v, n)}" for k, v in fields.items()))
+
+
+def eval_faf(corpus: Path, show: bool) -> None:
+    root = corpus / "faf-ureports"
+    n = frames_ok = taint_ok = mods_ok = ver_ok = 0
+    for path in sorted(root.iterdir()):
+        if path.name == "README.md":
+            continue
+        problem = json.loads(path.read_text())["problem"]
+        n += 1
+        reports = parse(problem["raw_oops"])
+        r = min(reports, key=lambda r: r.start_line) if reports else None
+        want_frames = [f["function_name"] for f in problem.get("frames", [])]
+        got_frames = [f.function for f in _all_frames(reports)]
+        want_taint = "".join(sorted(SATYR_TAINTS.get(t, "?") for t in problem.get("taint_flags", [])))
+        got_taint = "".join(sorted(r.taint.letters)) if r and r.taint else ""
+        want_mods = [m.split("(")[0] for m in problem.get("modules", [])]
+        checks = [
+            (got_frames == want_frames, "frames", want_frames, got_frames),
+            (got_taint == want_taint, "taint", want_taint, got_taint),
+            (
+                r is not None and list(r.modules) == want_mods,
+                "modules",
+                len(want_mods),
+                len(r.modules) if r else None,
+            ),
+            (
+                r is not None and r.release == problem.get("version"),
+                "version",
+                problem.get("version"),
+                r.release if r else None,
+            ),
+        ]
+        frames_ok += checks[0][0]
+        taint_ok += checks[1][0]
+        mods_ok += checks[2][0]
+        ver_ok += checks[3][0]
+        for ok, what, want, got in checks:
+            if not ok and show:
+                print(f"  faf {path.name} {what}: want {want!r} got {got!r}")
+    print(
+        f"faf: frames {_pct(frames_ok, n)}; taint {_pct(taint_ok, n)}; modules {_pct(mods_ok, n)}; "
+        f"version {_pct(ver_ok, n)}"
+    )
+
+
+def eval_abrt(corpus: Path, show: bool) -> None:
+    root = corpus / "abrt-examples" / "examples"
+    n = count_ok = ver_ok = 0
+    for right in sorted(root.glob("*.right")):
+        stem = right.name[: -len(".right")]
+        test = next((p for p in (root / f"{stem}.test", root / f"{stem}.test.template") if p.exists()), None)
+        if test is None or stem.startswith("xorg"):
+            continue
+        n += 1
+        want_n, want_versions = abrt_right(right)
+        reports = sorted(parse(test.read_bytes()), key=lambda r: r.start_line)
+        if len(reports) == want_n:
+            count_ok += 1
+        elif show:
+            print(f"  abrt {stem}: want {want_n} oopses got {len(reports)} {[r.title for r in reports]}")
+        got_versions = [r.release or "" for r in reports]
+        if got_versions == want_versions:
+            ver_ok += 1
+        elif show:
+            print(f"  abrt {stem}: want versions {want_versions} got {got_versions}")
+    print(f"abrt: oops count {_pct(count_ok, n)}; versions {_pct(ver_ok, n)}")
+
+
+def eval_kernelci(corpus: Path, show: bool) -> None:
+    root = corpus / "kernelci-logspec"
+    n = ok = 0
+    for line in (root / "expected.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        reports = parse((root / row["file"]).read_bytes())
+        kinds = {r.kind for r in reports}
+        want = {
+            e["error_type"] for e in row["expected"].get("errors", []) if e["error_type"] in LOGSPEC_KINDS
+        }
+        good = all(kinds & LOGSPEC_KINDS[w] for w in want) and (bool(want) or not reports)
+        n += 1
+        ok += good
+        if not good and show:
+            print(f"  kernelci {row['file']}: want {sorted(want)} got {sorted(kinds)}")
+    print(f"kernelci logspec: kinds agree {_pct(ok, n)}")
+
+
+def eval_squad(corpus: Path, show: bool) -> None:
+    root = corpus / "squad-linux-log-parser" / "linux_log_parser"
+    n = ok = 0
+    for line in (corpus / "squad-linux-log-parser" / "expected.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        path = root / row["log"]
+        if not path.is_file() or row["expected_result"] == "not asserted":
+            continue
+        check = squad_check(row["test_name"])
+        if check not in SQUAD_KINDS:
+            continue
+        kinds = {r.kind for r in parse(path.read_bytes())}
+        found = bool(kinds & SQUAD_KINDS[check])
+        want = row["expected_result"].startswith("fail")
+        n += 1
+        ok += found == want
+        if found != want and show:
+            print(f"  squad {row['log']} {row['test_name'][:60]}: want found={want} got {sorted(kinds)}")
+    print(f"squad: categories agree {_pct(ok, n)}")
+
+
+def eval_fwts(corpus: Path, show: bool) -> None:
+    reports = parse((corpus / "fwts-oops" / "oops.txt").read_bytes())
+    warns = sum(1 for r in reports if r.kind == "warning")
+    print(f"fwts: {len(reports) - warns} oopses (want 39), {warns} WARN_ON (want 1)")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--show-misses", action="store_true")
+    args = ap.parse_args()
+    corpus = corpus_dir()
+    if corpus is None:
+        print("corpus ../shared/corpus is absent", file=sys.stderr)
+        return 2
+    eval_syzkaller(corpus, args.show_misses)
+    eval_satyr(corpus, args.show_misses)
+    eval_faf(corpus, args.show_misses)
+    eval_abrt(corpus, args.show_misses)
+    eval_kernelci(corpus, args.show_misses)
+    eval_squad(corpus, args.show_misses)
+    eval_fwts(corpus, args.show_misses)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

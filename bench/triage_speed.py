@@ -1,0 +1,127 @@
+"""How fast crashhub.triage reads kernel logs, with GNU grep timed side by side as the reference.
+
+Figures (medians of ``--runs`` runs after one warm-up, CPU time of this process, so a busy
+machine does not inflate them):
+
+1. logs per second per core over every log of the public corpus (../shared/corpus);
+2. milliseconds for a 1 MiB ``vmcore-dmesg.txt``: a real lab log whose boot messages are repeated
+   (with rising timestamps) until the ring holds 1 MiB, the crash at the end, as a big
+   ``log_buf_len`` gives;
+3. the same 1 MiB log with the oops repeated after every copy of the boot messages (a flapping
+   machine's serial console: about 40 reports).
+
+Reference: ``grep -c -E`` over the same bytes with the header alternation; it only counts header
+lines, so it is a floor for "read the log once", not a competitor that builds reports.
+
+Run: ``/work/venv/bin/python bench/triage_speed.py [--runs 5]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+from corpus_cases import corpus_dir
+from crashhub.triage import parse
+from crashhub.triage.oops import HEADERS
+
+LAB_LOG = Path(__file__).resolve().parent.parent / "tests/triage/data/lab/6.1-null-1.vmcore-dmesg.txt"
+_STAMP = re.compile(r"^\[ *(\d+\.\d+)\]", re.M)
+
+
+def cpu_median(fn: Callable[[], object], runs: int) -> float:
+    fn()  # warm-up: compiles the per-format regexps once
+    times = []
+    for _ in range(runs):
+        t = time.process_time()
+        fn()
+        times.append(time.process_time() - t)
+    return statistics.median(times)
+
+
+def grep_median(paths: list[str], runs: int) -> float:
+    pattern = "|".join(re.escape(h) for h in HEADERS)
+    times = []
+    for _ in range(runs + 1):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(["grep", "-c", "-E", pattern, "--", *paths], capture_output=True, check=False)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        times.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return statistics.median(times[1:])
+
+
+def _restamp(text: str, shift: float) -> str:
+    return _STAMP.sub(lambda m: f"[{float(m.group(1)) + shift:12.6f}]", text)
+
+
+def one_mib_log(oopses: int = 0) -> bytes:
+    text = LAB_LOG.read_text()
+    crash_at = text.index("BUG: kernel NULL pointer dereference")
+    crash_at = text.rindex("\n", 0, crash_at) + 1
+    boot, crash = text[:crash_at], text[crash_at:]
+    out: list[str] = []
+    size = 0
+    shift = 0.0
+    n = 0
+    while size < (1 << 20) - len(crash):
+        chunk = _restamp(boot, shift)
+        if oopses and n % max(1, ((1 << 20) // len(boot)) // oopses + 1) == 0:
+            chunk += _restamp(crash, shift)
+        out.append(chunk)
+        size += len(chunk)
+        shift += 30.0
+        n += 1
+    out.append(_restamp(crash, shift))
+    return "".join(out).encode()[: 1 << 20]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    corpus = corpus_dir()
+    if corpus is None:
+        print("corpus ../shared/corpus is absent", file=sys.stderr)
+        return 2
+    skip = (".md", ".jsonl", ".json")
+    paths = sorted(str(p) for p in corpus.rglob("*") if p.is_file() and not p.name.endswith(skip))
+    logs = [Path(p).read_bytes() for p in paths]
+    total = sum(map(len, logs))
+
+    def all_logs() -> None:
+        for data in logs:
+            parse(data)
+
+    t = cpu_median(all_logs, args.runs)
+    g = grep_median(paths, args.runs)
+    print(f"corpus: {len(logs)} logs, {total / 1e6:.1f} MB: {len(logs) / t:,.0f} logs/s/core "
+          f"({t * 1000:.0f} ms; grep -c -E reference {g * 1000:.0f} ms)")
+
+    for label, data in (("1 MiB vmcore-dmesg.txt, 1 crash", one_mib_log()),
+                        ("1 MiB log, an oops after every boot", one_mib_log(200))):
+        n = len(parse(data))
+        t = cpu_median(lambda d=data: parse(d), args.runs)  # type: ignore[misc]
+        with tempfile.NamedTemporaryFile(suffix=".txt", delete=False) as fh:
+            fh.write(data)
+        try:
+            g = grep_median([fh.name], args.runs)
+        finally:
+            os.unlink(fh.name)
+        print(f"{label}: {t * 1000:.1f} ms ({n} reports; grep -c -E reference {g * 1000:.1f} ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Crash signatures: a bucket key that names a bug, under a versioned algorithm id.
+
+``sig:2026-11`` (the current algorithm) hashes, with SHA-256:
+
+1. the algorithm id itself (so two algorithms never share a key);
+2. the report's kind;
+3. the normalised title (``crashhub.triage.title.normalize``: addresses, numbers, offsets, pids,
+   CPU numbers, line numbers gone; syzkaller-style "TITLE in GUILTY");
+4. the guilty frame's module (``""`` for the kernel image), since the same function name in two
+   modules is two bugs;
+5. the top reliable frames: starting at the guilty frame, up to ``TOP_FRAMES`` (3) frames of the
+   main stack, each reduced to its base name (``.isra.N``/``.constprop.N``/``.part.N``/``.cold``
+   clones folded, syscall-entry prefixes stripped) after dropping the frames the skip list
+   (``crashhub.classify.skip``) names.  For stalls and hangs the stack is a random victim's, so
+   only the guilty frame counts.
+
+Nothing that changes between two occurrences of one bug enters the key: no address, offset, pid,
+CPU, timestamp, KASLR base, build id or release.  Old buckets keep the algorithm they were made
+with: ``ALGORITHMS`` maps every id ever shipped to its function, and a new algorithm is a new
+entry, never an edit of an old one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from crashhub.classify.skip import compile_skip, strip_prefix
+from crashhub.model import CrashReport, Frame, Signature
+from crashhub.triage.frames import base_name
+from crashhub.triage.title import normalize
+
+ALGORITHM = "sig:2026-11"
+TOP_FRAMES = 3
+STACK_FRAMES = 16
+# Kinds whose stack shows where a victim waited or a CPU happened to be, not the bug.
+# An OOM's allocation path is whichever task asked last under memory pressure, not the cause.
+VICTIM_KINDS = frozenset({"soft_lockup", "hard_lockup", "rcu_stall", "hung_task", "workqueue_lockup", "oom"})
+# Entry and dispatch frames at the bottom of every stack: they say nothing about the bug.
+_ENTRY = frozenset(
+    {
+        "entry_SYSCALL_64_after_hwframe",
+        "entry_SYSCALL_64",
+        "do_syscall_64",
+        "do_syscall_x64",
+        "entry_SYSENTER_32",
+        "do_fast_syscall_32",
+        "do_int80_syscall_32",
+        "system_call_fastpath",
+        "system_call",
+        "sysenter_do_call",
+        "syscall_call",
+        "ret_from_fork",
+        "ret_from_fork_asm",
+        "kthread",
+        "worker_thread",
+        "process_one_work",
+        "el0_svc",
+        "el0_svc_common",
+        "el0t_64_sync",
+        "el0t_64_sync_handler",
+        "invoke_syscall",
+        "cpu_startup_entry",
+        "start_secondary",
+        "secondary_startup_64",
+        "x86_64_start_kernel",
+        "x86_64_start_reservations",
+        "start_kernel",
+        "rest_init",
+        "kernel_init",
+        "do_idle",
+        "cpu_idle",
+    }
+)
+_SKIP = compile_skip()
+
+
+def _base(function: str) -> str:
+    return strip_prefix(base_name(function))
+
+
+def _stack(frames: tuple[Frame, ...]) -> list[str]:
+    """Normalised names of the main stack: reliable frames (all, if none is), plumbing dropped."""
+    usable = [f for f in frames if f.function and f.reliable] or [f for f in frames if f.function]
+    out: list[str] = []
+    for f in usable:
+        assert f.function is not None
+        name = _base(f.function)
+        if name in _ENTRY or _SKIP.search(name):
+            continue
+        if out and out[-1] == name:
+            continue  # recursion and clone pairs (foo, foo.cold) count once
+        out.append(name)
+    return out
+
+
+def _key_frames(report: CrashReport, stack: list[str], guilty: str | None) -> tuple[str, ...]:
+    if report.kind in VICTIM_KINDS:
+        return (guilty,) if guilty else ()
+    if guilty and guilty in stack:
+        start = stack.index(guilty)
+        return tuple(stack[start : start + TOP_FRAMES])
+    top = stack[: TOP_FRAMES - 1] if guilty else stack[:TOP_FRAMES]
+    return ((guilty,) if guilty else ()) + tuple(top)
+
+
+def signature_2026_11(report: CrashReport) -> Signature:
+    """The ``sig:2026-11`` signature of a report (see the module docstring)."""
+    title = normalize(report.title)
+    guilty = _base(report.guilty.function) if report.guilty and report.guilty.function else None
+    module = report.guilty.module if report.guilty and report.guilty.module else ""
+    stack = _stack(report.frames)
+    frames = _key_frames(report, stack, guilty)
+    material = "\n".join([ALGORITHM, report.kind, title, module, *frames])
+    key = hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return Signature(
+        ALGORITHM, key, title, frames, guilty=guilty, kind=report.kind, stack=tuple(stack[:STACK_FRAMES])
+    )
+
+
+ALGORITHMS: dict[str, Callable[[CrashReport], Signature]] = {
+    "sig:2026-11": signature_2026_11,
+}
+
+
+def signature(report: CrashReport, algorithm: str = ALGORITHM) -> Signature:
+    """The report's signature under ``algorithm`` (the current one by default).
+
+    Raises ``KeyError`` for an unknown algorithm id: a bucket made by an algorithm this version
+    does not know cannot be matched, and guessing would merge different bugs.
+    """
+    return ALGORITHMS[algorithm](report)

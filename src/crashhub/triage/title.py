@@ -1,0 +1,40 @@
+"""Title normalisation: one ordered replacement table, so a title names a bug, not one occurrence.
+
+After syzkaller's ``dynamicTitleReplacement``: executor numbers, long hex runs, IP addresses, line
+numbers, ``func+0x1/0x2`` offsets, CPU numbers and standalone numbers become placeholders; then
+tabs, non-printable characters and repeated spaces go, and the title is cut at 120 characters.
+"""
+
+from __future__ import annotations
+
+import re
+
+REPLACEMENTS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"syz-executor\.?[0-9]+((/|:)[0-9]+)?"), "syz-executor"),
+    (re.compile(r"syzkaller[0-9]+((/|:)[0-9]+)?"), "syzkaller"),
+    (re.compile(r"([^a-zA-Z0-9])(?:0x)?[0-9a-f]{6,}"), r"\1ADDR"),
+    (re.compile(r"([0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3})"), "IP"),
+    (re.compile(r"(\.\w+)(:[0-9]+)+"), r"\1:LINE"),
+    (re.compile(r"([a-zA-Z][a-zA-Z0-9_.]+)\+0x[0-9a-z]+/0x[0-9a-z]+"), r"\1"),
+    (re.compile(r"CPU#[0-9]+"), "CPU"),
+    # Twice: overlapping matches ("0,1,2") need a second pass.
+    (re.compile(r"(\W)(\d+)(\W|$)"), r"\1NUM\3"),
+    (re.compile(r"(\W)(\d+)(\W|$)"), r"\1NUM\3"),
+    (re.compile(r"\d{7,}"), "NUM"),
+)
+MAX_TITLE = 120
+_SPACES = re.compile(r"\s+")
+_NON_PRINTABLE = re.compile(r"[^\x20-\x7e]")
+
+
+def normalize(title: str) -> str:
+    """The stable form of a title (placeholders for everything an occurrence changes)."""
+    for pat, repl in REPLACEMENTS:
+        title = pat.sub(repl, title)
+    return sanitize(title)
+
+
+def sanitize(title: str) -> str:
+    title = _NON_PRINTABLE.sub("", title.replace("\t", " "))
+    title = _SPACES.sub(" ", title).strip()
+    return title[:MAX_TITLE]

@@ -1,0 +1,104 @@
+"""Any input: a report or no crash, never an exception; time linear in the size."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.triage.test_formats import LOG_612, LOG_ARM64, LOG_RHEL7
+
+from crashhub.triage import parse
+
+SNIPPETS = [LOG_612, LOG_RHEL7, LOG_ARM64]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=4096))
+def test_arbitrary_bytes(data: bytes) -> None:
+    for r in parse(data):
+        assert r.start_line <= r.end_line
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(SNIPPETS), st.integers(0, 4000), st.binary(max_size=64))
+def test_damaged_reports(snippet: str, cut: int, junk: bytes) -> None:
+    """A real report cut anywhere, with NULs/invalid UTF-8 spliced in, still parses."""
+    data = snippet.encode()
+    cut %= len(data)
+    damaged = data[:cut] + junk + b"\x00\xff\xfe" + data[cut:]
+    for r in parse(damaged):
+        assert r.title and r.kind
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "BUG:",
+                "WARNING:",
+                "INFO:",
+                "Kernel panic - not syncing: x",
+                "Oops: 0000 [#1]",
+                "Call Trace:",
+                " ? f+0x1/0x2",
+                " g+0x1/0x2 [m]",
+                "RIP: 0010:h+0x1/0x2",
+                "---[ end trace 0 ]---",
+                "<IRQ>",
+                "",
+                "[  1.000000][  T12] ",
+                "kernel BUG at x.c:1!",
+                "invalid opcode: 0000 [#1]",
+                "general protection fault:",
+            ]
+        ),
+        max_size=200,
+    )
+)
+def test_header_soup(lines: list[str]) -> None:
+    parse("\n".join(lines))
+
+
+def test_one_megabyte_single_line() -> None:
+    line = ("BUG: unable to handle kernel NULL pointer dereference " * 20000)[: 1 << 20]
+    t = time.perf_counter()
+    parse(line)
+    parse(b"\xff" * (1 << 20))
+    parse("[" * (1 << 20))
+    assert time.perf_counter() - t < 10
+
+
+def _big_log(n: int) -> bytes:
+    return (LOG_612 + "[    7.000000] eth0: link up\n" * 50).encode() * n
+
+
+def test_time_linear_in_size() -> None:
+    small, large = _big_log(20), _big_log(200)
+    t0 = time.perf_counter()
+    a = parse(small)
+    t1 = time.perf_counter()
+    b = parse(large)
+    t2 = time.perf_counter()
+    assert len(b) == 10 * len(a)
+    # 10x the input must not cost much more than 10x the time (generous for a loaded machine).
+    assert (t2 - t1) < 30 * max(t1 - t0, 0.01)
+
+
+@pytest.mark.slow
+def test_200_megabyte_log(request: pytest.FixtureRequest) -> None:
+    """A 200 MB log: bounded work (report caps) and no exception (~20 s, ~1 GB of memory).
+
+    Out of the normal run: runs with ``-m slow`` or CRASHHUB_SLOW=1.
+    """
+    if "slow" not in (request.config.getoption("-m") or "") and not os.environ.get("CRASHHUB_SLOW"):
+        pytest.skip("200 MB case: run with -m slow or CRASHHUB_SLOW=1")
+    chunk = _big_log(1)
+    data = chunk * ((200 << 20) // len(chunk))
+    t = time.perf_counter()
+    reports = parse(data)
+    assert reports and len(reports) <= 1000
+    assert time.perf_counter() - t < 600
