@@ -1,1 +1,45 @@
-"""store."""
+"""The hub's store: the database behind :class:`Store` and the blobs behind :class:`BlobStore`.
+
+``open_store(settings)`` is what commands call: it opens the configured database, upgrades
+its schema and opens the blob store.
+"""
+
+# ruff: noqa: PLC0415 - imports inside functions are deliberate: each command and stage loads
+# only what it uses (the host agent installs without the hub's web and database stack).
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from crashhub.store.base import Store
+from crashhub.store.blobs import BlobStore
+
+if TYPE_CHECKING:
+    from crashhub.config import Settings
+
+
+@dataclass
+class Hub:
+    """The store and blob store a command works on, with the settings that chose them."""
+
+    settings: Settings
+    store: Store
+    blobs: BlobStore
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def open_store(settings: Settings, *, migrate: bool = True) -> Hub:
+    from crashhub.store.blobs import open_blobs
+    from crashhub.store.sql import SqlStore
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = SqlStore(settings.db_url)
+    if migrate:
+        store.migrate()
+    return Hub(settings=settings, store=store, blobs=open_blobs(settings.blob_dir))
+
+
+__all__ = ["BlobStore", "Hub", "Store", "open_store"]

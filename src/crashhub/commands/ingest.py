@@ -1,0 +1,64 @@
+"""``crashhub ingest PATH...``: crash directories or log files into the store."""
+
+# ruff: noqa: PLC0415 - imports inside functions are deliberate: each command and stage loads
+# only what it uses (the host agent installs without the hub's web and database stack).
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from crashhub.commands._store import add_store_arguments, settings_from
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="a crash directory, a log file or a dump")
+    parser.add_argument("--host", default=None, help="host name to record when the dump does not say")
+    parser.add_argument("--json", action="store_true", help="one JSON object per crash")
+    add_store_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from crashhub.errors import CrashhubError
+    from crashhub.ingest.arrival import Pipeline
+    from crashhub.ingest.knowledge import KnowledgeBase
+    from crashhub.ingest.spool import ingest_path
+    from crashhub.store import open_store
+
+    settings = settings_from(args)
+    hub = open_store(settings)
+    kb = KnowledgeBase(settings.kb_path, starter=bool(settings.starter_kb))
+    # Analysis jobs queued here run in `crashhub serve`'s workers (they share the store).
+    from crashhub.jobs import handlers
+    from crashhub.jobs.local import LocalQueue
+
+    queue = LocalQueue(hub.store, workers=0)
+    handlers.register(queue, hub, kb)
+    pipeline = Pipeline(hub, kb, queue)
+    failed = 0
+    try:
+        for p in args.paths:
+            try:
+                out = ingest_path(pipeline, Path(p), source="cli", host=args.host)
+            except CrashhubError as e:
+                print(f"crashhub ingest: {p}: {type(e).__name__}: {e}", file=sys.stderr)
+                failed += 1
+                continue
+            if args.json:
+                print(json.dumps({"path": p, **out.to_dict(), "notes": out.notes}))
+                continue
+            c, b = out.crash, out.bucket
+            state = "new" if out.created else "already stored"
+            print(f"{p}: crash {c.id} ({state})")
+            print(f"  {c.kind}: {c.title}")
+            print(f"  bucket {b.id} ({b.count} crash{'es' if b.count != 1 else ''}): {b.title}")
+            for m in out.kb:
+                reg = " REGRESSION" if m.get("regression") else ""
+                print(f"  kb {m.get('id')}: {m.get('title')} [{m.get('status')}]{reg}")
+            for n in out.notes:
+                print(f"  note: {n}")
+    finally:
+        hub.close()
+    return 2 if failed else 0

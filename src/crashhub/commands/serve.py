@@ -1,0 +1,138 @@
+"""``crashhub serve``: the hub in one process (API, spool watcher, workers) under uvicorn."""
+
+# ruff: noqa: PLC0415 - imports inside functions are deliberate: each command and stage loads
+# only what it uses (the host agent installs without the hub's web and database stack).
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from crashhub.commands._store import add_store_arguments, settings_from
+
+if TYPE_CHECKING:
+    from crashhub.web.app import Context
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_store_arguments(parser)
+    parser.add_argument("--listen", default=None, help="address to listen on (setting 'listen')")
+    parser.add_argument("--port", type=int, default=None, help="TCP port (setting 'port')")
+    parser.add_argument(
+        "--spool",
+        default=None,
+        metavar="DIR",
+        help="spool directory to watch (setting 'spool_dir'; '' disables)",
+    )
+    parser.add_argument("--workers", type=int, default=None, help="worker threads (setting 'workers')")
+    parser.add_argument(
+        "--demo", action="store_true", help="load the example crashes and knowledge-base entries first"
+    )
+    parser.add_argument(
+        "--admin-token",
+        action="store_true",
+        help="create an admin token at start and print it (handy with --demo)",
+    )
+
+
+def demo_sources() -> list[Path]:
+    """Kernel logs shipped in ``crashhub/examples`` (real crash-lab logs), else the lab's cache."""
+    from crashhub.ingest.layouts import looks_like_kernel_log
+
+    roots = [Path(__file__).resolve().parent.parent / "examples", Path.home() / ".cache" / "crashhub-lab"]
+    for root in roots:
+        if not root.is_dir():
+            continue
+        found = []
+        for p in sorted(root.rglob("*")):
+            if not p.is_file() or p.stat().st_size > 4 * 1024 * 1024:
+                continue
+            if root.name == "crashhub-lab" and p.name not in ("vmcore-dmesg.txt",):
+                continue
+            with open(p, "rb") as f:
+                head = f.read(65536)
+            if looks_like_kernel_log(head):
+                found.append(p)
+        if found:
+            return found
+    return []
+
+
+def load_demo(ctx: Context) -> int:
+    """Example KB entries into the KB directory, example logs into the store; returns crashes loaded."""
+    from crashhub import kb as kbmod
+    from crashhub.errors import CrashhubError
+    from crashhub.ingest.arrival import Arrival
+    from crashhub.ingest.layouts import parse_dir_name
+
+    have = {e.id for e in ctx.kb.entries()}
+    for entry in kbmod.load_examples():
+        if entry.id not in have:
+            ctx.kb.put(entry)
+    n = 0
+    for p in demo_sources():
+        try:
+            data = p.read_bytes()
+            # Host and time as the crash directory's name gives them; copies of one crash in several
+            # layouts are one crash, as they would be in a real spool.
+            host, kind, when, _ = parse_dir_name(p.parent.name)
+            out = ctx.pipeline.ingest(
+                Arrival(
+                    log=data,
+                    log_name=p.name,
+                    dir_host=host,
+                    dir_host_kind=kind,
+                    dir_time=when,
+                    crash_dir=p.parent.name,
+                    source="demo",
+                )
+            )
+        except CrashhubError as e:
+            print(f"crashhub serve: demo {p}: {e}", file=sys.stderr)
+            continue
+        n += out.created
+    ctx.kb.reapply(ctx.hub.store)
+    return n
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from crashhub.web.app import build_context, create_app
+
+    overrides: dict[str, object] = {"listen": args.listen, "port": args.port, "workers": args.workers}
+    if args.spool is not None:
+        overrides["spool_dir"] = args.spool
+    settings = settings_from(args, **overrides)
+    logging.basicConfig(
+        level=str(settings.log_level).upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    ctx = build_context(settings)
+    if args.demo:
+        n = load_demo(ctx)
+        print(
+            f"crashhub serve: demo loaded {n} new crashes, {ctx.hub.store.count_buckets()} buckets",
+            file=sys.stderr,
+        )
+    if args.admin_token:
+        from crashhub.web.auth import create_token
+
+        token, _ = create_token(ctx.hub.store, "admin", "serve --admin-token")
+        print(f"admin token: {token}", file=sys.stderr)
+    app = create_app(settings, ctx=ctx)
+    print(
+        f"crashhub serve: http://{settings.listen}:{settings.port}/ data {settings.data_dir.resolve()}",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(
+        app,
+        host=str(settings.listen),
+        port=int(settings.port),
+        log_level=str(settings.log_level).lower(),
+        access_log=False,
+    )
+    return 0

@@ -1,0 +1,363 @@
+"""What happens when a crash arrives, whatever the way in (HTTP, spool, CLI, demo).
+
+dump facts (and the log from the dump where no log came) → triage → signature → knowledge base →
+blobs → one store transaction (crash + bucket counters) → analysis job for the first dumps of a bucket.
+Everything that can refuse the input runs *before* anything is written, so a refused crash leaves
+nothing behind but temp files, which the blob store's gc removes.
+"""
+
+# ruff: noqa: PLC0415 - imports inside functions are deliberate: each command and stage loads
+# only what it uses (the host agent installs without the hub's web and database stack).
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crashhub.errors import DumpError, DumpFormatError, InputError, LogError
+from crashhub.ingest.reports import IDENTITY_VERSION, identity
+from crashhub.store.base import BucketRecord, CrashRecord, FileRecord, NewCrash
+
+if TYPE_CHECKING:
+    from crashhub.config import Settings
+    from crashhub.ingest.knowledge import KnowledgeBase
+    from crashhub.jobs.base import Queue
+    from crashhub.model import CrashReport, Signature
+    from crashhub.store import Hub
+
+log = logging.getLogger("crashhub.ingest")
+Observer = Callable[[str, dict[str, Any]], None]
+
+NO_REPORT_KIND = "unrecognised"
+# utsname nodenames that name no host: an initramfs without hostname prints "(none)".
+NO_HOSTNAME = frozenset({"", "(none)", "localhost", "localhost.localdomain"})
+NO_REPORT_TITLE = "no crash report found in the log"
+
+
+@dataclass
+class Arrival:
+    log: bytes | None = None
+    log_name: str = "vmcore-dmesg.txt"
+    dump: Path | None = None  # a complete local file
+    dump_is_temp: bool = False  # it lives in the blob store's temp area: ingest may move or delete it
+    kexec_log: bytes | None = None
+    host: str | None = None  # the agent's name for its host
+    dir_host: str | None = None
+    dir_host_kind: str | None = None  # "ip" | "name"
+    dir_time: float | None = None
+    crash_dir: str | None = None
+    source: str = "cli"
+    strict_dump: bool = True  # an unreadable dump refuses the crash (HTTP) or is only noted (spool)
+    notes: list[str] = field(default_factory=list)  # what the layout scan noticed
+
+
+@dataclass
+class Outcome:
+    crash: CrashRecord
+    created: bool
+    bucket: BucketRecord
+    kb: list[dict[str, Any]]
+    wants_vmcore: bool
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The API contract's answer to ``POST /api/v1/crashes``."""
+        b = self.bucket
+        return {
+            "id": self.crash.id,
+            "created": self.created,
+            "kind": self.crash.kind,
+            "title": self.crash.title,
+            "bucket": {"id": b.id, "key": b.key, "title": b.title, "kind": b.kind, "count": b.count},
+            "kb": [
+                {
+                    "id": m.get("id"),
+                    "title": m.get("title"),
+                    "status": m.get("status"),
+                    "matched_rules": m.get("matched_rules", []),
+                    "regression": m.get("regression", False),
+                }
+                for m in self.kb
+            ],
+            "wants_vmcore": self.wants_vmcore,
+            "has_vmcore": self.crash.has_vmcore,
+        }
+
+
+@dataclass
+class _Dump:
+    file: FileRecord
+    facts: dict[str, Any] | None
+    log: bytes | None
+    notes: list[str]
+
+
+def _algorithm() -> str:
+    from crashhub import classify
+
+    return str(getattr(classify, "ALGORITHM", "unknown"))
+
+
+class Pipeline:
+    def __init__(
+        self, hub: Hub, kb: KnowledgeBase, queue: Queue | None = None, observer: Observer | None = None
+    ) -> None:
+        self.hub = hub
+        self.settings: Settings = hub.settings
+        self.kb = kb
+        self.queue = queue
+        self.observer = observer
+
+    def _emit(self, event: str, **data: Any) -> None:
+        if self.observer is not None:
+            with contextlib.suppress(Exception):  # metrics never break ingest
+                self.observer(event, data)
+
+    # ------------------------------------------------------------------ dumps
+    def _prepare_dump(self, path: Path, *, is_temp: bool, want_log: bool) -> _Dump:
+        """Check, reassemble and store a dump; a DumpError leaves nothing stored."""
+        from crashhub import dump as dumpmod
+
+        blobs = self.hub.blobs
+        made: list[Path] = []
+        try:
+            size = path.stat().st_size
+            if size > self.settings.max_dump_bytes:
+                raise InputError(
+                    f"dump of {size} bytes is larger than max_dump_bytes ({self.settings.max_dump_bytes})",
+                    path.name,
+                )
+            fmt = dumpmod.detect(path)
+            work = path
+            notes: list[str] = []
+            if fmt.startswith("flat-"):
+                # Reassembled once here (as makedumpfile -R would) so every later reader gets a seekable file.
+                work = blobs.temp_path("vmcore")
+                made.append(work)
+                dumpmod.reassemble(path, work)
+                # Gaps are left sparse, so a record at a huge offset costs no disk but would be hashed
+                # and read as zeros forever: bound the rebuilt size like an upload.
+                rebuilt = work.stat().st_size
+                if rebuilt > self.settings.max_dump_bytes:
+                    raise DumpFormatError(
+                        f"the flattened dump rebuilds to {rebuilt} bytes, more than max_dump_bytes "
+                        f"({self.settings.max_dump_bytes})",
+                        path.name,
+                    )
+                notes.append(f"reassembled from the flattened format ({fmt})")
+            facts = dumpmod.facts(work)
+            log_bytes = None
+            if want_log:
+                try:
+                    log_bytes = dumpmod.dmesg(work)
+                except DumpError as e:
+                    notes.append(f"no kernel log in the dump: {e}")
+            if work is not path:
+                blob = blobs.adopt(work)
+                made.remove(work)
+                if is_temp:
+                    path.unlink(missing_ok=True)
+            elif is_temp:
+                blob = blobs.adopt(path)
+            else:
+                blob = blobs.put_file(path, max_bytes=self.settings.max_dump_bytes)
+            return _Dump(
+                file=FileRecord(name="vmcore", role="vmcore", digest=blob.digest, size=blob.size),
+                facts=facts.to_dict(),
+                log=log_bytes,
+                notes=notes,
+            )
+        finally:
+            for p in made:
+                p.unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ the pipeline
+    def ingest(self, a: Arrival) -> Outcome:
+        t0 = time.monotonic()
+        notes: list[str] = list(a.notes)
+        d: _Dump | None = None
+        try:
+            if a.log is not None and len(a.log) > self.settings.max_log_bytes:
+                raise LogError(
+                    f"log of {len(a.log)} bytes is larger than max_log_bytes ({self.settings.max_log_bytes})",
+                    a.log_name,
+                )
+            dump = a.dump
+            if dump is not None and a.log is not None and self._has_dump_already(a.log, a.log_name):
+                # The same crash is stored with its dump: do not copy (and reassemble) GBs to find that out.
+                notes.append("the crash is already stored with a dump; this copy of the dump was not kept")
+                if a.dump_is_temp:
+                    dump.unlink(missing_ok=True)
+                dump = None
+            if dump is not None:
+                try:
+                    d = self._prepare_dump(dump, is_temp=a.dump_is_temp, want_log=a.log is None)
+                    notes += d.notes
+                except DumpError as e:
+                    if a.strict_dump:
+                        raise
+                    notes.append(f"dump {dump.name} not kept: {e}")
+            log_bytes, log_name, log_role = a.log, a.log_name, "log"
+            if log_bytes is None and d is not None and d.log is not None:
+                log_bytes, log_name, log_role = d.log, "dmesg-from-dump.txt", "log_from_dump"
+            if log_bytes is None:
+                raise LogError(
+                    "no kernel log: send a log file or a dump the log can be read from",
+                    a.crash_dir or a.log_name,
+                )
+            out = self._store(a, d, log_bytes=log_bytes, log_name=log_name, log_role=log_role, notes=notes)
+        except Exception as e:
+            self._emit("error", stage="ingest", error=type(e).__name__)
+            raise
+        self._emit("ingested", source=a.source, created=out.created, seconds=time.monotonic() - t0)
+        return out
+
+    def _has_dump_already(self, log_bytes: bytes, log_name: str) -> bool:
+        text = _text(log_bytes, log_name)
+        report, _, _ = self._triage(text, log_name)
+        old = self.hub.store.crash_by_identity(identity(text, report, report.release if report else None))
+        return old is not None and old.has_vmcore
+
+    def _triage(self, text: str, name: str) -> tuple[CrashReport | None, int, Signature]:
+        from crashhub import classify, triage
+        from crashhub.model import Signature
+
+        t = time.monotonic()
+        reports = triage.parse(text)
+        self._emit("triage", seconds=time.monotonic() - t)
+        if not reports:
+            return None, 0, Signature(algorithm=_algorithm(), key=NO_REPORT_KIND, title=NO_REPORT_TITLE)
+        primary = reports[0]
+        return primary, len(reports), classify.signature(primary)
+
+    def _store(
+        self, a: Arrival, d: _Dump | None, *, log_bytes: bytes, log_name: str, log_role: str, notes: list[str]
+    ) -> Outcome:
+        from crashhub import kb as kbmod
+
+        text = _text(log_bytes, log_name)
+        report, nreports, sig = self._triage(text, log_name)
+        facts = d.facts if d is not None else None
+        release = (report.release if report else None) or (facts or {}).get("release")
+        hardware = report.hardware if report else None
+
+        if facts and facts.get("hostname") and facts["hostname"] not in NO_HOSTNAME:
+            host, host_source = str(facts["hostname"]), "utsname"
+        elif a.host:
+            host, host_source = a.host, "agent"
+        elif a.dir_host:
+            host, host_source = a.dir_host, "dir-ip" if a.dir_host_kind == "ip" else "dir-name"
+        else:
+            host, host_source = "unknown", "unknown"
+        if facts and facts.get("crash_time"):
+            crash_time, time_source = float(facts["crash_time"]), "dump"
+        elif a.dir_time is not None:
+            crash_time, time_source = a.dir_time, "dir-name"
+        else:
+            crash_time, time_source = None, None
+
+        ident = identity(text, report, release)
+        old = self.hub.store.crash_by_identity(ident)
+        if old is not None and _different(old, host, host_source, crash_time, time_source):
+            # Same log text, but both sides know a different host or crash time: a different crash.
+            ident = f"{ident}:{host}:{int(crash_time or 0)}"
+        matches = self.kb.match(report, release=release, hardware=hardware)
+
+        files = [self._put_bytes(log_bytes, log_name, log_role)]
+        if a.kexec_log is not None:
+            files.append(self._put_bytes(a.kexec_log, "kexec-dmesg.log", "kexec_log"))
+        if d is not None:
+            files.append(d.file)
+        new = NewCrash(
+            identity=ident,
+            host=host,
+            host_source=host_source,
+            release=release,
+            kind=report.kind if report else NO_REPORT_KIND,
+            title=report.title if report else NO_REPORT_TITLE,
+            signature_algorithm=sig.algorithm,
+            signature_key=sig.key,
+            signature_title=sig.title,
+            signature_frames=tuple(sig.frames),
+            crash_time=crash_time,
+            crash_time_source=time_source,
+            hardware=hardware,
+            report=report.to_dict() if report else None,
+            reports=nreports,
+            source=a.source,
+            crash_dir=a.crash_dir,
+            dump_facts=facts,
+            versions={
+                "identity": IDENTITY_VERSION,
+                "signature": sig.algorithm,
+                "kb": str(getattr(kbmod, "MATCH_ALGORITHM", "unknown")),
+            },
+            files=files,
+            kb=matches,
+        )
+        crash, created = self.hub.store.add_crash(new)
+        if not created and d is not None and not crash.has_vmcore:
+            crash = self.hub.store.attach_dump(crash.id, d.file, facts)
+        bucket = self.hub.store.get_bucket(crash.bucket_id)
+        assert bucket is not None
+        if crash.has_vmcore:
+            self.maybe_analyze(crash, bucket)
+        wants = (not crash.has_vmcore) and bucket.dumps < int(self.settings.wants_vmcore_below)
+        kb_out = crash.kb if not created else matches
+        return Outcome(
+            crash=crash, created=created, bucket=bucket, kb=kb_out, wants_vmcore=wants, notes=notes
+        )
+
+    def _put_bytes(self, data: bytes, name: str, role: str) -> FileRecord:
+        b = self.hub.blobs.put_bytes(data)
+        return FileRecord(name=name, role=role, digest=b.digest, size=b.size)
+
+    def maybe_analyze(self, crash: CrashRecord, bucket: BucketRecord) -> None:
+        n = int(self.settings.analyze_first)
+        if self.queue is None or n <= 0 or bucket.dumps > n:
+            return
+        self.queue.submit("analyze", {"crash_id": crash.id}, key=f"analyze:{crash.id}")
+
+    # ------------------------------------------------------------------ a dump for an existing crash
+    def add_dump(self, crash_id: str, path: Path, *, is_temp: bool) -> CrashRecord:
+        """Attach an uploaded dump (resumable upload finished) to its crash: verified before it is kept."""
+        crash = self.hub.store.get_crash(crash_id)
+        if crash is None:
+            raise InputError(f"no crash {crash_id!r}")
+        d = self._prepare_dump(path, is_temp=is_temp, want_log=False)
+        extra: list[FileRecord] = []
+        if d.facts and crash.release and d.facts.get("release") and d.facts["release"] != crash.release:
+            raise InputError(
+                f"the dump is of kernel {d.facts['release']}, the crash of {crash.release}", path.name
+            )
+        crash = self.hub.store.attach_dump(crash_id, d.file, d.facts, extra)
+        bucket = self.hub.store.get_bucket(crash.bucket_id)
+        if bucket is not None:
+            self.maybe_analyze(crash, bucket)
+        return crash
+
+
+def _text(data: bytes, name: str) -> str:
+    if b"\0" in data[:65536]:
+        raise LogError("binary data, not a kernel log", name)
+    return data.decode("utf-8", "replace")
+
+
+def _different(
+    old: CrashRecord, host: str, host_source: str, crash_time: float | None, time_source: str | None
+) -> bool:
+    strong = ("utsname", "agent")
+    if old.host_source in strong and host_source in strong and old.host != host:
+        return True
+    return (
+        old.crash_time_source == "dump"
+        and time_source == "dump"
+        and old.crash_time is not None
+        and crash_time is not None
+        and abs(old.crash_time - crash_time) > 120
+    )

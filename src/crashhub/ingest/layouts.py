@@ -1,0 +1,172 @@
+"""Crash directories as kdump writes them (RHEL kdump-utils, Debian kdump-tools), told apart by content.
+
+RHEL (kdump-utils ``kdump.sh``): ``<ip>-YYYY-MM-DD-HH:MM:SS/`` holding ``vmcore`` (or ``vmcore.flat``
+from an ssh target, ``vmcore.1``… with ``--split``), ``vmcore-dmesg.txt`` and ``kexec-dmesg.log``;
+while being written the names are ``vmcore-incomplete`` / ``vmcore-dmesg-incomplete.txt``.
+Debian (kdump-tools ``kdump-config``): ``[<ip>|<host>-]YYYYMMDDHHMM/`` holding ``dmesg.<stamp>`` and
+``dump.<stamp>[.gz|.bz2|.lz4|.xz]`` (``dump-incomplete`` while written, ``vmcore.<stamp>`` after a
+``cp`` fallback) plus ``*_link`` symlinks.  Newer kdump-tools always pass ``-F``, so a Debian
+``dump.<stamp>`` can be flattened: the format comes from the magic bytes, never the name, and the role
+of each file (log, dump, capture-kernel log) from what it holds.
+"""
+
+# ruff: noqa: PLC0415 - imports inside functions are deliberate: each command and stage loads
+# only what it uses (the host agent installs without the hub's web and database stack).
+
+from __future__ import annotations
+
+import calendar
+import ipaddress
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crashhub.errors import DumpError, InputError
+
+SNIFF = 64 * 1024
+_TS_LINE = re.compile(rb"^(?:<\d{1,2}>)?\[\s*\d+\.\d{6}\]", re.M)
+_RHEL_DIR = re.compile(r"^(?P<host>.+)-(?P<t>\d{4}-\d{2}-\d{2}-\d{2}:\d{2}:\d{2})$")
+_DEB_DIR = re.compile(r"^(?:(?P<host>.+)-)?(?P<t>\d{12})$")
+_DUMP_NAME = re.compile(r"^(vmcore(\.flat|\.\d+|\.\d{12})?|dump\.\d{12}(\.\w+)?)$")
+_JOURNAL_HINTS = (b"kdump[", b"systemd[", b"dracut", b"kdump.sh", b"kdump-tools")
+
+
+@dataclass
+class CrashDir:
+    path: Path
+    layout: str  # "rhel" | "debian" | "generic"
+    log: Path | None = None
+    dump: Path | None = None
+    dump_format: str | None = None
+    kexec_log: Path | None = None
+    split_parts: tuple[Path, ...] = ()
+    incomplete: tuple[str, ...] = ()  # names still carrying "-incomplete"
+    name_host: str | None = None
+    name_host_kind: str | None = None  # "ip" | "name"
+    name_time: float | None = None  # the directory's stamp (capture kernel's clock, read as UTC)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return not self.incomplete and (self.log is not None or self.dump is not None)
+
+
+def parse_dir_name(name: str) -> tuple[str | None, str | None, float | None, str | None]:
+    """(host, host kind, time, layout) from a crash directory's name; all None when it says nothing."""
+    m = _RHEL_DIR.match(name)
+    if m:
+        t = calendar.timegm(time.strptime(m["t"], "%Y-%m-%d-%H:%M:%S"))
+        host = m["host"]
+        return host, _host_kind(host), float(t), "rhel"
+    m = _DEB_DIR.match(name)
+    if m:
+        try:
+            t = calendar.timegm(time.strptime(m["t"], "%Y%m%d%H%M"))
+        except ValueError:
+            return None, None, None, None
+        host = m["host"]
+        return host, (_host_kind(host) if host else None), float(t), "debian"
+    return None, None, None, None
+
+
+def _host_kind(host: str) -> str:
+    try:
+        ipaddress.ip_address(host)
+        return "ip"
+    except ValueError:
+        return "name"
+
+
+def looks_like_kernel_log(head: bytes) -> bool:
+    """Kernel log text: printk timestamps on most of the first lines, or a 'Linux version' banner."""
+    if b"\0" in head[:4096]:
+        return False
+    lines = head.splitlines()[:60]
+    stamped = sum(1 for ln in lines if _TS_LINE.match(ln))
+    return stamped >= max(2, len(lines) // 3) or b"Linux version " in head
+
+
+def _is_capture_log(name: str, head: bytes) -> bool:
+    # kexec-dmesg.log is the capture kernel's own dmesg followed by its journal: it looks like a
+    # kernel log.  The capture kernel is the one booted with "elfcorehdr=" (kexec -p adds it to the
+    # command line so the kernel finds the old memory); journal lines of the collector also tell.
+    if name.startswith("kexec-dmesg"):
+        return True
+    cmdline = next((ln for ln in head.splitlines()[:400] if b"ommand line:" in ln), b"")
+    return b"elfcorehdr=" in cmdline or sum(head.count(h) for h in _JOURNAL_HINTS) >= 3
+
+
+def scan(path: Path, *, max_files: int = 64) -> CrashDir:
+    """What a crash directory holds.
+
+    Reads at most 64 KiB of each file, and never opens a file still named ``*-incomplete``.
+    """
+    if not path.is_dir():
+        raise InputError("not a directory", path)
+    host, kind, t, layout_by_name = parse_dir_name(path.name)
+    cd = CrashDir(path=path, layout="generic", name_host=host, name_host_kind=kind, name_time=t)
+    entries = sorted(path.iterdir(), key=lambda p: p.name)
+    if len(entries) > max_files:
+        cd.notes.append(f"{len(entries)} entries; only the first {max_files} were looked at")
+        entries = entries[:max_files]
+    cd.incomplete = tuple(e.name for e in entries if "-incomplete" in e.name)
+    logs: list[tuple[int, Path]] = []
+    dumps: list[tuple[int, Path, str]] = []
+    parts: list[Path] = []
+    for e in entries:
+        if e.is_symlink() or not e.is_file() or "-incomplete" in e.name:
+            continue  # kernel_link & co. point outside the directory; incomplete files are never opened
+        with open(e, "rb") as f:
+            head = f.read(SNIFF)
+        if not head:
+            continue
+        fmt, why = dump_format(e)
+        if fmt is None and _DUMP_NAME.match(e.name) and not looks_like_kernel_log(head):
+            cd.notes.append(f"{e.name}: named like a dump but not readable as one ({why})")
+        if fmt is not None:
+            if re.fullmatch(r"vmcore\.\d+", e.name):
+                parts.append(e)
+            # Prefer the plain dump over a flat copy of the same crash, and either over a wrapper.
+            rank = 0 if not fmt.startswith("flat-") else 1
+            dumps.append((rank, e, fmt))
+            continue
+        if looks_like_kernel_log(head):
+            if _is_capture_log(e.name, head):
+                cd.kexec_log = cd.kexec_log or e
+                continue
+            rank = 0 if e.name in ("vmcore-dmesg.txt",) or e.name.startswith("dmesg.") else 1
+            logs.append((rank, e))
+    if logs:
+        cd.log = sorted(logs, key=lambda x: (x[0], x[1].name))[0][1]
+    if len(parts) > 1:
+        cd.split_parts = tuple(parts)
+        cd.notes.append("a makedumpfile --split dump: parts are kept, the log comes from the log file")
+        dumps = [d for d in dumps if d[1] not in parts]
+    if dumps:
+        _, cd.dump, cd.dump_format = sorted(dumps, key=lambda x: (x[0], x[1].name))[0]
+    names = {e.name for e in entries}
+    if names & {
+        "vmcore-dmesg.txt",
+        "vmcore",
+        "vmcore.flat",
+        "kexec-dmesg.log",
+        "vmcore-incomplete",
+        "vmcore-dmesg-incomplete.txt",
+    }:
+        cd.layout = "rhel"
+    elif any(n.startswith(("dmesg.", "dump.", "dump-incomplete")) for n in names):
+        cd.layout = "debian"
+    elif layout_by_name:
+        cd.layout = layout_by_name
+    return cd
+
+
+def dump_format(path: Path) -> tuple[str | None, str | None]:
+    """(format, None) for a dump, (None, why not) for anything else."""
+    from crashhub.dump import detect
+
+    try:
+        return detect(path), None
+    except (DumpError, OSError) as e:
+        return None, str(e)

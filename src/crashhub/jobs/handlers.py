@@ -1,0 +1,78 @@
+"""The hub's job kinds: ``analyze`` (deep analysis of a crash's dump) and ``kb-apply`` (re-match buckets).
+
+Both are idempotent: an analysis result replaces the crash's previous one, and re-applying the
+knowledge base recomputes every bucket's matches from scratch.
+"""
+
+# ruff: noqa: PLC0415 - imports inside functions are deliberate: each command and stage loads
+# only what it uses (the host agent installs without the hub's web and database stack).
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crashhub.errors import CrashhubError
+
+if TYPE_CHECKING:
+    from crashhub.ingest.knowledge import KnowledgeBase
+    from crashhub.jobs.base import Queue
+    from crashhub.store import Hub
+
+
+def find_vmlinux(vmlinux_dir: str | None, release: str | None) -> Path | None:
+    """``vmlinux-<release>`` (as Debian's -dbg packages name it) in the configured directory, if there."""
+    if not vmlinux_dir or not release:
+        return None
+    base = Path(vmlinux_dir)
+    for cand in (
+        base / f"vmlinux-{release}",
+        base / release / "vmlinux",
+        base / "usr/lib/debug/boot" / f"vmlinux-{release}",
+        base / "usr/lib/debug/lib/modules" / release / "vmlinux",
+        base / release / "usr/lib/debug/boot" / f"vmlinux-{release}",  # one extracted -dbg tree per release
+    ):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def analyze_job(hub: Hub, payload: dict[str, Any]) -> dict[str, Any]:
+    crash_id = str(payload["crash_id"])
+    crash = hub.store.get_crash(crash_id)
+    if crash is None:
+        return {"status": "skipped", "reason": f"no crash {crash_id}"}
+    dump = next((f for f in crash.files if f.role == "vmcore"), None)
+    if dump is None:
+        return {"status": "skipped", "reason": "the crash has no dump"}
+    started = time.time()
+    try:
+        from crashhub.analyze import analyze  # type: ignore[attr-defined,unused-ignore]
+    except ImportError as e:
+        result: dict[str, Any] = {"status": "engine unavailable", "error": str(e)}
+        hub.store.set_crash_analysis(crash_id, result)
+        return result
+    vmlinux = find_vmlinux(hub.settings.vmlinux_dir, crash.release)
+    try:
+        out = analyze(
+            hub.blobs.local_path(dump.digest),
+            vmlinux=vmlinux,
+            debuginfo_dir=Path(hub.settings.vmlinux_dir) if hub.settings.vmlinux_dir else None,
+            timeout=float(hub.settings.analyze_timeout),
+        )
+        result = {"status": "done", "result": out}
+    except CrashhubError as e:
+        result = {"status": "failed", "error": f"{type(e).__name__}: {e}"}
+    result.update(
+        started=started, seconds=round(time.time() - started, 3), vmlinux=str(vmlinux) if vmlinux else None
+    )
+    hub.store.set_crash_analysis(crash_id, result)
+    return {k: v for k, v in result.items() if k != "result"}
+
+
+def register(queue: Queue, hub: Hub, kb: KnowledgeBase) -> None:
+    queue.register("analyze", lambda p: analyze_job(hub, p))
+    # Re-matching every bucket: the API does it in the request (the answer shows the change); a large
+    # store or another node can queue it instead.
+    queue.register("kb-apply", lambda p: {"changed": kb.reapply(hub.store)})

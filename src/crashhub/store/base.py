@@ -1,0 +1,453 @@
+"""The store interface: what the hub keeps, independent of the database behind it.
+
+``Store`` is the seam between the hub and its database: :class:`crashhub.store.sql.SqlStore`
+implements it on SQLAlchemy (SQLite embedded, PostgreSQL for teams) and the contract tests in
+``tests/store/`` run unchanged against every implementation.  Records are plain dataclasses so the
+web layer and the CLI never see an ORM object or a session.
+
+Times are seconds since the epoch (UTC floats); days are ``YYYY-MM-DD`` strings in UTC.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+ROLES = ("host", "viewer", "admin")
+
+
+def day_of(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d")
+
+
+def iso(t: float | None) -> str | None:
+    return None if t is None else datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
+
+def now() -> float:
+    return time.time()
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """One file of a crash: a name as the user sees it, bytes in the blob store."""
+
+    name: str  # "vmcore-dmesg.txt", "vmcore", "kexec-dmesg.log", "dmesg-from-dump.txt"
+    role: str  # "log" | "vmcore" | "kexec_log" | "log_from_dump"
+    digest: str  # sha256 hex of the bytes
+    size: int
+    created_at: float = 0.0
+
+
+@dataclass(slots=True)
+class NewCrash:
+    """Everything ingest worked out about one crash, ready to be stored in one transaction."""
+
+    identity: str  # content identity (see crashhub.ingest.arrival.identity)
+    host: str
+    host_source: str  # "utsname" | "agent" | "dir-ip" | "dir-name" | "unknown"
+    release: str | None
+    kind: str
+    title: str
+    signature_algorithm: str
+    signature_key: str
+    signature_title: str
+    signature_frames: tuple[str, ...] = ()
+    crash_time: float | None = None
+    crash_time_source: str | None = None  # "dump" | "dir-name" | "received"
+    hardware: str | None = None
+    report: dict[str, Any] | None = None  # primary CrashReport.to_dict()
+    reports: int = 0  # how many reports triage found in the log
+    source: str = "cli"  # "http" | "spool" | "cli" | "demo"
+    crash_dir: str | None = None
+    dump_facts: dict[str, Any] | None = None
+    versions: dict[str, str] = field(default_factory=dict)  # stage -> algorithm/version id
+    files: list[FileRecord] = field(default_factory=list)
+    kb: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class CrashRecord:
+    id: str
+    identity: str
+    received_at: float
+    crash_time: float | None
+    crash_time_source: str | None
+    host: str
+    host_source: str
+    release: str | None
+    kind: str
+    title: str
+    bucket_id: str
+    signature_algorithm: str
+    signature_key: str
+    hardware: str | None
+    report: dict[str, Any] | None
+    reports: int
+    source: str
+    crash_dir: str | None
+    has_vmcore: bool
+    dump_facts: dict[str, Any] | None
+    versions: dict[str, str]
+    kb: list[dict[str, Any]]
+    analysis: dict[str, Any] | None
+    files: tuple[FileRecord, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "identity": self.identity,
+            "received_at": iso(self.received_at),
+            "crash_time": iso(self.crash_time),
+            "crash_time_source": self.crash_time_source,
+            "host": self.host,
+            "host_source": self.host_source,
+            "release": self.release,
+            "kind": self.kind,
+            "title": self.title,
+            "bucket": self.bucket_id,
+            "signature": {"algorithm": self.signature_algorithm, "key": self.signature_key},
+            "hardware": self.hardware,
+            "report": self.report,
+            "reports": self.reports,
+            "source": self.source,
+            "crash_dir": self.crash_dir,
+            "has_vmcore": self.has_vmcore,
+            "dump": self.dump_facts,
+            "versions": self.versions,
+            "kb": self.kb,
+            "analysis": self.analysis,
+            "files": [
+                {"name": f.name, "role": f.role, "sha256": f.digest, "size": f.size} for f in self.files
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BucketRecord:
+    id: str
+    algorithm: str
+    key: str
+    kind: str
+    title: str
+    count: int
+    dumps: int
+    first_seen: float
+    last_seen: float
+    merged_into: str | None
+    kb: list[dict[str, Any]]
+    hosts: tuple[str, ...] = ()
+    kernels: tuple[str, ...] = ()
+    hardware: tuple[str, ...] = ()
+    days: dict[str, int] = field(default_factory=dict)  # only the trailing window in lists
+    trend: float = 0.0  # today's count minus the trailing daily median
+    spike: bool = False
+    frames: tuple[str, ...] = ()
+    # ``hosts``/``kernels``/``hardware`` hold the top ones by crashes (20 in lists); these are the totals.
+    host_count: int = 0
+    kernel_count: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "key": self.key,
+            "algorithm": self.algorithm,
+            "kind": self.kind,
+            "title": self.title,
+            "count": self.count,
+            "dumps": self.dumps,
+            "first_seen": iso(self.first_seen),
+            "last_seen": iso(self.last_seen),
+            "merged_into": self.merged_into,
+            "hosts": list(self.hosts),
+            "host_count": self.host_count,
+            "kernels": list(self.kernels),
+            "kernel_count": self.kernel_count,
+            "hardware": list(self.hardware),
+            "days": self.days,
+            "trend": self.trend,
+            "spike": self.spike,
+            "frames": list(self.frames),
+            "kb": self.kb,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BucketEvent:
+    at: float
+    action: str  # "merge" | "split"
+    actor: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    id: str
+    name: str
+    role: str
+    created_at: float
+    revoked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HostRecord:
+    name: str
+    first_seen: float
+    last_seen: float
+    release: str | None
+    build_id: str | None
+    hardware: str | None
+    machine: str | None
+    agent_version: str | None
+    kdump: dict[str, Any] | None
+    crashes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "host": self.name,
+            "first_seen": iso(self.first_seen),
+            "last_seen": iso(self.last_seen),
+            "release": self.release,
+            "build_id": self.build_id,
+            "hardware": self.hardware,
+            "machine": self.machine,
+            "agent_version": self.agent_version,
+            "kdump": self.kdump,
+            "crashes": self.crashes,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class KernelRecord:
+    release: str
+    crashes: int
+    hosts: int
+    build_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRecord:
+    crash_id: str
+    size: int | None
+    started_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    id: str
+    kind: str
+    key: str | None
+    payload: dict[str, Any]
+    state: str  # "pending" | "running" | "done" | "failed"
+    attempts: int
+    created_at: float
+    result: dict[str, Any] | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    at: float
+    actor: str
+    action: str
+    target: str
+    detail: dict[str, Any]
+
+
+class DuplicateError(Exception):
+    """Raised inside an implementation when a unique key already exists (never leaves the store)."""
+
+
+class Store(abc.ABC):
+    """Everything the hub keeps besides blobs.  Every method is one transaction."""
+
+    # -- lifecycle
+    @abc.abstractmethod
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the newest version."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    # -- crashes
+    @abc.abstractmethod
+    def add_crash(self, new: NewCrash) -> tuple[CrashRecord, bool]:
+        """Store a crash and count it in its bucket, or return the crash already stored under
+        ``new.identity`` (then ``False``; files of ``new`` the old crash lacks are attached)."""
+
+    @abc.abstractmethod
+    def get_crash(self, crash_id: str) -> CrashRecord | None: ...
+
+    @abc.abstractmethod
+    def crash_by_identity(self, identity: str) -> CrashRecord | None: ...
+
+    @abc.abstractmethod
+    def list_crashes(
+        self,
+        *,
+        host: str | None = None,
+        kind: str | None = None,
+        bucket: str | None = None,
+        since: float | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[CrashRecord]: ...
+
+    @abc.abstractmethod
+    def attach_dump(
+        self,
+        crash_id: str,
+        file: FileRecord,
+        facts: dict[str, Any] | None,
+        extra_files: Iterable[FileRecord] = (),
+    ) -> CrashRecord:
+        """Record a dump for a crash (idempotent: a second dump of the same crash is ignored)."""
+
+    @abc.abstractmethod
+    def set_crash_analysis(self, crash_id: str, analysis: dict[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    def referenced_digests(self) -> set[str]:
+        """Every blob digest a crash file points at (for garbage collection)."""
+
+    # -- buckets
+    @abc.abstractmethod
+    def list_buckets(
+        self,
+        *,
+        sort: str = "count",
+        kind: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        today: str | None = None,
+        spike_days: int = 14,
+        spike_factor: float = 3.0,
+        spike_min: int = 5,
+        include_merged: bool = False,
+    ) -> list[BucketRecord]: ...
+
+    @abc.abstractmethod
+    def count_buckets(self, *, kind: str | None = None, include_merged: bool = False) -> int: ...
+
+    @abc.abstractmethod
+    def get_bucket(
+        self,
+        bucket_id: str,
+        *,
+        today: str | None = None,
+        spike_days: int = 14,
+        spike_factor: float = 3.0,
+        spike_min: int = 5,
+    ) -> BucketRecord | None: ...
+
+    @abc.abstractmethod
+    def bucket_ids(self) -> list[str]: ...
+
+    @abc.abstractmethod
+    def latest_crash_of_bucket(self, bucket_id: str) -> CrashRecord | None: ...
+
+    @abc.abstractmethod
+    def set_bucket_kb(self, bucket_id: str, matches: list[dict[str, Any]]) -> None: ...
+
+    @abc.abstractmethod
+    def merge_buckets(self, source: str, target: str, actor: str) -> BucketRecord:
+        """Move every crash of ``source`` into ``target``; later crashes of ``source``'s key go there too."""
+
+    @abc.abstractmethod
+    def split_bucket(
+        self, bucket_id: str, crash_ids: list[str], actor: str, title: str | None = None
+    ) -> BucketRecord:
+        """Move the given crashes into a new bucket (kept apart from later crashes of the same key)."""
+
+    @abc.abstractmethod
+    def bucket_events(self, bucket_id: str) -> list[BucketEvent]: ...
+
+    # -- tokens and audit
+    @abc.abstractmethod
+    def create_token(self, name: str, role: str, token_hash: str) -> TokenRecord: ...
+
+    @abc.abstractmethod
+    def token_by_hash(self, token_hash: str) -> TokenRecord | None: ...
+
+    @abc.abstractmethod
+    def list_tokens(self) -> list[TokenRecord]: ...
+
+    @abc.abstractmethod
+    def revoke_token(self, token_id: str) -> bool: ...
+
+    @abc.abstractmethod
+    def audit(self, actor: str, action: str, target: str, detail: dict[str, Any] | None = None) -> None: ...
+
+    @abc.abstractmethod
+    def list_audit(self, limit: int = 100) -> list[AuditRecord]: ...
+
+    # -- hosts and kernels
+    @abc.abstractmethod
+    def report_host(
+        self,
+        name: str,
+        *,
+        release: str | None,
+        build_id: str | None,
+        hardware: str | None,
+        machine: str | None,
+        agent_version: str | None,
+        kdump: dict[str, Any] | None,
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def list_hosts(self) -> list[HostRecord]: ...
+
+    @abc.abstractmethod
+    def list_kernels(self) -> list[KernelRecord]: ...
+
+    # -- resumable uploads
+    @abc.abstractmethod
+    def get_upload(self, crash_id: str) -> UploadRecord | None: ...
+
+    @abc.abstractmethod
+    def start_upload(self, crash_id: str, size: int | None) -> UploadRecord: ...
+
+    @abc.abstractmethod
+    def end_upload(self, crash_id: str) -> None: ...
+
+    # -- jobs (the local queue keeps them here; a Celery queue keeps only its dead letters)
+    @abc.abstractmethod
+    def enqueue_job(self, kind: str, payload: dict[str, Any], key: str | None = None) -> tuple[str, bool]:
+        """Add a job; with a ``key`` a second job of the same key is not added. Returns (id, created)."""
+
+    @abc.abstractmethod
+    def claim_job(self, owner: str, lease: float, kinds: Iterable[str] | None = None) -> JobRecord | None: ...
+
+    @abc.abstractmethod
+    def finish_job(
+        self, job_id: str, *, ok: bool, result: dict[str, Any] | None = None, error: str | None = None
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def job_depth(self) -> int: ...
+
+    @abc.abstractmethod
+    def list_jobs(self, *, state: str | None = None, limit: int = 100) -> list[JobRecord]: ...
+
+    @abc.abstractmethod
+    def release_claims(self) -> int:
+        """Put running jobs and spool items back (the embedded hub calls it at start: it is the only node)."""
+
+    # -- spool items (a lease per item lets several watchers share one spool)
+    @abc.abstractmethod
+    def claim_spool_item(self, key: str, owner: str, lease: float) -> bool: ...
+
+    @abc.abstractmethod
+    def finish_spool_item(self, key: str, *, crash_id: str | None, error: str | None) -> None: ...
+
+    @abc.abstractmethod
+    def spool_item_state(self, key: str) -> str | None: ...
+
+    @abc.abstractmethod
+    def release_spool_item(self, key: str) -> None:
+        """Drop a running claim so the item is tried again (after a transient failure)."""

@@ -1,0 +1,214 @@
+"""SQLAlchemy 2 tables of the store (the Alembic migrations in ``migrations/`` create these).
+
+Counters live on the bucket row and in small per-bucket aggregate tables
+(days, hosts, kernels, hardware) that ingest updates in the same transaction as
+the crash, so listing 10,000 buckets never scans the crash table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Bucket(Base):
+    __tablename__ = "buckets"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    algorithm: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(128))
+    # A split-off bucket shares its key with the original; only the original receives new crashes.
+    primary: Mapped[bool] = mapped_column(Boolean, default=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    frames: Mapped[list[str]] = mapped_column(JSON, default=list)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    dumps: Mapped[int] = mapped_column(Integer, default=0)
+    first_seen: Mapped[float] = mapped_column(Float)
+    last_seen: Mapped[float] = mapped_column(Float)
+    merged_into: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    kb: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[float] = mapped_column(Float)
+    __table_args__ = (
+        Index("ix_buckets_key", "algorithm", "key"),
+        Index("ix_buckets_count", "count"),
+        Index("ix_buckets_last_seen", "last_seen"),
+    )
+
+
+class BucketDay(Base):
+    __tablename__ = "bucket_days"
+    bucket_id: Mapped[str] = mapped_column(ForeignKey("buckets.id"), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    __table_args__ = (Index("ix_bucket_days_day", "day"),)
+
+
+class BucketHost(Base):
+    __tablename__ = "bucket_hosts"
+    bucket_id: Mapped[str] = mapped_column(ForeignKey("buckets.id"), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    # Top hosts of a bucket without sorting all of them (migration 0002).
+    __table_args__ = (Index("ix_bucket_hosts_top", "bucket_id", "count", "host"),)
+
+
+class BucketKernel(Base):
+    __tablename__ = "bucket_kernels"
+    bucket_id: Mapped[str] = mapped_column(ForeignKey("buckets.id"), primary_key=True)
+    release: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    __table_args__ = (Index("ix_bucket_kernels_top", "bucket_id", "count", "release"),)
+
+
+class BucketHardware(Base):
+    __tablename__ = "bucket_hardware"
+    bucket_id: Mapped[str] = mapped_column(ForeignKey("buckets.id"), primary_key=True)
+    hardware: Mapped[str] = mapped_column(String(512), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    __table_args__ = (Index("ix_bucket_hardware_top", "bucket_id", "count", "hardware"),)
+
+
+class BucketEventRow(Base):
+    __tablename__ = "bucket_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    bucket_id: Mapped[str] = mapped_column(String(40), index=True)
+    at: Mapped[float] = mapped_column(Float)
+    action: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(255))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Crash(Base):
+    __tablename__ = "crashes"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    identity: Mapped[str] = mapped_column(String(160), unique=True)
+    received_at: Mapped[float] = mapped_column(Float)
+    crash_time: Mapped[float | None] = mapped_column(Float, nullable=True)
+    crash_time_source: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    host: Mapped[str] = mapped_column(String(255))
+    host_source: Mapped[str] = mapped_column(String(16))
+    release: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    bucket_id: Mapped[str] = mapped_column(ForeignKey("buckets.id"))
+    signature_algorithm: Mapped[str] = mapped_column(String(64))
+    signature_key: Mapped[str] = mapped_column(String(128))
+    hardware: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    reports: Mapped[int] = mapped_column(Integer, default=0)
+    source: Mapped[str] = mapped_column(String(16))
+    crash_dir: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    has_vmcore: Mapped[bool] = mapped_column(Boolean, default=False)
+    dump_facts: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    versions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    kb: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    analysis: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    __table_args__ = (
+        Index("ix_crashes_bucket", "bucket_id", "received_at"),
+        Index("ix_crashes_host", "host"),
+        Index("ix_crashes_received", "received_at"),
+    )
+
+
+class CrashFile(Base):
+    __tablename__ = "crash_files"
+    crash_id: Mapped[str] = mapped_column(ForeignKey("crashes.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Host(Base):
+    __tablename__ = "hosts"
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    first_seen: Mapped[float] = mapped_column(Float)
+    last_seen: Mapped[float] = mapped_column(Float)
+    release: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    build_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    hardware: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    machine: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    agent_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    kdump: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class Token(Base):
+    __tablename__ = "tokens"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Audit(Base):
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+    actor: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(512))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Upload(Base):
+    __tablename__ = "uploads"
+    crash_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    started_at: Mapped[float] = mapped_column(Float)
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str | None] = mapped_column(String(255), nullable=True, unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    __table_args__ = (Index("ix_jobs_state", "state", "created_at"),)
+
+
+class SpoolItem(Base):
+    __tablename__ = "spool_items"
+    key: Mapped[str] = mapped_column(String(600), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))  # "running" | "done" | "failed"
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    crash_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+__all__ = [
+    "Audit",
+    "Base",
+    "Bucket",
+    "BucketDay",
+    "BucketEventRow",
+    "BucketHardware",
+    "BucketHost",
+    "BucketKernel",
+    "Crash",
+    "CrashFile",
+    "Host",
+    "Job",
+    "SpoolItem",
+    "Token",
+    "UniqueConstraint",
+    "Upload",
+]

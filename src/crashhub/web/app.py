@@ -1,0 +1,266 @@
+"""The hub's web application: API v1, health, metrics; spool watcher and workers started with it.
+
+``create_app(settings)`` builds everything from settings; ``crashhub serve`` runs it under uvicorn.
+One process holds the API, the spool watcher and the in-process workers (the embedded default);
+with ``background=False`` the app only serves requests (tests, or a node behind a load balancer
+whose workers run elsewhere).
+"""
+
+# ruff: noqa: PLC0415 - imports inside functions are deliberate: each command and stage loads
+# only what it uses (the host agent installs without the hub's web and database stack).
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from crashhub import __version__
+from crashhub.config import Settings
+from crashhub.errors import AuthError, CrashhubError, DumpError, InputError, KbError, StoreError
+from crashhub.ingest.arrival import Pipeline
+from crashhub.ingest.knowledge import KnowledgeBase
+from crashhub.ingest.spool import SpoolWatcher
+from crashhub.jobs.base import Queue
+from crashhub.store import Hub, open_store
+from crashhub.web.auth import Forbidden
+from crashhub.web.multipart import MultipartError
+
+log = logging.getLogger("crashhub.web")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        self.status = status
+        self.message = message
+        self.extra = extra
+        super().__init__(message)
+
+
+class Metrics:
+    """Prometheus metrics in a registry of this app's own (several apps may live in one test process)."""
+
+    def __init__(self, queue_depth: Any) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.registry = CollectorRegistry()
+        self.ingested = Counter(
+            "crashhub_crashes_ingested_total",
+            "Crashes ingested",
+            ["source", "created"],
+            registry=self.registry,
+        )
+        self.triage = Histogram(
+            "crashhub_triage_seconds",
+            "Time to triage one log",
+            registry=self.registry,
+            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
+        )
+        self.ingest = Histogram(
+            "crashhub_ingest_seconds",
+            "Time to ingest one crash",
+            registry=self.registry,
+            buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120),
+        )
+        self.errors = Counter(
+            "crashhub_errors_total", "Errors by stage and type", ["stage", "type"], registry=self.registry
+        )
+        self.requests = Counter(
+            "crashhub_http_requests_total",
+            "HTTP requests by method and status",
+            ["method", "status"],
+            registry=self.registry,
+        )
+        depth = Gauge("crashhub_queue_depth", "Jobs waiting or running", registry=self.registry)
+        depth.set_function(queue_depth)
+
+    def observe(self, event: str, data: dict[str, Any]) -> None:
+        if event == "ingested":
+            self.ingested.labels(data.get("source", "?"), str(bool(data.get("created"))).lower()).inc()
+            self.ingest.observe(float(data.get("seconds", 0.0)))
+        elif event == "triage":
+            self.triage.observe(float(data.get("seconds", 0.0)))
+        elif event == "error":
+            self.errors.labels(data.get("stage", "?"), data.get("error", "?")).inc()
+
+    def render(self) -> bytes:
+        from prometheus_client import generate_latest
+
+        return bytes(generate_latest(self.registry))
+
+
+@dataclass
+class Context:
+    settings: Settings
+    hub: Hub
+    kb: KnowledgeBase
+    queue: Queue
+    pipeline: Pipeline
+    metrics: Metrics
+    watcher: SpoolWatcher | None = None
+    upload_locks: dict[str, threading.Lock] = field(default_factory=dict)
+    started: float = field(default_factory=time.time)
+
+
+def build_context(settings: Settings, *, hub: Hub | None = None) -> Context:
+    from crashhub.jobs import handlers
+    from crashhub.jobs.local import LocalQueue
+
+    hub = hub or open_store(settings)
+    if settings.queue != "local":
+        raise InputError(f"queue {settings.queue!r} is not available in this version (use 'local')", "queue")
+    kb = KnowledgeBase(settings.kb_path, starter=bool(settings.starter_kb))
+    queue = LocalQueue(hub.store, workers=int(settings.workers), lease=float(settings.job_lease))
+    handlers.register(queue, hub, kb)
+    metrics = Metrics(lambda: _safe_depth(queue))
+    pipeline = Pipeline(hub, kb, queue, observer=metrics.observe)
+    return Context(settings=settings, hub=hub, kb=kb, queue=queue, pipeline=pipeline, metrics=metrics)
+
+
+def _safe_depth(q: Queue) -> float:
+    try:
+        return float(q.depth())
+    except CrashhubError:
+        return float("nan")
+
+
+def collect_garbage(ctx: Context) -> dict[str, int]:
+    """Temp files of dead writers, unreferenced blobs and stale upload files past the grace period."""
+    from crashhub.store.blobs import LocalBlobStore
+
+    hub = ctx.hub
+    grace = float(ctx.settings.blob_gc_grace)
+    out = hub.blobs.gc(hub.store.referenced_digests, grace=grace)
+    if isinstance(hub.blobs, LocalBlobStore):
+        keep = {c for c in _open_uploads(hub)}
+        out["uploads"] = hub.blobs.clean_uploads(keep, time.time() - grace)
+    return out
+
+
+def _open_uploads(hub: Hub) -> list[str]:
+    # An upload record keeps its part file; only part files without one are debris.
+    from crashhub.store.blobs import LocalBlobStore
+
+    if not isinstance(hub.blobs, LocalBlobStore):
+        return []
+    keys = [p.name[:-5] for p in (hub.blobs.root / "uploads").glob("*.part")]
+    return [k for k in keys if hub.store.get_upload(k) is not None]
+
+
+def create_app(settings: Settings, *, background: bool = True, ctx: Context | None = None) -> FastAPI:
+    ctx = ctx or build_context(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        if background:
+            # The embedded hub is the only node: whatever a killed predecessor held is free again.
+            n = ctx.hub.store.release_claims()
+            if n:
+                log.info("released %d claims of a previous run", n)
+            log.info("garbage collection: %s", collect_garbage(ctx))
+            ctx.queue.start()
+            spool = settings.spool_path
+            if spool is not None:
+                ctx.watcher = SpoolWatcher(
+                    spool,
+                    ctx.pipeline,
+                    settle=float(settings.spool_settle),
+                    interval=float(settings.spool_interval),
+                    lease=float(settings.job_lease),
+                    max_files=int(settings.spool_max_files),
+                )
+                ctx.watcher.start()
+
+            def periodic_gc() -> None:
+                while not stop.wait(max(60.0, float(settings.blob_gc_grace))):
+                    try:
+                        collect_garbage(ctx)
+                    except Exception:
+                        log.exception("garbage collection failed")
+
+            threading.Thread(target=periodic_gc, name="crashhub-gc", daemon=True).start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if ctx.watcher is not None:
+                ctx.watcher.stop()
+            ctx.queue.stop()
+
+    app = FastAPI(
+        title="crashhub",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        description="The central crash host of a Linux fleet: API v1.",
+    )
+    app.state.ctx = ctx
+    _install_errors(app, ctx)
+
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        ctx.metrics.requests.labels(request.method, str(response.status_code)).inc()
+        return response
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, Any]:
+        return {"ok": True}
+
+    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+    def metrics() -> PlainTextResponse:
+        return PlainTextResponse(ctx.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    from crashhub.web import api
+
+    api.install(app, ctx)
+    return app
+
+
+def _err(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+def _install_errors(app: FastAPI, ctx: Context) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_r: Request, e: ApiError) -> JSONResponse:
+        return _err(e.status, e.message, **e.extra)
+
+    @app.exception_handler(CrashhubError)
+    async def crashhub_error(_r: Request, e: CrashhubError) -> JSONResponse:
+        if isinstance(e, Forbidden):
+            return _err(403, str(e))
+        if isinstance(e, AuthError):
+            return JSONResponse({"error": str(e)}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        ctx.metrics.errors.labels("api", type(e).__name__).inc()
+        if isinstance(e, MultipartError):
+            return _err(e.status, str(e))
+        if isinstance(e, KbError | DumpError):
+            return _err(422, f"{type(e).__name__}: {e}")
+        if isinstance(e, InputError):
+            return _err(400, f"{type(e).__name__}: {e}")
+        if isinstance(e, StoreError):
+            return _err(503 if "database" in str(e) else 400, f"{type(e).__name__}: {e}")
+        return _err(500, f"{type(e).__name__}: {e}")
+
+    @app.exception_handler(RequestValidationError)
+    async def validation(_r: Request, e: RequestValidationError) -> JSONResponse:
+        first = e.errors()[0] if e.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        return _err(400, f"{where}: {first.get('msg', 'invalid request')}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_r: Request, e: StarletteHTTPException) -> JSONResponse:
+        return _err(e.status_code, str(e.detail))

@@ -1,0 +1,57 @@
+"""Bearer tokens with roles: ``host`` (upload and host report), ``viewer`` (read), ``admin`` (everything).
+
+Tokens are 32 random bytes shown once; the store keeps only their SHA-256.  A slow password hash
+(argon2) buys nothing for a random 256-bit secret and would cost milliseconds on every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from crashhub.errors import AuthError
+from crashhub.store.base import ROLES, Store, TokenRecord
+
+PREFIX = "chub_"
+
+# What each role may do; "admin" may do everything.
+GRANTS: dict[str, frozenset[str]] = {
+    "host": frozenset({"upload"}),
+    "viewer": frozenset({"read"}),
+    "admin": frozenset({"upload", "read", "admin"}),
+}
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(store: Store, role: str, name: str = "") -> tuple[str, TokenRecord]:
+    if role not in ROLES:
+        raise AuthError(f"unknown role {role!r} (roles: {', '.join(ROLES)})")
+    token = PREFIX + secrets.token_urlsafe(32)
+    rec = store.create_token(name or role, role, hash_token(token))
+    return token, rec
+
+
+class Forbidden(AuthError):
+    pass
+
+
+def check(store: Store, header: str | None, need: str) -> TokenRecord:
+    """The token record behind an ``Authorization`` header, if its role grants ``need``."""
+    if not header:
+        raise AuthError("missing Authorization: Bearer <token> header")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("the Authorization header must be 'Bearer <token>'")
+    rec = store.token_by_hash(hash_token(token.strip()))
+    if rec is None:
+        raise AuthError("unknown or revoked token")
+    if need not in GRANTS.get(rec.role, frozenset()):
+        raise Forbidden(f"role {rec.role!r} may not {need} (needs {_who(need)})")
+    return rec
+
+
+def _who(need: str) -> str:
+    return " or ".join(r for r in ROLES if need in GRANTS[r])
