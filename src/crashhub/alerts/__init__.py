@@ -1,0 +1,1 @@
+"""Alerts: rules (what deserves a message), channels (webhooks, SMTP), the dispatcher (dedup, limits, log)."""

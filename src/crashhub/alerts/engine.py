@@ -1,0 +1,204 @@
+"""The alert dispatcher: configuration, deduplication, rate limits, and the delivery log.
+
+Configuration is ``<data>/alerts.toml`` (see docs/ui.md, "Alerts")::
+
+    base_url = "https://crashhub.example.org"   # links in alerts
+    dedup_seconds = 86400                       # one alert per key per day
+    max_per_hour = 30                           # per channel; the rest are logged as rate-limited
+    advice_hours = 4                            # first advice is due this long after first seen
+
+    [[channel]]
+    name = "oncall"
+    type = "webhook"
+    format = "feishu"              # json | slack | feishu | dingtalk | wecom
+    url = "https://..."
+    secret = "..."                 # feishu / dingtalk signing secret (optional)
+    rules = ["new_bucket", "regression", "spike", "overdue_advice"]   # default: all
+
+    [[channel]]
+    name = "mail"
+    type = "smtp"
+    host = "mail.example.org"
+    port = 587
+    starttls = true
+    sender = "crashhub@example.org"
+    to = ["kernel-team@example.org"]
+
+Every delivery attempt (and every alert held back by a rate limit) is one JSON line in
+``<data>/alerts.jsonl`` with its result.  Which keys were sent when is kept in
+``<data>/alerts-state.json`` so a restart does not send everything again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crashhub.alerts.channels import FORMATS, Channel, Delivery, deliver
+from crashhub.alerts.rules import RULES, Alert
+from crashhub.errors import ConfigError
+
+
+@dataclass
+class AlertConfig:
+    channels: list[Channel] = field(default_factory=list)
+    base_url: str | None = None
+    dedup_seconds: float = 86400.0
+    max_per_hour: int = 30
+    advice_hours: float = 4.0
+
+
+def load_config(path: Path) -> AlertConfig:
+    """Read ``alerts.toml``; a missing file means no channels (alerts are only logged)."""
+    path = Path(path)
+    if not path.is_file():
+        return AlertConfig()
+    try:
+        d = tomllib.loads(path.read_text("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"not valid TOML: {e}", path) from None
+    known = {"channel", "base_url", "dedup_seconds", "max_per_hour", "advice_hours"}
+    extra = set(d) - known
+    if extra:
+        raise ConfigError(f"unknown alert setting(s) {', '.join(sorted(extra))}", path)
+    chans = []
+    for i, c in enumerate(d.get("channel") or []):
+        where = f"channel[{i}]"
+        if not isinstance(c, dict) or not isinstance(c.get("name"), str):
+            raise ConfigError(f"{where}: needs a name", path)
+        typ = c.get("type", "webhook")
+        fmt = c.get("format", "json")
+        if typ not in ("webhook", "smtp"):
+            raise ConfigError(f"{where}: type must be webhook or smtp, not {typ!r}", path)
+        if typ == "webhook" and (fmt not in FORMATS or not isinstance(c.get("url"), str)):
+            raise ConfigError(f"{where}: a webhook needs a url and a format in {', '.join(FORMATS)}", path)
+        if typ == "smtp" and not (c.get("host") and c.get("sender") and c.get("to")):
+            raise ConfigError(f"{where}: smtp needs host, sender and to", path)
+        rules = tuple(c.get("rules") or ())
+        bad = [r for r in rules if r not in RULES]
+        if bad:
+            raise ConfigError(f"{where}: unknown rule(s) {bad} (rules: {', '.join(RULES)})", path)
+        to = c.get("to") or ()
+        chans.append(Channel(
+            name=c["name"], type=typ, format=fmt, url=c.get("url"), secret=c.get("secret"), rules=rules,
+            host=c.get("host"), port=int(c.get("port", 25)), sender=c.get("sender"),
+            to=(to,) if isinstance(to, str) else tuple(to), starttls=bool(c.get("starttls", False)),
+            username=c.get("username"), password=c.get("password"), timeout=float(c.get("timeout", 10.0)),
+            headers=dict(c.get("headers") or {}),
+        ))
+    return AlertConfig(
+        channels=chans,
+        base_url=d.get("base_url"),
+        dedup_seconds=float(d.get("dedup_seconds", 86400)),
+        max_per_hour=int(d.get("max_per_hour", 30)),
+        advice_hours=float(d.get("advice_hours", 4)),
+    )
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        config: AlertConfig,
+        data_dir: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        send: Callable[[Channel, Alert], Delivery] = deliver,
+    ) -> None:
+        self.config = config
+        self.log_path = Path(data_dir) / "alerts.jsonl"
+        self.state_path = Path(data_dir) / "alerts-state.json"
+        self.clock = clock
+        self.send = send
+        self._lock = threading.Lock()
+        self._state = self._load_state()
+
+    def _load_state(self) -> dict[str, Any]:
+        try:
+            d = json.loads(self.state_path.read_text("utf-8"))
+            if isinstance(d, dict):
+                return {"sent": dict(d.get("sent") or {}), "recent": dict(d.get("recent") or {})}
+        except (FileNotFoundError, ValueError):
+            pass
+        return {"sent": {}, "recent": {}}
+
+    def _save_state(self) -> None:
+        tmp = self.state_path.with_name(f".{self.state_path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self._state), "utf-8")
+        os.replace(tmp, self.state_path)
+
+    def _log(self, rec: dict[str, Any]) -> None:
+        with open(self.log_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
+
+    def dispatch(self, alerts: Iterable[Alert]) -> list[dict[str, Any]]:
+        """Send what is new to every channel that wants it; returns the log records written."""
+        out: list[dict[str, Any]] = []
+        with self._lock:
+            now = self.clock()
+            sent: dict[str, float] = self._state["sent"]
+            recent: dict[str, list[float]] = self._state["recent"]
+            for key in [k for k, t in sent.items() if now - t > self.config.dedup_seconds]:
+                del sent[key]
+            for a in alerts:
+                if a.key in sent:
+                    continue  # deduplicated: this condition was already reported in the window
+                sent[a.key] = now
+                for ch in self.config.channels:
+                    if ch.rules and a.rule not in ch.rules:
+                        continue
+                    times = [t for t in recent.get(ch.name, []) if now - t < 3600]
+                    rec: dict[str, Any] = {"at": now, "channel": ch.name, "rule": a.rule, "key": a.key,
+                                           "title": a.title}
+                    if len(times) >= self.config.max_per_hour:
+                        rec.update(result="rate-limited", ok=False)
+                    else:
+                        times.append(now)
+                        d = self.send(ch, a)
+                        rec.update(result="sent" if d.ok else "failed", ok=d.ok, status=d.status,
+                                   error=d.error, seconds=d.seconds)
+                    recent[ch.name] = times
+                    self._log(rec)
+                    out.append(rec)
+                if not self.config.channels:
+                    rec = {"at": now, "channel": None, "rule": a.rule, "key": a.key, "title": a.title,
+                           "result": "no-channel", "ok": False}
+                    self._log(rec)
+                    out.append(rec)
+            self._save_state()
+        return out
+
+
+class AlertEngine:
+    """What the hub wires in: ``on_outcome`` after each ingest, ``tick`` every few minutes."""
+
+    def __init__(self, data_dir: Path, *, config: AlertConfig | None = None,
+                 has_debuginfo: Callable[[str], bool] | None = None) -> None:
+        self.config = config or load_config(Path(data_dir) / "alerts.toml")
+        self.dispatcher = Dispatcher(self.config, Path(data_dir))
+        self.has_debuginfo = has_debuginfo or (lambda _r: True)
+
+    def on_outcome(self, outcome: Any) -> list[dict[str, Any]]:
+        from crashhub.alerts.rules import on_crash  # noqa: PLC0415
+
+        alerts = on_crash(outcome.crash, outcome.bucket, bool(outcome.created), base_url=self.config.base_url)
+        return self.dispatcher.dispatch(alerts)
+
+    def tick(self, store: Any, *, now: float | None = None, limit: int = 2000) -> list[dict[str, Any]]:
+        from crashhub.alerts.rules import periodic  # noqa: PLC0415
+
+        alerts = periodic(
+            store.list_buckets(sort="last_seen", limit=limit),
+            store.list_kernels(),
+            now=now if now is not None else time.time(),
+            advice_hours=self.config.advice_hours,
+            has_debuginfo=self.has_debuginfo,
+            base_url=self.config.base_url,
+        )
+        return self.dispatcher.dispatch(alerts)

@@ -1,0 +1,217 @@
+"""What every page shares: templates, the session, CSRF, language, and HTML error pages.
+
+Pages are plain sync FastAPI endpoints wrapped by :func:`page`, which turns :class:`Redirect` and
+:class:`PageError` into responses here: the app's own exception handlers answer in JSON for the
+API, and an ``APIRouter`` cannot install handlers of its own.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ParamSpec
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from crashhub import __version__, i18n
+from crashhub.errors import CrashhubError
+from crashhub.web.ui import views
+from crashhub.web.ui.session import COOKIE, PRE_COOKIE, Session, Sessions, Users, load_secret
+
+if TYPE_CHECKING:
+    from crashhub.web.app import Context
+
+HERE = Path(__file__).resolve().parent
+log = logging.getLogger("crashhub.web.ui")
+P = ParamSpec("P")
+
+
+class Redirect(Exception):
+    def __init__(self, url: str) -> None:
+        self.url = url
+        super().__init__(url)
+
+
+class PageError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.message = message
+        super().__init__(message)
+
+
+def _markdown() -> Callable[[str | None], Markup]:
+    # Raw HTML off: KB advice is written by people, but a page must not run what they paste.
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False})
+
+    def render(text: str | None) -> Markup:
+        return Markup(md.render(text or ""))
+
+    return render
+
+
+class UI:
+    """The UI's state, made once per app by :func:`crashhub.web.ui.router`."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.store = ctx.hub.store
+        data = Path(ctx.settings.data_dir)
+        self.sessions = Sessions(load_secret(data), self.store)
+        self.users = Users(data / "ui-users.json")
+        self.env = Environment(
+            loader=FileSystemLoader(str(HERE / "templates")),
+            autoescape=select_autoescape(["html"]),
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=False,
+        )
+        self.env.filters["md"] = _markdown()
+        self.env.filters["t"] = views.fmt_time
+        self.env.filters["size"] = views.human_size
+        self.env.filters["q"] = lambda s: quote(str(s), safe="")
+        self.env.globals["version"] = __version__
+        self.lang_setting: str | None = getattr(ctx.settings, "ui_language", None)
+        self.advice_hours = float(getattr(ctx.settings, "first_advice_hours", 4.0) or 4.0)
+        self._cache: dict[str, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+        self._refreshing: set[str] = set()
+
+    def page(self, fn: Callable[P, Response]) -> Callable[P, Response]:
+        """Wrap an endpoint so :class:`Redirect` and :class:`PageError` become responses."""
+
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
+            try:
+                return fn(*args, **kwargs)
+            except Redirect as r:
+                return RedirectResponse(r.url, status_code=303)
+            except PageError as e:
+                req = kwargs.get("request")
+                if isinstance(req, Request):
+                    ctx = {"status": e.status, "message": e.message}
+                    return self.render(req, "error.html", ctx, e.status)
+                return HTMLResponse(f"<h1>{e.status}</h1>", status_code=e.status)
+
+        return wrapper
+
+    # ------------------------------------------------------------------ caching of costly page parts
+    def cached(self, key: str, ttl: float, make: Callable[[], Any]) -> Any:
+        """``make()``'s value, kept ``ttl`` seconds; past that the old value is served while one
+        background thread makes a new one (stale-while-revalidate), so a page never waits for a
+        costly aggregate except on the very first request and after :meth:`invalidate`."""
+        hit = self._cache.get(key)
+        t = time.monotonic()
+        if hit is not None:
+            if t - hit[0] >= ttl:
+                self._refresh(key, make)
+            return hit[1]
+        value = make()
+        self._cache[key] = (t, value)
+        return value
+
+    def _refresh(self, key: str, make: Callable[[], Any]) -> None:
+        with self._lock:
+            if key in self._refreshing:
+                return
+            self._refreshing.add(key)
+
+        def run() -> None:
+            try:
+                self._cache[key] = (time.monotonic(), make())
+            except Exception:  # the stale value stays; the next request tries again
+                log.exception("refreshing %s failed", key)
+            finally:
+                with self._lock:
+                    self._refreshing.discard(key)
+
+        threading.Thread(target=run, name=f"crashhub-ui-{key}", daemon=True).start()
+
+    def invalidate(self) -> None:
+        self._cache.clear()
+
+    # ------------------------------------------------------------------ session and CSRF
+    def session(self, request: Request) -> Session | None:
+        return self.sessions.read(request.cookies.get(COOKIE))
+
+    def require(self, request: Request, *, admin: bool = False) -> Session:
+        s = self.session(request)
+        if s is None:
+            nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise Redirect("/ui/login?next=" + quote(nxt, safe=""))
+        if admin and not s.is_admin:
+            raise PageError(403, "This needs an admin login.")
+        return s
+
+    def csrf_for(self, request: Request) -> tuple[str, str | None]:
+        """(token, new pre-session nonce to set as a cookie, if one had to be made)."""
+        s = self.session(request)
+        if s is not None:
+            return self.sessions.csrf(s.nonce), None
+        pre = request.cookies.get(PRE_COOKIE)
+        new = None
+        if not pre or len(pre) > 64:
+            import secrets  # noqa: PLC0415
+
+            pre = new = secrets.token_urlsafe(16)
+        return self.sessions.csrf(pre), new
+
+    def check_csrf(self, request: Request, token: str | None) -> None:
+        s = self.session(request)
+        nonce = s.nonce if s is not None else request.cookies.get(PRE_COOKIE)
+        if not self.sessions.check_csrf(nonce, token):
+            raise PageError(403, "The form's CSRF token is missing or stale: reload the page and try again.")
+
+    # ------------------------------------------------------------------ rendering
+    def lang(self, request: Request) -> str:
+        chosen = request.cookies.get("chub_lang") or self.lang_setting
+        return i18n.negotiate(request.headers.get("accept-language"), chosen)
+
+    def render(
+        self, request: Request, template: str, context: dict[str, Any], status: int = 200
+    ) -> HTMLResponse:
+        lang = self.lang(request)
+        token, new_pre = self.csrf_for(request)
+        s = self.session(request)
+        html = self.env.get_template(template).render(
+            _=i18n.gettext(lang),
+            lang=lang,
+            csrf=token,
+            user=s,
+            path=request.url.path,
+            kind_summary=lambda k: i18n.kind_summary(k, lang),
+            **context,
+        )
+        resp = HTMLResponse(html, status_code=status)
+        if new_pre:
+            resp.set_cookie(PRE_COOKIE, new_pre, httponly=True, samesite="lax", path="/ui")
+        resp.headers["Cache-Control"] = "no-store"
+        resp.headers["X-Frame-Options"] = "DENY"
+        resp.headers["Content-Security-Policy"] = (
+            "default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
+            "form-action 'self'; frame-ancestors 'none'"
+        )
+        return resp
+
+    def bucket_opts(self) -> dict[str, Any]:
+        s = self.ctx.settings
+        return {
+            "spike_days": int(s.spike_days),
+            "spike_factor": float(s.spike_factor),
+            "spike_min": int(s.spike_min),
+        }
+
+    def guard(self, what: str, fn: Callable[[], Any]) -> Any:
+        """Run a store/KB call and turn its typed error into a 400 page naming what failed."""
+        try:
+            return fn()
+        except CrashhubError as e:
+            raise PageError(400, f"{what}: {type(e).__name__}: {e}") from None

@@ -1,0 +1,308 @@
+"""Knowledge-base pages: list and search, view, a form to write or edit an entry, and its preview.
+
+The form's fields map one to one onto the entry's YAML (docs/kb.md); the entry is validated by the
+KB's own ``KbEntry.from_dict``, written by the hub's ``KnowledgeBase.put`` and then re-applied to
+every bucket, exactly as the API does.  "Would match N buckets" runs ``crashhub.kb.would_match``
+over the latest crash of every bucket (cached for a minute: the preview runs on every keystroke).
+"""
+
+# ruff: noqa: PLC0415 - imports inside functions are deliberate: report and bundle code loads on use.
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from crashhub import i18n
+from crashhub.errors import KbError
+from crashhub.web.ui.base import UI, PageError, Redirect
+
+FIELDS = (
+    "id",
+    "title",
+    "status",
+    "generic",
+    "kinds",
+    "title_re",
+    "function",
+    "frame",
+    "modules",
+    "loaded",
+    "taint",
+    "releases",
+    "hardware",
+    "cause",
+    "advice",
+    "references",
+)
+
+
+def _split(v: str, sep: str = ",") -> list[str]:
+    return [x.strip() for x in re.split(sep, v) if x.strip()]
+
+
+def form_to_data(f: dict[str, str]) -> dict[str, Any]:
+    """The form's strings as the entry mapping ``KbEntry.from_dict`` validates."""
+    match: dict[str, Any] = {}
+    if f.get("kinds"):
+        match["kinds"] = _split(f["kinds"])
+    pairs = (("title_re", "title"), ("function", "function"), ("frame", "frame"), ("hardware", "hardware"))
+    for name, key in pairs:
+        if f.get(name, "").strip():
+            match[key] = f[name].strip()
+    for name in ("modules", "loaded"):
+        if f.get(name):
+            match[name] = _split(f[name])
+    if f.get("taint", "").strip():
+        match["taint"] = f["taint"].strip()
+    ranges = []
+    # One range per line: "introduced_in..fixed_in", "..fixed_in" or "introduced_in..".
+    for line in _split(f.get("releases", ""), r"[\r\n]+"):
+        lo, sep, hi = line.partition("..")
+        if not sep:
+            hi, lo = line, ""
+        r = {k: v.strip() for k, v in (("introduced_in", lo), ("fixed_in", hi)) if v.strip()}
+        if r:
+            ranges.append(r)
+    if ranges:
+        match["releases"] = ranges
+    d: dict[str, Any] = {
+        "id": f.get("id", "").strip(),
+        "title": f.get("title", "").strip(),
+        "status": f.get("status", "known") or "known",
+        "generic": f.get("generic") in ("1", "on", "true"),
+        "match": match,
+    }
+    for k in ("cause", "advice"):
+        if f.get(k, "").strip():
+            d[k] = f[k].replace("\r\n", "\n").strip() + "\n"
+    refs = _split(f.get("references", ""), r"[\r\n]+")
+    if refs:
+        d["references"] = refs
+    return d
+
+
+def entry_to_form(e: Any) -> dict[str, str]:
+    r = e.rule
+    return {
+        "id": e.id,
+        "title": e.title,
+        "status": e.status,
+        "generic": "1" if e.generic else "",
+        "kinds": ", ".join(r.kinds),
+        "title_re": r.title or "",
+        "function": r.function or "",
+        "frame": r.frame or "",
+        "modules": ", ".join(r.modules),
+        "loaded": ", ".join(r.loaded),
+        "taint": r.taint,
+        "releases": "\n".join(f"{x.introduced_in or ''}..{x.fixed_in or ''}" for x in r.releases),
+        "hardware": r.hardware or "",
+        "cause": e.cause,
+        "advice": e.advice,
+        "references": "\n".join(e.references),
+    }
+
+
+def bucket_to_form(ui: UI, bucket_id: str) -> dict[str, str]:
+    """A new entry pre-filled from a bucket: its kind, guilty function (anchored) and module."""
+    b = ui.store.get_bucket(bucket_id)
+    if b is None:
+        raise PageError(404, f"No bucket {bucket_id!r}.")
+    c = ui.store.latest_crash_of_bucket(bucket_id)
+    guilty = ((c.report or {}).get("guilty") or (c.report or {}).get("rip") or {}) if c else {}
+    func = guilty.get("function") if isinstance(guilty, dict) else None
+    mod = guilty.get("module") if isinstance(guilty, dict) else None
+    slug = re.sub(r"[^a-z0-9]+", "-", (func or b.title).lower()).strip("-")[:60] or "entry"
+    return {
+        "id": f"{b.kind.replace('_', '-')}-{slug}"[:80].strip("-"),
+        "title": b.title,
+        "status": "investigating",
+        "generic": "",
+        "kinds": b.kind,
+        "title_re": "",
+        "function": f"^{re.escape(func)}$" if func else "",
+        "frame": "",
+        "modules": mod or "",
+        "loaded": "",
+        "taint": "",
+        "releases": "",
+        "hardware": "",
+        "cause": "",
+        "advice": "",
+        "references": "",
+    }
+
+
+def bucket_reports(ui: UI) -> list[Any]:
+    from crashhub.ingest.reports import report_from_dict
+
+    def make() -> list[Any]:
+        out = []
+        for bid in ui.store.bucket_ids():
+            c = ui.store.latest_crash_of_bucket(bid)
+            if c is not None and c.report is not None:
+                out.append(report_from_dict(c.report))
+        return out
+
+    return ui.cached("bucket-reports", 60.0, make)  # type: ignore[no-any-return]
+
+
+def preview(ui: UI, f: dict[str, str]) -> tuple[int | None, str | None]:
+    """(buckets the form's entry would match, or None with the validation error)."""
+    from crashhub.kb import KbEntry, would_match
+
+    try:
+        entry = KbEntry.from_dict(form_to_data(f), "<form>")
+    except KbError as e:
+        return None, str(e)
+    return would_match(entry, bucket_reports(ui)), None
+
+
+def install(r: APIRouter, ui: UI) -> None:
+    kb = ui.ctx.kb
+
+    @r.get("/ui/kb", include_in_schema=False)
+    @ui.page
+    def kb_list(request: Request, q: str = "") -> Response:
+        ui.require(request)
+        entries = kb.entries()
+        if q:
+            ql = q.lower()
+            entries = [e for e in entries if any(ql in x.lower() for x in (e.id, e.title, e.cause, e.advice))]
+        return ui.render(request, "kb_list.html", {"entries": entries, "q": q})
+
+    @r.get("/ui/kb/new", include_in_schema=False)
+    @ui.page
+    def kb_new(request: Request, bucket: str = "") -> Response:
+        ui.require(request, admin=True)
+        form = bucket_to_form(ui, bucket) if bucket else {k: "" for k in FIELDS}
+        n, _err = preview(ui, form) if bucket else (None, None)
+        ctx = {"form": form, "new": True, "count": n, "error": None, "bucket": bucket}
+        return ui.render(request, "kb_edit.html", ctx)
+
+    @r.get("/ui/kb/{entry_id}", include_in_schema=False)
+    @ui.page
+    def kb_view(request: Request, entry_id: str) -> Response:
+        ui.require(request)
+        e = kb.get(entry_id)
+        if e is None:
+            raise PageError(404, f"No knowledge-base entry {entry_id!r}.")
+        from crashhub.kb import dump_entry
+
+        starter = (e.path or "").startswith("crashhub/kb/") or "/crashhub/kb/" in (e.path or "")
+        return ui.render(request, "kb_view.html", {"e": e, "yaml": dump_entry(e), "starter": starter})
+
+    @r.get("/ui/kb/{entry_id}/edit", include_in_schema=False)
+    @ui.page
+    def kb_edit(request: Request, entry_id: str) -> Response:
+        ui.require(request, admin=True)
+        e = kb.get(entry_id)
+        if e is None:
+            raise PageError(404, f"No knowledge-base entry {entry_id!r}.")
+        form = entry_to_form(e)
+        n, _err = preview(ui, form)
+        ctx = {"form": form, "new": False, "count": n, "error": None, "bucket": ""}
+        return ui.render(request, "kb_edit.html", ctx)
+
+    def _form(values: dict[str, str]) -> dict[str, str]:
+        return {k: str(values.get(k, "")) for k in FIELDS}
+
+    @r.post("/ui/kb/preview", include_in_schema=False)
+    @ui.page
+    def kb_preview(
+        request: Request,
+        *,
+        csrf: str = Form(""),
+        fragment: str = Form(""),
+        bucket: str = Form(""),
+        new: str = Form(""),
+        id: str = Form(""),
+        title: str = Form(""),
+        status: str = Form("known"),
+        generic: str = Form(""),
+        kinds: str = Form(""),
+        title_re: str = Form(""),
+        function: str = Form(""),
+        frame: str = Form(""),
+        modules: str = Form(""),
+        loaded: str = Form(""),
+        taint: str = Form(""),
+        releases: str = Form(""),
+        hardware: str = Form(""),
+        cause: str = Form(""),
+        advice: str = Form(""),
+        references: str = Form(""),
+    ) -> Response:
+        ui.require(request, admin=True)
+        ui.check_csrf(request, csrf)
+        form = _form(locals())
+        n, err = preview(ui, form)
+        if fragment:
+            _ = i18n.gettext(ui.lang(request))
+            text = err if n is None else _("would match {n} buckets").format(n=n)
+            return HTMLResponse(f'<span data-count="{"" if n is None else n}">{_esc(str(text))}</span>')
+        ctx = {"form": form, "new": bool(new), "count": n, "error": err, "bucket": bucket}
+        return ui.render(request, "kb_edit.html", ctx)
+
+    @r.post("/ui/kb/save", include_in_schema=False)
+    @ui.page
+    def kb_save(
+        request: Request,
+        *,
+        csrf: str = Form(""),
+        bucket: str = Form(""),
+        new: str = Form(""),
+        id: str = Form(""),
+        title: str = Form(""),
+        status: str = Form("known"),
+        generic: str = Form(""),
+        kinds: str = Form(""),
+        title_re: str = Form(""),
+        function: str = Form(""),
+        frame: str = Form(""),
+        modules: str = Form(""),
+        loaded: str = Form(""),
+        taint: str = Form(""),
+        releases: str = Form(""),
+        hardware: str = Form(""),
+        cause: str = Form(""),
+        advice: str = Form(""),
+        references: str = Form(""),
+    ) -> Response:
+        s = ui.require(request, admin=True)
+        ui.check_csrf(request, csrf)
+        form = _form(locals())
+        try:
+            entry = kb.put_data(form_to_data(form))
+        except KbError as e:
+            n, _err = preview(ui, form)
+            ctx = {"form": form, "new": bool(new), "count": n, "error": str(e), "bucket": bucket}
+            return ui.render(request, "kb_edit.html", ctx, 400)
+        ui.store.audit(s.actor, "kb-put", entry.id)
+        kb.reapply(ui.store)
+        ui.invalidate()
+        raise Redirect(f"/ui/buckets/{bucket}" if bucket else f"/ui/kb/{entry.id}")
+
+    @r.post("/ui/kb/{entry_id}/delete", include_in_schema=False)
+    @ui.page
+    def kb_delete(request: Request, entry_id: str, csrf: str = Form("")) -> Response:
+        s = ui.require(request, admin=True)
+        ui.check_csrf(request, csrf)
+        if not ui.guard("delete", lambda: kb.delete(entry_id)):
+            raise PageError(
+                404, f"No local entry {entry_id!r} (starter entries are overridden, not deleted)."
+            )
+        ui.store.audit(s.actor, "kb-delete", entry_id)
+        kb.reapply(ui.store)
+        ui.invalidate()
+        raise Redirect("/ui/kb")
+
+
+def _esc(s: str) -> str:
+    from markupsafe import escape
+
+    return str(escape(s))

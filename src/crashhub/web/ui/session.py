@@ -1,0 +1,190 @@
+"""UI logins: users with argon2 password hashes, signed session cookies, CSRF tokens.
+
+Two ways in: a username and password (kept in ``<data>/ui-users.json``, argon2id hashes, file mode
+0600), or an API token of role ``viewer``/``admin`` pasted into the login form (a ``host`` token
+may only upload).  Either way the browser gets one cookie, ``chub_session``: ``payload.mac``
+where the payload names the user, role, expiry and a random nonce, and the MAC is HMAC-SHA256 under
+a secret kept in ``<data>/ui-secret``.  Nothing secret ever travels in a URL.
+
+CSRF: every form carries a token that is the HMAC of the session nonce (or, before login, of a
+pre-session cookie's nonce); a POST whose token does not verify is refused.  A session made from an
+API token also carries the token's id, and stops working as soon as that token is revoked.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crashhub.errors import AuthError
+from crashhub.store.base import Store
+from crashhub.web import auth as api_auth
+
+COOKIE = "chub_session"
+PRE_COOKIE = "chub_pre"
+UI_ROLES = ("viewer", "admin")
+SESSION_SECONDS = 12 * 3600
+_NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@")
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    user: str
+    role: str
+    nonce: str
+    expires: float
+    token_id: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def actor(self) -> str:
+        return f"ui:{self.user}"
+
+
+def _b64(b: bytes) -> str:
+    return base64.urlsafe_b64encode(b).decode().rstrip("=")
+
+
+def _unb64(s: str) -> bytes:
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def load_secret(data_dir: Path) -> bytes:
+    """The data directory's session secret, made on first use (0600, written then renamed)."""
+    path = Path(data_dir) / "ui-secret"
+    try:
+        raw = path.read_bytes()
+        if len(raw) >= 32:
+            return raw
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".ui-secret.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(secrets.token_bytes(32))
+    try:
+        os.link(tmp, path)  # first writer wins; a racing process reads the winner's secret
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_bytes()
+
+
+class Users:
+    """``<data>/ui-users.json``: ``{"name": {"role": ..., "hash": "$argon2id$..."}}``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        from argon2 import PasswordHasher  # noqa: PLC0415 - the hub extra, not the host agent
+
+        self._ph = PasswordHasher()
+
+    def _read(self) -> dict[str, dict[str, str]]:
+        try:
+            data = json.loads(self.path.read_text("utf-8"))
+        except FileNotFoundError:
+            return {}
+        except ValueError as e:
+            raise AuthError(f"{self.path}: not valid JSON ({e})") from None
+        return data if isinstance(data, dict) else {}
+
+    def add(self, name: str, password: str, role: str) -> None:
+        if not name or len(name) > 64 or not set(name) <= _NAME_OK:
+            raise AuthError(f"bad user name {name!r} (letters, digits, . _ - @; at most 64)")
+        if role not in UI_ROLES:
+            raise AuthError(f"role {role!r} cannot log into the UI (viewer or admin)")
+        if len(password) < 8:
+            raise AuthError("a password needs at least 8 characters")
+        with self._lock:
+            data = self._read()
+            data[name] = {"role": role, "hash": self._ph.hash(password)}
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(data, f, indent=1)
+            os.replace(tmp, self.path)
+
+    def verify(self, name: str, password: str) -> str | None:
+        """The user's role when the password is right, else None (same cost for unknown users)."""
+        from argon2.exceptions import VerificationError, VerifyMismatchError  # noqa: PLC0415
+
+        rec = self._read().get(name)
+        h = rec.get("hash") if isinstance(rec, dict) else None
+        try:
+            if not h:
+                # Hash anyway so a wrong user name costs the same time as a wrong password.
+                self._ph.hash(password)
+                return None
+            self._ph.verify(h, password)
+        except (VerifyMismatchError, VerificationError, ValueError):
+            return None
+        role = rec.get("role") if isinstance(rec, dict) else None
+        return role if role in UI_ROLES else None
+
+
+class Sessions:
+    def __init__(self, secret: bytes, store: Store) -> None:
+        self._secret = secret
+        self._store = store
+
+    def _mac(self, data: bytes) -> str:
+        return _b64(hmac.new(self._secret, data, hashlib.sha256).digest())
+
+    def issue(self, user: str, role: str, token_id: str | None = None) -> tuple[Session, str]:
+        s = Session(user, role, secrets.token_urlsafe(16), time.time() + SESSION_SECONDS, token_id)
+        payload = json.dumps(
+            {"u": s.user, "r": s.role, "n": s.nonce, "e": s.expires, "t": s.token_id}, separators=(",", ":")
+        ).encode()
+        return s, f"{_b64(payload)}.{self._mac(payload)}"
+
+    def read(self, cookie: str | None) -> Session | None:
+        if not cookie or len(cookie) > 2048 or "." not in cookie:
+            return None
+        p64, _, mac = cookie.rpartition(".")
+        try:
+            payload = _unb64(p64)
+        except ValueError:
+            return None
+        if not hmac.compare_digest(mac, self._mac(payload)):
+            return None
+        try:
+            d: dict[str, Any] = json.loads(payload)
+            s = Session(str(d["u"]), str(d["r"]), str(d["n"]), float(d["e"]), d.get("t"))
+        except (ValueError, KeyError, TypeError):
+            return None
+        if s.expires < time.time() or s.role not in UI_ROLES:
+            return None
+        if s.token_id is not None:
+            live = {t.id for t in self._store.list_tokens() if not t.revoked}
+            if s.token_id not in live:
+                return None
+        return s
+
+    def csrf(self, nonce: str) -> str:
+        return self._mac(b"csrf:" + nonce.encode())
+
+    def check_csrf(self, nonce: str | None, token: str | None) -> bool:
+        return bool(nonce) and bool(token) and hmac.compare_digest(self.csrf(nonce or ""), token or "")
+
+    def login_token(self, token: str) -> tuple[Session, str]:
+        rec = self._store.token_by_hash(api_auth.hash_token(token.strip()))
+        if rec is None or rec.revoked:
+            raise AuthError("unknown or revoked token")
+        if rec.role not in UI_ROLES:
+            raise AuthError(f"a {rec.role!r} token cannot log into the UI (viewer or admin)")
+        return self.issue(f"token:{rec.name}", rec.role, rec.id)

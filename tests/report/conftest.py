@@ -1,0 +1,66 @@
+"""A hub with a lab crash and its dump (its log has a planted host name, IPs, user) and another crash."""
+
+# ruff: noqa: PLC0415 - optional test dependencies import where used
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crashhub import config
+from crashhub.web.app import Context, build_context
+
+HOST = "db7.prod.example.com"
+PLANTED = [HOST, "db7", "10.20.30.40", "fe80::1ff:fe23:4567:890a", "alice", "4a11ce-secret-tag"]
+
+
+def plant(log: str) -> str:
+    """Lines a production log could have, inserted after the boot banner."""
+    lines = log.splitlines(keepends=True)
+    extra = [
+        f"[    1.100000] systemd[1]: Set hostname to <{HOST}>.\n",
+        "[    2.200000] e1000 0000:00:03.0 eth0: link up, address 10.20.30.40\n",
+        "[    2.300000] IPv6: ADDRCONF(NETDEV_CHANGE): fe80::1ff:fe23:4567:890a ready\n",
+        "[    3.300000] audit: pam_unix(sshd:session): session opened for user alice(uid=1000)\n",
+        "[    3.400000] crashmod: tag 4a11ce-secret-tag\n",
+    ]
+    return "".join(lines[:2] + extra + lines[2:])
+
+
+@dataclass
+class Lab:
+    data: Path
+    ctx: Context
+    planted: str  # crash id with the planted log and a dump
+    other: str  # a crash of another bucket
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory, lab: Any) -> Iterator[Lab]:
+    from crashhub.ingest.spool import ingest_path
+
+    root = tmp_path_factory.mktemp("report")
+    settings = config.load(root / "data", env={}, spool_dir="", workers=0)
+    ctx = build_context(settings)
+    run = lab.crash("6.1", "null")
+    src = Path(run.path("rhel/vmcore-dmesg.txt")).parent
+    crash_dir = root / "incoming" / src.name
+    crash_dir.mkdir(parents=True)
+    (crash_dir / "vmcore-dmesg.txt").write_text(plant((src / "vmcore-dmesg.txt").read_text()))
+    try:
+        os.link(src / "vmcore", crash_dir / "vmcore")  # the dump is only read: a hard link saves 24 MB
+    except OSError:
+        shutil.copyfile(src / "vmcore", crash_dir / "vmcore")
+    planted = ingest_path(ctx.pipeline, crash_dir, source="cli", host=HOST).crash.id
+    other_log = Path(lab.crash("6.1", "sysrq").path("rhel/vmcore-dmesg.txt"))
+    other = ingest_path(ctx.pipeline, other_log, source="cli").crash.id
+    yield Lab(root / "data", ctx, planted, other)
+    ctx.hub.close()
+
+

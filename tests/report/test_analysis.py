@@ -1,0 +1,61 @@
+"""A real analysis of a lab dump (drgn + crash with the lab's vmlinux) in the bundle and on the crash page."""
+
+from __future__ import annotations
+
+import json
+import re
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.report.conftest import PLANTED, Lab
+
+from crashhub.report.bundle import make_bundle
+from crashhub.web import ui
+from crashhub.web.app import create_app
+from crashhub.web.auth import create_token
+
+
+@pytest.mark.slow
+def test_analysis_outputs_reach_bundle_and_page(hub: Lab, lab: Any, tmp_path: Path) -> None:
+    analyze = pytest.importorskip("crashhub.analyze").analyze
+    run = lab.crash("6.1", "null")
+    c = hub.ctx.hub.store.get_crash(hub.planted)
+    assert c is not None
+    dump = next(f for f in c.files if f.role == "vmcore")
+    res = analyze(hub.ctx.hub.blobs.local_path(dump.digest), vmlinux=run.vmlinux, timeout=300)
+    outputs = ((res.get("engines") or {}).get("crash") or {}).get("outputs") or {}
+    if not outputs.get("sys"):
+        pytest.skip(f"crash gave no outputs here: {res.get('engines', {}).get('crash', {}).get('failure')}")
+    hub.ctx.hub.store.set_crash_analysis(hub.planted, {"status": "done", "result": res, "seconds": 1.0})
+
+    out = tmp_path / "a.tar.gz"
+    make_bundle(hub.ctx.hub, hub.ctx.kb, hub.planted, out, patterns=[r"4a11ce-[a-z-]+"])
+    with tarfile.open(out) as tar:
+        files = {m.name.split("/", 1)[1]: tar.extractfile(m).read() for m in tar if m.isfile()}  # type: ignore[union-attr]
+    for name in ("sys", "bt", "mod", "log"):
+        if outputs.get(name):
+            assert f"analysis/{name}.txt" in files, name
+    assert b"KERNEL:" in files["analysis/sys.txt"] or b"RELEASE:" in files["analysis/sys.txt"]
+    summary = json.loads(files["analysis/summary.json"])
+    assert summary["engine"] in ("drgn", "crash") and summary["findings"] == res["findings"]
+    blob = b"\n".join(files.values()).decode(errors="replace")
+    for value in PLANTED:
+        assert value not in blob, value
+
+    app = create_app(hub.ctx.settings, background=False, ctx=hub.ctx)
+    app.include_router(ui.router(hub.ctx))
+    token, _ = create_token(hub.ctx.hub.store, "viewer", "analysis")
+    with TestClient(app) as client:
+        page = client.get("/ui/login").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page)[1]  # type: ignore[index]
+        client.post("/ui/login", data={"csrf": csrf, "token": token})
+        html = client.get(f"/ui/crashes/{hub.planted}").text
+    assert "<summary>crash sys</summary>" in html and "<summary>crash bt</summary>" in html
+    for f in res["findings"]:
+        assert str(f["title"]).replace("'", "&#39;").replace('"', "&#34;") in html
+    # Frames now come from the analysis, with file:line where the debuginfo had them.
+    if any(fr.get("file") for fr in res.get("stack") or []):
+        assert re.search(r"<td>[\w/.-]+\.[ch]:\d+</td>", html)
