@@ -11,7 +11,8 @@ Exceptions carry data (path, offset, field) so callers need not parse messages::
     │   │   ├── DumpFormatError     unknown magic, bad header, out-of-bounds field
     │   │   ├── DumpTruncatedError  the file ends before a structure it promises
     │   │   ├── ExcludedPageError   the page was left out by makedumpfile (-d)
-    │   │   └── DecompressError     a page or stream that does not decompress (or is a bomb)
+    │   │   ├── DecompressError     a page or stream that does not decompress (or is a bomb)
+    │   │   └── TranslationError    a virtual address the dump's page tables do not map
     │   ├── KbError           a knowledge-base file with a bad field (file, line, field)
     │   ├── ConfigError       a bad setting (file or environment variable, name)
     │   └── DebuginfoError    a debuginfo package or file that cannot be imported
@@ -76,6 +77,15 @@ class ExcludedPageError(DumpError):
 
 class DecompressError(DumpError):
     """A page or stream that does not decompress, or expands past its bound."""
+
+
+class TranslationError(DumpError):
+    """A kernel virtual address that the dump's page tables do not map."""
+
+    def __init__(self, message: str, path: str | Path | None = None, offset: int | None = None,
+                 address: int | None = None) -> None:
+        self.address = address
+        super().__init__(message, path, offset)
 
 
 class KbError(InputError):

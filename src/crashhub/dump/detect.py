@@ -1,0 +1,205 @@
+"""What a dump file is, by its magic (never its name), and opening the right reader for it.
+
+Format names: ``elf``, ``qemu-elf``, ``kdump``, ``diskdump`` (old ``DISKDUMP`` signature), ``split-kdump``
+(one part of ``makedumpfile --split``), ``flat-kdump``, ``flat-elf`` (``-F`` of either; QEMU's kdump-*
+output is ``flat-kdump``).  A file wrapped in a stream compressor is ``<format>+<wrapper>``, e.g.
+``kdump+gzip``; readers unwrap it into a bounded temporary file first.
+"""
+
+from __future__ import annotations
+
+import os
+
+from crashhub.dump.source import FileSource, open_wrapped, unwrap_to_file, wrapper_of
+from crashhub.errors import DecompressError, DumpError, DumpFormatError, DumpTruncatedError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from crashhub.dump.base import DumpReader
+    from crashhub.dump.source import Source
+
+# Readers are imported where they are needed (noqa: PLC0415 below): one format's reader per run keeps
+# `crashhub dump dmesg` close to Python's own start-up time.
+ELF_MAGIC = b"\x7fELF"
+FLAT_SIGNATURE = b"makedumpfile\0"  # flat.SIGNATURE, without importing flat.py for other formats
+FLAT_HEADER = 4096
+WRAPPED_PEEK = 1 << 20  # decompressed bytes read to name a wrapped dump's format
+KDUMP_SIGS = (b"KDUMP   ", b"DISKDUMP")
+# A wrapped dump decompresses into a temporary file of at most this size (CRASHHUB_DUMP_UNWRAP_LIMIT).
+DEFAULT_UNWRAP_LIMIT = 1 << 40
+
+
+def _payload_format(head: bytes, source: Source | None) -> str:
+    if head[:4] == ELF_MAGIC:
+        if source is not None:
+            from crashhub.dump.elf import ElfDump  # noqa: PLC0415
+
+            return ElfDump(source).format
+        return "elf"
+    if head[:8] in KDUMP_SIGS:
+        if head[:8] == b"DISKDUMP":
+            return "diskdump"
+        from crashhub.dump.kdump import parse_header  # noqa: PLC0415
+
+        if source is not None and parse_header(source)[0].split:
+            return "split-kdump"
+        return "kdump"
+    raise DumpFormatError(f"unknown dump magic {head[:8]!r}", getattr(source, "path", None), 0)
+
+
+def _detect_source(path: str) -> tuple[str, Source]:
+    """Open ``path`` (unwrapped) as a source and name its format; the caller closes the source."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if head.startswith(FLAT_SIGNATURE):
+        from crashhub.dump.flat import FlatSource  # noqa: PLC0415
+
+        fs = FlatSource(path, strict=False)
+        try:
+            return "flat-" + _payload_format(fs.pread(0, min(64, fs.size)), fs), fs
+        except BaseException:
+            fs.close()
+            raise
+    src = FileSource(path)
+    try:
+        return _payload_format(head, src), src
+    except BaseException:
+        src.close()
+        raise
+
+
+def detect(path: str | os.PathLike[str]) -> str:
+    """The format of the dump at ``path``; a DumpError when it is not a dump crashhub reads."""
+    p = str(path)
+    try:
+        with open(p, "rb") as f:
+            head = f.read(64)
+    except OSError as e:
+        raise DumpError(f"cannot read: {e.strerror}", p) from None
+    if len(head) < 8:
+        raise DumpTruncatedError(f"{len(head)} bytes is too short for a dump", p, 0)
+    wrapper = wrapper_of(head)
+    if wrapper is not None:
+        try:
+            with open_wrapped(p, wrapper) as w:
+                inner = w.read(WRAPPED_PEEK)
+        except Exception as e:
+            raise DecompressError(f"{wrapper} stream: {e}", p, 0) from None
+        if inner.startswith(FLAT_SIGNATURE):
+            # makedumpfile writes the dump's header first, as the record at offset 0: look for it
+            # among the records in the first MiB of the stream.
+            at = FLAT_HEADER
+            while at + 16 + 8 <= len(inner):
+                off, size = int.from_bytes(inner[at:at + 8], "big", signed=True), int.from_bytes(
+                    inner[at + 8:at + 16], "big", signed=True)
+                if off == 0:
+                    return "flat-" + _payload_format(inner[at + 16:], None) + "+" + wrapper
+                if off < 0 or size <= 0:
+                    break
+                at += 16 + size
+            return "flat+" + wrapper
+        return _payload_format(inner, None) + "+" + wrapper
+    fmt, src = _detect_source(p)
+    src.close()
+    return fmt
+
+
+def unwrap_limit() -> int:
+    v = os.environ.get("CRASHHUB_DUMP_UNWRAP_LIMIT")
+    return int(v) if v and v.isdigit() else DEFAULT_UNWRAP_LIMIT
+
+
+class _Unwrapped:
+    """Deletes the temporary file of an unwrapped dump when its reader closes."""
+
+    def __init__(self, inner: Source, tmp: Path) -> None:
+        self._inner = inner
+        self._tmp = tmp
+        self.path = inner.path
+        self.size = inner.size
+
+    def pread(self, offset: int, size: int) -> bytes:
+        return self._inner.pread(offset, size)
+
+    def close(self) -> None:
+        self._inner.close()
+        self._tmp.unlink(missing_ok=True)
+
+
+def _unwrap(p: str, wrapper: str) -> tuple[Path, bool]:
+    """Decompress into a temporary file: a flat stream is reassembled on the way (sparse).
+
+    Returns the file and whether the stream was flattened."""
+    with open_wrapped(p, wrapper) as w:
+        head = w.read(16)
+    if not head.startswith(FLAT_SIGNATURE):
+        return unwrap_to_file(p, wrapper, unwrap_limit()), False
+    import tempfile  # noqa: PLC0415 (wrapped dumps only)
+    from pathlib import Path  # noqa: PLC0415
+
+    fd, tmp = tempfile.mkstemp(prefix="crashhub-unwrap-")
+    os.close(fd)
+    try:
+        with open_wrapped(p, wrapper) as w:
+            from crashhub.dump.flat import reassemble  # noqa: PLC0415
+
+            reassemble(w, tmp, name=f"{p} ({wrapper}-decompressed)")  # type: ignore[arg-type]
+    except DumpError:
+        os.unlink(tmp)
+        raise
+    except Exception as e:
+        os.unlink(tmp)
+        raise DecompressError(f"{wrapper} stream: {e}", p) from None
+    return Path(tmp), True
+
+
+def open_dump(path: str | os.PathLike[str]) -> DumpReader:
+    """Open a dump of any supported format for reading (a context manager; close it)."""
+    p = str(path)
+    try:
+        with open(p, "rb") as f:
+            head = f.read(64)
+    except OSError as e:
+        raise DumpError(f"cannot read: {e.strerror}", p) from None
+    if len(head) < 8:
+        raise DumpTruncatedError(f"{len(head)} bytes is too short for a dump", p, 0)
+    wrapper = wrapper_of(head)
+    if wrapper is not None:
+        tmp, was_flat = _unwrap(p, wrapper)
+        try:
+            fmt, inner = _detect_source(str(tmp))
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        src: Source = _Unwrapped(inner, tmp)
+        src.path = p
+        if hasattr(inner, "path"):
+            inner.path = p  # errors name the file the user gave
+    else:
+        was_flat = False
+        fmt, src = _detect_source(p)
+    try:
+        base = fmt.removeprefix("flat-")
+        reader: DumpReader
+        if base in ("elf", "qemu-elf"):
+            from crashhub.dump.elf import ElfDump  # noqa: PLC0415
+
+            reader = ElfDump(src)
+        else:
+            from crashhub.dump.kdump import KdumpDump  # noqa: PLC0415
+
+            reader = KdumpDump(src)
+    except BaseException:
+        src.close()
+        raise
+    if fmt.startswith("flat-") or was_flat:
+        reader.format = "flat-" + reader.format
+    cut = getattr(src, "truncated_at", None)
+    if cut is not None:
+        reader.incomplete_reasons.append(f"the flattened stream ends in the middle (at offset {cut}): "
+                                         "later records never arrived")
+    reader.wrapper = wrapper
+    return reader
+

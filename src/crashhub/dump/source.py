@@ -1,0 +1,252 @@
+"""Seekable byte sources and bounded decompression.
+
+Every reader in :mod:`crashhub.dump` reads through a :class:`Source`: ``pread(offset, size)`` returns
+exactly ``size`` bytes or raises :class:`DumpTruncatedError` naming the file and offset.  Nothing here
+trusts a size taken from a dump: callers pass their own upper bound to :func:`check_size` and to the
+decompressors, which stop (with :class:`DecompressError`) as soon as the output would pass it.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+
+from crashhub.errors import DecompressError, DumpFormatError, DumpTruncatedError
+
+# typing costs as much to import as Python takes to start: `crashhub dump dmesg` must start fast,
+# so type-only imports hide behind mypy's TYPE_CHECKING convention without importing typing.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+    from typing import IO, Protocol
+
+    class Source(Protocol):
+        """A random-access view of a dump's bytes."""
+
+        path: str
+        size: int
+
+        def pread(self, offset: int, size: int) -> bytes: ...
+
+        def close(self) -> None: ...
+
+# One read never asks for more than this from a dump, whatever its headers say.
+MAX_READ = 256 << 20
+
+
+def check_size(path: str, what: str, value: int, limit: int, offset: int | None = None) -> int:
+    """Bound a count or size read from a dump; return it or raise a typed error."""
+    if value < 0 or value > limit:
+        raise DumpFormatError(f"{what} {value} out of range (0..{limit})", path, offset)
+    return value
+
+
+class FileSource:
+    """A regular file read with ``os.pread`` (no shared file position, so readers can interleave)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = str(path)
+        self._fd = os.open(self.path, os.O_RDONLY)
+        self.size = os.fstat(self._fd).st_size
+
+    def pread(self, offset: int, size: int) -> bytes:
+        if offset < 0 or size < 0 or size > MAX_READ:
+            raise DumpFormatError(f"bad read of {size} bytes", self.path, offset)
+        if offset + size > self.size:
+            raise DumpTruncatedError(f"file ends ({self.size} bytes) before {size} bytes here",
+                                     self.path, offset)
+        data = os.pread(self._fd, size, offset)
+        if len(data) != size:
+            raise DumpTruncatedError(f"short read ({len(data)} of {size} bytes)", self.path, offset)
+        return data
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> FileSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class BytesSource:
+    """An in-memory source (tests, small dumps)."""
+
+    def __init__(self, data: bytes, path: str = "<bytes>") -> None:
+        self.path = path
+        self._data = data
+        self.size = len(data)
+
+    def pread(self, offset: int, size: int) -> bytes:
+        if offset < 0 or size < 0:
+            raise DumpFormatError(f"bad read of {size} bytes", self.path, offset)
+        if offset + size > self.size:
+            raise DumpTruncatedError(f"file ends ({self.size} bytes) before {size} bytes here",
+                                     self.path, offset)
+        return self._data[offset:offset + size]
+
+    def close(self) -> None:
+        pass
+
+
+# --------------------------------------------------------------------------- page codecs
+
+
+def _zlib(data: bytes, limit: int) -> bytes:
+    d = zlib.decompressobj()
+    out = d.decompress(data, limit)
+    if d.unconsumed_tail:
+        raise DecompressError(f"zlib page expands past {limit} bytes")
+    return out
+
+
+def _lzo(data: bytes, limit: int) -> bytes:
+    import lzo  # noqa: PLC0415 (optional codec, loaded on use)
+
+    # makedumpfile stores raw lzo1x_1 without python-lzo's 5-byte header; the output
+    # buffer size we pass is the bound (liblzo's safe decompressor checks it).
+    out: bytes = lzo.decompress(data, False, limit)
+    return out
+
+
+def _snappy(data: bytes, limit: int) -> bytes:
+    import cramjam  # noqa: PLC0415 (optional codec, loaded on use)
+
+    # A raw snappy block starts with its uncompressed length as a varint: check it first so a
+    # bomb is refused before any allocation.
+    n = shift = 0
+    for i, b in enumerate(data[:10]):
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            break
+        if i == 9:
+            raise DecompressError("bad snappy length")
+    if n > limit:
+        raise DecompressError(f"snappy page claims {n} bytes, bound {limit}")
+    return bytes(cramjam.snappy.decompress_raw(data))
+
+
+def _zstd(data: bytes, limit: int) -> bytes:
+    import zstandard  # noqa: PLC0415 (optional codec, loaded on use)
+
+    try:
+        # A frame that declares its size is checked before zstandard allocates it.
+        declared = zstandard.frame_content_size(data)
+        if declared > limit:
+            raise DecompressError(f"zstd page claims {declared} bytes, bound {limit}")
+        out: bytes = zstandard.ZstdDecompressor().decompress(data, max_output_size=limit)
+    except zstandard.ZstdError as e:
+        raise DecompressError(f"zstd: {e}") from None
+    if len(out) > limit:
+        raise DecompressError(f"zstd page expands past {limit} bytes")
+    return out
+
+
+PAGE_CODECS: dict[str, Callable[[bytes, int], bytes]] = {
+    "zlib": _zlib, "lzo": _lzo, "snappy": _snappy, "zstd": _zstd,
+}
+
+
+def decompress_page(codec: str, data: bytes, page_size: int, path: str, offset: int) -> bytes:
+    """Decompress one page; the result is exactly ``page_size`` bytes or a DecompressError."""
+    try:
+        out = PAGE_CODECS[codec](data, page_size)
+    except DecompressError as e:
+        raise DecompressError(e.message, path, offset) from None
+    except ImportError as e:
+        raise DecompressError(f"{codec} codec not installed ({e.name}); install crashhub[dump]",
+                              path, offset) from None
+    except Exception as e:  # codecs raise their own error types (lzo.error, zlib.error, ...)
+        raise DecompressError(f"{codec}: {e}", path, offset) from None
+    if len(out) != page_size:
+        raise DecompressError(f"{codec} page gives {len(out)} bytes, expected {page_size}", path, offset)
+    return out
+
+
+# --------------------------------------------------------------------------- stream wrappers
+
+# Magic → wrapper name.  Checked before the dump's own magic (detect.py).
+WRAPPER_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x1f\x8b", "gzip"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"BZh", "bzip2"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"\x04\x22\x4d\x18", "lz4"),
+)
+
+
+def wrapper_of(head: bytes) -> str | None:
+    for magic, name in WRAPPER_MAGIC:
+        if head.startswith(magic):
+            return name
+    return None
+
+
+def open_wrapped(path: str, wrapper: str) -> IO[bytes]:
+    """A streaming reader of a wrapped file's decompressed bytes."""
+    import bz2  # noqa: PLC0415 (wrappers are rare: keep them off the start-up path)
+    import gzip  # noqa: PLC0415
+    import lzma  # noqa: PLC0415
+
+    if wrapper == "gzip":
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    if wrapper == "xz":
+        return lzma.open(path, "rb")
+    if wrapper == "bzip2":
+        return bz2.open(path, "rb")
+    if wrapper == "zstd":
+        import zstandard  # noqa: PLC0415 (optional codec, loaded on use)
+
+        return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)
+    if wrapper == "lz4":
+        import lz4.frame  # noqa: PLC0415 (optional codec, loaded on use)
+
+        return lz4.frame.open(path, "rb")  # type: ignore[no-any-return]
+    raise DumpFormatError(f"unknown wrapper {wrapper}", path)
+
+
+def iter_chunks(f: IO[bytes], chunk: int = 1 << 20) -> Iterator[bytes]:
+    while True:
+        b = f.read(chunk)
+        if not b:
+            return
+        yield b
+
+
+def unwrap_to_file(path: str, wrapper: str, limit: int, directory: str | None = None) -> Path:
+    """Decompress a wrapped dump into a temporary file, refusing to write more than ``limit`` bytes.
+
+    A random-access reader needs a seekable file; the stream is copied once, bounded, so a
+    decompression bomb ends with DecompressError instead of a full disk.
+    """
+    import lzma  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    fd, tmp = tempfile.mkstemp(prefix="crashhub-unwrap-", dir=directory)
+    written = 0
+    try:
+        with os.fdopen(fd, "wb") as out, open_wrapped(path, wrapper) as f:
+            for b in iter_chunks(f):
+                written += len(b)
+                if written > limit:
+                    raise DecompressError(f"{wrapper} stream expands past {limit} bytes", path, written)
+                out.write(b)
+    except DecompressError:
+        os.unlink(tmp)
+        raise
+    except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
+        os.unlink(tmp)
+        raise DecompressError(f"{wrapper} stream: {e}", path, written) from None
+    except Exception as e:  # zstandard / lz4 raise their own types
+        os.unlink(tmp)
+        raise DecompressError(f"{wrapper} stream: {e}", path, written) from None
+    return Path(tmp)
