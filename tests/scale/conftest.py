@@ -1,0 +1,323 @@
+"""Real servers on loopback for the scale-out tests (issue 9), each in a temp dir on a free port.
+
+- Redis: Debian's ``redis-server``, no persistence, unix socket off.
+- PostgreSQL: Debian's ``/usr/lib/postgresql/<v>/bin`` (``initdb`` + ``pg_ctl``, as the ``postgres``
+  user when running as root, since initdb refuses root), or ``CRASHHUB_TEST_PG_URL``.
+- S3: **a stand-in**, not AWS: moto (``moto.server``, the ``moto[server]`` PyPI package) in server mode
+  speaks the S3 REST protocol over HTTP on loopback, so boto3 runs its real request path (signing,
+  multipart, paginators, server-side copy) against it; behaviour AWS has and moto lacks is not covered.
+
+Each fixture skips with the reason when its server cannot start.
+"""
+
+# ruff: noqa: PLC0415 - optional packages (boto3, moto, sqlalchemy) are imported where a test needs them
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes] | None, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc is not None and proc.poll() is not None:
+            return False
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.05)
+    return False
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.skip("redis-server is not installed (Debian package redis-server)")
+    tmp = Path(tempfile.mkdtemp(prefix="crashhub-redis-"))
+    port = free_port()
+    cmd = [
+        exe,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(tmp),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--unixsocket",
+        "",
+    ]
+    log = open(tmp / "log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        if not wait_port(port, proc, 20):
+            pytest.skip(f"redis-server did not start: {(tmp / 'log').read_text(errors='replace')[-300:]}")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        _stop(proc)
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class RedisServer:
+    """A redis-server of one test's own, which the test may restart (on the same port, data lost)."""
+
+    def __init__(self, exe: str, tmp: Path) -> None:
+        self.exe, self.tmp, self.port = exe, tmp, free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        cmd = [
+            self.exe,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.tmp),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--unixsocket",
+            "",
+        ]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not wait_port(self.port, self.proc, 20):
+            pytest.skip("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop(self.proc)
+            self.proc = None
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.skip("redis-server is not installed (Debian package redis-server)")
+    r = RedisServer(exe, tmp_path)
+    r.start()
+    try:
+        yield r
+    finally:
+        r.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """An S3-protocol stand-in (moto server) on loopback; yields its endpoint URL."""
+    try:
+        import moto.server  # noqa: F401
+    except ImportError as e:
+        pytest.skip(f"moto[server] is not installed: {e}")
+    port = free_port()
+    tmp = Path(tempfile.mkdtemp(prefix="crashhub-moto-"))
+    log = open(tmp / "log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        if not wait_port(port, proc, 60):
+            pytest.skip(f"moto server did not start: {(tmp / 'log').read_text(errors='replace')[-300:]}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        _stop(proc)
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, s3_endpoint: str) -> str:
+    """The usual AWS settings pointing boto3 at the stand-in (the store reads them like any boto3 user)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    return s3_endpoint
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(found[-1]).parent if found else None
+
+
+def _as_pg_user(cmd: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+_PG: dict[str, Any] = {}
+
+
+class PgControl:
+    """Stops and starts the session's PostgreSQL (same port and data) for fault tests."""
+
+    def _ctl(self, *args: str) -> None:
+        p = _PG
+        subprocess.run(
+            _as_pg_user([str(p["bindir"] / "pg_ctl"), "-D", str(p["data"]), "-w", "-t", "60", *args]),
+            check=True,
+            capture_output=True,
+            timeout=90,
+        )
+
+    def stop(self) -> None:
+        self._ctl("-m", "immediate", "stop")  # as a crash would: no clean shutdown
+
+    def start(self) -> None:
+        p = _PG
+        self._ctl(
+            "-l",
+            str(p["tmp"] / "log"),
+            "-o",
+            f"-p {p['port']} -k {p['tmp']} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        )
+
+
+@pytest.fixture
+def pg_control(pg_url: str) -> Iterator[PgControl]:
+    if not _PG:
+        pytest.skip("the PostgreSQL server is not this fixture's (CRASHHUB_TEST_PG_URL): cannot restart it")
+    c = PgControl()
+    try:
+        yield c
+    finally:
+        with contextlib.suppress(Exception):
+            c.start()  # leave it running for the next tests, whatever happened
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A PostgreSQL server URL without a database name (``.../postgres``); tests create their own."""
+    env = os.environ.get("CRASHHUB_TEST_PG_URL")
+    if env:
+        yield env
+        return
+    bindir = _pg_bin()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries (/usr/lib/postgresql/*/bin) are not installed")
+    tmp = Path(tempfile.mkdtemp(prefix="crashhub-scale-pg-"))
+    data = tmp / "data"
+    if os.geteuid() == 0:
+        try:
+            shutil.chown(tmp, "postgres", "postgres")
+        except (LookupError, PermissionError) as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            pytest.skip(f"cannot hand a directory to the postgres user: {e}")
+    port = free_port()
+    try:
+        subprocess.run(
+            _as_pg_user(
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        subprocess.run(
+            _as_pg_user(
+                [
+                    str(bindir / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-w",
+                    "-t",
+                    "60",
+                    "-l",
+                    str(tmp / "log"),
+                    "-o",
+                    f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off",
+                    "start",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+            timeout=90,
+        )
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, FileNotFoundError) as e:
+        out = getattr(e, "stderr", b"") or b""
+        shutil.rmtree(tmp, ignore_errors=True)
+        pytest.skip(f"could not start PostgreSQL: {e} {out.decode(errors='replace')[-300:]}")
+    _PG.update(bindir=bindir, data=data, tmp=tmp, port=port)
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        _PG.clear()
+        subprocess.run(
+            _as_pg_user([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            check=False,
+            capture_output=True,
+            timeout=60,
+        )
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(pg_server: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh database on the session's PostgreSQL server for one test."""
+    from sqlalchemy import create_engine, text
+
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    base = pg_server.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with contextlib.suppress(Exception), admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -1,0 +1,323 @@
+"""The Celery queue against real servers: Debian's redis-server as broker, PostgreSQL as the database,
+and real ``crashhub worker`` subprocesses (Celery prefork pools), as a scaled-out hub runs them.
+
+The job kinds of these tests are in ``scale_jobs.py`` (loaded with ``--register scale_jobs``); the first
+test runs the hub's own handlers (``kb-apply``, ``analyze``).
+"""
+
+# ruff: noqa: PLC0415 - celery is optional; imported where a test needs it
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crashhub.jobs.celery_queue import CeleryQueue, Limits
+from crashhub.store.base import JobRecord
+from crashhub.store.sql import SqlStore
+
+pytest.importorskip("celery", reason="celery is not installed (extra 'scale')")
+HERE = Path(__file__).resolve().parent
+CRASHHUB = [sys.executable, "-m", "crashhub.cli"]  # the installed `crashhub` script, venv or not
+
+
+class Workers:
+    """Starts ``crashhub worker`` subprocesses, each in its own process group (kill -9 takes them all)."""
+
+    def __init__(self, data: Path, broker: str, db: str) -> None:
+        self.data, self.broker, self.db = data, broker, db
+        self.procs: list[tuple[subprocess.Popen[bytes], Path]] = []
+
+    def start(
+        self, name: str, *extra: str, register: tuple[str, ...] = ("scale_jobs",)
+    ) -> subprocess.Popen[bytes]:
+        out = self.data / f"{name}.log"
+        env = {
+            **os.environ,
+            "CRASHHUB_DATABASE_URL": self.db,
+            "SCALE_WORKER_TAG": name,
+            "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+        }
+        cmd = [
+            *CRASHHUB,
+            "worker",
+            "--data",
+            str(self.data),
+            "--broker",
+            self.broker,
+            "--name",
+            name,
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "INFO",
+            "--restore-interval",
+            "1",
+            "--max-memory-mb",
+            "2048",
+        ]
+        for m in register:
+            cmd += ["--register", m]
+        with open(out, "wb") as f:
+            p = subprocess.Popen(
+                [*cmd, *extra], stdout=f, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
+        self.procs.append((p, out))
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            if p.poll() is not None:
+                pytest.fail(f"worker {name} exited {p.returncode}: {out.read_text(errors='replace')[-2000:]}")
+            if b" ready." in out.read_bytes():
+                return p
+            time.sleep(0.1)
+        pytest.fail(f"worker {name} not ready: {out.read_text(errors='replace')[-2000:]}")
+
+    def kill9(self, p: subprocess.Popen[bytes]) -> None:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait(10)
+
+    def stop_all(self) -> None:
+        for p, _ in self.procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        for p, _ in self.procs:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(5)
+
+
+@pytest.fixture
+def env(tmp_path: Path, redis_url: str, pg_url: str) -> Iterator[tuple[Workers, SqlStore, str]]:
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    store = SqlStore(pg_url)
+    store.migrate()
+    w = Workers(tmp_path, redis_url, pg_url)
+    try:
+        yield w, store, pg_url
+    finally:
+        w.stop_all()
+        store.close()
+
+
+def _queue(store: SqlStore, w: Workers, db: str, **limits: Any) -> CeleryQueue:
+    return CeleryQueue(store, w.broker, database_url=db, limits=Limits(**limits))
+
+
+def _job(store: SqlStore, jid: str) -> JobRecord:
+    return next(j for j in store.list_jobs(limit=1000) if j.id == jid)
+
+
+def _wait(cond: Callable[[], bool], timeout: float, what: str) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def _lines(log: Path, word: str) -> list[list[str]]:
+    if not log.exists():
+        return []
+    return [ln.split() for ln in log.read_text().splitlines() if ln.startswith(word)]
+
+
+def test_hub_jobs_run_on_a_worker_once_per_key(env: tuple[Workers, SqlStore, str]) -> None:
+    w, store, db = env
+    w.start("real", register=("crashhub.jobs.handlers",))
+    q = _queue(store, w, db)
+    a = q.submit("kb-apply", {}, key="kb-apply:1")
+    assert q.submit("kb-apply", {}, key="kb-apply:1") == a  # same key, one job (and one message)
+    b = q.submit("analyze", {"crash_id": "c-missing"}, key="analyze:c-missing")
+    assert q.route("analyze", {"crash_id": "c-missing"}) == "analyze"  # unknown release: generic queue
+    assert q.drain(60), [(_j.kind, _j.state) for _j in store.list_jobs()]
+    ja, jb = _job(store, a), _job(store, b)
+    assert ja.state == "done" and ja.result is not None and "changed" in ja.result
+    assert jb.state == "done" and jb.result == {"status": "skipped", "reason": "no crash c-missing"}
+    assert q.ledger.state(a) == ("done", 1) and len(store.list_jobs()) == 2
+
+
+@pytest.mark.slow
+def test_sigkill_mid_task_reruns_and_finishes_once(
+    env: tuple[Workers, SqlStore, str], tmp_path: Path
+) -> None:
+    w, store, db = env
+    common = ("--time-limit", "2", "--visibility-timeout", "9", "--backoff", "0.5")
+    first = w.start("w1", *common)
+    q = _queue(store, w, db)
+    log = tmp_path / "sleep.log"
+    jid = q.submit("sleep", {"seconds": 1.5, "log": str(log)}, key="sleep:1")
+    _wait(lambda: len(_lines(log, "start")) == 1, 30, "the job to start")
+    w.kill9(first)  # the worker and its pool child, mid-task: the message was never acknowledged
+    assert _lines(log, "end") == [] and _job(store, jid).state == "pending"
+    w.start("w2", *common)
+    _wait(lambda: _job(store, jid).state == "done", 60, "the job to be re-run")
+    time.sleep(2.0)  # room for a duplicate delivery to show up, were there one
+    starts, ends = _lines(log, "start"), _lines(log, "end")
+    assert [s[1] for s in starts] == ["w1", "w2"] and [e[1] for e in ends] == ["w2"]
+    assert q.ledger.state(jid) == ("done", 2)
+
+
+def test_retries_back_off_then_dead_letter(env: tuple[Workers, SqlStore, str], tmp_path: Path) -> None:
+    w, store, db = env
+    w.start("w1", "--backoff", "0.5", "--max-attempts", "3", "--time-limit", "20")
+    q = _queue(store, w, db)
+    flaky_log, fail_log = tmp_path / "flaky.log", tmp_path / "fail.log"
+    ok = q.submit("flaky", {"fail_times": 2, "log": str(flaky_log)}, key="flaky:1")
+    bad = q.submit("fail", {"log": str(fail_log)}, key="fail:1")
+    assert q.drain(60)
+    tries = [float(t[2]) for t in _lines(flaky_log, "try")]
+    assert len(tries) == 3 and len(_lines(flaky_log, "end")) == 1
+    gaps = [b - a for a, b in itertools.pairwise(tries)]
+    # 0.5 s then 1 s (±10% jitter), each plus the worker's own latency.
+    assert 0.4 < gaps[0] < 5.0 and gaps[1] > 0.85 and gaps[1] > gaps[0] + 0.2, gaps
+    assert _job(store, ok).state == "done" and _job(store, ok).result == {"tries": 3}
+    dead = _job(store, bad)
+    assert dead.state == "failed" and dead.error is not None
+    assert dead.error.startswith("dead letter after 3 attempt(s): ValueError: this job always fails")
+    assert len(_lines(fail_log, "try")) == 3 and q.ledger.state(bad) == ("dead", 3)
+    assert [j.id for j in store.list_jobs(state="failed")] == [
+        bad
+    ]  # what GET /api/v1/jobs?state=failed lists
+
+
+def test_routing_by_release(env: tuple[Workers, SqlStore, str], tmp_path: Path) -> None:
+    w, store, db = env
+    w.start("w61", "--releases", "6.1.0-13-amd64")
+    w.start("w612", "--releases", "6.12.12-amd64")
+    q = _queue(store, w, db)
+    assert q.route("analyze", {"release": "6.1.0-13-amd64"}) == "analyze.6.1.0-13-amd64"
+    assert q.route("analyze", {"release": "5.10.0-9-amd64"}) == "analyze"  # nobody holds it
+    assert q.route("kb-apply", {}) == "crashhub"
+    log = tmp_path / "route.log"
+    for i in range(4):
+        q.submit("analyze", {"release": "6.1.0-13-amd64", "log": str(log)}, key=f"a61:{i}")
+        q.submit("analyze", {"release": "6.12.12-amd64", "log": str(log)}, key=f"a612:{i}")
+    assert q.drain(60)
+    ran = {(ln[1], ln[2]) for ln in _lines(log, "analyze")}
+    assert ran == {("6.1.0-13-amd64", "w61"), ("6.12.12-amd64", "w612")}
+    assert len(_lines(log, "analyze")) == 8
+
+
+def test_time_and_memory_limits(env: tuple[Workers, SqlStore, str], tmp_path: Path) -> None:
+    w, store, db = env
+    w.start("w1", "--time-limit", "1", "--max-memory-mb", "400", "--max-attempts", "1")
+    q = _queue(store, w, db)
+    log = tmp_path / "limits.log"
+    slow = q.submit("sleep", {"seconds": 30, "log": str(log)}, key="slow:1")
+    hog = q.submit("hog", {"mb": 600, "log": str(log)}, key="hog:1")
+    small = q.submit("hog", {"mb": 50, "log": str(log)}, key="hog:2")
+    assert q.drain(60)
+    assert (_job(store, slow).error or "").startswith("dead letter after 1 attempt(s): SoftTimeLimitExceeded")
+    assert (_job(store, hog).error or "").startswith("dead letter after 1 attempt(s): MemoryError")
+    assert _job(store, small).state == "done" and _job(store, small).result == {"allocated": 50 << 20}
+
+
+def test_broker_down_at_submit_is_resent_later(tmp_path: Path, redis_url: str) -> None:
+    """The job row outlives a broker outage: resend_pending() sends it once the broker answers."""
+    import socket
+
+    import redis
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        dead_port = sock.getsockname()[1]
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+    store = SqlStore(db)
+    store.migrate()
+    r = redis.Redis.from_url(redis_url)
+    r.flushdb()
+    down = CeleryQueue(store, f"redis://127.0.0.1:{dead_port}/0", database_url=db)
+    t0 = time.monotonic()
+    jid = down.submit("kb-apply", {}, key="kb-apply:outage")
+    assert time.monotonic() - t0 < 30 and _job(store, jid).state == "pending"
+    assert down.ledger.state(jid) is None and r.llen("crashhub") == 0
+    up = CeleryQueue(store, redis_url, database_url=db)
+    assert up.resend_pending() == 1 and up.resend_pending() == 0  # sent once
+    assert r.llen("crashhub") == 1 and up.ledger.state(jid) == ("queued", 0)
+    store.close()
+
+
+def test_redis_restart_loses_no_job(tmp_path: Path, own_redis: Any, pg_url: str) -> None:
+    """A Redis without persistence restarts and forgets its queues: the hub's sweep re-sends the jobs
+    still waiting, the worker reconnects by itself, and each job runs once."""
+    store = SqlStore(pg_url)
+    store.migrate()
+    w = Workers(tmp_path, own_redis.url, pg_url)
+    try:
+        q = CeleryQueue(store, own_redis.url, database_url=pg_url)
+        log = tmp_path / "sleep.log"
+        jid = q.submit("sleep", {"seconds": 0.1, "log": str(log)}, key="sleep:restart")
+        assert q.resend_pending(stale_after=0) == 0  # its message is in the queue: nothing to resend
+        own_redis.stop()
+        own_redis.start()  # same port, empty
+        worker = w.start("w1", "--backoff", "0.5")
+        time.sleep(1.0)
+        assert _job(store, jid).state == "pending" and not log.exists()  # the message is gone
+        assert q.resend_pending(stale_after=0) == 1
+        _wait(lambda: _job(store, jid).state == "done", 60, "the resent job")
+        assert len(_lines(log, "end")) == 1 and q.resend_pending(stale_after=0) == 0
+        # The worker outlives a second restart (Celery reconnects) and takes new work.
+        own_redis.stop()
+        own_redis.start()
+        j2 = q.submit("sleep", {"seconds": 0.1, "log": str(log)}, key="sleep:after")
+        _wait(lambda: _job(store, j2).state == "done", 60, "a job after the restart")
+        assert worker.poll() is None and len(_lines(log, "end")) == 2
+    finally:
+        w.stop_all()
+        store.close()
+
+
+@pytest.mark.slow
+def test_postgres_down_at_the_end_of_a_job(
+    env: tuple[Workers, SqlStore, str], tmp_path: Path, pg_control: Any
+) -> None:
+    """PostgreSQL dies while a job runs, so its result cannot be stored: the task tries again until the
+    database is back, and the job ends done once (its idempotent handler may run twice)."""
+    w, store, db = env
+    w.start("w1", "--time-limit", "2", "--backoff", "0.5")
+    q = _queue(store, w, db)
+    log = tmp_path / "pg.log"
+    jid = q.submit("sleep", {"seconds": 1.5, "log": str(log)}, key="sleep:pg")
+    _wait(lambda: len(_lines(log, "start")) == 1, 30, "the job to start")
+    pg_control.stop()
+    _wait(lambda: len(_lines(log, "end")) == 1, 30, "the handler to return")
+    time.sleep(2.0)  # the task fails to record it, and retries against a dead database
+    pg_control.start()
+    _wait(lambda: _job(store, jid).state == "done", 60, "the job to be recorded once the database is back")
+    assert q.ledger.state(jid) is not None and q.ledger.state(jid)[0] == "done"  # type: ignore[index]
+    assert len(store.list_jobs()) == 1 and _job(store, jid).result is not None
+
+
+def test_a_dropped_claimed_job_is_resent(tmp_path: Path, redis_url: str) -> None:
+    """A job claimed long ago that never finished (its message was dropped) is sent again by the sweep."""
+    import redis
+
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+    store = SqlStore(db)
+    store.migrate()
+    r = redis.Redis.from_url(redis_url)
+    r.flushdb()
+    q = CeleryQueue(store, redis_url, database_url=db, limits=Limits(visibility=5))
+    jid = q.submit("kb-apply", {}, key="kb-apply:dropped")
+    r.flushdb()  # the message is gone...
+    assert q.ledger.claim(jid, "kb-apply", "w-dead", 1) == ("run", 1)  # ...after a worker took it
+    assert q.resend_pending() == 0  # not stale yet
+    with q.ledger.engine.begin() as c:
+        c.execute(q.ledger.jobs.update().values(updated_at=time.time() - 3600))
+    assert q.resend_pending() == 1 and r.llen("crashhub") == 1
+    assert q.resend_pending() == 0  # its clock restarted: one resend per period, not one per sweep
+    store.close()
