@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from crashhub import __version__
+from crashhub.errors import CrashhubError
 
 # name -> (module, one-line help).  Keep in the order a user meets them.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -28,8 +29,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "token": ("crashhub.commands.token", "API tokens: create, list, revoke"),
     "debuginfo": ("crashhub.commands.debuginfo", "debuginfo store: import, list, remove, gc"),
     "analyze": ("crashhub.commands.analyze", "deep analysis of a vmcore with drgn and crash"),
+    "report": ("crashhub.commands.report", "report on a crash, a bucket or the week (HTML, Markdown, JSON)"),
+    "bundle": ("crashhub.commands.bundle", "pack one crash as a redacted vendor bundle (.tar.gz)"),
     "kdump": ("crashhub.commands.kdump", "on a host: check kdump readiness, write kdump config"),
     "agent": ("crashhub.commands.agent", "on a host: ship crashes to the hub"),
+    "worker": ("crashhub.commands.worker", "run an analysis worker (Celery) for a scaled-out hub"),
 }
 
 EXIT_BAD_INPUT = 2
@@ -49,16 +53,7 @@ def _top_help() -> str:
     return "\n".join(lines)
 
 
-def _available() -> dict[str, tuple[str, str]]:
-    """Commands whose module exists (a host-only install lacks the hub's)."""
-    import importlib.util
-
-    return {n: v for n, v in COMMANDS.items() if importlib.util.find_spec(v[0]) is not None}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    from crashhub.errors import CrashhubError
-
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
         print(_top_help())
