@@ -108,9 +108,16 @@ def populate(store: SqlStore, n_buckets: int, n_crashes: int, seed: int = 1) -> 
                 "analysis": None,
             }
         )
-    for b in buckets:
+    for i, b in enumerate(buckets):
         if b["count"] == 0:
             b["first_seen"] = b["last_seen"] = t0
+        # As ingest leaves them: one bucket in 7 answered by a specific KB entry, the rest new
+        # with a first-advice deadline 4 h after first seen.
+        known = i % 7 == 3
+        b["kb"] = [{"id": "bench-known", "title": "a known issue"}] if known else []
+        b["kb_status"] = "known" if known else "new"
+        b["status"] = "known_issue" if known else "new"
+        b["advice_deadline"] = b["first_seen"] + 4 * 3600
     with store.engine.begin() as c:
         c.execute(insert(m.Bucket), buckets)
         for k in range(0, len(crashes), 20000):

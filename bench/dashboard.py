@@ -7,7 +7,8 @@ app (``app.include_router(ui.router(ctx))``), logs in with a viewer token and ti
 - ``GET /ui/`` sorted by count, last seen and trend (first page of 100 rows, sparklines, filters,
   the crashes-per-day-by-release chart), warm (the chart's 60 s cache filled) and cold (cache
   emptied before every request, so each pays for the chart's crash scan);
-- ``GET /ui/?kb=new&kernel=...``: a filter the store cannot do, so the page scans buckets;
+- ``GET /ui/`` filtered by KB status and kernel, by host, and by a time window: the store does
+  the filters in SQL (goal ≤ 300 ms median too);
 - the reference, side by side: ``GET /api/v1/buckets`` for the same page as JSON (what the UI adds
   on top of the API is the difference).
 
@@ -32,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bucket_list import RELEASES, populate
 from crashhub import config
 from crashhub.store.sql import SqlStore
-from crashhub.web import ui
 from crashhub.web.app import build_context, create_app
 from crashhub.web.auth import create_token
 
@@ -55,8 +55,11 @@ async def _times(app: Any, token: str, path: str, params: dict[str, str], repeat
             r = await c.get(path, params=params)
             out.append((time.perf_counter() - t) * 1000)
             assert r.status_code == 200, r.text[:300]
-            if not api and "kb" not in params:
-                assert r.text.count('<tr class="bucket') == 100
+            if not api:
+                rows = r.text.count('<tr class="bucket')
+                # A full first page, or for a filter some rows: a filter that matches nothing would
+                # time an empty page.
+                assert rows == 100 if set(params) <= {"sort"} else 1 <= rows <= 100, (params, rows)
     return out
 
 
@@ -77,9 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     fill = time.perf_counter() - t
     token, _ = create_token(store, "viewer", "bench")
     app = create_app(settings, background=False, ctx=ctx)
-    r = ui.router(ctx)
-    app.include_router(r)
-    state = r.ui  # type: ignore[attr-defined]
+    state = app.state.ui  # create_app mounts the UI after the API
     print(f"store: {store.dialect}, {args.buckets} buckets, {args.crashes} crashes (filled in {fill:.1f} s)")
     print(f"{'what':<52} {'median ms':>10} {'p90 ms':>8}")
     ok = True
@@ -97,12 +98,18 @@ def main(argv: list[str] | None = None) -> int:
         row(f"GET /ui/?sort={sort} (warm)", asyncio.run(_times(app, token, "/ui/", {"sort": sort}, n)))
     cold = asyncio.run(_times(app, token, "/ui/", {"sort": "count"}, n, cold=state.invalidate))
     row("GET /ui/?sort=count (cold: caches emptied)", cold, goal=False)
-    scan = {"kb": "new", "kernel": RELEASES[3]}
-    row(f"GET /ui/?kb=new&kernel={RELEASES[3]} (scan)",
-        asyncio.run(_times(app, token, "/ui/", scan, max(5, n // 3))), goal=False)
+    for params in (
+        {"kb": "new", "kernel": RELEASES[3]},
+        {"host": "host0001"},
+        {"window": "7d", "sort": "last_seen"},
+        {"kb": "known", "kind": "null_deref", "sort": "trend"},
+    ):
+        asyncio.run(_times(app, token, "/ui/", params, 2))
+        label = "GET /ui/?" + "&".join(f"{k}={v}" for k, v in params.items())
+        row(label, asyncio.run(_times(app, token, "/ui/", params, n)))
     api = asyncio.run(_times(app, token, "/api/v1/buckets", {"sort": "count"}, n, api=True))
     row("reference: GET /api/v1/buckets?sort=count (JSON)", api, goal=False)
-    print("goal ≤ 300 ms median (unfiltered dashboard):", "met" if ok else "NOT met")
+    print("goal ≤ 300 ms median (dashboard, unfiltered and filtered):", "met" if ok else "NOT met")
     ctx.hub.close()
     return 0 if ok else 1
 

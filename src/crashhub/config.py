@@ -130,6 +130,27 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds a running job or spool item stays claimed before another worker may take it over.",
     ),
     Setting("log_level", str, "info", "Log level of `crashhub serve` (debug, info, warning, error)."),
+    Setting(
+        "first_advice_hours",
+        float,
+        4.0,
+        "A new bucket's first advice is due this many hours after its first crash (the response "
+        "workflow); past it the bucket is flagged overdue and the `overdue_advice` alert fires.",
+    ),
+    Setting(
+        "alert_interval",
+        float,
+        300.0,
+        "Seconds between two checks of the store for alerts that no single crash raises (overdue "
+        "advice, spikes, kernels without debuginfo); 0 disables them.",
+    ),
+    Setting(
+        "alert_webhook",
+        str,
+        "",
+        "URL of a generic JSON webhook that receives every alert, in addition to the channels of "
+        "`<data>/alerts.toml` (see docs/ui.md, Alerts). Empty: none.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 from tests.report.conftest import PLANTED, Lab
 
 from crashhub.report.bundle import make_bundle
-from crashhub.web import ui
 from crashhub.web.app import create_app
 from crashhub.web.auth import create_token
 
@@ -45,8 +44,7 @@ def test_analysis_outputs_reach_bundle_and_page(hub: Lab, lab: Any, tmp_path: Pa
     for value in PLANTED:
         assert value not in blob, value
 
-    app = create_app(hub.ctx.settings, background=False, ctx=hub.ctx)
-    app.include_router(ui.router(hub.ctx))
+    app = create_app(hub.ctx.settings, background=False, ctx=hub.ctx)  # UI mounted
     token, _ = create_token(hub.ctx.hub.store, "viewer", "analysis")
     with TestClient(app) as client:
         page = client.get("/ui/login").text

@@ -1,7 +1,7 @@
 """A hub with lab crashes in it, its app with the UI mounted, and the same app on a loopback port.
 
 The app is built the way ``crashhub.web.app`` builds it (``build_context`` + ``create_app``) and the
-UI router is included exactly as the lead mounts it: ``app.include_router(ui.router(ctx))``.
+``create_app`` mounts the UI router after the API (``app.include_router(ui.router(ctx))``).
 """
 
 # ruff: noqa: PLC0415 - optional test dependencies (aiosmtpd, uvicorn, playwright) import where used
@@ -21,7 +21,6 @@ import httpx
 import pytest
 
 from crashhub import config
-from crashhub.web import ui
 from crashhub.web.app import Context, build_context, create_app
 from crashhub.web.auth import create_token
 
@@ -70,8 +69,7 @@ def build_hub(data: Path, lab: Any) -> UiHub:
             hub.dump_crash = out.crash.id
     for role in ("host", "viewer", "admin"):
         hub.tokens[role] = create_token(ctx.hub.store, role, f"ui-test-{role}")[0]
-    app = create_app(settings, background=False, ctx=ctx)
-    app.include_router(ui.router(ctx))
+    app = create_app(settings, background=False, ctx=ctx)  # mounts the UI after the API
     hub.app = app
     from crashhub.web.ui.session import Users
 

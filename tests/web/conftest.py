@@ -37,9 +37,10 @@ def cli(data: Path, *args: str, env: dict[str, str] | None = None) -> subprocess
 
 
 class Server:
-    def __init__(self, data: Path, env: dict[str, str]) -> None:
+    def __init__(self, data: Path, env: dict[str, str], args: tuple[str, ...] = ()) -> None:
         self.data = data
         self.env = env
+        self.args = args  # more `crashhub serve` arguments (e.g. --demo)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -69,6 +70,7 @@ class Server:
                     "127.0.0.1",
                     "--port",
                     str(self.port),
+                    *self.args,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -105,7 +107,7 @@ class Server:
         return httpx.Client(base_url=self.url, headers=headers, timeout=120)
 
 
-def make_server(tmp_path: Path, **env: str) -> Server:
+def make_server(tmp_path: Path, *args: str, **env: str) -> Server:
     data = tmp_path / "data"
     base = {
         "CRASHHUB_SPOOL_DIR": str(tmp_path / "spool"),
@@ -116,7 +118,7 @@ def make_server(tmp_path: Path, **env: str) -> Server:
         "CRASHHUB_LOG_LEVEL": "warning",
     }
     base.update(env)
-    return Server(data, base)
+    return Server(data, base, args)
 
 
 @pytest.fixture

@@ -195,7 +195,9 @@ def test_buckets_kb_and_merge(fresh_server: Server, lab: Any) -> None:
         ).json()
         assert split["count"] == 1 and split["title"] == "sysrq, not crashmod"
         events = c.get(f"/api/v1/buckets/{one['bucket']['id']}").json()["events"]
-        assert [e["action"] for e in events] == ["merge", "split"]
+        # The KB entry answered the new bucket (workflow: new -> known_issue, by "kb"), then merge, split.
+        assert [e["action"] for e in events] == ["workflow", "merge", "split"]
+        assert events[0]["actor"] == "kb" and events[0]["detail"]["status"] == ["new", "known_issue"]
     with server.client("viewer") as c:
         assert c.post(f"/api/v1/buckets/{one['bucket']['id']}/merge", json={"into": "x"}).status_code == 403
 

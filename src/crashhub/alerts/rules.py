@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crashhub.store.base import BucketRecord, CrashRecord, KernelRecord, day_of
+from crashhub.store.workflow import is_overdue
 
 RULES = ("new_bucket", "overdue_advice", "spike", "regression", "kb_hit", "no_debuginfo")
 
@@ -111,11 +112,9 @@ def periodic(
     out: list[Alert] = []
     today = day_of(now)
     for b in buckets:
-        status = getattr(b, "status", None)
-        if status is None:  # no stored workflow: a bucket without a specific KB entry awaits advice
-            status = "known issue" if _specific(b.kb) else "new"
-        deadline = getattr(b, "advice_deadline", None) or b.first_seen + advice_hours * 3600
-        if status == "new" and now > deadline:
+        # A bucket from before the workflow has no deadline: first seen + advice_hours.
+        deadline = b.advice_deadline if b.advice_deadline is not None else b.first_seen + advice_hours * 3600
+        if is_overdue(b.status, b.kb, deadline, now):
             late = (now - deadline) / 3600
             out.append(Alert(
                 "overdue_advice", f"overdue:{b.id}", f"First advice overdue: {b.title}",

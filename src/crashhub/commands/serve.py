@@ -98,6 +98,23 @@ def load_demo(ctx: Context) -> int:
     return n
 
 
+def demo_login(data_dir: Path, user: str = "demo") -> tuple[str, str]:
+    """Create (or reset) the demo's admin user with a fresh random password; returns both."""
+    import secrets
+
+    from crashhub.web.ui.session import Users
+
+    password = secrets.token_urlsafe(12)
+    Users(data_dir / "ui-users.json").add(user, password, "admin")
+    return user, password
+
+
+def _host_for_url(listen: str) -> str:
+    if listen in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"  # reachable from this machine; other machines use its name
+    return f"[{listen}]" if ":" in listen else listen
+
+
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -123,11 +140,23 @@ def run(args: argparse.Namespace) -> int:
         token, _ = create_token(ctx.hub.store, "admin", "serve --admin-token")
         print(f"admin token: {token}", file=sys.stderr)
     app = create_app(settings, ctx=ctx)
+    url = f"http://{_host_for_url(str(settings.listen))}:{settings.port}/ui/"
     print(
         f"crashhub serve: http://{settings.listen}:{settings.port}/ data {settings.data_dir.resolve()}",
         file=sys.stderr,
         flush=True,
     )
+    if args.demo:
+        user, password = demo_login(settings.data_dir)
+        # To the terminal only, once: the password is stored as an argon2 hash, never in a URL.
+        print(
+            f"\n  Open {url}\n  and log in as user {user!r} with password {password!r}\n"
+            "  (an admin made for this demo; a new password is set at each --demo start)\n",
+            file=sys.stderr,
+            flush=True,
+        )
+    else:
+        print(f"crashhub serve: UI at {url}", file=sys.stderr, flush=True)
     uvicorn.run(
         app,
         host=str(settings.listen),

@@ -112,6 +112,11 @@ class Pipeline:
         self.kb = kb
         self.queue = queue
         self.observer = observer
+        # Called with every Outcome after a successful ingest (the hub's alert engine listens here).
+        self.listeners: list[Callable[[Outcome], None]] = []
+
+    def add_listener(self, fn: Callable[[Outcome], None]) -> None:
+        self.listeners.append(fn)
 
     def _emit(self, event: str, **data: Any) -> None:
         if self.observer is not None:
@@ -215,6 +220,11 @@ class Pipeline:
             self._emit("error", stage="ingest", error=type(e).__name__)
             raise
         self._emit("ingested", source=a.source, created=out.created, seconds=time.monotonic() - t0)
+        for fn in self.listeners:
+            try:
+                fn(out)
+            except Exception:  # a listener (alerts) never fails an ingest that is already stored
+                log.exception("ingest listener %r failed", fn)
         return out
 
     def _has_dump_already(self, log_bytes: bytes, log_name: str) -> bool:

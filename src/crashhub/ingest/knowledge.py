@@ -145,9 +145,8 @@ class KnowledgeBase:
         from crashhub.ingest.reports import report_from_dict
 
         changed = 0
-        for bid in store.bucket_ids():
-            c = store.latest_crash_of_bucket(bid)
-            if c is None or c.report is None:
+        for bid, c in sorted(store.latest_crashes().items()):
+            if c.report is None:
                 continue
             matches = self.match(report_from_dict(c.report), release=c.release, hardware=c.hardware)
             b = store.get_bucket(bid)

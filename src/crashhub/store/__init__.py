@@ -37,6 +37,7 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Hub:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqlStore(settings.db_url)
+    store.first_advice_hours = float(settings.first_advice_hours)
     if migrate:
         store.migrate()
     return Hub(settings=settings, store=store, blobs=open_blobs(settings.blob_dir))

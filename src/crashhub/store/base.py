@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from crashhub.store.workflow import effective_status, kb_status
+
 ROLES = ("host", "viewer", "admin")
 
 
@@ -150,6 +152,15 @@ class BucketRecord:
     # ``hosts``/``kernels``/``hardware`` hold the top ones by crashes (20 in lists); these are the totals.
     host_count: int = 0
     kernel_count: int = 0
+    # The response workflow (crashhub.store.workflow): status in STATUSES, who owns the answer,
+    # when the first advice is due, the advice sent (Markdown); and the KB status of ``kb``.
+    # A store fills ``status`` and ``kb_status`` always; None (a record built by hand) means "derive
+    # them from ``kb``" (crashhub.store.workflow.effective_status / kb_status).
+    status: str | None = None
+    owner: str | None = None
+    advice_deadline: float | None = None
+    advice: str | None = None
+    kb_status: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -173,13 +184,18 @@ class BucketRecord:
             "spike": self.spike,
             "frames": list(self.frames),
             "kb": self.kb,
+            "kb_status": self.kb_status or kb_status(self.kb),
+            "status": effective_status(self.status, self.kb),
+            "owner": self.owner,
+            "advice_deadline": iso(self.advice_deadline),
+            "advice": self.advice,
         }
 
 
 @dataclass(frozen=True, slots=True)
 class BucketEvent:
     at: float
-    action: str  # "merge" | "split"
+    action: str  # "merge" | "split" | "workflow"
     actor: str
     detail: dict[str, Any]
 
@@ -328,10 +344,26 @@ class Store(abc.ABC):
         spike_factor: float = 3.0,
         spike_min: int = 5,
         include_merged: bool = False,
-    ) -> list[BucketRecord]: ...
+        kernel: str | None = None,
+        host: str | None = None,
+        kb_status: str | None = None,
+        since: float | None = None,
+    ) -> list[BucketRecord]:
+        """A page of buckets. Filters: ``kernel`` (a release with crashes in the bucket), ``host``
+        (part of a host name), ``kb_status`` (known, new, regression), ``since`` (last seen)."""
 
     @abc.abstractmethod
-    def count_buckets(self, *, kind: str | None = None, include_merged: bool = False) -> int: ...
+    def count_buckets(
+        self,
+        *,
+        kind: str | None = None,
+        include_merged: bool = False,
+        kernel: str | None = None,
+        host: str | None = None,
+        kb_status: str | None = None,
+        since: float | None = None,
+    ) -> int:
+        """How many buckets ``list_buckets`` with the same filters would go through."""
 
     @abc.abstractmethod
     def get_bucket(
@@ -351,6 +383,19 @@ class Store(abc.ABC):
     def latest_crash_of_bucket(self, bucket_id: str) -> CrashRecord | None: ...
 
     @abc.abstractmethod
+    def latest_crashes(self, bucket_ids: Iterable[str] | None = None) -> dict[str, CrashRecord]:
+        """``{bucket id: its newest crash}`` for many buckets at once (every unmerged bucket when
+        None); records without their files."""
+
+    @abc.abstractmethod
+    def crashes_per_day_by_release(self, since: float) -> dict[str, dict[str, int]]:
+        """``{release: {day: crashes}}`` of the crashes received since ``since`` (day of the crash)."""
+
+    @abc.abstractmethod
+    def crash_releases(self) -> list[str]:
+        """Every kernel release with a crash, sorted."""
+
+    @abc.abstractmethod
     def set_bucket_kb(self, bucket_id: str, matches: list[dict[str, Any]]) -> None: ...
 
     @abc.abstractmethod
@@ -365,6 +410,20 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def bucket_events(self, bucket_id: str) -> list[BucketEvent]: ...
+
+    @abc.abstractmethod
+    def set_bucket_workflow(
+        self,
+        bucket_id: str,
+        *,
+        status: str | None = None,
+        owner: str | None = None,
+        advice: str | None = None,
+        actor: str,
+    ) -> BucketRecord:
+        """Change a bucket's response status (``crashhub.store.workflow.STATUSES``; spaces or
+        underscores), owner and advice; None leaves a field as it is, "" clears owner or advice.
+        Recorded as a bucket event (action ``workflow``) with each change as ``[old, new]``."""
 
     # -- tokens and audit
     @abc.abstractmethod

@@ -34,8 +34,18 @@ class Bucket(Base):
     merged_into: Mapped[str | None] = mapped_column(String(40), nullable=True)
     kb: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_at: Mapped[float] = mapped_column(Float)
+    # The response workflow (migration 0003). A NULL status (a bucket from before 0003) is derived
+    # from the KB by readers: "known_issue" with a specific match, else "new".
+    status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    advice_deadline: Mapped[float | None] = mapped_column(Float, nullable=True)
+    advice: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The KB status the dashboard filters on ("known" | "new" | "regression"), kept with ``kb``.
+    kb_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
     __table_args__ = (
         Index("ix_buckets_key", "algorithm", "key"),
+        Index("ix_buckets_status", "status"),
+        Index("ix_buckets_kb_status", "kb_status"),
         Index("ix_buckets_count", "count"),
         Index("ix_buckets_last_seen", "last_seen"),
     )
@@ -55,7 +65,10 @@ class BucketHost(Base):
     host: Mapped[str] = mapped_column(String(255), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
     # Top hosts of a bucket without sorting all of them (migration 0002).
-    __table_args__ = (Index("ix_bucket_hosts_top", "bucket_id", "count", "host"),)
+    __table_args__ = (
+        Index("ix_bucket_hosts_top", "bucket_id", "count", "host"),
+        Index("ix_bucket_hosts_host", "host", "bucket_id"),  # the dashboard's host filter (0003)
+    )
 
 
 class BucketKernel(Base):
@@ -63,7 +76,10 @@ class BucketKernel(Base):
     bucket_id: Mapped[str] = mapped_column(ForeignKey("buckets.id"), primary_key=True)
     release: Mapped[str] = mapped_column(String(255), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
-    __table_args__ = (Index("ix_bucket_kernels_top", "bucket_id", "count", "release"),)
+    __table_args__ = (
+        Index("ix_bucket_kernels_top", "bucket_id", "count", "release"),
+        Index("ix_bucket_kernels_release", "release", "bucket_id"),  # the kernel filter (0003)
+    )
 
 
 class BucketHardware(Base):

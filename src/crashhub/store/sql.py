@@ -26,14 +26,17 @@ from crashhub.store.base import (
     day_of,
     now,
 )
+from crashhub.store.sql_aggregates import Aggregates
 from crashhub.store.sql_base import SqlBase, _crash, _upsert_inc, bucket_id_for, new_id
 from crashhub.store.sql_buckets import BucketQueries, trailing_days, trend_and_spike
 from crashhub.store.sql_ops import Operations
+from crashhub.store.sql_workflow import WorkflowOps
+from crashhub.store.workflow import kb_status
 
 __all__ = ["SqlBase", "SqlStore", "bucket_id_for", "new_id", "trailing_days", "trend_and_spike"]
 
 
-class SqlStore(BucketQueries, Operations, Store):
+class SqlStore(WorkflowOps, Aggregates, BucketQueries, Operations, Store):
     # ------------------------------------------------------------------ crashes
     def add_crash(self, new: NewCrash) -> tuple[CrashRecord, bool]:
         for attempt in range(3):
@@ -88,6 +91,10 @@ class SqlStore(BucketQueries, Operations, Store):
                     last_seen=seen,
                     kb=list(new.kb),
                     created_at=t,
+                    # Known from the KB at once: the KB's advice is the answer, nothing is due.
+                    status="known_issue" if kb_status(new.kb) == "known" else "new",
+                    advice_deadline=seen + self.first_advice_hours * 3600,
+                    kb_status=kb_status(new.kb),
                 )
                 s.add(bucket)
                 s.flush()
@@ -131,7 +138,7 @@ class SqlStore(BucketQueries, Operations, Store):
                     )
                 )
             self._count_in(s, bucket.id, crash, +1)
-            s.execute(update(m.Bucket).where(m.Bucket.id == bucket.id).values(kb=list(new.kb)))
+            self._set_kb(s, bucket.id, list(new.kb), actor="ingest")
             files = s.scalars(select(m.CrashFile).where(m.CrashFile.crash_id == crash.id)).all()
             return _crash(crash, files), True
 
@@ -322,6 +329,11 @@ class SqlStore(BucketQueries, Operations, Store):
                 last_seen=0.0,
                 kb=list(b.kb or []),
                 created_at=t,
+                status=b.status,
+                owner=b.owner,
+                advice_deadline=b.advice_deadline,
+                advice=b.advice,
+                kb_status=b.kb_status,
             )
             s.add(nb)
             s.flush()

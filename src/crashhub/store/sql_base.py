@@ -109,6 +109,10 @@ def _job(j: m.Job) -> JobRecord:
 class SqlBase:
     """The engine and its transactions; the store's parts (crashes, buckets, operations) build on it."""
 
+    # A new bucket's first advice is due this long after its first crash (setting
+    # ``first_advice_hours``; ``open_store`` sets it).
+    first_advice_hours: float = 4.0
+
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.dialect = url.split(":", 1)[0].split("+", 1)[0]

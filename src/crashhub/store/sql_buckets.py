@@ -11,10 +11,10 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import TextClause, case, func, select, text, update
+from sqlalchemy import TextClause, case, func, select, text
 from sqlalchemy.orm import Session
 
-from crashhub.errors import StoreError
+from crashhub.errors import InputError, StoreError
 from crashhub.store import models as m
 from crashhub.store.base import (
     BucketEvent,
@@ -24,6 +24,7 @@ from crashhub.store.base import (
     now,
 )
 from crashhub.store.sql_base import SqlBase, _crash
+from crashhub.store.workflow import KB_STATUSES, effective_status, kb_status
 
 
 def trailing_days(today: str, window: int) -> list[str]:
@@ -57,6 +58,38 @@ def _top_query(table: str, column: str, parts: int) -> TextClause:
         'ORDER BY "count" DESC, {c} LIMIT :n) AS top{i}'
     )
     return text(" UNION ALL ".join(one.format(c=column, t=table, i=i) for i in range(parts)))
+
+
+def _filtered(
+    q: Any,
+    *,
+    include_merged: bool,
+    kind: str | None,
+    kernel: str | None,
+    host: str | None,
+    kb_status: str | None,
+    since: float | None,
+) -> Any:
+    """The bucket list's filters as WHERE clauses: kernel and host through their aggregate tables'
+    (value, bucket) indexes, KB status through its column (kept with the matches)."""
+    if not include_merged:
+        q = q.where(m.Bucket.merged_into.is_(None), m.Bucket.count > 0)
+    if kind:
+        q = q.where(m.Bucket.kind == kind)
+    if kernel:
+        q = q.where(m.Bucket.id.in_(select(m.BucketKernel.bucket_id).where(m.BucketKernel.release == kernel)))
+    if host:
+        # A part of a host name ("web1" finds "web1.dc2"), as people type it; LIKE's own wildcards
+        # in the input are escaped.
+        hosts = select(m.BucketHost.bucket_id).where(m.BucketHost.host.contains(host, autoescape=True))
+        q = q.where(m.Bucket.id.in_(hosts))
+    if kb_status:
+        if kb_status not in KB_STATUSES:
+            raise InputError(f"unknown KB status {kb_status!r} (one of {', '.join(KB_STATUSES)})", "kb")
+        q = q.where(m.Bucket.kb_status == kb_status)
+    if since is not None:
+        q = q.where(m.Bucket.last_seen >= since)
+    return q
 
 
 # Hosts, kernels and hardware shown per bucket in lists (the detail view shows up to LIST_FULL).
@@ -145,6 +178,11 @@ class BucketQueries(SqlBase):
                     frames=tuple(b.frames or ()),
                     host_count=totals[b.id].get("hosts", 0),
                     kernel_count=totals[b.id].get("kernels", 0),
+                    status=effective_status(b.status, b.kb or []),
+                    owner=b.owner,
+                    advice_deadline=b.advice_deadline,
+                    advice=b.advice,
+                    kb_status=b.kb_status or kb_status(b.kb or []),
                 )
             )
         return out
@@ -200,13 +238,21 @@ class BucketQueries(SqlBase):
         spike_factor: float = 3.0,
         spike_min: int = 5,
         include_merged: bool = False,
+        kernel: str | None = None,
+        host: str | None = None,
+        kb_status: str | None = None,
+        since: float | None = None,
     ) -> list[BucketRecord]:
         today = today or day_of(now())
-        q = select(m.Bucket)
-        if not include_merged:
-            q = q.where(m.Bucket.merged_into.is_(None), m.Bucket.count > 0)
-        if kind:
-            q = q.where(m.Bucket.kind == kind)
+        q = _filtered(
+            select(m.Bucket),
+            include_merged=include_merged,
+            kind=kind,
+            kernel=kernel,
+            host=host,
+            kb_status=kb_status,
+            since=since,
+        )
         with self._read() as s:
             if sort == "trend":
                 order = self._trend_order(
@@ -231,12 +277,25 @@ class BucketQueries(SqlBase):
                 s, rows=rows, today=today, window=spike_days, factor=spike_factor, minimum=spike_min
             )
 
-    def count_buckets(self, *, kind: str | None = None, include_merged: bool = False) -> int:
-        q = select(func.count()).select_from(m.Bucket)
-        if not include_merged:
-            q = q.where(m.Bucket.merged_into.is_(None), m.Bucket.count > 0)
-        if kind:
-            q = q.where(m.Bucket.kind == kind)
+    def count_buckets(
+        self,
+        *,
+        kind: str | None = None,
+        include_merged: bool = False,
+        kernel: str | None = None,
+        host: str | None = None,
+        kb_status: str | None = None,
+        since: float | None = None,
+    ) -> int:
+        q = _filtered(
+            select(func.count()).select_from(m.Bucket),
+            include_merged=include_merged,
+            kind=kind,
+            kernel=kernel,
+            host=host,
+            kb_status=kb_status,
+            since=since,
+        )
         with self._read() as s:
             return int(s.scalar(q) or 0)
 
@@ -278,10 +337,6 @@ class BucketQueries(SqlBase):
                 .limit(1)
             )
             return None if c is None else _crash(c)
-
-    def set_bucket_kb(self, bucket_id: str, matches: list[dict[str, Any]]) -> None:
-        with self._write() as s:
-            s.execute(update(m.Bucket).where(m.Bucket.id == bucket_id).values(kb=matches))
 
     def bucket_events(self, bucket_id: str) -> list[BucketEvent]:
         with self._read() as s:

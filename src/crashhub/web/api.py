@@ -301,17 +301,25 @@ def install(app: FastAPI, ctx: Context) -> None:
     @app.get("/api/v1/buckets", tags=["buckets"])
     def list_buckets(
         request: Request,
+        *,
         sort: str = Query("count", pattern="^(count|last_seen|trend)$"),
         kind: str | None = None,
+        kernel: str | None = None,
+        host: str | None = None,
+        kb: str | None = Query(None, pattern="^(known|new|regression)$"),
+        since: float | None = None,
         limit: int = Query(100, ge=1, le=1000),
         offset: int = Query(0, ge=0),
     ) -> JSONResponse:
         need(request, "read")
-        rows = store.list_buckets(sort=sort, kind=kind, limit=limit, offset=offset, **bucket_opts())
+        filters: dict[str, Any] = {
+            "kind": kind, "kernel": kernel, "host": host, "kb_status": kb, "since": since
+        }
+        rows = store.list_buckets(sort=sort, limit=limit, offset=offset, **filters, **bucket_opts())
         # A JSONResponse skips FastAPI's recursive jsonable_encoder: the records are plain JSON already.
         return JSONResponse(
             {
-                "total": store.count_buckets(kind=kind),
+                "total": store.count_buckets(**filters),
                 "sort": sort,
                 "limit": limit,
                 "offset": offset,
@@ -341,6 +349,29 @@ def install(app: FastAPI, ctx: Context) -> None:
         if not isinstance(into, str):
             raise ApiError(400, 'body must be {"into": "<bucket id>"}')
         b = await run_in_threadpool(store.merge_buckets, bucket_id, into, f"token:{tok.id}:{tok.name}")
+        return b.to_dict()
+
+    @app.patch("/api/v1/buckets/{bucket_id}", tags=["buckets"])
+    async def set_workflow(request: Request, bucket_id: str) -> dict[str, Any]:
+        """The response workflow: ``{"status", "owner", "advice"}`` (any of them; "" clears owner
+        or advice). Recorded as a bucket event; answers the bucket."""
+        tok = need(request, "admin")
+        body = await _json_body(request)
+        fields = ("status", "owner", "advice")
+        if (
+            not isinstance(body, dict)
+            or not body
+            or set(body) - set(fields)
+            or not all(isinstance(body[k], str) for k in body)
+        ):
+            raise ApiError(400, 'body must be {"status": "...", "owner": "...", "advice": "..."} (strings)')
+        if await run_in_threadpool(store.get_bucket, bucket_id) is None:
+            raise ApiError(404, f"no bucket {bucket_id!r}")
+        b = await run_in_threadpool(
+            lambda: store.set_bucket_workflow(
+                bucket_id, **{k: body[k] for k in fields if k in body}, actor=f"token:{tok.id}:{tok.name}"
+            )
+        )
         return b.to_dict()
 
     @app.post("/api/v1/buckets/{bucket_id}/split", tags=["buckets"])

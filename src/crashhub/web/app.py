@@ -32,6 +32,7 @@ from crashhub.ingest.knowledge import KnowledgeBase
 from crashhub.ingest.spool import SpoolWatcher
 from crashhub.jobs.base import Queue
 from crashhub.store import Hub, open_store
+from crashhub.web.alerting import AlertPump, build_engine
 from crashhub.web.auth import Forbidden
 from crashhub.web.multipart import MultipartError
 
@@ -107,6 +108,7 @@ class Context:
     pipeline: Pipeline
     metrics: Metrics
     watcher: SpoolWatcher | None = None
+    alerts: AlertPump | None = None
     upload_locks: dict[str, threading.Lock] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
 
@@ -123,7 +125,13 @@ def build_context(settings: Settings, *, hub: Hub | None = None) -> Context:
     handlers.register(queue, hub, kb)
     metrics = Metrics(lambda: _safe_depth(queue))
     pipeline = Pipeline(hub, kb, queue, observer=metrics.observe)
-    return Context(settings=settings, hub=hub, kb=kb, queue=queue, pipeline=pipeline, metrics=metrics)
+    # Until the app's lifespan starts the pump's thread, alerts are delivered in the caller's
+    # thread (``crashhub serve --demo`` ingesting before it listens).
+    alerts = AlertPump(build_engine(settings), hub.store, float(settings.alert_interval))
+    pipeline.add_listener(alerts.on_outcome)
+    return Context(
+        settings=settings, hub=hub, kb=kb, queue=queue, pipeline=pipeline, metrics=metrics, alerts=alerts
+    )
 
 
 def _safe_depth(q: Queue) -> float:
@@ -156,7 +164,9 @@ def _open_uploads(hub: Hub) -> list[str]:
     return [k for k in keys if hub.store.get_upload(k) is not None]
 
 
-def create_app(settings: Settings, *, background: bool = True, ctx: Context | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, background: bool = True, ctx: Context | None = None, mount_ui: bool = True
+) -> FastAPI:
     ctx = ctx or build_context(settings)
 
     @asynccontextmanager
@@ -189,6 +199,8 @@ def create_app(settings: Settings, *, background: bool = True, ctx: Context | No
                         log.exception("garbage collection failed")
 
             threading.Thread(target=periodic_gc, name="crashhub-gc", daemon=True).start()
+            if ctx.alerts is not None:
+                ctx.alerts.start()
         try:
             yield
         finally:
@@ -196,6 +208,8 @@ def create_app(settings: Settings, *, background: bool = True, ctx: Context | No
             if ctx.watcher is not None:
                 ctx.watcher.stop()
             ctx.queue.stop()
+            if ctx.alerts is not None:
+                ctx.alerts.stop()
 
     app = FastAPI(
         title="crashhub",
@@ -226,6 +240,13 @@ def create_app(settings: Settings, *, background: bool = True, ctx: Context | No
     from crashhub.web import api
 
     api.install(app, ctx)
+    if mount_ui:
+        from crashhub.web import ui
+
+        # After the API, so the UI's "/" never shadows an API route.
+        router = ui.router(ctx)
+        app.include_router(router)
+        app.state.ui = router.ui  # type: ignore[attr-defined]  # the UI's state, for tests and bench
     return app
 
 

@@ -80,7 +80,7 @@ class UI:
         self.env.filters["q"] = lambda s: quote(str(s), safe="")
         self.env.globals["version"] = __version__
         self.lang_setting: str | None = getattr(ctx.settings, "ui_language", None)
-        self.advice_hours = float(getattr(ctx.settings, "first_advice_hours", 4.0) or 4.0)
+        self.advice_hours = float(ctx.settings.first_advice_hours)
         self._cache: dict[str, tuple[float, Any]] = {}
         self._lock = threading.Lock()
         self._refreshing: set[str] = set()

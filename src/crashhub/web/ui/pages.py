@@ -14,34 +14,28 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from crashhub.errors import AuthError
 from crashhub.store.base import BucketRecord, day_of
+from crashhub.store.workflow import KB_STATUSES, effective_status, is_overdue
 from crashhub.web.ui import views
-from crashhub.web.ui.aggregates import per_day_by_release_sql, releases_sql
 from crashhub.web.ui.base import UI, PageError, Redirect
 from crashhub.web.ui.session import COOKIE
 
 PAGE = 100
-SCAN_CHUNK = 500
-SCAN_MAX = 20_000  # buckets a filtered dashboard looks through before it says "at least N"
 CHART_DAYS = 30
-CHART_CRASHES = 5000
 SORTS = ("count", "last_seen", "trend")
 
 
 def workflow(ui: UI, b: BucketRecord, now: float) -> dict[str, Any]:
-    """The bucket's response state: the store's columns when it has them, else derived from the KB.
+    """The bucket's response state as the pages show it ("advice given" for ``advice_given``).
 
-    Without a stored status a bucket with a specific KB match counts as "known issue" and one
-    without as "new"; a new bucket past ``first_seen + first_advice_hours`` is overdue.
+    A bucket stored before the workflow existed has no deadline: first seen + ``first_advice_hours``.
     """
-    kbs = views.kb_status(b.kb)
-    status = getattr(b, "status", None) or ("known issue" if kbs == "known" else "new")
-    deadline = getattr(b, "advice_deadline", None) or b.first_seen + ui.advice_hours * 3600
+    deadline = b.advice_deadline if b.advice_deadline is not None else b.first_seen + ui.advice_hours * 3600
     return {
-        "status": status,
-        "owner": getattr(b, "owner", None),
+        "status": effective_status(b.status, b.kb).replace("_", " "),
+        "owner": b.owner,
+        "advice": b.advice,
         "deadline": deadline,
-        "overdue": status == "new" and now > deadline,
-        "stored": getattr(b, "status", None) is not None,
+        "overdue": is_overdue(b.status, b.kb, deadline, now),
     }
 
 
@@ -55,38 +49,13 @@ def _filtered(
     kb: str | None,
     since: float | None,
     offset: int,
-) -> tuple[list[BucketRecord], int, bool]:
-    """One page of buckets under the filters, the number matching, and whether that is a lower bound."""
-    store, opts = ui.store, ui.bucket_opts()
-    if not (kernel or host or kb or since):
-        rows = store.list_buckets(sort=sort, kind=kind, limit=PAGE, offset=offset, **opts)
-        return rows, store.count_buckets(kind=kind), False
-
-    def keep(b: BucketRecord) -> bool:
-        return (
-            (not kernel or kernel in b.kernels)
-            and (not host or any(host in h for h in b.hosts))
-            and (not kb or views.kb_status(b.kb) == kb)
-            and (since is None or b.last_seen >= since)
-        )
-
-    matched: list[BucketRecord] = []
-    n, scanned, cut = 0, 0, False
-    while scanned < SCAN_MAX:
-        chunk = store.list_buckets(sort=sort, kind=kind, limit=SCAN_CHUNK, offset=scanned, **opts)
-        scanned += len(chunk)
-        for b in chunk:
-            if keep(b):
-                if offset <= n < offset + PAGE:
-                    matched.append(b)
-                n += 1
-        if len(chunk) < SCAN_CHUNK:
-            break
-        if sort == "last_seen" and since is not None and chunk and chunk[-1].last_seen < since:
-            break  # sorted by last seen: nothing further back can pass the time filter
-    else:
-        cut = True
-    return matched, n, cut
+) -> tuple[list[BucketRecord], int]:
+    """One page of buckets under the filters (all done by the store, in SQL), and how many match."""
+    if kb and kb not in KB_STATUSES:
+        raise PageError(400, f"unknown KB status {kb!r} ({', '.join(KB_STATUSES)})")
+    filters: dict[str, Any] = {"kind": kind, "kernel": kernel, "host": host, "kb_status": kb, "since": since}
+    rows = ui.store.list_buckets(sort=sort, limit=PAGE, offset=offset, **filters, **ui.bucket_opts())
+    return rows, ui.store.count_buckets(**filters)
 
 
 def release_chart(ui: UI, now: float) -> views.Chart:
@@ -94,13 +63,7 @@ def release_chart(ui: UI, now: float) -> views.Chart:
         today = day_of(now)
         days = views.days_back(today, CHART_DAYS)
         since = now - CHART_DAYS * 86400
-        fn = getattr(ui.store, "crashes_per_day_by_release", None)
-        # The store's aggregate when it has one (see docs/ui.md), else one GROUP BY on a SQL store.
-        series = fn(since=since) if fn is not None else per_day_by_release_sql(ui.store, since)
-        if series is None:  # another store: the newest crashes of the window, record by record
-            crashes = ui.store.list_crashes(since=since, limit=CHART_CRASHES)
-            series = views.per_day_by_release(crashes)
-        return views.stacked_days(series, days)
+        return views.stacked_days(ui.store.crashes_per_day_by_release(since), days)
 
     return ui.cached("release-chart", 60.0, make)  # type: ignore[no-any-return]
 
@@ -187,7 +150,7 @@ def install(r: APIRouter, ui: UI) -> None:
         if sort not in SORTS:
             raise PageError(400, f"unknown sort {sort!r} ({', '.join(SORTS)})")
         now = time.time()
-        rows, total, cut = _filtered(
+        rows, total = _filtered(
             ui,
             sort=sort,
             kind=kind or None,
@@ -207,9 +170,7 @@ def install(r: APIRouter, ui: UI) -> None:
             }
             for b in rows
         ]
-        kernels = ui.cached(
-            "kernels", 60.0, lambda: releases_sql(store) or [k.release for k in store.list_kernels()]
-        )
+        kernels = ui.cached("kernels", 60.0, store.crash_releases)
         from crashhub.kb import KINDS
 
         filt = {"sort": sort, "kind": kind, "kernel": kernel, "host": host, "kb": kb, "window": window}
@@ -221,7 +182,6 @@ def install(r: APIRouter, ui: UI) -> None:
         ctx = {
             "buckets": buckets,
             "total": total,
-            "cut": cut,
             "offset": offset,
             "page": PAGE,
             "f": filt,
@@ -259,7 +219,7 @@ def install(r: APIRouter, ui: UI) -> None:
             "events": store.bucket_events(bucket_id),
             "similar": similar_buckets(ui, b),
             "wf": workflow(ui, b, now),
-            "can_workflow": hasattr(store, "set_bucket_workflow"),
+            "can_workflow": True,
         }
         return ui.render(request, "bucket.html", ctx)
 
@@ -302,13 +262,13 @@ def install(r: APIRouter, ui: UI) -> None:
     ) -> Response:
         s = ui.require(request, admin=True)
         ui.check_csrf(request, csrf)
-        fn = getattr(store, "set_bucket_workflow", None)
-        if fn is None:
-            raise PageError(501, "This store keeps no bucket workflow yet (see docs/ui.md).")
         ui.guard(
             "workflow",
-            lambda: fn(bucket_id, status=status, owner=owner or None, advice=advice or None, actor=s.actor),
+            lambda: store.set_bucket_workflow(
+                bucket_id, status=status or None, owner=owner, advice=advice, actor=s.actor
+            ),
         )
+        ui.invalidate()
         raise Redirect(f"/ui/buckets/{bucket_id}")
 
     @r.get("/ui/crashes/{crash_id}", include_in_schema=False)

@@ -12,20 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from crashhub.store.workflow import kb_status
+
+__all__ = ["kb_status"]  # re-exported: the templates' KB status is the store's
+
 # Colours for per-release series: distinguishable, colour-blind friendly (Okabe-Ito).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
-
-
-def kb_status(kb: Sequence[Mapping[str, Any]]) -> str:
-    """``regression`` (a match past its ``fixed_in``), ``known`` (a specific entry), else ``new``.
-
-    A generic starter entry explains the kind, not this bug, so it leaves a bucket ``new``.
-    """
-    if any(m.get("regression") for m in kb):
-        return "regression"
-    if any(not m.get("generic") for m in kb):
-        return "known"
-    return "new"
 
 
 def days_back(today: str, n: int) -> list[str]:

@@ -1,0 +1,174 @@
+"""Store contract, continued: the response workflow, the bucket list's filters, the dashboard's and
+the KB's aggregates. Runs on SQLite and PostgreSQL like test_contract.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from tests.store.test_contract import crash as _crash
+
+from crashhub.errors import InputError, StoreError
+from crashhub.store.base import NewCrash, Store, day_of
+from crashhub.store.migrate import upgrade
+from crashhub.store.sql import SqlStore
+
+KNOWN = [{"id": "crashmod-null", "title": "the test module"}]
+GENERIC = [{"id": "generic-null", "title": "t", "generic": True}]
+T0 = 1_790_000_000.0
+
+
+def crash(identity: str, **kw: Any) -> NewCrash:
+    """test_contract's crash, matched by a generic (starter) entry only: a bucket awaiting advice."""
+    new = _crash(identity, **kw)
+    new.kb = list(GENERIC)
+    return new
+
+
+def test_new_bucket_workflow_defaults(store: Store) -> None:
+    c, _ = store.add_crash(crash("1", when=T0))
+    b = store.get_bucket(c.bucket_id)
+    assert b is not None
+    assert b.status == "new" and b.owner is None and b.advice is None
+    assert b.advice_deadline == pytest.approx(T0 + 4 * 3600)
+    d = b.to_dict()
+    assert d["status"] == "new" and d["advice_deadline"].endswith("Z") and d["kb_status"] == "new"
+
+
+def test_set_workflow_records_who_changed_what(store: Store) -> None:
+    c, _ = store.add_crash(crash("1", when=T0))
+    bid = c.bucket_id
+    b = store.set_bucket_workflow(bid, status="investigating", owner="alice", actor="ui:alice")
+    assert (b.status, b.owner) == ("investigating", "alice")
+    b = store.set_bucket_workflow(bid, status="advice given", advice="Unload **crashmod**.", actor="ui:bob")
+    assert b.status == "advice_given" and b.advice == "Unload **crashmod**." and b.owner == "alice"
+    store.set_bucket_workflow(bid, status="advice_given", actor="ui:bob")  # no change: no event
+    store.set_bucket_workflow(bid, owner="", actor="ui:bob")  # "" clears
+    b = store.get_bucket(bid)
+    assert b is not None and b.owner is None
+    ev = [e for e in store.bucket_events(bid) if e.action == "workflow"]
+    assert [e.actor for e in ev] == ["ui:alice", "ui:bob", "ui:bob"]
+    assert ev[0].detail == {"status": ["new", "investigating"], "owner": [None, "alice"]}
+    assert ev[1].detail["status"] == ["investigating", "advice_given"]
+    assert ev[1].detail["advice"] == [0, len("Unload **crashmod**.")]
+    assert ev[2].detail == {"owner": ["alice", None]}
+
+
+def test_set_workflow_refuses_bad_input(store: Store) -> None:
+    c, _ = store.add_crash(crash("1"))
+    with pytest.raises(InputError):
+        store.set_bucket_workflow(c.bucket_id, status="done", actor="x")
+    with pytest.raises(InputError):
+        store.set_bucket_workflow(c.bucket_id, owner="a\nb", actor="x")
+    with pytest.raises(StoreError):
+        store.set_bucket_workflow("nope", status="fixed", actor="x")
+    assert not [e for e in store.bucket_events(c.bucket_id) if e.action == "workflow"]
+
+
+def test_kb_match_answers_a_new_bucket(store: Store) -> None:
+    new = crash("1")
+    new.kb = KNOWN
+    c, _ = store.add_crash(new)
+    b = store.get_bucket(c.bucket_id)
+    assert b is not None and b.status == "known_issue" and b.kb_status == "known"
+    c2, _ = store.add_crash(crash("2", key="k2"))  # generic only: new, awaiting advice
+    assert store.get_bucket(c2.bucket_id).status == "new"  # type: ignore[union-attr]
+    store.set_bucket_kb(c2.bucket_id, KNOWN)  # a KB entry written later answers it
+    b2 = store.get_bucket(c2.bucket_id)
+    assert b2 is not None and b2.status == "known_issue" and b2.kb_status == "known"
+    ev = store.bucket_events(c2.bucket_id)
+    assert ev[-1].actor == "kb" and ev[-1].detail["status"] == ["new", "known_issue"]
+    # A bucket someone works on keeps its status when an entry starts to match.
+    c3, _ = store.add_crash(crash("3", key="k3"))
+    store.set_bucket_workflow(c3.bucket_id, status="investigating", actor="ui:a")
+    store.set_bucket_kb(c3.bucket_id, KNOWN)
+    assert store.get_bucket(c3.bucket_id).status == "investigating"  # type: ignore[union-attr]
+
+
+def test_list_buckets_filters(store: Store) -> None:
+    a = crash("1", key="ka", host="web1.dc2", release="6.1.0-56-cloud-amd64", when=T0)
+    a.kb = KNOWN
+    store.add_crash(a)
+    store.add_crash(crash("2", key="kb", host="db7", release="6.12.117", when=T0 + 86400))
+    store.add_crash(crash("3", key="kb", host="web9", release="6.1.0-56-cloud-amd64", when=T0 + 2 * 86400))
+    store.add_crash(crash("4", key="kc", host="db100%", release="6.12.117", when=T0 + 3 * 86400))
+
+    def keys(**kw: object) -> list[str]:
+        rows = store.list_buckets(sort="last_seen", today="2026-09-30", **kw)  # type: ignore[arg-type]
+        assert store.count_buckets(**kw) == len(rows)  # type: ignore[arg-type]
+        return sorted(b.key for b in rows)
+
+    assert keys() == ["ka", "kb", "kc"]
+    assert keys(kernel="6.1.0-56-cloud-amd64") == ["ka", "kb"]
+    assert keys(kernel="6.12.117") == ["kb", "kc"]
+    assert keys(host="web") == ["ka", "kb"]
+    assert keys(host="dc2") == ["ka"]
+    assert keys(host="db1") == ["kc"]
+    assert keys(host="b%") == []  # LIKE wildcards in the input are plain characters
+    assert keys(host="100%") == ["kc"]
+    assert keys(kb_status="known") == ["ka"]
+    assert keys(kb_status="new") == ["kb", "kc"]
+    assert keys(kb_status="regression") == []
+    assert keys(since=T0 + 2 * 86400) == ["kb", "kc"]
+    assert keys(kernel="6.12.117", host="db", since=T0 + 3 * 86400) == ["kc"]
+    trend = store.list_buckets(sort="trend", kernel="6.12.117", today="2026-09-30")
+    assert sorted(b.key for b in trend) == ["kb", "kc"]
+    with pytest.raises(InputError):
+        store.list_buckets(kb_status="maybe")
+
+
+def test_crashes_per_day_by_release(store: Store) -> None:
+    day = 86400.0
+    base = (T0 // day) * day  # midnight UTC
+    store.add_crash(crash("1", when=base + 10, release="6.1"))
+    store.add_crash(crash("2", when=base + day - 1, release="6.1"))
+    store.add_crash(crash("3", when=base + day + 5, release="6.12"))
+    store.add_crash(crash("4", key="k2", when=base + 5, release=None))  # type: ignore[arg-type]
+    got = store.crashes_per_day_by_release(since=0)
+    d0, d1 = day_of(base), day_of(base + day)
+    assert got == {"6.1": {d0: 2}, "6.12": {d1: 1}, "?": {d0: 1}}
+    assert store.crashes_per_day_by_release(since=2**40) == {}
+    assert store.crash_releases() == ["6.1", "6.12"]
+
+
+def test_latest_crashes(store: Store) -> None:
+    a1, _ = store.add_crash(crash("1", key="ka"))
+    a2, _ = store.add_crash(crash("2", key="ka"))
+    b1, _ = store.add_crash(crash("3", key="kb"))
+    got = store.latest_crashes()
+    assert {k: v.id for k, v in got.items()} == {
+        a1.bucket_id: store.latest_crash_of_bucket(a1.bucket_id).id,  # type: ignore[union-attr]
+        b1.bucket_id: b1.id,
+    }
+    assert got[a1.bucket_id].id in (a1.id, a2.id)
+    assert set(store.latest_crashes([b1.bucket_id])) == {b1.bucket_id}
+    assert store.latest_crashes([]) == {}
+    store.merge_buckets(b1.bucket_id, a1.bucket_id, "t")
+    assert set(store.latest_crashes()) == {a1.bucket_id}
+
+
+def test_migration_0003_on_old_buckets(tmp_path: object) -> None:
+    """A database made at 0002 keeps its buckets: status derived, default deadline, KB status."""
+    url = f"sqlite:///{tmp_path}/old.db"
+    eng = create_engine(url)
+    upgrade(eng, "0002")
+    with eng.begin() as c:
+        for bid, kb in (("b1", '[{"id": "x", "generic": false}]'), ("b2", "[]")):
+            c.execute(
+                text(
+                    "INSERT INTO buckets (id, algorithm, key, \"primary\", kind, title, frames, count, dumps,"
+                    " first_seen, last_seen, kb, created_at) VALUES (:i, 'a', :i, 1, 'oops', 't', '[]', 1, 0,"
+                    " 1000.0, 1000.0, :kb, 1000.0)"
+                ),
+                {"i": bid, "kb": kb},
+            )
+    eng.dispose()
+    s = SqlStore(url)
+    s.migrate()
+    b1, b2 = s.get_bucket("b1"), s.get_bucket("b2")
+    assert b1 is not None and b2 is not None
+    assert (b1.status, b1.kb_status, b1.advice_deadline) == ("known_issue", "known", 1000.0 + 14400)
+    assert (b2.status, b2.kb_status) == ("new", "new")
+    assert [b.id for b in s.list_buckets(kb_status="known")] == ["b1"]
+    s.close()
