@@ -1,1 +1,1 @@
-"""The crash lab: real Debian kernels crashed in QEMU and captured by kdump (a project tool, not installed)."""
+"""The crash lab: real Debian kernels crashed in QEMU and captured by kdump (a project tool)."""

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * crashmod: the crash lab's test module. Writing a kind name to /proc/crashmod
+ * crashes the kernel that way, in the writer's process context, so the crash
+ * stack looks like a real syscall path (write -> proc_reg_write -> ...).
+ * Kinds that need a stuck CPU start a kthread and return.
+ *
+ * Built with -fmacro-prefix-map (see Kbuild) so __FILE__ in BUG()/WARN()
+ * messages is "crashmod/crashmod.c", never a path of the build machine.
+ */
+#include <linux/module.h>
+#include <linux/kernel.h>
+#include <linux/proc_fs.h>
+#include <linux/uaccess.h>
+#include <linux/kthread.h>
+#include <linux/delay.h>
+#include <linux/slab.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/sched.h>
+#include <linux/string.h>
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("crashhub crash lab: crash the kernel on demand");
+
+struct crashmod_obj {
+	unsigned long id;
+	unsigned long flags;
+	struct list_head node;
+	int refcount;		/* offset 0x20: the NULL kind writes here */
+};
+
+/* Kept in a volatile so the compiler cannot see the NULL and fold the store away. */
+static struct crashmod_obj *volatile crashmod_nullobj;
+static DEFINE_MUTEX(crashmod_lock);
+
+static noinline void crashmod_null(void)
+{
+	struct crashmod_obj *obj = crashmod_nullobj;
+
+	obj->refcount = 1;
+}
+
+static noinline void crashmod_bug(void)
+{
+	BUG_ON(crashmod_nullobj == NULL);
+}
+
+static noinline void crashmod_gpf(void)
+{
+	/* LIST_POISON1: what a use of an already-deleted list entry dereferences. */
+	struct crashmod_obj *obj = (struct crashmod_obj *)0xdead000000000100UL;
+
+	WRITE_ONCE(obj->refcount, 1);
+}
+
+static noinline void crashmod_warn(void)
+{
+	WARN(1, "crashmod: refcount underflow on object %p\n", &crashmod_nullobj);
+}
+
+static noinline void crashmod_hung(void)
+{
+	/*
+	 * A self-deadlock: the second lock sleeps uninterruptibly forever. The unlocks
+	 * (never reached) keep the second mutex_lock() from becoming a tail call, so
+	 * crashmod_hung stays on the blocked task's stack.
+	 */
+	mutex_lock(&crashmod_lock);
+	mutex_lock(&crashmod_lock);
+	mutex_unlock(&crashmod_lock);
+	mutex_unlock(&crashmod_lock);
+}
+
+static noinline void crashmod_list_corruption(void)
+{
+	static LIST_HEAD(head);
+	struct crashmod_obj *obj = kzalloc(sizeof(*obj), GFP_KERNEL);
+
+	if (!obj)
+		return;
+	list_add(&obj->node, &head);
+	list_del(&obj->node);
+	list_del(&obj->node);	/* double delete: ->next is LIST_POISON1 */
+}
+
+static noinline void crashmod_uaf(void)
+{
+	/*
+	 * Use after free without KASAN: the freed object's hidden freelist
+	 * pointer is overwritten, and a later allocation from the same per-cpu
+	 * freelist follows it. The crash lands in the slab allocator, far from
+	 * the culprit, as it does in the field.
+	 */
+	void *a, *b, *c;
+
+	preempt_disable();
+	a = kmalloc(192, GFP_ATOMIC);
+	if (a) {
+		kfree(a);
+		memset(a, 0x41, 192);
+		b = kmalloc(192, GFP_ATOMIC);
+		c = kmalloc(192, GFP_ATOMIC);
+		pr_info("crashmod: uaf survived (%px %px)\n", b, c);
+	}
+	preempt_enable();
+}
+
+static noinline int crashmod_recurse(int depth)
+{
+	volatile char pad[512];
+
+	pad[0] = (char)depth;
+	pad[511] = pad[0];
+	if (depth > (1 << 20))	/* never reached: the 16 KiB stack ends long before */
+		return 0;
+	return crashmod_recurse(depth + 1) + pad[511];
+}
+
+static int crashmod_spin(void *arg)
+{
+	bool rcu = (bool)(unsigned long)arg;
+
+	if (rcu)
+		rcu_read_lock();
+	preempt_disable();
+	for (;;)
+		cpu_relax();
+	return 0;
+}
+
+static void crashmod_start_spinner(bool rcu)
+{
+	struct task_struct *t = kthread_run(crashmod_spin, (void *)(unsigned long)rcu,
+					    rcu ? "crashmod_rcu" : "crashmod_spin");
+
+	if (IS_ERR(t))
+		pr_err("crashmod: kthread_run failed\n");
+}
+
+static ssize_t crashmod_write(struct file *file, const char __user *ubuf,
+			      size_t count, loff_t *ppos)
+{
+	char kind[32];
+	size_t n = min(count, sizeof(kind) - 1);
+
+	if (copy_from_user(kind, ubuf, n))
+		return -EFAULT;
+	kind[n] = '\0';
+	strim(kind);
+	pr_info("crashmod: kind=%s comm=%s pid=%d\n", kind, current->comm, task_pid_nr(current));
+
+	if (!strcmp(kind, "null"))
+		crashmod_null();
+	else if (!strcmp(kind, "bug"))
+		crashmod_bug();
+	else if (!strcmp(kind, "gpf"))
+		crashmod_gpf();
+	else if (!strcmp(kind, "warn"))
+		crashmod_warn();
+	else if (!strcmp(kind, "hung"))
+		crashmod_hung();
+	else if (!strcmp(kind, "list_corruption"))
+		crashmod_list_corruption();
+	else if (!strcmp(kind, "uaf"))
+		crashmod_uaf();
+	else if (!strcmp(kind, "stack_overflow"))
+		crashmod_recurse(0);
+	else if (!strcmp(kind, "softlockup"))
+		crashmod_start_spinner(false);
+	else if (!strcmp(kind, "rcu_stall"))
+		crashmod_start_spinner(true);
+	else
+		return -EINVAL;
+	return count;
+}
+
+static const struct proc_ops crashmod_ops = {
+	.proc_write = crashmod_write,
+};
+
+static int __init crashmod_init(void)
+{
+	if (!proc_create("crashmod", 0200, NULL, &crashmod_ops))
+		return -ENOMEM;
+	return 0;
+}
+
+static void __exit crashmod_exit(void)
+{
+	remove_proc_entry("crashmod", NULL);
+}
+
+module_init(crashmod_init);
+module_exit(crashmod_exit);
