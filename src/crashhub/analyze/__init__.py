@@ -1,1 +1,227 @@
-"""analyze."""
+"""Deep analysis of a vmcore: drgn (primary) and crash, each in a limited child process.
+
+:func:`analyze` is the one entry point (the hub's jobs and ``crashhub analyze`` call it)::
+
+    analyze(dump, vmlinux=None, debuginfo_dir=None, engines=("drgn", "crash"), timeout=300.0) -> dict
+
+The vmlinux comes from ``vmlinux`` (checked against the dump's build-id and refused with
+the reason when it does not match) or from the debuginfo store at ``debuginfo_dir``
+(matched by build-id, else release).  The result always has ``engine``,
+``panic_message``, ``panic_task`` (pid, comm, cpu), ``stack`` (function, module, file,
+line), ``tasks`` (count) and ``findings``; where an engine failed it says why and what
+was still read (the log comes from the dump without debuginfo when nothing else works).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from crashhub.errors import AnalysisError, DebuginfoError
+
+DEFAULT_TIMEOUT = 300.0
+DEFAULT_MEMORY = 6 << 30
+_TASK_LINE = re.compile(r"CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: (\S+)")
+
+__all__ = ["DEFAULT_TIMEOUT", "analyze"]
+
+
+def _facts(dump: Path) -> tuple[dict[str, Any], str | None, list[str]]:
+    """Dump facts and log read without debuginfo (crashhub.dump); problems as notes."""
+    notes: list[str] = []
+    facts: dict[str, Any] = {}
+    log: str | None = None
+    try:
+        from crashhub import dump as dumpmod  # noqa: PLC0415  (keeps `import crashhub.analyze` light)
+
+        facts = dumpmod.facts(dump).to_dict()
+        facts.pop("vmcoreinfo", None)
+        log = dumpmod.dmesg(dump).decode("utf-8", "replace")
+    except Exception as e:  # a dump the reader cannot parse is still worth giving to drgn and crash
+        notes.append(f"dump reader: {type(e).__name__}: {e}"[:400])
+    return facts, log, notes
+
+
+def _resolve(facts: dict[str, Any], vmlinux: Path | None, debuginfo_dir: Path | None
+             ) -> tuple[Path | None, list[Path], dict[str, Any]]:
+    """The vmlinux and module files to use, and how they were matched; refuses a wrong vmlinux."""
+    from crashhub.debuginfo.index import DebuginfoStore, check_vmlinux  # noqa: PLC0415
+
+    bid, rel = facts.get("build_id"), facts.get("release")
+    if vmlinux is not None:
+        m = check_vmlinux(vmlinux, bid, rel)
+        if not m.ok:
+            raise DebuginfoError(f"refusing this vmlinux: {m.reason}", vmlinux)
+        return vmlinux, [], m.to_dict()
+    if debuginfo_dir is not None:
+        store = DebuginfoStore(debuginfo_dir)
+        m = store.check(facts)
+        if m.ok and m.entry is not None:
+            return m.entry.vmlinux, [m.entry.dir / "modules"], m.to_dict()
+        return None, [], m.to_dict()
+    return None, [], {"ok": False, "reason": "no vmlinux given and no debuginfo store", "by": None}
+
+
+def _panic_task_from_log(log: str | None) -> dict[str, Any] | None:
+    if not log:
+        return None
+    hits = list(_TASK_LINE.finditer(log))
+    if not hits:
+        return None
+    m = hits[0]  # the first oops/panic report is the one that started it
+    return {"pid": int(m.group(2)), "comm": m.group(3), "cpu": int(m.group(1)), "source": "log"}
+
+
+# Lines that say why the kernel died, best first: an explicit panic, then an oops's headline.
+_PANIC_LINES = (
+    re.compile(r"Kernel panic - not syncing:.*"),
+    re.compile(r"BUG: (?:kernel NULL pointer dereference|unable to handle).*|Unable to handle kernel.*"),
+    re.compile(r"[Kk]ernel BUG at.*"),
+    re.compile(r"general protection fault.*|Oops: .*"),
+)
+
+
+def _panic_message_from_log(log: str | None) -> str | None:
+    for rx in _PANIC_LINES:
+        m = rx.search(log or "")
+        if m:
+            return m.group(0).strip()
+    return None
+
+
+_GCC_SUFFIX = re.compile(r"(\.(?:cold|constprop|isra|part|lto_priv|llvm)(?:\.\d+)?)+$")
+
+
+def _base(fn: str) -> str:
+    """A function name without GCC's clone suffixes: crash prints the ELF symbol
+    (``__handle_sysrq.cold``), drgn the DWARF subprogram (``__handle_sysrq``)."""
+    return _GCC_SUFFIX.sub("", fn)
+
+
+def agreement(drgn_stack: list[dict[str, Any]], crash_stack: list[dict[str, Any]], n: int = 4
+              ) -> dict[str, Any]:
+    """Do drgn and crash show the same top frames?  crash lists the panic path (machine_kexec,
+    __crash_kexec, ...) above the exception frame; drgn starts where the oops hit, so the two
+    are aligned on drgn's first (non-inline) function."""
+    from crashhub.analyze.crash_engine import from_exception  # noqa: PLC0415
+
+    d = [_base(str(f["function"])) for f in drgn_stack if not f.get("inline") and f.get("function")]
+    full = [_base(str(f["function"])) for f in crash_stack]
+    # Align on drgn's first function; crash may list an exception frame further down (a WARN's
+    # ud2, a page fault in the interrupted task) that is not where drgn starts.
+    c = full if d and d[0] in full else [_base(x) for x in from_exception(crash_stack)]
+    # One function listed twice in a row (crash: the exception RIP in "f", then a frame in its
+    # "f.cold" part) is one frame.
+    d = [x for i, x in enumerate(d) if i == 0 or d[i - 1] != x]
+    c = [x for i, x in enumerate(c) if i == 0 or c[i - 1] != x]
+    if not d or not c:
+        return {"same": None, "drgn": d[:n], "crash": c[:n]}
+    start = c.index(d[0]) if d[0] in c else 0
+    cc = c[start:start + n]
+    dd = d[:len(cc)]
+    return {"same": dd == cc, "drgn": dd, "crash": cc}
+
+
+def _merge(res: dict[str, Any], drgn: dict[str, Any] | None, crash: dict[str, Any] | None,
+           log: str | None) -> None:
+    panic = (drgn or {}).get("panic") or {}
+    dt = (drgn or {}).get("tasks") or {}
+    res["panic_message"] = panic.get("panic_message") or (crash or {}).get("panic_message") \
+        or _panic_message_from_log(log)
+    task = panic.get("panic_task")
+    if not task or task.get("comm") is None:
+        alt = (crash or {}).get("panic_task") or _panic_task_from_log(log)
+        task = {**(alt or {}), **{k: v for k, v in (task or {}).items() if v is not None}} or None
+    res["panic_task"] = task
+    res["stack"] = panic.get("stack") or (crash or {}).get("stack") or []
+    # "unwind": drgn walked the crashed task's stack; "log": the oops's Call Trace looked up in
+    # the DWARF (the task could not be unwound); "crash": crash's bt.
+    res["stack_source"] = (panic.get("stack_source", "unwind") if panic.get("stack")
+                           else "crash" if res["stack"] else None)
+    res["tasks"] = dt.get("count") if dt else (crash or {}).get("tasks")
+    drgn_d = drgn or {}
+    res["cpus"] = drgn_d.get("cpus") or []
+    res["dstate"] = dt.get("dstate") or []
+    res["task_states"] = dt.get("states") or {}
+    res["top_rss"] = dt.get("top_rss") or []
+    res["runq"] = drgn_d.get("runq") or []
+    res["memory"] = drgn_d.get("memory") or {}
+    res["modules"] = drgn_d.get("modules") or []
+    sysd = drgn_d.get("sys") or {}
+    res["sys"] = sysd
+    res["taint"] = sysd.get("taint")
+    res["log"] = drgn_d.get("log") or log or ((crash or {}).get("outputs") or {}).get("log")
+    if drgn and drgn.get("ok") and panic:
+        res["engine"] = "drgn"
+    elif crash and crash.get("ok") and crash.get("mode") != "--minimal":
+        res["engine"] = "crash"
+    elif drgn and panic:
+        res["engine"] = "drgn"
+    else:
+        res["engine"] = "log" if res["log"] else None
+
+
+def analyze(dump: Path, *, vmlinux: Path | None = None, debuginfo_dir: Path | None = None,
+            engines: Sequence[str] = ("drgn", "crash"), timeout: float = DEFAULT_TIMEOUT,
+            mem_bytes: int | None = DEFAULT_MEMORY, modules: Sequence[Path] = (),
+            source_dirs: Sequence[Path] = (), sections: Sequence[str] | None = None) -> dict[str, Any]:
+    """Analyse ``dump``; see the module docstring.  ``timeout`` and ``mem_bytes`` apply per engine."""
+    from crashhub.analyze import checks, crash_engine, drgn_engine, sources  # noqa: PLC0415
+
+    dump = Path(dump)
+    if not dump.is_file():
+        raise AnalysisError(f"{dump}: no such dump file")
+    unknown = set(engines) - {"drgn", "crash"}
+    if unknown:
+        raise AnalysisError(f"unknown engine(s) {', '.join(sorted(unknown))}; use drgn and/or crash")
+    t0 = time.monotonic()
+    facts, log, notes = _facts(dump)
+    vml, mod_dirs, match = _resolve(facts, Path(vmlinux) if vmlinux else None,
+                                    Path(debuginfo_dir) if debuginfo_dir else None)
+    res: dict[str, Any] = {"dump": facts, "debuginfo": match, "notes": notes, "engines": {},
+                           "versions": {}, "crash_mode": None}
+    drgn_res: dict[str, Any] | None = None
+    crash_res: dict[str, Any] | None = None
+    use_debuginfod = vml is None and bool(os.environ.get("DEBUGINFOD_URLS"))
+    if "drgn" in engines:
+        if vml is None and not use_debuginfod:
+            drgn_res = {"engine": "drgn", "ok": False,
+                        "failure": f"no debuginfo for this kernel: {match['reason']}"}
+        else:
+            fmt = str(facts.get("format") or "")
+            drgn_res = drgn_engine.run(dump, vml, modules=[*mod_dirs, *map(Path, modules)], timeout=timeout,
+                                       mem_bytes=mem_bytes, debuginfod=use_debuginfod,
+                                       qemu_kdump="qemu" in fmt and "kdump" in fmt,
+                                       sections=tuple(sections) if sections else None)
+        res["engines"]["drgn"] = drgn_res
+        res["versions"]["drgn"] = drgn_res.get("version")
+    if "crash" in engines:
+        if vml is None:
+            crash_res = {"engine": "crash", "ok": False, "failure": "crash needs a vmlinux with debuginfo"}
+        else:
+            crash_res = crash_engine.run(dump, vml, timeout=timeout, mem_bytes=mem_bytes)
+        res["engines"]["crash"] = crash_res
+        res["versions"]["crash"] = crash_res.get("version")
+        res["crash_mode"] = crash_res.get("mode")
+    _merge(res, drgn_res, crash_res, log)
+    if drgn_res and crash_res and crash_res.get("stack") and res["stack"]:
+        ct = crash_res.get("panic_task") or {}
+        pt = res["panic_task"] or {}
+        res["agreement"] = {"pid": ct.get("pid") == pt.get("pid"), "comm": ct.get("comm") == pt.get("comm"),
+                            "frames": agreement(res["stack"], crash_res["stack"]),
+                            "tasks": {"drgn": res["tasks"], "crash": crash_res.get("tasks")}}
+    roots = [*map(Path, source_dirs)]
+    if debuginfo_dir is not None and facts.get("release"):
+        from crashhub.debuginfo.index import DebuginfoStore  # noqa: PLC0415
+
+        tree = DebuginfoStore(Path(debuginfo_dir)).source_dir(str(facts["release"]))
+        if tree is not None:
+            roots.append(tree)
+    res["sources"] = sources.annotate(res["stack"], roots) if roots else []
+    res["findings"] = checks.run_checks(res)
+    res["seconds"] = round(time.monotonic() - t0, 3)
+    return res
