@@ -9,13 +9,15 @@ code never exits.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
-from collections.abc import Sequence
 
 from crashhub import __version__
 from crashhub.errors import CrashhubError
+
+TYPE_CHECKING = False  # not typing's: every command pays for what this module imports
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 # name -> (module, one-line help).  Keep in the order a user meets them.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -71,10 +73,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModuleNotFoundError as e:
         print(f"crashhub: command {name!r} is not available in this install ({e})", file=sys.stderr)
         return EXIT_BAD_INPUT
-    parser = argparse.ArgumentParser(prog=f"crashhub {name}", description=help_)
-    module.add_arguments(parser)
-    ns = parser.parse_args(args[1:])
+    fast = getattr(module, "fast_run", None)
     try:
+        if fast is not None:
+            # A command may answer its commonest simple form without argparse (see commands/dump.py).
+            quick: int | None = fast(args[1:])
+            if quick is not None:
+                return quick
+        import argparse  # noqa: PLC0415 (only when a command needs the full parser)
+
+        parser = argparse.ArgumentParser(prog=f"crashhub {name}", description=help_)
+        module.add_arguments(parser)
+        ns = parser.parse_args(args[1:])
         rc: int = module.run(ns)
     except CrashhubError as e:
         print(f"crashhub {name}: {type(e).__name__}: {e}", file=sys.stderr)

@@ -10,16 +10,16 @@ only when a long job runs on a terminal, so ``dump dmesg`` starts about as fast 
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from contextlib import contextmanager
 
 from crashhub.errors import InputError
 
 TYPE_CHECKING = False  # mypy's convention; importing typing would cost a third of the start-up
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Callable, Iterator
+    from contextlib import AbstractContextManager
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,23 +38,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     re_.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-@contextmanager
-def _progress(total: int | None, label: str, enabled: bool) -> Iterator[Callable[[int], None] | None]:
-    if not enabled or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.progress import (  # noqa: PLC0415 (Rich only when a bar is shown)
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
+def _progress(
+    total: int | None, label: str, enabled: bool
+) -> AbstractContextManager[Callable[[int], None] | None]:
+    """A Rich progress bar for long work on a terminal, or nothing (contextlib and Rich load only here)."""
+    import contextlib  # noqa: PLC0415
 
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                  TransferSpeedColumn(), TimeRemainingColumn(), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda done: bar.update(task, completed=done)
+    if not enabled or not sys.stderr.isatty():
+        return contextlib.nullcontext(None)
+
+    @contextlib.contextmanager
+    def bar() -> Iterator[Callable[[int], None] | None]:
+        from rich.progress import (  # noqa: PLC0415 (Rich only when a bar is shown)
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                      TransferSpeedColumn(), TimeRemainingColumn(), transient=True) as p:
+            task = p.add_task(label, total=total)
+            yield lambda done: p.update(task, completed=done)
+
+    return bar()
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -92,22 +100,63 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _dmesg(args: argparse.Namespace) -> int:
+    return _write_dmesg(args.path, args.output, args.caller_id)
+
+
+def _write_dmesg(paths: list[str], output: str | None, caller_id: bool) -> int:
     from crashhub.dump import dmesg, open_split  # noqa: PLC0415
 
-    if len(args.path) == 1:
-        text = dmesg(args.path[0], caller_id=args.caller_id)
+    if len(paths) == 1:
+        text = dmesg(paths[0], caller_id=caller_id)
     else:
         from crashhub.dump.printk import read_log  # noqa: PLC0415
 
-        with open_split(args.path) as d:
-            text = read_log(d, args.caller_id).text
-    if args.output and args.output != "-":
-        with open(args.output, "wb") as f:
+        with open_split(list(paths)) as d:
+            text = read_log(d, caller_id).text
+    if output and output != "-":
+        with open(output, "wb") as f:
             f.write(text)
     else:
         sys.stdout.buffer.write(text)
         sys.stdout.buffer.flush()
     return 0
+
+
+def fast_run(argv: list[str]) -> int | None:
+    """``dump dmesg PATH [-o FILE] [--caller-id]`` without argparse, or None for anything else.
+
+    Fetching the log of a dump is what scripts and the hub's tools call most, and argparse with the
+    modules it pulls in (re, gettext, locale, shutil) costs about half of a bare interpreter start;
+    every other form (help, several paths, other actions) goes through the full parser.
+    """
+    if len(argv) < 2 or argv[0] != "dmesg":
+        return None
+    path: str | None = None
+    output: str | None = None
+    caller_id = False
+    rest = argv[1:]
+    i = 0
+    while i < len(rest):
+        a = rest[i]
+        if a in ("-o", "--output") and i + 1 < len(rest):
+            output = rest[i + 1]
+            i += 2
+            continue
+        if a.startswith("--output="):
+            output = a[len("--output="):]
+        elif a == "--caller-id":
+            caller_id = True
+        elif a.startswith("-") or path is not None:
+            return None  # help, unknown options, several paths: argparse says what is right
+        else:
+            path = a
+        i += 1
+    if path is None:
+        return None
+    try:
+        return _write_dmesg([path], output, caller_id)
+    except OSError as e:
+        raise InputError(e.strerror or str(e), e.filename) from None
 
 
 def _reassemble(args: argparse.Namespace) -> int:
