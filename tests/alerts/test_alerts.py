@@ -1,22 +1,18 @@
 """Alerts end to end on loopback: a local HTTP receiver for the five webhook formats, aiosmtpd for mail."""
 
-# ruff: noqa: PLC0415 - optional test dependencies (aiosmtpd, uvicorn, playwright) import where used
-
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
 import json
-import threading
-from collections.abc import Iterator
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from tests.alerts.conftest import Receiver
 
 from crashhub.alerts import rules
 from crashhub.alerts.channels import Channel, payload
@@ -25,69 +21,6 @@ from crashhub.errors import ConfigError
 from crashhub.store.base import BucketRecord, CrashRecord, KernelRecord
 
 NOW = 1_795_669_919.0
-
-
-class Receiver:
-    """An HTTP server that records every POST; ``status``/``reply`` script its answers."""
-
-    def __init__(self) -> None:
-        self.got: list[dict[str, Any]] = []
-        self.status = 200
-        self.reply: dict[str, Any] = {"ok": True}
-        outer = self
-
-        class H(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                n = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(n)
-                rec = {"path": self.path, "body": json.loads(body), "headers": dict(self.headers)}
-                outer.got.append(rec)
-                data = json.dumps(outer.reply).encode()
-                self.send_response(outer.status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *_a: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Any, list[Any]]]:
-    from aiosmtpd.controller import Controller
-
-    got: list[Any] = []
-
-    class Handler:
-        async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
-            got.append(envelope)
-            return "250 OK"
-
-    import socket
-
-    with socket.socket() as sk:  # aiosmtpd probes its own port at start, so it needs a real one
-        sk.bind(("127.0.0.1", 0))
-        port = sk.getsockname()[1]
-    c = Controller(Handler(), hostname="127.0.0.1", port=port)
-    c.start()
-    yield c, got
-    c.stop()
 
 
 def bucket(**kw: Any) -> BucketRecord:

@@ -67,7 +67,7 @@ def _md(a: Alert) -> str:
 
 
 def _plain(a: Alert) -> str:
-    return f"[crashhub] {a.title}\n{a.text}" + (f"\n{a.link}" if a.link else "")
+    return f"[crashhub] {a.title}\n{a.plain or a.text}" + (f"\n{a.link}" if a.link else "")
 
 
 def payload(fmt: str, a: Alert, secret: str | None = None, now: float | None = None) -> dict[str, Any]:
@@ -151,7 +151,7 @@ def send_mail(ch: Channel, a: Alert) -> None:
     msg["X-Crashhub-Rule"] = a.rule
     msg["X-Crashhub-Key"] = a.key
     link = f"{a.link}\n" if a.link else ""
-    msg.set_content(f"{a.text}\n\nrule: {a.rule}\nseverity: {a.severity}\n{link}")
+    msg.set_content(f"{a.plain or a.text}\n\nrule: {a.rule}\nseverity: {a.severity}\n{link}")
     with smtplib.SMTP(ch.host, ch.port, timeout=ch.timeout) as s:
         if ch.starttls:
             s.starttls()

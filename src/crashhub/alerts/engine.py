@@ -32,6 +32,7 @@ Every delivery attempt (and every alert held back by a rate limit) is one JSON l
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -44,6 +45,8 @@ from typing import Any
 from crashhub.alerts.channels import FORMATS, Channel, Delivery, deliver
 from crashhub.alerts.rules import RULES, Alert
 from crashhub.errors import ConfigError
+
+log = logging.getLogger("crashhub.alerts")
 
 
 @dataclass
@@ -137,6 +140,32 @@ class Dispatcher:
         with open(self.log_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
 
+    def log(self, rec: dict[str, Any]) -> None:
+        """Append one record to the delivery log (for results that are not a delivery)."""
+        with self._lock:
+            self._log(rec)
+
+    def send_one(self, a: Alert, ch: Channel, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Deliver ``a`` to ``ch`` under ``ch``'s hourly limit, without deduplication (the caller
+        keeps its own: owner advice is sent once per contact, forever, not once per window)."""
+        with self._lock:
+            now = self.clock()
+            recent: dict[str, list[float]] = self._state["recent"]
+            times = [t for t in recent.get(ch.name, []) if now - t < 3600]
+            rec: dict[str, Any] = {"at": now, "channel": ch.name, "rule": a.rule, "key": a.key,
+                                   "title": a.title}
+            if len(times) >= self.config.max_per_hour:
+                rec.update(result="rate-limited", ok=False)
+            else:
+                times.append(now)
+                d = self.send(ch, a)
+                rec.update(result="sent" if d.ok else "failed", ok=d.ok, status=d.status, error=d.error,
+                           seconds=d.seconds)
+            recent[ch.name] = times
+            self._log({**rec, **(extra or {})})
+            self._save_state()
+        return {**rec, **(extra or {})}
+
     def dispatch(self, alerts: Iterable[Alert]) -> list[dict[str, Any]]:
         """Send what is new to every channel that wants it; returns the log records written."""
         out: list[dict[str, Any]] = []
@@ -176,13 +205,20 @@ class Dispatcher:
 
 
 class AlertEngine:
-    """What the hub wires in: ``on_outcome`` after each ingest, ``tick`` every few minutes."""
+    """What the hub wires in: ``on_outcome`` after each ingest, ``tick`` every few minutes (the
+periodic rules, then the advice to host owners, :mod:`crashhub.alerts.advice`)."""
 
     def __init__(self, data_dir: Path, *, config: AlertConfig | None = None,
-                 has_debuginfo: Callable[[str], bool] | None = None) -> None:
+                 has_debuginfo: Callable[[str], bool] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        from crashhub.alerts.advice import AdviceNotifier  # noqa: PLC0415 - it imports this module
+        from crashhub.alerts.owners import OwnerBook  # noqa: PLC0415
+
         self.config = config or load_config(Path(data_dir) / "alerts.toml")
-        self.dispatcher = Dispatcher(self.config, Path(data_dir))
+        self.dispatcher = Dispatcher(self.config, Path(data_dir), clock=clock)
         self.has_debuginfo = has_debuginfo or (lambda _r: True)
+        self.owners = OwnerBook(Path(data_dir) / "host-owners.toml")
+        self.advice = AdviceNotifier(Path(data_dir), self.dispatcher, self.owners, clock=clock)
 
     def on_outcome(self, outcome: Any) -> list[dict[str, Any]]:
         from crashhub.alerts.rules import on_crash  # noqa: PLC0415
@@ -201,4 +237,9 @@ class AlertEngine:
             has_debuginfo=self.has_debuginfo,
             base_url=self.config.base_url,
         )
-        return self.dispatcher.dispatch(alerts)
+        out = self.dispatcher.dispatch(alerts)
+        try:
+            out += self.advice.tick(store)
+        except Exception:  # the store failing here must not hide the alerts already sent
+            log.exception("alerts: sending advice to host owners failed")
+        return out

@@ -27,6 +27,9 @@ class Alert:
     severity: str = "warning"  # "info" | "warning" | "critical"
     link: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    # ``text`` is Markdown for the chat formats; ``plain``, when set, is what mail and Feishu's
+    # text message carry instead (the owner advice has Markdown structure a mail reader shows raw).
+    plain: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -2,8 +2,9 @@
 
 Deliveries go through one background thread: a webhook may take its full timeout (10 s) to
 answer, and an upload must not wait for that.  ``on_outcome`` only puts the outcome on a queue;
-``tick`` (overdue first advice, spikes, kernels without debuginfo) runs on the same thread every
-``alert_interval`` seconds, so the dispatcher's state file has one writer.
+``tick`` (overdue first advice, spikes, kernels without debuginfo, and the advice sent to the owners
+of the hosts in a bucket, :mod:`crashhub.alerts.advice`) runs on the same thread every
+``alert_interval`` seconds, so the dispatcher's state files have one writer.
 """
 
 # ruff: noqa: PLC0415 - the debuginfo store loads only when a kernel is asked about

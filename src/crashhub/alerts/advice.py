@@ -1,0 +1,274 @@
+"""Advice to host owners: when a bucket gets advice, tell the owners of the hosts that crashed in it.
+
+The response workflow (docs/ui.md) records every change of a bucket's status, owner or advice as a
+``workflow`` bucket event.  ``AdviceNotifier.tick`` (run by ``AlertEngine.tick``) finds the events
+that give advice -- status set to ``advice_given``, or the advice text changed -- and sends the
+bucket's current advice once per (bucket, advice version, contact), where the version is a hash of
+the text: re-saving the same words sends nothing, new words go out again.  Each owner gets one
+message listing only their own hosts and those hosts' kernels.
+
+State (``<data>/alerts-advice.json``): a cursor (events at or before ``cursor - LOOKBACK`` are
+old: a fresh hub, or one whose state was lost, does not send last month's advice), the keys sent
+(kept for good, so a restart or a retry never sends twice), the advice version finished per
+bucket (so a tick skips it without reading its events), and the buckets whose deliveries failed
+(retried on the next ticks, ``MAX_ATTEMPTS`` in all).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from crashhub.alerts.channels import Channel
+from crashhub.alerts.engine import Dispatcher
+from crashhub.alerts.owners import Contact, OwnerBook
+from crashhub.alerts.rules import Alert
+from crashhub.errors import ConfigError
+from crashhub.store.base import BucketEvent, BucketRecord, Store
+
+RULE = "owner_advice"
+PAGE = 500
+MAX_CRASHES = 50_000  # crashes read per bucket to find its hosts: a fleet-wide bucket stays bounded
+MAX_ATTEMPTS = 3
+# Events this close before the cursor are looked at again: a transaction that committed late, or a
+# bucket that moved across a page boundary of the list while it was read, is caught on the next
+# tick; the permanent record of sent keys keeps that from sending twice.
+LOOKBACK = 3600.0
+MAX_HOSTS_SHOWN = 50
+
+
+def advice_version(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def gives_advice(e: BucketEvent) -> bool:
+    """A ``workflow`` event that changed the advice or set the status ``advice_given``."""
+    if e.action != "workflow":
+        return False
+    st = e.detail.get("status")
+    return "advice" in e.detail or (isinstance(st, list) and len(st) == 2 and st[1] == "advice_given")
+
+
+_MD_RULES = [
+    (re.compile(r"!?\[([^\]]*)\]\(([^)\s]*)\)"), r"\1 (\2)"),  # [text](url) -> text (url)
+    (re.compile(r"^\s{0,3}#{1,6}\s*", re.M), ""),  # headings
+    (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),  # bold
+    (re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])"), r"\1"),  # emphasis
+    (re.compile(r"`{1,3}([^`]*)`{1,3}"), r"\1"),  # code spans
+]
+
+
+def markdown_to_text(md: str) -> str:
+    """Advice Markdown as plain text for mail: markers dropped, links spelled out, lists and
+    line breaks kept (Markdown was made to read as text; this removes what a mail reader shows raw)."""
+    out = md
+    for rx, rep in _MD_RULES:
+        out = rx.sub(rep, out)
+    return out
+
+
+def bucket_path(bucket_id: str) -> str:
+    return f"/ui/buckets/{bucket_id}"
+
+
+def advice_alert(
+    b: BucketRecord, advice: str, hosts: dict[str, set[str]], key: str, base_url: str | None
+) -> Alert:
+    """The message for one owner: ``hosts`` maps each of their hosts to its kernels in ``b``."""
+    path = bucket_path(b.id)
+    link = base_url.rstrip("/") + path if base_url else path
+    names = sorted(hosts)
+    kernels = sorted({k for h in names for k in hosts[h]})
+    more = len(names) - MAX_HOSTS_SHOWN
+    shown = [f"{h} ({', '.join(sorted(hosts[h])) or 'kernel unknown'})" for h in names[:MAX_HOSTS_SHOWN]]
+    if more > 0:
+        shown.append(f"and {more} more")
+    head = f"Bucket {b.id} ({b.kind}): {b.title}"
+    md = "\n".join([
+        f"**{head}**", "",
+        f"Your hosts that crashed in this bucket ({len(names)}):", *[f"- {s}" for s in shown], "",
+        f"Kernels: {', '.join(kernels) or 'unknown'}", "",
+        "**Advice**", "", advice, "",
+        f"Bucket page: {link}",
+    ])
+    plain = "\n".join([
+        head, "",
+        f"Your hosts that crashed in this bucket ({len(names)}):", *[f"  - {s}" for s in shown], "",
+        f"Kernels: {', '.join(kernels) or 'unknown'}", "",
+        "Advice:", "", markdown_to_text(advice), "",
+        f"Bucket page: {link}",
+    ])
+    return Alert(
+        RULE, key, f"Advice for crash bucket: {b.title}", md, "info", link,
+        {"bucket": b.id, "kind": b.kind, "title": b.title, "path": path, "advice": advice,
+         "advice_version": key.split(":")[2], "hosts": {h: sorted(hosts[h]) for h in names},
+         "kernels": kernels},
+        plain=plain,
+    )
+
+
+def affected_hosts(store: Store, bucket_id: str) -> dict[str, set[str]]:
+    """Every host with a crash in the bucket, with the kernels it crashed on there."""
+    out: dict[str, set[str]] = {}
+    offset = 0
+    while offset < MAX_CRASHES:
+        page = store.list_crashes(bucket=bucket_id, limit=PAGE, offset=offset)
+        for c in page:
+            ks = out.setdefault(c.host, set())
+            if c.release:
+                ks.add(c.release)
+        if len(page) < PAGE:
+            break
+        offset += PAGE
+    return out
+
+
+class AdviceNotifier:
+    def __init__(
+        self,
+        data_dir: Path,
+        dispatcher: Dispatcher,
+        book: OwnerBook,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.book = book
+        self.clock = clock
+        self.path = Path(data_dir) / "alerts-advice.json"
+        self._bad_config: str | None = None
+        self.state = self._load()
+        if not isinstance(self.state.get("cursor"), (int, float)):
+            # First start: advice given before owners were notified is history, not news.
+            self.state["cursor"] = clock()
+            self._save()
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            d = json.loads(self.path.read_text("utf-8"))
+        except (FileNotFoundError, ValueError):
+            d = {}
+        if not isinstance(d, dict):
+            d = {}
+        return {"cursor": d.get("cursor"), **{k: dict(d.get(k) or {}) for k in ("sent", "done", "pending")}}
+
+    def _save(self) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.state), "utf-8")
+        os.replace(tmp, self.path)
+
+    def _smtp(self, name: str | None) -> Channel | None:
+        for ch in self.dispatcher.config.channels:
+            if ch.type == "smtp" and (name is None or ch.name == name):
+                return ch
+        return None
+
+    def tick(self, store: Store) -> list[dict[str, Any]]:
+        """Send the advice given since the last tick; returns the log records written."""
+        try:
+            owners = self.book.get()
+        except ConfigError as e:
+            # Nothing is sent and the cursor stays: once the file is fixed, the advice goes out.
+            msg = str(e)
+            if msg == self._bad_config:
+                return []
+            self._bad_config = msg
+            rec = {"at": self.clock(), "channel": None, "rule": RULE, "key": None, "title": None,
+                   "result": "config-error", "ok": False, "error": msg}
+            self.dispatcher.log(rec)
+            return [rec]
+        self._bad_config = None
+        cursor = float(self.state["cursor"])
+        newest = cursor
+        done: dict[str, str] = self.state["done"]
+        pending: dict[str, int] = self.state["pending"]
+        out: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            page = store.list_buckets(sort="last_seen", limit=PAGE, offset=offset)
+            for b in page:
+                retry = b.id in pending
+                if not b.advice:
+                    pending.pop(b.id, None)  # advice withdrawn: nothing left to retry
+                    continue
+                ver = advice_version(b.advice)
+                if done.get(b.id) == ver and not retry:
+                    continue
+                evs = [e for e in store.bucket_events(b.id) if gives_advice(e)]
+                newest = max([newest, *(e.at for e in evs)])
+                if not retry and not any(e.at > cursor - LOOKBACK for e in evs):
+                    done[b.id] = ver  # given before the cursor: history, never sent
+                    continue
+                out += self._send(store, b, ver, owners.contacts_of, self._smtp(owners.smtp))
+            if len(page) < PAGE:
+                break
+            offset += PAGE
+        self.state["cursor"] = newest
+        self._save()
+        return out
+
+    def _send(
+        self,
+        store: Store,
+        b: BucketRecord,
+        ver: str,
+        contacts_of: Callable[[str], list[Contact]],
+        smtp: Channel | None,
+    ) -> list[dict[str, Any]]:
+        sent: dict[str, float] = self.state["sent"]
+        advice = b.advice or ""
+        base = f"advice:{b.id}:{ver}"
+        hosts = affected_hosts(store, b.id)
+        groups: dict[str, tuple[Contact, dict[str, set[str]]]] = {}
+        orphans: list[str] = []
+        for h, ks in hosts.items():
+            cs = contacts_of(h)
+            if not cs:
+                orphans.append(h)
+            for c in cs:
+                groups.setdefault(c.id, (c, {}))[1][h] = ks
+        out: list[dict[str, Any]] = []
+        if orphans and f"{base}:no-owner" not in sent:
+            rec = {"at": self.clock(), "channel": None, "rule": RULE, "key": base, "title": b.title,
+                   "result": "no-owner", "ok": False, "hosts": sorted(orphans)[:MAX_HOSTS_SHOWN],
+                   "host_count": len(orphans)}
+            self.dispatcher.log(rec)
+            out.append(rec)
+            sent[f"{base}:no-owner"] = self.clock()
+        failed = 0
+        for cid, (contact, mine) in sorted(groups.items()):
+            key = f"{base}:{cid}"
+            if key in sent:
+                continue
+            alert = advice_alert(b, advice, mine, key, self.dispatcher.config.base_url)
+            ch = contact.channel(smtp)
+            if ch is None:
+                rec = {"at": self.clock(), "channel": contact.label, "rule": RULE, "key": key,
+                       "title": alert.title, "result": "failed", "ok": False, "hosts": sorted(mine),
+                       "error": "no SMTP channel in alerts.toml to send mail to owners with"}
+                self.dispatcher.log(rec)
+            else:
+                rec = self.dispatcher.send_one(alert, ch, {"hosts": sorted(mine)})
+            out.append(rec)
+            if rec.get("ok"):
+                sent[key] = self.clock()
+            else:
+                failed += 1
+        if failed and pending_attempts(self.state, b.id) + 1 < MAX_ATTEMPTS:
+            self.state["pending"][b.id] = pending_attempts(self.state, b.id) + 1
+        else:
+            self.state["pending"].pop(b.id, None)
+            self.state["done"][b.id] = ver
+        self._save()
+        return out
+
+
+def pending_attempts(state: dict[str, Any], bucket_id: str) -> int:
+    n = state["pending"].get(bucket_id, 0)
+    return int(n) if isinstance(n, int) else 0
