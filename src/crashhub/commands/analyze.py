@@ -1,4 +1,11 @@
-"""``crashhub analyze --vmlinux PATH DUMP [--json]``: deep analysis of one vmcore, no hub needed."""
+"""``crashhub analyze``: deep analysis of a vmcore with drgn and crash.
+
+    crashhub analyze [--vmlinux PATH] DUMP [--json]     one dump file, no hub needed
+    crashhub analyze CRASH_ID [--data DIR] [--json]     a stored crash: the hub's analysis job, run now
+
+The vmlinux comes from ``--vmlinux`` (checked against the dump's build-id) or from the debuginfo store
+under ``<data>/debuginfo`` (``crashhub debuginfo import``), matched by build-id, else release.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,7 @@ from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dump", type=Path, help="the vmcore (kdump-compressed, flattened or ELF)")
+    parser.add_argument("dump", help="the vmcore (kdump-compressed, flattened or ELF), or a stored crash id")
     parser.add_argument("--vmlinux", type=Path, help="the kernel's vmlinux with DWARF (-dbg / -debuginfo)")
     parser.add_argument("--data", default=os.environ.get("CRASHHUB_DATA", "./crashhub-data"),
                         help="data directory whose debuginfo store is used when --vmlinux is not given")
@@ -59,11 +66,37 @@ def _text(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _stored_crash(args: argparse.Namespace) -> int:
+    """Run the hub's own analysis job for a stored crash, now, and store its result."""
+    from crashhub import config  # noqa: PLC0415
+    from crashhub.errors import InputError  # noqa: PLC0415
+    from crashhub.jobs.handlers import analyze_job  # noqa: PLC0415
+    from crashhub.store import open_store  # noqa: PLC0415
+
+    hub = open_store(config.load(args.data, env=os.environ))
+    if hub.store.get_crash(args.dump) is None:
+        raise InputError(f"no such dump file and no stored crash with this id (data: {args.data})", args.dump)
+    summary = analyze_job(hub, {"crash_id": args.dump, "timeout": args.timeout})
+    crash = hub.store.get_crash(args.dump)
+    analysis = (crash.analysis if crash is not None else None) or {}
+    result = analysis.get("result")
+    if args.json:
+        print(json.dumps(analysis, indent=1, default=str))
+    elif isinstance(result, dict):
+        print(_text(result))
+    else:
+        why = summary.get("reason") or summary.get("error") or ""
+        print(f"analysis {summary.get('status')}: {why}".rstrip())
+    return 0 if summary.get("status") == "done" else 1
+
+
 def run(args: argparse.Namespace) -> int:
+    if not Path(args.dump).exists() and args.vmlinux is None and "/" not in args.dump:
+        return _stored_crash(args)
     from crashhub.analyze import analyze  # noqa: PLC0415  (keep the CLI start light)
 
     store = Path(args.data) / "debuginfo"
-    r = analyze(args.dump, vmlinux=args.vmlinux,
+    r = analyze(Path(args.dump), vmlinux=args.vmlinux,
                 debuginfo_dir=store if args.vmlinux is None and store.is_dir() else None,
                 engines=tuple(args.engine or ("drgn", "crash")), timeout=args.timeout,
                 mem_bytes=int(args.memory * 2**30), modules=args.module, source_dirs=args.source)

@@ -54,12 +54,17 @@ def analyze_job(hub: Hub, payload: dict[str, Any]) -> dict[str, Any]:
         hub.store.set_crash_analysis(crash_id, result)
         return result
     vmlinux = find_vmlinux(hub.settings.vmlinux_dir, crash.release)
+    # Without a vmlinux-<release> file, the debuginfo store (`crashhub debuginfo import`) answers by
+    # build-id, else release; a vmlinux_dir laid out as such a store works too.
+    store_dir = hub.settings.data_dir / "debuginfo"
+    if vmlinux is None and not store_dir.is_dir() and hub.settings.vmlinux_dir:
+        store_dir = Path(hub.settings.vmlinux_dir)
     try:
         out = analyze(
             hub.blobs.local_path(dump.digest),
             vmlinux=vmlinux,
-            debuginfo_dir=Path(hub.settings.vmlinux_dir) if hub.settings.vmlinux_dir else None,
-            timeout=float(hub.settings.analyze_timeout),
+            debuginfo_dir=store_dir if vmlinux is None and store_dir.is_dir() else None,
+            timeout=float(payload.get("timeout") or hub.settings.analyze_timeout),
         )
         result = {"status": "done", "result": out}
     except CrashhubError as e:
