@@ -1,6 +1,16 @@
-"""Scale-out capacity: analyses per hour with one and with two ``crashhub worker`` processes (Celery, Redis).
+"""Scale-out capacity: analyses per hour with one and two ``crashhub worker`` processes (Celery, Redis),
+and the ingest burst against one hub node and against two nodes + workers (PostgreSQL, Celery).
 
     python bench/scale.py [--analyses 4] [--workers 1,2] [--database-url URL] [--json]
+    python bench/scale.py --burst [--logs 400] [--dumps 8] [--clients 8]
+
+``--burst``: the workload of ``bench/ingest_burst.py`` (corpus and lab logs, each a new crash, with lab
+dumps interleaved, posted by concurrent clients) against (a) one ``crashhub serve`` and (b) two nodes
+behind a client-side round robin, both on a PostgreSQL server of Debian's started here, one shared blob
+directory, ``queue = celery`` on a Redis broker and two ``crashhub worker`` processes (analysis off, so
+the figure is ingest).  Figures: wall time, crashes/s, latency, the peak RSS of each node; the check:
+every request answered and every crash stored once.  Reference in the same run: the embedded default
+(one node, SQLite, in-process queue).
 
 Starts Debian's ``redis-server`` on a loopback port, ingests crash-lab crashes that have a dump (the
 ``rhel/`` layout of each lab run: vmcore + vmcore-dmesg.txt, both kernels) with analysis off, then for
@@ -19,6 +29,7 @@ The database is SQLite in the temp data dir unless ``--database-url`` names a Po
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -34,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 CRASHHUB = str(Path(sys.executable).with_name("crashhub"))
 LAB = Path(os.environ.get("CRASHHUB_LAB_CACHE", Path.home() / ".cache" / "crashhub-lab"))
@@ -87,7 +99,13 @@ def main() -> int:
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--database-url", default=None)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--burst", action="store_true", help="the ingest burst: one node vs two nodes + workers")
+    ap.add_argument("--logs", type=int, default=400)
+    ap.add_argument("--dumps", type=int, default=8)
+    ap.add_argument("--clients", type=int, default=8)
     a = ap.parse_args()
+    if a.burst:
+        return run_burst(a)
 
     from crashhub import config
     from crashhub.jobs.celery_queue import CeleryQueue
@@ -242,6 +260,237 @@ def main() -> int:
                 f"{r['states']}"
             )
     return 0
+
+
+# ---------------------------------------------------------------------------------- the ingest burst
+def start_postgres(tmp: Path) -> tuple[str, Any]:
+    """Debian's PostgreSQL in ``tmp`` on a loopback port (as user postgres when run as root)."""
+    import glob
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        raise SystemExit("PostgreSQL server binaries (/usr/lib/postgresql/*/bin) are not installed")
+    bindir = Path(found[-1]).parent
+    root = tmp / "pg"
+    root.mkdir()
+
+    def as_pg(cmd: list[str]) -> list[str]:
+        return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+        os.chmod(tmp, 0o755)
+    port = free_port()
+    data = root / "data"
+    subprocess.run(
+        as_pg([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]),
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        as_pg(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-w",
+                "-l",
+                str(root / "log"),
+                "-o",
+                f"-p {port} -k {root} -c listen_addresses=127.0.0.1",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
+
+    def stop() -> None:
+        subprocess.run(
+            as_pg([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"]),
+            check=False,
+            capture_output=True,
+        )
+
+    return f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", stop
+
+
+def _burst_round(
+    name: str,
+    *,
+    urls: list[str],
+    token: str,
+    jobs: list[tuple[int, bytes | Path]],
+    clients: int,
+    pids: list[int],
+) -> dict[str, Any]:
+    import httpx
+
+    for u in urls:
+        for _ in range(600):
+            try:
+                if httpx.get(u + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+    headers = {"Authorization": f"Bearer {token}"}
+    # Client i talks to node i mod n: a round-robin load balancer in front of the nodes.
+    cs = [httpx.Client(base_url=urls[i % len(urls)], headers=headers, timeout=600) for i in range(clients)]
+    peak = [0] * len(pids)
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.2):
+            for j, pid in enumerate(pids):
+                peak[j] = max(peak[j], tree_rss_kib(pid))
+
+    def post(job: tuple[int, bytes | Path]) -> tuple[int, float, str]:
+        i, item = job
+        c = cs[i % len(cs)]
+        t = time.perf_counter()
+        if isinstance(item, Path):
+            with open(item, "rb") as f:
+                r = c.post("/api/v1/crashes", files={"vmcore": (item.name, f)})
+        else:
+            r = c.post(
+                "/api/v1/crashes", files={"log": ("vmcore-dmesg.txt", item)}, data={"host": f"b{i % 997}"}
+            )
+        ok = r.status_code in (200, 201)
+        return r.status_code, time.perf_counter() - t, r.json()["id"] if ok else r.text[:200]
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    threading.Thread(target=sample, daemon=True).start()
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        results = list(pool.map(post, jobs))
+    wall = time.perf_counter() - t0
+    stop.set()
+    lat = sorted(r[1] for r in results)
+    return {
+        "setup": name,
+        "requests": len(results),
+        "errors": [r for r in results if r[0] not in (200, 201)][:5],
+        "ids": {r[2] for r in results if r[0] in (200, 201)},
+        "wall_s": round(wall, 1),
+        "requests_per_s": round(len(results) / wall, 1),
+        "latency_ms": {
+            "median": round(statistics.median(lat) * 1000),
+            "p95": round(lat[int(len(lat) * 0.95) - 1] * 1000),
+        },
+        "peak_rss_mib_per_node": [round(k / 1024) for k in peak],
+    }
+
+
+def run_burst(a: argparse.Namespace) -> int:
+    import ingest_burst as ib  # the same workload as bench/ingest_burst.py
+    from crashhub import config
+    from crashhub.store import open_store
+    from crashhub.web.auth import create_token
+
+    bases = ib.base_logs()
+    logs = [ib.variant(bases[i % len(bases)], i // len(bases)) for i in range(a.logs)]
+    dumps_all = ib.lab_dumps()
+    dumps = [dumps_all[i % len(dumps_all)] for i in range(a.dumps)] if dumps_all else []
+    jobs: list[tuple[int, bytes | Path]] = [(i, log) for i, log in enumerate(logs)]
+    step = max(1, len(jobs) // (len(dumps) + 1))
+    for k, d in enumerate(dumps):
+        jobs.insert((k + 1) * step + k, (len(logs) + k, d))
+    redis_exe = shutil.which("redis-server")
+    if redis_exe is None:
+        raise SystemExit("redis-server is not installed")
+    tmp = Path(tempfile.mkdtemp(prefix="crashhub-bench-burst-"))
+    os.chmod(tmp, 0o755)
+    rport = free_port()
+    redis = subprocess.Popen(
+        [redis_exe, "--port", str(rport), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    pg_url, pg_stop = start_postgres(tmp)
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    procs: list[subprocess.Popen[bytes]] = []
+    rounds = []
+    try:
+        for setup, n_nodes, n_workers in (("embedded", 1, 0), ("1 node", 1, 2), ("2 nodes", 2, 2)):
+            base = {
+                **os.environ,
+                "CRASHHUB_SPOOL_DIR": "",
+                "CRASHHUB_ANALYZE_FIRST": "0",
+                "CRASHHUB_LOG_LEVEL": "warning",
+                "CRASHHUB_WORKERS": "1",
+                "CRASHHUB_ALERT_INTERVAL": "0",
+            }
+            work = tmp / setup.replace(" ", "-")
+            if setup != "embedded":
+                db = "b_" + setup.replace(" ", "_")
+                with admin.connect() as c:
+                    c.execute(text(f'CREATE DATABASE "{db}"'))
+                base.update(
+                    CRASHHUB_DATABASE_URL=pg_url.rsplit("/", 1)[0] + "/" + db,
+                    CRASHHUB_BLOB_STORE=str(work / "shared-blobs"),
+                    CRASHHUB_QUEUE="celery",
+                    CRASHHUB_BROKER_URL=f"redis://127.0.0.1:{rport}/0",
+                )
+            hub = open_store(config.load(work / "node0", env=base))
+            token = create_token(hub.store, "host", "bench")[0]
+            hub.close()
+            urls, pids = [], []
+            for k in range(n_nodes):
+                port = free_port()
+                log = open(work / f"node{k}.log", "wb")  # noqa: SIM115
+                cmd = [CRASHHUB, "serve", "--data", str(work / f"node{k}"), "--port", str(port)]
+                p = subprocess.Popen(
+                    cmd, env=base, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
+                procs.append(p)
+                urls.append(f"http://127.0.0.1:{port}")
+                pids.append(p.pid)
+            for k in range(n_workers):
+                log = open(work / f"worker{k}.log", "wb")  # noqa: SIM115
+                cmd = [CRASHHUB, "worker", "--data", str(work / "workers"), "--concurrency", "1"]
+                cmd += ["--name", f"burst-{setup}-{k}", "--loglevel", "WARNING"]
+                procs.append(
+                    subprocess.Popen(
+                        cmd, env=base, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                    )
+                )
+            r = _burst_round(setup, urls=urls, token=token, jobs=jobs, clients=a.clients, pids=pids)
+            hub = open_store(config.load(work / "node0", env=base))
+            stored = {c.id for c in hub.store.list_crashes(limit=1_000_000)}
+            hub.close()
+            r["stored"] = len(stored)
+            r["lost"] = bool(r["errors"]) or stored != r.pop("ids")
+            r["crashes_per_s"] = round(len(stored) / r["wall_s"], 1)
+            rounds.append(r)
+            for p in procs:
+                os.killpg(p.pid, signal.SIGTERM)
+            for p in procs:
+                p.wait(60)
+            procs.clear()
+    finally:
+        for p in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGKILL)
+        admin.dispose()
+        pg_stop()
+        redis.terminate()
+        redis.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+    if a.json:
+        print(json.dumps(rounds, indent=2))
+    else:
+        print(f"{len(jobs)} requests ({len(logs)} logs, {len(dumps)} lab dumps), {a.clients} clients")
+        for r in rounds:
+            print(
+                f"{r['setup']:>9}: {r['wall_s']} s, {r['requests_per_s']} requests/s, "
+                f"{r['crashes_per_s']} crashes/s stored ({r['stored']}); latency median "
+                f"{r['latency_ms']['median']} ms p95 {r['latency_ms']['p95']} ms; peak RSS/node "
+                f"{r['peak_rss_mib_per_node']} MiB; lost: "
+                + ("YES " + str(r["errors"]) if r["lost"] else "none")
+            )
+    return 1 if any(r["lost"] for r in rounds) else 0
 
 
 if __name__ == "__main__":

@@ -54,10 +54,34 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         None,
         "Where logs and dumps are kept, content-addressed. Default `<data>/blobs`; "
-        "any local or shared POSIX directory (an NFS mount works).",
+        "any local or shared POSIX directory (an NFS mount works), or `s3://bucket/prefix` "
+        "(boto3; endpoint, region and credentials from the usual AWS settings, e.g. `AWS_ENDPOINT_URL`).",
     ),
     Setting(
-        "queue", str, "local", "Job queue backend: `local` runs workers as threads inside `crashhub serve`."
+        "blob_cache_dir",
+        str,
+        None,
+        "With an S3 blob store: node-local cache of blobs the dump readers and analysis need as files. "
+        "Default `<data>/blob-cache`.",
+    ),
+    Setting(
+        "blob_cache_bytes",
+        int,
+        32 * 1024 * 1024 * 1024,
+        "Largest size of `blob_cache_dir`; least recently used blobs are evicted past it.",
+    ),
+    Setting(
+        "queue",
+        str,
+        "local",
+        "Job queue backend: `local` runs workers as threads inside `crashhub serve`; `celery` sends "
+        "jobs to `crashhub worker` processes through `broker_url`.",
+    ),
+    Setting(
+        "broker_url",
+        str,
+        "",
+        "Celery broker URL for `queue = celery`, e.g. `redis://host:6379/0` or `amqp://user:pass@host//`.",
     ),
     Setting("workers", int, 2, "Number of in-process worker threads for jobs (analysis, KB re-apply)."),
     Setting("listen", str, "127.0.0.1", "Address `crashhub serve` listens on."),
@@ -128,6 +152,13 @@ SETTINGS: tuple[Setting, ...] = (
         float,
         600.0,
         "Seconds a running job or spool item stays claimed before another worker may take it over.",
+    ),
+    Setting(
+        "upload_lease",
+        float,
+        60.0,
+        "Seconds a hub node holds a resumable upload between two pieces of a request body; once a node "
+        "died mid-request, the client resumes on another node after this long.",
     ),
     Setting("log_level", str, "info", "Log level of `crashhub serve` (debug, info, warning, error)."),
     Setting(
@@ -208,6 +239,17 @@ class Settings:
     def blob_dir(self) -> Path:
         b = self._values.get("blob_store")
         return Path(b) if b else self.data_dir / "blobs"
+
+    @property
+    def blob_spec(self) -> str:
+        """The blob store as configured: a directory, or an ``s3://`` URL."""
+        b = self._values.get("blob_store")
+        return str(b) if b else str(self.data_dir / "blobs")
+
+    @property
+    def blob_cache_path(self) -> Path:
+        c = self._values.get("blob_cache_dir")
+        return Path(c) if c else self.data_dir / "blob-cache"
 
     @property
     def spool_path(self) -> Path | None:

@@ -227,3 +227,41 @@ def test_s3_resumable_upload_continues_on_another_node(tmp_path: Path, aws_env: 
     assert a.clean_uploads({"c2"}, time.time() + 5) == 0 and a.upload_offset("c2") == 7
     assert a.clean_uploads(set(), time.time() - 3600) == 0
     assert a.clean_uploads(set(), time.time() + 5) == 1 and a.upload_offset("c2") == 0
+
+
+def test_resumable_upload_contract(blobs: BlobStore) -> None:
+    """upload_* on both stores: the calls the hub's PUT /vmcore makes, whichever node makes them."""
+    data = os.urandom(3 * MIB + 123)
+    assert blobs.upload_offset("u1") == 0
+    assert blobs.upload_append("u1", 0, [data[:MIB]]) == MIB
+    with pytest.raises(StoreError) as e:
+        blobs.upload_append("u1", 5, [b"x"])
+    assert getattr(e.value, "offset", None) == MIB
+
+    def dies() -> Iterator[bytes]:
+        yield data[MIB : MIB + 1000]
+        raise OSError("the client went away")
+
+    with pytest.raises(OSError):
+        blobs.upload_append("u1", MIB, dies())
+    assert blobs.upload_offset("u1") == MIB  # a failed request adds nothing
+    with pytest.raises(TooLarge):
+        blobs.upload_append("u1", MIB, [data[MIB:]], max_bytes=2 * MIB)
+    assert blobs.upload_offset("u1") == MIB
+    off = blobs.upload_append("u1", MIB, [data[MIB : 2 * MIB]])
+    blobs.upload_append("u1", off, [b"junk past a limit"])
+    blobs.upload_truncate("u1", off)  # a body over its limit is taken back to where it started
+    assert blobs.upload_offset("u1") == off == 2 * MIB
+    off = blobs.upload_append("u1", off, [data[off:]])
+    assert off == len(data)
+    blob = blobs.upload_finish("u1", max_bytes=len(data))
+    assert blob.digest == hashlib.sha256(data).hexdigest() and blob.size == len(data)
+    with blobs.open(blob.digest) as f:
+        assert f.read() == data
+    assert blobs.upload_offset("u1") == 0
+    blobs.upload_append("u2", 0, [b"partial"])
+    assert blobs.clean_uploads({"u2"}, time.time() + 5) == 0 and blobs.upload_offset("u2") == 7
+    assert blobs.clean_uploads(set(), time.time() + 5) == 1 and blobs.upload_offset("u2") == 0
+    blobs.upload_append("u3", 0, [b"abc"])
+    blobs.upload_abort("u3")
+    assert blobs.upload_offset("u3") == 0

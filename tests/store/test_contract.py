@@ -48,7 +48,7 @@ def crash(
 
 
 def test_schema_is_at_head(store: Store) -> None:
-    assert current(store.engine) == "0003"  # type: ignore[attr-defined]
+    assert current(store.engine) == "0004"  # type: ignore[attr-defined]
     store.migrate()  # idempotent
 
 
@@ -257,6 +257,58 @@ def test_uploads(store: Store) -> None:
     assert u.size == 100 and store.start_upload("c1", None).size == 100
     store.end_upload("c1")
     assert store.get_upload("c1") is None
+
+
+def test_upload_lease(store: Store) -> None:
+    # One node writes an upload at a time; a dead writer's lease runs out and another node resumes.
+    assert store.claim_upload("c1", "node-a", 60)
+    assert store.get_upload("c1") is not None  # the claim makes the record
+    assert not store.claim_upload("c1", "node-b", 60)
+    assert store.claim_upload("c1", "node-a", 60)  # renewal by its owner
+    store.release_upload("c1", "node-b")  # not the owner: no effect
+    assert not store.claim_upload("c1", "node-b", 60)
+    store.release_upload("c1", "node-a")
+    assert store.claim_upload("c1", "node-b", -1)  # taken, with a lease already over (b "dies")
+    assert store.claim_upload("c1", "node-c", 60)
+    assert store.release_claims() == 0  # the single node's start frees every upload lease
+    assert store.claim_upload("c1", "node-d", 60)
+    assert store.start_upload("c1", 500).size == 500
+    assert [u.crash_id for u in store.list_uploads()] == ["c1"]
+    store.end_upload("c1")
+    assert store.list_uploads() == [] and store.get_upload("c1") is None
+
+
+def test_upload_lease_race(store: Store) -> None:
+    store.claim_upload("c9", "dead", -1)
+    won: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def take(name: str) -> None:
+        barrier.wait()
+        if store.claim_upload("c9", name, 60):
+            won.append(name)
+
+    ts = [threading.Thread(target=take, args=(f"n{i}",)) for i in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert len(won) == 1
+
+
+def test_spool_lease_renewal(store: Store) -> None:
+    assert store.claim_spool_item("d|r", "a", 0.5)
+    assert store.renew_spool_item("d|r", "a", 60)
+    assert not store.renew_spool_item("d|r", "b", 60)
+    assert not store.claim_spool_item("d|r", "b", 60)  # renewed: still a's
+    store.finish_spool_item("d|r", crash_id=None, error=None)
+    assert not store.renew_spool_item("d|r", "a", 60)  # done items have no lease to renew
+
+
+def test_shared_secret(store: Store) -> None:
+    assert store.get_or_create_secret("ui-session", "aa" * 32) == "aa" * 32
+    assert store.get_or_create_secret("ui-session", "bb" * 32) == "aa" * 32  # the second node agrees
+    assert store.get_or_create_secret("other", "cc" * 32) == "cc" * 32
 
 
 def test_bucket_kb_and_latest_crash(store: Store) -> None:

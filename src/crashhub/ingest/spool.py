@@ -26,10 +26,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crashhub.errors import CrashhubError, InputError, LogError
 from crashhub.ingest.arrival import Arrival, Outcome, Pipeline
 from crashhub.ingest.layouts import CrashDir, scan
+
+if TYPE_CHECKING:
+    from crashhub.store.base import Store
 
 log = logging.getLogger("crashhub.spool")
 
@@ -92,6 +96,34 @@ def ingest_path(pipeline: Pipeline, path: Path, *, source: str = "cli", host: st
 class _Seen:
     fingerprint: Fingerprint
     since: float  # when this fingerprint was first observed
+
+
+class _Renewer:
+    """Keeps a spool claim's lease alive while its item is ingested (a reassembly can outlast it).
+
+    Without it a second watcher on a shared spool (issue 9) would take an expired lease over and ingest
+    the item again while the first is still at work.
+    """
+
+    def __init__(self, store: Store, key: str, owner: str, lease: float) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(store, key, owner, lease), name="crashhub-spool-lease", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, store: Store, key: str, owner: str, lease: float) -> None:
+        while not self._stop.wait(max(0.5, lease / 3)):
+            try:
+                if not store.renew_spool_item(key, owner, lease):
+                    log.warning("spool item %s: lease lost to another watcher", key)
+                    return
+            except CrashhubError as e:  # the database is away; the next renewal tries again
+                log.warning("spool item %s: lease renewal failed: %s", key, e)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5.0)
 
 
 class SpoolWatcher:
@@ -181,6 +213,7 @@ class SpoolWatcher:
             return None
         outcome: Outcome | None = None
         error: str | None = None
+        renewer = _Renewer(store, key, self.owner, self.lease)
         try:
             cd = scan(d, max_files=self.max_files)
             if cd.incomplete:  # renamed back or a new part started between the scan and now
@@ -199,6 +232,8 @@ class SpoolWatcher:
             with contextlib.suppress(CrashhubError):
                 store.release_spool_item(key)
             return None
+        finally:
+            renewer.stop()
         store.finish_spool_item(key, crash_id=outcome.crash.id if outcome else None, error=error)
         self._done.add(key)
         if self.on_done is not None:

@@ -40,7 +40,10 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Hub:
     store.first_advice_hours = float(settings.first_advice_hours)
     if migrate:
         store.migrate()
-    return Hub(settings=settings, store=store, blobs=open_blobs(settings.blob_dir))
+    blobs = open_blobs(
+        settings.blob_spec, cache_dir=settings.blob_cache_path, cache_bytes=int(settings.blob_cache_bytes)
+    )
+    return Hub(settings=settings, store=store, blobs=blobs)
 
 
 __all__ = ["BlobStore", "Hub", "Store", "open_store"]

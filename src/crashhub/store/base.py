@@ -281,6 +281,9 @@ class DuplicateError(Exception):
 class Store(abc.ABC):
     """Everything the hub keeps besides blobs.  Every method is one transaction."""
 
+    #: Whether several hub nodes may share this store (a database server, not an embedded file).
+    shared: bool = False
+
     # -- lifecycle
     @abc.abstractmethod
     def migrate(self) -> None:
@@ -474,6 +477,20 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def end_upload(self, crash_id: str) -> None: ...
 
+    @abc.abstractmethod
+    def claim_upload(self, crash_id: str, owner: str, lease: float) -> bool:
+        """Take the write lease of an upload (made if absent); False while another owner's lease is live."""
+
+    @abc.abstractmethod
+    def release_upload(self, crash_id: str, owner: str) -> None: ...
+
+    @abc.abstractmethod
+    def list_uploads(self) -> list[UploadRecord]: ...
+
+    @abc.abstractmethod
+    def get_or_create_secret(self, name: str, candidate: str) -> str:
+        """The shared secret ``name``; the first caller's ``candidate`` becomes it (nodes agree on one)."""
+
     # -- jobs (the local queue keeps them here; a Celery queue keeps only its dead letters)
     @abc.abstractmethod
     def enqueue_job(self, kind: str, payload: dict[str, Any], key: str | None = None) -> tuple[str, bool]:
@@ -495,7 +512,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def release_claims(self) -> int:
-        """Put running jobs and spool items back (the embedded hub calls it at start: it is the only node)."""
+        """Put running jobs and spool items back and free upload leases (the embedded hub calls it at
+        start: it is the only node).  Returns the jobs and spool items put back."""
 
     # -- spool items (a lease per item lets several watchers share one spool)
     @abc.abstractmethod
@@ -510,3 +528,7 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def release_spool_item(self, key: str) -> None:
         """Drop a running claim so the item is tried again (after a transient failure)."""
+
+    @abc.abstractmethod
+    def renew_spool_item(self, key: str, owner: str, lease: float) -> bool:
+        """Extend ``owner``'s live claim (a long reassembly); False when the claim is no longer its own."""

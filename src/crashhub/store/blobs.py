@@ -33,6 +33,14 @@ class TooLarge(InputError):
     """More bytes than the cap allows; the partial copy has already been removed."""
 
 
+class UploadOffsetError(StoreError):
+    """A resumable upload's request starts elsewhere than where the upload is; ``offset`` is where."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        self.offset = offset
+        super().__init__(message)
+
+
 class Blob:
     __slots__ = ("digest", "size")
 
@@ -86,6 +94,34 @@ class BlobStore(abc.ABC):
     @abc.abstractmethod
     def upload_path(self, key: str) -> Path:
         """Where a resumable upload for ``key`` accumulates its bytes."""
+
+    # Resumable uploads that any node may continue (issue 9).  The hub holds a database lease per
+    # upload (``Store.claim_upload``), so one writer at a time appends.
+    @abc.abstractmethod
+    def upload_offset(self, key: str) -> int:
+        """Bytes of upload ``key`` received so far (0 for an upload never started)."""
+
+    @abc.abstractmethod
+    def upload_append(
+        self, key: str, offset: int, chunks: Iterable[bytes], *, max_bytes: int | None = None
+    ) -> int:
+        """Add ``chunks`` at ``offset`` (must be the current offset, else :class:`UploadOffsetError`);
+        returns the new offset.  :class:`TooLarge` past ``max_bytes`` (those bytes are not kept)."""
+
+    @abc.abstractmethod
+    def upload_finish(self, key: str, *, max_bytes: int | None = None) -> Blob:
+        """Store the whole upload as one blob and drop the upload."""
+
+    @abc.abstractmethod
+    def upload_abort(self, key: str) -> None: ...
+
+    @abc.abstractmethod
+    def upload_truncate(self, key: str, offset: int) -> None:
+        """Drop the bytes past ``offset`` (an offset an append started at), e.g. of a body over a limit."""
+
+    @abc.abstractmethod
+    def clean_uploads(self, keep: set[str], older_than: float) -> int:
+        """Drop uploads with no upload record (``keep``: keys still open) untouched since ``older_than``."""
 
     def gc(
         self, referenced: Callable[[], set[str]], *, grace: float, now: float | None = None
@@ -255,14 +291,81 @@ class LocalBlobStore(BlobStore):
         """Remove resumable-upload files with no upload record (``keep``: keys still open)."""
         n = 0
         for f in (self.root / "uploads").glob("*.part"):
-            if f.name[:-5] not in keep and f.stat().st_mtime < older_than:
-                f.unlink(missing_ok=True)
-                n += 1
+            try:
+                if f.name[:-5] not in keep and f.stat().st_mtime < older_than:
+                    f.unlink(missing_ok=True)
+                    n += 1
+            except FileNotFoundError:
+                continue
         return n
 
+    # The part file lives in the (possibly shared) blob directory, so another node can resume it.
+    # A node killed mid-request leaves the bytes it wrote: the offset is the file's size, and the
+    # client resumes there (every byte written is a byte the client sent at that offset).
+    def upload_offset(self, key: str) -> int:
+        try:
+            return self.upload_path(key).stat().st_size
+        except FileNotFoundError:
+            return 0
 
-def open_blobs(spec: str | Path) -> BlobStore:
+    def upload_append(
+        self, key: str, offset: int, chunks: Iterable[bytes], *, max_bytes: int | None = None
+    ) -> int:
+        part = self.upload_path(key)
+        cur = self.upload_offset(key)
+        if offset != cur:
+            raise UploadOffsetError(f"upload {key} is at offset {cur}, not {offset}", cur)
+        at = offset
+        with open(part, "r+b" if offset else "wb") as f:
+            f.seek(offset)
+            try:
+                for chunk in chunks:
+                    if max_bytes is not None and at + len(chunk) > max_bytes:
+                        raise TooLarge(f"upload {key} is larger than the limit of {max_bytes} bytes", key)
+                    f.write(chunk)
+                    at += len(chunk)
+            except BaseException:
+                # A failed request adds nothing (as a segment never completed in S3 adds nothing).
+                f.truncate(offset)
+                raise
+            f.flush()
+            os.fsync(f.fileno())
+        return at
+
+    def upload_finish(self, key: str, *, max_bytes: int | None = None) -> Blob:
+        part = self.upload_path(key)
+        size = self.upload_offset(key)
+        if max_bytes is not None and size > max_bytes:
+            self.upload_abort(key)
+            raise TooLarge(f"upload {key} is larger than the limit of {max_bytes} bytes", key)
+        tmp = self.temp_path(f"upload-{key}")
+        try:
+            os.replace(part, tmp)
+        except FileNotFoundError:
+            raise StoreError(f"upload {key} has no bytes in {self.root}") from None
+        return self.adopt(tmp)
+
+    def upload_abort(self, key: str) -> None:
+        self.upload_path(key).unlink(missing_ok=True)
+
+    def upload_truncate(self, key: str, offset: int) -> None:
+        if offset <= 0:
+            self.upload_abort(key)
+            return
+        with contextlib.suppress(FileNotFoundError), open(self.upload_path(key), "r+b") as f:
+            f.truncate(offset)
+
+
+def open_blobs(
+    spec: str | Path, *, cache_dir: Path | None = None, cache_bytes: int | None = None
+) -> BlobStore:
+    """The blob store a spec names: ``s3://bucket/prefix`` or a directory (local or shared)."""
     s = str(spec)
     if s.startswith("s3://"):
-        raise StoreError("S3 blob stores are not available yet in this version (issue 9); use a directory")
+        from crashhub.store.s3 import S3BlobStore  # noqa: PLC0415 - boto3 only when S3 is configured
+
+        if cache_dir is None:
+            raise StoreError(f"blob store {s}: an S3 store needs a local cache directory")
+        extra = {} if cache_bytes is None else {"cache_max_bytes": int(cache_bytes)}
+        return S3BlobStore.from_url(s, cache_dir=cache_dir, **extra)
     return LocalBlobStore(Path(s))

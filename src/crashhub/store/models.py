@@ -180,6 +180,18 @@ class Upload(Base):
     crash_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     size: Mapped[int | None] = mapped_column(Integer, nullable=True)
     started_at: Mapped[float] = mapped_column(Float)
+    # The node writing the upload right now (a lease, so a node killed mid-request frees it).
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class Secret(Base):
+    """Secrets every hub node must share (the UI's session MAC key), made once by the first node."""
+
+    __tablename__ = "secrets"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(512))  # hex
+    created_at: Mapped[float] = mapped_column(Float)
 
 
 class Job(Base):
@@ -223,6 +235,7 @@ __all__ = [
     "CrashFile",
     "Host",
     "Job",
+    "Secret",
     "SpoolItem",
     "Token",
     "UniqueConstraint",

@@ -37,7 +37,16 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit
 
 from crashhub.errors import ConfigError, StoreError
-from crashhub.store.blobs import _NODE, CHUNK, Blob, BlobStore, TooLarge, _valid_digest, _writer_alive
+from crashhub.store.blobs import (
+    _NODE,
+    CHUNK,
+    Blob,
+    BlobStore,
+    TooLarge,
+    UploadOffsetError,
+    _valid_digest,
+    _writer_alive,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -79,14 +88,6 @@ class _BodyReader(io.RawIOBase):
         with contextlib.suppress(Exception):
             self._body.close()
         super().close()
-
-
-class UploadOffsetError(StoreError):
-    """A resumable-upload request at another offset than the upload's; ``offset`` is where to resume."""
-
-    def __init__(self, message: str, offset: int) -> None:
-        self.offset = offset
-        super().__init__(message)
 
 
 def _upload_key(key: str) -> str:
@@ -449,6 +450,18 @@ class S3BlobStore(BlobStore):
                     self.s3.delete_object(Bucket=self.bucket, Key=obj["Key"])
         except Exception as e:
             raise self._err(f"abort upload {key}", e) from None
+
+    def upload_truncate(self, key: str, offset: int) -> None:
+        if offset <= 0:
+            self.upload_abort(key)
+            return
+        # Appends start at a segment boundary, so dropping whole segments from ``offset`` on is exact.
+        for at, _, k in self._segments(key):
+            if at >= offset:
+                try:
+                    self.s3.delete_object(Bucket=self.bucket, Key=k)
+                except Exception as e:
+                    raise self._err(f"truncate upload {key}", e) from None
 
     def clean_uploads(self, keep: set[str], older_than: float) -> int:
         """Drop uploads with no upload record (``keep``: keys still open) untouched since ``older_than``."""

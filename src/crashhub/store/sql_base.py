@@ -116,6 +116,7 @@ class SqlBase:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.dialect = url.split(":", 1)[0].split("+", 1)[0]
+        self.shared = self.dialect != "sqlite"
         kwargs: dict[str, Any] = {"echo": echo, "future": True}
         if self.dialect == "sqlite":
             path = url.split("///", 1)[-1]

@@ -202,6 +202,57 @@ class Operations(SqlBase):
         with self._write() as s:
             s.execute(delete(m.Upload).where(m.Upload.crash_id == crash_id))
 
+    def claim_upload(self, crash_id: str, owner: str, lease: float) -> bool:
+        t = now()
+        try:
+            with self._write() as s:
+                if s.get(m.Upload, crash_id) is None:
+                    up = m.Upload(crash_id=crash_id, size=None, started_at=t)
+                    up.owner, up.lease_until = owner, t + lease
+                    s.add(up)
+                    return True
+        except IntegrityError:
+            pass  # another node made it first: compete for its lease below
+        # One conditional UPDATE, so two nodes racing for an expired lease cannot both win.
+        with self._write() as s:
+            r = s.execute(
+                update(m.Upload)
+                .where(
+                    m.Upload.crash_id == crash_id,
+                    (m.Upload.owner.is_(None)) | (m.Upload.owner == owner) | (m.Upload.lease_until < t),
+                )
+                .values(owner=owner, lease_until=t + lease)
+            )
+            return int(getattr(r, "rowcount", 0) or 0) == 1
+
+    def release_upload(self, crash_id: str, owner: str) -> None:
+        with self._write() as s:
+            s.execute(
+                update(m.Upload)
+                .where(m.Upload.crash_id == crash_id, m.Upload.owner == owner)
+                .values(owner=None, lease_until=None)
+            )
+
+    def list_uploads(self) -> list[UploadRecord]:
+        with self._read() as s:
+            rows = s.scalars(select(m.Upload).order_by(m.Upload.started_at)).all()
+            return [UploadRecord(crash_id=u.crash_id, size=u.size, started_at=u.started_at) for u in rows]
+
+    def get_or_create_secret(self, name: str, candidate: str) -> str:
+        try:
+            with self._write() as s:
+                row = s.get(m.Secret, name)
+                if row is not None:
+                    return row.value
+                s.add(m.Secret(name=name, value=candidate, created_at=now()))
+                return candidate
+        except IntegrityError:
+            with self._read() as s:
+                row = s.get(m.Secret, name)
+                if row is None:
+                    raise
+                return row.value
+
     # ------------------------------------------------------------------ jobs
     def enqueue_job(self, kind: str, payload: dict[str, Any], key: str | None = None) -> tuple[str, bool]:
         if key is not None:
@@ -289,6 +340,9 @@ class Operations(SqlBase):
                 .values(state="pending", owner=None, lease_until=None)
             )
             b = s.execute(delete(m.SpoolItem).where(m.SpoolItem.state == "running"))
+            # Upload leases are freed too, but not counted: an upload record outlives its leases.
+            held = m.Upload.owner.is_not(None)
+            s.execute(update(m.Upload).where(held).values(owner=None, lease_until=None))
             return int(getattr(a, "rowcount", 0) or 0) + int(getattr(b, "rowcount", 0) or 0)
 
     # ------------------------------------------------------------------ spool items
@@ -328,3 +382,13 @@ class Operations(SqlBase):
     def release_spool_item(self, key: str) -> None:
         with self._write() as s:
             s.execute(delete(m.SpoolItem).where(m.SpoolItem.key == key, m.SpoolItem.state == "running"))
+
+    def renew_spool_item(self, key: str, owner: str, lease: float) -> bool:
+        t = now()
+        with self._write() as s:
+            r = s.execute(
+                update(m.SpoolItem)
+                .where(m.SpoolItem.key == key, m.SpoolItem.state == "running", m.SpoolItem.owner == owner)
+                .values(lease_until=t + lease, updated_at=t)
+            )
+            return int(getattr(r, "rowcount", 0) or 0) == 1

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +13,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from crashhub.errors import DumpError, InputError, KbError
+from crashhub.errors import InputError, KbError
 from crashhub.ingest.arrival import Arrival
 from crashhub.ingest.layouts import parse_dir_name
 from crashhub.store.base import TokenRecord
@@ -218,15 +217,15 @@ def install(app: FastAPI, ctx: Context) -> None:
         return FileResponse(blobs.local_path(f.digest), media_type=media, filename=name)
 
     # ------------------------------------------------------------------ resumable dump upload
+    # Any node continues an upload (ingest/uploads.py): the bytes are in the blob store, the record
+    # and a per-request write lease in the database.
+    from crashhub.ingest.uploads import PIECE, Uploads
+
+    uploads = Uploads(ctx.pipeline, lease=float(s.upload_lease))
+
     def _upload_state(crash_id: str) -> dict[str, Any]:
-        c = _get(crash_id)
-        dump = next((f for f in c.files if f.role == "vmcore"), None)
-        if c.has_vmcore and dump is not None:
-            return {"offset": dump.size, "size": dump.size, "complete": True}
-        up = store.get_upload(crash_id)
-        part = blobs.upload_path(crash_id)
-        offset = part.stat().st_size if up is not None and part.exists() else 0
-        return {"offset": offset, "size": up.size if up else None, "complete": False}
+        _get(crash_id)
+        return uploads.state(crash_id)
 
     @app.get("/api/v1/crashes/{crash_id}/vmcore/upload", tags=["crashes"])
     def upload_state(request: Request, crash_id: str) -> dict[str, Any]:
@@ -236,66 +235,67 @@ def install(app: FastAPI, ctx: Context) -> None:
     @app.put("/api/v1/crashes/{crash_id}/vmcore", tags=["crashes"])
     async def put_vmcore(request: Request, crash_id: str) -> JSONResponse:
         need(request, "upload")
-        lock = ctx.upload_locks.setdefault(crash_id, threading.Lock())
-        if not lock.acquire(blocking=False):
-            raise ApiError(409, "another upload to this crash is running", **_upload_state(crash_id))
+        state = await run_in_threadpool(_upload_state, crash_id)
+        if state["complete"]:
+            return JSONResponse(state)
+        owner = await run_in_threadpool(uploads.claim, crash_id)
+        if owner is None:
+            raise ApiError(409, "another upload to this crash is running", **state)
         try:
-            state = await run_in_threadpool(_upload_state, crash_id)
-            if state["complete"]:
-                return JSONResponse(state)
-            rng = request.headers.get("content-range")
-            cap = int(s.max_dump_bytes)
-            if rng:
-                m = _RANGE.match(rng.strip())
-                if not m:
-                    raise ApiError(400, f"Content-Range {rng!r}: expected 'bytes S-E/T'")
-                start, end = int(m[1]), int(m[2])
-                total = None if m[3] == "*" else int(m[3])
-                if end < start or (total is not None and end >= total):
-                    raise ApiError(400, f"Content-Range {rng!r}: bad byte range")
-                if total is not None and total > cap:
-                    raise ApiError(413, f"dump of {total} bytes is larger than max_dump_bytes ({cap})")
-                if start != state["offset"]:
-                    raise ApiError(409, f"upload is at offset {state['offset']}, not {start}", **state)
-                want = end - start + 1
-            else:
-                start, total, want = 0, None, cap
-            part = blobs.upload_path(crash_id)
-            store.start_upload(crash_id, total)
-            mode = "r+b" if start and part.exists() else "wb"
-            got = 0
-            with open(part, mode) as f:
-                f.seek(start)
-                f.truncate()
-                async for chunk in request.stream():
-                    got += len(chunk)
-                    if got > want:
-                        f.truncate(start)
-                        raise ApiError(
-                            413 if not rng else 400,
-                            f"body larger than {'max_dump_bytes' if not rng else 'its Content-Range'}"
-                            f" ({want} bytes)",
-                        )
-                    f.write(chunk)
-            if rng and got != want:
-                raise ApiError(
-                    400, f"body has {got} bytes, Content-Range announced {want}", **_upload_state(crash_id)
-                )
-            offset = start + got
-            if total is None and not rng:
-                total = offset
-            if total is not None and offset >= total:
-                try:
-                    await run_in_threadpool(ctx.pipeline.add_dump, crash_id, part, is_temp=True)
-                except (DumpError, InputError):
-                    part.unlink(missing_ok=True)
-                    store.end_upload(crash_id)
-                    raise
-                store.end_upload(crash_id)
-                return JSONResponse({"offset": total, "size": total, "complete": True})
-            return JSONResponse({"offset": offset, "size": total, "complete": False})
+            return await _put(request, crash_id, owner)
         finally:
-            lock.release()
+            await run_in_threadpool(uploads.release, crash_id, owner)
+
+    async def _put(request: Request, crash_id: str, owner: str) -> JSONResponse:
+        state = await run_in_threadpool(_upload_state, crash_id)
+        if state["complete"]:
+            return JSONResponse(state)
+        rng = request.headers.get("content-range")
+        cap = int(s.max_dump_bytes)
+        if rng:
+            m = _RANGE.match(rng.strip())
+            if not m:
+                raise ApiError(400, f"Content-Range {rng!r}: expected 'bytes S-E/T'")
+            start, end = int(m[1]), int(m[2])
+            total = None if m[3] == "*" else int(m[3])
+            if end < start or (total is not None and end >= total):
+                raise ApiError(400, f"Content-Range {rng!r}: bad byte range")
+            if total is not None and total > cap:
+                raise ApiError(413, f"dump of {total} bytes is larger than max_dump_bytes ({cap})")
+            if start != state["offset"]:
+                raise ApiError(409, f"upload is at offset {state['offset']}, not {start}", **state)
+            want = end - start + 1
+        else:
+            start, total, want = 0, None, cap
+        await run_in_threadpool(uploads.begin, crash_id, total, start)
+        got = 0
+        at = start
+        buf = bytearray()
+        async for chunk in request.stream():
+            got += len(chunk)
+            if got > want:
+                await run_in_threadpool(uploads.rollback, crash_id, start)
+                raise ApiError(
+                    413 if not rng else 400,
+                    f"body larger than {'max_dump_bytes' if not rng else 'its Content-Range'} ({want} bytes)",
+                )
+            buf += chunk
+            if len(buf) >= PIECE:
+                at = await run_in_threadpool(uploads.append, crash_id, owner, at, bytes(buf))
+                buf.clear()
+        if buf:
+            at = await run_in_threadpool(uploads.append, crash_id, owner, at, bytes(buf))
+        if rng and got != want:
+            raise ApiError(
+                400, f"body has {got} bytes, Content-Range announced {want}", **_upload_state(crash_id)
+            )
+        offset = start + got
+        if total is None and not rng:
+            total = offset
+        if total is not None and offset >= total:
+            await run_in_threadpool(uploads.finish, crash_id)
+            return JSONResponse({"offset": total, "size": total, "complete": True})
+        return JSONResponse({"offset": offset, "size": total, "complete": False})
 
     # ------------------------------------------------------------------ buckets
     @app.get("/api/v1/buckets", tags=["buckets"])

@@ -109,7 +109,6 @@ class Context:
     metrics: Metrics
     watcher: SpoolWatcher | None = None
     alerts: AlertPump | None = None
-    upload_locks: dict[str, threading.Lock] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
 
 
@@ -117,11 +116,17 @@ def build_context(settings: Settings, *, hub: Hub | None = None) -> Context:
     from crashhub.jobs import handlers
     from crashhub.jobs.local import LocalQueue
 
+    if settings.queue not in ("local", "celery"):
+        raise InputError(f"queue {settings.queue!r} is not known (use 'local' or 'celery')", "queue")
     hub = hub or open_store(settings)
-    if settings.queue != "local":
-        raise InputError(f"queue {settings.queue!r} is not available in this version (use 'local')", "queue")
     kb = KnowledgeBase(settings.kb_path, starter=bool(settings.starter_kb))
-    queue = LocalQueue(hub.store, workers=int(settings.workers), lease=float(settings.job_lease))
+    queue: Queue
+    if settings.queue == "celery":
+        from crashhub.jobs.celery_queue import queue_from_settings
+
+        queue = queue_from_settings(settings, hub.store)
+    else:
+        queue = LocalQueue(hub.store, workers=int(settings.workers), lease=float(settings.job_lease))
     handlers.register(queue, hub, kb)
     metrics = Metrics(lambda: _safe_depth(queue))
     pipeline = Pipeline(hub, kb, queue, observer=metrics.observe)
@@ -143,25 +148,22 @@ def _safe_depth(q: Queue) -> float:
 
 def collect_garbage(ctx: Context) -> dict[str, int]:
     """Temp files of dead writers, unreferenced blobs and stale upload files past the grace period."""
-    from crashhub.store.blobs import LocalBlobStore
-
     hub = ctx.hub
     grace = float(ctx.settings.blob_gc_grace)
     out = hub.blobs.gc(hub.store.referenced_digests, grace=grace)
-    if isinstance(hub.blobs, LocalBlobStore):
-        keep = {c for c in _open_uploads(hub)}
-        out["uploads"] = hub.blobs.clean_uploads(keep, time.time() - grace)
+    # An upload record keeps its bytes (any node may resume it); bytes without one are debris.
+    keep = {u.crash_id for u in hub.store.list_uploads()}
+    out["uploads"] = hub.blobs.clean_uploads(keep, time.time() - grace)
     return out
 
 
-def _open_uploads(hub: Hub) -> list[str]:
-    # An upload record keeps its part file; only part files without one are debris.
-    from crashhub.store.blobs import LocalBlobStore
+def single_node(settings: Settings) -> bool:
+    """Whether this hub is the only node on its database (SQLite: one machine, one process tree).
 
-    if not isinstance(hub.blobs, LocalBlobStore):
-        return []
-    keys = [p.name[:-5] for p in (hub.blobs.root / "uploads").glob("*.part")]
-    return [k for k in keys if hub.store.get_upload(k) is not None]
+    Only then may a start free every claim at once; nodes sharing PostgreSQL would free each other's
+    live jobs, spool items and uploads, so there claims of a dead node end with their lease.
+    """
+    return settings.db_url.startswith("sqlite")
 
 
 def create_app(
@@ -173,10 +175,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
         if background:
-            # The embedded hub is the only node: whatever a killed predecessor held is free again.
-            n = ctx.hub.store.release_claims()
-            if n:
-                log.info("released %d claims of a previous run", n)
+            if single_node(settings):
+                # The embedded hub is the only node: whatever a killed predecessor held is free again.
+                n = ctx.hub.store.release_claims()
+                if n:
+                    log.info("released %d claims of a previous run", n)
             log.info("garbage collection: %s", collect_garbage(ctx))
             ctx.queue.start()
             spool = settings.spool_path

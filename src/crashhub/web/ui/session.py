@@ -4,7 +4,9 @@ Two ways in: a username and password (kept in ``<data>/ui-users.json``, argon2id
 0600), or an API token of role ``viewer``/``admin`` pasted into the login form (a ``host`` token
 may only upload).  Either way the browser gets one cookie, ``chub_session``: ``payload.mac``
 where the payload names the user, role, expiry and a random nonce, and the MAC is HMAC-SHA256 under
-a secret kept in ``<data>/ui-secret``.  Nothing secret ever travels in a URL.
+a secret kept in ``<data>/ui-secret``; on a shared database (PostgreSQL) in the database instead
+(table ``secrets``, seeded by the first node's file), so every hub node accepts a session any of them
+issued.  Nothing secret ever travels in a URL.
 
 CSRF: every form carries a token that is the HMAC of the session nonce (or, before login, of a
 pre-session cookie's nonce); a POST whose token does not verify is refused.  A session made from an
@@ -14,6 +16,7 @@ API token also carries the token's id, and stops working as soon as that token i
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crashhub.errors import AuthError
+from crashhub.errors import AuthError, CrashhubError
 from crashhub.store.base import Store
 from crashhub.web import auth as api_auth
 
@@ -139,7 +142,14 @@ class Users:
 
 class Sessions:
     def __init__(self, secret: bytes, store: Store) -> None:
+        # Every hub node behind one load balancer must sign with the same key, or a login made on
+        # one node is refused by the next (issue 9): a shared database keeps the key, and the first
+        # node's own secret becomes it.  The embedded hub (SQLite) keeps its data directory's.
         self._secret = secret
+        if store.shared:
+            # The database away at start: this node's own key until it restarts.
+            with contextlib.suppress(CrashhubError, ValueError):
+                self._secret = bytes.fromhex(store.get_or_create_secret("ui-session", secret.hex()))
         self._store = store
 
     def _mac(self, data: bytes) -> str:
