@@ -133,6 +133,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Directory searched for `vmlinux-<release>` when analysing (e.g. a debuginfo cache).",
     ),
     Setting(
+        "debuginfod",
+        bool,
+        True,
+        "Serve the debuginfod protocol (`/buildid/<id>/debuginfo`, `/executable`, `/source/<path>`) "
+        "from the debuginfo store `<data>/debuginfo`, without a token, as debuginfod clients send none.",
+    ),
+    Setting(
         "spike_factor",
         float,
         3.0,

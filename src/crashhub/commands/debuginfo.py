@@ -9,25 +9,37 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default=os.environ.get("CRASHHUB_DATA", "./crashhub-data"),
-                        help="data directory; the store is <data>/debuginfo (env CRASHHUB_DATA)")
+    data_help = "data directory whose debuginfo/ is the store (default: $CRASHHUB_DATA or ./crashhub-data)"
+    parser.add_argument("--data", default=os.environ.get("CRASHHUB_DATA", "./crashhub-data"), help=data_help)
+    # --data also after the action (`crashhub debuginfo import X --data D`), as on every store command;
+    # SUPPRESS keeps the parent's value when it is not repeated there.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data", default=argparse.SUPPRESS, help=data_help)
     sub = parser.add_subparsers(dest="action", required=True)
-    imp = sub.add_parser("import", help="import kernel-debuginfo RPMs, -dbg debs, trees or vmlinux[.gz|.xz]")
+    imp = sub.add_parser(
+        "import", parents=[common], help="import kernel-debuginfo RPMs, -dbg debs, trees or vmlinux[.gz|.xz]"
+    )
     imp.add_argument("paths", nargs="+", type=Path)
     imp.add_argument("--release", help="kernel release, when the file does not say")
-    ls = sub.add_parser("list", help="list the kernels in the store")
+    ls = sub.add_parser("list", parents=[common], help="list the kernels in the store")
     ls.add_argument("--json", action="store_true")
-    rm = sub.add_parser("remove", help="remove an entry (build-id, its prefix, or release)")
+    rm = sub.add_parser("remove", parents=[common], help="remove an entry (build-id, its prefix, or release)")
     rm.add_argument("ids", nargs="+")
-    sub.add_parser("gc", help="sweep unfinished imports and broken entries")
-    src = sub.add_parser("source", help="import a kernel source tree or tarball for a release")
+    sub.add_parser("gc", parents=[common], help="sweep unfinished imports and broken entries")
+    src = sub.add_parser(
+        "source", parents=[common], help="import a kernel source tree or tarball for a release"
+    )
     src.add_argument("release")
     src.add_argument("path", type=Path)
-    srv = sub.add_parser("serve", help="serve the store over the debuginfod protocol")
+    srv = sub.add_parser("serve", parents=[common], help="serve the store over the debuginfod protocol")
     srv.add_argument("--port", type=int, default=8002)
     srv.add_argument("--listen", default="127.0.0.1")
-    srv.add_argument("--upstream", action="append", default=[],
-                     help="upstream debuginfod URL to fetch missing kernels from (off unless given)")
+    srv.add_argument(
+        "--upstream",
+        action="append",
+        default=[],
+        help="upstream debuginfod URL to fetch missing kernels from (off unless given)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,8 +49,10 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "import":
         for p in args.paths:
             for e in store.import_path(p, release=args.release):
-                print(f"{e.id}  {e.release or '?'}  {len(e.modules)} modules  {e.size / 2**20:.0f} MiB  "
-                      f"from {p.name}")
+                print(
+                    f"{e.id}  {e.release or '?'}  {len(e.modules)} modules  {e.size / 2**20:.0f} MiB  "
+                    f"from {p.name}"
+                )
         return 0
     if args.action == "list":
         entries = store.list()
@@ -48,8 +62,10 @@ def run(args: argparse.Namespace) -> int:
         if not entries:
             print("(no debuginfo)")
         for e in entries:
-            print(f"{e.id}  {e.release or '?':<36} {e.kind:<7} {len(e.modules):>5} modules "
-                  f"{e.size / 2**20:>7.0f} MiB  {e.package or Path(e.source).name}")
+            print(
+                f"{e.id}  {e.release or '?':<36} {e.kind:<7} {len(e.modules):>5} modules "
+                f"{e.size / 2**20:>7.0f} MiB  {e.package or Path(e.source).name}"
+            )
         return 0
     if args.action == "remove":
         for ref in args.ids:
