@@ -41,20 +41,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    Column,
-    Float,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    create_engine,
-    insert,
-    select,
-    update,
-)
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy import Table, create_engine, insert, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from crashhub.errors import ConfigError, StoreError
 from crashhub.jobs.base import Queue
@@ -149,32 +137,14 @@ class Ledger:
         else:
             kwargs["pool_pre_ping"] = True
         self.engine: Engine = create_engine(url, **kwargs)
-        md = MetaData()
-        self.jobs = Table(
-            "celery_jobs",
-            md,
-            Column("job_id", String(40), primary_key=True),
-            Column("kind", String(32)),
-            Column("state", String(16)),  # queued | running | retry | done | dead
-            Column("attempts", Integer, default=0),
-            Column("worker", String(200), nullable=True),
-            Column("lease_until", Float, nullable=True),
-            Column("updated_at", Float),
-            Column("error", Text, nullable=True),
-        )
-        self.workers = Table(
-            "celery_workers",
-            md,
-            Column("name", String(200), primary_key=True),
-            Column("releases", Text),  # comma-separated
-            Column("heartbeat", Float),
-        )
+        # The tables are the store's (models.CeleryJob/CeleryWorker, migration 0005); bring the schema
+        # to head as every store user does (a no-op when the hub already did).
+        from crashhub.store import migrate, models
+
+        self.jobs: Table = models.Base.metadata.tables["celery_jobs"]
+        self.workers: Table = models.Base.metadata.tables["celery_workers"]
         try:
-            md.create_all(self.engine, checkfirst=True)
-        except (IntegrityError, ProgrammingError):
-            # Another process created them between our check and our CREATE (PostgreSQL reports
-            # a duplicate table or a unique violation in pg_type): they exist now.
-            md.create_all(self.engine, checkfirst=True)
+            migrate.upgrade(self.engine)
         except OperationalError as e:
             raise StoreError(f"database: {e.orig}") from None
 

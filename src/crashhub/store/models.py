@@ -222,6 +222,30 @@ class SpoolItem(Base):
     updated_at: Mapped[float] = mapped_column(Float)
 
 
+class CeleryJob(Base):
+    """The Celery queue's ledger (``crashhub.jobs.celery_queue``): attempts and a lease per job, so a
+    redelivered message of a finished job is dropped and a job that kills its worker ends dead-lettered."""
+
+    __tablename__ = "celery_jobs"
+    job_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    state: Mapped[str | None] = mapped_column(String(16), nullable=True)  # queued|running|retry|done|dead
+    attempts: Mapped[int | None] = mapped_column(Integer, nullable=True, default=0)
+    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    updated_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class CeleryWorker(Base):
+    """Analysis workers and the kernel releases whose debuginfo each holds (routing by release)."""
+
+    __tablename__ = "celery_workers"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    releases: Mapped[str | None] = mapped_column(Text, nullable=True)  # comma-separated
+    heartbeat: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
 __all__ = [
     "Audit",
     "Base",
@@ -231,6 +255,8 @@ __all__ = [
     "BucketHardware",
     "BucketHost",
     "BucketKernel",
+    "CeleryJob",
+    "CeleryWorker",
     "Crash",
     "CrashFile",
     "Host",
