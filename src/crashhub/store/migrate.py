@@ -15,9 +15,13 @@ import sys
 import threading
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine
+# Alembic logs every plugin it sets up at INFO when it is imported (1.16+), and each migration step;
+# a hub start should not.  Before the import, or the plugin lines are already out.
+logging.getLogger("alembic").setLevel(logging.WARNING)
+
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
+from sqlalchemy import Engine, create_engine  # noqa: E402
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _lock = threading.Lock()
@@ -32,8 +36,6 @@ def _config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    # Alembic logs every plugin it sets up at INFO; a hub start should not.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     with _lock:
         command.upgrade(_config(engine), revision)
 
