@@ -102,6 +102,9 @@ def router(store: DebuginfoStore, upstream: Upstream | None = None) -> Any:
     from fastapi.responses import FileResponse  # noqa: PLC0415
 
     r = APIRouter(tags=["debuginfod"])
+    # The return annotations name FileResponse, which (imported here, under postponed annotations)
+    # FastAPI cannot resolve into a response model when it builds the OpenAPI document: say it.
+    _FILE_ROUTE: dict[str, Any] = {"response_model": None, "response_class": FileResponse}
 
     def _file(path: Path, archive: str | None = None, name: str | None = None) -> FileResponse:
         # Names relative to the store and the package's base name: the hub's own paths stay private.
@@ -130,18 +133,18 @@ def router(store: DebuginfoStore, upstream: Upstream | None = None) -> Any:
         e = store.entry_for(build_id=path.parent.name) if path.name == "vmlinux" else None
         return e.source if e is not None else None
 
-    @r.api_route("/buildid/{build_id}/debuginfo", methods=["GET", "HEAD"])
+    @r.api_route("/buildid/{build_id}/debuginfo", methods=["GET", "HEAD"], **_FILE_ROUTE)
     def debuginfo(build_id: str) -> FileResponse:
         p = _lookup(build_id)
         return _file(p, _archive(p))
 
-    @r.api_route("/buildid/{build_id}/executable", methods=["GET", "HEAD"])
+    @r.api_route("/buildid/{build_id}/executable", methods=["GET", "HEAD"], **_FILE_ROUTE)
     def executable(build_id: str) -> FileResponse:
         # A kernel's executable image with symbols is the vmlinux itself.
         p = _lookup(build_id)
         return _file(p, _archive(p))
 
-    @r.api_route("/buildid/{build_id}/source/{path:path}", methods=["GET", "HEAD"])
+    @r.api_route("/buildid/{build_id}/source/{path:path}", methods=["GET", "HEAD"], **_FILE_ROUTE)
     def source(build_id: str, path: str) -> FileResponse:
         p = _lookup(build_id)
         entry_dir = p.parent if p.name == "vmlinux" else next(
