@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +19,17 @@ from crashhub.web.app import Context, build_context
 
 HOST = "db7.prod.example.com"
 PLANTED = [HOST, "db7", "10.20.30.40", "fe80::1ff:fe23:4567:890a", "alice", "4a11ce-secret-tag"]
+
+
+_DIGEST = re.compile(r"(?<![0-9a-f])[0-9a-f]{32,}(?![0-9a-f])")
+
+
+def leaked(blob: str) -> list[str]:
+    """The planted values still in ``blob``.  Hex digests (sha256 of the bundle's files, build-ids)
+    are taken out first: a short planted name such as "db7" turns up inside one by chance (about one
+    bundle in ten), which is not a leak."""
+    text = _DIGEST.sub("", blob)
+    return [v for v in PLANTED if v in text]
 
 
 def plant(log: str) -> str:
