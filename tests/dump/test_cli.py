@@ -64,3 +64,32 @@ def test_errors_are_one_line(files: dict[str, Path], capsys: pytest.CaptureFixtu
     assert "No such file" in capsys.readouterr().err
     assert main(["dump", "reassemble", str(files["kdump"]), "-o", "/tmp/x-never"]) == 2
     assert "not a flattened dump" in capsys.readouterr().err
+
+
+def test_dmesg_process_output_exit_and_imports(files: dict[str, Path], tmp_path: Path) -> None:
+    """The script path (cli.script): the fast form leaves with os._exit after flushing, so the whole
+    log must still arrive, through a pipe and into -o; errors keep exit 2; and the dmesg path loads
+    none of the modules whose import would double its start-up."""
+    want = dump.dmesg(files["flat"])
+    cmd = [sys.executable, "-m", "crashhub.cli", "dump", "dmesg"]
+    r = subprocess.run([*cmd, str(files["flat"])], check=False, capture_output=True)
+    assert (r.returncode, r.stdout, r.stderr) == (0, want, b"")
+    r = subprocess.run([*cmd, str(files["kdump"]), "-o", str(tmp_path / "log")], check=False,
+                       capture_output=True)
+    assert r.returncode == 0 and (tmp_path / "log").read_bytes() == dump.dmesg(files["kdump"])
+    r = subprocess.run([*cmd, str(files["text"])], check=False, capture_output=True)
+    assert r.returncode == 2 and r.stderr.count(b"\n") == 1 and b"DumpFormatError" in r.stderr
+    # A reader that goes away early (| head -c 10) is not an error.
+    p = subprocess.Popen([*cmd, str(files["kdump"])], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout is not None and p.stderr is not None
+    assert p.stdout.read(10) == want[:10]
+    p.stdout.close()
+    assert p.wait(30) == 0 and b"Traceback" not in p.stderr.read()
+    heavy = ("re", "typing", "argparse", "collections", "array", "dataclasses", "contextlib", "importlib",
+             "zlib")
+    probe = ("import sys; from crashhub import cli; sys.argv[1:] = ['dump', 'dmesg', sys.argv[1], '-o', "
+             f"sys.argv[2]]; cli.main(); print(' '.join(m for m in {heavy!r} if m in sys.modules))")
+    for name in ("kdump", "flat"):
+        r = subprocess.run([sys.executable, "-c", probe, str(files[name]), str(tmp_path / "p")], check=True,
+                           capture_output=True, text=True)
+        assert r.stdout.strip() == "", f"{name}: dump dmesg imported {r.stdout.strip()}"

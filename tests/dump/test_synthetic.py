@@ -154,6 +154,36 @@ def test_log_layouts_against_makedumpfile(tmp_path: Path, layout: str) -> None:
         pytest.skip("makedumpfile not installed: only our own reading was checked")
 
 
+# (records, longest padding): 1..16 fill the descriptors; 17+ reuse them; the text of 101..110 wraps round
+# the end of the ring within the live span; with 300-byte records the live span is over half the ring.
+@pytest.mark.parametrize(("n", "pad"), [(1, 40), (5, 40), (16, 40), (17, 40), (40, 40), (61, 40), (90, 40),
+                                        (101, 40), (105, 40), (110, 40), (131, 40), (20, 300), (61, 300)])
+def test_lockless_live_part_read_only(tmp_path: Path, n: int, pad: int,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ring far from full is read only where its live records are (printk._ring_slots/_text_ring);
+    the text must not change, whether the live span is one piece or wraps round the ring's end."""
+    m = synth.standard_machine("none", release=RELEASE["lockless"])
+    recs = [(10**6 * i, 100 + i, b"record %d " % i + b"x" * (i * 7 % pad)) for i in range(n)]
+    synth.lockless_log(m, recs, count_bits=4, size_bits=12)  # 16 descriptors, 4 KiB of text
+    m.symbols["mem_map"] = m.kdata(struct.pack("<Q", synth.DIRECT_MAP + 0x100000))
+    m.vmci_extra += ["SIZE(page)=64", "OFFSET(page.flags)=0", "OFFSET(page._refcount)=52",
+                     "OFFSET(page.mapping)=24", "OFFSET(page.lru)=8"]
+    p = write(tmp_path, "v.kdump", synth.to_kdump(m, "zlib"))
+    text = dump.dmesg(p)
+    assert text.count(b"\n") == (min(n, 16) if pad == 40 else text.count(b"record "))
+    assert text.endswith(b"record %d " % (n - 1) + b"x" * ((n - 1) * 7 % pad) + b"\n")
+    # The same text when every slot and the whole text ring are read (as makedumpfile does).
+    from crashhub.dump import printk  # noqa: PLC0415
+
+    monkeypatch.setattr(printk, "_text_ring", lambda d, a, size, **_: d.read_virt(a, size))
+    monkeypatch.setattr(printk, "_ring_slots", lambda d, a, slot, count, **_: d.read_virt(a, slot * count))
+    assert dump.dmesg(p) == text
+    if MAKEDUMPFILE:
+        out = tmp_path / "m.txt"
+        subprocess.run([MAKEDUMPFILE, "--dump-dmesg", str(p), str(out)], check=True, capture_output=True)
+        assert out.read_bytes() == text
+
+
 # --------------------------------------------------------------------------- pages and translation
 
 

@@ -146,9 +146,6 @@ def _lockless(dump: VirtReader, caller_id: bool) -> KernelLog:
                               f"{size_bits} text bits)", path)
     count = 1 << count_bits
     ring_size = 1 << size_bits
-    descs = dump.read_virt(_u(prb, o_desc_ring + o_descs, "Q"), desc_size * count)
-    infos = dump.read_virt(_u(prb, o_desc_ring + o_infos, "Q"), info_size * count)
-    data = dump.read_virt(_u(prb, o_text_ring + o_data, "Q"), ring_size)
     tail = _u(prb, o_desc_ring + o_tail + o_counter, "Q") & DESC_ID_MASK
     head = _u(prb, o_desc_ring + o_head + o_counter, "Q") & DESC_ID_MASK
     corrupted, reason = False, None
@@ -158,8 +155,15 @@ def _lockless(dump: VirtReader, caller_id: bool) -> KernelLog:
         corrupted, reason = True, f"head_id {head:#x} and tail_id {tail:#x} are {span} records apart"
         tail = (head - count + 1) & DESC_ID_MASK
         span = count - 1
-    out = []
-    records = 0
+    # Only the live slots tail..head are read (a kernel that has not wrapped its ring yet, as most
+    # have not within hours of boot, uses a tenth of the 4096 descriptors and their 88-byte infos).
+    descs = _ring_slots(dump, _u(prb, o_desc_ring + o_descs, "Q"), desc_size, count, first=tail % count,
+                        n=span + 1)
+    infos = _ring_slots(dump, _u(prb, o_desc_ring + o_infos, "Q"), info_size, count, first=tail % count,
+                        n=span + 1)
+    data_addr = _u(prb, o_text_ring + o_data, "Q")
+    live: list[tuple[int, int, int]] = []  # (info offset, text offset in the ring, text length)
+    lo = hi = -1  # logical positions (lpos) where the first live block begins and the last ends
     # Field offsets are checked once against the struct sizes, then read without per-call checks:
     # this loop runs once per record (4096 on a default 6.1 kernel).
     fields = ((o_state + o_counter, 8, desc_size), (o_lpos + o_begin, 8, desc_size),
@@ -178,8 +182,10 @@ def _lockless(dump: VirtReader, caller_id: bool) -> KernelLog:
         sv = q(descs, d + o_sv)[0]
         state = (sv >> DESC_FLAGS_SHIFT) & 3
         if (sv & DESC_ID_MASK) == rid and state in (DESC_COMMITTED, DESC_FINALIZED):
-            begin = q(descs, d + o_b)[0] % ring_size
-            nxt = q(descs, d + o_n)[0] % ring_size
+            begin_lpos = q(descs, d + o_b)[0]
+            next_lpos = q(descs, d + o_n)[0]
+            begin = begin_lpos % ring_size
+            nxt = next_lpos % ring_size
             if begin != nxt:
                 i = (rid % count) * info_size
                 text_len = h(infos, i + o_text_len)[0]
@@ -189,12 +195,57 @@ def _lockless(dump: VirtReader, caller_id: bool) -> KernelLog:
                 # makedumpfile compares unsigned: next < begin wraps to a huge value, text_len stays.
                 if 0 <= nxt - begin < text_len:
                     text_len = nxt - begin
-                text = data[begin:begin + text_len]
-                caller = i32(infos, i + o_caller)[0] if o_caller is not None else None
-                out.append(format_record(q(infos, i + o_ts)[0], caller, text))
-                records += 1
+                live.append((i, begin, text_len))
+                if lo < 0:
+                    lo = begin_lpos
+                hi = next_lpos
         rid = (rid + 1) & DESC_ID_MASK
-    return KernelLog(b"".join(out), "lockless", records, corrupted, reason)
+    data = _text_ring(dump, data_addr, ring_size, lo=lo, hi=hi, live=live)
+    out = []
+    for i, begin, text_len in live:
+        caller = i32(infos, i + o_caller)[0] if o_caller is not None else None
+        out.append(format_record(q(infos, i + o_ts)[0], caller, data[begin:begin + text_len]))
+    return KernelLog(b"".join(out), "lockless", len(live), corrupted, reason)
+
+
+def _text_ring(dump: VirtReader, addr: int, size: int, *, lo: int, hi: int,
+               live: list[tuple[int, int, int]]) -> bytes:
+    """The text data ring with at least the bytes of every live record in it.
+
+    Blocks are allocated in record order, so the live text is the logical span from the first live
+    block's ``begin`` to the last one's ``next`` (at most two pieces of the ring).  When that span is
+    small only it is read; any record outside it (a corrupted lpos) makes the whole ring be read, so
+    the text is always what makedumpfile, which reads the whole ring, would print.
+    """
+    length = hi - lo
+    if not live or not 0 < length <= size // 2:
+        return dump.read_virt(addr, size)
+    start = lo % size
+    first = min(length, size - start)
+    second = length - first  # the part that wrapped to the ring's beginning
+    buf = bytearray(size)
+    buf[start:start + first] = dump.read_virt(addr + start, first)
+    if second:
+        buf[:second] = dump.read_virt(addr, second)
+    for _i, b, n in live:
+        if not (start <= b and b + n <= start + first) and not (second and b + n <= second):
+            return dump.read_virt(addr, size)
+    return bytes(buf)
+
+
+def _ring_slots(dump: VirtReader, addr: int, slot: int, count: int, *, first: int,
+                n: int) -> bytes | bytearray:
+    """A ring of ``count`` slots of ``slot`` bytes at ``addr`` with only the ``n`` slots from index
+    ``first`` on (wrapping) read; the other slots are zeros and are never looked at."""
+    if n >= count:
+        return dump.read_virt(addr, slot * count)
+    buf = bytearray(slot * count)
+    end = first + n
+    stop = min(end, count)
+    buf[first * slot:stop * slot] = dump.read_virt(addr + first * slot, (stop - first) * slot)
+    if end > count:
+        buf[:(end - count) * slot] = dump.read_virt(addr, (end - count) * slot)
+    return buf
 
 
 def _printk_log(dump: VirtReader, caller_id: bool) -> KernelLog:

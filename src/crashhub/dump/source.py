@@ -9,7 +9,6 @@ decompressors, which stop (with :class:`DecompressError`) as soon as the output 
 from __future__ import annotations
 
 import os
-import zlib
 
 from crashhub.errors import DecompressError, DumpFormatError, DumpTruncatedError
 
@@ -100,6 +99,8 @@ class BytesSource:
 
 
 def _zlib(data: bytes, limit: int) -> bytes:
+    import zlib  # noqa: PLC0415 (like every codec, on first use: an lzo dump never needs it)
+
     d = zlib.decompressobj()
     out = d.decompress(data, limit)
     if d.unconsumed_tail:

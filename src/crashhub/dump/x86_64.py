@@ -35,7 +35,9 @@ class Walker:
         self.mask = ENTRY_MASK & ~sme_mask
         self._read = read_phys
         self.path = path
-        self._cache: dict[int, int] = {}
+        self._cache: dict[int, int] = {}  # 4 KiB page number -> physical page
+        self._pmd: dict[int, int] = {}  # 2 MiB page number -> physical base
+        self._pud: dict[int, int] = {}  # 1 GiB page number -> physical base
 
     @classmethod
     def from_vmcoreinfo(cls, info: VmcoreInfo, phys_base: int | None, read_phys: ReadPhys,
@@ -60,13 +62,26 @@ class Walker:
         hit = self._cache.get(page)
         if hit is not None:
             return hit | (vaddr & 0xFFF)
-        paddr = self._walk(vaddr)
-        if len(self._cache) >= 8192:
-            self._cache.clear()
-        self._cache[page] = paddr & ~0xFFF
+        # The kernel image and the direct map use 2 MiB / 1 GiB pages: one walk answers for all of
+        # such a page (a 128 KiB printk ring is then one walk, not 32).
+        for shift, cache in ((21, self._pmd), (30, self._pud)):
+            base = cache.get(vaddr >> shift)
+            if base is not None:
+                return base | (vaddr & ((1 << shift) - 1))
+        paddr, shift = self._walk(vaddr)
+        if shift == 12:
+            if len(self._cache) >= 8192:
+                self._cache.clear()
+            self._cache[page] = paddr & ~0xFFF
+        else:
+            cache = self._pmd if shift == 21 else self._pud
+            if len(cache) >= 8192:
+                cache.clear()
+            cache[vaddr >> shift] = paddr & ~((1 << shift) - 1)
         return paddr
 
-    def _walk(self, vaddr: int) -> int:
+    def _walk(self, vaddr: int) -> tuple[int, int]:
+        """(physical address, page shift) of ``vaddr``."""
         vaddr &= (1 << 64) - 1
         table = self.pgd
         shifts = (48, 39, 30, 21, 12) if self.levels == 5 else (39, 30, 21, 12)
@@ -79,6 +94,6 @@ class Walker:
             base = e & self.mask
             if shift in (30, 21) and e & PSE:
                 # 1 GiB (PUD) or 2 MiB (PMD) page.
-                return (base & ~((1 << shift) - 1)) | (vaddr & ((1 << shift) - 1))
+                return (base & ~((1 << shift) - 1)) | (vaddr & ((1 << shift) - 1)), shift
             table = base
-        return table | (vaddr & 0xFFF)
+        return table | (vaddr & 0xFFF), 12
