@@ -17,6 +17,7 @@ import shutil
 import struct
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import lz4.frame
 import pytest
@@ -175,8 +176,12 @@ def test_lockless_live_part_read_only(tmp_path: Path, n: int, pad: int,
     # The same text when every slot and the whole text ring are read (as makedumpfile does).
     from crashhub.dump import printk  # noqa: PLC0415
 
-    monkeypatch.setattr(printk, "_text_ring", lambda d, a, size, **_: d.read_virt(a, size))
-    monkeypatch.setattr(printk, "_ring_slots", lambda d, a, slot, count, **_: d.read_virt(a, slot * count))
+    def all_slots(d: Any, a: int, slot: int, count: int, *, first: int, n: int) -> bytes:
+        ring = d.read_virt(a, slot * count)
+        return (ring[first * slot:] + ring[:first * slot])[:n * slot]
+
+    monkeypatch.setattr(printk, "_text_ring", lambda d, a, size, **_: (d.read_virt(a, size), 0))
+    monkeypatch.setattr(printk, "_ring_slots", all_slots)
     assert dump.dmesg(p) == text
     if MAKEDUMPFILE:
         out = tmp_path / "m.txt"
@@ -447,3 +452,15 @@ def test_old_diskdump(tmp_path: Path) -> None:
             assert d.read_page(pfn) == bytes(m.mem.get(pfn, bytes(4096)))
         with pytest.raises(ExcludedPageError):
             d.read_page(0xA0)  # the hole is not RAM
+
+
+def test_printk_rows_any_field_layout() -> None:
+    """_rows reads the same values whatever the offsets' order, and field by field when they overlap."""
+    from crashhub.dump.printk import _rows  # noqa: PLC0415
+
+    slots = b"".join(struct.pack("<QQHxxI", 10 + k, 20 + k, 30 + k, 40 + k) for k in range(5))
+    want = [(20 + k, 30 + k, 40 + k) for k in range(5)]
+    assert list(_rows(slots, 24, [(8, "Q"), (16, "H"), (20, "I")])) == want
+    assert list(_rows(slots, 24, [(20, "I"), (8, "Q"), (16, "H")])) == [(c, a, b) for a, b, c in want]
+    overlapping = list(_rows(slots, 24, [(8, "Q"), (8, "H"), (0, "Q")]))  # as a bad VMCOREINFO may say
+    assert overlapping == [(20 + k, 20 + k, 10 + k) for k in range(5)]

@@ -160,14 +160,15 @@ class DumpReader:
         if addr < 0 or size < 0 or size > MAX_READ:
             raise DumpFormatError(f"bad physical read of {size} bytes at {addr:#x}", self.path)
         ps = self.page_size
-        out = bytearray()
+        out = []  # joined once: no growing buffer copied again at the end
         while size > 0:
             pfn, off = divmod(addr, ps)
             n = min(size, ps - off)
-            out += self.read_page(pfn, zero_excluded)[off:off + n]
+            page = self.read_page(pfn, zero_excluded)
+            out.append(page if n == ps else page[off:off + n])
             addr += n
             size -= n
-        return bytes(out)
+        return b"".join(out)
 
     def translate(self, vaddr: int) -> int:
         """Kernel virtual → physical address (page-table walk)."""
@@ -190,7 +191,7 @@ class DumpReader:
         """Read kernel virtual memory, page by page through the page tables."""
         if size < 0 or size > MAX_READ:
             raise DumpFormatError(f"bad virtual read of {size} bytes at {addr:#x}", self.path)
-        out = bytearray()
+        out = []
         ps = 4096  # the smallest translation granule (x86_64, arm64 4K); runs merge larger pages
         run_pa, run_len = -1, 0  # physically contiguous pages are read in one go
         while size > 0:
@@ -200,13 +201,13 @@ class DumpReader:
                 run_len += n
             else:
                 if run_len:
-                    out += self.read_phys(run_pa, run_len)
+                    out.append(self.read_phys(run_pa, run_len))
                 run_pa, run_len = pa, n
             addr += n
             size -= n
         if run_len:
-            out += self.read_phys(run_pa, run_len)
-        return bytes(out)
+            out.append(self.read_phys(run_pa, run_len))
+        return b"".join(out)
 
     def read_u64_virt(self, addr: int) -> int:
         v: int = struct.unpack(self.endian + "Q", self.read_virt(addr, 8))[0]

@@ -25,6 +25,7 @@ from crashhub.errors import DumpError, DumpFormatError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Protocol
 
     from crashhub.dump.vmcoreinfo import VmcoreInfo
@@ -155,14 +156,14 @@ def _lockless(dump: VirtReader, caller_id: bool) -> KernelLog:
         corrupted, reason = True, f"head_id {head:#x} and tail_id {tail:#x} are {span} records apart"
         tail = (head - count + 1) & DESC_ID_MASK
         span = count - 1
-    # Only the live slots tail..head are read (a kernel that has not wrapped its ring yet, as most
-    # have not within hours of boot, uses a tenth of the 4096 descriptors and their 88-byte infos).
+    # Only the live slots tail..head are read, in id order (a kernel that has not wrapped its ring yet,
+    # as most have not within hours of boot, uses a tenth of the 4096 descriptors and 88-byte infos).
+    # The k-th live record's descriptor and info are then the k-th slot of these two buffers.
     descs = _ring_slots(dump, _u(prb, o_desc_ring + o_descs, "Q"), desc_size, count, first=tail % count,
                         n=span + 1)
     infos = _ring_slots(dump, _u(prb, o_desc_ring + o_infos, "Q"), info_size, count, first=tail % count,
                         n=span + 1)
     data_addr = _u(prb, o_text_ring + o_data, "Q")
-    live: list[tuple[int, int, int]] = []  # (info offset, text offset in the ring, text length)
     lo = hi = -1  # logical positions (lpos) where the first live block begins and the last ends
     # Field offsets are checked once against the struct sizes, then read without per-call checks:
     # this loop runs once per record (4096 on a default 6.1 kernel).
@@ -172,79 +173,97 @@ def _lockless(dump: VirtReader, caller_id: bool) -> KernelLog:
     for off, width, size in fields:
         if off < 0 or off + width > size:
             raise DumpFormatError(f"printk field offset {off} outside its {size}-byte struct", path)
-    q = struct.Struct("<Q").unpack_from
-    h = struct.Struct("<H").unpack_from
-    i32 = struct.Struct("<I").unpack_from
     o_sv, o_b, o_n = o_state + o_counter, o_lpos + o_begin, o_lpos + o_next
+    # One unpack per descriptor and per info (struct.iter_unpack over the slots), not one per field.
+    desc_rows = _rows(descs, desc_size, [(o_sv, "Q"), (o_b, "Q"), (o_n, "Q")])
+    info_fields = [(o_ts, "Q"), (o_text_len, "H")] + ([(o_caller, "I")] if o_caller is not None else [])
+    info_rows = _rows(infos, info_size, info_fields)
+    found: list[tuple[int, int, int, int | None]] = []  # (ts_nsec, text offset in the ring, length, caller)
     rid = tail
-    for _ in range(span + 1):
-        d = (rid % count) * desc_size
-        sv = q(descs, d + o_sv)[0]
+    for (sv, begin_lpos, next_lpos), row in zip(desc_rows, info_rows, strict=True):
         state = (sv >> DESC_FLAGS_SHIFT) & 3
         if (sv & DESC_ID_MASK) == rid and state in (DESC_COMMITTED, DESC_FINALIZED):
-            begin_lpos = q(descs, d + o_b)[0]
-            next_lpos = q(descs, d + o_n)[0]
             begin = begin_lpos % ring_size
             nxt = next_lpos % ring_size
             if begin != nxt:
-                i = (rid % count) * info_size
-                text_len = h(infos, i + o_text_len)[0]
+                text_len = row[1]
                 if begin > nxt:
                     begin = 0  # the block wrapped: its data starts at the ring's beginning
                 begin += 8  # skip the descriptor id stored in front of the text
                 # makedumpfile compares unsigned: next < begin wraps to a huge value, text_len stays.
                 if 0 <= nxt - begin < text_len:
                     text_len = nxt - begin
-                live.append((i, begin, text_len))
+                # A text running past the ring's end is cut there (makedumpfile copies from the
+                # ring buffer it read, which ends there).
+                found.append((row[0], begin, max(0, min(text_len, ring_size - begin)),
+                              row[2] if o_caller is not None else None))
                 if lo < 0:
                     lo = begin_lpos
                 hi = next_lpos
         rid = (rid + 1) & DESC_ID_MASK
-    data = _text_ring(dump, data_addr, ring_size, lo=lo, hi=hi, live=live)
+    data, start = _text_ring(dump, data_addr, ring_size, lo=lo, hi=hi, live=found)
     out = []
-    for i, begin, text_len in live:
-        caller = i32(infos, i + o_caller)[0] if o_caller is not None else None
-        out.append(format_record(q(infos, i + o_ts)[0], caller, data[begin:begin + text_len]))
-    return KernelLog(b"".join(out), "lockless", len(live), corrupted, reason)
+    for ts, begin, text_len, caller in found:
+        p = (begin - start) % ring_size
+        out.append(format_record(ts, caller, data[p:p + text_len]))
+    return KernelLog(b"".join(out), "lockless", len(found), corrupted, reason)
+
+
+def _rows(buf: bytes, size: int, fields: list[tuple[int, str]]) -> Iterator[tuple[int, ...]]:
+    """The given (offset, struct code) fields of every ``size``-byte slot of ``buf``, little-endian,
+    in the order given.  Offsets were checked to fall inside the slot; fields that overlap (a bad
+    VMCOREINFO) are read one by one."""
+    order = sorted(range(len(fields)), key=lambda j: fields[j][0])
+    fmt, at = "<", 0
+    for j in order:
+        off, code = fields[j]
+        if off < at:
+            return _rows_slow(buf, size, fields)
+        fmt += f"{off - at}x{code}" if off > at else code
+        at = off + struct.calcsize("<" + code)
+    fmt += f"{size - at}x" if size > at else ""
+    rows = struct.Struct(fmt).iter_unpack(buf)
+    if order == sorted(order):
+        return rows
+    back = [order.index(j) for j in range(len(fields))]
+    return (tuple(r[i] for i in back) for r in rows)
+
+
+def _rows_slow(buf: bytes, size: int, fields: list[tuple[int, str]]) -> Iterator[tuple[int, ...]]:
+    readers = [(off, struct.Struct("<" + code).unpack_from) for off, code in fields]
+    for k in range(0, len(buf) - size + 1, size):
+        yield tuple(r(buf, k + off)[0] for off, r in readers)
 
 
 def _text_ring(dump: VirtReader, addr: int, size: int, *, lo: int, hi: int,
-               live: list[tuple[int, int, int]]) -> bytes:
-    """The text data ring with at least the bytes of every live record in it.
+               live: list[tuple[int, int, int, int | None]]) -> tuple[bytes, int]:
+    """``(buf, start)``: ring bytes from offset ``start`` on (wrapping) that hold every live record's
+    text; a text at ring offset ``b`` is at ``(b - start) % size`` in ``buf``.
 
     Blocks are allocated in record order, so the live text is the logical span from the first live
-    block's ``begin`` to the last one's ``next`` (at most two pieces of the ring).  When that span is
-    small only it is read; any record outside it (a corrupted lpos) makes the whole ring be read, so
-    the text is always what makedumpfile, which reads the whole ring, would print.
+    block's ``begin`` to the last one's ``next``.  When that span is small only it is read; any record
+    outside it (a corrupted lpos) makes the whole ring be read, so the text is always what makedumpfile,
+    which reads the whole ring, would print.
     """
     length = hi - lo
-    if not live or not 0 < length <= size // 2:
-        return dump.read_virt(addr, size)
-    start = lo % size
-    first = min(length, size - start)
-    second = length - first  # the part that wrapped to the ring's beginning
-    buf = bytearray(size)
-    buf[start:start + first] = dump.read_virt(addr + start, first)
-    if second:
-        buf[:second] = dump.read_virt(addr, second)
-    for _i, b, n in live:
-        if not (start <= b and b + n <= start + first) and not (second and b + n <= second):
-            return dump.read_virt(addr, size)
-    return bytes(buf)
+    if live and 0 < length <= size // 2:
+        start = lo % size
+        first = min(length, size - start)
+        buf = dump.read_virt(addr + start, first)
+        if length > first:  # the span wraps to the ring's beginning
+            buf += dump.read_virt(addr, length - first)
+        if all((b - start) % size + n <= length for _ts, b, n, _c in live):
+            return buf, start
+    return dump.read_virt(addr, size), 0
 
 
-def _ring_slots(dump: VirtReader, addr: int, slot: int, count: int, *, first: int,
-                n: int) -> bytes | bytearray:
-    """A ring of ``count`` slots of ``slot`` bytes at ``addr`` with only the ``n`` slots from index
-    ``first`` on (wrapping) read; the other slots are zeros and are never looked at."""
-    if n >= count:
-        return dump.read_virt(addr, slot * count)
-    buf = bytearray(slot * count)
-    end = first + n
-    stop = min(end, count)
-    buf[first * slot:stop * slot] = dump.read_virt(addr + first * slot, (stop - first) * slot)
-    if end > count:
-        buf[:(end - count) * slot] = dump.read_virt(addr, (end - count) * slot)
+def _ring_slots(dump: VirtReader, addr: int, slot: int, count: int, *, first: int, n: int) -> bytes:
+    """The ``n`` slots (of ``slot`` bytes) from index ``first`` on of a ring of ``count`` at ``addr``,
+    in ring order: wrapping past the last slot to slot 0."""
+    stop = min(first + n, count)
+    buf = dump.read_virt(addr + first * slot, (stop - first) * slot)
+    if first + n > count:
+        buf += dump.read_virt(addr, (first + n - count) * slot)
     return buf
 
 

@@ -23,17 +23,6 @@ _BAD_BUILD_ID: tuple[tuple[int, int, int, int], ...] = (
     (5, 15, 168, 1 << 30),
 )
 
-_KINDS = ("SYMBOL", "SIZE", "OFFSET", "LENGTH", "NUMBER")
-
-
-def _keyed(key: str) -> tuple[str, str] | None:
-    """``SYMBOL(init_uts_ns)`` -> ("SYMBOL", "init_uts_ns"); None for a plain key."""
-    kind, paren, rest = key.partition("(")
-    if not paren or kind not in _KINDS or not rest.endswith(")") or len(rest) < 2:
-        return None
-    return kind, rest[:-1]
-
-
 def build_id_is_broken(release: str) -> bool:
     """True when ``release`` is a stable kernel known to write a wrong VMCOREINFO BUILD-ID."""
     parts = release.split(".", 2)
@@ -122,15 +111,17 @@ def parse(text: bytes | str) -> VmcoreInfo:
         if not sep or not key:
             continue
         raw[key] = value
-        keyed = _keyed(key)
-        if keyed is None:
+        if key[-1] != ")":
             continue
-        kind, name = keyed
+        kind, paren, name = key[:-1].partition("(")  # "SYMBOL(init_uts_ns)" -> SYMBOL, init_uts_ns
+        table = tables.get(kind)
+        if table is None or not paren or not name:
+            continue
         # SYMBOL is %lx without 0x; NUMBER may be decimal or 0x-hex; the rest are %lu.
         n = _int(value, 16) if kind == "SYMBOL" else _int(value, 0) if kind == "NUMBER" else _int(value, 10)
         if n is None and kind == "NUMBER":
             n = _int(value, 10)  # int("010", 0) fails: leading zeros in a decimal %ld
         if n is not None:
-            tables[kind][name] = n
+            table[name] = n
     return VmcoreInfo(raw, symbols=tables["SYMBOL"], sizes=tables["SIZE"], offsets=tables["OFFSET"],
                       lengths=tables["LENGTH"], numbers=tables["NUMBER"])
