@@ -11,9 +11,9 @@ over the latest crash of every bucket (cached for a minute: the preview runs on 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from crashhub import i18n
@@ -205,79 +205,34 @@ def install(r: APIRouter, ui: UI) -> None:
         ctx = {"form": form, "new": False, "count": n, "error": None, "bucket": ""}
         return ui.render(request, "kb_edit.html", ctx)
 
-    def _form(values: dict[str, str]) -> dict[str, str]:
-        return {k: str(values.get(k, "")) for k in FIELDS}
-
     @r.post("/ui/kb/preview", include_in_schema=False)
     @ui.page
-    def kb_preview(
-        request: Request,
-        *,
-        csrf: str = Form(""),
-        fragment: str = Form(""),
-        bucket: str = Form(""),
-        new: str = Form(""),
-        id: str = Form(""),
-        title: str = Form(""),
-        status: str = Form("known"),
-        generic: str = Form(""),
-        kinds: str = Form(""),
-        title_re: str = Form(""),
-        function: str = Form(""),
-        frame: str = Form(""),
-        modules: str = Form(""),
-        loaded: str = Form(""),
-        taint: str = Form(""),
-        releases: str = Form(""),
-        hardware: str = Form(""),
-        cause: str = Form(""),
-        advice: str = Form(""),
-        references: str = Form(""),
-    ) -> Response:
+    def kb_preview(request: Request, posted: Posted) -> Response:
         ui.require(request, admin=True)
-        ui.check_csrf(request, csrf)
-        form = _form(locals())
+        ui.check_csrf(request, posted.get("csrf", ""))
+        form = _form(posted)
         n, err = preview(ui, form)
-        if fragment:
+        if posted.get("fragment"):
             _ = i18n.gettext(ui.lang(request))
             text = err if n is None else _("would match {n} buckets").format(n=n)
             return HTMLResponse(f'<span data-count="{"" if n is None else n}">{_esc(str(text))}</span>')
-        ctx = {"form": form, "new": bool(new), "count": n, "error": err, "bucket": bucket}
+        ctx = {"form": form, "new": bool(posted.get("new")), "count": n, "error": err,
+               "bucket": posted.get("bucket", "")}
         return ui.render(request, "kb_edit.html", ctx)
 
     @r.post("/ui/kb/save", include_in_schema=False)
     @ui.page
-    def kb_save(
-        request: Request,
-        *,
-        csrf: str = Form(""),
-        bucket: str = Form(""),
-        new: str = Form(""),
-        id: str = Form(""),
-        title: str = Form(""),
-        status: str = Form("known"),
-        generic: str = Form(""),
-        kinds: str = Form(""),
-        title_re: str = Form(""),
-        function: str = Form(""),
-        frame: str = Form(""),
-        modules: str = Form(""),
-        loaded: str = Form(""),
-        taint: str = Form(""),
-        releases: str = Form(""),
-        hardware: str = Form(""),
-        cause: str = Form(""),
-        advice: str = Form(""),
-        references: str = Form(""),
-    ) -> Response:
+    def kb_save(request: Request, posted: Posted) -> Response:
         s = ui.require(request, admin=True)
-        ui.check_csrf(request, csrf)
-        form = _form(locals())
+        ui.check_csrf(request, posted.get("csrf", ""))
+        form = _form(posted)
+        bucket = posted.get("bucket", "")
         try:
             entry = kb.put_data(form_to_data(form))
         except KbError as e:
             n, _err = preview(ui, form)
-            ctx = {"form": form, "new": bool(new), "count": n, "error": str(e), "bucket": bucket}
+            ctx = {"form": form, "new": bool(posted.get("new")), "count": n, "error": str(e),
+                   "bucket": bucket}
             return ui.render(request, "kb_edit.html", ctx, 400)
         ui.store.audit(s.actor, "kb-put", entry.id)
         kb.reapply(ui.store)
@@ -297,6 +252,23 @@ def install(r: APIRouter, ui: UI) -> None:
         kb.reapply(ui.store)
         ui.invalidate()
         raise Redirect("/ui/kb")
+
+
+async def _posted(request: Request) -> dict[str, str]:
+    """The text fields of the KB form's POST (the entry's FIELDS plus csrf, fragment, bucket, new);
+    preview and save take the same form, so it is read in one place."""
+    data = await request.form()
+    return {k: v for k, v in data.items() if isinstance(v, str)}
+
+
+Posted = Annotated[dict[str, str], Depends(_posted)]
+
+
+def _form(values: dict[str, str]) -> dict[str, str]:
+    """The entry's fields, "" when absent; a form posted without a status is a known issue."""
+    form = {k: values.get(k, "") for k in FIELDS}
+    form["status"] = form["status"] or "known"
+    return form
 
 
 def _esc(s: str) -> str:
