@@ -70,9 +70,8 @@ def _detect_source(path: str) -> tuple[str, Source]:
         raise
 
 
-def detect(path: str | os.PathLike[str]) -> str:
-    """The format of the dump at ``path``; a DumpError when it is not a dump crashhub reads."""
-    p = str(path)
+def _head(p: str) -> bytes:
+    """The first 64 bytes of ``p``, where every magic crashhub knows is."""
     try:
         with open(p, "rb") as f:
             head = f.read(64)
@@ -80,6 +79,13 @@ def detect(path: str | os.PathLike[str]) -> str:
         raise DumpError(f"cannot read: {e.strerror}", p) from None
     if len(head) < 8:
         raise DumpTruncatedError(f"{len(head)} bytes is too short for a dump", p, 0)
+    return head
+
+
+def detect(path: str | os.PathLike[str]) -> str:
+    """The format of the dump at ``path``; a DumpError when it is not a dump crashhub reads."""
+    p = str(path)
+    head = _head(p)
     wrapper = wrapper_of(head)
     if wrapper is not None:
         try:
@@ -158,13 +164,7 @@ def _unwrap(p: str, wrapper: str) -> tuple[Path, bool]:
 def open_dump(path: str | os.PathLike[str]) -> DumpReader:
     """Open a dump of any supported format for reading (a context manager; close it)."""
     p = str(path)
-    try:
-        with open(p, "rb") as f:
-            head = f.read(64)
-    except OSError as e:
-        raise DumpError(f"cannot read: {e.strerror}", p) from None
-    if len(head) < 8:
-        raise DumpTruncatedError(f"{len(head)} bytes is too short for a dump", p, 0)
+    head = _head(p)
     wrapper = wrapper_of(head)
     if wrapper is not None:
         tmp, was_flat = _unwrap(p, wrapper)
