@@ -149,22 +149,26 @@ class Dispatcher:
         """Deliver ``a`` to ``ch`` under ``ch``'s hourly limit, without deduplication (the caller
         keeps its own: owner advice is sent once per contact, forever, not once per window)."""
         with self._lock:
-            now = self.clock()
-            recent: dict[str, list[float]] = self._state["recent"]
-            times = [t for t in recent.get(ch.name, []) if now - t < 3600]
-            rec: dict[str, Any] = {"at": now, "channel": ch.name, "rule": a.rule, "key": a.key,
-                                   "title": a.title}
-            if len(times) >= self.config.max_per_hour:
-                rec.update(result="rate-limited", ok=False)
-            else:
-                times.append(now)
-                d = self.send(ch, a)
-                rec.update(result="sent" if d.ok else "failed", ok=d.ok, status=d.status, error=d.error,
-                           seconds=d.seconds)
-            recent[ch.name] = times
-            self._log({**rec, **(extra or {})})
+            rec = {**self._deliver(ch, a, self.clock()), **(extra or {})}
+            self._log(rec)
             self._save_state()
-        return {**rec, **(extra or {})}
+        return rec
+
+    def _deliver(self, ch: Channel, a: Alert, now: float) -> dict[str, Any]:
+        """Send ``a`` on ``ch`` unless the channel's hourly limit is reached; the log record (not yet
+        written).  Called with the lock held."""
+        recent: dict[str, list[float]] = self._state["recent"]
+        times = [t for t in recent.get(ch.name, []) if now - t < 3600]
+        rec: dict[str, Any] = {"at": now, "channel": ch.name, "rule": a.rule, "key": a.key, "title": a.title}
+        if len(times) >= self.config.max_per_hour:
+            rec.update(result="rate-limited", ok=False)
+        else:
+            times.append(now)
+            d = self.send(ch, a)
+            rec.update(result="sent" if d.ok else "failed", ok=d.ok, status=d.status, error=d.error,
+                       seconds=d.seconds)
+        recent[ch.name] = times
+        return rec
 
     def dispatch(self, alerts: Iterable[Alert]) -> list[dict[str, Any]]:
         """Send what is new to every channel that wants it; returns the log records written."""
@@ -172,7 +176,6 @@ class Dispatcher:
         with self._lock:
             now = self.clock()
             sent: dict[str, float] = self._state["sent"]
-            recent: dict[str, list[float]] = self._state["recent"]
             for key in [k for k, t in sent.items() if now - t > self.config.dedup_seconds]:
                 del sent[key]
             for a in alerts:
@@ -182,17 +185,7 @@ class Dispatcher:
                 for ch in self.config.channels:
                     if ch.rules and a.rule not in ch.rules:
                         continue
-                    times = [t for t in recent.get(ch.name, []) if now - t < 3600]
-                    rec: dict[str, Any] = {"at": now, "channel": ch.name, "rule": a.rule, "key": a.key,
-                                           "title": a.title}
-                    if len(times) >= self.config.max_per_hour:
-                        rec.update(result="rate-limited", ok=False)
-                    else:
-                        times.append(now)
-                        d = self.send(ch, a)
-                        rec.update(result="sent" if d.ok else "failed", ok=d.ok, status=d.status,
-                                   error=d.error, seconds=d.seconds)
-                    recent[ch.name] = times
+                    rec = self._deliver(ch, a, now)
                     self._log(rec)
                     out.append(rec)
                 if not self.config.channels:
