@@ -164,6 +164,18 @@ class Budget:
                                  f"(ratio over {lim.max_ratio:g}) at entry {name}", self.src)
 
 
+def write_entry(entry: Any, out: Path, budget: Budget, name: PurePosixPath) -> int:
+    """Write a libarchive entry's data to ``out`` block by block, within ``budget``; its size."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    size = 0
+    with out.open("wb") as f:
+        for block in entry.get_blocks(BLOCK):
+            f.write(block)
+            size += len(block)
+            budget.add(len(block), name, size)
+    return size
+
+
 def extract(archive: Any, dest: Path, budget: Budget) -> list[Kept]:
     """Write the vmlinux and module debug files of a libarchive reader under ``dest``."""
     kept: list[Kept] = []
@@ -180,14 +192,7 @@ def extract(archive: Any, dest: Path, budget: Budget) -> list[Kept]:
             if kind is None:
                 continue
             out = dest / name
-            out.parent.mkdir(parents=True, exist_ok=True)
-            size = 0
-            with out.open("wb") as f:
-                for block in entry.get_blocks(BLOCK):
-                    f.write(block)
-                    size += len(block)
-                    budget.add(len(block), name, size)
-            kept.append(Kept(name, out, kind, size))
+            kept.append(Kept(name, out, kind, write_entry(entry, out, budget, name)))
     except DebuginfoError:
         raise
     except Exception as e:  # libarchive.ArchiveError and friends: a truncated or corrupt payload

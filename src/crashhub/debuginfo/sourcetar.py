@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
-from crashhub.debuginfo.archive import BLOCK, Budget, CountingStream, Limits, safe_name
+from crashhub.debuginfo.archive import BLOCK, Budget, CountingStream, Limits, safe_name, write_entry
 from crashhub.errors import DebuginfoError
 
 KEEP_SUFFIXES = (".c", ".h", ".S", ".rs", ".lds", ".s")
@@ -36,14 +36,7 @@ def extract_sources(tarball: Path, dest: Path, limits: Limits) -> int:
                     rel = PurePosixPath(*name.parts[1:])
                     if not (rel.suffix in KEEP_SUFFIXES or rel.name in KEEP_NAMES):
                         continue
-                    out = dest / rel
-                    out.parent.mkdir(parents=True, exist_ok=True)
-                    size = 0
-                    with out.open("wb") as f:
-                        for block in entry.get_blocks(BLOCK):
-                            f.write(block)
-                            size += len(block)
-                            budget.add(len(block), rel, size)
+                    write_entry(entry, dest / rel, budget, rel)
                     kept += 1
         except DebuginfoError:
             raise
