@@ -147,6 +147,7 @@ def main() -> int:
         "CRASHHUB_VMLINUX_DIR": str(vml),
         "CRASHHUB_ANALYZE_FIRST": "0",
         "CRASHHUB_SPOOL_DIR": "",
+        "CRASHHUB_UPLOAD_RATE_LIMIT": "0",  # one token plays the whole fleet (see ingest_burst.py)
     }
     if a.database_url:
         env["CRASHHUB_DATABASE_URL"] = a.database_url
@@ -419,6 +420,7 @@ def run_burst(a: argparse.Namespace) -> int:
                 "CRASHHUB_SPOOL_DIR": "",
                 "CRASHHUB_ANALYZE_FIRST": "0",
                 "CRASHHUB_LOG_LEVEL": "warning",
+                "CRASHHUB_UPLOAD_RATE_LIMIT": "0",
                 "CRASHHUB_WORKERS": "1",
                 "CRASHHUB_ALERT_INTERVAL": "0",
             }

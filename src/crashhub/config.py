@@ -167,6 +167,24 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds a hub node holds a resumable upload between two pieces of a request body; once a node "
         "died mid-request, the client resumes on another node after this long.",
     ),
+    Setting(
+        "login_rate_limit",
+        int,
+        10,
+        "Failed UI logins allowed per `login_rate_window`, counted per user name and per client "
+        "address in the database (shared by every hub node); past it the login answers 429. 0 disables.",
+    ),
+    Setting("login_rate_window", float, 300.0, "Seconds of one window of `login_rate_limit`."),
+    Setting(
+        "upload_rate_limit",
+        int,
+        60,
+        "Crash uploads a host may start per `upload_rate_window` (`POST /api/v1/crashes` and a "
+        "`PUT .../vmcore` from offset 0), counted per API token in the database; past it the hub "
+        "answers 429 with `Retry-After` and stores nothing. Give each host its own token (the agent "
+        "docs do) or the hosts sharing one share this limit. 0 disables.",
+    ),
+    Setting("upload_rate_window", float, 60.0, "Seconds of one window of `upload_rate_limit`."),
     Setting("log_level", str, "info", "Log level of `crashhub serve` (debug, info, warning, error)."),
     Setting(
         "first_advice_hours",

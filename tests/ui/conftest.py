@@ -73,8 +73,8 @@ def build_hub(data: Path, lab: Any) -> UiHub:
     hub.app = app
     from crashhub.web.ui.session import Users
 
-    Users(data / "ui-users.json").add("alice", hub.password, "admin")
-    Users(data / "ui-users.json").add("victor", hub.password, "viewer")
+    Users(ctx.hub.store).add("alice", hub.password, "admin")
+    Users(ctx.hub.store).add("victor", hub.password, "viewer")
     return hub
 
 

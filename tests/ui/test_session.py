@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -49,21 +50,51 @@ def test_sessions_expire_and_die_with_their_token(store, tmp_path: Path, monkeyp
         ss.login_token(host_token)
 
 
-def test_users_hash_with_argon2(tmp_path: Path) -> None:
-    u = S.Users(tmp_path / "ui-users.json")
+def test_users_hash_with_argon2(store) -> None:  # type: ignore[no-untyped-def]
+    u = S.Users(store)
     u.add("alice", "correct horse", "admin")
-    raw = (tmp_path / "ui-users.json").read_text()
-    assert "$argon2id$" in raw and "correct horse" not in raw
+    rec = store.get_ui_user("alice")
+    assert rec.password_hash.startswith("$argon2id$") and "correct horse" not in rec.password_hash
     assert u.verify("alice", "correct horse") == "admin"
     assert u.verify("alice", "wrong horse!") is None and u.verify("bob", "correct horse") is None
+    assert u.verify("x" * 10_000, "correct horse") is None
     for bad in (("a b", "longpassword", "admin"), ("x", "short", "admin"), ("x", "longpassword", "host")):
         with pytest.raises(AuthError):
             u.add(*bad)
+    assert u.list_users() == [("alice", "admin")]
+    assert u.delete("alice") and u.verify("alice", "correct horse") is None
+
+
+def test_unknown_users_cost_as_much_as_wrong_passwords(store) -> None:  # type: ignore[no-untyped-def]
+    u = S.Users(store)
+    u.add("alice", "correct horse", "admin")
+
+    def median(name: str) -> float:
+        times = []
+        for _ in range(5):
+            t = time.perf_counter()
+            assert u.verify(name, "wrong horse!") is None
+            times.append(time.perf_counter() - t)
+        return sorted(times)[2]
+
+    known, unknown = median("alice"), median("nobody")
+    # Both run one argon2 verification; without the dummy hash an unknown name would answer at once.
+    assert unknown > known / 3 and known > unknown / 3, (known, unknown)
 
 
 def test_add_user_command(tmp_path: Path) -> None:
-    r = subprocess.run([sys.executable, "-m", "crashhub.web.ui", "add-user", "carol", "--role", "viewer",
-                        "--data", str(tmp_path)], input="a long password\n", capture_output=True, text=True,
-                       timeout=60, check=False)
+    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "crashhub.web.ui", *args, "--data", str(tmp_path)],
+                              input=stdin, capture_output=True, text=True, timeout=60, check=False,
+                              env={k: v for k, v in os.environ.items() if not k.startswith("CRASHHUB_")})
+
+    r = run("add-user", "carol", "--role", "viewer", stdin="a long password\n")
     assert r.returncode == 0, r.stderr
-    assert S.Users(tmp_path / "ui-users.json").verify("carol", "a long password") == "viewer"
+    hub = open_store(config.load(tmp_path, env={}))
+    try:
+        assert S.Users(hub.store).verify("carol", "a long password") == "viewer"
+    finally:
+        hub.close()
+    assert run("list-users").stdout.split() == ["carol", "viewer"]
+    assert run("delete-user", "carol").returncode == 0
+    assert run("delete-user", "carol").returncode == 1

@@ -9,7 +9,9 @@ Failures come in two kinds the caller treats differently:
 
 from __future__ import annotations
 
+import email.utils
 import json
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -31,7 +33,35 @@ class HubError(CrashhubError):
 
 
 class HubUnavailable(HubError):
-    """The hub could not be reached or failed on its side (retry later)."""
+    """The hub could not be reached or failed on its side (retry later).
+
+    ``retry_after``: seconds the hub asked us to wait (its ``Retry-After`` header on a 429 or 503),
+    or None."""
+
+    def __init__(self, message: str, status: int | None = None, body: dict[str, Any] | None = None,
+                 retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, status, body)
+
+
+# A Retry-After beyond this is not believed (a misconfigured proxy); the caller's back-off caps it anyway.
+_MAX_RETRY_AFTER = 24 * 3600.0
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (RFC 9110 10.2.3: delay-seconds or an HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), _MAX_RETRY_AFTER)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return min(max(when.timestamp() - time.time(), 0.0), _MAX_RETRY_AFTER)
 
 
 class HubRejected(HubError):
@@ -80,7 +110,7 @@ class HubClient:
         body = _body(r)
         if r.status_code >= 500 or r.status_code in (408, 429):
             raise HubUnavailable(f"{method} {url}: HTTP {r.status_code} {body.get('error', '')}".rstrip(),
-                                 r.status_code, body)
+                                 r.status_code, body, retry_after(r.headers.get("retry-after")))
         if r.status_code == 409 and "offset" in body:
             off = body.get("offset")
             raise UploadConflict(f"{method} {url}: hub holds {off} bytes",

@@ -58,7 +58,8 @@ class RunSummary:
 
 
 class Backoff:
-    """Retry ``fn`` while it raises :class:`HubUnavailable`, sleeping 2, 4, 8, ... seconds."""
+    """Retry ``fn`` while it raises :class:`HubUnavailable`, sleeping 2, 4, 8, ... seconds, or longer
+    when the hub asked for it (``Retry-After`` on a 429/503), never longer than ``maximum``."""
 
     def __init__(self, attempts: int, initial: float, maximum: float,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -73,10 +74,14 @@ class Backoff:
             except HubUnavailable as e:
                 if attempt == self.attempts:
                     raise
+                wait = delay
+                if e.retry_after is not None:
+                    # Sooner than the hub said would only be refused again (and use up an attempt).
+                    wait = min(max(delay, e.retry_after), self.maximum)
                 log.warning("%s: hub unavailable (%s); retry %d/%d in %.0fs", what, e, attempt,
-                            self.attempts - 1, delay)
-                self.sleep(delay)
-                self.slept.append(delay)
+                            self.attempts - 1, wait)
+                self.sleep(wait)
+                self.slept.append(wait)
                 delay = min(delay * 2, self.maximum)
         raise AssertionError("unreachable")
 

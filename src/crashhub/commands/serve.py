@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from crashhub.commands._store import add_store_arguments, settings_from
 
 if TYPE_CHECKING:
+    from crashhub.store.base import Store
     from crashhub.web.app import Context
 
 
@@ -98,14 +99,14 @@ def load_demo(ctx: Context) -> int:
     return n
 
 
-def demo_login(data_dir: Path, user: str = "demo") -> tuple[str, str]:
-    """Create (or reset) the demo's admin user with a fresh random password; returns both."""
+def demo_login(store: Store, user: str = "demo") -> tuple[str, str]:
+    """Create (or reset) the demo's admin user, in the store, with a fresh random password; returns both."""
     import secrets
 
     from crashhub.web.ui.session import Users
 
     password = secrets.token_urlsafe(12)
-    Users(data_dir / "ui-users.json").add(user, password, "admin")
+    Users(store).add(user, password, "admin")
     return user, password
 
 
@@ -147,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         flush=True,
     )
     if args.demo:
-        user, password = demo_login(settings.data_dir)
+        user, password = demo_login(ctx.hub.store)
         # To the terminal only, once: the password is stored as an argon2 hash, never in a URL.
         print(
             f"\n  Open {url}\n  and log in as user {user!r} with password {password!r}\n"

@@ -266,6 +266,17 @@ class JobRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class UiUserRecord:
+    """A UI password user; ``password_hash`` is an argon2id hash, never the password."""
+
+    name: str
+    role: str  # "viewer" | "admin"
+    password_hash: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class AuditRecord:
     at: float
     actor: str
@@ -490,6 +501,30 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def get_or_create_secret(self, name: str, candidate: str) -> str:
         """The shared secret ``name``; the first caller's ``candidate`` becomes it (nodes agree on one)."""
+
+    # -- UI password users (shared by every hub node on one database)
+    @abc.abstractmethod
+    def put_ui_user(self, name: str, role: str, password_hash: str, *, replace: bool = True) -> bool:
+        """Add user ``name`` or (``replace``) set its role and hash, keeping its creation time.
+        Returns whether anything was written: False when ``replace`` is off and the user exists."""
+
+    @abc.abstractmethod
+    def get_ui_user(self, name: str) -> UiUserRecord | None: ...
+
+    @abc.abstractmethod
+    def list_ui_users(self) -> list[UiUserRecord]: ...
+
+    @abc.abstractmethod
+    def delete_ui_user(self, name: str) -> bool: ...
+
+    # -- rate limits (fixed-window counters, shared by every hub node on one database)
+    @abc.abstractmethod
+    def rate_hit(self, key: str, window_s: float, limit: int, *, cost: int = 1) -> float | None:
+        """Count ``cost`` hits of ``key`` in the current window of ``window_s`` seconds (windows are
+        aligned on multiples of ``window_s`` since the epoch), atomically across nodes.  Returns None
+        while the window's count stays within ``limit``, else the seconds until the window ends.  A
+        negative ``cost`` takes hits back (a login that succeeded).  ``limit`` or ``window_s`` <= 0:
+        no limit, nothing counted.  ``key`` has at most 255 characters."""
 
     # -- jobs (the local queue keeps them here; a Celery queue keeps only its dead letters)
     @abc.abstractmethod

@@ -194,6 +194,31 @@ class Secret(Base):
     created_at: Mapped[float] = mapped_column(Float)
 
 
+class UiUser(Base):
+    """UI password users (migration 0006): in the database so every hub node knows the same logins."""
+
+    __tablename__ = "ui_users"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # "viewer" | "admin"
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, "$argon2id$..."
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class RateLimit(Base):
+    """Fixed-window counters of the rate limits (migration 0006), shared by every hub node.
+
+    One row per key and window; ``expires_at`` (the window's end) lets old rows be pruned without
+    knowing each key's window length."""
+
+    __tablename__ = "rate_limits"
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    window_start: Mapped[float] = mapped_column(Float, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[float] = mapped_column(Float)
+    __table_args__ = (Index("ix_rate_limits_expires", "expires_at"),)
+
+
 class Job(Base):
     __tablename__ = "jobs"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -261,9 +286,11 @@ __all__ = [
     "CrashFile",
     "Host",
     "Job",
+    "RateLimit",
     "Secret",
     "SpoolItem",
     "Token",
+    "UiUser",
     "UniqueConstraint",
     "Upload",
 ]

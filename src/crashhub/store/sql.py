@@ -1,8 +1,9 @@
 """The store on SQLAlchemy 2: SQLite (WAL) embedded, PostgreSQL for teams.
 
 ``SqlStore`` is assembled from three parts: ``sql_base`` (engine, transactions, row converters),
-``sql_buckets`` (bucket lists and aggregates), ``sql_ops`` (tokens, audit, hosts, uploads, jobs, spool)
-and, here, crashes with the bucket counting that must happen in the same transaction, merge and split.
+``sql_buckets`` (bucket lists and aggregates), ``sql_ops`` (tokens, audit, hosts, uploads, jobs, spool),
+``sql_access`` (UI users, rate limits) and, here, crashes with the bucket counting that must happen
+in the same transaction, merge and split.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from crashhub.store.base import (
     day_of,
     now,
 )
+from crashhub.store.sql_access import AccessOps
 from crashhub.store.sql_aggregates import Aggregates
 from crashhub.store.sql_base import SqlBase, _crash, _upsert_inc, bucket_id_for, new_id
 from crashhub.store.sql_buckets import BucketQueries, trailing_days, trend_and_spike
@@ -36,7 +38,7 @@ from crashhub.store.workflow import kb_status
 __all__ = ["SqlBase", "SqlStore", "bucket_id_for", "new_id", "trailing_days", "trend_and_spike"]
 
 
-class SqlStore(WorkflowOps, Aggregates, BucketQueries, Operations, Store):
+class SqlStore(AccessOps, WorkflowOps, Aggregates, BucketQueries, Operations, Store):
     # ------------------------------------------------------------------ crashes
     def add_crash(self, new: NewCrash) -> tuple[CrashRecord, bool]:
         for attempt in range(3):

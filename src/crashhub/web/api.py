@@ -100,10 +100,35 @@ def install(app: FastAPI, ctx: Context) -> None:
             "spike_min": int(s.spike_min),
         }
 
+    # ------------------------------------------------------------------ upload rate limit
+    # Counted per API token (one per host, as docs/host.md sets them up) in the database, so every
+    # node behind the load balancer counts into one window; checked before the body is read, so a
+    # refused upload stores nothing and costs no more than its headers.
+    from crashhub.web.limits import Limit, retry_after
+
+    upload_limit = Limit(store, "upload", int(s.upload_rate_limit), float(s.upload_rate_window))
+
+    async def throttled(tok: TokenRecord) -> JSONResponse | None:
+        if not upload_limit.enabled:
+            return None
+        wait = await run_in_threadpool(upload_limit.hit, f"token:{tok.id}")
+        if wait is None:
+            return None
+        n = retry_after(wait)
+        msg = (
+            f"too many uploads for token {tok.name or tok.id!r}: at most {upload_limit.limit} per "
+            f"{upload_limit.window:g} s; try again in {n} s"
+        )
+        body = {"error": msg, "retry_after": n}
+        return JSONResponse(body, status_code=429, headers={"Retry-After": str(n)})
+
     # ------------------------------------------------------------------ crashes
     @app.post("/api/v1/crashes", tags=["crashes"], openapi_extra=_CRASH_FORM, status_code=201)
     async def post_crash(request: Request) -> JSONResponse:
-        need(request, "upload")
+        tok = need(request, "upload")
+        refused = await throttled(tok)
+        if refused is not None:
+            return refused
         clen = request.headers.get("content-length")
         if clen and clen.isdigit() and int(clen) > int(s.max_request_bytes):
             raise ApiError(
@@ -234,10 +259,17 @@ def install(app: FastAPI, ctx: Context) -> None:
 
     @app.put("/api/v1/crashes/{crash_id}/vmcore", tags=["crashes"])
     async def put_vmcore(request: Request, crash_id: str) -> JSONResponse:
-        need(request, "upload")
+        tok = need(request, "upload")
         state = await run_in_threadpool(_upload_state, crash_id)
         if state["complete"]:
             return JSONResponse(state)
+        # Only the start of an upload counts: the pieces that follow and a resume after a failure
+        # (a Content-Range past 0) belong to an upload already allowed.
+        rng = request.headers.get("content-range", "")
+        if state["offset"] == 0 and (not rng or rng.strip().startswith("bytes 0-")):
+            refused = await throttled(tok)
+            if refused is not None:
+                return refused
         owner = await run_in_threadpool(uploads.claim, crash_id)
         if owner is None:
             raise ApiError(409, "another upload to this crash is running", **state)

@@ -24,8 +24,17 @@ from markupsafe import Markup
 
 from crashhub import __version__, i18n
 from crashhub.errors import CrashhubError
+from crashhub.web.limits import Limit
 from crashhub.web.ui import views
-from crashhub.web.ui.session import COOKIE, PRE_COOKIE, Session, Sessions, Users, load_secret
+from crashhub.web.ui.session import (
+    COOKIE,
+    PRE_COOKIE,
+    Session,
+    Sessions,
+    Users,
+    import_users_file,
+    load_secret,
+)
 
 if TYPE_CHECKING:
     from crashhub.web.app import Context
@@ -66,7 +75,21 @@ class UI:
         self.store = ctx.hub.store
         data = Path(ctx.settings.data_dir)
         self.sessions = Sessions(load_secret(data), self.store)
-        self.users = Users(data / "ui-users.json")
+        self.users = Users(self.store)
+        legacy = data / "ui-users.json"
+        if legacy.exists():
+            # A hub from before the users moved into the database (migration 0006): its logins
+            # go on working. The database away at start: the file stays and is tried next start.
+            try:
+                import_users_file(self.store, legacy)
+            except CrashhubError as e:
+                log.warning("%s: not imported: %s", legacy, e)
+        s = ctx.settings
+        # Failed logins per user name (guessing one account's password from many addresses) and
+        # per client address (trying many names from one place); both counted in the database.
+        per, window = int(s.login_rate_limit), float(s.login_rate_window)
+        self.login_by_user = Limit(self.store, "login-user", per, window)
+        self.login_by_addr = Limit(self.store, "login-addr", per, window)
         self.env = Environment(
             loader=FileSystemLoader(str(HERE / "templates")),
             autoescape=select_autoescape(["html"]),

@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from crashhub.errors import AuthError
 from crashhub.store.base import BucketRecord, day_of
 from crashhub.store.workflow import KB_STATUSES, effective_status, is_overdue
+from crashhub.web.limits import retry_after
 from crashhub.web.ui import views
 from crashhub.web.ui.base import UI, PageError, Redirect
 from crashhub.web.ui.session import COOKIE
@@ -92,6 +93,22 @@ def install(r: APIRouter, ui: UI) -> None:
         next: str = Form("/ui/"),
     ) -> Response:
         ui.check_csrf(request, csrf)
+        # Behind a reverse proxy this is the client's address only when uvicorn trusts the proxy's
+        # X-Forwarded-For (FORWARDED_ALLOW_IPS, docs/deploy.md); else every login shares the proxy's.
+        addr = request.client.host if request.client else "unknown"
+        counted = [(ui.login_by_addr, addr)]
+        if not token.strip():
+            counted.append((ui.login_by_user, username))
+        # Every attempt is counted before its password is checked (so parallel guesses cannot slip
+        # past the limit between a check and a count); a login that succeeds is taken back below,
+        # so the limit counts failed attempts.
+        waits = [w for w in (limit.hit(key) for limit, key in counted) if w is not None]
+        if waits:
+            n = retry_after(max(waits))
+            ctx = {"next": _safe_next(next), "error": f"Too many login attempts: try again in {n} s."}
+            page = ui.render(request, "login.html", ctx, 429)
+            page.headers["Retry-After"] = str(n)
+            return page
         try:
             if token.strip():
                 _s, cookie = ui.sessions.login_token(token)
@@ -104,6 +121,8 @@ def install(r: APIRouter, ui: UI) -> None:
             store.audit(f"ui:{username or 'token'}", "ui-login-failed", "ui", {"error": str(e)})
             ctx = {"next": _safe_next(next), "error": str(e)}
             return ui.render(request, "login.html", ctx, 401)
+        for limit, key in counted:
+            limit.take_back(key)
         resp = RedirectResponse(_safe_next(next), status_code=303)
         secure = request.url.scheme == "https"
         resp.set_cookie(COOKIE, cookie, httponly=True, samesite="lax", secure=secure, path="/")

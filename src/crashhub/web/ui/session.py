@@ -1,12 +1,16 @@
 """UI logins: users with argon2 password hashes, signed session cookies, CSRF tokens.
 
-Two ways in: a username and password (kept in ``<data>/ui-users.json``, argon2id hashes, file mode
-0600), or an API token of role ``viewer``/``admin`` pasted into the login form (a ``host`` token
-may only upload).  Either way the browser gets one cookie, ``chub_session``: ``payload.mac``
-where the payload names the user, role, expiry and a random nonce, and the MAC is HMAC-SHA256 under
-a secret kept in ``<data>/ui-secret``; on a shared database (PostgreSQL) in the database instead
-(table ``secrets``, seeded by the first node's file), so every hub node accepts a session any of them
-issued.  Nothing secret ever travels in a URL.
+Two ways in: a username and password (kept in the store's ``ui_users`` table as argon2id hashes,
+so every hub node on one database knows them; an older hub's ``<data>/ui-users.json`` is imported
+into it once at start, see :func:`import_users_file`), or an API token of role ``viewer``/``admin``
+pasted into the login form (a ``host`` token may only upload).  Either way the browser gets one
+cookie, ``chub_session``: ``payload.mac`` where the payload names the user, role, expiry and a
+random nonce, and the MAC is HMAC-SHA256 under a secret kept in ``<data>/ui-secret``; on a shared
+database (PostgreSQL) in the database instead (table ``secrets``, seeded by the first node's file),
+so every hub node accepts a session any of them issued.  Nothing secret ever travels in a URL.
+
+Login attempts are rate-limited in the database too (per user name and per client address, see
+:mod:`crashhub.web.limits`), so spreading guesses over the nodes gains nothing.
 
 CSRF: every form carries a token that is the HMAC of the session nonce (or, before login, of a
 pre-session cookie's nonce); a POST whose token does not verify is refused.  A session made from an
@@ -20,9 +24,9 @@ import contextlib
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +35,8 @@ from typing import Any
 from crashhub.errors import AuthError, CrashhubError
 from crashhub.store.base import Store
 from crashhub.web import auth as api_auth
+
+log = logging.getLogger("crashhub.web.ui")
 
 COOKIE = "chub_session"
 PRE_COOKIE = "chub_pre"
@@ -88,56 +94,94 @@ def load_secret(data_dir: Path) -> bytes:
 
 
 class Users:
-    """``<data>/ui-users.json``: ``{"name": {"role": ..., "hash": "$argon2id$..."}}``."""
+    """UI password users, kept in the store (table ``ui_users``, argon2id hashes) so every hub node
+    sharing the database knows the same logins.
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._lock = threading.Lock()
+    Hubs before migration 0006 kept them in ``<data>/ui-users.json``; :func:`import_users_file`
+    moves such a file's users into the store once, at start (see there).
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
         from argon2 import PasswordHasher  # noqa: PLC0415 - the hub extra, not the host agent
 
         self._ph = PasswordHasher()
+        # A real hash of a random password: verifying an unknown user's password against it costs
+        # what a wrong password of a known user costs, so response times do not tell which names exist.
+        self._dummy = self._ph.hash(secrets.token_urlsafe(16))
 
-    def _read(self) -> dict[str, dict[str, str]]:
-        try:
-            data = json.loads(self.path.read_text("utf-8"))
-        except FileNotFoundError:
-            return {}
-        except ValueError as e:
-            raise AuthError(f"{self.path}: not valid JSON ({e})") from None
-        return data if isinstance(data, dict) else {}
-
-    def add(self, name: str, password: str, role: str) -> None:
+    @staticmethod
+    def check(name: str, role: str) -> None:
         if not name or len(name) > 64 or not set(name) <= _NAME_OK:
             raise AuthError(f"bad user name {name!r} (letters, digits, . _ - @; at most 64)")
         if role not in UI_ROLES:
             raise AuthError(f"role {role!r} cannot log into the UI (viewer or admin)")
+
+    def add(self, name: str, password: str, role: str) -> None:
+        """Add a user, or set an existing user's password and role."""
+        self.check(name, role)
         if len(password) < 8:
             raise AuthError("a password needs at least 8 characters")
-        with self._lock:
-            data = self._read()
-            data[name] = {"role": role, "hash": self._ph.hash(password)}
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=1)
-            os.replace(tmp, self.path)
+        self.store.put_ui_user(name, role, self._ph.hash(password))
+
+    def delete(self, name: str) -> bool:
+        return self.store.delete_ui_user(name)
+
+    def list_users(self) -> list[tuple[str, str]]:
+        """(name, role) of every user, by name."""
+        return [(u.name, u.role) for u in self.store.list_ui_users()]
 
     def verify(self, name: str, password: str) -> str | None:
         """The user's role when the password is right, else None (same cost for unknown users)."""
-        from argon2.exceptions import VerificationError, VerifyMismatchError  # noqa: PLC0415
+        from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError  # noqa: PLC0415
 
-        rec = self._read().get(name)
-        h = rec.get("hash") if isinstance(rec, dict) else None
+        rec = self.store.get_ui_user(name) if name and len(name) <= 64 else None
         try:
-            if not h:
-                # Hash anyway so a wrong user name costs the same time as a wrong password.
-                self._ph.hash(password)
-                return None
-            self._ph.verify(h, password)
-        except (VerifyMismatchError, VerificationError, ValueError):
+            self._ph.verify(rec.password_hash if rec is not None else self._dummy, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError, ValueError):
             return None
-        role = rec.get("role") if isinstance(rec, dict) else None
-        return role if role in UI_ROLES else None
+        if rec is None:
+            return None
+        return rec.role if rec.role in UI_ROLES else None
+
+
+def import_users_file(store: Store, path: Path) -> int:
+    """Move the users of a pre-0006 ``ui-users.json`` into the store; returns how many were added.
+
+    Only users not yet in the store are added (a user changed since, in the database, keeps its new
+    password), then the file is renamed ``ui-users.json.imported``, so the import happens once and a
+    user deleted later does not come back at the next start.  On a cluster each node imports its own
+    copy at its first start; the copies agree or the first import of a name wins.  A file that cannot
+    be renamed (read-only data directory) is imported again at each start, which adds nobody twice.
+    """
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return 0
+    except (OSError, ValueError) as e:
+        raise AuthError(f"{path}: cannot read the old UI users file ({e})") from None
+    if not isinstance(data, dict):
+        raise AuthError(f"{path}: expected a JSON object of users, got {type(data).__name__}")
+    added = 0
+    for name, rec in data.items():
+        if not isinstance(name, str) or not isinstance(rec, dict):
+            continue
+        role, h = rec.get("role"), rec.get("hash")
+        if not isinstance(role, str) or not isinstance(h, str) or not h.startswith("$argon2"):
+            log.warning("%s: user %r has no role or argon2 hash; not imported", path, name)
+            continue
+        try:
+            Users.check(name, role)
+        except AuthError as e:
+            log.warning("%s: %s; not imported", path, e)
+            continue
+        added += store.put_ui_user(name, role, h, replace=False)
+    try:
+        os.replace(path, path.with_name(path.name + ".imported"))
+    except OSError as e:
+        log.warning("%s: imported, but could not rename it (%s); it is read again at each start", path, e)
+    log.info("%s: imported %d UI users into the database", path, added)
+    return added
 
 
 class Sessions:

@@ -1,0 +1,111 @@
+"""The store contract for access state (UI users, rate limits), on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from crashhub.errors import StoreError
+from crashhub.store import models as m
+from crashhub.store.sql import SqlStore
+
+
+def test_ui_users_add_replace_list_delete(store: SqlStore) -> None:
+    assert store.get_ui_user("alice") is None and store.list_ui_users() == []
+    assert store.put_ui_user("alice", "admin", "$argon2id$one")
+    first = store.get_ui_user("alice")
+    assert first is not None and (first.role, first.password_hash) == ("admin", "$argon2id$one")
+    assert first.created_at == first.updated_at > 0
+    # replace=False (the import of an old ui-users.json) never overwrites a user already in the database
+    assert not store.put_ui_user("alice", "viewer", "$argon2id$old", replace=False)
+    assert store.get_ui_user("alice") == first
+    time.sleep(0.01)
+    assert store.put_ui_user("alice", "viewer", "$argon2id$two")
+    second = store.get_ui_user("alice")
+    assert second is not None and (second.role, second.password_hash) == ("viewer", "$argon2id$two")
+    assert second.created_at == first.created_at and second.updated_at > first.updated_at
+    store.put_ui_user("bob", "viewer", "$argon2id$b")
+    assert [u.name for u in store.list_ui_users()] == ["alice", "bob"]
+    assert store.delete_ui_user("alice") and not store.delete_ui_user("alice")
+    assert [u.name for u in store.list_ui_users()] == ["bob"]
+
+
+def test_rate_hit_counts_up_to_the_limit(store: SqlStore) -> None:
+    for _ in range(3):
+        assert store.rate_hit("login:user:alice", 300, 3) is None
+    wait = store.rate_hit("login:user:alice", 300, 3)
+    assert wait is not None and 0 < wait <= 300
+    # the window is aligned on multiples of its length: the wait is until that window's end
+    assert abs(time.time() + wait - (time.time() // 300 + 1) * 300) < 2
+    assert store.rate_hit("login:user:bob", 300, 3) is None  # another key, another counter
+    assert store.rate_hit("login:user:alice", 300, 0) is None  # limit 0: no limit
+    assert store.rate_hit("login:user:alice", 0, 3) is None  # window 0: no limit
+
+
+def test_rate_hit_taking_back_and_new_windows(store: SqlStore) -> None:
+    key = "upload:token:t1"
+    # A window of its own length, aligned: wait for the start of a fresh one so the test never
+    # straddles two windows by chance.
+    time.sleep(0.8 - time.time() % 0.8 + 0.01)
+    assert store.rate_hit(key, 0.8, 2) is None
+    assert store.rate_hit(key, 0.8, 2) is None
+    store.rate_hit(key, 0.8, 2, cost=-1)  # a hit taken back (a login that succeeded)
+    assert store.rate_hit(key, 0.8, 2) is None
+    assert store.rate_hit(key, 0.8, 2) is not None
+    time.sleep(0.8 - time.time() % 0.8 + 0.01)
+    assert store.rate_hit(key, 0.8, 2) is None  # a new window starts from zero
+    # taking back where nothing was counted makes no row and no negative count
+    store.rate_hit("never-hit", 60, 5, cost=-3)
+    with store._read() as s:
+        assert (
+            s.scalar(select(func.count()).select_from(m.RateLimit).where(m.RateLimit.key == "never-hit")) == 0
+        )
+
+
+def test_rate_hit_prunes_old_windows(store: SqlStore) -> None:
+    store.rate_hit("a", 0.2, 5)
+    store.rate_hit("b", 3600, 5)
+    time.sleep(0.25)
+    store._pruned_at = 0.0  # the next hit may prune (at most once a minute otherwise)
+    store.rate_hit("c", 3600, 5)
+    with store._read() as s:
+        keys = set(s.scalars(select(m.RateLimit.key)))
+    assert keys == {"b", "c"}
+
+
+def test_rate_hit_rejects_bad_keys(store: SqlStore) -> None:
+    with pytest.raises(StoreError, match="255"):
+        store.rate_hit("k" * 256, 60, 5)
+    with pytest.raises(StoreError):
+        store.rate_hit("", 60, 5)
+
+
+def test_rate_hit_is_atomic_across_nodes(store: SqlStore) -> None:
+    """Two store instances (two hub nodes) hitting one key from 8 threads: exactly ``limit`` pass."""
+    other = SqlStore(store.url)
+    try:
+        allowed: list[bool] = []
+        lock = threading.Lock()
+        errors: list[BaseException] = []
+
+        def worker(st: SqlStore) -> None:
+            try:
+                for _ in range(10):
+                    ok = st.rate_hit("race", 3600, 25) is None
+                    with lock:
+                        allowed.append(ok)
+            except BaseException as e:  # reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=worker, args=(store if i % 2 else other,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not errors, errors
+        assert len(allowed) == 80 and sum(allowed) == 25
+    finally:
+        other.close()
