@@ -124,6 +124,31 @@ def reference(logs: list[bytes], dumps: list[Path], tmp: Path) -> float:
     return time.perf_counter() - t
 
 
+
+def wait_healthy(url: str, seconds: float = 60) -> None:
+    """Until the hub at ``url`` answers /healthz."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+
+
+def post_crash(c: httpx.Client, i: int, item: bytes | Path) -> tuple[int, float, str]:
+    """Upload job ``i`` (a dump file, or a log from host bench<i mod 997>): (status, seconds, id or
+    error)."""
+    t = time.perf_counter()
+    if isinstance(item, Path):
+        with open(item, "rb") as f:
+            r = c.post("/api/v1/crashes", files={"vmcore": (item.name, f)})
+    else:
+        r = c.post("/api/v1/crashes", files={"log": ("vmcore-dmesg.txt", item)},
+                   data={"host": f"bench{i % 997}"})
+    ok = r.status_code in (200, 201)
+    return r.status_code, time.perf_counter() - t, r.json()["id"] if ok else r.text[:200]
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--logs", type=int, default=1000)
@@ -169,30 +194,12 @@ def main(argv: list[str] | None = None) -> int:
         stderr=serve_log,
     )
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_healthy(url)
         headers = {"Authorization": f"Bearer {token}"}
         clients = [httpx.Client(base_url=url, headers=headers, timeout=600) for _ in range(args.clients)]
 
         def post(job: tuple[int, bytes | Path]) -> tuple[int, float, str]:
-            i, item = job
-            c = clients[i % len(clients)]
-            t = time.perf_counter()
-            if isinstance(item, Path):
-                with open(item, "rb") as f:
-                    r = c.post("/api/v1/crashes", files={"vmcore": (item.name, f)})
-            else:
-                r = c.post(
-                    "/api/v1/crashes",
-                    files={"log": ("vmcore-dmesg.txt", item)},
-                    data={"host": f"bench{i % 997}"},
-                )
-            ok = r.status_code in (200, 201)
-            return r.status_code, time.perf_counter() - t, r.json()["id"] if ok else r.text[:200]
+            return post_crash(clients[job[0] % len(clients)], *job)
 
         # Dumps interleaved with logs, as a fleet sends them.
         jobs: list[tuple[int, bytes | Path]] = [(i, log) for i, log in enumerate(logs)]

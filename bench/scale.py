@@ -327,13 +327,10 @@ def _burst_round(
 ) -> dict[str, Any]:
     import httpx
 
+    import ingest_burst as ib
+
     for u in urls:
-        for _ in range(600):
-            try:
-                if httpx.get(u + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        ib.wait_healthy(u)
     headers = {"Authorization": f"Bearer {token}"}
     # Client i talks to node i mod n: a round-robin load balancer in front of the nodes.
     cs = [httpx.Client(base_url=urls[i % len(urls)], headers=headers, timeout=600) for i in range(clients)]
@@ -346,18 +343,7 @@ def _burst_round(
                 peak[j] = max(peak[j], tree_rss_kib(pid))
 
     def post(job: tuple[int, bytes | Path]) -> tuple[int, float, str]:
-        i, item = job
-        c = cs[i % len(cs)]
-        t = time.perf_counter()
-        if isinstance(item, Path):
-            with open(item, "rb") as f:
-                r = c.post("/api/v1/crashes", files={"vmcore": (item.name, f)})
-        else:
-            r = c.post(
-                "/api/v1/crashes", files={"log": ("vmcore-dmesg.txt", item)}, data={"host": f"b{i % 997}"}
-            )
-        ok = r.status_code in (200, 201)
-        return r.status_code, time.perf_counter() - t, r.json()["id"] if ok else r.text[:200]
+        return ib.post_crash(cs[job[0] % len(cs)], *job)  # type: ignore[no-any-return]
 
     from concurrent.futures import ThreadPoolExecutor
 
