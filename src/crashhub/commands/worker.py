@@ -88,13 +88,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         help="seconds between the broker's sweeps for unacknowledged messages of dead workers "
-        "(Redis transport; default: kombu's)",
+        "(Redis transport only; default: kombu's)",
     )
     parser.add_argument(
         "--visibility-timeout",
         type=float,
         default=None,
-        help="seconds before the broker re-delivers a message a dead worker took (Redis transport; "
+        help="seconds before the broker re-delivers a message a dead worker took (Redis transport only; "
         "default: derived from the time limit and the retry backoff, so a live job is never re-delivered)",
     )
     parser.add_argument("--loglevel", default="INFO")
@@ -182,7 +182,9 @@ def run(args: argparse.Namespace) -> int:
         ANALYZE_QUEUE,
         DEFAULT_QUEUE,
         Ledger,
+        amqp_advice,
         install_task,
+        is_amqp,
         make_app,
         release_queue,
     )
@@ -240,7 +242,13 @@ def run(args: argparse.Namespace) -> int:
         without_mingle=True,
         **kwargs,
     )
-    logging.getLogger("crashhub.worker").info("worker %s: queues %s", name, ", ".join(queues))
+    wlog = logging.getLogger("crashhub.worker")
+    wlog.info("worker %s: queues %s", name, ", ".join(queues))
+    if is_amqp(url):
+        # The broker's consumer_timeout cannot be read over AMQP: say what it must be, loudly when
+        # these limits outgrow RabbitMQ's default.
+        short, advice = amqp_advice(limits)
+        wlog.log(logging.WARNING if short else logging.INFO, "%s", advice)
     try:
         worker.start()
     finally:

@@ -11,7 +11,8 @@ What makes a job run once, and only once to completion:
   fails (broker down) leaves the row; :meth:`CeleryQueue.resend_pending` re-sends it later.
 - Late acks (``task_acks_late``) and ``task_reject_on_worker_lost``: a message is acknowledged only once
   its task has finished, so a worker killed with SIGKILL mid-task leaves it to be delivered again
-  (Redis: after ``visibility_timeout``; a killed pool child: at once).
+  (Redis: after ``visibility_timeout``; RabbitMQ: as soon as the worker's connection drops; a killed
+  pool child: at once).
 - A ledger (table ``celery_jobs``, SQLAlchemy Core on the same ``database_url``) gives each job a
   lease and an attempt count: a redelivered or duplicate message of a job that is done is dropped, one
   whose lease is still live waits, and attempts count even when the worker died and no exception was
@@ -91,6 +92,19 @@ class Limits:
         return self.hard_time + min(15.0, self.hard_time / 4)
 
     @property
+    def max_unacked(self) -> float:
+        """Longest a worker may hold one message unacknowledged (what RabbitMQ's consumer_timeout must
+        exceed): the longest retry countdown (an ETA message waits in the worker, unacknowledged),
+        then a wait for a pool slot busy with a run already under way, then its own run."""
+        last = max(1, self.max_attempts - 1)  # the last retry follows this attempt
+        countdown = max(
+            min(self.backoff_max, self.backoff_base * 2.0 ** (last - 1)) * 1.1,  # +10% jitter
+            self.lease / 4,  # "busy": another delivery holds the lease
+            60.0,  # the database-outage retries of install_task
+        )
+        return countdown + 2 * self.lease
+
+    @property
     def visibility_timeout(self) -> float:
         # Redis redelivers an unacked message after this; it must outlast a run and a retry's countdown
         # (countdown messages sit unacked in the worker) or a live job is delivered twice.
@@ -99,11 +113,45 @@ class Limits:
         return self.lease + self.backoff_max + 30.0
 
 
+def is_amqp(broker_url: str) -> bool:
+    """Whether the URL names an AMQP 0-9-1 broker (RabbitMQ) rather than Redis."""
+    return broker_url.split("://", 1)[0].lower() in ("amqp", "amqps", "pyamqp")
+
+
+# RabbitMQ closes a channel (PRECONDITION_FAILED, "delivery acknowledgement timed out") whose oldest
+# unacknowledged delivery is older than consumer_timeout: since 3.8.15; 30 min by default since 3.8.17.
+RABBITMQ_CONSUMER_TIMEOUT_MS = 1_800_000
+
+
+def amqp_advice(limits: Limits) -> tuple[bool, str]:
+    """(whether RabbitMQ's default consumer_timeout is too short, the advice) for a worker's log."""
+    need = int(limits.max_unacked * 1000)
+    text = (
+        f"RabbitMQ broker: consumer_timeout in rabbitmq.conf must be at least {need} ms "
+        f"(2 x hard time limit {limits.hard_time:.0f} s + lease margin + longest retry delay); "
+        f"the default is {RABBITMQ_CONSUMER_TIMEOUT_MS} ms. Past it RabbitMQ closes the channel and "
+        "requeues its jobs, and this worker exits once its running jobs end (Celery takes it for an "
+        "unrecoverable error; its unit restarts it); the ledger keeps the copies from running twice"
+    )
+    return need > RABBITMQ_CONSUMER_TIMEOUT_MS, text
+
+
 def make_app(broker_url: str, limits: Limits, *, transport_options: dict[str, Any] | None = None) -> Celery:
     from celery import Celery
 
     app = Celery("crashhub", broker=broker_url, set_as_current=False)
-    opts: dict[str, Any] = {"visibility_timeout": int(limits.visibility_timeout) + 1}
+    opts: dict[str, Any]
+    if is_amqp(broker_url):
+        # RabbitMQ: basic.publish is asynchronous, so without publisher confirms a send that "worked"
+        # may still be lost (broker dying, or rejecting it) while the ledger says "queued" and the
+        # hub's sweep waits for an empty queue before sending it again.  With confirms, send_task
+        # returns once the broker holds the message (on disk: Celery's queues are durable and its
+        # messages persistent), which is what the store-first submit relies on.  Redelivery needs no
+        # option: RabbitMQ requeues a consumer's unacknowledged messages when its channel closes.
+        # (visibility_timeout is a Redis/SQS transport option; py-amqp would ignore it.)
+        opts = {"confirm_publish": True}
+    else:
+        opts = {"visibility_timeout": int(limits.visibility_timeout) + 1}
     opts.update(transport_options or {})
     app.conf.update(
         task_acks_late=True,
@@ -117,6 +165,11 @@ def make_app(broker_url: str, limits: Limits, *, transport_options: dict[str, An
         task_time_limit=limits.hard_time,
         broker_transport_options=opts,
         broker_connection_retry_on_startup=True,
+        # On a lost broker connection (a RabbitMQ restart) the broker requeues the messages of running
+        # late-ack tasks.  Let those runs finish rather than cancel them (Celery 6's planned default):
+        # the ledger's lease makes the redelivered copy wait ("busy") and then drop as "done", whereas a
+        # cancelled run would leave its lease held and the job stalled until the lease ran out.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
     )
