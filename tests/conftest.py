@@ -9,8 +9,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
-# The crash lab's fixtures (lab/pytest_plugin.py): real dumps made on demand.
-pytest_plugins = ["lab.pytest_plugin"]
+# The crash lab's fixtures (lab/pytest_plugin.py): real dumps made on demand; a PostgreSQL server
+# (tests/postgres.py) for the store's contract tests and the scale-out tests.
+pytest_plugins = ["lab.pytest_plugin", "tests.postgres"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
