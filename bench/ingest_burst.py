@@ -155,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dumps", type=int, default=20)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--keep", action="store_true", help="keep the data directory")
+    ap.add_argument("--upload-limit", type=int, default=0,
+                    help="the hub's upload_rate_limit per minute (default 0: off); a limit too high to "
+                         "be reached measures what counting every upload in the database costs")
     args = ap.parse_args(argv)
 
     bases = base_logs()
@@ -178,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         "CRASHHUB_LOG_LEVEL": "warning",
         # The burst plays a whole fleet through one host token: the per-token upload limit (meant
         # for one host) would refuse most of it.
-        "CRASHHUB_UPLOAD_RATE_LIMIT": "0",
+        "CRASHHUB_UPLOAD_RATE_LIMIT": str(args.upload_limit),
         "CRASHHUB_WORKERS": "1",
     }
     hub = open_store(config.load(data, env={}))

@@ -72,6 +72,29 @@ def test_host_identity_order(lab: Any, hub: Hub, pipeline: Pipeline) -> None:
     assert o2.crash.id == o.crash.id  # same crash; the first host stays
 
 
+def test_same_log_from_two_hosts_racing_is_two_crashes(
+    hub: Hub, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two agents send the same log text at the same moment: both look the identity up before either
+    has stored it.  The one that stores second must still get its own crash (its host differs), as it
+    does when it comes later; and a repeat from either host is that host's crash again."""
+    log = (b"[    4.429052] BUG: kernel NULL pointer dereference, address: 0000000000000020\n"
+           b"[    4.429342] #PF: supervisor write access in kernel mode\n"
+           b"[    4.430000] RIP: 0010:crash_null+0x1a/0x30 [crashmod]\n"
+           b"[    4.430100] Call Trace:\n[    4.430200]  <TASK>\n"
+           b"[    4.430300]  do_one_initcall+0x41/0x200\n")
+    first = pipeline.ingest(Arrival(log=log, host="web1", source="http"))
+    # The second upload's lookup ran before the first one's transaction ended: it saw nothing.
+    monkeypatch.setattr(hub.store, "crash_by_identity", lambda ident: None)
+    second = pipeline.ingest(Arrival(log=log, host="web2", source="http"))
+    assert first.created and second.created and first.crash.id != second.crash.id
+    assert (first.crash.host, second.crash.host) == ("web1", "web2")
+    monkeypatch.undo()
+    assert pipeline.ingest(Arrival(log=log, host="web2", source="http")).crash.id == second.crash.id
+    assert pipeline.ingest(Arrival(log=log, host="web1", source="http")).crash.id == first.crash.id
+    assert len(hub.store.list_crashes()) == 2
+
+
 def test_garbage_dump_is_refused_and_nothing_stored(hub: Hub, pipeline: Pipeline, tmp_path: Path) -> None:
     junk = tmp_path / "vmcore"
     junk.write_bytes(b"NOTADUMP" * 1000)

@@ -311,6 +311,13 @@ class Pipeline:
             kb=matches,
         )
         crash, created = self.hub.store.add_crash(new)
+        raced = not created and new.identity == ident
+        if raced and _different(crash, host, host_source, crash_time, time_source):
+            # Two uploads of the same log text from different hosts raced past the lookup above (both
+            # saw no crash, one stored it first): the loser is still another host's crash, as it would
+            # have been had it come a moment later.
+            new.identity = f"{ident}:{host}:{int(crash_time or 0)}"
+            crash, created = self.hub.store.add_crash(new)
         if not created and d is not None and not crash.has_vmcore:
             crash = self.hub.store.attach_dump(crash.id, d.file, facts)
         bucket = self.hub.store.get_bucket(crash.bucket_id)
