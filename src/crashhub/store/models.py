@@ -129,6 +129,7 @@ class Crash(Base):
         Index("ix_crashes_bucket", "bucket_id", "received_at"),
         Index("ix_crashes_host", "host"),
         Index("ix_crashes_received", "received_at"),
+        Index("ix_crashes_release_host", "release", "host"),  # list_kernels (0007)
     )
 
 
