@@ -164,3 +164,23 @@ def test_config_file_and_engine(receiver: Receiver, tmp_path: Path) -> None:
 def test_payload_refuses_unknown_format() -> None:
     with pytest.raises(ValueError, match="unknown webhook format"):
         payload("teams", rules.on_crash(crash(), bucket(), True)[0])
+
+
+def test_tick_finds_an_overdue_bucket_not_seen_for_days(tmp_path: Path) -> None:
+    """The overdue rule reads every unanswered bucket, not only the most recently seen ones."""
+    from tests.store.test_workflow import KNOWN, T0, crash  # noqa: PLC0415
+
+    from crashhub.store.sql import SqlStore  # noqa: PLC0415
+
+    store = SqlStore(f"sqlite:///{tmp_path / 'hub.db'}")
+    store.migrate()
+    old, _ = store.add_crash(crash("old", key="k-old", when=T0))  # unanswered, deadline T0 + 4 h
+    for i in range(30):  # newer buckets, all answered by the KB
+        c = crash(f"n{i}", key=f"k{i}", when=T0 + 86400 + i)
+        c.kb = list(KNOWN)
+        store.add_crash(c)
+    eng = AlertEngine(tmp_path)
+    out = eng.tick(store, now=T0 + 10 * 86400, limit=10)
+    overdue = [r["key"] for r in out if r["rule"] == "overdue_advice"]
+    assert overdue == [f"overdue:{old.bucket_id}"]
+    store.close()

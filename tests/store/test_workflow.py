@@ -118,6 +118,30 @@ def test_list_buckets_filters(store: Store) -> None:
         store.list_buckets(kb_status="maybe")
 
 
+def test_list_buckets_by_workflow_status(store: Store) -> None:
+    a = crash("1", key="ka", when=T0)
+    a.kb = KNOWN  # answered by the KB at once: known_issue
+    store.add_crash(a)
+    store.add_crash(crash("2", key="kb", when=T0 + 60))
+    store.add_crash(crash("3", key="kc", when=T0 + 120))
+
+    def keys(status: str) -> list[str]:
+        rows = store.list_buckets(sort="last_seen", status=status)
+        assert store.count_buckets(status=status) == len(rows)
+        return sorted(b.key for b in rows)
+
+    assert (keys("new"), keys("known_issue")) == (["kb", "kc"], ["ka"])
+    kb = next(b for b in store.list_buckets() if b.key == "kb")
+    store.set_bucket_workflow(kb.id, status="investigating", actor="test")
+    assert (keys("new"), keys("investigating")) == (["kc"], ["kb"])
+    # Buckets from before the workflow (no status) count as effective_status says.
+    with store.engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(text("UPDATE buckets SET status = NULL WHERE key IN ('ka', 'kc')"))
+    assert (keys("new"), keys("known_issue")) == (["kc"], ["ka"])
+    with pytest.raises(InputError):
+        store.list_buckets(status="maybe")
+
+
 def test_crashes_per_day_by_release(store: Store) -> None:
     day = 86400.0
     base = (T0 // day) * day  # midnight UTC

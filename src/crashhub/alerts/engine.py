@@ -197,6 +197,11 @@ class Dispatcher:
         return out
 
 
+# Unanswered buckets read by one tick at the most: a backlog larger than this is a team that no
+# longer reads overdue alerts, and the tick must stay cheap.
+MAX_UNANSWERED = 100_000
+
+
 class AlertEngine:
     """What the hub wires in: ``on_outcome`` after each ingest, ``tick`` every few minutes (the
 periodic rules, then the advice to host owners, :mod:`crashhub.alerts.advice`)."""
@@ -222,8 +227,17 @@ periodic rules, then the advice to host owners, :mod:`crashhub.alerts.advice`)."
     def tick(self, store: Any, *, now: float | None = None, limit: int = 2000) -> list[dict[str, Any]]:
         from crashhub.alerts.rules import periodic  # noqa: PLC0415
 
+        # Spikes are about today, so the most recently seen buckets are enough for them; a first
+        # advice can be overdue on a bucket not seen for days, so every unanswered bucket is read
+        # (the team's backlog, in pages).
+        buckets = {b.id: b for b in store.list_buckets(sort="last_seen", limit=limit)}
+        for offset in range(0, MAX_UNANSWERED, limit):
+            page = store.list_buckets(sort="last_seen", status="new", limit=limit, offset=offset)
+            buckets.update((b.id, b) for b in page)
+            if len(page) < limit:
+                break
         alerts = periodic(
-            store.list_buckets(sort="last_seen", limit=limit),
+            buckets.values(),
             store.list_kernels(),
             now=now if now is not None else time.time(),
             advice_hours=self.config.advice_hours,

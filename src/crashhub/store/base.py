@@ -362,9 +362,12 @@ class Store(abc.ABC):
         host: str | None = None,
         kb_status: str | None = None,
         since: float | None = None,
+        status: str | None = None,
     ) -> list[BucketRecord]:
         """A page of buckets. Filters: ``kernel`` (a release with crashes in the bucket), ``host``
-        (part of a host name), ``kb_status`` (known, new, regression), ``since`` (last seen)."""
+        (part of a host name), ``kb_status`` (known, new, regression), ``since`` (last seen),
+        ``status`` (the workflow's, as ``effective_status`` gives it: a bucket from before the
+        workflow is ``known_issue`` when a specific KB entry explains it, else ``new``)."""
 
     @abc.abstractmethod
     def count_buckets(
@@ -376,6 +379,7 @@ class Store(abc.ABC):
         host: str | None = None,
         kb_status: str | None = None,
         since: float | None = None,
+        status: str | None = None,
     ) -> int:
         """How many buckets ``list_buckets`` with the same filters would go through."""
 

@@ -24,7 +24,7 @@ from crashhub.store.base import (
     now,
 )
 from crashhub.store.sql_base import SqlBase, _crash
-from crashhub.store.workflow import KB_STATUSES, effective_status, kb_status
+from crashhub.store.workflow import KB_STATUSES, STATUSES, effective_status, kb_status
 
 
 def trailing_days(today: str, window: int) -> list[str]:
@@ -69,6 +69,7 @@ def _filtered(
     host: str | None,
     kb_status: str | None,
     since: float | None,
+    status: str | None = None,
 ) -> Any:
     """The bucket list's filters as WHERE clauses: kernel and host through their aggregate tables'
     (value, bucket) indexes, KB status through its column (kept with the matches)."""
@@ -89,6 +90,17 @@ def _filtered(
         q = q.where(m.Bucket.kb_status == kb_status)
     if since is not None:
         q = q.where(m.Bucket.last_seen >= since)
+    if status:
+        if status not in STATUSES:
+            raise InputError(f"unknown bucket status {status!r} (one of {', '.join(STATUSES)})", "status")
+        cond = m.Bucket.status == status
+        # A bucket from before the workflow (no status) counts as effective_status says.
+        unset = m.Bucket.status.is_(None)
+        if status == "new":
+            cond = cond | (unset & (m.Bucket.kb_status.is_(None) | (m.Bucket.kb_status != "known")))
+        elif status == "known_issue":
+            cond = cond | (unset & (m.Bucket.kb_status == "known"))
+        q = q.where(cond)
     return q
 
 
@@ -242,6 +254,7 @@ class BucketQueries(SqlBase):
         host: str | None = None,
         kb_status: str | None = None,
         since: float | None = None,
+        status: str | None = None,
     ) -> list[BucketRecord]:
         today = today or day_of(now())
         q = _filtered(
@@ -252,6 +265,7 @@ class BucketQueries(SqlBase):
             host=host,
             kb_status=kb_status,
             since=since,
+            status=status,
         )
         with self._read() as s:
             if sort == "trend":
@@ -286,6 +300,7 @@ class BucketQueries(SqlBase):
         host: str | None = None,
         kb_status: str | None = None,
         since: float | None = None,
+        status: str | None = None,
     ) -> int:
         q = _filtered(
             select(func.count()).select_from(m.Bucket),
@@ -295,6 +310,7 @@ class BucketQueries(SqlBase):
             host=host,
             kb_status=kb_status,
             since=since,
+            status=status,
         )
         with self._read() as s:
             return int(s.scalar(q) or 0)
