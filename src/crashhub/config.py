@@ -87,6 +87,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("listen", str, "127.0.0.1", "Address `crashhub serve` listens on."),
     Setting("port", int, 8470, "TCP port `crashhub serve` listens on."),
     Setting(
+        "forwarded_allow_ips",
+        str,
+        None,
+        "Reverse proxies / load balancers whose `X-Forwarded-For` and `X-Forwarded-Proto` `crashhub serve` "
+        "trusts for the client's address (comma-separated addresses or networks, `*` for any). The "
+        "per-address login limit counts by that address. Default: uvicorn's (`FORWARDED_ALLOW_IPS`, "
+        "else 127.0.0.1), right for a proxy on the same machine.",
+    ),
+    Setting(
         "spool_dir",
         str,
         None,

@@ -293,3 +293,31 @@ def test_an_old_ui_users_file_is_imported_once(tmp_path: Path) -> None:
         assert [u.name for u in store2.list_ui_users()] == ["vera"]
     finally:
         store2.close()
+
+
+def test_serve_counts_logins_by_the_address_a_trusted_proxy_forwards(tmp_path: Path) -> None:
+    """`crashhub serve` behind a load balancer: with the balancer's address in forwarded_allow_ips, the
+    per-address login limit counts the client in X-Forwarded-For; from an untrusted peer that header
+    is ignored and the limit counts the peer."""
+    from tests.web.conftest import make_server  # noqa: PLC0415
+
+    def fails(url: str, xff: str, user: str) -> int:
+        with httpx.Client(base_url=url, headers={"X-Forwarded-For": xff}, timeout=30) as c:
+            page = c.get("/ui/login")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert csrf, page.text[:300]
+            data = {"csrf": csrf[1], "username": user, "password": "wrong password", "next": "/ui/"}
+            return c.post("/ui/login", data=data).status_code
+
+    for trusted, expect in (("127.0.0.1", 401), ("10.255.255.1", 429)):
+        srv = make_server(tmp_path / trusted, CRASHHUB_LOGIN_RATE_LIMIT="2",
+                          CRASHHUB_FORWARDED_ALLOW_IPS=trusted)
+        srv.start()
+        try:
+            # Each attempt names another user, so only the address can run out.
+            assert [fails(srv.url, "192.0.2.7", f"u{i}") for i in range(3)] == [401, 401, 429]
+            # Another client behind the same balancer: its own address when the balancer is
+            # trusted; the balancer's (spent) address when it is not.
+            assert fails(srv.url, "192.0.2.8", "u9") == expect
+        finally:
+            srv.stop()

@@ -158,11 +158,16 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         print(f"crashhub serve: UI at {url}", file=sys.stderr, flush=True)
+    # Behind a load balancer the client's address (the login limit's key, the audit log) is in
+    # X-Forwarded-For, trusted only from the proxies named here.
+    proxies = settings.forwarded_allow_ips
     uvicorn.run(
         app,
         host=str(settings.listen),
         port=int(settings.port),
         log_level=str(settings.log_level).lower(),
         access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=None if proxies is None else str(proxies),  # None: uvicorn's default
     )
     return 0

@@ -94,7 +94,7 @@ def install(r: APIRouter, ui: UI) -> None:
     ) -> Response:
         ui.check_csrf(request, csrf)
         # Behind a reverse proxy this is the client's address only when uvicorn trusts the proxy's
-        # X-Forwarded-For (FORWARDED_ALLOW_IPS, docs/deploy.md); else every login shares the proxy's.
+        # X-Forwarded-For (setting forwarded_allow_ips, docs/deploy.md); else every login shares the proxy's.
         addr = request.client.host if request.client else "unknown"
         counted = [(ui.login_by_addr, addr)]
         if not token.strip():
