@@ -42,12 +42,26 @@ def test_sessions_expire_and_die_with_their_token(store, tmp_path: Path, monkeyp
     assert not ss.check_csrf(None, ss.csrf(""))
     store.revoke_token(rec.id)
     assert ss.read(cookie) is None
+    S.Users(store).add("alice", "a long password", "admin")
     _, c2 = ss.issue("alice", "admin")
+    assert ss.read(c2) is not None
     monkeypatch.setattr(time, "time", lambda: 4e9)
     assert ss.read(c2) is None  # expired
     host_token, _ = create_token(store, "host", "h")
     with pytest.raises(AuthError, match="cannot log into the UI"):
         ss.login_token(host_token)
+
+
+def test_a_password_session_goes_with_its_user(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ss, users = S.Sessions(S.load_secret(tmp_path), store), S.Users(store)
+    users.add("bob", "a long password", "admin")
+    _, cookie = ss.issue("bob", "admin")
+    assert ss.read(cookie) is not None
+    users.add("bob", "a long password", "viewer")  # demoted: the admin cookie is no good any more
+    assert ss.read(cookie) is None
+    _, cookie = ss.issue("bob", "viewer")
+    assert ss.read(cookie) is not None
+    assert users.delete("bob") and ss.read(cookie) is None  # deleted: logged out at once
 
 
 def test_users_hash_with_argon2(store) -> None:  # type: ignore[no-untyped-def]

@@ -14,7 +14,8 @@ Login attempts are rate-limited in the database too (per user name and per clien
 
 CSRF: every form carries a token that is the HMAC of the session nonce (or, before login, of a
 pre-session cookie's nonce); a POST whose token does not verify is refused.  A session made from an
-API token also carries the token's id, and stops working as soon as that token is revoked.
+API token also carries the token's id, and stops working as soon as that token is revoked; a password
+user's session stops as soon as the user is deleted or given another role.
 """
 
 from __future__ import annotations
@@ -223,10 +224,20 @@ class Sessions:
             return None
         if s.expires < time.time() or s.role not in UI_ROLES:
             return None
-        if s.token_id is not None:
-            live = {t.id for t in self._store.list_tokens() if not t.revoked}
-            if s.token_id not in live:
-                return None
+        try:
+            if s.token_id is not None:
+                live = {t.id for t in self._store.list_tokens() if not t.revoked}
+                if s.token_id not in live:
+                    return None
+            else:
+                # A password user deleted, or given another role, since the cookie was made: the
+                # cookie goes with the user as a token session goes with its token, at once rather
+                # than when it expires (12 h).  One primary-key read per request.
+                rec = self._store.get_ui_user(s.user)
+                if rec is None or rec.role != s.role:
+                    return None
+        except CrashhubError:
+            return None  # the store is away: no page could be served anyway; log in again later
         return s
 
     def csrf(self, nonce: str) -> str:
