@@ -10,91 +10,20 @@ test runs the hub's own handlers (``kb-apply``, ``analyze``).
 from __future__ import annotations
 
 import itertools
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.scale.workers import Workers
 
 from crashhub.jobs.celery_queue import CeleryQueue, Limits
 from crashhub.store.base import JobRecord
 from crashhub.store.sql import SqlStore
 
 pytest.importorskip("celery", reason="celery is not installed (extra 'scale')")
-HERE = Path(__file__).resolve().parent
-CRASHHUB = [sys.executable, "-m", "crashhub.cli"]  # the installed `crashhub` script, venv or not
-
-
-class Workers:
-    """Starts ``crashhub worker`` subprocesses, each in its own process group (kill -9 takes them all)."""
-
-    def __init__(self, data: Path, broker: str, db: str) -> None:
-        self.data, self.broker, self.db = data, broker, db
-        self.procs: list[tuple[subprocess.Popen[bytes], Path]] = []
-
-    def start(
-        self, name: str, *extra: str, register: tuple[str, ...] = ("scale_jobs",)
-    ) -> subprocess.Popen[bytes]:
-        out = self.data / f"{name}.log"
-        env = {
-            **os.environ,
-            "CRASHHUB_DATABASE_URL": self.db,
-            "SCALE_WORKER_TAG": name,
-            "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
-        }
-        cmd = [
-            *CRASHHUB,
-            "worker",
-            "--data",
-            str(self.data),
-            "--broker",
-            self.broker,
-            "--name",
-            name,
-            "--concurrency",
-            "1",
-            "--loglevel",
-            "INFO",
-            "--restore-interval",
-            "1",
-            "--max-memory-mb",
-            "2048",
-        ]
-        for m in register:
-            cmd += ["--register", m]
-        with open(out, "wb") as f:
-            p = subprocess.Popen(
-                [*cmd, *extra], stdout=f, stderr=subprocess.STDOUT, env=env, start_new_session=True
-            )
-        self.procs.append((p, out))
-        end = time.monotonic() + 60
-        while time.monotonic() < end:
-            if p.poll() is not None:
-                pytest.fail(f"worker {name} exited {p.returncode}: {out.read_text(errors='replace')[-2000:]}")
-            if b" ready." in out.read_bytes():
-                return p
-            time.sleep(0.1)
-        pytest.fail(f"worker {name} not ready: {out.read_text(errors='replace')[-2000:]}")
-
-    def kill9(self, p: subprocess.Popen[bytes]) -> None:
-        os.killpg(p.pid, signal.SIGKILL)
-        p.wait(10)
-
-    def stop_all(self) -> None:
-        for p, _ in self.procs:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-        for p, _ in self.procs:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait(5)
+REDIS_OPTIONS = ("--loglevel", "INFO", "--restore-interval", "1")  # --restore-interval: Redis only
 
 
 @pytest.fixture
@@ -104,7 +33,7 @@ def env(tmp_path: Path, redis_url: str, pg_url: str) -> Iterator[tuple[Workers, 
     redis.Redis.from_url(redis_url).flushdb()
     store = SqlStore(pg_url)
     store.migrate()
-    w = Workers(tmp_path, redis_url, pg_url)
+    w = Workers(tmp_path, redis_url, pg_url, REDIS_OPTIONS)
     try:
         yield w, store, pg_url
     finally:
@@ -256,7 +185,7 @@ def test_redis_restart_loses_no_job(tmp_path: Path, own_redis: Any, pg_url: str)
     still waiting, the worker reconnects by itself, and each job runs once."""
     store = SqlStore(pg_url)
     store.migrate()
-    w = Workers(tmp_path, own_redis.url, pg_url)
+    w = Workers(tmp_path, own_redis.url, pg_url, REDIS_OPTIONS)
     try:
         q = CeleryQueue(store, own_redis.url, database_url=pg_url)
         log = tmp_path / "sleep.log"

@@ -14,11 +14,7 @@ The job kinds are ``scale_jobs.py``'s (``--register scale_jobs``); the first tes
 from __future__ import annotations
 
 import itertools
-import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,6 +27,7 @@ from tests.scale.rabbit import (  # noqa: F401 - the fixtures, imported to be us
     own_rabbit_fixture,
     rabbit_fixture,
 )
+from tests.scale.workers import Workers
 
 from crashhub.jobs.celery_queue import CeleryQueue, Limits, amqp_advice, is_amqp
 from crashhub.store.base import JobRecord
@@ -38,74 +35,6 @@ from crashhub.store.sql import SqlStore
 
 pytest.importorskip("celery", reason="celery is not installed (extra 'hub')")
 
-HERE = Path(__file__).resolve().parent
-CRASHHUB = [sys.executable, "-m", "crashhub.cli"]
-
-
-class Workers:
-    """``crashhub worker`` subprocesses, each in its own process group (kill -9 takes its pool too)."""
-
-    def __init__(self, data: Path, broker: str, db: str) -> None:
-        self.data, self.broker, self.db = data, broker, db
-        self.procs: list[tuple[subprocess.Popen[bytes], Path]] = []
-
-    def start(
-        self, name: str, *extra: str, register: tuple[str, ...] = ("scale_jobs",)
-    ) -> subprocess.Popen[bytes]:
-        out = self.data / f"{name}.log"
-        env = {
-            **os.environ,
-            "CRASHHUB_DATABASE_URL": self.db,
-            "SCALE_WORKER_TAG": name,
-            "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
-        }
-        cmd = [
-            *CRASHHUB,
-            "worker",
-            "--data",
-            str(self.data),
-            "--broker",
-            self.broker,
-            "--name",
-            name,
-            "--concurrency",
-            "1",
-            "--max-memory-mb",
-            "2048",
-        ]
-        for m in register:
-            cmd += ["--register", m]
-        with open(out, "ab") as f:
-            p = subprocess.Popen(
-                [*cmd, *extra], stdout=f, stderr=subprocess.STDOUT, env=env, start_new_session=True
-            )
-        self.procs.append((p, out))
-        end = time.monotonic() + 60
-        while time.monotonic() < end:
-            if p.poll() is not None:
-                pytest.fail(f"worker {name} exited {p.returncode}: {out.read_text(errors='replace')[-2000:]}")
-            if b" ready." in out.read_bytes():
-                return p
-            time.sleep(0.1)
-        pytest.fail(f"worker {name} not ready: {out.read_text(errors='replace')[-2000:]}")
-
-    def log(self, name: str) -> str:
-        return (self.data / f"{name}.log").read_text(errors="replace")
-
-    def kill9(self, p: subprocess.Popen[bytes]) -> None:
-        os.killpg(p.pid, signal.SIGKILL)
-        p.wait(10)
-
-    def stop_all(self) -> None:
-        for p, _ in self.procs:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-        for p, _ in self.procs:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait(5)
 
 
 @pytest.fixture
