@@ -142,6 +142,25 @@ def test_list_buckets_by_workflow_status(store: Store) -> None:
         store.list_buckets(status="maybe")
 
 
+def test_bucket_events_since(store: Store) -> None:
+    import time  # noqa: PLC0415
+
+    a, _ = store.add_crash(crash("1", key="ka"))
+    b, _ = store.add_crash(crash("2", key="kb"))
+    t0 = time.time() - 1
+    store.set_bucket_workflow(a.bucket_id, status="investigating", actor="t")
+    store.set_bucket_workflow(b.bucket_id, advice="Update the BIOS.", actor="t")
+    store.set_bucket_workflow(a.bucket_id, status="advice_given", advice="Unload crashmod.", actor="t")
+    evs = store.bucket_events_since(t0, action="workflow")
+    assert [(e.bucket_id, e.action) for e in evs] == [
+        (a.bucket_id, "workflow"), (b.bucket_id, "workflow"), (a.bucket_id, "workflow")]
+    assert [e.at for e in evs] == sorted(e.at for e in evs)
+    assert evs[1].detail["advice"] == [0, len("Update the BIOS.")]
+    assert store.bucket_events_since(t0, action="merge") == []
+    assert len(store.bucket_events_since(t0, limit=2)) == 2
+    assert store.bucket_events_since(evs[-1].at) == []
+
+
 def test_crashes_per_day_by_release(store: Store) -> None:
     day = 86400.0
     base = (T0 // day) * day  # midnight UTC

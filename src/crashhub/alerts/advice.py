@@ -36,9 +36,9 @@ RULE = "owner_advice"
 PAGE = 500
 MAX_CRASHES = 50_000  # crashes read per bucket to find its hosts: a fleet-wide bucket stays bounded
 MAX_ATTEMPTS = 3
-# Events this close before the cursor are looked at again: a transaction that committed late, or a
-# bucket that moved across a page boundary of the list while it was read, is caught on the next
-# tick; the permanent record of sent keys keeps that from sending twice.
+# Events this close before the cursor are looked at again: an event whose transaction committed
+# after a later one was read is caught on the next tick; the permanent record of sent keys keeps
+# that from sending twice.
 LOOKBACK = 3600.0
 MAX_HOSTS_SHOWN = 50
 
@@ -189,26 +189,27 @@ class AdviceNotifier:
         done: dict[str, str] = self.state["done"]
         pending: dict[str, int] = self.state["pending"]
         out: list[dict[str, Any]] = []
-        offset = 0
-        while True:
-            page = store.list_buckets(sort="last_seen", limit=PAGE, offset=offset)
-            for b in page:
-                retry = b.id in pending
-                if not b.advice:
-                    pending.pop(b.id, None)  # advice withdrawn: nothing left to retry
-                    continue
-                ver = advice_version(b.advice)
-                if done.get(b.id) == ver and not retry:
-                    continue
-                evs = [e for e in store.bucket_events(b.id) if gives_advice(e)]
-                newest = max([newest, *(e.at for e in evs)])
-                if not retry and not any(e.at > cursor - LOOKBACK for e in evs):
-                    done[b.id] = ver  # given before the cursor: history, never sent
-                    continue
-                out += self._send(store, b, ver, owners.contacts_of, self._smtp(owners.smtp))
-            if len(page) < PAGE:
-                break
-            offset += PAGE
+        # Only buckets whose advice changed since the cursor (less the look-back), and those whose
+        # delivery is being retried, can have something to send: read those, not every bucket.
+        recent = store.bucket_events_since(cursor - LOOKBACK, action="workflow")
+        ids = {e.bucket_id for e in recent if e.bucket_id and gives_advice(e)} | set(pending)
+        for bucket_id in sorted(ids):
+            b = store.get_bucket(bucket_id)
+            retry = bucket_id in pending
+            if b is None or not b.advice or b.merged_into or not b.count:
+                # Bucket gone, merged into another or emptied by a split, or advice withdrawn: as
+                # the bucket list leaves those out, nothing to send and nothing left to retry.
+                pending.pop(bucket_id, None)
+                continue
+            ver = advice_version(b.advice)
+            if done.get(b.id) == ver and not retry:
+                continue
+            evs = [e for e in store.bucket_events(b.id) if gives_advice(e)]
+            newest = max([newest, *(e.at for e in evs)])
+            if not retry and not any(e.at > cursor - LOOKBACK for e in evs):
+                done[b.id] = ver  # given before the cursor: history, never sent
+                continue
+            out += self._send(store, b, ver, owners.contacts_of, self._smtp(owners.smtp))
         self.state["cursor"] = newest
         self._save()
         return out

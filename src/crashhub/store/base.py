@@ -198,6 +198,7 @@ class BucketEvent:
     action: str  # "merge" | "split" | "workflow"
     actor: str
     detail: dict[str, Any]
+    bucket_id: str | None = None  # set by bucket_events_since (bucket_events is one bucket's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,6 +429,13 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def bucket_events(self, bucket_id: str) -> list[BucketEvent]: ...
+
+    @abc.abstractmethod
+    def bucket_events_since(
+        self, since: float, *, action: str | None = None, limit: int = 100_000
+    ) -> list[BucketEvent]:
+        """Every bucket's events after ``since`` (oldest first, at most ``limit``), with bucket ids:
+        what changed since a reader last looked, without reading every bucket."""
 
     @abc.abstractmethod
     def set_bucket_workflow(

@@ -98,6 +98,7 @@ class BucketEventRow(Base):
     action: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(255))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    __table_args__ = (Index("ix_bucket_events_at", "at"),)  # bucket_events_since (0008)
 
 
 class Crash(Base):

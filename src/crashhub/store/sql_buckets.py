@@ -354,6 +354,20 @@ class BucketQueries(SqlBase):
             )
             return None if c is None else _crash(c)
 
+    def bucket_events_since(
+        self, since: float, *, action: str | None = None, limit: int = 100_000
+    ) -> list[BucketEvent]:
+        q = select(m.BucketEventRow).where(m.BucketEventRow.at > since)
+        if action is not None:
+            q = q.where(m.BucketEventRow.action == action)
+        q = q.order_by(m.BucketEventRow.at, m.BucketEventRow.id).limit(max(0, int(limit)))
+        with self._read() as s:
+            return [
+                BucketEvent(at=e.at, action=e.action, actor=e.actor, detail=dict(e.detail or {}),
+                            bucket_id=e.bucket_id)
+                for e in s.scalars(q)
+            ]
+
     def bucket_events(self, bucket_id: str) -> list[BucketEvent]:
         with self._read() as s:
             return [
