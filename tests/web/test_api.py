@@ -167,6 +167,14 @@ def test_buckets_kb_and_merge(fresh_server: Server, lab: Any) -> None:
             == sysrq["bucket"]["id"]
         )
         assert c.get("/api/v1/buckets", params={"sort": "nope"}).status_code == 400
+        # The workflow status: both buckets await a first advice until someone answers one.
+        assert c.get("/api/v1/buckets", params={"status": "new"}).json()["total"] == 2
+        patched = c.patch(f"/api/v1/buckets/{sysrq['bucket']['id']}", json={"status": "fixed"})
+        assert patched.status_code == 200
+        fixed = c.get("/api/v1/buckets", params={"status": "fixed"}).json()
+        assert [b["id"] for b in fixed["buckets"]] == [sysrq["bucket"]["id"]]
+        assert c.get("/api/v1/buckets", params={"status": "new"}).json()["total"] == 1
+        assert c.get("/api/v1/buckets", params={"status": "later"}).status_code == 400
 
         # A KB entry added later shows on the old bucket.
         r = c.post("/api/v1/kb", content=GOOD_KB, headers={"Content-Type": "application/yaml"})

@@ -340,12 +340,13 @@ def install(app: FastAPI, ctx: Context) -> None:
         host: str | None = None,
         kb: str | None = Query(None, pattern="^(known|new|regression)$"),
         since: float | None = None,
+        status: str | None = Query(None, pattern="^(new|investigating|advice_given|known_issue|fixed)$"),
         limit: int = Query(100, ge=1, le=1000),
         offset: int = Query(0, ge=0),
     ) -> JSONResponse:
         need(request, "read")
         filters: dict[str, Any] = {
-            "kind": kind, "kernel": kernel, "host": host, "kb_status": kb, "since": since
+            "kind": kind, "kernel": kernel, "host": host, "kb_status": kb, "since": since, "status": status
         }
         rows = store.list_buckets(sort=sort, limit=limit, offset=offset, **filters, **bucket_opts())
         # A JSONResponse skips FastAPI's recursive jsonable_encoder: the records are plain JSON already.
