@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.scale.workers import Workers
+from tests.scale.workers import Workers, job, lines, queue_for, wait_for
 
 from crashhub.jobs.celery_queue import CeleryQueue, Limits
-from crashhub.store.base import JobRecord
 from crashhub.store.sql import SqlStore
 
 pytest.importorskip("celery", reason="celery is not installed (extra 'scale')")
@@ -41,39 +40,16 @@ def env(tmp_path: Path, redis_url: str, pg_url: str) -> Iterator[tuple[Workers, 
         store.close()
 
 
-def _queue(store: SqlStore, w: Workers, db: str, **limits: Any) -> CeleryQueue:
-    return CeleryQueue(store, w.broker, database_url=db, limits=Limits(**limits))
-
-
-def _job(store: SqlStore, jid: str) -> JobRecord:
-    return next(j for j in store.list_jobs(limit=1000) if j.id == jid)
-
-
-def _wait(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
-
-
-def _lines(log: Path, word: str) -> list[list[str]]:
-    if not log.exists():
-        return []
-    return [ln.split() for ln in log.read_text().splitlines() if ln.startswith(word)]
-
-
 def test_hub_jobs_run_on_a_worker_once_per_key(env: tuple[Workers, SqlStore, str]) -> None:
     w, store, db = env
     w.start("real", register=("crashhub.jobs.handlers",))
-    q = _queue(store, w, db)
+    q = queue_for(store, w, db)
     a = q.submit("kb-apply", {}, key="kb-apply:1")
     assert q.submit("kb-apply", {}, key="kb-apply:1") == a  # same key, one job (and one message)
     b = q.submit("analyze", {"crash_id": "c-missing"}, key="analyze:c-missing")
     assert q.route("analyze", {"crash_id": "c-missing"}) == "analyze"  # unknown release: generic queue
     assert q.drain(60), [(_j.kind, _j.state) for _j in store.list_jobs()]
-    ja, jb = _job(store, a), _job(store, b)
+    ja, jb = job(store, a), job(store, b)
     assert ja.state == "done" and ja.result is not None and "changed" in ja.result
     assert jb.state == "done" and jb.result == {"status": "skipped", "reason": "no crash c-missing"}
     assert q.ledger.state(a) == ("done", 1) and len(store.list_jobs()) == 2
@@ -86,16 +62,16 @@ def test_sigkill_mid_task_reruns_and_finishes_once(
     w, store, db = env
     common = ("--time-limit", "2", "--visibility-timeout", "9", "--backoff", "0.5")
     first = w.start("w1", *common)
-    q = _queue(store, w, db)
+    q = queue_for(store, w, db)
     log = tmp_path / "sleep.log"
     jid = q.submit("sleep", {"seconds": 1.5, "log": str(log)}, key="sleep:1")
-    _wait(lambda: len(_lines(log, "start")) == 1, 30, "the job to start")
+    wait_for(lambda: len(lines(log, "start")) == 1, 30, "the job to start")
     w.kill9(first)  # the worker and its pool child, mid-task: the message was never acknowledged
-    assert _lines(log, "end") == [] and _job(store, jid).state == "pending"
+    assert lines(log, "end") == [] and job(store, jid).state == "pending"
     w.start("w2", *common)
-    _wait(lambda: _job(store, jid).state == "done", 60, "the job to be re-run")
+    wait_for(lambda: job(store, jid).state == "done", 60, "the job to be re-run")
     time.sleep(2.0)  # room for a duplicate delivery to show up, were there one
-    starts, ends = _lines(log, "start"), _lines(log, "end")
+    starts, ends = lines(log, "start"), lines(log, "end")
     assert [s[1] for s in starts] == ["w1", "w2"] and [e[1] for e in ends] == ["w2"]
     assert q.ledger.state(jid) == ("done", 2)
 
@@ -103,21 +79,21 @@ def test_sigkill_mid_task_reruns_and_finishes_once(
 def test_retries_back_off_then_dead_letter(env: tuple[Workers, SqlStore, str], tmp_path: Path) -> None:
     w, store, db = env
     w.start("w1", "--backoff", "0.5", "--max-attempts", "3", "--time-limit", "20")
-    q = _queue(store, w, db)
+    q = queue_for(store, w, db)
     flaky_log, fail_log = tmp_path / "flaky.log", tmp_path / "fail.log"
     ok = q.submit("flaky", {"fail_times": 2, "log": str(flaky_log)}, key="flaky:1")
     bad = q.submit("fail", {"log": str(fail_log)}, key="fail:1")
     assert q.drain(60)
-    tries = [float(t[2]) for t in _lines(flaky_log, "try")]
-    assert len(tries) == 3 and len(_lines(flaky_log, "end")) == 1
+    tries = [float(t[2]) for t in lines(flaky_log, "try")]
+    assert len(tries) == 3 and len(lines(flaky_log, "end")) == 1
     gaps = [b - a for a, b in itertools.pairwise(tries)]
     # 0.5 s then 1 s (±10% jitter), each plus the worker's own latency.
     assert 0.4 < gaps[0] < 5.0 and gaps[1] > 0.85 and gaps[1] > gaps[0] + 0.2, gaps
-    assert _job(store, ok).state == "done" and _job(store, ok).result == {"tries": 3}
-    dead = _job(store, bad)
+    assert job(store, ok).state == "done" and job(store, ok).result == {"tries": 3}
+    dead = job(store, bad)
     assert dead.state == "failed" and dead.error is not None
     assert dead.error.startswith("dead letter after 3 attempt(s): ValueError: this job always fails")
-    assert len(_lines(fail_log, "try")) == 3 and q.ledger.state(bad) == ("dead", 3)
+    assert len(lines(fail_log, "try")) == 3 and q.ledger.state(bad) == ("dead", 3)
     assert [j.id for j in store.list_jobs(state="failed")] == [
         bad
     ]  # what GET /api/v1/jobs?state=failed lists
@@ -127,7 +103,7 @@ def test_routing_by_release(env: tuple[Workers, SqlStore, str], tmp_path: Path) 
     w, store, db = env
     w.start("w61", "--releases", "6.1.0-13-amd64")
     w.start("w612", "--releases", "6.12.12-amd64")
-    q = _queue(store, w, db)
+    q = queue_for(store, w, db)
     assert q.route("analyze", {"release": "6.1.0-13-amd64"}) == "analyze.6.1.0-13-amd64"
     assert q.route("analyze", {"release": "5.10.0-9-amd64"}) == "analyze"  # nobody holds it
     assert q.route("kb-apply", {}) == "crashhub"
@@ -136,23 +112,23 @@ def test_routing_by_release(env: tuple[Workers, SqlStore, str], tmp_path: Path) 
         q.submit("analyze", {"release": "6.1.0-13-amd64", "log": str(log)}, key=f"a61:{i}")
         q.submit("analyze", {"release": "6.12.12-amd64", "log": str(log)}, key=f"a612:{i}")
     assert q.drain(60)
-    ran = {(ln[1], ln[2]) for ln in _lines(log, "analyze")}
+    ran = {(ln[1], ln[2]) for ln in lines(log, "analyze")}
     assert ran == {("6.1.0-13-amd64", "w61"), ("6.12.12-amd64", "w612")}
-    assert len(_lines(log, "analyze")) == 8
+    assert len(lines(log, "analyze")) == 8
 
 
 def test_time_and_memory_limits(env: tuple[Workers, SqlStore, str], tmp_path: Path) -> None:
     w, store, db = env
     w.start("w1", "--time-limit", "1", "--max-memory-mb", "400", "--max-attempts", "1")
-    q = _queue(store, w, db)
+    q = queue_for(store, w, db)
     log = tmp_path / "limits.log"
     slow = q.submit("sleep", {"seconds": 30, "log": str(log)}, key="slow:1")
     hog = q.submit("hog", {"mb": 600, "log": str(log)}, key="hog:1")
     small = q.submit("hog", {"mb": 50, "log": str(log)}, key="hog:2")
     assert q.drain(60)
-    assert (_job(store, slow).error or "").startswith("dead letter after 1 attempt(s): SoftTimeLimitExceeded")
-    assert (_job(store, hog).error or "").startswith("dead letter after 1 attempt(s): MemoryError")
-    assert _job(store, small).state == "done" and _job(store, small).result == {"allocated": 50 << 20}
+    assert (job(store, slow).error or "").startswith("dead letter after 1 attempt(s): SoftTimeLimitExceeded")
+    assert (job(store, hog).error or "").startswith("dead letter after 1 attempt(s): MemoryError")
+    assert job(store, small).state == "done" and job(store, small).result == {"allocated": 50 << 20}
 
 
 def test_broker_down_at_submit_is_resent_later(tmp_path: Path, redis_url: str) -> None:
@@ -172,7 +148,7 @@ def test_broker_down_at_submit_is_resent_later(tmp_path: Path, redis_url: str) -
     down = CeleryQueue(store, f"redis://127.0.0.1:{dead_port}/0", database_url=db)
     t0 = time.monotonic()
     jid = down.submit("kb-apply", {}, key="kb-apply:outage")
-    assert time.monotonic() - t0 < 30 and _job(store, jid).state == "pending"
+    assert time.monotonic() - t0 < 30 and job(store, jid).state == "pending"
     assert down.ledger.state(jid) is None and r.llen("crashhub") == 0
     up = CeleryQueue(store, redis_url, database_url=db)
     assert up.resend_pending() == 1 and up.resend_pending() == 0  # sent once
@@ -195,16 +171,16 @@ def test_redis_restart_loses_no_job(tmp_path: Path, own_redis: Any, pg_url: str)
         own_redis.start()  # same port, empty
         worker = w.start("w1", "--backoff", "0.5")
         time.sleep(1.0)
-        assert _job(store, jid).state == "pending" and not log.exists()  # the message is gone
+        assert job(store, jid).state == "pending" and not log.exists()  # the message is gone
         assert q.resend_pending(stale_after=0) == 1
-        _wait(lambda: _job(store, jid).state == "done", 60, "the resent job")
-        assert len(_lines(log, "end")) == 1 and q.resend_pending(stale_after=0) == 0
+        wait_for(lambda: job(store, jid).state == "done", 60, "the resent job")
+        assert len(lines(log, "end")) == 1 and q.resend_pending(stale_after=0) == 0
         # The worker outlives a second restart (Celery reconnects) and takes new work.
         own_redis.stop()
         own_redis.start()
         j2 = q.submit("sleep", {"seconds": 0.1, "log": str(log)}, key="sleep:after")
-        _wait(lambda: _job(store, j2).state == "done", 60, "a job after the restart")
-        assert worker.poll() is None and len(_lines(log, "end")) == 2
+        wait_for(lambda: job(store, j2).state == "done", 60, "a job after the restart")
+        assert worker.poll() is None and len(lines(log, "end")) == 2
     finally:
         w.stop_all()
         store.close()
@@ -218,17 +194,17 @@ def test_postgres_down_at_the_end_of_a_job(
     database is back, and the job ends done once (its idempotent handler may run twice)."""
     w, store, db = env
     w.start("w1", "--time-limit", "2", "--backoff", "0.5")
-    q = _queue(store, w, db)
+    q = queue_for(store, w, db)
     log = tmp_path / "pg.log"
     jid = q.submit("sleep", {"seconds": 1.5, "log": str(log)}, key="sleep:pg")
-    _wait(lambda: len(_lines(log, "start")) == 1, 30, "the job to start")
+    wait_for(lambda: len(lines(log, "start")) == 1, 30, "the job to start")
     pg_control.stop()
-    _wait(lambda: len(_lines(log, "end")) == 1, 30, "the handler to return")
+    wait_for(lambda: len(lines(log, "end")) == 1, 30, "the handler to return")
     time.sleep(2.0)  # the task fails to record it, and retries against a dead database
     pg_control.start()
-    _wait(lambda: _job(store, jid).state == "done", 60, "the job to be recorded once the database is back")
+    wait_for(lambda: job(store, jid).state == "done", 60, "the job to be recorded once the database is back")
     assert q.ledger.state(jid) is not None and q.ledger.state(jid)[0] == "done"  # type: ignore[index]
-    assert len(store.list_jobs()) == 1 and _job(store, jid).result is not None
+    assert len(store.list_jobs()) == 1 and job(store, jid).result is not None
 
 
 def test_a_dropped_claimed_job_is_resent(tmp_path: Path, redis_url: str) -> None:

@@ -16,9 +16,8 @@ from __future__ import annotations
 import itertools
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from tests.scale.rabbit import (  # noqa: F401 - the fixtures, imported to be used here
@@ -27,10 +26,9 @@ from tests.scale.rabbit import (  # noqa: F401 - the fixtures, imported to be us
     own_rabbit_fixture,
     rabbit_fixture,
 )
-from tests.scale.workers import Workers
+from tests.scale.workers import Workers, job, lines, queue_for, wait_for
 
 from crashhub.jobs.celery_queue import CeleryQueue, Limits, amqp_advice, is_amqp
-from crashhub.store.base import JobRecord
 from crashhub.store.sql import SqlStore
 
 pytest.importorskip("celery", reason="celery is not installed (extra 'hub')")
@@ -47,30 +45,6 @@ def env(tmp_path: Path, amqp_vhost: str, pg_url: str) -> Iterator[tuple[Workers,
     finally:
         w.stop_all()
         store.close()
-
-
-def _queue(store: SqlStore, w: Workers, db: str, **limits: Any) -> CeleryQueue:
-    return CeleryQueue(store, w.broker, database_url=db, limits=Limits(**limits))
-
-
-def _job(store: SqlStore, jid: str) -> JobRecord:
-    return next(j for j in store.list_jobs(limit=1000) if j.id == jid)
-
-
-def _wait(cond: Callable[[], bool], timeout: float, what: str, w: Workers | None = None) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return
-        time.sleep(0.1)
-    logs = "" if w is None else "\n".join(f"{o.name}: {o.read_text()[-1500:]}" for _, o in w.procs)
-    pytest.fail(f"timed out waiting for {what}\n{logs}")
-
-
-def _lines(log: Path, word: str) -> list[list[str]]:
-    if not log.exists():
-        return []
-    return [ln.split() for ln in log.read_text().splitlines() if ln.startswith(word)]
 
 
 def _ready_messages(url: str, queue: str) -> int:
@@ -105,12 +79,12 @@ def test_amqp_settings() -> None:
 def test_hub_jobs_run_on_a_worker_once_per_key(env: tuple[Workers, SqlStore, str]) -> None:
     w, store, db = env
     w.start("real", register=("crashhub.jobs.handlers",))
-    q = _queue(store, w, db)
+    q = queue_for(store, w, db)
     a = q.submit("kb-apply", {}, key="kb-apply:1")
     assert q.submit("kb-apply", {}, key="kb-apply:1") == a  # same key, one job (and one message)
     b = q.submit("analyze", {"crash_id": "c-missing"}, key="analyze:c-missing")
     assert q.drain(60), [(_j.kind, _j.state) for _j in store.list_jobs()]
-    ja, jb = _job(store, a), _job(store, b)
+    ja, jb = job(store, a), job(store, b)
     assert ja.state == "done" and ja.result is not None and "changed" in ja.result
     assert jb.state == "done" and jb.result == {"status": "skipped", "reason": "no crash c-missing"}
     assert q.ledger.state(a) == ("done", 1) and q.ledger.state(b) == ("done", 1)
@@ -126,7 +100,7 @@ def test_retries_dead_letter_and_routing(env: tuple[Workers, SqlStore, str], tmp
     w.start(
         "w61", "--backoff", "0.5", "--max-attempts", "3", "--time-limit", "20", "--releases", "6.1.0-13-amd64"
     )
-    q = _queue(store, w, db)
+    q = queue_for(store, w, db)
     flaky_log, fail_log, route_log = tmp_path / "flaky.log", tmp_path / "fail.log", tmp_path / "route.log"
     ok = q.submit("flaky", {"fail_times": 2, "log": str(flaky_log)}, key="flaky:1")
     bad = q.submit("fail", {"log": str(fail_log)}, key="fail:1")
@@ -134,15 +108,15 @@ def test_retries_dead_letter_and_routing(env: tuple[Workers, SqlStore, str], tmp
     for i in range(2):
         q.submit("analyze", {"release": "6.1.0-13-amd64", "log": str(route_log)}, key=f"a61:{i}")
     assert q.drain(60), [(_j.kind, _j.state) for _j in store.list_jobs()]
-    tries = [float(t[2]) for t in _lines(flaky_log, "try")]
-    assert len(tries) == 3 and len(_lines(flaky_log, "end")) == 1
+    tries = [float(t[2]) for t in lines(flaky_log, "try")]
+    assert len(tries) == 3 and len(lines(flaky_log, "end")) == 1
     gaps = [b - a for a, b in itertools.pairwise(tries)]
     assert 0.4 < gaps[0] < 5.0 and gaps[1] > 0.85 and gaps[1] > gaps[0] + 0.2, gaps  # 0.5 s, then 1 s
-    assert _job(store, ok).result == {"tries": 3} and q.ledger.state(ok) == ("done", 3)
-    dead = _job(store, bad)
+    assert job(store, ok).result == {"tries": 3} and q.ledger.state(ok) == ("done", 3)
+    dead = job(store, bad)
     assert dead.state == "failed" and q.ledger.state(bad) == ("dead", 3)
     assert (dead.error or "").startswith("dead letter after 3 attempt(s): ValueError: this job always fails")
-    assert [(ln[1], ln[2]) for ln in _lines(route_log, "analyze")] == [("6.1.0-13-amd64", "w61")] * 2
+    assert [(ln[1], ln[2]) for ln in lines(route_log, "analyze")] == [("6.1.0-13-amd64", "w61")] * 2
     # Nothing left behind in the broker: every message, retries included, was acknowledged.
     for name in ("crashhub", "analyze", "analyze.6.1.0-13-amd64"):
         assert _ready_messages(w.broker, name) == 0, name
@@ -155,18 +129,18 @@ def test_sigkill_mid_task_is_redelivered_and_finishes_once(
     w, store, db = env
     common = ("--time-limit", "2", "--backoff", "0.5")
     first = w.start("w1", *common)
-    q = _queue(store, w, db)
+    q = queue_for(store, w, db)
     log = tmp_path / "sleep.log"
     jid = q.submit("sleep", {"seconds": 1.5, "log": str(log)}, key="sleep:1")
-    _wait(lambda: len(_lines(log, "start")) == 1, 30, "the job to start", w)
+    wait_for(lambda: len(lines(log, "start")) == 1, 30, "the job to start", w)
     w.kill9(first)  # the worker and its pool child, mid-task: the message was never acknowledged
-    assert _lines(log, "end") == [] and _job(store, jid).state == "pending"
+    assert lines(log, "end") == [] and job(store, jid).state == "pending"
     # RabbitMQ requeued it when the connection dropped: it waits in the queue for the next worker.
-    _wait(lambda: _ready_messages(w.broker, "crashhub") == 1, 10, "the message to be requeued")
+    wait_for(lambda: _ready_messages(w.broker, "crashhub") == 1, 10, "the message to be requeued")
     w.start("w2", *common)
-    _wait(lambda: _job(store, jid).state == "done", 60, "the job to be re-run", w)
+    wait_for(lambda: job(store, jid).state == "done", 60, "the job to be re-run", w)
     time.sleep(2.0)  # room for a duplicate delivery to show up, were there one
-    starts, ends = _lines(log, "start"), _lines(log, "end")
+    starts, ends = lines(log, "start"), lines(log, "end")
     assert [s[1] for s in starts] == ["w1", "w2"] and [e[1] for e in ends] == ["w2"]
     assert q.ledger.state(jid) == ("done", 2) and _ready_messages(w.broker, "crashhub") == 0
 
@@ -184,7 +158,7 @@ def test_broker_down_at_submit_is_resent_later(tmp_path: Path, amqp_vhost: str) 
         down = CeleryQueue(store, f"amqp://guest:guest@127.0.0.1:{dead_port}//", database_url=db)
         t0 = time.monotonic()
         jid = down.submit("kb-apply", {}, key="kb-apply:outage")
-        assert time.monotonic() - t0 < 30 and _job(store, jid).state == "pending"
+        assert time.monotonic() - t0 < 30 and job(store, jid).state == "pending"
         assert down.ledger.state(jid) is None
         up = CeleryQueue(store, amqp_vhost, database_url=db)
         assert up._queue_empty("crashhub")  # never declared in this vhost: NotFound
@@ -210,9 +184,9 @@ def test_rabbitmq_crash_and_restart(tmp_path: Path, own_rabbit: RabbitNode, pg_u
         q = CeleryQueue(store, own_rabbit.url, database_url=pg_url, limits=Limits(soft_time=20, hard_time=25))
         log = tmp_path / "sleep.log"
         j1 = q.submit("sleep", {"seconds": 0.1, "log": str(log)}, key="sleep:before")
-        _wait(lambda: _job(store, j1).state == "done", 60, "a first job", w)
+        wait_for(lambda: job(store, j1).state == "done", 60, "a first job", w)
         running = q.submit("sleep", {"seconds": 4, "log": str(log)}, key="sleep:across")
-        _wait(lambda: len(_lines(log, "start")) == 2, 30, "the long job to start", w)
+        wait_for(lambda: len(lines(log, "start")) == 2, 30, "the long job to start", w)
         waiting = q.submit("sleep", {"seconds": 0.1, "log": str(log)}, key="sleep:waiting")
         assert _ready_messages(own_rabbit.url, "crashhub") == 1  # behind the running one (prefetch 1)
         own_rabbit.stop(kill=True)
@@ -222,12 +196,12 @@ def test_rabbitmq_crash_and_restart(tmp_path: Path, own_rabbit: RabbitNode, pg_u
         assert q.resend_pending() == 1  # the unsent one only: the waiting one's message survived
         after = q.submit("sleep", {"seconds": 0.1, "log": str(log)}, key="sleep:after")  # hub reconnects
         jobs = [j1, running, waiting, unsent, after]
-        _wait(lambda: all(_job(store, j).state == "done" for j in jobs), 90, "every job to finish", w)
+        wait_for(lambda: all(job(store, j).state == "done" for j in jobs), 90, "every job to finish", w)
         time.sleep(2.0)  # room for a duplicate to show up, were there one
         assert worker.poll() is None, w.log("w1")[-2000:]  # reconnected rather than exited
         # Each job's handler ran once, the one across the crash too: its requeued message came back
         # and the ledger dropped it (done), or held it until the first run was done (busy).
-        assert len(_lines(log, "start")) == len(_lines(log, "end")) == len(jobs)
+        assert len(lines(log, "start")) == len(lines(log, "end")) == len(jobs)
         wlog = w.log("w1")
         assert "Connection to broker lost" in wlog and wlog.count("Connected to amqp://") >= 2
         assert f"job {running} is already done; this delivery is dropped" in wlog or (
@@ -263,17 +237,17 @@ def test_past_consumer_timeout_the_worker_exits_and_nothing_runs_twice(tmp_path:
         q = CeleryQueue(store, node.url, database_url=pg_url, limits=Limits(soft_time=30, hard_time=35))
         log = tmp_path / "sleep.log"
         jid = q.submit("sleep", {"seconds": 5, "log": str(log)}, key="sleep:long")
-        _wait(lambda: first.poll() is not None, 60, "the worker to exit", w)
+        wait_for(lambda: first.poll() is not None, 60, "the worker to exit", w)
         assert first.returncode != 0
         assert "delivery acknowledgement on channel 1 timed out" in w.log("w1")
-        assert _job(store, jid).state == "done" and len(_lines(log, "end")) == 1  # finished before exiting
+        assert job(store, jid).state == "done" and len(lines(log, "end")) == 1  # finished before exiting
         assert _ready_messages(node.url, "crashhub") == 1  # ...and requeued by the broker all the same
         w.start("w1-restarted", "--time-limit", "30", "--backoff", "0.5")  # what systemd does
         later = q.submit("sleep", {"seconds": 0.1, "log": str(log)}, key="sleep:later")
-        _wait(lambda: _job(store, later).state == "done", 60, "a later job", w)
-        _wait(lambda: _ready_messages(node.url, "crashhub") == 0, 30, "the requeued copy to be taken", w)
+        wait_for(lambda: job(store, later).state == "done", 60, "a later job", w)
+        wait_for(lambda: _ready_messages(node.url, "crashhub") == 0, 30, "the requeued copy to be taken", w)
         assert f"job {jid} is already done; this delivery is dropped" in w.log("w1-restarted")
-        assert len(_lines(log, "start")) == len(_lines(log, "end")) == 2
+        assert len(lines(log, "start")) == len(lines(log, "end")) == 2
         assert q.ledger.state(jid) == ("done", 1)
     finally:
         w.stop_all()

@@ -1,4 +1,4 @@
-"""``crashhub worker`` processes for the Celery tests, on a Redis or a RabbitMQ broker."""
+"""``crashhub worker`` processes and the helpers the Celery tests share, on a Redis or a RabbitMQ broker."""
 
 from __future__ import annotations
 
@@ -7,9 +7,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from crashhub.jobs.celery_queue import CeleryQueue, Limits
+from crashhub.store.base import JobRecord
+from crashhub.store.sql import SqlStore
 
 HERE = Path(__file__).resolve().parent  # on the workers' PYTHONPATH: scale_jobs, cluster_jobs
 CRASHHUB = [sys.executable, "-m", "crashhub.cli"]  # the installed `crashhub` script, venv or not
@@ -85,3 +91,30 @@ class Workers:
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait(5)
+
+
+def queue_for(store: SqlStore, w: Workers, db: str, **limits: Any) -> CeleryQueue:
+    """The hub side's queue on the workers' broker, with these limits."""
+    return CeleryQueue(store, w.broker, database_url=db, limits=Limits(**limits))
+
+
+def job(store: SqlStore, jid: str) -> JobRecord:
+    return next(j for j in store.list_jobs(limit=1000) if j.id == jid)
+
+
+def wait_for(cond: Callable[[], bool], timeout: float, what: str, w: Workers | None = None) -> None:
+    """Until ``cond()``; on timeout the test fails with the workers' log tails (when ``w`` is given)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.1)
+    logs = "" if w is None else "\n".join(f"{o.name}: {o.read_text()[-1500:]}" for _, o in w.procs)
+    pytest.fail(f"timed out waiting for {what}\n{logs}")
+
+
+def lines(log: Path, word: str) -> list[list[str]]:
+    """The split lines of a test job's log that start with ``word``."""
+    if not log.exists():
+        return []
+    return [ln.split() for ln in log.read_text().splitlines() if ln.startswith(word)]
