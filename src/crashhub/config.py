@@ -121,6 +121,50 @@ SETTINGS: tuple[Setting, ...] = (
         "Largest multipart request body accepted by `POST /api/v1/crashes`.",
     ),
     Setting(
+        "max_unwrap_ratio",
+        int,
+        1000,
+        "A dump wrapped in gzip/xz/bzip2/zstd/lz4 may expand to at most this many times its own size "
+        "(and never past `max_dump_bytes`); dumps under 64 MiB unwrapped are not held to the ratio. "
+        "Checked while the stream decompresses, so a decompression bomb is refused early. 0: no ratio.",
+    ),
+    Setting(
+        "upload_expiry",
+        float,
+        86400.0,
+        "Seconds a resumable dump upload may go untouched before garbage collection removes its bytes "
+        "and its record (the client then starts again from byte 0). 0: uploads never expire.",
+    ),
+    Setting(
+        "max_host_report_bytes",
+        int,
+        64 * 1024,
+        "Largest body of `POST /api/v1/hosts/report` (a host's kernel, hardware and kdump state); "
+        "past it the hub answers 413 and stores nothing.",
+    ),
+    Setting(
+        "host_report_rate_limit",
+        int,
+        60,
+        "Host reports a token may send per `host_report_rate_window`; past it the hub answers 429 with "
+        "`Retry-After`. 0 disables.",
+    ),
+    Setting("host_report_rate_window", float, 3600.0, "Seconds of one window of `host_report_rate_limit`."),
+    Setting(
+        "max_kb_entry_bytes",
+        int,
+        256 * 1024,
+        "Largest knowledge-base entry accepted by `POST`/`PUT /api/v1/kb` (YAML or JSON body); past it 413.",
+    ),
+    Setting(
+        "kb_write_rate_limit",
+        int,
+        60,
+        "Knowledge-base writes (create, replace, delete) a token may make per `kb_write_rate_window`; "
+        "each one re-applies the knowledge base to every bucket. Past it 429. 0 disables.",
+    ),
+    Setting("kb_write_rate_window", float, 60.0, "Seconds of one window of `kb_write_rate_limit`."),
+    Setting(
         "wants_vmcore_below",
         int,
         3,

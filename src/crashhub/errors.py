@@ -12,6 +12,7 @@ Exceptions carry data (path, offset, field) so callers need not parse messages::
     │   │   ├── DumpTruncatedError  the file ends before a structure it promises
     │   │   ├── ExcludedPageError   the page was left out by makedumpfile (-d)
     │   │   ├── DecompressError     a page or stream that does not decompress (or is a bomb)
+    │   │   │   └── DumpTooLargeError   a dump (unwrapped, rebuilt) past a configured size bound
     │   │   └── TranslationError    a virtual address the dump's page tables do not map
     │   ├── KbError           a knowledge-base file with a bad field (file, line, field)
     │   ├── ConfigError       a bad setting (file or environment variable, name)
@@ -82,6 +83,10 @@ class DecompressError(DumpError):
     """A page or stream that does not decompress, or expands past its bound."""
 
 
+class DumpTooLargeError(DecompressError):
+    """A dump whose unwrapped or rebuilt bytes pass a configured bound (HTTP 413); nothing is kept."""
+
+
 class TranslationError(DumpError):
     """A kernel virtual address that the dump's page tables do not map."""
 
@@ -127,3 +132,17 @@ class AnalysisError(CrashhubError):
 
 class AuthError(CrashhubError):
     """Missing or wrong credentials."""
+
+
+def disk_full(e: BaseException) -> bool:
+    """Whether ``e`` says the disk (or the quota) is full: the hub answers 507, not 400 or 500.
+
+    An ``OSError`` with ENOSPC/EDQUOT, or the database's own word for it (SQLite: "database or disk
+    is full"; PostgreSQL: "could not extend file").
+    """
+    import errno  # noqa: PLC0415 (only on an error path)
+
+    if isinstance(e, OSError):
+        return e.errno in (errno.ENOSPC, errno.EDQUOT)
+    text = str(e)
+    return isinstance(e, StoreError) and ("disk is full" in text or "could not extend file" in text)

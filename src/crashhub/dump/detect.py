@@ -8,9 +8,10 @@ output is ``flat-kdump``).  A file wrapped in a stream compressor is ``<format>+
 
 from __future__ import annotations
 
+import errno
 import os
 
-from crashhub.dump.source import FileSource, open_wrapped, unwrap_to_file, wrapper_of
+from crashhub.dump.source import BoundedReader, FileSource, open_wrapped, unwrap_to_file, wrapper_of
 from crashhub.errors import DecompressError, DumpError, DumpFormatError, DumpTruncatedError
 
 TYPE_CHECKING = False
@@ -134,31 +135,40 @@ class _Unwrapped:
         self._tmp.unlink(missing_ok=True)
 
 
-def _unwrap(p: str, wrapper: str) -> tuple[Path, bool]:
-    """Decompress into a temporary file: a flat stream is reassembled on the way (sparse).
+def unwrap(p: str, wrapper: str, dest: str, limit: int, bound: str | None = None) -> bool:
+    """Decompress ``p`` into ``dest``, at most ``limit`` decompressed bytes (DumpTooLargeError past it,
+    ``bound`` naming the limit); a flat stream is reassembled on the way.  Both are written sparse.
 
-    Returns the file and whether the stream was flattened."""
+    Returns whether the stream was flattened; on an error ``dest`` is removed."""
     with open_wrapped(p, wrapper) as w:
         head = w.read(16)
     if not head.startswith(FLAT_SIGNATURE):
-        return unwrap_to_file(p, wrapper, unwrap_limit()), False
+        unwrap_to_file(p, wrapper, limit, dest=dest, bound=bound)
+        return False
+    try:
+        with BoundedReader(open_wrapped(p, wrapper), limit, p, wrapper, bound) as w:
+            from crashhub.dump.flat import reassemble  # noqa: PLC0415
+
+            reassemble(w, dest, name=w.name)  # type: ignore[arg-type]
+    except DumpError:
+        os.unlink(dest)
+        raise
+    except Exception as e:
+        os.unlink(dest)
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise  # the disk, not the dump
+        raise DecompressError(f"{wrapper} stream: {e}", p) from None
+    return True
+
+
+def _unwrap(p: str, wrapper: str) -> tuple[Path, bool]:
+    """Decompress into a temporary file (see :func:`unwrap`); returns it and whether it was flat."""
     import tempfile  # noqa: PLC0415 (wrapped dumps only)
     from pathlib import Path  # noqa: PLC0415
 
     fd, tmp = tempfile.mkstemp(prefix="crashhub-unwrap-")
     os.close(fd)
-    try:
-        with open_wrapped(p, wrapper) as w:
-            from crashhub.dump.flat import reassemble  # noqa: PLC0415
-
-            reassemble(w, tmp, name=f"{p} ({wrapper}-decompressed)")  # type: ignore[arg-type]
-    except DumpError:
-        os.unlink(tmp)
-        raise
-    except Exception as e:
-        os.unlink(tmp)
-        raise DecompressError(f"{wrapper} stream: {e}", p) from None
-    return Path(tmp), True
+    return Path(tmp), unwrap(p, wrapper, tmp, unwrap_limit())
 
 
 def open_dump(path: str | os.PathLike[str]) -> DumpReader:

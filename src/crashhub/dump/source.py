@@ -8,9 +8,16 @@ decompressors, which stop (with :class:`DecompressError`) as soon as the output 
 
 from __future__ import annotations
 
+import errno
 import os
 
-from crashhub.errors import DecompressError, DumpFormatError, DumpTruncatedError
+from crashhub.errors import (
+    DecompressError,
+    DumpError,
+    DumpFormatError,
+    DumpTooLargeError,
+    DumpTruncatedError,
+)
 
 # typing costs as much to import as Python takes to start: `crashhub dump dmesg` must start fast,
 # so type-only imports hide behind mypy's TYPE_CHECKING convention without importing typing.
@@ -222,32 +229,100 @@ def iter_chunks(f: IO[bytes], chunk: int = 1 << 20) -> Iterator[bytes]:
         yield b
 
 
-def unwrap_to_file(path: str, wrapper: str, limit: int, directory: str | None = None) -> Path:
-    """Decompress a wrapped dump into a temporary file, refusing to write more than ``limit`` bytes.
+class BoundedReader:
+    """A decompressed stream that raises :class:`DumpTooLargeError` once more than ``limit`` bytes
+    came out of it: the bound holds while the bytes stream, before they are written anywhere.
 
-    A random-access reader needs a seekable file; the stream is copied once, bounded, so a
-    decompression bomb ends with DecompressError instead of a full disk.
+    ``bound`` names the limit in the error (e.g. the setting a hub operator would change).
+    """
+
+    def __init__(self, f: IO[bytes], limit: int, path: str, wrapper: str, bound: str | None = None) -> None:
+        self._f = f
+        self.limit = limit
+        self.count = 0
+        self.path = path
+        self.name = f"{path} ({wrapper}-decompressed)"
+        self._what = f"{wrapper} stream expands past {bound or f'{limit} bytes'}"
+
+    def _took(self, n: int) -> None:
+        self.count += n
+        if self.count > self.limit:
+            raise DumpTooLargeError(self._what, self.path, self.limit)
+
+    def read(self, n: int = -1) -> bytes:
+        # Never more than one byte past the bound in one read, so an unbounded read() cannot
+        # materialise the bomb in memory before the check.
+        want = self.limit - self.count + 1
+        b = self._f.read(want if n < 0 else min(n, want))
+        self._took(len(b))
+        return b
+
+    def readinto(self, buf: memoryview | bytearray) -> int:
+        b = self.read(len(buf))
+        buf[: len(b)] = b
+        return len(b)
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> BoundedReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_ZEROS = bytes(1 << 20)
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def copy_sparse(src: IO[bytes] | BoundedReader, dest: str) -> int:
+    """Copy a stream into ``dest`` leaving all-zero chunks as holes; returns the bytes copied.
+
+    Dumps of idle machines are mostly zero pages, and so is a decompression bomb: neither then costs
+    disk before the bound (in ``src``) refuses it.
+    """
+    size = 0
+    with open(dest, "wb") as out:
+        while b := src.read(len(_ZEROS)):
+            if b == _ZEROS[: len(b)]:
+                out.seek(len(b), os.SEEK_CUR)
+            else:
+                out.write(b)
+            size += len(b)
+        out.truncate(size)
+    return size
+
+
+def unwrap_to_file(path: str, wrapper: str, limit: int, directory: str | None = None, *,
+                   dest: str | None = None, bound: str | None = None) -> Path:
+    """Decompress a wrapped dump into a temporary file (or ``dest``), refusing to pass ``limit`` bytes.
+
+    A random-access reader needs a seekable file; the stream is copied once, bounded and sparse, so
+    a decompression bomb ends with DumpTooLargeError instead of a full disk.
     """
     import lzma  # noqa: PLC0415
     import tempfile  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
-    fd, tmp = tempfile.mkstemp(prefix="crashhub-unwrap-", dir=directory)
-    written = 0
+    if dest is None:
+        fd, tmp = tempfile.mkstemp(prefix="crashhub-unwrap-", dir=directory)
+        os.close(fd)
+    else:
+        tmp = dest
+    r: BoundedReader | None = None
     try:
-        with os.fdopen(fd, "wb") as out, open_wrapped(path, wrapper) as f:
-            for b in iter_chunks(f):
-                written += len(b)
-                if written > limit:
-                    raise DecompressError(f"{wrapper} stream expands past {limit} bytes", path, written)
-                out.write(b)
-    except DecompressError:
+        with BoundedReader(open_wrapped(path, wrapper), limit, path, wrapper, bound) as r:
+            copy_sparse(r, tmp)
+    except DumpError:
         os.unlink(tmp)
         raise
     except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
         os.unlink(tmp)
-        raise DecompressError(f"{wrapper} stream: {e}", path, written) from None
+        if isinstance(e, OSError) and e.errno in _DISK_FULL:
+            raise  # the disk, not the dump: the hub answers 507
+        raise DecompressError(f"{wrapper} stream: {e}", path, r.count if r else 0) from None
     except Exception as e:  # zstandard / lz4 raise their own types
         os.unlink(tmp)
-        raise DecompressError(f"{wrapper} stream: {e}", path, written) from None
+        raise DecompressError(f"{wrapper} stream: {e}", path, r.count if r else 0) from None
     return Path(tmp)

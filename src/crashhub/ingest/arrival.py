@@ -12,6 +12,7 @@ nothing behind but temp files, which the blob store's gc removes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -19,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crashhub.errors import DumpError, DumpFormatError, InputError, LogError
+from crashhub.errors import DumpError, DumpTooLargeError, InputError, LogError, StoreError
 from crashhub.ingest.reports import IDENTITY_VERSION, identity
 from crashhub.store.base import BucketRecord, CrashRecord, FileRecord, NewCrash
+from crashhub.store.blobs import Blob, LocalBlobStore
 
 if TYPE_CHECKING:
     from crashhub.config import Settings
@@ -37,6 +39,9 @@ NO_REPORT_KIND = "unrecognised"
 # utsname nodenames that name no host: an initramfs without hostname prints "(none)".
 NO_HOSTNAME = frozenset({"", "(none)", "localhost", "localhost.localdomain"})
 NO_REPORT_TITLE = "no crash report found in the log"
+# A wrapped dump may always unwrap to this much, whatever max_unwrap_ratio says: small test and
+# partial dumps of zero-filled memory compress far better than the ratio.
+UNWRAP_RATIO_FLOOR = 64 << 20
 
 
 @dataclass
@@ -95,6 +100,7 @@ class _Dump:
     facts: dict[str, Any] | None
     log: bytes | None
     notes: list[str]
+    fresh: tuple[str, int] | None = None  # the blob, if this ingest created it (see Pipeline._fresh)
 
 
 def _algorithm() -> str:
@@ -124,68 +130,131 @@ class Pipeline:
                 self.observer(event, data)
 
     # ------------------------------------------------------------------ dumps
+    def _unwrap_bound(self, wrapped: int) -> tuple[int, str]:
+        """How many bytes a wrapped dump of ``wrapped`` bytes may expand to, and the setting that says so."""
+        cap = int(self.settings.max_dump_bytes)
+        ratio = int(self.settings.max_unwrap_ratio)
+        if ratio > 0 and max(ratio * wrapped, UNWRAP_RATIO_FLOOR) < cap:
+            limit = max(ratio * wrapped, UNWRAP_RATIO_FLOOR)
+            return limit, f"max_unwrap_ratio ({ratio} x {wrapped} bytes = {limit} bytes)"
+        return cap, f"max_dump_bytes ({cap})"
+
     def _prepare_dump(self, path: Path, *, is_temp: bool, want_log: bool) -> _Dump:
-        """Check, reassemble and store a dump; a DumpError leaves nothing stored."""
+        """Check, unwrap/reassemble and store a dump; a DumpError leaves nothing stored."""
         from crashhub import dump as dumpmod
+        from crashhub.dump.detect import unwrap
+        from crashhub.dump.source import wrapper_of
 
         blobs = self.hub.blobs
         made: list[Path] = []
+        cap = int(self.settings.max_dump_bytes)
         try:
             size = path.stat().st_size
-            if size > self.settings.max_dump_bytes:
-                raise InputError(
-                    f"dump of {size} bytes is larger than max_dump_bytes ({self.settings.max_dump_bytes})",
-                    path.name,
+            if size > cap:
+                raise DumpTooLargeError(
+                    f"dump of {size} bytes is larger than max_dump_bytes ({cap})", path.name
                 )
-            fmt = dumpmod.detect(path)
+            with open(path, "rb") as f:
+                wrapper = wrapper_of(f.read(8))
             work = path
             notes: list[str] = []
-            if fmt.startswith("flat-"):
-                # Reassembled once here (as makedumpfile -R would) so every later reader gets a seekable file.
+            if wrapper is not None:
+                # Unwrapped once, bounded while it streams (a bomb stops at the bound, not at a full
+                # disk) and sparse; every later reader of this ingest reads the unwrapped file.
                 work = blobs.temp_path("vmcore")
                 made.append(work)
-                dumpmod.reassemble(path, work)
+                limit, bound = self._unwrap_bound(size)
+                flat = unwrap(str(path), wrapper, str(work), limit, bound)
+                flat_note = ", reassembled from the flattened format" if flat else ""
+                notes.append(f"{wrapper}-compressed{flat_note}")
+            else:
+                flat = dumpmod.detect(path).startswith("flat-")
+                if flat:
+                    # Reassembled once here (as makedumpfile -R would) so every later reader gets a
+                    # seekable file.
+                    work = blobs.temp_path("vmcore")
+                    made.append(work)
+                    dumpmod.reassemble(path, work)
+                    notes.append("reassembled from the flattened format")
+            if flat:
                 # Gaps are left sparse, so a record at a huge offset costs no disk but would be hashed
                 # and read as zeros forever: bound the rebuilt size like an upload.
                 rebuilt = work.stat().st_size
-                if rebuilt > self.settings.max_dump_bytes:
-                    raise DumpFormatError(
-                        f"the flattened dump rebuilds to {rebuilt} bytes, more than max_dump_bytes "
-                        f"({self.settings.max_dump_bytes})",
+                if rebuilt > cap:
+                    raise DumpTooLargeError(
+                        f"the flattened dump rebuilds to {rebuilt} bytes, more than max_dump_bytes ({cap})",
                         path.name,
                     )
-                notes.append(f"reassembled from the flattened format ({fmt})")
             facts = dumpmod.facts(work)
+            if wrapper is not None and not flat:
+                # The wrapped file is what is kept (smaller): the facts describe it.
+                facts = dataclasses.replace(
+                    facts, path=str(path), format=f"{facts.format}+{wrapper}", wrapper=wrapper, file_size=size
+                )
             log_bytes = None
             if want_log:
                 try:
                     log_bytes = dumpmod.dmesg(work)
                 except DumpError as e:
                     notes.append(f"no kernel log in the dump: {e}")
-            if work is not path:
-                blob = blobs.adopt(work)
-                made.remove(work)
-                if is_temp:
+            keep = work if flat else path
+            if keep is not path or is_temp:
+                blob = blobs.adopt(keep)
+                if keep in made:
+                    made.remove(keep)
+                if is_temp and keep is not path:
                     path.unlink(missing_ok=True)
-            elif is_temp:
-                blob = blobs.adopt(path)
             else:
-                blob = blobs.put_file(path, max_bytes=self.settings.max_dump_bytes)
+                blob = blobs.put_file(path, max_bytes=cap)
             return _Dump(
                 file=FileRecord(name="vmcore", role="vmcore", digest=blob.digest, size=blob.size),
                 facts=facts.to_dict(),
                 log=log_bytes,
                 notes=notes,
+                fresh=self._fresh(blob),
             )
+        except InputError as e:
+            if is_temp:
+                e.path = "vmcore"  # the upload's field, not the name of our temp file
+            raise
         finally:
             for p in made:
                 p.unlink(missing_ok=True)
+
+    def _fresh(self, blob: Blob) -> tuple[str, int] | None:
+        """A blob this ingest created, with its mtime: removed again if no crash comes to point at it."""
+        if not blob.created or not isinstance(self.hub.blobs, LocalBlobStore):
+            return None
+        try:
+            return blob.digest, self.hub.blobs.local_path(blob.digest).stat().st_mtime_ns
+        except (OSError, StoreError):
+            return None
+
+    def _discard(self, fresh: list[tuple[str, int]], keep: set[str]) -> None:
+        """Remove blobs this ingest stored that no crash points at (a refused or duplicate dump).
+
+        Only blobs this ingest created and that nothing touched since (another upload of the same
+        bytes refreshes the mtime): those are left to the gc and its grace period."""
+        todo = [(d, t) for d, t in fresh if d not in keep]
+        if not todo:
+            return
+        try:
+            refs = self.hub.store.referenced_digests()
+            for digest, mtime in todo:
+                p = self.hub.blobs.local_path(digest)
+                if digest not in refs and p.stat().st_mtime_ns == mtime:
+                    self.hub.blobs.delete(digest)
+        except Exception:  # the gc removes what this could not
+            log.warning("could not remove the unused blobs of a refused crash", exc_info=True)
 
     # ------------------------------------------------------------------ the pipeline
     def ingest(self, a: Arrival) -> Outcome:
         t0 = time.monotonic()
         notes: list[str] = list(a.notes)
         d: _Dump | None = None
+        # Blobs this ingest stores: the ones no crash points at in the end are removed at once.
+        fresh: list[tuple[str, int]] = []
+        keep: set[str] = set()
         try:
             if a.log is not None and len(a.log) > self.settings.max_log_bytes:
                 raise LogError(
@@ -203,6 +272,8 @@ class Pipeline:
                 try:
                     d = self._prepare_dump(dump, is_temp=a.dump_is_temp, want_log=a.log is None)
                     notes += d.notes
+                    if d.fresh is not None:
+                        fresh.append(d.fresh)
                 except DumpError as e:
                     if a.strict_dump:
                         raise
@@ -215,10 +286,15 @@ class Pipeline:
                     "no kernel log: send a log file or a dump the log can be read from",
                     a.crash_dir or a.log_name,
                 )
-            out = self._store(a, d, log_bytes=log_bytes, log_name=log_name, log_role=log_role, notes=notes)
+            out = self._store(
+                a, d, log_bytes=log_bytes, log_name=log_name, log_role=log_role, notes=notes, fresh=fresh
+            )
+            keep = {f.digest for f in out.crash.files}
         except Exception as e:
             self._emit("error", stage="ingest", error=type(e).__name__)
             raise
+        finally:
+            self._discard(fresh, keep)
         self._emit("ingested", source=a.source, created=out.created, seconds=time.monotonic() - t0)
         for fn in self.listeners:
             try:
@@ -246,7 +322,15 @@ class Pipeline:
         return primary, len(reports), classify.signature(primary)
 
     def _store(
-        self, a: Arrival, d: _Dump | None, *, log_bytes: bytes, log_name: str, log_role: str, notes: list[str]
+        self,
+        a: Arrival,
+        d: _Dump | None,
+        *,
+        log_bytes: bytes,
+        log_name: str,
+        log_role: str,
+        notes: list[str],
+        fresh: list[tuple[str, int]],
     ) -> Outcome:
         from crashhub import kb as kbmod
 
@@ -278,9 +362,9 @@ class Pipeline:
             ident = f"{ident}:{host}:{int(crash_time or 0)}"
         matches = self.kb.match(report, release=release, hardware=hardware)
 
-        files = [self._put_bytes(log_bytes, log_name, log_role)]
+        files = [self._put_bytes(log_bytes, log_name, log_role, fresh)]
         if a.kexec_log is not None:
-            files.append(self._put_bytes(a.kexec_log, "kexec-dmesg.log", "kexec_log"))
+            files.append(self._put_bytes(a.kexec_log, "kexec-dmesg.log", "kexec_log", fresh))
         if d is not None:
             files.append(d.file)
         new = NewCrash(
@@ -330,8 +414,10 @@ class Pipeline:
             crash=crash, created=created, bucket=bucket, kb=kb_out, wants_vmcore=wants, notes=notes
         )
 
-    def _put_bytes(self, data: bytes, name: str, role: str) -> FileRecord:
+    def _put_bytes(self, data: bytes, name: str, role: str, fresh: list[tuple[str, int]]) -> FileRecord:
         b = self.hub.blobs.put_bytes(data)
+        if (new := self._fresh(b)) is not None:
+            fresh.append(new)
         return FileRecord(name=name, role=role, digest=b.digest, size=b.size)
 
     def maybe_analyze(self, crash: CrashRecord, bucket: BucketRecord) -> None:
@@ -347,12 +433,18 @@ class Pipeline:
         if crash is None:
             raise InputError(f"no crash {crash_id!r}")
         d = self._prepare_dump(path, is_temp=is_temp, want_log=False)
+        fresh = [d.fresh] if d.fresh is not None else []
+        keep: set[str] = set()
         extra: list[FileRecord] = []
-        if d.facts and crash.release and d.facts.get("release") and d.facts["release"] != crash.release:
-            raise InputError(
-                f"the dump is of kernel {d.facts['release']}, the crash of {crash.release}", path.name
-            )
-        crash = self.hub.store.attach_dump(crash_id, d.file, d.facts, extra)
+        try:
+            if d.facts and crash.release and d.facts.get("release") and d.facts["release"] != crash.release:
+                raise InputError(
+                    f"the dump is of kernel {d.facts['release']}, the crash of {crash.release}", path.name
+                )
+            crash = self.hub.store.attach_dump(crash_id, d.file, d.facts, extra)
+            keep = {f.digest for f in crash.files}
+        finally:
+            self._discard(fresh, keep)
         bucket = self.hub.store.get_bucket(crash.bucket_id)
         if bucket is not None:
             self.maybe_analyze(crash, bucket)

@@ -73,7 +73,9 @@ class Uploads:
     def append(self, crash_id: str, owner: str, offset: int, data: bytes) -> int:
         if not self._store.claim_upload(crash_id, owner, self.lease):  # renews our own lease
             raise UploadLeaseLost(f"upload {crash_id}: another node took the upload over", crash_id)
-        return self._blobs.upload_append(crash_id, offset, [data])
+        # The route checks each Content-Range against the cap; this holds whatever a route forgets.
+        cap = int(self.pipeline.settings.max_dump_bytes)
+        return self._blobs.upload_append(crash_id, offset, [data], max_bytes=cap)
 
     def rollback(self, crash_id: str, offset: int) -> None:
         """Drop what this request appended past ``offset`` (the body broke a limit)."""

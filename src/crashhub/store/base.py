@@ -511,6 +511,11 @@ class Store(abc.ABC):
     def list_uploads(self) -> list[UploadRecord]: ...
 
     @abc.abstractmethod
+    def expire_uploads(self, idle_before: float) -> list[str]:
+        """Delete the records of uploads no request has touched since ``idle_before`` (and no node
+        holds); returns their keys, whose bytes the caller removes from the blob store."""
+
+    @abc.abstractmethod
     def get_or_create_secret(self, name: str, candidate: str) -> str:
         """The shared secret ``name``; the first caller's ``candidate`` becomes it (nodes agree on one)."""
 

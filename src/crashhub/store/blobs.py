@@ -42,11 +42,14 @@ class UploadOffsetError(StoreError):
 
 
 class Blob:
-    __slots__ = ("digest", "size")
+    # ``created``: this call stored the bytes (they were not there before), so a caller whose
+    # crash record then fails to commit may remove them at once instead of leaving them to gc.
+    __slots__ = ("created", "digest", "size")
 
-    def __init__(self, digest: str, size: int) -> None:
+    def __init__(self, digest: str, size: int, created: bool = False) -> None:
         self.digest = digest
         self.size = size
+        self.created = created
 
     def __repr__(self) -> str:
         return f"Blob({self.digest[:12]}…, {self.size})"
@@ -237,7 +240,7 @@ class LocalBlobStore(BlobStore):
             os.fsync(fd)
         finally:
             os.close(fd)
-        return Blob(digest, size)
+        return Blob(digest, size, created=True)
 
     def open(self, digest: str) -> BinaryIO:
         try:

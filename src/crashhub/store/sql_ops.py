@@ -226,12 +226,29 @@ class Operations(SqlBase):
             return int(getattr(r, "rowcount", 0) or 0) == 1
 
     def release_upload(self, crash_id: str, owner: str) -> None:
+        # With no owner, ``lease_until`` is when the last request ended: where upload_expiry counts from.
         with self._write() as s:
             s.execute(
                 update(m.Upload)
                 .where(m.Upload.crash_id == crash_id, m.Upload.owner == owner)
-                .values(owner=None, lease_until=None)
+                .values(owner=None, lease_until=now())
             )
+
+    def expire_uploads(self, idle_before: float) -> list[str]:
+        # Checked again in each DELETE, so an upload a node claims meanwhile (lease_until in the
+        # future) is not taken from under it.
+        idle = (m.Upload.started_at < idle_before) & (
+            func.coalesce(m.Upload.lease_until, m.Upload.started_at) < idle_before
+        )
+        with self._read() as s:
+            keys = list(s.scalars(select(m.Upload.crash_id).where(idle)))
+        gone: list[str] = []
+        for key in keys:
+            with self._write() as s:
+                r = s.execute(delete(m.Upload).where(m.Upload.crash_id == key, idle))
+                if int(getattr(r, "rowcount", 0) or 0) == 1:
+                    gone.append(key)
+        return gone
 
     def list_uploads(self) -> list[UploadRecord]:
         with self._read() as s:
@@ -342,7 +359,7 @@ class Operations(SqlBase):
             b = s.execute(delete(m.SpoolItem).where(m.SpoolItem.state == "running"))
             # Upload leases are freed too, but not counted: an upload record outlives its leases.
             held = m.Upload.owner.is_not(None)
-            s.execute(update(m.Upload).where(held).values(owner=None, lease_until=None))
+            s.execute(update(m.Upload).where(held).values(owner=None, lease_until=now()))
             return int(getattr(a, "rowcount", 0) or 0) + int(getattr(b, "rowcount", 0) or 0)
 
     # ------------------------------------------------------------------ spool items

@@ -22,7 +22,8 @@ from crashhub.web import auth, multipart
 if TYPE_CHECKING:
     from crashhub.web.app import Context
 
-_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+# 19 digits: every offset fits in 63 bits, so a long number is a 400 here, not an overflow later.
+_RANGE = re.compile(r"^bytes (\d{1,19})-(\d{1,19})/(\d{1,19}|\*)$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$")
 MAX_JSON = 1024 * 1024
 
@@ -71,14 +72,26 @@ def _since(v: str | None) -> float | None:
         raise InputError(f"since: {v!r} is neither seconds since the epoch nor an ISO 8601 time") from None
 
 
-async def _json_body(request: Request) -> Any:
-    import json
+async def _read_body(request: Request, limit: int = MAX_JSON, setting: str | None = None) -> bytes:
+    """The whole body, refused with a 413 naming ``setting`` as soon as it passes ``limit`` bytes."""
+    from crashhub.web.app import ApiError
 
-    body = b""
+    what = f"{setting} ({limit})" if setting else f"the limit of {limit} bytes"
+    clen = request.headers.get("content-length", "")
+    if clen.isdigit() and int(clen) > limit:
+        raise ApiError(413, f"request body of {clen} bytes is larger than {what}")
+    body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_JSON:
-            raise InputError(f"request body larger than {MAX_JSON} bytes")
+        if len(body) > limit:
+            raise ApiError(413, f"request body is larger than {what}")
+    return bytes(body)
+
+
+async def _json_body(request: Request, limit: int = MAX_JSON, setting: str | None = None) -> Any:
+    import json
+
+    body = await _read_body(request, limit, setting)
     try:
         return json.loads(body or b"null")
     except ValueError as e:
@@ -107,20 +120,37 @@ def install(app: FastAPI, ctx: Context) -> None:
     from crashhub.web.limits import Limit, retry_after
 
     upload_limit = Limit(store, "upload", int(s.upload_rate_limit), float(s.upload_rate_window))
+    # Host reports and KB writes are cheap to send and dear to keep (a database row, a re-apply of
+    # the whole knowledge base): counted per token the same way.
+    report_limit = Limit(
+        store, "host-report", int(s.host_report_rate_limit), float(s.host_report_rate_window)
+    )
+    kb_limit = Limit(store, "kb-write", int(s.kb_write_rate_limit), float(s.kb_write_rate_window))
 
-    async def throttled(tok: TokenRecord) -> JSONResponse | None:
-        if not upload_limit.enabled:
+    async def throttled(
+        tok: TokenRecord, limit: Limit = upload_limit, what: str = "uploads"
+    ) -> JSONResponse | None:
+        if not limit.enabled:
             return None
-        wait = await run_in_threadpool(upload_limit.hit, f"token:{tok.id}")
+        wait = await run_in_threadpool(limit.hit, f"token:{tok.id}")
         if wait is None:
             return None
         n = retry_after(wait)
         msg = (
-            f"too many uploads for token {tok.name or tok.id!r}: at most {upload_limit.limit} per "
-            f"{upload_limit.window:g} s; try again in {n} s"
+            f"too many {what} for token {tok.name or tok.id!r}: at most {limit.limit} per "
+            f"{limit.window:g} s; try again in {n} s"
         )
         body = {"error": msg, "retry_after": n}
         return JSONResponse(body, status_code=429, headers={"Retry-After": str(n)})
+
+    async def kb_throttled(tok: TokenRecord) -> None:
+        from crashhub.web.app import ApiError
+
+        refused = await throttled(tok, kb_limit, "knowledge-base writes")
+        if refused is not None:
+            n = refused.headers["Retry-After"]
+            raise ApiError(429, f"too many knowledge-base writes for token {tok.name or tok.id!r}: try "
+                           f"again in {n} s", retry_after=int(n))
 
     # ------------------------------------------------------------------ crashes
     @app.post("/api/v1/crashes", tags=["crashes"], openapi_extra=_CRASH_FORM, status_code=201)
@@ -294,6 +324,11 @@ def install(app: FastAPI, ctx: Context) -> None:
                 raise ApiError(400, f"Content-Range {rng!r}: bad byte range")
             if total is not None and total > cap:
                 raise ApiError(413, f"dump of {total} bytes is larger than max_dump_bytes ({cap})")
+            if end >= cap:
+                # Whatever total is declared (or "*"): no byte past the cap is ever written.
+                raise ApiError(
+                    413, f"Content-Range {rng!r} ends past max_dump_bytes ({cap})", **state
+                )
             if start != state["offset"]:
                 raise ApiError(409, f"upload is at offset {state['offset']}, not {start}", **state)
             want = end - start + 1
@@ -318,6 +353,8 @@ def install(app: FastAPI, ctx: Context) -> None:
         if buf:
             at = await run_in_threadpool(uploads.append, crash_id, owner, at, bytes(buf))
         if rng and got != want:
+            # A refused request keeps none of its bytes (a broken connection keeps what arrived).
+            await run_in_threadpool(uploads.rollback, crash_id, start)
             raise ApiError(
                 400, f"body has {got} bytes, Content-Range announced {want}", **_upload_state(crash_id)
             )
@@ -443,20 +480,18 @@ def install(app: FastAPI, ctx: Context) -> None:
 
     async def _kb_write(request: Request, entry_id: str | None) -> tuple[Any, int]:
         tok = need(request, "admin")
+        await kb_throttled(tok)
+        cap = int(s.max_kb_entry_bytes)
         ctype = (request.headers.get("content-type") or "").split(";")[0].strip()
         if ctype in ("application/yaml", "application/x-yaml", "text/yaml", "text/plain"):
-            raw = b""
-            async for chunk in request.stream():
-                raw += chunk
-                if len(raw) > MAX_JSON:
-                    raise InputError(f"request body larger than {MAX_JSON} bytes")
+            raw = await _read_body(request, cap, "max_kb_entry_bytes")
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
                 raise KbError("not UTF-8", "<request>") from None
             entry = await run_in_threadpool(ctx.kb.put_text, text, expect_id=entry_id)
         else:
-            body = await _json_body(request)
+            body = await _json_body(request, cap, "max_kb_entry_bytes")
             entry = await run_in_threadpool(ctx.kb.put_data, body, expect_id=entry_id)
         store.audit(f"token:{tok.id}:{tok.name}", "kb-put", entry.id)
         changed = await run_in_threadpool(ctx.kb.reapply, store)
@@ -475,6 +510,7 @@ def install(app: FastAPI, ctx: Context) -> None:
     @app.delete("/api/v1/kb/{entry_id}", tags=["kb"])
     async def kb_delete(request: Request, entry_id: str) -> dict[str, Any]:
         tok = need(request, "admin")
+        await kb_throttled(tok)
         if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,79}", entry_id):
             raise ApiError(400, f"bad entry id {entry_id!r}")
         if not await run_in_threadpool(ctx.kb.delete, entry_id):
@@ -488,9 +524,12 @@ def install(app: FastAPI, ctx: Context) -> None:
 
     # ------------------------------------------------------------------ hosts, kernels, jobs, audit
     @app.post("/api/v1/hosts/report", tags=["hosts"])
-    async def host_report(request: Request) -> dict[str, Any]:
-        need(request, "upload")
-        body = await _json_body(request)
+    async def host_report(request: Request) -> Any:
+        tok = need(request, "upload")
+        refused = await throttled(tok, report_limit, "host reports")
+        if refused is not None:
+            return refused
+        body = await _json_body(request, int(s.max_host_report_bytes), "max_host_report_bytes")
         if not isinstance(body, dict) or not isinstance(body.get("host"), str) or not body["host"]:
             raise ApiError(400, "field 'host': a non-empty string is required")
         if not _SAFE_NAME.match(body["host"]):

@@ -26,7 +26,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crashhub import __version__
 from crashhub.config import Settings
-from crashhub.errors import AuthError, CrashhubError, DumpError, InputError, KbError, StoreError
+from crashhub.errors import (
+    AuthError,
+    CrashhubError,
+    DumpError,
+    DumpTooLargeError,
+    InputError,
+    KbError,
+    StoreError,
+    disk_full,
+)
 from crashhub.ingest.arrival import Pipeline
 from crashhub.ingest.knowledge import KnowledgeBase
 from crashhub.ingest.spool import SpoolWatcher
@@ -151,6 +160,13 @@ def collect_garbage(ctx: Context) -> dict[str, int]:
     hub = ctx.hub
     grace = float(ctx.settings.blob_gc_grace)
     out = hub.blobs.gc(hub.store.referenced_digests, grace=grace)
+    expiry = float(ctx.settings.upload_expiry)
+    out["uploads_expired"] = 0
+    if expiry > 0:
+        # An abandoned upload (no request for upload_expiry seconds) goes, record and bytes.
+        for key in hub.store.expire_uploads(time.time() - expiry):
+            hub.blobs.upload_abort(key)
+            out["uploads_expired"] += 1
     # An upload record keeps its bytes (any node may resume it); bytes without one are debris.
     keep = {u.crash_id for u in hub.store.list_uploads()}
     out["uploads"] = hub.blobs.clean_uploads(keep, time.time() - grace)
@@ -258,13 +274,32 @@ def _err(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status)
 
 
+DISK_FULL = "the hub's data disk is full; nothing of this request was kept, try again later"
+
+
+def _disk_full(request: Request, e: BaseException, ctx: Context) -> JSONResponse:
+    # One line for the operator (what filled up), one for the client (no path of ours in it).
+    log.error("data disk full: %s %s refused with 507: %s", request.method, request.url.path, e)
+    ctx.metrics.errors.labels("api", "DiskFull").inc()
+    return _err(507, DISK_FULL)
+
+
 def _install_errors(app: FastAPI, ctx: Context) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_r: Request, e: ApiError) -> JSONResponse:
         return _err(e.status, e.message, **e.extra)
 
+    @app.exception_handler(OSError)
+    async def os_error(r: Request, e: OSError) -> JSONResponse:
+        if disk_full(e):
+            return _disk_full(r, e, ctx)
+        log.error("%s %s failed: %s", r.method, r.url.path, e)
+        return _err(500, f"{type(e).__name__}: the hub could not read or write its data")
+
     @app.exception_handler(CrashhubError)
-    async def crashhub_error(_r: Request, e: CrashhubError) -> JSONResponse:
+    async def crashhub_error(r: Request, e: CrashhubError) -> JSONResponse:
+        if disk_full(e):
+            return _disk_full(r, e, ctx)
         if isinstance(e, Forbidden):
             return _err(403, str(e))
         if isinstance(e, AuthError):
@@ -272,6 +307,8 @@ def _install_errors(app: FastAPI, ctx: Context) -> None:
         ctx.metrics.errors.labels("api", type(e).__name__).inc()
         if isinstance(e, MultipartError):
             return _err(e.status, str(e))
+        if isinstance(e, DumpTooLargeError):
+            return _err(413, f"{type(e).__name__}: {e}")
         if isinstance(e, KbError | DumpError):
             return _err(422, f"{type(e).__name__}: {e}")
         if isinstance(e, InputError):

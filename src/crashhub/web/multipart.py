@@ -17,7 +17,7 @@ from typing import IO
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from crashhub.errors import InputError
+from crashhub.errors import InputError, disk_full
 
 
 class MultipartError(InputError):
@@ -176,6 +176,10 @@ async def parse(
                 raise MultipartError(f"request body larger than the limit of {max_body} bytes", 413)
             try:
                 parser.write(chunk)
+            except OSError as e:
+                if disk_full(e):
+                    raise  # the hub's disk, not the request: a 507
+                raise MultipartError(f"malformed multipart body: {e}") from None
             except Exception as e:  # python-multipart raises its own error types on bad framing
                 raise MultipartError(f"malformed multipart body: {e}") from None
             if state.error is not None:
@@ -188,7 +192,8 @@ async def parse(
             raise MultipartError("truncated multipart body: the closing boundary never came")
     except BaseException:
         if fh[0] is not None:
-            fh[0].close()
+            with contextlib.suppress(OSError):  # its buffer cannot be flushed to a full disk either
+                fh[0].close()
         form.cleanup()
         raise
     return form
