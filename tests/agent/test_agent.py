@@ -13,7 +13,7 @@ import pytest
 
 from crashhub import cli
 from crashhub.agent import config, state
-from crashhub.agent.client import HubClient
+from crashhub.agent.client import HubClient, HubUnavailable
 from crashhub.agent.ship import Agent, RunSummary
 
 from .conftest import TOKEN, FakeHub
@@ -299,3 +299,21 @@ def test_refused_host_report_does_not_stop_shipping(tmp_path: Path, fake_hub: Fa
         s = Agent(cfg, c, sleep=lambda _: None, kdump_report=lambda: {}, host_info=lambda: {}).run_once()
     assert s.sent_logs == 1 and s.exit_code == 1 and s.errors[0].startswith("host report:")
     assert not s.host_reported
+
+
+def test_a_rate_limited_host_report_neither_waits_nor_stops_shipping(
+    tmp_path: Path, fake_hub: FakeHub
+) -> None:
+    """The hub limits host reports per token (429): the agent goes on shipping at once (issue 14)."""
+    _rhel_dir(tmp_path)
+    cfg = _cfg(tmp_path, fake_hub)
+    sleeps: list[float] = []
+
+    def limited(payload: dict[str, Any]) -> dict[str, Any]:
+        raise HubUnavailable("POST /api/v1/hosts/report: HTTP 429 too many host reports", 429, {}, 3600.0)
+
+    with HubClient(cfg.hub, cfg.token) as c:
+        c.report_host = limited  # type: ignore[method-assign]
+        s = Agent(cfg, c, sleep=sleeps.append, kdump_report=lambda: {}, host_info=lambda: {}).run_once()
+    assert s.sent_logs == 1 and s.sent_dumps == 1 and not s.hub_down
+    assert sleeps == [] and s.errors[0].startswith("host report:") and "429" in s.errors[0]

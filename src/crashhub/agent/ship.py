@@ -106,7 +106,18 @@ class Agent:
         payload = {"host": self.cfg.host, "release": info.get("release"), "build_id": info.get("build_id"),
                    "hardware": info.get("hardware"), "machine": info.get("machine"), "kdump": kdump,
                    "agent_version": info.get("agent_version")}
-        self.backoff.call("host report", lambda: self.client.report_host(payload))
+
+        def once() -> dict[str, Any]:
+            try:
+                return self.client.report_host(payload)
+            except HubUnavailable as e:
+                if e.status != 429:
+                    raise
+                # Too many reports from this host for now (host_report_rate_limit): not worth a wait,
+                # the next run reports again, and the crashes must still go out in this one.
+                raise HubRejected(str(e), e.status, e.body) from None
+
+        self.backoff.call("host report", once)
 
     # ------------------------------------------------------------------ one run
 
