@@ -41,8 +41,15 @@ OOPS = """\
 """
 
 
-def zstd_bomb(zeros: int, head: bytes = KDUMP_MAGIC, tail: bytes = b"") -> bytes:
-    """One zstd frame of ``head``, ``zeros`` zero bytes and ``tail``: made streaming, a few KB."""
+def kdump_head() -> bytes:
+    """The header and sub-header of a real (synthetic) kdump: a bomb that passes the header check."""
+    return synth.to_kdump(synth.standard_machine())[: 2 * synth.PAGE]
+
+
+def zstd_bomb(zeros: int, head: bytes | None = None, tail: bytes = b"") -> bytes:
+    """One zstd frame of ``head`` (a kdump header), ``zeros`` zero bytes and ``tail``: made streaming,
+    a few KB."""
+    head = kdump_head() if head is None else head
     c = zstandard.ZstdCompressor(level=1).compressobj()
     out = [c.compress(head)]
     chunk = bytes(8 * MiB)
@@ -100,6 +107,15 @@ def test_a_zstd_bomb_is_refused_at_max_dump_bytes_leaving_nothing(hub: Any) -> N
     assert ctx.hub.store.list_crashes() == []
 
 
+def test_a_bomb_behind_a_bare_magic_is_refused_by_its_header_at_once(hub: Any) -> None:
+    c, ctx, auth = hub(max_unwrap_ratio=0)  # only max_dump_bytes (64 GiB) would bound it
+    t = time.monotonic()
+    r = post(c, auth, vmcore=zstd_bomb(1 << 30, head=KDUMP_MAGIC))
+    assert r.status_code == 422 and "vmcore" in r.json()["error"], r.text
+    assert time.monotonic() - t < 2  # the header, not the 1 GiB behind it
+    assert blob_files(ctx) == []
+
+
 def test_a_bomb_below_max_dump_bytes_is_held_to_the_ratio(hub: Any) -> None:
     c, ctx, auth = hub(max_unwrap_ratio=100)  # max_dump_bytes stays 64 GiB
     bomb = zstd_bomb(1 << 30)
@@ -118,6 +134,22 @@ def test_a_wrapped_flat_bomb_is_refused_too(hub: Any) -> None:
     r = post(c, auth, vmcore=zstd_bomb(1 << 30, head=body + record, tail=end))
     assert r.status_code == 413, r.text
     assert blob_files(ctx) == []
+
+
+def test_a_bomb_in_the_spool_keeps_the_crash_and_drops_the_dump(hub: Any, tmp_path: Path) -> None:
+    """The spool and the CLI go through the same pipeline; there a bad dump is a note, not a refusal."""
+    from crashhub.ingest.arrival import Arrival  # noqa: PLC0415
+
+    _, ctx, _ = hub(max_dump_bytes=16 * MiB)
+    bomb = tmp_path / "vmcore"
+    bomb.write_bytes(zstd_bomb(1 << 30))
+    a = Arrival(log=OOPS.format(n=20).encode(), dump=bomb, source="spool", strict_dump=False)
+    out = ctx.pipeline.ingest(a)
+    assert out.created and not out.crash.has_vmcore
+    assert any("max_dump_bytes" in n for n in out.notes), out.notes
+    assert bomb.exists()  # the spool's own file stays where it is
+    assert [f.role for f in out.crash.files] == ["log"]
+    assert not [p for p in blob_files(ctx) if not p.startswith("sha256/")]
 
 
 def test_unwrap_stops_reading_at_the_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,10 +8,18 @@ output is ``flat-kdump``).  A file wrapped in a stream compressor is ``<format>+
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 
-from crashhub.dump.source import BoundedReader, FileSource, open_wrapped, unwrap_to_file, wrapper_of
+from crashhub.dump.source import (
+    BoundedReader,
+    BytesSource,
+    FileSource,
+    open_wrapped,
+    unwrap_to_file,
+    wrapper_of,
+)
 from crashhub.errors import DecompressError, DumpError, DumpFormatError, DumpTruncatedError
 
 TYPE_CHECKING = False
@@ -141,8 +149,16 @@ def unwrap(p: str, wrapper: str, dest: str, limit: int, bound: str | None = None
 
     Returns whether the stream was flattened; on an error ``dest`` is removed."""
     with open_wrapped(p, wrapper) as w:
-        head = w.read(16)
+        head = w.read(WRAPPED_PEEK)
     if not head.startswith(FLAT_SIGNATURE):
+        if head[:8] == KDUMP_SIGS[0]:
+            # A kdump header is checked before the whole stream is decompressed: a bomb behind a
+            # bare magic is refused here, not after max_dump_bytes of work.
+            from crashhub.dump.kdump import parse_header  # noqa: PLC0415
+
+            # (DumpTruncatedError: a header past the first MiB; the readers check it after the copy.)
+            with contextlib.suppress(DumpTruncatedError):
+                parse_header(BytesSource(head, p))
         unwrap_to_file(p, wrapper, limit, dest=dest, bound=bound)
         return False
     try:
