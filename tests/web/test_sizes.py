@@ -306,6 +306,23 @@ def test_kb_writes_are_capped_and_rate_limited(hub: Any) -> None:
     assert not list(Path(ctx.settings.kb_path).glob("*.yaml"))
 
 
+def test_ui_forms_are_capped_before_anyone_is_asked_who_sent_them(tmp_path: Path) -> None:
+    settings = config.load(tmp_path / "data", env={}, spool_dir="", workers=0, alert_interval=0)
+    ctx = build_context(settings)
+    try:
+        c = TestClient(create_app(settings, background=False, ctx=ctx))  # with the UI
+        # Starlette caps one field (1 MiB) and the count (1000), not the whole: 1000 fields of
+        # 1 MiB would be read into memory, anonymously, before the handler's first line.
+        big = {"username": "x", **{f"f{i}": "y" * (MiB // 2) for i in range(8)}}
+        r = c.post("/ui/login", data=big)
+        assert r.status_code == 413 and "limit" in r.json()["error"], r.text[:300]
+        r = c.post("/ui/kb/save", data={"csrf": "x", **{f"f{i}": "t" * (MiB // 2) for i in range(8)}})
+        assert r.status_code == 413, r.text[:300]
+        assert c.post("/ui/login", data={"username": "x", "password": "y"}).status_code != 413
+    finally:
+        ctx.hub.close()
+
+
 # ------------------------------------------------------------------------- a full data disk
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:

@@ -242,6 +242,21 @@ def create_app(
     app.state.ctx = ctx
     _install_errors(app, ctx)
 
+    # The UI's forms are read whole, into memory, before a handler checks who sent them (FastAPI
+    # resolves Form parameters first), so their size is bounded here, by the announced length: the
+    # server reads no more than that (h11).  The largest form is a knowledge-base entry.
+    form_cap = max(UI_MAX_FORM, 4 * int(settings.max_kb_entry_bytes))  # %XX: 3 bytes per byte
+
+    @app.middleware("http")
+    async def cap_forms(request: Request, call_next: Any) -> Any:
+        if request.method == "POST" and request.url.path.startswith("/ui/"):
+            clen = request.headers.get("content-length", "")
+            if not clen.isdigit():
+                return _err(411, "a form must be sent with a Content-Length")
+            if int(clen) > form_cap:
+                return _err(413, f"form of {clen} bytes is larger than the limit of {form_cap} bytes")
+        return await call_next(request)
+
     @app.middleware("http")
     async def count_requests(request: Request, call_next: Any) -> Any:
         response = await call_next(request)
@@ -274,6 +289,7 @@ def _err(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status)
 
 
+UI_MAX_FORM = 1 << 20
 DISK_FULL = "the hub's data disk is full; nothing of this request was kept, try again later"
 
 
