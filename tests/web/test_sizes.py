@@ -324,6 +324,19 @@ def test_ui_forms_are_capped_before_anyone_is_asked_who_sent_them(tmp_path: Path
 
 
 # ------------------------------------------------------------------------- a full data disk
+def test_a_full_database_answers_507(hub: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from crashhub.errors import StoreError  # noqa: PLC0415
+
+    c, ctx, auth = hub()
+
+    def full(*a: Any, **k: Any) -> None:
+        raise StoreError("database: database or disk is full")  # as sql_base words SQLITE_FULL
+
+    monkeypatch.setattr(ctx.hub.store, "report_host", full)
+    r = c.post("/api/v1/hosts/report", headers=auth, json={"host": "web1"})
+    assert r.status_code == 507 and "disk is full" in r.json()["error"], r.text
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     mnt = tmp_path / "disk"
