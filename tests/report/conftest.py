@@ -51,6 +51,7 @@ class Lab:
     ctx: Context
     planted: str  # crash id with the planted log and a dump
     other: str  # a crash of another bucket
+    release: str  # the release the lab's 6.1 resolved to (its manifest: Debian's kernels move)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory, lab: Any) -> Iterator[Lab]:
     planted = ingest_path(ctx.pipeline, crash_dir, source="cli", host=HOST).crash.id
     other_log = Path(lab.crash("6.1", "sysrq").path("rhel/vmcore-dmesg.txt"))
     other = ingest_path(ctx.pipeline, other_log, source="cli").crash.id
-    yield Lab(root / "data", ctx, planted, other)
+    yield Lab(root / "data", ctx, planted, other, run.manifest["kernel"]["release"])
     ctx.hub.close()
 
 

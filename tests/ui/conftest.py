@@ -43,6 +43,8 @@ class UiHub:
     app: Any
     tokens: dict[str, str] = field(default_factory=dict)
     crashes: dict[str, str] = field(default_factory=dict)  # "<kernel>/<kind>" -> crash id
+    # Lab kernel key -> the release it resolved to (from the run's manifest: Debian's kernels move).
+    releases: dict[str, str] = field(default_factory=dict)
     dump_crash: str = ""
     url: str = ""
     password: str = "correct horse battery"
@@ -65,6 +67,7 @@ def build_hub(data: Path, lab: Any) -> UiHub:
         crash_dir = Path(run.path("rhel/vmcore-dmesg.txt")).parent
         out = ingest_path(ctx.pipeline, crash_dir if dump else crash_dir / "vmcore-dmesg.txt", source="cli")
         hub.crashes[f"{kernel}/{kind}"] = out.crash.id
+        hub.releases[kernel] = run.manifest["kernel"]["release"]
         if dump:
             hub.dump_crash = out.crash.id
     for role in ("host", "viewer", "admin"):
