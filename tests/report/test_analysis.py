@@ -19,7 +19,8 @@ from crashhub.web.auth import create_token
 
 
 @pytest.mark.slow
-def test_analysis_outputs_reach_bundle_and_page(hub: Lab, lab: Any, tmp_path: Path) -> None:
+def test_analysis_outputs_reach_bundle_and_page(lab_hub: Lab, lab: Any, tmp_path: Path) -> None:
+    hub = lab_hub
     run = lab.crash("6.1", "null")
     c = hub.ctx.hub.store.get_crash(hub.planted)
     assert c is not None
