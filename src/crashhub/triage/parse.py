@@ -498,8 +498,8 @@ def parse(data: bytes | str) -> list[CrashReport]:
         consumed = span.end
         if len(spans) >= MAX_REPORTS:
             break
-    reports = [built.get(i) or _build(s, len(raw), release) for i, s in enumerate(spans)]
-    reports = [r for r in reports if r is not None]
+    maybe = [built.get(i) or _build(s, len(raw), release) for i, s in enumerate(spans)]
+    reports = [r for r in maybe if r is not None]
     if not reports:
         return []
     first_fatal = next((i for i, r in enumerate(reports) if r.fatal), 0)
