@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from crashhub.retention.policy import Policy, plan
-from crashhub.store.base import DumpHolding, FileRecord
+from crashhub.store.base import FileRecord
+from crashhub.store.retention_records import DumpHolding
 
 MB = 1 << 20
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from crashhub.errors import InputError
 from crashhub.retention.policy import REASONS, Decision, Plan, Policy, plan
 from crashhub.store import Hub
-from crashhub.store.base import DeletedCrash
+from crashhub.store.retention_records import DeletedCrash
 
 log = logging.getLogger("crashhub.retention")
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from crashhub.store.base import DumpHolding
+from crashhub.store.retention_records import DumpHolding
 
 Reason = Literal["count", "quota"]
 REASONS: dict[str, str] = {

@@ -29,10 +29,10 @@ from crashhub.errors import StoreError
 from crashhub.store import models as m
 from crashhub.store.base import (
     CrashRecord,
-    EvictedDump,
     FileRecord,
     JobRecord,
 )
+from crashhub.store.retention_records import EvictedDump
 
 
 def new_id(prefix: str = "") -> str:

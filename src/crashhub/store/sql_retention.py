@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from crashhub.errors import StoreError
 from crashhub.store import models as m
-from crashhub.store.base import CrashRecord, DeletedCrash, DumpHolding, EvictedDump, now
+from crashhub.store.base import CrashRecord, now
+from crashhub.store.retention_records import DeletedCrash, DumpHolding, EvictedDump
 from crashhub.store.sql_base import SqlBase, _crash, _file
 
 HOLD_PINNED = "pinned"
