@@ -145,3 +145,24 @@ def test_the_hub_runs_the_policy_periodically(app: App) -> None:
     t.join(5)
     assert {h.crash_id for h in app.hub.store.dump_holdings()} == {ids[0], ids[2]}
     assert app.hub.store.list_audit(1)[0].actor == "gc"
+
+
+def test_serve_starts_the_periodic_run(tmp_path: Path) -> None:
+    settings = config.load(
+        tmp_path / "data",
+        env={},
+        spool_dir="",
+        workers=0,
+        blob_gc_grace=0,
+        keep_dumps_per_bucket=0,
+        retention_interval=0.1,
+        alert_interval=0,
+    )
+    ctx = build_context(settings)
+    ids = [add(ctx.hub, "A", i) for i in range(4)]
+    with TestClient(create_app(settings, background=True, ctx=ctx)):
+        end = time.monotonic() + 15
+        while time.monotonic() < end and len(ctx.hub.store.dump_holdings()) > 2:
+            time.sleep(0.05)
+    assert {h.crash_id for h in ctx.hub.store.dump_holdings()} == {ids[0], ids[3]}
+    ctx.hub.close()
