@@ -21,10 +21,9 @@ from typing import Literal
 from crashhub.store.retention_records import DumpHolding
 
 Reason = Literal["count", "quota"]
-REASONS: dict[str, str] = {
+REASONS: dict[Reason, str] = {
     "count": "beyond the first, the latest and the keep_dumps_per_bucket most recent of its bucket",
-    "quota": "the oldest dumps past blob_quota_bytes",
-    "admin": "deleted by an admin",
+    "quota": "among the oldest kept dumps while the blob store was over blob_quota_bytes",
 }
 
 

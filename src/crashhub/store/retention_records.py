@@ -24,7 +24,7 @@ class EvictedDump:
     name: str
     digest: str
     size: int
-    reason: str  # "count" | "quota" | "admin" (see crashhub.retention.policy.REASONS)
+    reason: str  # "count" | "quota" (crashhub.retention.policy.REASONS)
     at: float
     actor: str
 
