@@ -124,6 +124,10 @@ def test_gc_fills_past_the_quota_and_keeps_what_the_policy_says(
         digests[a[4]],
     )
     assert "still" in out[-2]  # over the quota by what first, latest and pinned dumps hold: said
+    assert cli.main(["crash", a[4], "--data", data]) == 0
+    assert "dump     evicted " in capsys.readouterr().out
+    assert cli.main(["crash", a[1], "--data", data]) == 0
+    assert "dump     kept, pinned by alice" in capsys.readouterr().out
     assert hub.blobs.usage() == before - 6 * DUMP
 
     # A second run finds nothing more to do.
