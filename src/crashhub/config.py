@@ -208,6 +208,35 @@ SETTINGS: tuple[Setting, ...] = (
         "(another process may be about to record them).",
     ),
     Setting(
+        "keep_dumps_per_bucket",
+        int,
+        5,
+        "Retention: besides each bucket's first dump, the dumps of its this many most recent crashes "
+        "are kept (the latest always); older ones are evicted by `crashhub gc` and the hub's periodic "
+        "run. Logs are always kept. See docs/hub.md, Retention.",
+    ),
+    Setting(
+        "blob_quota_bytes",
+        int,
+        0,
+        "Retention: when the blob store holds more than this many bytes, kept dumps that are neither "
+        "a bucket's first nor its latest are evicted, oldest first, until it does not. 0: no quota.",
+    ),
+    Setting(
+        "bundle_hold_days",
+        float,
+        30.0,
+        "Retention: a dump packed into a vendor bundle is not evicted for this many days after "
+        "(the vendor case is taken as open that long).",
+    ),
+    Setting(
+        "retention_interval",
+        float,
+        600.0,
+        "Seconds between two runs of the retention policy inside `crashhub serve`; 0 disables them "
+        "(`crashhub gc` still runs it by hand).",
+    ),
+    Setting(
         "job_lease",
         float,
         600.0,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.labdata import case
 
 from crashhub.ingest.arrival import Pipeline
 from crashhub.ingest.spool import SpoolWatcher
@@ -44,11 +45,10 @@ def test_every_layout_once(lab: Any, hub: Hub, pipeline: Pipeline, tmp_path: Pat
     assert len(hub.store.list_crashes()) == 1
 
 
-@pytest.mark.lab
-def test_incomplete_left_alone_until_renamed(lab: Any, hub: Hub, pipeline: Pipeline, tmp_path: Path) -> None:
+def test_incomplete_left_alone_until_renamed(hub: Hub, pipeline: Pipeline, tmp_path: Path) -> None:
     spool = tmp_path / "spool"
     spool.mkdir()
-    d = copy_dir(crash_dir(lab.crash("6.1", "null"), "rhel"), spool)
+    d = copy_dir(case("6.1", "null").crash_dir(tmp_path / "kept"), spool)
     (d / "vmcore").rename(d / "vmcore-incomplete")
     (d / "vmcore-dmesg.txt").rename(d / "vmcore-dmesg-incomplete.txt")
     _age(d, 60)

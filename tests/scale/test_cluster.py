@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.need import need_module
 
-pytest.importorskip("celery", reason="celery is not installed (extra 'hub')")
-httpx = pytest.importorskip("httpx")
+need_module("celery", "celery is not installed (extra 'hub')")
+httpx = need_module("httpx")
 
 HERE = Path(__file__).resolve().parent
 CRASHHUB = [sys.executable, "-m", "crashhub.cli"]

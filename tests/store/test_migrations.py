@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, create_engine, inspect
+from tests.need import need_module
 
 from crashhub.store import migrate, models
 
@@ -23,8 +23,19 @@ def test_migrations_match_the_models(tmp_path: Path) -> None:
 
 
 def test_the_celery_ledger_uses_the_migrated_tables(tmp_path: Path) -> None:
-    ledger_cls = pytest.importorskip("crashhub.jobs.celery_queue", reason="celery not installed").Ledger
+    ledger_cls = need_module("crashhub.jobs.celery_queue", "celery not installed").Ledger
     url = f"sqlite:///{tmp_path / 'l.db'}"
     ledger = ledger_cls(url)  # migrates an empty database itself
-    assert migrate.current(ledger.engine) is not None
-    assert {"celery_jobs", "celery_workers"} <= set(models.Base.metadata.tables)
+    assert migrate.current(ledger.engine) == migrate.current(_migrated(tmp_path))
+    # The ledger's own database holds its tables with the models' columns (not a private copy).
+    have = inspect(ledger.engine)
+    for table in ("celery_jobs", "celery_workers"):
+        assert table in have.get_table_names(), table
+        want = {c.name for c in models.Base.metadata.tables[table].columns}
+        assert {c["name"] for c in have.get_columns(table)} == want, table
+
+
+def _migrated(tmp_path: Path) -> Engine:
+    engine = create_engine(f"sqlite:///{tmp_path / 'head.db'}")
+    migrate.upgrade(engine)
+    return engine

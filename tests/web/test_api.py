@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.labdata import case
 
 from .conftest import Server, blob_files, make_server, temp_files
 
@@ -137,14 +138,13 @@ def test_post_log_then_resumable_dump(server: Server, lab: Any) -> None:
         )
 
 
-@pytest.mark.lab
-def test_buckets_kb_and_merge(fresh_server: Server, lab: Any) -> None:
+def test_buckets_kb_and_merge(fresh_server: Server) -> None:
     server = fresh_server
     with server.client("admin") as c:
-        one = _post(c, _log(lab)).json()
-        two = _post(c, _log(lab, 2)).json()
+        one = _post(c, case("6.1", "null").log.read_bytes()).json()
+        two = _post(c, case("6.1", "null", 2).log.read_bytes()).json()
         assert one["bucket"]["id"] == two["bucket"]["id"] and two["bucket"]["count"] == 2  # KASLR: one bucket
-        sysrq = _post(c, Path(lab.crash("6.1", "sysrq").path("rhel/vmcore-dmesg.txt")).read_bytes()).json()
+        sysrq = _post(c, case("6.1", "sysrq").log.read_bytes()).json()
         assert sysrq["bucket"]["id"] != one["bucket"]["id"]
         lst = c.get("/api/v1/buckets", params={"sort": "count"}).json()
         assert lst["total"] == 2 and lst["buckets"][0]["count"] == 2

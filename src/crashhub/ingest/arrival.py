@@ -389,7 +389,7 @@ class Pipeline:
             versions={
                 "identity": IDENTITY_VERSION,
                 "signature": sig.algorithm,
-                "kb": str(getattr(kbmod, "MATCH_ALGORITHM", "unknown")),
+                "kb": kbmod.MATCH_ALGORITHM,
             },
             files=files,
             kb=matches,

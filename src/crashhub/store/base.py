@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from crashhub.store.retention_records import DeletedCrash, DumpHolding, EvictedDump
 from crashhub.store.workflow import effective_status, kb_status
 
 ROLES = ("host", "viewer", "admin")
@@ -98,6 +99,14 @@ class CrashRecord:
     kb: list[dict[str, Any]]
     analysis: dict[str, Any] | None
     files: tuple[FileRecord, ...] = ()
+    pinned_by: str | None = None
+    pinned_at: float | None = None
+    dump_evicted: EvictedDump | None = None
+
+    @property
+    def dump_kept(self) -> bool:
+        """Whether the dump's bytes are still here (``has_vmcore``: a dump was ever received)."""
+        return self.has_vmcore and self.dump_evicted is None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,6 +128,11 @@ class CrashRecord:
             "source": self.source,
             "crash_dir": self.crash_dir,
             "has_vmcore": self.has_vmcore,
+            "dump_kept": self.dump_kept,
+            "dump_evicted": None if self.dump_evicted is None else self.dump_evicted.to_dict(),
+            "dump_pinned": None
+            if self.pinned_by is None
+            else {"by": self.pinned_by, "at": iso(self.pinned_at)},
             "dump": self.dump_facts,
             "versions": self.versions,
             "kb": self.kb,
@@ -344,6 +358,41 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def referenced_digests(self) -> set[str]:
         """Every blob digest a crash file points at (for garbage collection)."""
+
+    # -- retention (crashhub.retention): pins, evicted dumps, deletions; each one transaction,
+    # audited in it.  Blobs are the caller's: these return the files whose records went.
+    @abc.abstractmethod
+    def dump_holdings(self) -> list[DumpHolding]:
+        """Every crash whose dump is still stored (received, not evicted), oldest received first."""
+
+    @abc.abstractmethod
+    def retention_holds(self, *, bundle_since: float) -> dict[str, str]:
+        """Crashes whose dump must stay, with why: ``pinned``, ``vendor bundle`` (a bundle with the
+        dump was made since ``bundle_since``), ``under analysis`` (a pending or running analyze job)."""
+
+    @abc.abstractmethod
+    def pin_dump(self, crash_id: str, actor: str, *, pinned: bool = True) -> CrashRecord:
+        """Pin (or unpin) a crash's dump; a pinned dump is never evicted."""
+
+    @abc.abstractmethod
+    def evict_dump(
+        self, crash_id: str, *, reason: str, actor: str, bundle_since: float
+    ) -> EvictedDump | None:
+        """Drop the record of a crash's dump file and keep its facts on the crash.  None (nothing
+        changed) when the crash has no stored dump or a hold (re-checked here) keeps it."""
+
+    @abc.abstractmethod
+    def unreferenced(self, digests: Iterable[str]) -> set[str]:
+        """Those of ``digests`` that no crash file points at any more."""
+
+    @abc.abstractmethod
+    def delete_crash(self, crash_id: str, actor: str) -> DeletedCrash | None:
+        """Remove a crash, its file records and its counts in its bucket (a bucket left empty goes
+        too, unless others are merged into it).  None when there is no such crash."""
+
+    @abc.abstractmethod
+    def delete_host(self, host: str, actor: str) -> list[DeletedCrash]:
+        """Remove every crash of ``host`` (as :meth:`delete_crash`) and its host report."""
 
     # -- buckets
     @abc.abstractmethod

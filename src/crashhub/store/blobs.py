@@ -5,8 +5,9 @@ digest name, so a crash record can never point at half a file: after a kill -9 t
 a temp file (or a complete blob no record points at yet), and :meth:`BlobStore.gc` removes both.
 
 ``BlobStore`` is the seam for object storage: an S3 implementation needs ``put_stream``,
-``open``, ``exists``, ``delete``, ``digests`` and ``local_path`` (which would download to a cache
-for the dump readers and analysis engines that want a seekable file).
+``open``, ``exists``, ``delete``, ``digests``, ``stat``, ``usage`` (retention) and ``local_path``
+(which would download to a cache for the dump readers and analysis engines that want a seekable
+file).
 """
 
 from __future__ import annotations
@@ -89,6 +90,14 @@ class BlobStore(abc.ABC):
     @abc.abstractmethod
     def digests(self) -> Iterator[tuple[str, float]]:
         """Every stored digest with its modification time."""
+
+    @abc.abstractmethod
+    def stat(self, digest: str) -> tuple[int, float] | None:
+        """The blob's size and modification time; None when it is not stored."""
+
+    @abc.abstractmethod
+    def usage(self) -> int:
+        """Bytes of every stored blob (what ``blob_quota_bytes`` bounds; temp and upload files aside)."""
 
     @abc.abstractmethod
     def local_path(self, digest: str) -> Path:
@@ -254,6 +263,20 @@ class LocalBlobStore(BlobStore):
     def delete(self, digest: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self._path(digest).unlink()
+
+    def stat(self, digest: str) -> tuple[int, float] | None:
+        try:
+            st = self._path(digest).stat()
+        except FileNotFoundError:
+            return None
+        return st.st_size, st.st_mtime
+
+    def usage(self) -> int:
+        total = 0
+        for digest, _ in self.digests():
+            st = self.stat(digest)
+            total += st[0] if st else 0
+        return total
 
     def digests(self) -> Iterator[tuple[str, float]]:
         base = self.root / "sha256"

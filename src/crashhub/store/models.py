@@ -126,6 +126,11 @@ class Crash(Base):
     versions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     kb: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     analysis: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # Retention (migration 0009): who pinned the dump (never evicted while set), and, once the dump
+    # was evicted, its file facts with why and when (the crash keeps its log and dump facts).
+    pinned_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    pinned_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    dump_evicted: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     __table_args__ = (
         Index("ix_crashes_bucket", "bucket_id", "received_at"),
         Index("ix_crashes_host", "host"),

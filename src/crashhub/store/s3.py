@@ -282,6 +282,26 @@ class S3BlobStore(BlobStore):
             raise self._err(f"head {key}", e) from None
         return True
 
+    def stat(self, digest: str) -> tuple[int, float] | None:
+        key = self._blob_key(digest)
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=key)
+        except Exception as e:
+            if _is_missing(e):
+                return None
+            raise self._err(f"head {key}", e) from None
+        return int(head["ContentLength"]), head["LastModified"].timestamp()
+
+    def usage(self) -> int:
+        base = self._key("sha256") + "/"
+        total = 0
+        try:
+            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=base):
+                total += sum(int(o["Size"]) for o in page.get("Contents", []))
+        except Exception as e:
+            raise self._err("list", e) from None
+        return total
+
     def delete(self, digest: str) -> None:
         key = self._blob_key(digest)
         try:

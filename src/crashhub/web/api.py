@@ -625,7 +625,11 @@ def _crash_summary(d: dict[str, Any]) -> dict[str, Any]:
             "title",
             "bucket",
             "has_vmcore",
+            "dump_kept",
             "source",
             "crash_dir",
         )
-    } | {"kb": [m.get("id") for m in d.get("kb") or []]}
+    } | {
+        "kb": [m.get("id") for m in d.get("kb") or []],
+        "dump_evicted": (d.get("dump_evicted") or {}).get("reason"),
+    }

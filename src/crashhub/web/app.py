@@ -173,6 +173,19 @@ def collect_garbage(ctx: Context) -> dict[str, int]:
     return out
 
 
+def periodic_retention(ctx: Context, stop: threading.Event, every: float) -> None:
+    """Run the retention policy every ``every`` seconds (``crashhub gc`` by hand does the same)."""
+    from crashhub.retention import apply
+
+    while not stop.wait(every):
+        try:
+            out = apply.run(ctx.hub, actor="gc")
+            if out.evicted:
+                log.info("retention: %s", apply.lines(out)[-1])
+        except Exception:
+            log.exception("retention failed")
+
+
 def single_node(settings: Settings) -> bool:
     """Whether this hub is the only node on its database (SQLite: one machine, one process tree).
 
@@ -218,6 +231,11 @@ def create_app(
                         log.exception("garbage collection failed")
 
             threading.Thread(target=periodic_gc, name="crashhub-gc", daemon=True).start()
+            every = float(settings.retention_interval)
+            if every > 0:
+                threading.Thread(
+                    target=periodic_retention, args=(ctx, stop, every), name="crashhub-retention", daemon=True
+                ).start()
             if ctx.alerts is not None:
                 ctx.alerts.start()
         try:
@@ -271,10 +289,11 @@ def create_app(
     def metrics() -> PlainTextResponse:
         return PlainTextResponse(ctx.metrics.render(), media_type="text/plain; version=0.0.4")
 
-    from crashhub.web import api, api_debuginfo
+    from crashhub.web import api, api_debuginfo, api_retention
 
     api.install(app, ctx)
     api_debuginfo.install(app, ctx)
+    api_retention.install(app, ctx)
     if mount_ui:
         from crashhub.web import ui
 

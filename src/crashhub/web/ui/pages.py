@@ -312,6 +312,19 @@ def install(r: APIRouter, ui: UI) -> None:
         }
         return ui.render(request, "crash.html", ctx)
 
+    @r.post("/ui/crashes/{crash_id}/pin", include_in_schema=False)
+    @ui.page
+    def pin(request: Request, crash_id: str, csrf: str = Form(""), on: int = Form(1)) -> Response:
+        s = ui.require(request, admin=True)
+        ui.check_csrf(request, csrf)
+        c = store.get_crash(crash_id)
+        if c is None:
+            raise PageError(404, f"No crash {crash_id!r}.")
+        if on and not c.dump_kept:
+            raise PageError(409, "This crash has no dump left to pin.")
+        ui.guard("pin", lambda: store.pin_dump(crash_id, s.actor, pinned=bool(on)))
+        raise Redirect(f"/ui/crashes/{crash_id}#dump")
+
     @r.get("/ui/crashes/{crash_id}/files/{name}", include_in_schema=False)
     @ui.page
     def crash_file(request: Request, crash_id: str, name: str) -> Response:
