@@ -256,6 +256,22 @@ def test_abandoned_uploads_expire(hub: Any) -> None:
     assert c.get(f"/api/v1/crashes/{old}/vmcore/upload", headers=auth).json()["offset"] == 0
 
 
+def test_crashhub_gc_expires_abandoned_uploads_too(
+    hub: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from crashhub import cli  # noqa: PLC0415
+
+    c, ctx, auth = hub(max_dump_bytes=MiB)
+    cid = _crash(c, auth, 6)
+    assert _put(c, auth, cid, "bytes 0-99/*", b"a" * 100).status_code == 200
+    time.sleep(1.0)
+    monkeypatch.setenv("CRASHHUB_UPLOAD_EXPIRY", "0.5")
+    assert cli.main(["gc", "--data", str(tmp_path / "data")]) == 0
+    assert "uploads_expired 1" in capsys.readouterr().out
+    assert ctx.hub.store.get_upload(cid) is None
+    assert not (Path(ctx.settings.blob_dir) / "uploads" / f"{cid}.part").exists()
+
+
 # ------------------------------------------------------------------------- 7: no blobs from refusals
 def test_refused_and_duplicate_dumps_leave_no_blobs(hub: Any) -> None:
     c, ctx, auth = hub(max_dump_bytes=64 * MiB)

@@ -2,8 +2,8 @@
 
 One line per evicted dump: crash id, bucket, size in bytes, reason; then a summary.  Without
 ``--dry-run`` the dumps are evicted (each audited), blobs no record points at any more are removed,
-and so are temp files, unreferenced blobs and upload files past ``blob_gc_grace`` (as the hub's
-own garbage collection does).
+and so are temp files, unreferenced blobs and upload files past ``blob_gc_grace``, and uploads
+untouched for ``upload_expiry`` (as the hub's own garbage collection does).
 """
 
 # ruff: noqa: PLC0415 - imports inside functions are deliberate: each command and stage loads
@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from crashhub.ingest.uploads import expire_uploads
     from crashhub.retention import apply
 
     hub = open_hub(args)
@@ -33,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.dry_run:
             grace = float(hub.settings.blob_gc_grace)
             swept = hub.blobs.gc(hub.store.referenced_digests, grace=grace)
+            swept["uploads_expired"] = expire_uploads(hub)
             keep = {u.crash_id for u in hub.store.list_uploads()}
             swept["uploads"] = hub.blobs.clean_uploads(keep, time.time() - grace)
             print("garbage past blob_gc_grace: " + ", ".join(f"{k} {v}" for k, v in swept.items()))

@@ -16,6 +16,7 @@ import contextlib
 import os
 import secrets
 import socket
+import time
 from typing import TYPE_CHECKING, Any
 
 from crashhub.errors import CrashhubError, DumpError, InputError
@@ -23,6 +24,7 @@ from crashhub.store.blobs import LocalBlobStore
 
 if TYPE_CHECKING:
     from crashhub.ingest.arrival import Pipeline
+    from crashhub.store import Hub
     from crashhub.store.base import CrashRecord, Store
     from crashhub.store.blobs import BlobStore
 
@@ -104,6 +106,20 @@ class Uploads:
             raise
         finally:
             self._store.end_upload(crash_id)
+
+
+def expire_uploads(hub: Hub) -> int:
+    """Remove uploads no request touched for ``upload_expiry`` seconds, record and bytes; how many.
+
+    The hub's periodic garbage collection and ``crashhub gc`` call it; the client of an expired
+    upload is told offset 0 and sends the dump again."""
+    expiry = float(hub.settings.upload_expiry)
+    if expiry <= 0:
+        return 0
+    gone = hub.store.expire_uploads(time.time() - expiry)
+    for key in gone:
+        hub.blobs.upload_abort(key)
+    return len(gone)
 
 
 class UploadLeaseLost(InputError):

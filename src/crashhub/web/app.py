@@ -157,16 +157,12 @@ def _safe_depth(q: Queue) -> float:
 
 def collect_garbage(ctx: Context) -> dict[str, int]:
     """Temp files of dead writers, unreferenced blobs and stale upload files past the grace period."""
+    from crashhub.ingest.uploads import expire_uploads
+
     hub = ctx.hub
     grace = float(ctx.settings.blob_gc_grace)
     out = hub.blobs.gc(hub.store.referenced_digests, grace=grace)
-    expiry = float(ctx.settings.upload_expiry)
-    out["uploads_expired"] = 0
-    if expiry > 0:
-        # An abandoned upload (no request for upload_expiry seconds) goes, record and bytes.
-        for key in hub.store.expire_uploads(time.time() - expiry):
-            hub.blobs.upload_abort(key)
-            out["uploads_expired"] += 1
+    out["uploads_expired"] = expire_uploads(hub)
     # An upload record keeps its bytes (any node may resume it); bytes without one are debris.
     keep = {u.crash_id for u in hub.store.list_uploads()}
     out["uploads"] = hub.blobs.clean_uploads(keep, time.time() - grace)
