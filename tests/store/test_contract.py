@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 
 import pytest
@@ -257,6 +258,19 @@ def test_uploads(store: Store) -> None:
     assert u.size == 100 and store.start_upload("c1", None).size == 100
     store.end_upload("c1")
     assert store.get_upload("c1") is None
+
+
+def test_abandoned_uploads_expire(store: Store) -> None:
+    # upload_expiry counts from the end of an upload's last request; a held lease is never expired.
+    store.start_upload("idle", None)
+    assert store.claim_upload("busy", "node-a", 60)
+    assert store.claim_upload("done", "node-a", 60)
+    store.release_upload("done", "node-a")
+    t = time.time()
+    assert store.expire_uploads(t - 3600) == []  # all touched within the hour
+    assert sorted(store.expire_uploads(t + 1)) == ["done", "idle"]
+    assert store.get_upload("idle") is None and store.get_upload("done") is None
+    assert store.get_upload("busy") is not None
 
 
 def test_upload_lease(store: Store) -> None:
