@@ -8,7 +8,6 @@ output is ``flat-kdump``).  A file wrapped in a stream compressor is ``<format>+
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 
@@ -156,9 +155,11 @@ def unwrap(p: str, wrapper: str, dest: str, limit: int, bound: str | None = None
             # bare magic is refused here, not after max_dump_bytes of work.
             from crashhub.dump.kdump import parse_header  # noqa: PLC0415
 
-            # (DumpTruncatedError: a header past the first MiB; the readers check it after the copy.)
-            with contextlib.suppress(DumpTruncatedError):
+            # Not contextlib.suppress: `crashhub dump dmesg` must start without importing contextlib.
+            try:  # noqa: SIM105
                 parse_header(BytesSource(head, p))
+            except DumpTruncatedError:
+                pass  # a header past the first MiB: the readers check it after the copy
         unwrap_to_file(p, wrapper, limit, dest=dest, bound=bound)
         return False
     try:
