@@ -22,7 +22,8 @@ from crashhub.web import auth, multipart
 if TYPE_CHECKING:
     from crashhub.web.app import Context
 
-# 19 digits: every offset fits in 63 bits, so a long number is a 400 here, not an overflow later.
+# At most 19 digits (a number of thousands of digits is a 400, not a slow int()); whatever passes the
+# cap is a 413 before any of it reaches the database.
 _RANGE = re.compile(r"^bytes (\d{1,19})-(\d{1,19})/(\d{1,19}|\*)$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$")
 MAX_JSON = 1024 * 1024
