@@ -318,7 +318,10 @@ def _disk_full(request: Request, e: BaseException, ctx: Context) -> JSONResponse
 def _install_errors(app: FastAPI, ctx: Context) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_r: Request, e: ApiError) -> JSONResponse:
-        return _err(e.status, e.message, **e.extra)
+        r = _err(e.status, e.message, **e.extra)
+        if e.status == 429 and "retry_after" in e.extra:  # a rate limit: the header clients honour
+            r.headers["Retry-After"] = str(e.extra["retry_after"])
+        return r
 
     @app.exception_handler(OSError)
     async def os_error(r: Request, e: OSError) -> JSONResponse:
