@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 _RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$")
 MAX_JSON = 1024 * 1024
+# Past this an offset pages nothing real, and past 2**63 SQLite cannot even bind it (a 500).
+MAX_OFFSET = 10_000_000
 
 _CRASH_FORM = {
     "requestBody": {
@@ -72,17 +74,14 @@ def _since(v: str | None) -> float | None:
 
 
 async def _json_body(request: Request) -> Any:
-    import json
+    from crashhub.web import jsonbody
 
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_JSON:
             raise InputError(f"request body larger than {MAX_JSON} bytes")
-    try:
-        return json.loads(body or b"null")
-    except ValueError as e:
-        raise InputError(f"body is not valid JSON: {e}") from None
+    return jsonbody.loads(body)
 
 
 def install(app: FastAPI, ctx: Context) -> None:
@@ -158,7 +157,10 @@ def install(app: FastAPI, ctx: Context) -> None:
                     raise ApiError(
                         400, f"field {label!r}: {v!r} is not a plain name (letters, digits, . _ : -)"
                     )
-            dh, dk, dt, _ = parse_dir_name(crash_dir) if crash_dir else (None, None, None, None)
+            try:
+                dh, dk, dt, _ = parse_dir_name(crash_dir) if crash_dir else (None, None, None, None)
+            except InputError as e:
+                raise ApiError(400, f"field 'crash_dir': {e}") from None
             kexec = form.parts.get("kexec_log")
             a = Arrival(
                 log=log_part.path.read_bytes() if log_part and log_part.path else None,
@@ -188,7 +190,7 @@ def install(app: FastAPI, ctx: Context) -> None:
         bucket: str | None = None,
         since: str | None = None,
         limit: int = Query(100, ge=1, le=1000),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET),
     ) -> dict[str, Any]:
         need(request, "read")
         rows = store.list_crashes(
@@ -342,7 +344,7 @@ def install(app: FastAPI, ctx: Context) -> None:
         since: float | None = None,
         status: str | None = Query(None, pattern="^(new|investigating|advice_given|known_issue|fixed)$"),
         limit: int = Query(100, ge=1, le=1000),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET),
     ) -> JSONResponse:
         need(request, "read")
         filters: dict[str, Any] = {

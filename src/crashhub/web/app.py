@@ -12,11 +12,13 @@ whose workers run elsewhere).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -273,22 +275,49 @@ def create_app(
     return app
 
 
-def _err(status: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": message, **extra}, status_code=status)
+class PathScrubber:
+    """Error text for clients, without the hub's temp and upload paths.
+
+    A dump refused while still in its temp file is named by that file (``<data>/blobs/tmp/vmcore.<node>_
+    <pid>.<random>``): the client learns the data directory's layout and nothing it can use.  The
+    answer names what the client sent instead ("uploaded vmcore"); the log keeps the full path.
+    """
+
+    def __init__(self, roots: list[Path]) -> None:
+        names = sorted({str(p) for r in roots for p in (r, r.resolve())}, key=len, reverse=True)
+        self._rx = re.compile("(?:" + "|".join(re.escape(n) for n in names) + r")/([^\s'\":]+)")
+
+    @staticmethod
+    def _name(m: re.Match[str]) -> str:
+        base = m[1]
+        if base.endswith(".part"):
+            return "the resumable upload"
+        field = base.split(".", 1)[0]
+        return f"uploaded {field}" if field in ("log", "vmcore", "kexec_log") else "the uploaded file"
+
+    def __call__(self, message: str) -> str:
+        return self._rx.sub(self._name, message)
 
 
 def _install_errors(app: FastAPI, ctx: Context) -> None:
+    blobs = ctx.hub.blobs
+    public = PathScrubber([blobs.temp_path().parent, blobs.upload_path("x").parent])
+
+    def _err(status: int, message: str, **extra: Any) -> JSONResponse:
+        return JSONResponse({"error": public(message), **extra}, status_code=status)
+
     @app.exception_handler(ApiError)
     async def api_error(_r: Request, e: ApiError) -> JSONResponse:
         return _err(e.status, e.message, **e.extra)
 
     @app.exception_handler(CrashhubError)
-    async def crashhub_error(_r: Request, e: CrashhubError) -> JSONResponse:
+    async def crashhub_error(request: Request, e: CrashhubError) -> JSONResponse:
         if isinstance(e, Forbidden):
             return _err(403, str(e))
         if isinstance(e, AuthError):
             return JSONResponse({"error": str(e)}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
         ctx.metrics.errors.labels("api", type(e).__name__).inc()
+        log.info("%s %s: %s: %s", request.method, request.url.path, type(e).__name__, e)
         if isinstance(e, MultipartError):
             return _err(e.status, str(e))
         if isinstance(e, KbError | DumpError):
