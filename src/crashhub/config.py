@@ -209,8 +209,9 @@ SETTINGS: tuple[Setting, ...] = (
         "login_rate_limit",
         int,
         10,
-        "Failed UI logins allowed per `login_rate_window`, counted per user name and per client "
-        "address in the database (shared by every hub node); past it the login answers 429. 0 disables.",
+        "Failed UI logins allowed per `login_rate_window`, counted per client address and per user "
+        "name in the database (shared by every hub node). Past it an address gets 429; attempts on a "
+        "user name are held 1, 2, 4 … 16 s instead (never a lock-out). 0 disables.",
     ),
     Setting("login_rate_window", float, 300.0, "Seconds of one window of `login_rate_limit`."),
     Setting(

@@ -578,6 +578,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def delete_ui_user(self, name: str) -> bool: ...
 
+    # -- UI sessions ended at logout (shared by every hub node on one database)
+    @abc.abstractmethod
+    def revoke_session(self, nonce: str, expires_at: float) -> None:
+        """Record that the UI session ``nonce`` ended; kept until ``expires_at`` (then pruned)."""
+
+    @abc.abstractmethod
+    def session_revoked(self, nonce: str) -> bool: ...
+
     # -- rate limits (fixed-window counters, shared by every hub node on one database)
     @abc.abstractmethod
     def rate_hit(self, key: str, window_s: float, limit: int, *, cost: int = 1) -> float | None:
@@ -586,6 +594,10 @@ class Store(abc.ABC):
         while the window's count stays within ``limit``, else the seconds until the window ends.  A
         negative ``cost`` takes hits back (a login that succeeded).  ``limit`` or ``window_s`` <= 0:
         no limit, nothing counted.  ``key`` has at most 255 characters."""
+
+    @abc.abstractmethod
+    def rate_count(self, key: str, window_s: float) -> int:
+        """The hits of ``key`` counted so far in the current window of ``window_s`` seconds."""
 
     # -- jobs (the local queue keeps them here; a Celery queue keeps only its dead letters)
     @abc.abstractmethod

@@ -212,6 +212,15 @@ class UiUser(Base):
     updated_at: Mapped[float] = mapped_column(Float)
 
 
+class SessionRevocation(Base):
+    """A UI session ended at logout (migration 0009), kept until the session would have expired."""
+
+    __tablename__ = "ui_session_revocations"
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[float] = mapped_column(Float)
+    __table_args__ = (Index("ix_ui_session_revocations_expires", "expires_at"),)
+
+
 class RateLimit(Base):
     """Fixed-window counters of the rate limits (migration 0006), shared by every hub node.
 
