@@ -63,6 +63,9 @@ def test_deeply_nested_json_is_a_400(api: TestClient) -> None:
     body = b'{"host": "web-1", "kdump": ' + b'{"a": ' * 40 + b"1" + b"}" * 40 + b"}"
     r = api.post("/api/v1/hosts/report", content=body, headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and "nested deeper" in _one_line(r)
+    r = api.post("/api/v1/hosts/report", content=b'{"host": "web-1", "release": "\\ud800"}',
+                 headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "surrogate" in _one_line(r), r.text
     ok = b'{"host": "web-1", "kdump": {"state": {"loaded": true}}}'
     assert api.post("/api/v1/hosts/report", content=ok,
                     headers={"Content-Type": "application/json"}).status_code == 200

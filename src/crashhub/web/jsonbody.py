@@ -1,7 +1,7 @@
 """Request bodies as JSON, with their nesting bounded.
 
 ``json.loads`` recurses once per ``[`` or ``{``: 100,000 of them raise RecursionError, which no
-handler expects (a 500).  A body nested past ``MAX_DEPTH`` is bad input, refused with a 400 whether
+handler expects (a 500); a string with an unpaired surrogate parses but cannot be stored (a 500 too).  A body nested past ``MAX_DEPTH`` is bad input, refused with a 400 whether
 the parser gave up or not, so no deep structure reaches the store or a template either.
 """
 
@@ -40,4 +40,10 @@ def loads(body: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
         raise InputError(f"body is not valid JSON: {e}") from None
     if depth(value) > max_depth:
         raise InputError(too_deep)
+    try:
+        # JSON may spell a lone UTF-16 surrogate ("\\ud800"): valid JSON, not text any database can
+        # store (a UnicodeEncodeError, a 500, at the insert).
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError("body: a JSON string holds an unpaired surrogate (not valid Unicode)") from None
     return value
