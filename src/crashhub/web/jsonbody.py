@@ -1,8 +1,9 @@
 """Request bodies as JSON, with their nesting bounded.
 
 ``json.loads`` recurses once per ``[`` or ``{``: 100,000 of them raise RecursionError, which no
-handler expects (a 500); a string with an unpaired surrogate parses but cannot be stored (a 500 too).  A body nested past ``MAX_DEPTH`` is bad input, refused with a 400 whether
-the parser gave up or not, so no deep structure reaches the store or a template either.
+handler expects (a 500); a string with an unpaired surrogate parses but cannot be stored (a 500
+too).  A body nested past ``MAX_DEPTH`` is bad input, refused with a 400 whether the parser gave up
+or not, so no deep structure reaches the store or a template either.
 """
 
 from __future__ import annotations
