@@ -53,7 +53,9 @@ def test_symlinked_directory_is_refused_and_recorded(
     assert hub.store.spool_item_state(f"{link.absolute()}|refused") == "failed"
 
 
-def test_symlinked_files_are_not_read(hub: Hub, pipeline: Pipeline, tmp_path: Path) -> None:
+def test_symlinked_files_are_not_read(
+    hub: Hub, pipeline: Pipeline, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     out = _outside(tmp_path)
     spool = tmp_path / "spool"
     d = spool / "10.0.0.8-2026-11-26-04:00:00"
@@ -62,10 +64,14 @@ def test_symlinked_files_are_not_read(hub: Hub, pipeline: Pipeline, tmp_path: Pa
     (d / "vmcore").symlink_to(out / "secret.txt")
     _aged(d)
     w = _watcher(pipeline, spool)
-    assert w.scan_once() == []
+    with caplog.at_level(logging.WARNING, logger="crashhub.spool"):
+        assert w.scan_once() == []
     assert hub.store.list_crashes() == []
     (key,) = [w.item_key(d, w.fingerprint(d))]
     assert hub.store.spool_item_state(key) == "failed"
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    for name in ("vmcore", "vmcore-dmesg.txt"):
+        assert f"refused {name}: a symbolic link, not read" in logged, logged
 
 
 def test_symlinked_log_beside_a_real_one_is_ignored(hub: Hub, pipeline: Pipeline, tmp_path: Path) -> None:

@@ -257,6 +257,9 @@ class SpoolWatcher:
             swapped = self._still_ours(d, cd)
             if swapped is not None:
                 raise InputError(f"refused: {swapped}", d)
+            for note in cd.notes:
+                if note.endswith("a symbolic link, not read"):
+                    log.warning("spool %s: refused %s", d, note)
             a = arrival_from_dir(cd, source="spool", max_log_bytes=int(self.pipeline.settings.max_log_bytes))
             outcome = self.pipeline.ingest(a)
         except InputError as e:
