@@ -213,7 +213,7 @@ class UiUser(Base):
 
 
 class SessionRevocation(Base):
-    """A UI session ended at logout (migration 0009), kept until the session would have expired."""
+    """A UI session ended at logout (migration 0010), kept until the session would have expired."""
 
     __tablename__ = "ui_session_revocations"
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)

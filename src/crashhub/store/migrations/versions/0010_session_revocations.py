@@ -4,8 +4,8 @@ A session cookie is signed, not stored, so logging out used to delete the browse
 taken before (a shared machine, a proxy log) stayed valid for its 12 hours.  Every hub node reads
 this table, so a logout on one node ends the session on all of them.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-05 12:00:00
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
