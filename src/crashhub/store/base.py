@@ -208,6 +208,9 @@ class TokenRecord:
     role: str
     created_at: float
     revoked: bool
+    # The one host a ``host`` token speaks for: set at ``token create --host`` or bound by the
+    # token's first upload or host report (Store.bind_token); None until then.
+    host: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -453,7 +456,14 @@ class Store(abc.ABC):
 
     # -- tokens and audit
     @abc.abstractmethod
-    def create_token(self, name: str, role: str, token_hash: str) -> TokenRecord: ...
+    def create_token(
+        self, name: str, role: str, token_hash: str, host: str | None = None
+    ) -> TokenRecord: ...
+
+    @abc.abstractmethod
+    def bind_token(self, token_id: str, host: str) -> str | None:
+        """Bind an unbound token to ``host``, atomically; answers the host the token is bound to
+        afterwards (``host``, or the one an earlier or concurrent call bound), None for no such token."""
 
     @abc.abstractmethod
     def token_by_hash(self, token_hash: str) -> TokenRecord | None: ...
