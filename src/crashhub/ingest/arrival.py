@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crashhub.errors import DumpError, DumpFormatError, DumpMismatchError, InputError, LogError
-from crashhub.ingest.matching import NO_HOSTNAME, Known, disagreement, same_host, times_disagree
+from crashhub.ingest.matching import (
+    NO_HOSTNAME,
+    Known,
+    disagreement,
+    names_a_host,
+    same_host,
+    times_disagree,
+)
 from crashhub.ingest.reports import IDENTITY_VERSION, identity
 from crashhub.store.base import BucketRecord, CrashRecord, FileRecord, NewCrash
 
@@ -289,7 +296,7 @@ class Pipeline:
 
         ident = identity(text, report, release)
         old = self.hub.store.crash_by_identity(ident)
-        if old is not None and _different(old, host, crash_time, time_source):
+        if old is not None and _different(old, host, host_source, crash_time, time_source):
             # Same log text from another host, or both sides know a different crash time: a different
             # crash.  Never merged across hosts: the same text from two hosts is one crash each.
             ident = f"{ident}:{host}:{int(crash_time or 0)}"
@@ -329,7 +336,7 @@ class Pipeline:
         )
         crash, created = self.hub.store.add_crash(new)
         raced = not created and new.identity == ident
-        if raced and _different(crash, host, crash_time, time_source):
+        if raced and _different(crash, host, host_source, crash_time, time_source):
             # Two uploads of the same log text from different hosts raced past the lookup above (both
             # saw no crash, one stored it first): the loser is still another host's crash, as it would
             # have been had it come a moment later.
@@ -413,7 +420,19 @@ def _text(data: bytes, name: str) -> str:
     return data.decode("utf-8", "replace")
 
 
-def _different(old: CrashRecord, host: str, crash_time: float | None, time_source: str | None) -> bool:
-    if not same_host(old.host, host):
-        return True
+def _different(
+    old: CrashRecord, host: str, host_source: str, crash_time: float | None, time_source: str | None
+) -> bool:
+    # The same log text from two hosts is two crashes: a host is never given another's crash.  An
+    # arrival that names no host (an admin's import, a directory named by time or 127.0.0.1) claims
+    # nothing and may be the stored crash.  A stored crash that names none is not taken over by a
+    # sender that is sure of its host (a token's, an agent's, the dump's utsname): that host gets a
+    # crash it owns, to send the dump to; a directory's IP is not that sure (one machine's dumps
+    # come as 127.0.0.1 and as its address).
+    if names_a_host(host):
+        if names_a_host(old.host):
+            if not same_host(old.host, host):
+                return True
+        elif host_source in ("token", "agent", "utsname"):
+            return True
     return times_disagree(old.crash_time, old.crash_time_source, crash_time, time_source)

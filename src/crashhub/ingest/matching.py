@@ -9,6 +9,7 @@ agree.  The answer is the first disagreement as one line naming the fact, or Non
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,17 @@ def real_host(name: str | None) -> str | None:
     if name is None or name.strip().lower() in NO_HOSTNAME or name == "unknown":
         return None
     return name
+
+
+def names_a_host(name: str) -> bool:
+    """A host name or address that tells one machine from another: not a placeholder, and not a
+    loopback address (a crash directory the host wrote for itself is named 127.0.0.1)."""
+    if real_host(name) is None:
+        return False
+    try:
+        return not ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return True
 
 
 def same_host(a: str, b: str) -> bool:
@@ -105,8 +117,8 @@ def log_identity(text: str, release: str | None) -> str:
 def disagreement(known: Known, facts: dict[str, Any] | None, dump_log: bytes | None) -> str | None:
     """The first fact of the dump that contradicts ``known``, as one line; None when none does."""
     f = facts or {}
-    node, host = real_host(f.get("hostname")), real_host(known.host)
-    if node and host and not same_host(node, host):
+    node, host = real_host(f.get("hostname")), known.host
+    if node and host and names_a_host(host) and not same_host(node, host):
         return f"the dump's utsname nodename is {node!r}, the crash's host is {host!r}"
     release = f.get("release")
     if release and known.release and release != known.release:
