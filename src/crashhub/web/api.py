@@ -264,8 +264,9 @@ def install(app: FastAPI, ctx: Context) -> None:
         host's crashes (whatever the crash's id, another host's crash is not this host's to fill)."""
         c = _get(crash_id)
         if tok.role == "host" and (tok.host is None or not same_host(c.host, tok.host)):
-            whose = "not bound to a host yet" if tok.host is None else f"the token of host {tok.host!r}"
-            raise ApiError(403, f"crash {crash_id} is host {c.host!r}'s; this is {whose}")
+            # Whose crash it is stays unsaid: a host learns nothing of another host's crashes.
+            whose = "a token not bound to a host yet" if tok.host is None else f"host {tok.host!r}'s token"
+            raise ApiError(403, f"crash {crash_id} is not this host's crash (this is {whose})")
         return uploads.state(crash_id)
 
     @app.get("/api/v1/crashes/{crash_id}/vmcore/upload", tags=["crashes"])
