@@ -48,7 +48,7 @@ def crash(
 
 
 def test_schema_is_at_head(store: Store) -> None:
-    assert current(store.engine) == "0008"  # type: ignore[attr-defined]
+    assert current(store.engine) == "0009"  # type: ignore[attr-defined]
     store.migrate()  # idempotent
 
 
@@ -204,6 +204,16 @@ def test_a_token_is_bound_to_one_host(store: Store) -> None:
     assert got is not None and got.host == "db1"
     assert [t.host for t in store.list_tokens()] == ["web1", "db1"]
     assert store.bind_token("t-nope", "x") is None
+
+
+def test_a_first_use_does_not_take_another_tokens_host(store: Store) -> None:
+    own = store.create_token("web1", "host", "d" * 64, host="web1")
+    stray = store.create_token("stray", "host", "f" * 64)
+    assert store.bind_token(stray.id, "web1") is None
+    got = store.token_by_hash("f" * 64)
+    assert got is not None and got.host is None
+    assert store.revoke_token(own.id)
+    assert store.bind_token(stray.id, "web1") == "web1"
 
 
 def test_racing_first_uses_bind_one_host(store: Store) -> None:

@@ -119,6 +119,16 @@ def test_an_unbound_token_is_bound_by_its_first_use(hub: Hub) -> None:
     assert r.status_code == 403 and "'host'" in r.json()["error"]
 
 
+def test_an_unbound_token_cannot_take_a_host_that_has_a_token(hub: Hub) -> None:
+    a = hub.token("web-a", host="web-a")
+    crash_id = hub.post(a, LOG_A, crash_dir=DIR).json()["id"]
+    stray = hub.token("left-over")  # an old unbound token, in the wrong hands
+    r = hub.post(stray, LOG_B, host="web-a")
+    assert r.status_code == 403 and "has a token of its own" in r.json()["error"]
+    assert hub.put(stray, crash_id, dump_of(LOG_A, hostname="web-a")).status_code == 403
+    assert len(hub.crashes()) == 1 and not hub.crash(crash_id)["has_vmcore"]
+
+
 def test_the_same_log_from_four_hosts_is_four_crashes(hub: Hub) -> None:
     ids = {}
     for name in ("web-a", "web-b", "web-c", "web-d"):

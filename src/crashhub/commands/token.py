@@ -106,6 +106,9 @@ def _bind(store: Store, token_id: str, host: str | None) -> int:
         print(f"crashhub token: {token_id} is a {tok.role} token; only host tokens are bound to a host")
         return 1
     bound = store.bind_token(token_id, host)
+    if bound is None:
+        print(f"crashhub token: another active token is bound to host {host!r} (revoke it first)")
+        return 1
     if bound != host:
         # Re-binding would hand the host's crashes to whoever holds the token: revoke and make a new one.
         print(f"crashhub token: {token_id} is already bound to host {bound!r} (revoke it and create another)")

@@ -51,7 +51,7 @@ class NewCrash:
 
     identity: str  # content identity (see crashhub.ingest.arrival.identity)
     host: str
-    host_source: str  # "utsname" | "agent" | "dir-ip" | "dir-name" | "unknown"
+    host_source: str  # "token" | "agent" | "utsname" | "dir-ip" | "dir-name" | "unknown"
     release: str | None
     kind: str
     title: str
@@ -462,8 +462,9 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def bind_token(self, token_id: str, host: str) -> str | None:
-        """Bind an unbound token to ``host``, atomically; answers the host the token is bound to
-        afterwards (``host``, or the one an earlier or concurrent call bound), None for no such token."""
+        """Bind an unbound token to ``host``, atomically, unless another active token is bound to
+        ``host`` already; answers the host the token is bound to afterwards (``host``, or the one an
+        earlier or concurrent call bound), None when there is no such token or it stays unbound."""
 
     @abc.abstractmethod
     def token_by_hash(self, token_hash: str) -> TokenRecord | None: ...

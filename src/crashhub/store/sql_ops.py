@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from crashhub.store import models as m
 from crashhub.store.base import (
@@ -43,8 +44,18 @@ class Operations(SqlBase):
     def bind_token(self, token_id: str, host: str) -> str | None:
         with self._write() as s:
             # One conditional UPDATE: of two first uses racing, exactly one binds and both read it back.
+            # A host another active token speaks for is not taken by a first use: that would give a
+            # stray old token a say over the host's crashes.
+            other = aliased(m.Token)
+            taken = (
+                select(other.id)
+                .where(other.host == host, other.revoked.is_(False), other.id != token_id)
+                .exists()
+            )
             s.execute(
-                update(m.Token).where(m.Token.id == token_id, m.Token.host.is_(None)).values(host=host)
+                update(m.Token)
+                .where(m.Token.id == token_id, m.Token.host.is_(None), ~taken)
+                .values(host=host)
             )
             return s.scalar(select(m.Token.host).where(m.Token.id == token_id))
 

@@ -76,7 +76,10 @@ def host_of(store: Store, tok: TokenRecord, claimed: str | None, field: str = "h
             )
         bound = store.bind_token(tok.id, claimed)
         if bound is None:
-            raise AuthError("unknown or revoked token")
+            raise Forbidden(
+                f"field {field!r}: host {claimed!r} has a token of its own; this token is not bound "
+                "(the hub's admin binds it: crashhub token bind ID --host NAME)"
+            )
     if claimed is not None and claimed != bound:
         raise Forbidden(f"field {field!r}: {claimed!r} is not this token's host ({bound!r})")
     return bound
