@@ -55,6 +55,14 @@ def names_a_host(name: str) -> bool:
         return True
 
 
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
 def same_host(a: str, b: str) -> bool:
     """One host under two spellings: case, or a short name against its fully qualified name."""
     a, b = a.lower().rstrip("."), b.lower().rstrip(".")
@@ -118,7 +126,8 @@ def disagreement(known: Known, facts: dict[str, Any] | None, dump_log: bytes | N
     """The first fact of the dump that contradicts ``known``, as one line; None when none does."""
     f = facts or {}
     node, host = real_host(f.get("hostname")), known.host
-    if node and host and names_a_host(host) and not same_host(node, host):
+    # A nodename is compared with a host name, not with an address (a spool directory's IP).
+    if node and host and names_a_host(host) and not _is_address(host) and not same_host(node, host):
         return f"the dump's utsname nodename is {node!r}, the crash's host is {host!r}"
     release = f.get("release")
     if release and known.release and release != known.release:
