@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "buckets": ("crashhub.commands.buckets", "list buckets"),
     "crash": ("crashhub.commands.crash", "show one crash"),
     "kb": ("crashhub.commands.kb", "knowledge base: lint, list, apply"),
-    "token": ("crashhub.commands.token", "API tokens: create, list, revoke"),
+    "token": ("crashhub.commands.token", "API tokens: create, list, bind (a host token to its host), revoke"),
     "debuginfo": ("crashhub.commands.debuginfo", "debuginfo store: import, list, remove, gc"),
     "analyze": ("crashhub.commands.analyze", "deep analysis of a vmcore with drgn and crash"),
     "report": ("crashhub.commands.report", "report on a crash, a bucket or the week (HTML, Markdown, JSON)"),
