@@ -46,10 +46,7 @@ _CRASH_FORM = {
                             "description": "kdump, flat or ELF dump",
                         },
                         "kexec_log": {"type": "string", "format": "binary", "description": "kexec-dmesg.log"},
-                        "host": {
-                            "type": "string",
-                            "description": "the agent's host name; a host token's own host or a 403",
-                        },
+                        "host": {"type": "string", "description": "the host: a host token's own (else 403)"},
                         "crash_dir": {
                             "type": "string",
                             "description": "the crash directory's name on the host",
