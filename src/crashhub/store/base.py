@@ -52,7 +52,7 @@ class NewCrash:
 
     identity: str  # content identity (see crashhub.ingest.arrival.identity)
     host: str
-    host_source: str  # "utsname" | "agent" | "dir-ip" | "dir-name" | "unknown"
+    host_source: str  # "token" | "agent" | "utsname" | "dir-ip" | "dir-name" | "unknown"
     release: str | None
     kind: str
     title: str
@@ -222,6 +222,9 @@ class TokenRecord:
     role: str
     created_at: float
     revoked: bool
+    # The one host a ``host`` token speaks for: set at ``token create --host`` or bound by the
+    # token's first upload or host report (Store.bind_token); None until then.
+    host: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -502,7 +505,15 @@ class Store(abc.ABC):
 
     # -- tokens and audit
     @abc.abstractmethod
-    def create_token(self, name: str, role: str, token_hash: str) -> TokenRecord: ...
+    def create_token(
+        self, name: str, role: str, token_hash: str, host: str | None = None
+    ) -> TokenRecord: ...
+
+    @abc.abstractmethod
+    def bind_token(self, token_id: str, host: str) -> str | None:
+        """Bind an unbound token to ``host``, atomically, unless another active token is bound to
+        ``host`` already; answers the host the token is bound to afterwards (``host``, or the one an
+        earlier or concurrent call bound), None when there is no such token or it stays unbound."""
 
     @abc.abstractmethod
     def token_by_hash(self, token_hash: str) -> TokenRecord | None: ...

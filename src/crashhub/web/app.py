@@ -28,7 +28,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crashhub import __version__
 from crashhub.config import Settings
-from crashhub.errors import AuthError, CrashhubError, DumpError, InputError, KbError, StoreError
+from crashhub.errors import (
+    AuthError,
+    CrashhubError,
+    DumpError,
+    DumpMismatchError,
+    InputError,
+    KbError,
+    StoreError,
+)
 from crashhub.ingest.arrival import Pipeline
 from crashhub.ingest.knowledge import KnowledgeBase
 from crashhub.ingest.spool import SpoolWatcher
@@ -320,6 +328,8 @@ def _install_errors(app: FastAPI, ctx: Context) -> None:
         log.info("%s %s: %s: %s", request.method, request.url.path, type(e).__name__, e)
         if isinstance(e, MultipartError):
             return _err(e.status, str(e))
+        if isinstance(e, DumpMismatchError):
+            return _err(409, f"{type(e).__name__}: {e}")
         if isinstance(e, KbError | DumpError):
             return _err(422, f"{type(e).__name__}: {e}")
         if isinstance(e, InputError):
