@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "buckets": ("crashhub.commands.buckets", "list buckets"),
     "crash": ("crashhub.commands.crash", "show one crash"),
     "kb": ("crashhub.commands.kb", "knowledge base: lint, list, apply"),
-    "token": ("crashhub.commands.token", "API tokens: create, list, revoke"),
+    "token": ("crashhub.commands.token", "API tokens: create, list, bind (a host token to its host), revoke"),
     "gc": ("crashhub.commands.gc", "retention: evict dumps the policy does not keep (--dry-run: say which)"),
     "pin": ("crashhub.commands.pin", "keep a crash's dump whatever retention says (--off: unpin)"),
     "delete": ("crashhub.commands.delete", "delete a crash or every crash of a host, blobs included"),

@@ -33,7 +33,9 @@ def test_every_layout_once(lab: Any, hub: Hub, pipeline: Pipeline, tmp_path: Pat
     spool.mkdir()
     run = lab.crash("6.1", "null")
     for lay in ("rhel", "rhel-ssh", "elf", "debian"):
-        d = copy_dir(crash_dir(run, lay), spool, f"{lay}-{crash_dir(run, lay).name}")
+        # The directories keep the names kdump gave them: the host part of a name is the sender's
+        # (a prefix here would make four hosts of one, and the same log from four hosts is four crashes).
+        d = copy_dir(crash_dir(run, lay), spool)
         _age(d, 60)
     w = watcher(pipeline, spool)
     outs = w.scan_once()

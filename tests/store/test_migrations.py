@@ -6,10 +6,11 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, inspect
+from sqlalchemy import Engine, create_engine, inspect, text
 from tests.need import need_module
 
 from crashhub.store import migrate, models
+from crashhub.store.sql import SqlStore
 
 
 def test_migrations_match_the_models(tmp_path: Path) -> None:
@@ -39,3 +40,29 @@ def _migrated(tmp_path: Path) -> Engine:
     engine = create_engine(f"sqlite:///{tmp_path / 'head.db'}")
     migrate.upgrade(engine)
     return engine
+
+
+def test_tokens_made_before_0011_keep_working_unbound(tmp_path: Path) -> None:
+    """The documented upgrade (docs/host.md): existing tokens survive migration 0011 unbound, and
+    their first use binds them (nothing is guessed from the token's name)."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    migrate.upgrade(engine, "0010")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO tokens (id, name, role, token_hash, created_at, revoked) "
+                "VALUES ('t-old', 'web-07', 'host', :h, 1.0, 0)"
+            ),
+            {"h": "e" * 64},
+        )
+    engine.dispose()
+    store = SqlStore(url)
+    store.migrate()
+    try:
+        old = store.token_by_hash("e" * 64)
+        assert old is not None and (old.name, old.role, old.host) == ("web-07", "host", None)
+        assert store.bind_token("t-old", "web-07") == "web-07"
+        assert store.bind_token("t-old", "web-08") == "web-07"
+    finally:
+        store.close()

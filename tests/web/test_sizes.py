@@ -29,6 +29,7 @@ from crashhub.web.auth import create_token
 
 detect_mod = importlib.import_module("crashhub.dump.detect")  # the module, not the function of its name
 MiB = 1 << 20
+HOST = synth.Machine().hostname  # the host the synthetic dumps name in their utsname; the token's
 KDUMP_MAGIC = b"KDUMP   "
 OOPS = """\
 [  100.{n:06d}] BUG: kernel NULL pointer dereference, address: 0000000000000020
@@ -73,7 +74,7 @@ def hub(tmp_path: Path) -> Iterator[Callable[..., tuple[TestClient, Context, dic
     def start(**overrides: Any) -> tuple[TestClient, Context, dict[str, str]]:
         app, ctx = make(tmp_path / "data", **overrides)
         made.append(ctx)
-        tok = create_token(ctx.hub.store, "host", "web1")[0]
+        tok = create_token(ctx.hub.store, "host", "web1", host=HOST)[0]
         return TestClient(app), ctx, {"Authorization": f"Bearer {tok}"}
 
     yield start
@@ -290,22 +291,22 @@ def test_refused_and_duplicate_dumps_leave_no_blobs(hub: Any) -> None:
     other = synth.to_kdump(synth.standard_machine(release="6.6.6-other"))
     for _ in range(3):
         r = _put(c, auth, cid, f"bytes 0-{len(other) - 1}/{len(other)}", other)
-        assert r.status_code == 400 and "6.6.6-other" in r.json()["error"], r.text
+        assert r.status_code == 409 and "6.6.6-other" in r.json()["error"], r.text
     assert blob_files(ctx) == before
 
 
 # ------------------------------------------------------------------------- 8: host reports, KB writes
 def test_host_reports_are_capped_and_rate_limited(hub: Any) -> None:
     c, ctx, auth = hub(max_host_report_bytes=4096, host_report_rate_limit=3, host_report_rate_window=300)
-    big = {"host": "web1", "kdump": {"pad": "x" * 8000}}
+    big = {"host": HOST, "kdump": {"pad": "x" * 8000}}
     r = c.post("/api/v1/hosts/report", headers=auth, content=json.dumps(big))
     assert r.status_code == 413 and "max_host_report_bytes" in r.json()["error"], r.text
-    ok = {"host": "web1", "release": "6.1.0"}
+    ok = {"host": HOST, "release": "6.1.0"}
     assert c.post("/api/v1/hosts/report", headers=auth, json=ok).status_code == 200
     assert c.post("/api/v1/hosts/report", headers=auth, json=ok).status_code == 200
     r = c.post("/api/v1/hosts/report", headers=auth, json=ok)
     assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1, r.text
-    assert [h.name for h in ctx.hub.store.list_hosts()] == ["web1"]
+    assert [h.name for h in ctx.hub.store.list_hosts()] == [HOST]
 
 
 def test_kb_writes_are_capped_and_rate_limited(hub: Any) -> None:
@@ -349,7 +350,7 @@ def test_a_full_database_answers_507(hub: Any, monkeypatch: pytest.MonkeyPatch) 
         raise StoreError("database: database or disk is full")  # as sql_base words SQLITE_FULL
 
     monkeypatch.setattr(ctx.hub.store, "report_host", full)
-    r = c.post("/api/v1/hosts/report", headers=auth, json={"host": "web1"})
+    r = c.post("/api/v1/hosts/report", headers=auth, json={"host": HOST})
     assert r.status_code == 507 and "disk is full" in r.json()["error"], r.text
 
 
@@ -374,7 +375,7 @@ def test_a_full_data_disk_answers_507_and_recovers(
 ) -> None:
     app, ctx = make(small_disk / "data", max_dump_bytes=64 * MiB)
     try:
-        auth = {"Authorization": f"Bearer {create_token(ctx.hub.store, 'host', 'web1')[0]}"}
+        auth = {"Authorization": f"Bearer {create_token(ctx.hub.store, 'host', 'web1', host=HOST)[0]}"}
         c = TestClient(app)
         free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
         caplog.set_level(logging.ERROR, "crashhub.web")

@@ -147,8 +147,11 @@ def unwrap(p: str, wrapper: str, dest: str, limit: int, bound: str | None = None
     ``bound`` naming the limit); a flat stream is reassembled on the way.  Both are written sparse.
 
     Returns whether the stream was flattened; on an error ``dest`` is removed."""
-    with open_wrapped(p, wrapper) as w:
-        head = w.read(WRAPPED_PEEK)
+    try:
+        with open_wrapped(p, wrapper) as w:
+            head = w.read(WRAPPED_PEEK)
+    except Exception as e:  # each codec raises its own types (BadGzipFile, LZMAError, ZstdError...)
+        raise DecompressError(f"{wrapper} stream: {e}", p, 0) from None
     if not head.startswith(FLAT_SIGNATURE):
         if head[:8] == KDUMP_SIGS[0]:
             # A kdump header is checked before the whole stream is decompressed: a bomb behind a

@@ -52,7 +52,7 @@ class NewCrash:
 
     identity: str  # content identity (see crashhub.ingest.arrival.identity)
     host: str
-    host_source: str  # "utsname" | "agent" | "dir-ip" | "dir-name" | "unknown"
+    host_source: str  # "token" | "agent" | "utsname" | "dir-ip" | "dir-name" | "unknown"
     release: str | None
     kind: str
     title: str
@@ -222,6 +222,9 @@ class TokenRecord:
     role: str
     created_at: float
     revoked: bool
+    # The one host a ``host`` token speaks for: set at ``token create --host`` or bound by the
+    # token's first upload or host report (Store.bind_token); None until then.
+    host: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -502,7 +505,15 @@ class Store(abc.ABC):
 
     # -- tokens and audit
     @abc.abstractmethod
-    def create_token(self, name: str, role: str, token_hash: str) -> TokenRecord: ...
+    def create_token(
+        self, name: str, role: str, token_hash: str, host: str | None = None
+    ) -> TokenRecord: ...
+
+    @abc.abstractmethod
+    def bind_token(self, token_id: str, host: str) -> str | None:
+        """Bind an unbound token to ``host``, atomically, unless another active token is bound to
+        ``host`` already; answers the host the token is bound to afterwards (``host``, or the one an
+        earlier or concurrent call bound), None when there is no such token or it stays unbound."""
 
     @abc.abstractmethod
     def token_by_hash(self, token_hash: str) -> TokenRecord | None: ...
@@ -583,6 +594,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def delete_ui_user(self, name: str) -> bool: ...
 
+    # -- UI sessions ended at logout (shared by every hub node on one database)
+    @abc.abstractmethod
+    def revoke_session(self, nonce: str, expires_at: float) -> None:
+        """Record that the UI session ``nonce`` ended; kept until ``expires_at`` (then pruned)."""
+
+    @abc.abstractmethod
+    def session_revoked(self, nonce: str) -> bool: ...
+
     # -- rate limits (fixed-window counters, shared by every hub node on one database)
     @abc.abstractmethod
     def rate_hit(self, key: str, window_s: float, limit: int, *, cost: int = 1) -> float | None:
@@ -591,6 +610,10 @@ class Store(abc.ABC):
         while the window's count stays within ``limit``, else the seconds until the window ends.  A
         negative ``cost`` takes hits back (a login that succeeded).  ``limit`` or ``window_s`` <= 0:
         no limit, nothing counted.  ``key`` has at most 255 characters."""
+
+    @abc.abstractmethod
+    def rate_count(self, key: str, window_s: float) -> int:
+        """The hits of ``key`` counted so far in the current window of ``window_s`` seconds."""
 
     # -- jobs (the local queue keeps them here; a Celery queue keeps only its dead letters)
     @abc.abstractmethod

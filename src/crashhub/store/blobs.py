@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from crashhub.errors import InputError, StoreError
+from crashhub.store import private
 
 CHUNK = 1 << 20
 _NODE = "".join(c for c in socket.gethostname() if c.isalnum() or c == "-")[:32] or "node"
@@ -191,7 +192,7 @@ class LocalBlobStore(BlobStore):
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         for sub in ("sha256", "tmp", "uploads"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
+            (self.root / sub).mkdir(mode=private.DIR_MODE, parents=True, exist_ok=True)
 
     def _path(self, digest: str) -> Path:
         d = _valid_digest(digest)
@@ -208,7 +209,7 @@ class LocalBlobStore(BlobStore):
         h = hashlib.sha256()
         size = 0
         try:
-            with open(tmp, "wb") as f:
+            with private.create(tmp) as f:
                 for chunk in chunks:
                     size += len(chunk)
                     if max_bytes is not None and size > max_bytes:
@@ -240,7 +241,7 @@ class LocalBlobStore(BlobStore):
             tmp.unlink()
             os.utime(dst)
             return Blob(digest, size)
-        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.parent.mkdir(mode=private.DIR_MODE, parents=True, exist_ok=True)
         os.chmod(tmp, 0o640)
         os.replace(tmp, dst)
         # The rename is durable only once the directory entry is synced.
@@ -342,7 +343,7 @@ class LocalBlobStore(BlobStore):
         if offset != cur:
             raise UploadOffsetError(f"upload {key} is at offset {cur}, not {offset}", cur)
         at = offset
-        with open(part, "r+b" if offset else "wb") as f:
+        with open(part, "r+b") if offset else private.create(part) as f:
             f.seek(offset)
             try:
                 for chunk in chunks:

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit
 
 from crashhub.errors import ConfigError, StoreError
+from crashhub.store import private
 from crashhub.store.blobs import (
     _NODE,
     CHUNK,
@@ -123,7 +124,7 @@ class S3BlobStore(BlobStore):
         self.cache_dir = Path(cache_dir)
         self.cache_max_bytes = cache_max_bytes
         for sub in ("sha256", "tmp", "uploads"):
-            (self.cache_dir / sub).mkdir(parents=True, exist_ok=True)
+            (self.cache_dir / sub).mkdir(mode=private.DIR_MODE, parents=True, exist_ok=True)
         if client is None:
             import boto3
             from botocore.config import Config
@@ -334,7 +335,7 @@ class S3BlobStore(BlobStore):
         tmp = self.temp_path(f"get-{digest[:12]}")
         h = hashlib.sha256()
         try:
-            with self.open(digest) as src, open(tmp, "wb") as out:
+            with self.open(digest) as src, private.create(tmp) as out:
                 while chunk := src.read(CHUNK):
                     h.update(chunk)
                     out.write(chunk)

@@ -12,11 +12,13 @@ whose workers run elsewhere).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -30,6 +32,7 @@ from crashhub.errors import (
     AuthError,
     CrashhubError,
     DumpError,
+    DumpMismatchError,
     DumpTooLargeError,
     InputError,
     KbError,
@@ -266,9 +269,9 @@ def create_app(
         if request.method == "POST" and request.url.path.startswith("/ui/"):
             clen = request.headers.get("content-length", "")
             if not clen.isdigit():
-                return _err(411, "a form must be sent with a Content-Length")
+                return _plain_error(411, "a form must be sent with a Content-Length")
             if int(clen) > form_cap:
-                return _err(413, f"form of {clen} bytes is larger than the limit of {form_cap} bytes")
+                return _plain_error(413, f"form of {clen} bytes is larger than the limit of {form_cap} bytes")
         return await call_next(request)
 
     @app.middleware("http")
@@ -300,22 +303,53 @@ def create_app(
     return app
 
 
-def _err(status: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": message, **extra}, status_code=status)
+class PathScrubber:
+    """Error text for clients, without the hub's temp and upload paths.
+
+    A dump refused while still in its temp file is named by that file (``<data>/blobs/tmp/vmcore.<node>_
+    <pid>.<random>``): the client learns the data directory's layout and nothing it can use.  The
+    answer names what the client sent instead ("uploaded vmcore"); the log keeps the full path.
+    """
+
+    def __init__(self, roots: list[Path]) -> None:
+        names = sorted({str(p) for r in roots for p in (r, r.resolve())}, key=len, reverse=True)
+        self._rx = re.compile("(?:" + "|".join(re.escape(n) for n in names) + r")/([^\s'\":]+)")
+
+    @staticmethod
+    def _name(m: re.Match[str]) -> str:
+        base = m[1]
+        if base.endswith(".part"):
+            return "the resumable upload"
+        field = base.split(".", 1)[0]
+        return f"uploaded {field}" if field in ("log", "vmcore", "kexec_log") else "the uploaded file"
+
+    def __call__(self, message: str) -> str:
+        return self._rx.sub(self._name, message)
 
 
 UI_MAX_FORM = 1 << 20
 DISK_FULL = "the hub's data disk is full; nothing of this request was kept, try again later"
 
 
+def _plain_error(status: int, message: str) -> JSONResponse:
+    """An error answer whose text is ours alone (no path or input in it to scrub)."""
+    return JSONResponse({"error": message}, status_code=status)
+
+
 def _disk_full(request: Request, e: BaseException, ctx: Context) -> JSONResponse:
     # One line for the operator (what filled up), one for the client (no path of ours in it).
     log.error("data disk full: %s %s refused with 507: %s", request.method, request.url.path, e)
     ctx.metrics.errors.labels("api", "DiskFull").inc()
-    return _err(507, DISK_FULL)
+    return _plain_error(507, DISK_FULL)
 
 
 def _install_errors(app: FastAPI, ctx: Context) -> None:
+    blobs = ctx.hub.blobs
+    public = PathScrubber([blobs.temp_path().parent, blobs.upload_path("x").parent])
+
+    def _err(status: int, message: str, **extra: Any) -> JSONResponse:
+        return JSONResponse({"error": public(message), **extra}, status_code=status)
+
     @app.exception_handler(ApiError)
     async def api_error(_r: Request, e: ApiError) -> JSONResponse:
         r = _err(e.status, e.message, **e.extra)
@@ -331,16 +365,19 @@ def _install_errors(app: FastAPI, ctx: Context) -> None:
         return _err(500, f"{type(e).__name__}: the hub could not read or write its data")
 
     @app.exception_handler(CrashhubError)
-    async def crashhub_error(r: Request, e: CrashhubError) -> JSONResponse:
+    async def crashhub_error(request: Request, e: CrashhubError) -> JSONResponse:
         if disk_full(e):
-            return _disk_full(r, e, ctx)
+            return _disk_full(request, e, ctx)
         if isinstance(e, Forbidden):
             return _err(403, str(e))
         if isinstance(e, AuthError):
             return JSONResponse({"error": str(e)}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
         ctx.metrics.errors.labels("api", type(e).__name__).inc()
+        log.info("%s %s: %s: %s", request.method, request.url.path, type(e).__name__, e)
         if isinstance(e, MultipartError):
             return _err(e.status, str(e))
+        if isinstance(e, DumpMismatchError):
+            return _err(409, f"{type(e).__name__}: {e}")
         if isinstance(e, DumpTooLargeError):
             return _err(413, f"{type(e).__name__}: {e}")
         if isinstance(e, KbError | DumpError):
