@@ -18,7 +18,8 @@ from crashhub.ingest.arrival import Arrival
 from crashhub.ingest.layouts import parse_dir_name
 from crashhub.ingest.matching import same_host
 from crashhub.store.base import TokenRecord
-from crashhub.web import auth, multipart
+from crashhub.web import auth, jsonbody, multipart
+from crashhub.web.limits import Limit, retry_after
 
 if TYPE_CHECKING:
     from crashhub.web.app import Context
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 # cap is a 413 before any of it reaches the database.
 _RANGE = re.compile(r"^bytes (\d{1,19})-(\d{1,19})/(\d{1,19}|\*)$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$")
-MAX_JSON = 1024 * 1024
 # Past this an offset pages nothing real, and past 2**63 SQLite cannot even bind it (a 500).
 MAX_OFFSET = 10_000_000
 
@@ -76,26 +76,19 @@ def _since(v: str | None) -> float | None:
         raise InputError(f"since: {v!r} is neither seconds since the epoch nor an ISO 8601 time") from None
 
 
-async def _read_body(request: Request, limit: int = MAX_JSON, setting: str | None = None) -> bytes:
-    """The whole body, refused with a 413 naming ``setting`` as soon as it passes ``limit`` bytes."""
+async def _throttle(limit: Limit, tok: TokenRecord, what: str) -> None:
+    """Count one hit of ``tok`` on ``limit``; past it a 429 with ``Retry-After``, before any body is read."""
     from crashhub.web.app import ApiError
 
-    what = f"{setting} ({limit})" if setting else f"the limit of {limit} bytes"
-    clen = request.headers.get("content-length", "")
-    if clen.isdigit() and int(clen) > limit:
-        raise ApiError(413, f"request body of {clen} bytes is larger than {what}")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise ApiError(413, f"request body is larger than {what}")
-    return bytes(body)
-
-
-async def _json_body(request: Request, limit: int = MAX_JSON, setting: str | None = None) -> Any:
-    from crashhub.web import jsonbody
-
-    return jsonbody.loads(await _read_body(request, limit, setting))
+    wait = await run_in_threadpool(limit.hit, f"token:{tok.id}") if limit.enabled else None
+    if wait is not None:
+        n = retry_after(wait)
+        raise ApiError(
+            429,
+            f"too many {what} for token {tok.name or tok.id!r}: at most {limit.limit} per "
+            f"{limit.window:g} s; try again in {n} s",
+            retry_after=n,
+        )
 
 
 def install(app: FastAPI, ctx: Context) -> None:
@@ -117,8 +110,6 @@ def install(app: FastAPI, ctx: Context) -> None:
     # Counted per API token (one per host, as docs/host.md sets them up) in the database, so every
     # node behind the load balancer counts into one window; checked before the body is read, so a
     # refused upload stores nothing and costs no more than its headers.
-    from crashhub.web.limits import Limit, retry_after
-
     upload_limit = Limit(store, "upload", int(s.upload_rate_limit), float(s.upload_rate_window))
     # Host reports and KB writes are cheap to send and dear to keep (a database row, a re-apply of
     # the whole knowledge base): counted per token the same way.
@@ -127,38 +118,12 @@ def install(app: FastAPI, ctx: Context) -> None:
     )
     kb_limit = Limit(store, "kb-write", int(s.kb_write_rate_limit), float(s.kb_write_rate_window))
 
-    async def throttled(
-        tok: TokenRecord, limit: Limit = upload_limit, what: str = "uploads"
-    ) -> JSONResponse | None:
-        if not limit.enabled:
-            return None
-        wait = await run_in_threadpool(limit.hit, f"token:{tok.id}")
-        if wait is None:
-            return None
-        n = retry_after(wait)
-        msg = (
-            f"too many {what} for token {tok.name or tok.id!r}: at most {limit.limit} per "
-            f"{limit.window:g} s; try again in {n} s"
-        )
-        body = {"error": msg, "retry_after": n}
-        return JSONResponse(body, status_code=429, headers={"Retry-After": str(n)})
-
-    async def kb_throttled(tok: TokenRecord) -> None:
-        from crashhub.web.app import ApiError
-
-        refused = await throttled(tok, kb_limit, "knowledge-base writes")
-        if refused is not None:
-            n = refused.headers["Retry-After"]
-            raise ApiError(429, f"too many knowledge-base writes for token {tok.name or tok.id!r}: try "
-                           f"again in {n} s", retry_after=int(n))
 
     # ------------------------------------------------------------------ crashes
     @app.post("/api/v1/crashes", tags=["crashes"], openapi_extra=_CRASH_FORM, status_code=201)
     async def post_crash(request: Request) -> JSONResponse:
         tok = need(request, "upload")
-        refused = await throttled(tok)
-        if refused is not None:
-            return refused
+        await _throttle(upload_limit, tok, "uploads")
         clen = request.headers.get("content-length")
         if clen and clen.isdigit() and int(clen) > int(s.max_request_bytes):
             raise ApiError(
@@ -312,9 +277,7 @@ def install(app: FastAPI, ctx: Context) -> None:
         # (a Content-Range past 0) belong to an upload already allowed.
         rng = request.headers.get("content-range", "")
         if state["offset"] == 0 and (not rng or rng.strip().startswith("bytes 0-")):
-            refused = await throttled(tok)
-            if refused is not None:
-                return refused
+            await _throttle(upload_limit, tok, "uploads")
         owner = await run_in_threadpool(uploads.claim, crash_id)
         if owner is None:
             raise ApiError(409, "another upload to this crash is running", **state)
@@ -429,7 +392,7 @@ def install(app: FastAPI, ctx: Context) -> None:
     @app.post("/api/v1/buckets/{bucket_id}/merge", tags=["buckets"])
     async def merge(request: Request, bucket_id: str) -> dict[str, Any]:
         tok = need(request, "admin")
-        body = await _json_body(request)
+        body = await jsonbody.parse(request)
         into = body.get("into") if isinstance(body, dict) else None
         if not isinstance(into, str):
             raise ApiError(400, 'body must be {"into": "<bucket id>"}')
@@ -441,7 +404,7 @@ def install(app: FastAPI, ctx: Context) -> None:
         """The response workflow: ``{"status", "owner", "advice"}`` (any of them; "" clears owner
         or advice). Recorded as a bucket event; answers the bucket."""
         tok = need(request, "admin")
-        body = await _json_body(request)
+        body = await jsonbody.parse(request)
         fields = ("status", "owner", "advice")
         if (
             not isinstance(body, dict)
@@ -462,7 +425,7 @@ def install(app: FastAPI, ctx: Context) -> None:
     @app.post("/api/v1/buckets/{bucket_id}/split", tags=["buckets"])
     async def split(request: Request, bucket_id: str) -> dict[str, Any]:
         tok = need(request, "admin")
-        body = await _json_body(request)
+        body = await jsonbody.parse(request)
         crashes = body.get("crashes") if isinstance(body, dict) else None
         if not isinstance(crashes, list) or not all(isinstance(x, str) for x in crashes):
             raise ApiError(400, 'body must be {"crashes": ["<crash id>", ...], "title": "..."}')
@@ -495,18 +458,18 @@ def install(app: FastAPI, ctx: Context) -> None:
 
     async def _kb_write(request: Request, entry_id: str | None) -> tuple[Any, int]:
         tok = need(request, "admin")
-        await kb_throttled(tok)
+        await _throttle(kb_limit, tok, "knowledge-base writes")
         cap = int(s.max_kb_entry_bytes)
         ctype = (request.headers.get("content-type") or "").split(";")[0].strip()
         if ctype in ("application/yaml", "application/x-yaml", "text/yaml", "text/plain"):
-            raw = await _read_body(request, cap, "max_kb_entry_bytes")
+            raw = await jsonbody.read(request, cap, "max_kb_entry_bytes")
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
                 raise KbError("not UTF-8", "<request>") from None
             entry = await run_in_threadpool(ctx.kb.put_text, text, expect_id=entry_id)
         else:
-            body = await _json_body(request, cap, "max_kb_entry_bytes")
+            body = await jsonbody.parse(request, cap, "max_kb_entry_bytes")
             entry = await run_in_threadpool(ctx.kb.put_data, body, expect_id=entry_id)
         store.audit(f"token:{tok.id}:{tok.name}", "kb-put", entry.id)
         changed = await run_in_threadpool(ctx.kb.reapply, store)
@@ -525,7 +488,7 @@ def install(app: FastAPI, ctx: Context) -> None:
     @app.delete("/api/v1/kb/{entry_id}", tags=["kb"])
     async def kb_delete(request: Request, entry_id: str) -> dict[str, Any]:
         tok = need(request, "admin")
-        await kb_throttled(tok)
+        await _throttle(kb_limit, tok, "knowledge-base writes")
         if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,79}", entry_id):
             raise ApiError(400, f"bad entry id {entry_id!r}")
         if not await run_in_threadpool(ctx.kb.delete, entry_id):
@@ -539,12 +502,10 @@ def install(app: FastAPI, ctx: Context) -> None:
 
     # ------------------------------------------------------------------ hosts, kernels, jobs, audit
     @app.post("/api/v1/hosts/report", tags=["hosts"])
-    async def host_report(request: Request) -> Any:
+    async def host_report(request: Request) -> dict[str, Any]:
         tok = need(request, "upload")
-        refused = await throttled(tok, report_limit, "host reports")
-        if refused is not None:
-            return refused
-        body = await _json_body(request, int(s.max_host_report_bytes), "max_host_report_bytes")
+        await _throttle(report_limit, tok, "host reports")
+        body = await jsonbody.parse(request, int(s.max_host_report_bytes), "max_host_report_bytes")
         if not isinstance(body, dict) or not isinstance(body.get("host"), str) or not body["host"]:
             raise ApiError(400, "field 'host': a non-empty string is required")
         if not _SAFE_NAME.match(body["host"]):

@@ -9,10 +9,14 @@ or not, so no deep structure reaches the store or a template either.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crashhub.errors import InputError
 
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+MAX_BODY = 1024 * 1024  # a JSON body, unless the route names its own bound (setting)
 MAX_DEPTH = 32  # levels of arrays/objects; a host report or a KB entry needs a handful
 
 
@@ -48,3 +52,25 @@ def loads(body: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     except UnicodeEncodeError:
         raise InputError("body: a JSON string holds an unpaired surrogate (not valid Unicode)") from None
     return value
+
+
+async def read(request: Request, limit: int = MAX_BODY, setting: str | None = None) -> bytes:
+    """The whole body, refused with a 413 naming ``setting`` as soon as it passes ``limit`` bytes
+    (by its Content-Length before a byte is read)."""
+    from crashhub.web.app import ApiError  # noqa: PLC0415 (web.app imports the routes that import this)
+
+    what = f"{setting} ({limit})" if setting else f"the limit of {limit} bytes"
+    clen = request.headers.get("content-length", "")
+    if clen.isdigit() and int(clen) > limit:
+        raise ApiError(413, f"request body of {clen} bytes is larger than {what}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ApiError(413, f"request body is larger than {what}")
+    return bytes(body)
+
+
+async def parse(request: Request, limit: int = MAX_BODY, setting: str | None = None) -> Any:
+    """The JSON value of a request body read with :func:`read`'s bound."""
+    return loads(await read(request, limit, setting))
