@@ -285,6 +285,12 @@ def test_refused_and_duplicate_dumps_leave_no_blobs(hub: Any) -> None:
         dup = post(c, auth, vmcore=synth.to_kdump(m, "zlib" if i % 2 else "zstd", dump_level=1 + 2 * (i % 3)))
         assert dup.status_code == 200, dup.text
         assert dup.json()["id"] == first.json()["id"]
+    # A dump without a readable kernel log, sent without a log: no crash to attach it to (400).
+    nolog = synth.to_kdump(synth.standard_machine(layout="none"))
+    for _ in range(3):
+        r = post(c, auth, vmcore=nolog)
+        assert r.status_code == 400 and "no kernel log" in r.json()["error"], r.text
+    assert blob_files(ctx) == before
     # A dump of another kernel put to a log-only crash: refused after it was checked.
     cid = _crash(c, auth, 5)
     before = blob_files(ctx)
