@@ -1,0 +1,72 @@
+"""What the parser fuzzing found, one test each (they failed before the fix)."""
+
+from __future__ import annotations
+
+import os
+import struct
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from tests.security.targets import LIMITS, OOPS, _ar, _deb_seed, _rpm_header, _rpm_seed, _tar
+
+from crashhub import triage
+from crashhub.debuginfo import deb, rpm, sourcetar
+from crashhub.errors import DebuginfoError
+
+LATIN1 = "latin-1"
+
+
+def test_deb_member_names_that_are_not_utf8(tmp_path: Path) -> None:
+    """libarchive returns such a name as bytes: it was a TypeError out of deb.extract, now a file kept
+    under the same bytes."""
+    data = _tar({"./usr/lib/debug/lib/modules/9.9.9/caf\xe9.ko": b"module"}, "w:xz", LATIN1)
+    control = _tar({"./control": b"Package: p\nVersion: 1\nArchitecture: amd64\n"}, "w:gz", LATIN1)
+    p = tmp_path / "x.deb"
+    p.write_bytes(_ar({"debian-binary": b"2.0\n", "control.tar.gz": control, "data.tar.xz": data}))
+    meta, kept = deb.extract(p, tmp_path / "out", LIMITS)
+    assert meta is not None and meta.package == "p"
+    assert [k.kind for k in kept] == ["module"]
+    assert kept[0].path.read_bytes() == b"module"
+    assert os.listdir(bytes(tmp_path / "out" / "usr/lib/debug/lib/modules/9.9.9")) == [b"caf\xe9.ko"]
+    # the outer ar member's own name, not UTF-8 either
+    raw = bytearray(_deb_seed())
+    at = raw.index(b"control.tar.gz")
+    raw[at:at + 14] = b"control\xff.tar.g"
+    p.write_bytes(bytes(raw))
+    deb.extract(p, tmp_path / "out2", LIMITS)
+
+
+def test_source_tar_names_that_are_not_utf8(tmp_path: Path) -> None:
+    p = tmp_path / "linux.tar.gz"
+    files = {"linux-9.9/mm/sl\xe4b.c": b"int x;\n", "linux-9.9/Makefile": b"V=1\n"}
+    p.write_bytes(_tar(files, "w:gz", LATIN1))
+    assert sourcetar.extract_sources(p, tmp_path / "src", LIMITS) == 2
+
+
+def test_rpm_header_claiming_256_mib_allocates_nothing_of_it(tmp_path: Path) -> None:
+    seed = bytearray(_rpm_seed())
+    main = seed.index(_rpm_header([(rpm.TAG_NAME, b"kernel-debuginfo")])[:8], 100)
+    struct.pack_into(">I", seed, main + 12, rpm.MAX_DATA)  # the main header's data length
+    p = tmp_path / "small.rpm"
+    p.write_bytes(bytes(seed))
+    tracemalloc.start()
+    try:
+        with pytest.raises(DebuginfoError, match="truncated RPM"):
+            rpm.info(p)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, peak  # was 256 MiB: read(n) allocates n before it finds the end of file
+
+
+def test_reading_a_small_log_does_not_allocate_the_log_cap(tmp_path: Path) -> None:
+    p = tmp_path / "dmesg.txt"
+    p.write_text(OOPS)
+    tracemalloc.start()
+    try:
+        reports = triage.parse_file(p)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert reports and peak < 32 << 20, peak  # was 1 GiB (MAX_LOG_BYTES) for every log
