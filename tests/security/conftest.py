@@ -1,0 +1,75 @@
+"""An in-process hub app with one crash in it and a token per role, for the API campaign tests."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.security.targets import OOPS
+
+from crashhub import config
+from crashhub.store.base import Store
+from crashhub.web.app import build_context, create_app
+from crashhub.web.auth import create_token
+
+ROLES = ("anonymous", "host", "viewer", "admin")
+
+
+@dataclass
+class SecHub:
+    app: Any
+    store: Store
+    tokens: dict[str, str] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)  # path parameter -> a value that exists
+
+    def client(self, role: str) -> TestClient:
+        c = TestClient(self.app, follow_redirects=False, raise_server_exceptions=False)
+        if role in self.tokens:
+            c.headers["Authorization"] = f"Bearer {self.tokens[role]}"
+        return c
+
+    def ui_client(self, role: str) -> TestClient:
+        """A client with the role's bearer token and, for viewer and admin, a UI session of the role."""
+        c = self.client(role)
+        if role in ("viewer", "admin"):
+            form = {"csrf": csrf_of(c.get("/ui/login").text), "token": self.tokens[role]}
+            r = c.post("/ui/login", data=form)
+            assert r.status_code == 303, r.text[:300]
+        return c
+
+
+def csrf_of(html: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m, html[:300]
+    return m[1]
+
+
+def build(data: Path, **overrides: Any) -> SecHub:
+    settings = config.load(data, env={}, spool_dir="", workers=0, alert_interval=0, starter_kb=True,
+                           upload_rate_limit=0, **overrides)
+    ctx = build_context(settings)
+    hub = SecHub(create_app(settings, background=False, ctx=ctx), ctx.hub.store)
+    for role in ("host", "viewer", "admin"):
+        hub.tokens[role] = create_token(ctx.hub.store, role, f"sec-{role}")[0]
+    with hub.client("host") as c:
+        log = {"log": ("vmcore-dmesg.txt", OOPS.encode())}
+        r = c.post("/api/v1/crashes", data={"host": "web-01"}, files=log)
+        assert r.status_code == 201, r.text
+        crash = r.json()
+    with hub.client("admin") as c:
+        entry = c.get("/api/v1/kb").json()["entries"][0]["id"]
+    hub.ids = {"crash_id": crash["id"], "bucket_id": crash["bucket"]["id"], "entry_id": entry,
+               "name": "vmcore-dmesg.txt", "lang": "en"}
+    return hub
+
+
+@pytest.fixture(scope="module")
+def sechub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecHub]:
+    hub = build(tmp_path_factory.mktemp("sec") / "data")
+    yield hub
+    hub.store.close()
