@@ -13,11 +13,25 @@ from fastapi.testclient import TestClient
 from tests.security.targets import OOPS
 
 from crashhub import config
+from crashhub.ingest.spool import ingest_path
 from crashhub.store.base import Store
 from crashhub.web.app import build_context, create_app
 from crashhub.web.auth import create_token
 
 ROLES = ("anonymous", "host", "viewer", "admin")
+CRASH_DIR = "10.0.0.5-2026-12-04-10:00:00"  # a RHEL-style kdump directory: host IP and crash time
+
+
+def make_crash_dir(root: Path) -> Path:
+    """A kdump directory: a flat dump of a synthetic machine (reassembled on ingest) and its log."""
+    from tests.dump import synth  # noqa: PLC0415  (builds a synthetic machine: only when asked)
+
+    d = root / CRASH_DIR
+    d.mkdir(parents=True)
+    kd = synth.to_kdump(synth.standard_machine("lockless"), "zlib", dump_level=31)
+    (d / "vmcore").write_bytes(synth.to_flat(kd, chunk=8192))
+    (d / "vmcore-dmesg.txt").write_text(OOPS)
+    return d
 
 
 @dataclass
@@ -61,10 +75,12 @@ def build(data: Path, **overrides: Any) -> SecHub:
         r = c.post("/api/v1/crashes", data={"host": "web-01"}, files=log)
         assert r.status_code == 201, r.text
         crash = r.json()
+    dumped = ingest_path(ctx.pipeline, make_crash_dir(data.parent / "spool"), source="cli").crash
+    hub.ids["dump_crash_id"] = dumped.id
     with hub.client("admin") as c:
         entry = c.get("/api/v1/kb").json()["entries"][0]["id"]
-    hub.ids = {"crash_id": crash["id"], "bucket_id": crash["bucket"]["id"], "entry_id": entry,
-               "name": "vmcore-dmesg.txt", "lang": "en"}
+    hub.ids |= {"crash_id": crash["id"], "bucket_id": crash["bucket"]["id"], "entry_id": entry,
+                "name": "vmcore-dmesg.txt", "lang": "en"}
     return hub
 
 

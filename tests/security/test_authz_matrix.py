@@ -159,3 +159,16 @@ def test_authorization_matrix(sechub: SecHub, role: str) -> None:
         if refused(status, location) == allowed:
             wrong.append(f"{route} as {role}: {status} {location}".strip())
     assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("route", ["/api/v1/crashes/{id}/files/vmcore", "/ui/crashes/{id}/files/vmcore"])
+def test_dumps_download_for_admins_only(sechub: SecHub, route: str) -> None:
+    """A row rule the route table cannot show: a crash's log is for readers, its dump for admins."""
+    url = route.replace("{id}", sechub.ids["dump_crash_id"])
+    for role in ROLES:
+        with sechub.ui_client(role) as c:
+            r = c.get(url)
+        denied = refused(r.status_code, r.headers.get("location", ""))
+        assert denied == (role != "admin"), (role, r.status_code)
+        if role == "admin":
+            assert r.status_code == 200 and len(r.content) > 100_000

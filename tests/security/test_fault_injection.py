@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.dump import synth
+from tests.security.conftest import make_crash_dir
 from tests.security.ingest_child import POINTS
 from tests.security.targets import OOPS
 
@@ -28,7 +28,6 @@ from crashhub.store import open_store
 from crashhub.web.app import build_context
 
 REPO = Path(__file__).resolve().parents[2]
-CRASH_DIR = "10.0.0.5-2026-12-04-10:00:00"  # a RHEL-style kdump directory: host IP and crash time
 
 
 @dataclass
@@ -71,15 +70,6 @@ def child(data: Path, crash_dir: Path, point: str, db: str | None = None) -> sub
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "src")])}
     return subprocess.run(argv + ([db] if db else []), cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=180, check=False)
-
-
-def make_crash_dir(root: Path) -> Path:
-    d = root / CRASH_DIR
-    d.mkdir(parents=True)
-    kd = synth.to_kdump(synth.standard_machine("lockless"), "zlib", dump_level=31)
-    (d / "vmcore").write_bytes(synth.to_flat(kd, chunk=8192))  # flat: reassembled on ingest
-    (d / "vmcore-dmesg.txt").write_text(OOPS)
-    return d
 
 
 @pytest.fixture(scope="module")
