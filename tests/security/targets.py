@@ -86,7 +86,20 @@ def _dump_seeds() -> tuple[bytes, ...]:
     m = synth.standard_machine("lockless")
     kd = synth.to_kdump(m, "zlib", dump_level=31)
     # Not the ELF core (12 MB, its headers are fuzzed field by field in tests/dump/test_fuzz.py).
-    return kd, synth.to_flat(kd, chunk=8192)
+    flat = synth.to_flat(kd, chunk=8192)
+    return kd, flat, *_wrapped(kd[:65536]), gzip.compress(flat[:65536], mtime=0)
+
+
+def _wrapped(data: bytes) -> tuple[bytes, ...]:
+    """``data`` in each stream wrapper a dump may come in (gzip, xz, bzip2, zstd, lz4)."""
+    import bz2  # noqa: PLC0415
+    import lzma  # noqa: PLC0415
+
+    import lz4.frame  # noqa: PLC0415
+    import zstandard  # noqa: PLC0415
+
+    return (gzip.compress(data, mtime=0), lzma.compress(data), bz2.compress(data),
+            zstandard.ZstdCompressor().compress(data), lz4.frame.compress(data))
 
 
 def _dump(data: bytes, tmp: Path) -> None:

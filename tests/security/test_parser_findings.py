@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import struct
 import tracemalloc
@@ -10,9 +11,9 @@ from pathlib import Path
 import pytest
 from tests.security.targets import LIMITS, OOPS, _ar, _deb_seed, _rpm_header, _rpm_seed, _tar
 
-from crashhub import triage
+from crashhub import dump, triage
 from crashhub.debuginfo import deb, rpm, sourcetar
-from crashhub.errors import DebuginfoError
+from crashhub.errors import DebuginfoError, DecompressError, DumpFormatError
 
 LATIN1 = "latin-1"
 
@@ -70,3 +71,39 @@ def test_reading_a_small_log_does_not_allocate_the_log_cap(tmp_path: Path) -> No
     finally:
         tracemalloc.stop()
     assert reports and peak < 32 << 20, peak  # was 1 GiB (MAX_LOG_BYTES) for every log
+
+
+# Each wrapper's magic followed by bytes that are no stream of it.
+BROKEN_STREAMS = {
+    "gzip": b"\x1f\x8b\x08\x00" + bytes(6) + b"\xff" * 64,
+    "xz": b"\xfd7zXZ\x00" + b"\xff" * 64,
+    "bzip2": b"BZh9" + b"\xff" * 64,
+    "zstd": b"\x28\xb5\x2f\xfd" + b"\xff" * 64,
+    "lz4": b"\x04\x22\x4d\x18" + b"\xff" * 64,
+}
+
+
+@pytest.mark.parametrize("wrapper", sorted(BROKEN_STREAMS))
+def test_broken_wrapper_streams_are_decompress_errors(tmp_path: Path, wrapper: str) -> None:
+    """Opening a wrapped dump leaked the codec's own exception (OSError, LZMAError, ZstdError,
+    RuntimeError...): ``crashhub dump`` printed a traceback."""
+    p = tmp_path / "vmcore.wrapped"
+    p.write_bytes(BROKEN_STREAMS[wrapper])
+    for fn in (dump.facts, dump.open_dump):
+        with pytest.raises(DecompressError) as ei:
+            fn(p)
+        assert ei.value.path == str(p)
+
+
+@pytest.mark.parametrize("wrapper", ["gzip", "zstd"])
+def test_wrapped_non_dump_errors_name_the_given_file(tmp_path: Path, wrapper: str) -> None:
+    """They named the temporary file the stream was unwrapped into, or no file at all."""
+    import zstandard  # noqa: PLC0415
+
+    data = b"not a dump at all, just text\n" * 10
+    p = tmp_path / "vmcore.wrapped"
+    p.write_bytes(gzip.compress(data) if wrapper == "gzip" else zstandard.ZstdCompressor().compress(data))
+    for fn in (dump.detect, dump.facts):
+        with pytest.raises(DumpFormatError) as ei:
+            fn(p)
+        assert ei.value.path == str(p), str(ei.value)

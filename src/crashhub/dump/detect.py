@@ -31,7 +31,7 @@ KDUMP_SIGS = (b"KDUMP   ", b"DISKDUMP")
 DEFAULT_UNWRAP_LIMIT = 1 << 40
 
 
-def _payload_format(head: bytes, source: Source | None) -> str:
+def _payload_format(head: bytes, source: Source | None, path: str | None = None) -> str:
     if head[:4] == ELF_MAGIC:
         if source is not None:
             from crashhub.dump.elf import ElfDump  # noqa: PLC0415
@@ -46,7 +46,7 @@ def _payload_format(head: bytes, source: Source | None) -> str:
         if source is not None and parse_header(source)[0].split:
             return "split-kdump"
         return "kdump"
-    raise DumpFormatError(f"unknown dump magic {head[:8]!r}", getattr(source, "path", None), 0)
+    raise DumpFormatError(f"unknown dump magic {head[:8]!r}", getattr(source, "path", None) or path, 0)
 
 
 def _detect_source(path: str) -> tuple[str, Source]:
@@ -101,12 +101,12 @@ def detect(path: str | os.PathLike[str]) -> str:
                 off, size = int.from_bytes(inner[at:at + 8], "big", signed=True), int.from_bytes(
                     inner[at + 8:at + 16], "big", signed=True)
                 if off == 0:
-                    return "flat-" + _payload_format(inner[at + 16:], None) + "+" + wrapper
+                    return "flat-" + _payload_format(inner[at + 16:], None, p) + "+" + wrapper
                 if off < 0 or size <= 0:
                     break
                 at += 16 + size
             return "flat+" + wrapper
-        return _payload_format(inner, None) + "+" + wrapper
+        return _payload_format(inner, None, p) + "+" + wrapper
     fmt, src = _detect_source(p)
     src.close()
     return fmt
@@ -138,8 +138,11 @@ def _unwrap(p: str, wrapper: str) -> tuple[Path, bool]:
     """Decompress into a temporary file: a flat stream is reassembled on the way (sparse).
 
     Returns the file and whether the stream was flattened."""
-    with open_wrapped(p, wrapper) as w:
-        head = w.read(16)
+    try:
+        with open_wrapped(p, wrapper) as w:
+            head = w.read(16)
+    except Exception as e:  # each codec has its own error types (OSError, LZMAError, ZstdError, ...)
+        raise DecompressError(f"{wrapper} stream: {e}", p, 0) from None
     if not head.startswith(FLAT_SIGNATURE):
         return unwrap_to_file(p, wrapper, unwrap_limit()), False
     import tempfile  # noqa: PLC0415 (wrapped dumps only)
@@ -170,6 +173,10 @@ def open_dump(path: str | os.PathLike[str]) -> DumpReader:
         tmp, was_flat = _unwrap(p, wrapper)
         try:
             fmt, inner = _detect_source(str(tmp))
+        except DumpError as e:
+            tmp.unlink(missing_ok=True)
+            # Named after the file the user gave, not the temporary file it was unwrapped into.
+            raise type(e)(e.message, p, e.offset) from None
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
