@@ -237,6 +237,16 @@ MULTIPART = (
 ).encode()
 
 
+def multipart_body(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> bytes:
+    out = b""
+    for name, value in fields.items():
+        out += f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+    for name, (filename, body) in files.items():
+        out += (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n").encode() + body + b"\r\n"
+    return out + f"--{BOUNDARY}--\r\n".encode()
+
+
 def _multipart(data: bytes, tmp: Path) -> None:
     spool = _fresh(tmp, "mp")
     spool.mkdir()
