@@ -22,6 +22,7 @@ from pathlib import Path
 from crashhub import triage
 from crashhub.debuginfo import deb, elf, rpm, sourcetar
 from crashhub.debuginfo.archive import Limits
+from crashhub.debuginfo.debuginfod import resolve_source
 from crashhub.dump import vmcoreinfo
 from crashhub.errors import CrashhubError, DebuginfoError, DumpError, KbError, LogError
 from crashhub.kb.load import parse_entry
@@ -216,6 +217,17 @@ def _source_tar(data: bytes, tmp: Path) -> None:
     sourcetar.extract_sources(_file(tmp, data, "linux.tar.gz"), _fresh(tmp, "src-out"), LIMITS)
 
 
+def _source_path(data: bytes, tmp: Path) -> None:
+    """The debuginfod route's path (no token): a file inside the tree or None, never outside it."""
+    tree = tmp / "tree"
+    if not tree.exists():
+        (tree / "mm").mkdir(parents=True)
+        (tree / "mm" / "slab.c").write_text("int x;\n")
+        (tree / "etc").symlink_to("/etc")
+    got = resolve_source(tree, data.decode("utf-8", "surrogateescape"))
+    assert got is None or got.is_relative_to(tree.resolve()), got
+
+
 # --- KB YAML -----------------------------------------------------------------------------------------
 
 def _kb_seeds() -> tuple[bytes, ...]:
@@ -284,6 +296,8 @@ TARGETS: dict[str, Target] = {
     "rpm": Target("rpm", (), _rpm, (DebuginfoError,)),
     "deb": Target("deb", (), _deb, (DebuginfoError,)),
     "tar": Target("tar", (), _source_tar, (DebuginfoError,)),
+    "source-path": Target("source-path", (b"/build/linux-9.9/mm/slab.c", b"etc/passwd", b"mm/../../x"),
+                          _source_path, ()),
     "kb": Target("kb", (), _kb, (KbError,)),
     "multipart": Target("multipart", (MULTIPART,), _multipart, (multipart.MultipartError,)),
 }
