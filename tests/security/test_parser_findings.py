@@ -12,7 +12,7 @@ import pytest
 from tests.security.targets import LIMITS, OOPS, _ar, _deb_seed, _rpm_header, _rpm_seed, _tar
 
 from crashhub import dump, triage
-from crashhub.debuginfo import deb, rpm, sourcetar
+from crashhub.debuginfo import deb, elf, rpm, sourcetar
 from crashhub.errors import DebuginfoError, DecompressError, DumpFormatError
 
 LATIN1 = "latin-1"
@@ -107,3 +107,27 @@ def test_wrapped_non_dump_errors_name_the_given_file(tmp_path: Path, wrapper: st
         with pytest.raises(DumpFormatError) as ei:
             fn(p)
         assert ei.value.path == str(p), str(ei.value)
+
+
+def _elf_with_rodata_at(offset: int) -> bytes:
+    """A minimal ELF64 file: a null section, .shstrtab, and .rodata claiming ``offset``."""
+    names = b"\0.shstrtab\0.rodata\0"
+    shoff = 64 + len(names)
+    hdr = bytearray(64)
+    hdr[:16] = b"\x7fELF\x02\x01\x01" + bytes(9)
+    struct.pack_into("<HHIQQQIHHHHHH", hdr, 16, 2, 62, 1, 0, 0, shoff, 0, 64, 0, 0, 64, 3, 1)
+
+    def sh(name: int, stype: int, off: int, size: int) -> bytes:
+        return struct.pack("<IIQQQQIIQQ", name, stype, 0, 0, off, size, 0, 0, 1, 0)
+
+    return bytes(hdr) + names + sh(0, 0, 0, 0) + sh(1, 3, 64, len(names)) + sh(11, 1, offset, 4096)
+
+
+@pytest.mark.parametrize("offset", [2**63 + 5, 2**64 - 1, 1 << 40])
+def test_elf_rodata_past_the_end_has_no_release(tmp_path: Path, offset: int) -> None:
+    """kernel_release seeked to .rodata's offset before checking it: OSError/OverflowError."""
+    p = tmp_path / "vmlinux"
+    p.write_bytes(_elf_with_rodata_at(offset))
+    info = elf.read_elf(p)
+    assert info.section(".rodata") is not None
+    assert elf.kernel_release(p, info) is None
