@@ -1,8 +1,10 @@
 """Ingest one crash directory, killed with SIGKILL at a named point (the fault-injection child).
 
 ``python -m tests.security.ingest_child DATA CRASH_DIR POINT [DATABASE_URL]``: POINT is one of ``POINTS``
-(or ``none``).  The kill points are set from outside the code under test, by wrapping the function a
-step calls, so the pipeline runs exactly as in production up to the instant it dies.
+or ``UPLOAD_POINTS`` (or ``none``, ``upload:none``).  An ``upload:`` point stores the directory's log
+first, then sends its dump as a resumable upload (continuing one an earlier run left) and dies in
+that upload's last steps.  The kill points are set from outside the code under test, by wrapping
+the function a step calls, so the pipeline runs exactly as in production up to the instant it dies.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from typing import Any
 from sqlalchemy.engine.default import DefaultDialect
 
 from crashhub import config, dump
+from crashhub.ingest import uploads
 from crashhub.ingest.arrival import Pipeline
 from crashhub.ingest.spool import ingest_path
+from crashhub.ingest.uploads import Uploads
 from crashhub.store.blobs import LocalBlobStore
 from crashhub.store.sql import SqlStore
 from crashhub.web.app import build_context
@@ -34,10 +38,19 @@ POINTS: dict[str, tuple[Any, str, str, tuple[Any, str] | None]] = {
     "db-committed": (DefaultDialect, "do_commit", "after", STORE),  # stored, the caller not told
     "ingested": (Pipeline, "ingest", "after", None),  # done; the spool would not have marked it yet
 }
+FINISH = (Uploads, "finish")
+UPLOAD_POINTS: dict[str, tuple[Any, str, str, tuple[Any, str] | None]] = {
+    "upload:appended": (Uploads, "append", "after", None),  # every byte in the .part file
+    "upload:renamed": (uploads.os, "replace", "after", FINISH),  # .part moved to the temp area
+    "upload:dump-blob": (LocalBlobStore, "adopt", "after", FINISH),  # a blob nobody refers to
+    "upload:db-commit": (DefaultDialect, "do_commit", "before", (SqlStore, "attach_dump")),
+    "upload:db-committed": (DefaultDialect, "do_commit", "after", (SqlStore, "attach_dump")),
+    "upload:finished": (Uploads, "finish", "after", None),
+}
 
 
 def arm(point: str) -> None:
-    owner, name, when, within = POINTS[point]
+    owner, name, when, within = {**POINTS, **UPLOAD_POINTS}[point]
     orig = getattr(owner, name)
     inside = [within is None]
 
@@ -72,11 +85,34 @@ def main(argv: list[str]) -> int:
     extra = {"database_url": argv[3]} if len(argv) > 3 else {}
     settings = config.load(data, env={}, spool_dir="", workers=0, alert_interval=0, **extra)
     ctx = build_context(settings)
+    if point.startswith("upload:"):
+        ctx.hub.store.release_claims()  # what a restarted embedded hub does first (web/app.py)
+        crash = ingest_path(ctx.pipeline, crash_dir / "vmcore-dmesg.txt", source="cli").crash
+        if point != "upload:none":
+            arm(point)
+        upload(Uploads(ctx.pipeline), crash.id, (crash_dir / "vmcore").read_bytes())
+        return 0
     if point != "none":
         arm(point)
     out = ingest_path(ctx.pipeline, crash_dir, source="cli")
     print(out.crash.id, out.created)
     return 0
+
+
+def upload(up: Uploads, crash_id: str, data: bytes) -> None:
+    """What the agent does: ask where the hub is, send the rest, finish."""
+    state = up.state(crash_id)
+    if state["complete"]:
+        return
+    at = int(state["offset"])
+    owner = up.claim(crash_id)
+    assert owner is not None, "the killed run's lease is still held"
+    try:
+        up.begin(crash_id, len(data), at)
+        up.append(crash_id, owner, at, data[at:])
+    finally:
+        up.release(crash_id, owner)
+    up.finish(crash_id)
 
 
 if __name__ == "__main__":
