@@ -16,8 +16,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def corpus_dir() -> Path | None:
+    """``$CRASHHUB_CORPUS`` when set (and then only it), else ``../shared/corpus`` beside the checkout
+    or one level further up (a CI clone)."""
     env = os.environ.get("CRASHHUB_CORPUS")
-    for c in ([Path(env)] if env else []) + [
+    for c in [Path(env)] if env else [
         REPO.parent / "shared" / "corpus",
         REPO.parent.parent / "shared" / "corpus",
     ]:

@@ -39,6 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     ci = sub.add_parser("ci", help="the core set CI builds (lab.run.CI_CORE)")
     ci.add_argument("--fresh", action="store_true")
     sub.add_parser("list", help="the runs in the cache")
+    r = sub.add_parser("refresh", help="resolve today's kernels, make the core set, compare with kept logs")
+    r.add_argument("--all", action="store_true", help="every kind kept in tests/triage/data/lab")
+    r.add_argument("--no-resolve", action="store_true", help="keep the pinned kernels (compare only)")
+    r.add_argument("--adopt", action="store_true",
+                   help="keep the new logs (of unchanged behaviour) and the minidump in the repository")
+    m = sub.add_parser("minidump", help="cut a run's elf/vmcore down to the pages the hub reads")
+    m.add_argument("--kernel", default="6.1")
+    m.add_argument("--kind", default="null", choices=sorted(KINDS))
+    m.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
 
     try:
@@ -50,6 +59,14 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.copytree(run.dir, args.out)
             print(_summary(run))
             print(json.dumps(run.manifest["expected"], indent=2), flush=True)
+        elif args.cmd == "refresh":
+            from lab.refresh import refresh  # noqa: PLC0415 - needs the crashhub package
+
+            return refresh(everything=args.all, resolve=not args.no_resolve, take=args.adopt)
+        elif args.cmd == "minidump":
+            from lab.minidump import make  # noqa: PLC0415 - needs the crashhub package
+
+            print(json.dumps(make(crash(args.kernel, args.kind), args.out), indent=2), flush=True)
         elif args.cmd == "list":
             for run in cached():
                 print(_summary(run))

@@ -24,15 +24,20 @@ class KernelFamily:
     suite: str  # the Debian suite it comes from (documentation only: apt decides)
     image_meta: str  # meta-package whose dependency names the current image package
     compressed_modules: bool  # Debian's 6.12 packages ship .ko.xz
+    # The releases this family may resolve to (Debian moves the meta-package every few weeks:
+    # 6.1.0-56 -> 57 in a week); a release outside it is a new kind of kernel the tests do not know.
+    release_pattern: str
     # A suite the machine's apt does not list: read through a private apt state in the cache, with
     # the host's own Debian mirror (bullseye for 5.10). None: the machine's apt as configured.
     private_suite: str | None = None
 
 
 FAMILIES: dict[str, KernelFamily] = {
-    "6.1": KernelFamily("6.1", "bookworm", "linux-image-cloud-amd64", False),
-    "6.12": KernelFamily("6.12", "bookworm", "linux-image-6.12-cloud-amd64", True),
-    "5.10": KernelFamily("5.10", "bullseye", "linux-image-cloud-amd64", False, private_suite="bullseye"),
+    "6.1": KernelFamily("6.1", "bookworm", "linux-image-cloud-amd64", False, r"6\.1\.0-\d+-cloud-amd64"),
+    "6.12": KernelFamily("6.12", "bookworm", "linux-image-6.12-cloud-amd64", True,
+                         r"6\.12\.\d+\+deb12-cloud-amd64"),
+    "5.10": KernelFamily("5.10", "bullseye", "linux-image-cloud-amd64", False, r"5\.10\.0-\d+-cloud-amd64",
+                         private_suite="bullseye"),
 }
 
 

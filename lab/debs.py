@@ -131,6 +131,15 @@ def _candidate(package: str, opts: list[str]) -> str:
     return m.group(1)
 
 
+def known(fam: KernelFamily, release: str) -> None:
+    """Fail (not skip) when apt moved the family to a kernel line the lab and the tests do not know."""
+    if not re.fullmatch(fam.release_pattern, release):
+        raise RunFailed(
+            f"kernel family {fam.key} now resolves to {release}, which is not a {fam.key} kernel the lab "
+            f"knows (release_pattern {fam.release_pattern!r}): update lab/config.py FAMILIES"
+        )
+
+
 def resolve(fam: KernelFamily) -> tuple[str, str]:
     """(release, version) of the image package the family's meta-package currently points at."""
     pinned = cache_dir() / "kernels" / f"{fam.key}.json"
@@ -138,12 +147,14 @@ def resolve(fam: KernelFamily) -> tuple[str, str]:
         # Once a family is resolved, keep it: cached runs stay valid when apt moves on.
         # Delete the file to move to the newest kernel.
         data = json.loads(pinned.read_text())
+        known(fam, str(data["release"]))
         return str(data["release"]), str(data["version"])
     opts = apt_options(fam)
     images = [d for d in _depends(fam.image_meta, opts) if d.startswith("linux-image-")]
     if not images:
         raise LabUnavailable(f"{fam.image_meta} names no linux-image package")
     release = images[0].removeprefix("linux-image-")
+    known(fam, release)
     version = _candidate(images[0], opts)
     pinned.parent.mkdir(parents=True, exist_ok=True)
     pinned.write_text(json.dumps({"release": release, "version": version}) + "\n")

@@ -4,7 +4,7 @@
     run.path("rhel/vmcore"), run.vmlinux, run.manifest["expected"]
 
 Skips when the lab cannot run here (no QEMU, no apt, a package missing), unless
-``CRASHHUB_LAB_REQUIRED=1``, when it fails instead. A run that goes wrong where the lab can run
+``CRASHHUB_REQUIRE_ALL=1`` (CI), when it fails instead. A run that goes wrong where the lab can run
 (no panic, capture unfinished) fails the test.
 """
 
@@ -20,7 +20,7 @@ from lab.run import LabRun, cached, crash
 
 
 def _required() -> bool:
-    return os.environ.get("CRASHHUB_LAB_REQUIRED", "") not in ("", "0")
+    return os.environ.get("CRASHHUB_REQUIRE_ALL", "") not in ("", "0")
 
 
 class Lab:
@@ -32,7 +32,7 @@ class Lab:
 
     def _give_up(self, reason: str) -> NoReturn:
         if _required():
-            pytest.fail(f"crash lab required but unusable: {reason}")
+            pytest.fail(f"crash lab required (CRASHHUB_REQUIRE_ALL=1) but unusable: {reason}")
         pytest.skip(f"crash lab unusable: {reason}")
 
     def cached(self) -> list[LabRun]:

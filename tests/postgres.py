@@ -8,7 +8,8 @@ run as root, since initdb refuses root) in a temp directory, or the server named
 - ``pg_url``: a fresh database on it for one test;
 - ``pg_control``: stop and start that server (fault tests), when it is this fixture's own.
 
-Each skips with the reason when the server cannot start.  Registered in tests/conftest.py.
+Each is missing() (tests/need.py) with the reason when the server cannot start: a skip on a desk,
+a failure under CRASHHUB_REQUIRE_ALL.  Registered in tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.need import missing
 
 
 def free_port() -> int:
@@ -74,7 +76,8 @@ class PgControl:
 @pytest.fixture
 def pg_control(pg_url: str) -> Iterator[PgControl]:
     if not _PG:
-        pytest.skip("the PostgreSQL server is not this fixture's (CRASHHUB_TEST_PG_URL): cannot restart it")
+        missing("a PostgreSQL server of the fixture's own",
+                "CRASHHUB_TEST_PG_URL names another: cannot restart it")
     c = PgControl()
     try:
         yield c
@@ -92,7 +95,7 @@ def pg_server() -> Iterator[str]:
         return
     bindir = _pg_bin()
     if bindir is None:
-        pytest.skip("PostgreSQL server binaries (/usr/lib/postgresql/*/bin) are not installed")
+        missing("PostgreSQL", "server binaries (/usr/lib/postgresql/*/bin) are not installed")
     tmp = Path(tempfile.mkdtemp(prefix="crashhub-scale-pg-"))
     data = tmp / "data"
     if os.geteuid() == 0:
@@ -100,7 +103,7 @@ def pg_server() -> Iterator[str]:
             shutil.chown(tmp, "postgres", "postgres")
         except (LookupError, PermissionError) as e:
             shutil.rmtree(tmp, ignore_errors=True)
-            pytest.skip(f"cannot hand a directory to the postgres user: {e}")
+            missing("PostgreSQL", f"cannot hand a directory to the postgres user: {e}")
     port = free_port()
     try:
         subprocess.run(
@@ -145,7 +148,7 @@ def pg_server() -> Iterator[str]:
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, FileNotFoundError) as e:
         out = getattr(e, "stderr", b"") or b""
         shutil.rmtree(tmp, ignore_errors=True)
-        pytest.skip(f"could not start PostgreSQL: {e} {out.decode(errors='replace')[-300:]}")
+        missing("PostgreSQL", f"could not start: {e} {out.decode(errors='replace')[-300:]}")
     _PG.update(bindir=bindir, data=data, tmp=tmp, port=port)
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"

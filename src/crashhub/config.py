@@ -92,8 +92,22 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         "Reverse proxies / load balancers whose `X-Forwarded-For` and `X-Forwarded-Proto` `crashhub serve` "
         "trusts for the client's address (comma-separated addresses or networks, `*` for any). The "
-        "per-address login limit counts by that address. Default: uvicorn's (`FORWARDED_ALLOW_IPS`, "
-        "else 127.0.0.1), right for a proxy on the same machine.",
+        "per-address login limit counts by that address. Default: none, the headers are ignored from "
+        "every peer (set `127.0.0.1` for a proxy on the same machine).",
+    ),
+    Setting(
+        "request_header_timeout",
+        float,
+        30.0,
+        "Seconds `crashhub serve` waits for a request's line and headers, from the connection (or the "
+        "previous response) on; past it the connection is closed (slow-header clients). 0 disables.",
+    ),
+    Setting(
+        "request_body_timeout",
+        float,
+        60.0,
+        "Seconds `crashhub serve` waits for the next byte of a request body before closing the "
+        "connection (a stalled upload; the agent resumes a dump upload where it stopped). 0 disables.",
     ),
     Setting(
         "spool_dir",
@@ -164,6 +178,35 @@ SETTINGS: tuple[Setting, ...] = (
         "(another process may be about to record them).",
     ),
     Setting(
+        "keep_dumps_per_bucket",
+        int,
+        5,
+        "Retention: besides each bucket's first dump, the dumps of its this many most recent crashes "
+        "are kept (the latest always); older ones are evicted by `crashhub gc` and the hub's periodic "
+        "run. Logs are always kept. See docs/hub.md, Retention.",
+    ),
+    Setting(
+        "blob_quota_bytes",
+        int,
+        0,
+        "Retention: when the blob store holds more than this many bytes, kept dumps that are neither "
+        "a bucket's first nor its latest are evicted, oldest first, until it does not. 0: no quota.",
+    ),
+    Setting(
+        "bundle_hold_days",
+        float,
+        30.0,
+        "Retention: a dump packed into a vendor bundle is not evicted for this many days after "
+        "(the vendor case is taken as open that long).",
+    ),
+    Setting(
+        "retention_interval",
+        float,
+        600.0,
+        "Seconds between two runs of the retention policy inside `crashhub serve`; 0 disables them "
+        "(`crashhub gc` still runs it by hand).",
+    ),
+    Setting(
         "job_lease",
         float,
         600.0,
@@ -180,8 +223,9 @@ SETTINGS: tuple[Setting, ...] = (
         "login_rate_limit",
         int,
         10,
-        "Failed UI logins allowed per `login_rate_window`, counted per user name and per client "
-        "address in the database (shared by every hub node); past it the login answers 429. 0 disables.",
+        "Failed UI logins allowed per `login_rate_window`, counted per client address and per user "
+        "name in the database (shared by every hub node). Past it an address gets 429; attempts on a "
+        "user name are held 1, 2, 4 … 16 s instead (never a lock-out). 0 disables.",
     ),
     Setting("login_rate_window", float, 300.0, "Seconds of one window of `login_rate_limit`."),
     Setting(

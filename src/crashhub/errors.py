@@ -12,7 +12,8 @@ Exceptions carry data (path, offset, field) so callers need not parse messages::
     │   │   ├── DumpTruncatedError  the file ends before a structure it promises
     │   │   ├── ExcludedPageError   the page was left out by makedumpfile (-d)
     │   │   ├── DecompressError     a page or stream that does not decompress (or is a bomb)
-    │   │   └── TranslationError    a virtual address the dump's page tables do not map
+    │   │   ├── TranslationError    a virtual address the dump's page tables do not map
+    │   │   └── DumpMismatchError   a dump whose own facts disagree with the crash it is sent for (HTTP 409)
     │   ├── KbError           a knowledge-base file with a bad field (file, line, field)
     │   ├── ConfigError       a bad setting (file or environment variable, name)
     │   └── DebuginfoError    a debuginfo package or file that cannot be imported
@@ -67,6 +68,11 @@ class DumpFormatError(DumpError):
 
 class DumpTruncatedError(DumpError):
     """The file ends before a structure it promises."""
+
+
+class DumpMismatchError(DumpError):
+    """A readable dump whose own facts (utsname host, release, build-id, crash time, kernel log)
+    disagree with the crash it was sent for: it is not that crash's dump."""
 
 
 class ExcludedPageError(DumpError):

@@ -41,11 +41,19 @@ class Frame:
     file: str | None = None
     line: int | None = None
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Frame:
+        return cls(**_known(cls, d))
+
 
 @dataclass(frozen=True, slots=True)
 class Process:
     comm: str | None
     pid: int | None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Process:
+        return cls(comm=d.get("comm"), pid=d.get("pid"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +62,10 @@ class Taint:
 
     letters: str
     flags: tuple[str, ...] = ()  # e.g. ("P: proprietary module was loaded", ...)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Taint:
+        return cls(letters=d.get("letters") or "", flags=tuple(d.get("flags") or ()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +103,28 @@ class CrashReport:
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = to_jsonable(self)
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CrashReport:
+        """The report ``to_dict`` gave (every field, so nothing a KB rule reads is lost on the way
+        through the store); keys this version does not know are ignored, missing ones default."""
+        v = _known(cls, d)
+        nested = {"guilty": Frame, "rip": Frame, "process": Process, "taint": Taint}
+        for name, model in nested.items():
+            if v.get(name) is not None:
+                v[name] = model.from_dict(v[name])  # type: ignore[attr-defined]
+        v["frames"] = tuple(Frame.from_dict(f) for f in v.get("frames") or ())
+        v["modules"] = tuple(v.get("modules") or ())
+        v["registers"] = {str(k): int(x) for k, x in (v.get("registers") or {}).items()}
+        v.setdefault("kind", "unknown")
+        v.setdefault("title", "")
+        return cls(**v)
+
+
+def _known(cls: type, d: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``d`` that are fields of the dataclass ``cls``."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in d.items() if k in names}
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,8 @@ class Knobs:
     cut_put_after: int | None = None
     confirm: bool = True  # say complete: true once the whole dump is in
     die_after_puts: int | None = None  # after this many PUTs, go down (503) for good
+    # Answer PUTs with the hub's 409 for a dump that is not the crash's (issue 14), no offset.
+    refuse_dump: str | None = None
 
 
 class FakeHub:
@@ -156,6 +158,10 @@ class FakeHub:
                     return
                 c = hub.crashes[m.group(1)]
                 data = self._body()
+                if hub.knobs.refuse_dump is not None:
+                    hub.puts += 1
+                    self._send(409, {"error": f"DumpMismatchError: vmcore: {hub.knobs.refuse_dump}"})
+                    return
                 rng = _RANGE.match(self.headers.get("Content-Range", ""))
                 if rng is None:
                     self._send(400, {"error": "Content-Range: required by this fake"})

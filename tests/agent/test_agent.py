@@ -299,3 +299,18 @@ def test_refused_host_report_does_not_stop_shipping(tmp_path: Path, fake_hub: Fa
         s = Agent(cfg, c, sleep=lambda _: None, kdump_report=lambda: {}, host_info=lambda: {}).run_once()
     assert s.sent_logs == 1 and s.exit_code == 1 and s.errors[0].startswith("host report:")
     assert not s.host_reported
+
+
+def test_a_dump_refused_as_not_the_crashs_is_not_sent_again(tmp_path: Path, fake_hub: FakeHub) -> None:
+    d = _rhel_dir(tmp_path)
+    fake_hub.knobs.refuse_dump = "not this crash's dump: the kernel log inside the dump is not the crash's"
+    cfg = _cfg(tmp_path, fake_hub)
+    s = _run(cfg)
+    assert s.sent_logs == 1 and s.sent_dumps == 0 and fake_hub.puts == 1
+    assert len(s.errors) == 1 and "DumpMismatchError" in s.errors[0]  # said once, in this run's summary
+    entry = state.load(cfg.state_file).crashes[str(d)]
+    assert entry.done and not entry.has_vmcore and "log inside the dump" in (entry.vmcore_refused or "")
+    # The next run sends nothing: the same bytes would be refused again; the dump stays on disk.
+    s2 = _run(cfg)
+    assert (s2.sent_logs, s2.sent_dumps) == (0, 0) and fake_hub.puts == 1 and (d / "vmcore").exists()
+    assert s2.errors == [] and s2.exit_code == 0

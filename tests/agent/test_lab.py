@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.need import need_module
 
 from crashhub.agent import estimate, scan
 from crashhub.agent.client import HubClient
@@ -82,7 +83,7 @@ def _pages_written(kdump: Path) -> int:
 def _meminfo_from_dump(run: Any) -> tuple[dict[str, int], int, int]:
     """The counters /proc/meminfo prints, the RAM size and the crashkernel size, read from the
     run's ELF dump with drgn: the host's memory at the moment of the crash."""
-    drgn = pytest.importorskip("drgn")
+    drgn = need_module("drgn")
     prog = drgn.Program()
     prog.set_core_dump(str(run.path("elf/vmcore")))
     prog.load_debug_info([str(run.vmlinux)])

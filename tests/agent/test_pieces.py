@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.need import missing
 
 from crashhub.agent import config, estimate, hostinfo, scan
 from crashhub.agent import makedumpfile as mdf
@@ -65,8 +66,9 @@ def test_makedumpfile_versions(tmp_path: Path) -> None:
     assert mdf.version_from_binary(tmp_path / "missing") is None
 
 
-@pytest.mark.skipif(not Path("/usr/bin/makedumpfile").exists(), reason="no makedumpfile installed")
 def test_makedumpfile_real_binary() -> None:
+    if not Path("/usr/bin/makedumpfile").exists():
+        missing("makedumpfile", "not installed (Debian package makedumpfile)")
     out = subprocess.run(["/usr/bin/makedumpfile", "-v"], capture_output=True, text=True, check=False)
     v = mdf.version_from_binary(Path("/usr/bin/makedumpfile"))
     assert v is not None and f"version {mdf.fmt(v)} " in out.stdout + out.stderr
@@ -86,8 +88,9 @@ def test_build_id_notes() -> None:
     assert hostinfo.build_id_from_notes(_note(b"GNU\0", 1, b"\0" * 16)) is None  # ABI tag, not a build-id
 
 
-@pytest.mark.skipif(not Path("/sys/kernel/notes").exists(), reason="no /sys/kernel/notes")
 def test_build_id_live() -> None:
+    if not Path("/sys/kernel/notes").exists():
+        missing("/sys/kernel/notes", "this kernel does not export its notes")
     info = hostinfo.host_info("/")
     assert info["release"] == os.uname().release
     assert info["build_id"] is None or len(info["build_id"]) in (40, 64)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from dataclasses import replace
@@ -11,6 +12,7 @@ import pytest
 from bench.corpus_cases import syzkaller_log
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.triage.golden_files import GOLDEN
 
 from crashhub.classify import ALGORITHM, ALGORITHMS, signature, similarity
 from crashhub.model import Frame, Signature
@@ -59,21 +61,38 @@ def test_different_bugs_different_keys(corpus: Path) -> None:
     assert len(seen) > 250
 
 
+def _caller_index(frames: tuple[Frame, ...], guilty: str) -> int:
+    """Index of the guilty function's caller: the first reliable frame after the guilty one, or
+    the first reliable frame when the guilty function came from RIP and is not in the trace."""
+    at = next((i for i, f in enumerate(frames) if f.function == guilty), -1)
+    return next(i for i in range(at + 1, len(frames)) if frames[i].reliable and frames[i].function)
+
+
 def test_frames_separate_same_title() -> None:
-    """One title, two call paths into it: two buckets (the frames are in the key)."""
-    logs = [parse_file(p)[0] for p in LOGS if "-null-" in p.name]
-    a = logs[0]
-    b = replace(a, frames=(Frame("other_caller", 1, 2), *a.frames[-3:]))
-    c = replace(a, frames=a.frames)
-    assert signature(a).key == signature(c).key
-    assert signature(a).key != signature(b).key or not a.frames
+    """One title, two call paths into it: two buckets (the caller is in the key); a change deep
+    down the stack, past the key's frames, keeps the bucket."""
+    a = parse_file(next(p for p in LOGS if "-null-" in p.name))[0]
+    assert a.guilty is not None and a.guilty.function and len(a.frames) > 8
+    i = _caller_index(a.frames, a.guilty.function)
+    other_caller = replace(a.frames[i], function="other_caller")
+    b = replace(a, frames=(*a.frames[:i], other_caller, *a.frames[i + 1 :]))
+    assert signature(b).key != signature(a).key
+    assert signature(b).frames[1] == "other_caller" and signature(a).frames[1] != "other_caller"
+    deep = len(a.frames) - 1
+    c = replace(a, frames=(*a.frames[:deep], replace(a.frames[deep], function="some_entry_path")))
+    assert signature(c).key == signature(a).key
 
 
 def test_versioned_registry() -> None:
     assert ALGORITHM in ALGORITHMS and re.fullmatch(r"sig:\d{4}-\d{2}", ALGORITHM)
-    r = parse_file(LOGS[0])[0]
-    assert signature(r, ALGORITHM) == ALGORITHMS[ALGORITHM](r)
-    assert signature(r).algorithm == ALGORITHM and len(signature(r).key) == 32
+    for alg in ALGORITHMS:
+        assert re.fullmatch(r"sig:\d{4}-\d{2}", alg), alg
+    r = parse_file(LAB / "6.1-null-1.vmcore-dmesg.txt")[0]
+    sig = signature(r)
+    assert sig.algorithm == ALGORITHM and re.fullmatch(r"[0-9a-f]{32}", sig.key)
+    # The key the golden file recorded under this algorithm id: a key may never change under an id.
+    golden = json.loads((GOLDEN / "lab" / "6.1-null-1.json").read_text())["answer"][0]["signatures"]
+    assert {alg: signature(r, alg).key for alg in golden} == golden
     with pytest.raises(KeyError):
         signature(r, "sig:1999-01")
 

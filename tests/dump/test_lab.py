@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.need import missing, need_module
 
 from crashhub import dump
 from crashhub.dump.kdump import KdumpDump
@@ -72,7 +73,7 @@ def test_dmesg_and_facts(lab: Any, kernel: str, case: tuple[str, str, str], kind
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_reassemble_matches_makedumpfile(lab: Any, kernel: str, tmp_path: Path) -> None:
     if not MAKEDUMPFILE:
-        pytest.skip("makedumpfile not installed")
+        missing("makedumpfile", "not installed (Debian package makedumpfile)")
     run = _run(lab, kernel)
     for name in ("rhel-ssh/vmcore.flat", "debian/dump"):
         flat = run.path(name)
@@ -89,7 +90,7 @@ def test_reassemble_matches_makedumpfile(lab: Any, kernel: str, tmp_path: Path) 
 
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_pages_agree_with_drgn(lab: Any, kernel: str) -> None:
-    drgn = pytest.importorskip("drgn")
+    drgn = need_module("drgn")
     run = _run(lab, kernel)
     with dump.open_dump(run.path("rhel/vmcore")) as d:
         assert isinstance(d, KdumpDump)

@@ -23,6 +23,7 @@ import lz4.frame
 import pytest
 import zstandard
 from tests.dump import synth
+from tests.need import missing, need_module
 
 from crashhub import dump
 from crashhub.dump.printk import format_record, read_log
@@ -152,7 +153,7 @@ def test_log_layouts_against_makedumpfile(tmp_path: Path, layout: str) -> None:
     if layout == "printk_log_caller":
         assert dump.dmesg(write(tmp_path, "c.elf", synth.to_elf(m)), caller_id=True).count(b"] [") > 10
     if not MAKEDUMPFILE:
-        pytest.skip("makedumpfile not installed: only our own reading was checked")
+        missing("makedumpfile", "not installed: only our own reading was checked")
 
 
 # (records, longest padding): 1..16 fill the descriptors; 17+ reuse them; the text of 101..110 wraps round
@@ -322,7 +323,7 @@ def test_reassemble_identical_and_sparse(tmp_path: Path, shuffle: int | None, ov
 
 
 def test_pages_agree_with_drgn(tmp_path: Path) -> None:
-    drgn = pytest.importorskip("drgn")
+    drgn = need_module("drgn")
     m = machine("lockless")
     for name, data in (("k", synth.to_kdump(m, "lzo", dump_level=31)), ("e", synth.to_elf(m)),
                        ("f", synth.to_flat(synth.to_kdump(m, "snappy"), shuffle=2))):
@@ -370,7 +371,7 @@ def test_five_level_paging(tmp_path: Path) -> None:
         assert d.read_virt(m.direct_map + 0x301 * 4096, 4096) == bytes(m.mem[0x301])
     four = write(tmp_path, "k4", synth.to_kdump(synth.standard_machine("lockless")))
     assert dump.dmesg(p) == dump.dmesg(four)
-    drgn = pytest.importorskip("drgn")
+    drgn = need_module("drgn")
     prog = drgn.Program()
     prog.set_core_dump(str(p))
     assert prog.read(va, 5500) == b"five levels" * 500  # drgn walks the same 5-level tables
@@ -390,7 +391,7 @@ def test_arm64_page_tables(tmp_path: Path) -> None:
         assert dump.dmesg(p) == dump.dmesg(write(tmp_path, "x86", synth.to_elf(synth.standard_machine())))
         f = dump.facts(p)
         assert f.arch == "aarch64" and f.hostname == m.hostname and f.panic_pid == 321
-        drgn = pytest.importorskip("drgn")
+        drgn = need_module("drgn")
         prog = drgn.Program()
         prog.set_core_dump(str(p))
         assert prog.read(va, 7200) == b"arm64 pages " * 600  # drgn walks the same tables

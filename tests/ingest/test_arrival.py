@@ -69,7 +69,11 @@ def test_host_identity_order(lab: Any, hub: Hub, pipeline: Pipeline) -> None:
     assert (o.crash.host, o.crash.host_source) == ("10.0.2.15", "dir-ip")
     log = Path(run.path("rhel/vmcore-dmesg.txt")).read_bytes()
     o2 = pipeline.ingest(Arrival(log=log, host="web7", source="http"))
-    assert o2.crash.id == o.crash.id  # same crash; the first host stays
+    # The same log text from a host that names itself is that host's own crash (issue 14: a host
+    # never gets another host's crash id, to send a dump to); the directory's crash keeps its host.
+    assert o2.created and o2.crash.id != o.crash.id and o2.crash.host == "web7"
+    again = ingest_path(pipeline, crash_dir(run, "rhel"))  # 127.0.0.1: names no host
+    assert not again.created and again.crash.id == o.crash.id
 
 
 def test_same_log_from_two_hosts_racing_is_two_crashes(

@@ -1,12 +1,12 @@
-"""The shipped entries against real crashes from the crash lab (QEMU; made once and cached)."""
+"""The shipped entries against real lab crashes kept in the repository (tests/labdata.py)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from tests.labdata import case
 
 from crashhub.kb import load_examples, load_starter, match
+from crashhub.triage import parse_file
 
 # lab kind -> (the triage kind, the first entry expected): a specific example where one exists.
 CASES = {
@@ -18,14 +18,10 @@ CASES = {
 }
 
 
-@pytest.mark.lab
 @pytest.mark.parametrize("kernel", ["6.1", "6.12"])
 @pytest.mark.parametrize("lab_kind", sorted(CASES))
-def test_lab_crash_finds_its_entry(lab: Any, kernel: str, lab_kind: str) -> None:
-    from crashhub.triage import parse_file  # noqa: PLC0415 (only when the lab runs)
-
-    run = lab.crash(kernel, lab_kind)
-    reports = parse_file(run.path("rhel/vmcore-dmesg.txt"))
+def test_lab_crash_finds_its_entry(kernel: str, lab_kind: str) -> None:
+    reports = parse_file(case(kernel, lab_kind).log)
     kind, first = CASES[lab_kind]
     hits = [r for r in reports if r.kind == kind]
     assert hits, [(r.kind, r.title) for r in reports]

@@ -6,7 +6,6 @@ On 6.12 the reference tools' known failures are asserted, so the lab notices whe
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 from lab.kinds import KINDS
 from lab.run import CI_CORE, LabRun
+from tests.need import missing
 
 try:
     import drgn
@@ -45,7 +45,7 @@ def _head(path: Path, n: int = 16) -> bytes:
 def _tool(name: str) -> str:
     exe = shutil.which(name)
     if exe is None:
-        pytest.skip(f"{name} is not installed")
+        missing(name, "not installed (Debian package of that name)")
     return exe
 
 
@@ -56,7 +56,7 @@ def _crash_tool(run: LabRun, dump: Path, *extra: str) -> subprocess.CompletedPro
 
 def _drgn(run: LabRun, dump: Path) -> Any:
     if drgn is None:
-        pytest.skip("drgn is not installed")
+        missing("drgn", "not installed (the analyze extra)")
     prog = drgn.Program()
     prog.set_core_dump(str(dump))
     files = [str(run.vmlinux)]
@@ -268,13 +268,9 @@ def test_612_d23_keeps_slabs_and_drgn_works(lab: Any) -> None:
     assert "crashmod_null" in _frames(thread)
 
 
-@pytest.mark.slow
+@pytest.mark.optin
 def test_large_dump(lab: Any) -> None:
-    # Opt-in (a 4 GiB guest, ~2.5 min, ~4 GiB on disk): made with CRASHHUB_LAB_LARGE=1, checked
-    # whenever it is already in the cache.
-    have = any(r.variant == "large" and r.kernel == "6.1" for r in lab.cached())
-    if not have and os.environ.get("CRASHHUB_LAB_LARGE") != "1":
-        pytest.skip("large dump not made (set CRASHHUB_LAB_LARGE=1)")
+    # Opt-in (a 4 GiB guest, ~2.5 min, ~4 GiB on disk): `pytest -m optin` or CRASHHUB_OPTIN=1.
     run = lab.crash("6.1", "null", variant="large")
     vmcore = run.path("rhel/vmcore")
     assert run.manifest["capture"]["dump_level"] == 0

@@ -8,6 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from lab.config import FAMILIES
+from lab.debs import RunFailed, known
 from lab.kinds import KINDS
 from lab.run import ALIASES, CI_CORE, FILE_GLOBS, FORMATS, VARIANTS, LabRun, _link_text
 
@@ -73,3 +75,16 @@ def test_labrun_path_names_missing_file(tmp_path: Path) -> None:
     assert run.path("elf/vmcore.elf") == tmp_path / "elf/127.0.0.1-x/vmcore"
     with pytest.raises(FileNotFoundError, match=r"qemu/dump\.elf"):
         run.path("qemu/dump.elf")
+
+
+@pytest.mark.parametrize(("key", "good", "bad"), [
+    ("6.1", "6.1.0-57-cloud-amd64", "6.2.0-1-cloud-amd64"),
+    ("6.12", "6.12.118+deb12-cloud-amd64", "6.12.118-cloud-amd64"),
+    ("5.10", "5.10.0-32-cloud-amd64", "5.10.0-32-amd64"),
+])
+def test_a_kernel_the_lab_does_not_know_fails(key: str, good: str, bad: str) -> None:
+    """Debian moves each family's meta-package (6.1.0-56 -> 57 in a week): a new release of the same
+    line is data; a release of another line is a failure that names the family, never a skip."""
+    known(FAMILIES[key], good)
+    with pytest.raises(RunFailed, match=f"family {key} now resolves to"):
+        known(FAMILIES[key], bad)

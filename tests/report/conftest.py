@@ -1,4 +1,8 @@
-"""A hub with a lab crash and its dump (its log has a planted host name, IPs, user) and another crash."""
+"""A hub with a lab crash and its dump (its log has a planted host name, IPs, user) and another crash.
+
+``hub``: the crashes kept in the repository (tests/labdata.py; the quick tier); ``lab_hub``: the same
+from today's lab run with its whole dump, for the tests that analyse it with drgn and crash.
+"""
 
 # ruff: noqa: PLC0415 - optional test dependencies import where used
 
@@ -13,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.labdata import case
 
 from crashhub import config
 from crashhub.web.app import Context, build_context
@@ -51,17 +56,16 @@ class Lab:
     ctx: Context
     planted: str  # crash id with the planted log and a dump
     other: str  # a crash of another bucket
+    release: str  # the planted crash's release (from its manifest: Debian's kernels move)
+    other_release: str
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory, lab: Any) -> Iterator[Lab]:
+def _build(root: Path, src: Path, other_log: Path, releases: tuple[str, str]) -> Lab:
+    """A hub with ``src`` (a crash directory with vmcore and log; the log planted) and ``other_log``."""
     from crashhub.ingest.spool import ingest_path
 
-    root = tmp_path_factory.mktemp("report")
     settings = config.load(root / "data", env={}, spool_dir="", workers=0)
     ctx = build_context(settings)
-    run = lab.crash("6.1", "null")
-    src = Path(run.path("rhel/vmcore-dmesg.txt")).parent
     crash_dir = root / "incoming" / src.name
     crash_dir.mkdir(parents=True)
     (crash_dir / "vmcore-dmesg.txt").write_text(plant((src / "vmcore-dmesg.txt").read_text()))
@@ -70,9 +74,28 @@ def hub(tmp_path_factory: pytest.TempPathFactory, lab: Any) -> Iterator[Lab]:
     except OSError:
         shutil.copyfile(src / "vmcore", crash_dir / "vmcore")
     planted = ingest_path(ctx.pipeline, crash_dir, source="cli", host=HOST).crash.id
-    other_log = Path(lab.crash("6.1", "sysrq").path("rhel/vmcore-dmesg.txt"))
     other = ingest_path(ctx.pipeline, other_log, source="cli").crash.id
-    yield Lab(root / "data", ctx, planted, other)
-    ctx.hub.close()
+    return Lab(root / "data", ctx, planted, other, *releases)
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    root = tmp_path_factory.mktemp("report")
+    null, sysrq = case("6.1", "null"), case("6.1", "sysrq")
+    h = _build(root, null.crash_dir(root / "kept"), sysrq.crash_dir(root / "kept") / "vmcore-dmesg.txt",
+               (null.release, sysrq.release))
+    yield h
+    h.ctx.hub.close()
+
+
+@pytest.fixture(scope="module")
+def lab_hub(tmp_path_factory: pytest.TempPathFactory, lab: Any) -> Iterator[Lab]:
+    root = tmp_path_factory.mktemp("report-lab")
+    run, sysrq = lab.crash("6.1", "null"), lab.crash("6.1", "sysrq")
+    release = run.manifest["kernel"]["release"]
+    h = _build(root, Path(run.path("rhel/vmcore-dmesg.txt")).parent,
+               Path(sysrq.path("rhel/vmcore-dmesg.txt")), (release, release))
+    yield h
+    h.ctx.hub.close()
 
 

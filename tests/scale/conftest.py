@@ -7,7 +7,7 @@
   speaks the S3 REST protocol over HTTP on loopback, so boto3 runs its real request path (signing,
   multipart, paginators, server-side copy) against it; behaviour AWS has and moto lacks is not covered.
 
-Each fixture skips with the reason when its server cannot start.
+Each fixture is missing() (tests/need.py) with the reason when its server cannot start.
 """
 
 # ruff: noqa: PLC0415 - optional packages (boto3, moto) are imported where a test needs them
@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.need import missing
 
 
 def free_port() -> int:
@@ -59,7 +60,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def redis_url() -> Iterator[str]:
     exe = shutil.which("redis-server")
     if exe is None:
-        pytest.skip("redis-server is not installed (Debian package redis-server)")
+        missing("Redis", "redis-server is not installed (Debian package redis-server)")
     tmp = Path(tempfile.mkdtemp(prefix="crashhub-redis-"))
     port = free_port()
     cmd = [
@@ -81,7 +82,8 @@ def redis_url() -> Iterator[str]:
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     try:
         if not wait_port(port, proc, 20):
-            pytest.skip(f"redis-server did not start: {(tmp / 'log').read_text(errors='replace')[-300:]}")
+            log_tail = (tmp / "log").read_text(errors="replace")[-300:]
+            missing("Redis", f"redis-server did not start: {log_tail}")
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         _stop(proc)
@@ -115,7 +117,7 @@ class RedisServer:
         ]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if not wait_port(self.port, self.proc, 20):
-            pytest.skip("redis-server did not start")
+            missing("Redis", "redis-server did not start")
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -127,7 +129,7 @@ class RedisServer:
 def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     exe = shutil.which("redis-server")
     if exe is None:
-        pytest.skip("redis-server is not installed (Debian package redis-server)")
+        missing("Redis", "redis-server is not installed (Debian package redis-server)")
     r = RedisServer(exe, tmp_path)
     r.start()
     try:
@@ -142,7 +144,7 @@ def s3_endpoint() -> Iterator[str]:
     try:
         import moto.server  # noqa: F401
     except ImportError as e:
-        pytest.skip(f"moto[server] is not installed: {e}")
+        missing("moto", f"moto[server] is not installed: {e}")
     port = free_port()
     tmp = Path(tempfile.mkdtemp(prefix="crashhub-moto-"))
     log = open(tmp / "log", "wb")  # noqa: SIM115 - closed below
@@ -153,7 +155,7 @@ def s3_endpoint() -> Iterator[str]:
     )
     try:
         if not wait_port(port, proc, 60):
-            pytest.skip(f"moto server did not start: {(tmp / 'log').read_text(errors='replace')[-300:]}")
+            missing("moto", f"moto server did not start: {(tmp / 'log').read_text(errors='replace')[-300:]}")
         yield f"http://127.0.0.1:{port}"
     finally:
         _stop(proc)

@@ -13,7 +13,7 @@ else on a desk) with everything of its own under a temp directory:
 
 ``guest``/``guest`` may log in from loopback only, which is where the tests connect from.
 
-Lacking the package the fixtures skip, unless ``CRASHHUB_LAB_REQUIRED`` is set (``.ci/run`` sets it,
+Lacking the package the fixtures skip, unless ``CRASHHUB_REQUIRE_ALL`` is set (``.ci/run`` sets it,
 having installed the package): then a broker that cannot start is a failure, not a skip.
 """
 
@@ -32,19 +32,14 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from tests.need import missing
 
 SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")  # Debian's layout, without the su wrapper
 START_TIMEOUT = 120.0  # a cold start takes ~6 s alone, far more on 2 cores shared with a busy suite
 
 
-def _required() -> bool:
-    return os.environ.get("CRASHHUB_LAB_REQUIRED", "") not in ("", "0")
-
-
 def give_up(reason: str) -> NoReturn:
-    if _required():
-        pytest.fail(f"RabbitMQ required (CRASHHUB_LAB_REQUIRED) but unusable: {reason}")
-    pytest.skip(reason)
+    missing("RabbitMQ", reason)
 
 
 def _free_port() -> int:

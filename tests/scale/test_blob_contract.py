@@ -265,3 +265,16 @@ def test_resumable_upload_contract(blobs: BlobStore) -> None:
     blobs.upload_append("u3", 0, [b"abc"])
     blobs.upload_abort("u3")
     assert blobs.upload_offset("u3") == 0
+
+
+def test_stat_and_usage_for_retention(blobs: BlobStore) -> None:
+    assert blobs.usage() == 0
+    a = blobs.put_bytes(b"a" * 1000)
+    b = blobs.put_bytes(b"b" * 24)
+    blobs.put_bytes(b"a" * 1000)  # the same bytes again: one blob
+    st = blobs.stat(a.digest)
+    assert st is not None and st[0] == 1000 and abs(st[1] - time.time()) < 120
+    assert blobs.usage() == 1024
+    blobs.delete(a.digest)
+    assert blobs.stat(a.digest) is None and blobs.usage() == 24
+    assert blobs.stat(b.digest) is not None and blobs.stat("0" * 64) is None

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.need import need_module
 from tests.scale.workers import Workers, job, lines, queue_for, wait_for
 
 from crashhub.jobs.celery_queue import CeleryQueue, Limits
 from crashhub.store.sql import SqlStore
 
-pytest.importorskip("celery", reason="celery is not installed (extra 'scale')")
+need_module("celery", "celery is not installed (extra 'scale')")
 REDIS_OPTIONS = ("--loglevel", "INFO", "--restore-interval", "1")  # --restore-interval: Redis only
 
 

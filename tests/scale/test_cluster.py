@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.need import need_module
 
-pytest.importorskip("celery", reason="celery is not installed (extra 'hub')")
-httpx = pytest.importorskip("httpx")
+need_module("celery", "celery is not installed (extra 'hub')")
+httpx = need_module("httpx")
 
 HERE = Path(__file__).resolve().parent
 CRASHHUB = [sys.executable, "-m", "crashhub.cli"]
@@ -156,6 +157,9 @@ class Supervisor:
         self._thread.join(120)
 
 
+HOST = "cluster-host"
+
+
 def _lab_dir(lab: Any, kernel: str, kind: str) -> Path:
     return Path(lab.crash(kernel, kind).path("rhel/vmcore")).parent
 
@@ -231,7 +235,11 @@ def cluster(tmp_path: Path, pg_url: str, own_redis: Any) -> Iterator[dict[str, A
         for p in procs:
             p.start()
         store = SqlStore(pg_url)
-        tokens = {r: create_token(store, r, f"cluster-{r}")[0] for r in ("host", "admin")}
+        # A host token speaks for its one host (issue 14): every upload here is that host's.
+        tokens = {
+            "host": create_token(store, "host", "cluster-host", host=HOST)[0],
+            "admin": create_token(store, "admin", "cluster-admin")[0],
+        }
         store.close()
         cluster_state.update(
             nodes=nodes,
@@ -277,7 +285,7 @@ def test_cluster(cluster: dict[str, Any], lab: Any, pg_control: Any, own_redis: 
     for i, kind in enumerate(first):
         node = (a, b)[i % 2]
         with node.client(host) as c:
-            r = _post(c, _lab_dir(lab, "6.1", kind), f"h-{kind}")
+            r = _post(c, _lab_dir(lab, "6.1", kind), HOST)
         assert r.status_code in (200, 201), r.text
         expected[r.json()["id"]] = kind
         if i == 0:
@@ -303,7 +311,7 @@ def test_cluster(cluster: dict[str, Any], lab: Any, pg_control: Any, own_redis: 
     dump = (d / "vmcore").read_bytes()
     n = len(dump)
     with a.client(host) as c:
-        r = _post(c, d, "h-uaf", with_dump=False)
+        r = _post(c, d, HOST, with_dump=False)
     cid = r.json()["id"]
     expected[cid] = "uaf"
 
@@ -356,7 +364,7 @@ def test_cluster(cluster: dict[str, Any], lab: Any, pg_control: Any, own_redis: 
     base_ingests = _spool_ingests([a, b], admin)
     pg_control.stop()
     with b.client(host, timeout=30) as c:
-        r = _post(c, _lab_dir(lab, "6.1", "hung"), "h-down", with_dump=False)
+        r = _post(c, _lab_dir(lab, "6.1", "hung"), HOST, with_dump=False)
         assert r.status_code == 503, r.text  # refused, not half-stored: the client retries it
     _spool(spool, _lab_dir(lab, "6.1", "hung"), "127.0.0.1-2026-11-26-07:00:01")
     spooled += 1
@@ -371,7 +379,7 @@ def test_cluster(cluster: dict[str, Any], lab: Any, pg_control: Any, own_redis: 
         deadline = time.monotonic() + 60
         while True:
             with contextlib.suppress(httpx.HTTPError), node.client(host, timeout=30) as c:
-                r = _post(c, _lab_dir(lab, "6.1", kind), f"h-{kind}")
+                r = _post(c, _lab_dir(lab, "6.1", kind), HOST)
                 if r.status_code in (200, 201):
                     break
             assert time.monotonic() < deadline, f"node {node.name} did not recover: {r.text}"

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.need import need_module
 
 from crashhub.jobs.celery_queue import Ledger, Limits, Runtime, release_queue, run_job
 from crashhub.store.sql import SqlStore
 
-pytest.importorskip("celery", reason="celery is not installed (extra 'scale')")
+need_module("celery", "celery is not installed (extra 'scale')")
 
 
 class Retry(Exception):
@@ -108,7 +109,7 @@ def test_done_job_is_not_run_again_and_unknown_kind_is_dead(rt: Runtime) -> None
     assert "no handler for job kind 'nope'" in (rt.store.list_jobs(state="failed")[0].error or "")
 
 
-def test_queue_from_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_queue_from_settings(tmp_path: Path) -> None:
     from crashhub import config
     from crashhub.errors import ConfigError
     from crashhub.jobs.celery_queue import queue_from_settings
@@ -116,11 +117,10 @@ def test_queue_from_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     settings = config.load(tmp_path, env={"CRASHHUB_ANALYZE_TIMEOUT": "100"})
     store = SqlStore(settings.db_url)
     store.migrate()
-    monkeypatch.delenv("CRASHHUB_BROKER_URL", raising=False)
     with pytest.raises(ConfigError, match="needs a broker"):
         queue_from_settings(settings, store)
-    monkeypatch.setenv("CRASHHUB_BROKER_URL", "redis://127.0.0.1:1/0")
-    q = queue_from_settings(settings, store)  # nothing connects until a job is sent
+    env = {"CRASHHUB_ANALYZE_TIMEOUT": "100", "CRASHHUB_BROKER_URL": "redis://127.0.0.1:1/0"}
+    q = queue_from_settings(config.load(tmp_path, env=env), store)  # nothing connects until a job is sent
     assert (q.limits.soft_time, q.limits.hard_time) == (100.0, 110.0)
     assert q.app.conf.task_acks_late and q.app.conf.broker_transport_options["visibility_timeout"] > 1800
     store.close()

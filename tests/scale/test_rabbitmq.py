@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.need import need_module
 from tests.scale.rabbit import (  # noqa: F401 - the fixtures, imported to be used here
     RabbitNode,
     amqp_vhost_fixture,
@@ -31,7 +32,7 @@ from tests.scale.workers import Workers, job, lines, queue_for, wait_for
 from crashhub.jobs.celery_queue import CeleryQueue, Limits, amqp_advice, is_amqp
 from crashhub.store.sql import SqlStore
 
-pytest.importorskip("celery", reason="celery is not installed (extra 'hub')")
+need_module("celery", "celery is not installed (extra 'hub')")
 
 
 

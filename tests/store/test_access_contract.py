@@ -109,3 +109,27 @@ def test_rate_hit_is_atomic_across_nodes(store: SqlStore) -> None:
         assert len(allowed) == 80 and sum(allowed) == 25
     finally:
         other.close()
+
+
+def test_rate_count_reads_the_current_window(store: SqlStore) -> None:
+    assert store.rate_count("login-user:carol", 300) == 0
+    for _ in range(4):
+        store.rate_hit("login-user:carol", 300, 2)
+    assert store.rate_count("login-user:carol", 300) == 4
+    store.rate_hit("login-user:carol", 300, 2, cost=-1)
+    assert store.rate_count("login-user:carol", 300) == 3
+    assert store.rate_count("login-user:carol", 0) == 0 and store.rate_count("k" * 256, 300) == 0
+
+
+def test_ended_sessions_are_kept_until_they_expire(store: SqlStore) -> None:
+    assert not store.session_revoked("n1")
+    store.revoke_session("n1", time.time() + 3600)
+    store.revoke_session("n1", time.time() + 3600)  # a second logout of the same session
+    store.revoke_session("old", time.time() - 1)
+    assert store.session_revoked("n1") and store.session_revoked("old")
+    store.revoke_session("n2", time.time() + 3600)  # prunes what has expired
+    assert store.session_revoked("n2") and not store.session_revoked("old")
+    with store._read() as s:  # type: ignore[attr-defined]
+        assert s.scalar(select(func.count()).select_from(m.SessionRevocation)) == 2
+    with pytest.raises(StoreError):
+        store.revoke_session("x" * 65, time.time())

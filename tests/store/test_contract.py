@@ -48,7 +48,7 @@ def crash(
 
 
 def test_schema_is_at_head(store: Store) -> None:
-    assert current(store.engine) == "0008"  # type: ignore[attr-defined]
+    assert current(store.engine) == "0011"  # type: ignore[attr-defined]
     store.migrate()  # idempotent
 
 
@@ -189,6 +189,45 @@ def test_tokens_and_audit(store: Store) -> None:
     store.audit("me", "download-dump", "c1/vmcore", {"size": 3})
     (a,) = store.list_audit()
     assert (a.actor, a.action, a.target, a.detail) == ("me", "download-dump", "c1/vmcore", {"size": 3})
+
+
+def test_a_token_is_bound_to_one_host(store: Store) -> None:
+    made = store.create_token("web1", "host", "a" * 64, host="web1")
+    assert made.host == "web1" and store.token_by_hash("a" * 64) == made
+    # A bound token stays bound: a later bind to another host answers the host it already has.
+    assert store.bind_token(made.id, "web2") == "web1"
+    free = store.create_token("old", "host", "b" * 64)
+    assert free.host is None
+    assert store.bind_token(free.id, "db1") == "db1"
+    assert store.bind_token(free.id, "db2") == "db1"
+    got = store.token_by_hash("b" * 64)
+    assert got is not None and got.host == "db1"
+    assert [t.host for t in store.list_tokens()] == ["web1", "db1"]
+    assert store.bind_token("t-nope", "x") is None
+
+
+def test_a_first_use_does_not_take_another_tokens_host(store: Store) -> None:
+    own = store.create_token("web1", "host", "d" * 64, host="web1")
+    stray = store.create_token("stray", "host", "f" * 64)
+    assert store.bind_token(stray.id, "web1") is None
+    got = store.token_by_hash("f" * 64)
+    assert got is not None and got.host is None
+    assert store.revoke_token(own.id)
+    assert store.bind_token(stray.id, "web1") == "web1"
+
+
+def test_racing_first_uses_bind_one_host(store: Store) -> None:
+    t = store.create_token("race", "host", "c" * 64)
+    results: list[str | None] = []
+    threads = [
+        threading.Thread(target=lambda h=h: results.append(store.bind_token(t.id, h)))  # type: ignore[misc]
+        for h in ("h1", "h2", "h3", "h4")
+    ]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(set(results)) == 1 and results[0] in {"h1", "h2", "h3", "h4"}
 
 
 def test_hosts_and_kernels(store: Store) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, create_engine, inspect, text
+from tests.need import need_module
 
 from crashhub.store import migrate, models
+from crashhub.store.sql import SqlStore
 
 
 def test_migrations_match_the_models(tmp_path: Path) -> None:
@@ -23,8 +24,45 @@ def test_migrations_match_the_models(tmp_path: Path) -> None:
 
 
 def test_the_celery_ledger_uses_the_migrated_tables(tmp_path: Path) -> None:
-    ledger_cls = pytest.importorskip("crashhub.jobs.celery_queue", reason="celery not installed").Ledger
+    ledger_cls = need_module("crashhub.jobs.celery_queue", "celery not installed").Ledger
     url = f"sqlite:///{tmp_path / 'l.db'}"
     ledger = ledger_cls(url)  # migrates an empty database itself
-    assert migrate.current(ledger.engine) is not None
-    assert {"celery_jobs", "celery_workers"} <= set(models.Base.metadata.tables)
+    assert migrate.current(ledger.engine) == migrate.current(_migrated(tmp_path))
+    # The ledger's own database holds its tables with the models' columns (not a private copy).
+    have = inspect(ledger.engine)
+    for table in ("celery_jobs", "celery_workers"):
+        assert table in have.get_table_names(), table
+        want = {c.name for c in models.Base.metadata.tables[table].columns}
+        assert {c["name"] for c in have.get_columns(table)} == want, table
+
+
+def _migrated(tmp_path: Path) -> Engine:
+    engine = create_engine(f"sqlite:///{tmp_path / 'head.db'}")
+    migrate.upgrade(engine)
+    return engine
+
+
+def test_tokens_made_before_0011_keep_working_unbound(tmp_path: Path) -> None:
+    """The documented upgrade (docs/host.md): existing tokens survive migration 0011 unbound, and
+    their first use binds them (nothing is guessed from the token's name)."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    migrate.upgrade(engine, "0010")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO tokens (id, name, role, token_hash, created_at, revoked) "
+                "VALUES ('t-old', 'web-07', 'host', :h, 1.0, 0)"
+            ),
+            {"h": "e" * 64},
+        )
+    engine.dispose()
+    store = SqlStore(url)
+    store.migrate()
+    try:
+        old = store.token_by_hash("e" * 64)
+        assert old is not None and (old.name, old.role, old.host) == ("web-07", "host", None)
+        assert store.bind_token("t-old", "web-07") == "web-07"
+        assert store.bind_token("t-old", "web-08") == "web-07"
+    finally:
+        store.close()

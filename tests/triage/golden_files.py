@@ -28,6 +28,8 @@ def check_golden(corpus: str, case: str, got: Any, update: bool, note: str | Non
     path = GOLDEN / corpus / (case.replace("/", "__") + ".json")
     doc = {"case": case, "note": note, "answer": got}
     if update:
+        if path.exists():
+            _refuse_rekey(path, json.loads(path.read_text())["answer"], json.loads(json.dumps(got)))
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(_dumps(doc))
         return
@@ -40,6 +42,21 @@ def check_golden(corpus: str, case: str, got: Any, update: bool, note: str | Non
             f"answer changed for {corpus}/{case} (pytest --update-golden to accept):\n"
             + "\n".join(_diff(want, got, "answer")[:20])
         )
+
+
+def _refuse_rekey(path: Path, want: Any, got: Any) -> None:
+    """Bucket keys are versioned: ``--update-golden`` may add an algorithm's keys, never change the
+    keys an algorithm id already gave (that would silently re-bucket stored crashes)."""
+    if not (isinstance(want, list) and isinstance(got, list) and len(want) == len(got)):
+        return  # a different set of reports: the rest of the answer changed, keys compare no more
+    for i, (w, g) in enumerate(zip(want, got, strict=True)):
+        old, new = w.get("signatures") or {}, g.get("signatures") or {}
+        changed = sorted(alg for alg in old.keys() & new.keys() if old[alg] != new[alg])
+        if changed and w.get("title") == g.get("title") and w.get("kind") == g.get("kind"):
+            pytest.fail(
+                f"{path.name} report {i}: keys changed under unchanged algorithm id(s) {changed}; "
+                "register a new algorithm id in crashhub.classify.signature instead"
+            )
 
 
 def _diff(want: Any, got: Any, where: str) -> list[str]:

@@ -1,4 +1,8 @@
-"""Golden-file tests over the public corpus (../shared/corpus, read in place; skipped when absent).
+"""Golden-file tests over the public corpus (../shared/corpus, read in place).
+
+The cases are the golden files in the repository together with the corpus's own cases: a corpus case
+without a golden file fails ("run --update-golden"), and so does a golden file whose input is gone
+from the corpus.  Without the corpus every case is missing(): a skip on a desk, a failure in CI.
 
 For every case: our full answer must equal the golden file (``--update-golden`` rewrites it), and
 where the upstream project states an answer we must agree, except for the cases listed below with
@@ -10,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bench.corpus_cases import (
@@ -23,7 +28,7 @@ from bench.corpus_cases import (
     title_frame,
 )
 from tests.triage.answers import answer
-from tests.triage.golden_files import check_golden
+from tests.triage.golden_files import GOLDEN, check_golden
 
 from crashhub.classify.skip import strip_prefix
 from crashhub.triage import parse
@@ -62,7 +67,16 @@ ABRT_DISAGREE: dict[str, str] = {
 }
 
 
-def _params(name: str) -> list[str]:
+# Test name -> the golden directory its answers live in.
+_GOLDEN_DIR = {"syzkaller": "syzkaller", "satyr": "satyr", "abrt": "abrt", "kernelci": "kernelci",
+               "squad": "squad", "faf": "faf"}
+
+
+def _golden_cases(name: str) -> set[str]:
+    return {json.loads(p.read_text())["case"] for p in (GOLDEN / _GOLDEN_DIR[name]).glob("*.json")}
+
+
+def _corpus_cases(name: str) -> list[str]:
     if _CORPUS is None:
         return []
     root = _CORPUS
@@ -87,7 +101,24 @@ def _params(name: str) -> list[str]:
         return sorted(p.name for p in (root / "squad-linux-log-parser" / "linux_log_parser").iterdir())
     if name == "faf":
         return sorted(p.name for p in (root / "faf-ureports").iterdir() if p.name != "README.md")
-    return []
+    raise ValueError(name)
+
+
+def _params(name: str) -> list[str]:
+    return sorted(_golden_cases(name) | set(_corpus_cases(name)))
+
+
+def _input(path: Path) -> Path:
+    """A corpus file a golden case reads; its absence is a failure, never a skip."""
+    if not path.exists():
+        pytest.fail(f"the corpus has no {path}: its golden file has no input (corpus changed?)")
+    return path
+
+
+def _row(rows: dict[str, dict[str, object]], case: str, where: Path) -> dict[str, object]:
+    if case not in rows:
+        pytest.fail(f"{where} has no row for {case!r}: its golden file has no input (corpus changed?)")
+    return rows[case]
 
 
 def _norm(func: str | None) -> str | None:
@@ -96,12 +127,10 @@ def _norm(func: str | None) -> str | None:
 
 @pytest.mark.parametrize("case", _params("syzkaller"))
 def test_syzkaller(corpus: Path, case: str, update_golden: bool) -> None:
-    rows = {
-        json.loads(line)["name"]: json.loads(line)
-        for line in (corpus / "syzkaller" / "expected.jsonl").read_text().splitlines()
-    }
-    row = rows[case]
-    reports = parse(syzkaller_log(corpus / "syzkaller" / "linux" / "report" / case))
+    expected = corpus / "syzkaller" / "expected.jsonl"
+    rows = {json.loads(line)["name"]: json.loads(line) for line in expected.read_text().splitlines()}
+    row: Any = _row(rows, case, expected)
+    reports = parse(syzkaller_log(_input(corpus / "syzkaller" / "linux" / "report" / case)))
     check_golden("syzkaller", case, answer(reports), update_golden, SYZKALLER_DISAGREE.get(case))
     first = min(reports, key=lambda r: r.start_line) if reports else None
     agree = bool(first) == row["has_report"]
@@ -121,7 +150,7 @@ def test_syzkaller(corpus: Path, case: str, update_golden: bool) -> None:
 @pytest.mark.parametrize("case", _params("satyr"))
 def test_satyr(corpus: Path, case: str, update_golden: bool) -> None:
     root = corpus / "satyr-kerneloopses"
-    reports = parse((root / "kerneloopses" / case).read_bytes())
+    reports = parse(_input(root / "kerneloopses" / case).read_bytes())
     check_golden("satyr", case, answer(reports), update_golden, SATYR_DISAGREE.get(case))
     rows = {
         json.loads(line)["name"]: json.loads(line)
@@ -141,7 +170,7 @@ def test_satyr(corpus: Path, case: str, update_golden: bool) -> None:
 
 @pytest.mark.parametrize("case", _params("faf"))
 def test_faf(corpus: Path, case: str, update_golden: bool) -> None:
-    problem = json.loads((corpus / "faf-ureports" / case).read_text())["problem"]
+    problem = json.loads(_input(corpus / "faf-ureports" / case).read_text())["problem"]
     reports = parse(problem["raw_oops"])
     note = (
         "the uReport's modules, version and frames were edited apart from its raw_oops upstream"
@@ -161,7 +190,7 @@ def test_faf(corpus: Path, case: str, update_golden: bool) -> None:
 @pytest.mark.parametrize("case", _params("abrt"))
 def test_abrt(corpus: Path, case: str, update_golden: bool) -> None:
     ex = corpus / "abrt-examples" / "examples"
-    reports = parse((ex / case).read_bytes())
+    reports = parse(_input(ex / case).read_bytes())
     stem = case.split(".", maxsplit=1)[0]
     check_golden("abrt", case, answer(reports), update_golden, ABRT_DISAGREE.get(stem) or None)
     right = ex / f"{stem}.right"
@@ -181,12 +210,10 @@ def test_abrt(corpus: Path, case: str, update_golden: bool) -> None:
 @pytest.mark.parametrize("case", _params("kernelci"))
 def test_kernelci_kinds(corpus: Path, case: str, update_golden: bool) -> None:
     root = corpus / "kernelci-logspec"
-    row = next(
-        json.loads(line)
-        for line in (root / "expected.jsonl").read_text().splitlines()
-        if json.loads(line)["file"] == case
-    )
-    reports = parse((root / case).read_bytes())
+    expected = root / "expected.jsonl"
+    rows = {json.loads(line)["file"]: json.loads(line) for line in expected.read_text().splitlines()}
+    row: Any = _row(rows, case, expected)
+    reports = parse(_input(root / case).read_bytes())
     check_golden("kernelci", case, answer(reports), update_golden)
     kinds = {r.kind for r in reports}
     want = {e["error_type"] for e in row["expected"].get("errors", []) if e["error_type"] in LOGSPEC_KINDS}
@@ -199,7 +226,7 @@ def test_kernelci_kinds(corpus: Path, case: str, update_golden: bool) -> None:
 @pytest.mark.parametrize("case", _params("squad"))
 def test_squad_kinds(corpus: Path, case: str, update_golden: bool) -> None:
     root = corpus / "squad-linux-log-parser"
-    reports = parse((root / "linux_log_parser" / case).read_bytes())
+    reports = parse(_input(root / "linux_log_parser" / case).read_bytes())
     check_golden("squad", case, answer(reports), update_golden)
     kinds = {r.kind for r in reports}
     for line in (root / "expected.jsonl").read_text().splitlines():
@@ -212,7 +239,7 @@ def test_squad_kinds(corpus: Path, case: str, update_golden: bool) -> None:
 
 
 def test_fwts_39_oopses_and_one_warning(corpus: Path, update_golden: bool) -> None:
-    reports = parse((corpus / "fwts-oops" / "oops.txt").read_bytes())
+    reports = parse(_input(corpus / "fwts-oops" / "oops.txt").read_bytes())
     check_golden("fwts", "oops.txt", answer(reports), update_golden)
     warnings = [r for r in reports if r.kind == "warning"]
     assert len(warnings) == 1

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from crashhub.classify import signature
 from crashhub.triage import parse
 from crashhub.triage.frames import base_name, parse_frame, parse_rip
 from crashhub.triage.lines import decode, strip
@@ -306,3 +309,16 @@ def test_interleaved_lines_without_caller_ids_mark_the_report() -> None:
     assert "e1000e" not in r.text
     (a,) = parse(LOG_ARM64)  # with caller ids the other task's line is simply not ours
     assert not a.corrupted
+
+
+def test_warning_from_a_path_with_a_debian_version() -> None:
+    """Debian's 6.12 builds under /build/reproducible-path/linux-6.12.117+deb12/: an in-tree WARNING's
+    header names that path; the '+' must not stop the header from being read (one bucket with 6.1)."""
+    kept = Path(__file__).resolve().parent / "data" / "lab" / "6.12-warn-1.vmcore-dmesg.txt"
+    text = kept.read_text()
+    debian = " at /build/reproducible-path/linux-6.12.117+deb12/crashmod.c:"
+    moved = text.replace(" at crashmod/crashmod.c:", debian)
+    assert moved != text
+    a, b = parse(text)[0], parse(moved)[0]
+    assert b.title == a.title == "WARNING in crashmod_warn"
+    assert signature(b).key == signature(a).key

@@ -1,4 +1,7 @@
-"""A hub with lab crashes in it, its app with the UI mounted, and the same app on a loopback port.
+"""A hub with real lab crashes in it, its app with the UI mounted, and the same app on a loopback port.
+
+The crashes are the ones kept in the repository (tests/labdata.py: real lab logs and one cut-down real
+dump), so the UI tests need no QEMU and run in the quick tier.
 
 The app is built the way ``crashhub.web.app`` builds it (``build_context`` + ``create_app``) and the
 ``create_app`` mounts the UI router after the API (``app.include_router(ui.router(ctx))``).
@@ -19,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.labdata import case
 
 from crashhub import config
 from crashhub.web.app import Context, build_context, create_app
@@ -43,6 +47,8 @@ class UiHub:
     app: Any
     tokens: dict[str, str] = field(default_factory=dict)
     crashes: dict[str, str] = field(default_factory=dict)  # "<kernel>/<kind>" -> crash id
+    # Lab kernel key -> the release of its crashes here (from the kept manifests, never written in a test).
+    releases: dict[str, str] = field(default_factory=dict)
     dump_crash: str = ""
     url: str = ""
     password: str = "correct horse battery"
@@ -54,17 +60,19 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def build_hub(data: Path, lab: Any) -> UiHub:
+def build_hub(data: Path) -> UiHub:
     from crashhub.ingest.spool import ingest_path
 
     settings = config.load(data, env={}, spool_dir="", workers=0, starter_kb=True)
     ctx = build_context(settings)
     hub = UiHub(data=data, ctx=ctx, app=None)
     for kernel, kind, dump in LAB_CRASHES:
-        run = lab.crash(kernel, kind)
-        crash_dir = Path(run.path("rhel/vmcore-dmesg.txt")).parent
+        c = case(kernel, kind)
+        assert (c.dump is not None) == dump, (kernel, kind)
+        crash_dir = c.crash_dir(data.parent / "incoming")
         out = ingest_path(ctx.pipeline, crash_dir if dump else crash_dir / "vmcore-dmesg.txt", source="cli")
         hub.crashes[f"{kernel}/{kind}"] = out.crash.id
+        hub.releases[kernel] = c.release
         if dump:
             hub.dump_crash = out.crash.id
     for role in ("host", "viewer", "admin"):
@@ -79,8 +87,8 @@ def build_hub(data: Path, lab: Any) -> UiHub:
 
 
 @pytest.fixture(scope="module")
-def uihub(tmp_path_factory: pytest.TempPathFactory, lab: Any) -> Iterator[UiHub]:
-    hub = build_hub(tmp_path_factory.mktemp("uihub") / "data", lab)
+def uihub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiHub]:
+    hub = build_hub(tmp_path_factory.mktemp("uihub") / "data")
     yield hub
     hub.ctx.hub.close()
 

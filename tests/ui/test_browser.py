@@ -14,20 +14,18 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.need import missing, need_module
 from tests.ui.conftest import ARTIFACTS, UiHub
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists() or shutil.which("chromium") is None, reason="Debian's chromium is not installed"
-)
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists() or shutil.which("chromium") is None:
+        missing("Chromium", "Debian's chromium is not installed")
+    sync_api = need_module("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         yield b
@@ -81,7 +79,7 @@ def test_dashboard_bucket_chart_and_kb_form_in_chromium(browser: Any, served: Ui
     assert "would match 1 buckets" in page.inner_text("#kb-preview")
     # The live preview (ui.js) answers as the rule changes: a function no bucket has matches none.
     page.fill("input[name=function]", "^no_such_function$")
-    expect = pytest.importorskip("playwright.sync_api").expect
+    expect = need_module("playwright.sync_api").expect
     expect(page.locator("#kb-preview")).to_contain_text("would match 0 buckets")
     page.fill("input[name=function]", f"^{guilty}$")
     expect(page.locator("#kb-preview")).to_contain_text("would match 1 buckets")

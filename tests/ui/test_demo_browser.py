@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from tests.ui.conftest import ARTIFACTS
-from tests.ui.test_browser import browser, pytestmark  # noqa: F401 - the fixture and the skip
+from tests.ui.test_browser import browser  # noqa: F401 - the fixture
 from tests.web.conftest import Server, make_server
 
 

@@ -74,9 +74,31 @@ def test_token_commands(tmp_path: Path) -> None:
     assert r.returncode != 0
 
 
+def test_token_host_binding_commands(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    r = cli(data, "token", "create", "--role", "host", "--host", "web-07", "--json")
+    assert r.returncode == 0, r.stderr
+    made = json.loads(r.stdout)
+    assert made["host"] == "web-07" and made["name"] == "web-07" and made["token"].startswith("chub_")
+    old = json.loads(cli(data, "token", "create", "--role", "host", "--name", "old", "--json").stdout)
+    assert old["host"] is None
+    assert "unbound" in cli(data, "token", "list").stdout
+    r = cli(data, "token", "bind", old["id"], "--host", "db-01")
+    assert r.returncode == 0 and "db-01" in r.stdout
+    # A bound token is never moved to another host.
+    r = cli(data, "token", "bind", old["id"], "--host", "db-02")
+    assert r.returncode == 1 and "already bound to host 'db-01'" in r.stdout
+    hosts = {t["id"]: t["host"] for t in json.loads(cli(data, "token", "list", "--json").stdout)}
+    assert hosts == {made["id"]: "web-07", old["id"]: "db-01"}
+    r = cli(data, "token", "create", "--role", "viewer", "--host", "web-07")
+    assert r.returncode != 0 and "--host" in r.stderr
+    r = cli(data, "token", "create", "--role", "host", "--host", "../etc")
+    assert r.returncode != 0 and "--host" in r.stderr
+
+
 def test_serve_demo(tmp_path: Path) -> None:
-    if not demo_sources():
-        pytest.skip("no demo logs: src/crashhub/examples and the lab cache are both empty")
+    # src/crashhub/examples ships demo logs, so there are always some.
+    assert demo_sources(), "no demo logs: src/crashhub/examples is empty"
     port = free_port()
     log = tmp_path / "serve.log"
     with open(log, "wb") as f:

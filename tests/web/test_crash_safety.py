@@ -52,7 +52,9 @@ def test_kill_during_resumable_upload_and_multipart(tmp_path: Path, lab: Any) ->
     srv.start()
     try:
         with srv.client("host") as c:
-            cid = c.post("/api/v1/crashes", files={"log": ("vmcore-dmesg.txt", log)}).json()["id"]
+            # The first upload names the host: the test token is bound to it from then on.
+            r = c.post("/api/v1/crashes", files={"log": ("vmcore-dmesg.txt", log)}, data={"host": "web1"})
+            cid = r.json()["id"]
 
         # 1. A resumable PUT streaming slowly; kill -9 once part of it has arrived.
         sent = [0]

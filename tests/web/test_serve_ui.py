@@ -10,11 +10,11 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from tests.labdata import case
 from tests.web.conftest import Server, make_server
 
 
@@ -96,9 +96,9 @@ def test_demo_dashboard(demo: tuple[Server, Receiver]) -> None:
     assert "badge overdue" in html  # first_advice_hours=0: new buckets are overdue
 
 
-def test_ingest_alerts_new_bucket(demo: tuple[Server, Receiver], lab: Any) -> None:
+def test_ingest_alerts_new_bucket(demo: tuple[Server, Receiver]) -> None:
     s, rx = demo
-    log = Path(lab.crash("6.1", "hung").path("rhel/vmcore-dmesg.txt")).read_bytes()
+    log = case("6.1", "hung").log.read_bytes()
     with s.client("host") as c:
         r = c.post("/api/v1/crashes", files={"log": ("vmcore-dmesg.txt", log, "text/plain")},
                    data={"host": "alert-test-host"})

@@ -164,7 +164,8 @@ class Agent:
             if entry.crash_id is None:
                 self._send_log(crash, entry, summary)
                 st.save()
-            if crash.vmcore is not None and not entry.has_vmcore and self._want_dump(entry):
+            if (crash.vmcore is not None and not entry.has_vmcore and entry.vmcore_refused is None
+                    and self._want_dump(entry)):
                 self._send_dump(crash, entry, st, summary)
             self._maybe_delete(crash, entry, summary)
             entry.done = self._finished(crash, entry)
@@ -172,6 +173,11 @@ class Agent:
         except HubRejected as e:
             if e.status in (401, 403):
                 raise
+            if e.status == 409 and str(e.body.get("error", "")).startswith("DumpMismatchError"):
+                # The hub holds that the dump is not this crash's (another crash's, another host's):
+                # the crash is done without it; sending the same bytes every run would change nothing.
+                entry.vmcore_refused = str(e.body["error"])[:500]
+                entry.done = self._finished(crash, entry)
             # Bad request for this crash only (too large, unreadable log...): note it, go on.
             entry.last_error = str(e)
             summary.errors.append(f"{crash.path}: {e}")
@@ -193,7 +199,7 @@ class Agent:
     def _finished(self, crash: CrashDir, entry: Entry) -> bool:
         if entry.crash_id is None:
             return False
-        if crash.vmcore is None or entry.has_vmcore:
+        if crash.vmcore is None or entry.has_vmcore or entry.vmcore_refused is not None:
             return True
         # The hub declined the dump: the crash is done, the dump stays where it is.
         return not self._want_dump(entry)

@@ -32,6 +32,9 @@ class Entry:
     attempts: int = 0
     last_error: str | None = None
     sent_at: float | None = None
+    # The hub's reason when it refused the dump as not this crash's (409 DumpMismatchError): the
+    # same bytes would be refused again, so the dump is not re-sent; it stays on disk.
+    vmcore_refused: str | None = None
 
 
 @dataclass(slots=True)

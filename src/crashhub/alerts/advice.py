@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from crashhub.alerts import markup
 from crashhub.alerts.channels import Channel
 from crashhub.alerts.engine import Dispatcher
 from crashhub.alerts.owners import Contact, OwnerBook
@@ -90,10 +91,13 @@ def advice_alert(
     if more > 0:
         shown.append(f"and {more} more")
     head = f"Bucket {b.id} ({b.kind}): {b.title}"
+    # The Markdown is the hub's and the advice an admin's; every value from a crashed host (title,
+    # host names, kernels) goes in escaped, so the chat formats pass it as written (markdown=True).
+    esc = markup.markdown
     md = "\n".join([
-        f"**{head}**", "",
-        f"Your hosts that crashed in this bucket ({len(names)}):", *[f"- {s}" for s in shown], "",
-        f"Kernels: {', '.join(kernels) or 'unknown'}", "",
+        f"**{esc(markup.one_line(head))}**", "",
+        f"Your hosts that crashed in this bucket ({len(names)}):", *[f"- {esc(s)}" for s in shown], "",
+        f"Kernels: {esc(', '.join(kernels)) or 'unknown'}", "",
         "**Advice**", "", advice, "",
         f"Bucket page: {link}",
     ])
@@ -109,7 +113,7 @@ def advice_alert(
         {"bucket": b.id, "kind": b.kind, "title": b.title, "path": path, "advice": advice,
          "advice_version": key.split(":")[2], "hosts": {h: sorted(hosts[h]) for h in names},
          "kernels": kernels},
-        plain=plain,
+        plain=plain, markdown=True,
     )
 
 

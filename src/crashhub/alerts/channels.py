@@ -7,6 +7,9 @@ Formats (each chat service's "incoming webhook / custom bot" message shape):
 
 - ``json``: ``{"source": "crashhub", "alert": {...}}``, for your own receiver;
 - ``slack``: ``{"text": ...}`` with Slack's ``<url|label>`` link markup;
+
+Crash text (titles, panic messages, host names) is escaped for each format's markup (``markup.py``):
+only the hub's own link and an admin's advice are markup.
 - ``feishu`` (Feishu/Lark custom bot): ``{"msg_type": "text", "content": {"text": ...}}``; with a
   secret, ``timestamp`` and ``sign`` = base64(HMAC-SHA256(key="<timestamp>\\n<secret>", msg=""));
 - ``dingtalk`` (DingTalk custom robot): ``{"msgtype": "markdown", "markdown": {"title", "text"}}``;
@@ -27,6 +30,7 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import quote_plus
 
+from crashhub.alerts import markup
 from crashhub.alerts.rules import Alert
 
 FORMATS = ("json", "slack", "feishu", "dingtalk", "wecom")
@@ -62,12 +66,21 @@ class Delivery:
 
 
 def _md(a: Alert) -> str:
+    # The title and the text carry crash text (escaped); only a text built as Markdown by the hub,
+    # with its crash values escaped where they went in (the owner advice), is passed as written.
     link = f"\n\n[open in crashhub]({a.link})" if a.link else ""
-    return f"### {a.title}\n\n{a.text}\n\nrule: {a.rule} · severity: {a.severity}{link}"
+    text = a.text if a.markdown else markup.markdown(a.text)
+    return (f"### {markup.markdown(markup.one_line(a.title))}\n\n{text}\n\n"
+            f"rule: {a.rule} · severity: {a.severity}{link}")
 
 
 def _plain(a: Alert) -> str:
     return f"[crashhub] {a.title}\n{a.plain or a.text}" + (f"\n{a.link}" if a.link else "")
+
+
+def _slack(a: Alert) -> str:
+    link = f"\n<{a.link}|open in crashhub>" if a.link else ""
+    return f"*{markup.slack(markup.one_line(a.title))}*\n{markup.slack(a.plain or a.text)}{link}"
 
 
 def payload(fmt: str, a: Alert, secret: str | None = None, now: float | None = None) -> dict[str, Any]:
@@ -75,10 +88,9 @@ def payload(fmt: str, a: Alert, secret: str | None = None, now: float | None = N
     if fmt == "json":
         return {"source": "crashhub", "alert": a.to_dict()}
     if fmt == "slack":
-        link = f"\n<{a.link}|open in crashhub>" if a.link else ""
-        return {"text": f"*{a.title}*\n{a.text}{link}"}
+        return {"text": _slack(a)}
     if fmt == "feishu":
-        body: dict[str, Any] = {"msg_type": "text", "content": {"text": _plain(a)}}
+        body: dict[str, Any] = {"msg_type": "text", "content": {"text": markup.feishu_text(_plain(a))}}
         if secret:
             ts = str(int(now if now is not None else time.time()))
             key = f"{ts}\n{secret}".encode()
@@ -86,7 +98,8 @@ def payload(fmt: str, a: Alert, secret: str | None = None, now: float | None = N
             body["sign"] = base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode()
         return body
     if fmt == "dingtalk":
-        return {"msgtype": "markdown", "markdown": {"title": a.title[:64], "text": _md(a)}}
+        # The title is the notification's preview text, not Markdown.
+        return {"msgtype": "markdown", "markdown": {"title": markup.one_line(a.title)[:64], "text": _md(a)}}
     if fmt == "wecom":
         return {"msgtype": "markdown", "markdown": {"content": _md(a)[:4096]}}
     raise ValueError(f"unknown webhook format {fmt!r} ({', '.join(FORMATS)})")

@@ -27,9 +27,12 @@ class Alert:
     severity: str = "warning"  # "info" | "warning" | "critical"
     link: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
-    # ``text`` is Markdown for the chat formats; ``plain``, when set, is what mail and Feishu's
-    # text message carry instead (the owner advice has Markdown structure a mail reader shows raw).
+    # ``plain``, when set, is what mail, Slack and Feishu's text message carry instead of ``text``
+    # (the owner advice has Markdown structure a mail reader shows raw).
     plain: str | None = None
+    # Whether ``text`` is Markdown made by the hub with its crash values escaped (markup.markdown);
+    # otherwise it is text, and every chat format escapes all of it.
+    markdown: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {

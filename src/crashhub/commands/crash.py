@@ -48,6 +48,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"kb       {m.get('id')}: {m.get('title')} [{m.get('status')}]{reg}")
     for f in c.files:
         print(f"file     {f.name}  {f.size} bytes  {f.role}")
+    if c.dump_evicted is not None:
+        e = d["dump_evicted"]
+        print(f"dump     evicted {e['at']} ({e['reason']}, {e['actor']}): {e['size']} bytes")
+        print(f"         sha256 {e['sha256']}")
+    elif c.dump_kept:
+        print("dump     kept" + (f", pinned by {c.pinned_by}" if c.pinned_by else ""))
     if c.analysis:
         print(f"analysis {c.analysis.get('status')}")
     return 0

@@ -159,15 +159,19 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"crashhub serve: UI at {url}", file=sys.stderr, flush=True)
     # Behind a load balancer the client's address (the login limit's key, the audit log) is in
-    # X-Forwarded-For, trusted only from the proxies named here.
-    proxies = settings.forwarded_allow_ips
+    # X-Forwarded-For, trusted only from the proxies named here; none named, none trusted (not even
+    # loopback: any local process could then pick the address its logins are counted under).
+    proxies = str(settings.forwarded_allow_ips or "").strip()
+    from crashhub.web.timeouts import protocol
+
     uvicorn.run(
         app,
         host=str(settings.listen),
         port=int(settings.port),
         log_level=str(settings.log_level).lower(),
         access_log=False,
-        proxy_headers=True,
-        forwarded_allow_ips=None if proxies is None else str(proxies),  # None: uvicorn's default
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
+        http=protocol(float(settings.request_header_timeout), float(settings.request_body_timeout)),
     )
     return 0

@@ -101,7 +101,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def broker_url(args: argparse.Namespace, settings: Settings) -> str:
-    url = args.broker or os.environ.get("CRASHHUB_BROKER_URL") or getattr(settings, "broker_url", None)
+    url = args.broker or settings.broker_url
     if not url:
         raise ConfigError("no broker: give --broker URL or set CRASHHUB_BROKER_URL", "broker_url")
     return str(url)

@@ -206,4 +206,13 @@ ZH: dict[str, str] = {
     '{n} crashes': '{n} 次崩溃',
     '{n} crashes this week': '本周 {n} 次崩溃',
     '{n} dumps': '{n} 个转储',
+    'dump kept': '转储已保留',
+    'dump evicted': '转储已清除',
+    'older than the dumps its bucket keeps': '早于其问题桶保留的转储',
+    'the blob store was over its quota': '存储超出配额',
+    'pinned by': '固定者',
+    'Pin the dump': '固定转储',
+    'Unpin the dump': '取消固定转储',
+    'Evicted': '清除时间',
+    'Size': '大小',
 }

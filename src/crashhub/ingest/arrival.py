@@ -19,7 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crashhub.errors import DumpError, DumpFormatError, InputError, LogError
+from crashhub.errors import DumpError, DumpFormatError, DumpMismatchError, InputError, LogError
+from crashhub.ingest.matching import (
+    NO_HOSTNAME,
+    Known,
+    disagreement,
+    names_a_host,
+    same_host,
+    times_disagree,
+)
 from crashhub.ingest.reports import IDENTITY_VERSION, identity
 from crashhub.store.base import BucketRecord, CrashRecord, FileRecord, NewCrash
 
@@ -34,8 +42,6 @@ log = logging.getLogger("crashhub.ingest")
 Observer = Callable[[str, dict[str, Any]], None]
 
 NO_REPORT_KIND = "unrecognised"
-# utsname nodenames that name no host: an initramfs without hostname prints "(none)".
-NO_HOSTNAME = frozenset({"", "(none)", "localhost", "localhost.localdomain"})
 NO_REPORT_TITLE = "no crash report found in the log"
 
 
@@ -46,7 +52,8 @@ class Arrival:
     dump: Path | None = None  # a complete local file
     dump_is_temp: bool = False  # it lives in the blob store's temp area: ingest may move or delete it
     kexec_log: bytes | None = None
-    host: str | None = None  # the agent's name for its host
+    host: str | None = None  # the sender's host: a host token's own, or what an admin named
+    host_source: str = "agent"  # "token" when ``host`` is the uploading host token's bound host
     dir_host: str | None = None
     dir_host_kind: str | None = None  # "ip" | "name"
     dir_time: float | None = None
@@ -124,8 +131,13 @@ class Pipeline:
                 self.observer(event, data)
 
     # ------------------------------------------------------------------ dumps
-    def _prepare_dump(self, path: Path, *, is_temp: bool, want_log: bool) -> _Dump:
-        """Check, reassemble and store a dump; a DumpError leaves nothing stored."""
+    def _prepare_dump(
+        self, path: Path, *, is_temp: bool, want_log: bool, known: Known | None = None
+    ) -> _Dump:
+        """Check, reassemble and store a dump; a DumpError leaves nothing stored.
+
+        With ``known``, the dump must be that crash's (ingest/matching.py): a disagreement is a
+        DumpMismatchError before anything is stored."""
         from crashhub import dump as dumpmod
 
         blobs = self.hub.blobs
@@ -157,11 +169,15 @@ class Pipeline:
                 notes.append(f"reassembled from the flattened format ({fmt})")
             facts = dumpmod.facts(work)
             log_bytes = None
-            if want_log:
+            if want_log or (known is not None and known.log is not None):
                 try:
                     log_bytes = dumpmod.dmesg(work)
                 except DumpError as e:
                     notes.append(f"no kernel log in the dump: {e}")
+            if known is not None:
+                why = disagreement(known, facts.to_dict(), log_bytes)
+                if why is not None:
+                    raise DumpMismatchError(f"not this crash's dump: {why}", path.name)
             if work is not path:
                 blob = blobs.adopt(work)
                 made.remove(work)
@@ -193,7 +209,7 @@ class Pipeline:
                     a.log_name,
                 )
             dump = a.dump
-            if dump is not None and a.log is not None and self._has_dump_already(a.log, a.log_name):
+            if dump is not None and a.log is not None and self._has_dump_already(a, a.log):
                 # The same crash is stored with its dump: do not copy (and reassemble) GBs to find that out.
                 notes.append("the crash is already stored with a dump; this copy of the dump was not kept")
                 if a.dump_is_temp:
@@ -201,7 +217,9 @@ class Pipeline:
                 dump = None
             if dump is not None:
                 try:
-                    d = self._prepare_dump(dump, is_temp=a.dump_is_temp, want_log=a.log is None)
+                    d = self._prepare_dump(
+                        dump, is_temp=a.dump_is_temp, want_log=a.log is None, known=_known(a)
+                    )
                     notes += d.notes
                 except DumpError as e:
                     if a.strict_dump:
@@ -227,11 +245,14 @@ class Pipeline:
                 log.exception("ingest listener %r failed", fn)
         return out
 
-    def _has_dump_already(self, log_bytes: bytes, log_name: str) -> bool:
-        text = _text(log_bytes, log_name)
-        report, _, _ = self._triage(text, log_name)
+    def _has_dump_already(self, a: Arrival, log_bytes: bytes) -> bool:
+        # Only the sender's own crash counts: a copy of another host's log says nothing of this dump.
+        if a.host is None:
+            return False
+        text = _text(log_bytes, a.log_name)
+        report, _, _ = self._triage(text, a.log_name)
         old = self.hub.store.crash_by_identity(identity(text, report, report.release if report else None))
-        return old is not None and old.has_vmcore
+        return old is not None and old.has_vmcore and same_host(old.host, a.host)
 
     def _triage(self, text: str, name: str) -> tuple[CrashReport | None, int, Signature]:
         from crashhub import classify, triage
@@ -256,10 +277,12 @@ class Pipeline:
         release = (report.release if report else None) or (facts or {}).get("release")
         hardware = report.hardware if report else None
 
-        if facts and facts.get("hostname") and facts["hostname"] not in NO_HOSTNAME:
+        # The sender's host first: a host token speaks for its own host only, and a dump that named
+        # another host was refused before this (ingest/matching.py).
+        if a.host:
+            host, host_source = a.host, a.host_source
+        elif facts and facts.get("hostname") and facts["hostname"] not in NO_HOSTNAME:
             host, host_source = str(facts["hostname"]), "utsname"
-        elif a.host:
-            host, host_source = a.host, "agent"
         elif a.dir_host:
             host, host_source = a.dir_host, "dir-ip" if a.dir_host_kind == "ip" else "dir-name"
         else:
@@ -274,7 +297,8 @@ class Pipeline:
         ident = identity(text, report, release)
         old = self.hub.store.crash_by_identity(ident)
         if old is not None and _different(old, host, host_source, crash_time, time_source):
-            # Same log text, but both sides know a different host or crash time: a different crash.
+            # Same log text from another host, or both sides know a different crash time: a different
+            # crash.  Never merged across hosts: the same text from two hosts is one crash each.
             ident = f"{ident}:{host}:{int(crash_time or 0)}"
         matches = self.kb.match(report, release=release, hardware=hardware)
 
@@ -305,7 +329,7 @@ class Pipeline:
             versions={
                 "identity": IDENTITY_VERSION,
                 "signature": sig.algorithm,
-                "kb": str(getattr(kbmod, "MATCH_ALGORITHM", "unknown")),
+                "kb": kbmod.MATCH_ALGORITHM,
             },
             files=files,
             kb=matches,
@@ -346,17 +370,48 @@ class Pipeline:
         crash = self.hub.store.get_crash(crash_id)
         if crash is None:
             raise InputError(f"no crash {crash_id!r}")
-        d = self._prepare_dump(path, is_temp=is_temp, want_log=False)
-        extra: list[FileRecord] = []
-        if d.facts and crash.release and d.facts.get("release") and d.facts["release"] != crash.release:
-            raise InputError(
-                f"the dump is of kernel {d.facts['release']}, the crash of {crash.release}", path.name
-            )
-        crash = self.hub.store.attach_dump(crash_id, d.file, d.facts, extra)
+        d = self._prepare_dump(path, is_temp=is_temp, want_log=False, known=self._known_crash(crash))
+        crash = self.hub.store.attach_dump(crash_id, d.file, d.facts, [])
         bucket = self.hub.store.get_bucket(crash.bucket_id)
         if bucket is not None:
             self.maybe_analyze(crash, bucket)
         return crash
+
+
+    def _known_crash(self, crash: CrashRecord) -> Known:
+        """What a stored crash says of itself, for the dump sent to it (its log read back)."""
+        log_file = next((f for f in crash.files if f.role == "log"), None)
+        text = None
+        if log_file is not None:
+            with contextlib.suppress(OSError):
+                raw = self.hub.blobs.local_path(log_file.digest).read_bytes()
+                text = raw.decode("utf-8", "replace")
+        return Known(
+            host=crash.host,
+            release=crash.release,
+            build_id=(crash.dump_facts or {}).get("build_id"),
+            crash_time=crash.crash_time,
+            time_source=crash.crash_time_source,
+            log=text,
+        )
+
+
+def _known(a: Arrival) -> Known:
+    """What an arrival says of its crash, for the dump that came with it."""
+    text = _text(a.log, a.log_name) if a.log is not None else None
+    release = None
+    if text is not None:
+        from crashhub import triage
+
+        reports = triage.parse(text)
+        release = reports[0].release if reports else None
+    return Known(
+        host=a.host,
+        release=release,
+        crash_time=a.dir_time,
+        time_source="dir-name" if a.dir_time is not None else None,
+        log=text,
+    )
 
 
 def _text(data: bytes, name: str) -> str:
@@ -368,13 +423,16 @@ def _text(data: bytes, name: str) -> str:
 def _different(
     old: CrashRecord, host: str, host_source: str, crash_time: float | None, time_source: str | None
 ) -> bool:
-    strong = ("utsname", "agent")
-    if old.host_source in strong and host_source in strong and old.host != host:
-        return True
-    return (
-        old.crash_time_source == "dump"
-        and time_source == "dump"
-        and old.crash_time is not None
-        and crash_time is not None
-        and abs(old.crash_time - crash_time) > 120
-    )
+    # The same log text from two hosts is two crashes: a host is never given another's crash.  An
+    # arrival that names no host (an admin's import, a directory named by time or 127.0.0.1) claims
+    # nothing and may be the stored crash.  A stored crash that names none is not taken over by a
+    # sender that is sure of its host (a token's, an agent's, the dump's utsname): that host gets a
+    # crash it owns, to send the dump to; a directory's IP is not that sure (one machine's dumps
+    # come as 127.0.0.1 and as its address).
+    if names_a_host(host):
+        if names_a_host(old.host):
+            if not same_host(old.host, host):
+                return True
+        elif host_source in ("token", "agent", "utsname"):
+            return True
+    return times_disagree(old.crash_time, old.crash_time_source, crash_time, time_source)

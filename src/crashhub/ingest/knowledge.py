@@ -13,12 +13,23 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crashhub.errors import KbError
+
+_TEXT_ID = re.compile(r"""^id:[ \t]*["']?([a-z0-9][a-z0-9._-]{0,79})["']?[ \t]*$""", re.M)
+
+
+def _named(e: KbError, entry_id: object) -> KbError:
+    """A written entry's error naming the entry (not a file that does not exist yet, nor the KB
+    directory's path): "entry 'ext4-mb': field 'match.title': bad regex ...", on one line."""
+    if not isinstance(entry_id, str) or not _TEXT_ID.fullmatch(f"id: {entry_id}"):
+        return e
+    return KbError(e.message, f"entry {entry_id!r}", e.line, e.field)
 
 log = logging.getLogger("crashhub.kb")
 
@@ -113,7 +124,11 @@ class KnowledgeBase:
     def put_text(self, text: str, *, expect_id: str | None = None) -> KbEntry:
         from crashhub.kb import parse_entry
 
-        entry = parse_entry(text, f"{self.directory}/<upload>")
+        m = _TEXT_ID.search(text[:4096])
+        try:
+            entry = parse_entry(text, "<upload>")
+        except KbError as e:
+            raise _named(e, m[1] if m else expect_id) from None
         if expect_id is not None and entry.id != expect_id:
             raise KbError(
                 f"the entry's id {entry.id!r} differs from the URL's {expect_id!r}", "<upload>", None, "id"
@@ -123,7 +138,10 @@ class KnowledgeBase:
     def put_data(self, data: Any, *, expect_id: str | None = None) -> KbEntry:
         from crashhub.kb import KbEntry as Entry
 
-        entry = Entry.from_dict(data, "<request>")
+        try:
+            entry = Entry.from_dict(data, "<request>")
+        except KbError as e:
+            raise _named(e, data.get("id") if isinstance(data, dict) else expect_id) from None
         if expect_id is not None and entry.id != expect_id:
             raise KbError(
                 f"the entry's id {entry.id!r} differs from the URL's {expect_id!r}", "<request>", None, "id"

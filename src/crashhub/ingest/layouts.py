@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import calendar
 import ipaddress
+import os
 import re
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,10 +55,18 @@ class CrashDir:
 
 
 def parse_dir_name(name: str) -> tuple[str | None, str | None, float | None, str | None]:
-    """(host, host kind, time, layout) from a crash directory's name; all None when it says nothing."""
+    """(host, host kind, time, layout) from a crash directory's name; all None when it says nothing.
+
+    Raises InputError for a RHEL-shaped name whose stamp is not a time.
+    """
     m = _RHEL_DIR.match(name)
     if m:
-        t = calendar.timegm(time.strptime(m["t"], "%Y-%m-%d-%H:%M:%S"))
+        try:
+            t = calendar.timegm(time.strptime(m["t"], "%Y-%m-%d-%H:%M:%S"))
+        except ValueError:
+            # Shaped like kdump's stamp but not a time (99:99:99): bad input, refused once, never
+            # retried (the spool records it failed; the API answers 400).
+            raise InputError(f"directory name {name!r}: {m['t']!r} is not a valid time") from None
         host = m["host"]
         return host, _host_kind(host), float(t), "rhel"
     m = _DEB_DIR.match(name)
@@ -102,7 +112,7 @@ def scan(path: Path, *, max_files: int = 64) -> CrashDir:
 
     Reads at most 64 KiB of each file, and never opens a file still named ``*-incomplete``.
     """
-    if not path.is_dir():
+    if not path.is_dir():  # a link to a directory is refused by the spool watcher, not here (the CLI)
         raise InputError("not a directory", path)
     host, kind, t, layout_by_name = parse_dir_name(path.name)
     cd = CrashDir(path=path, layout="generic", name_host=host, name_host_kind=kind, name_time=t)
@@ -115,12 +125,17 @@ def scan(path: Path, *, max_files: int = 64) -> CrashDir:
     dumps: list[tuple[int, Path, str]] = []
     parts: list[Path] = []
     for e in entries:
-        if e.is_symlink() or not e.is_file() or "-incomplete" in e.name:
-            continue  # kernel_link & co. point outside the directory; incomplete files are never opened
-        with open(e, "rb") as f:
-            head = f.read(SNIFF)
-        if not head:
+        if "-incomplete" in e.name:
+            continue  # never opened while being written
+        if e.is_symlink():
+            # kernel_link & co. (Debian) point outside the directory: never followed, so a link planted
+            # in the spool cannot make a file elsewhere on the hub downloadable.
+            if not e.name.endswith("_link"):
+                cd.notes.append(f"{e.name}: a symbolic link, not read")
             continue
+        head = _read_head(e)
+        if not head:
+            continue  # not a regular file, unreadable, or empty
         fmt, why = dump_format(e)
         if fmt is None and _DUMP_NAME.match(e.name) and not looks_like_kernel_log(head):
             cd.notes.append(f"{e.name}: named like a dump but not readable as one ({why})")
@@ -160,6 +175,22 @@ def scan(path: Path, *, max_files: int = 64) -> CrashDir:
     elif layout_by_name:
         cd.layout = layout_by_name
     return cd
+
+
+def _read_head(path: Path) -> bytes | None:
+    """The first bytes of a regular file, opened without following a link (None for anything else).
+
+    O_NOFOLLOW closes the window between the listing and the open in which a file could be swapped
+    for a link.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return None
+        return f.read(SNIFF)
 
 
 def dump_format(path: Path) -> tuple[str | None, str | None]:

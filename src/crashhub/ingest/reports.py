@@ -1,7 +1,7 @@
 """Stored reports back into models, and the content identity of a crash.
 
 The store keeps the primary :class:`CrashReport` as JSON (``CrashReport.to_dict()``); re-applying the
-knowledge base later needs the model back, which :func:`report_from_dict` rebuilds field by field.
+knowledge base later needs the model back (:func:`report_from_dict`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import hashlib
 import re
 from typing import Any
 
-from crashhub.model import CrashReport, Frame, Process, Taint
+from crashhub.model import CrashReport
 
 IDENTITY_VERSION = "crash-id:2026-11-26"
 _CALLER = re.compile(r"^(\[\s*\d+\.\d+\])\s*\[\s*[TC]\d+\]")  # CONFIG_PRINTK_CALLER's "[T123]" / "[C1]"
@@ -19,51 +19,9 @@ _LEVEL = re.compile(r"^<\d{1,2}>")
 IDENTITY_TAIL = 200  # lines hashed when triage finds no report
 
 
-def _frame(d: dict[str, Any] | None) -> Frame | None:
-    if not d:
-        return None
-    return Frame(
-        function=d.get("function"),
-        offset=d.get("offset"),
-        size=d.get("size"),
-        module=d.get("module"),
-        address=d.get("address"),
-        reliable=bool(d.get("reliable", True)),
-        context=d.get("context") or "task",
-        file=d.get("file"),
-        line=d.get("line"),
-    )
-
-
 def report_from_dict(d: dict[str, Any]) -> CrashReport:
-    proc = d.get("process")
-    taint = d.get("taint")
-    return CrashReport(
-        kind=d.get("kind") or "unknown",
-        title=d.get("title") or "",
-        message=d.get("message"),
-        fatal=bool(d.get("fatal", True)),
-        guilty=_frame(d.get("guilty")),
-        rip=_frame(d.get("rip")),
-        frames=tuple(f for f in (_frame(x) for x in d.get("frames") or ()) if f is not None),
-        registers={str(k): int(v) for k, v in (d.get("registers") or {}).items()},
-        process=Process(comm=proc.get("comm"), pid=proc.get("pid")) if proc else None,
-        cpu=d.get("cpu"),
-        taint=Taint(letters=taint.get("letters", ""), flags=tuple(taint.get("flags") or ()))
-        if taint
-        else None,
-        release=d.get("release"),
-        version=d.get("version"),
-        hardware=d.get("hardware"),
-        bios=d.get("bios"),
-        arch=d.get("arch"),
-        modules=tuple(d.get("modules") or ()),
-        start_line=int(d.get("start_line") or 0),
-        end_line=int(d.get("end_line") or 0),
-        corrupted=bool(d.get("corrupted", False)),
-        corrupted_reason=d.get("corrupted_reason"),
-        text=d.get("text") or "",
-    )
+    """The stored report as a model again (``CrashReport.from_dict``: every field round-trips)."""
+    return CrashReport.from_dict(d)
 
 
 def normalise_line(line: str) -> str:

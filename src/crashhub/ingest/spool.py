@@ -21,6 +21,7 @@ import hashlib
 import logging
 import os
 import secrets
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -41,7 +42,12 @@ Fingerprint = tuple[tuple[str, int, int], ...]
 
 
 def _read_bounded(path: Path, limit: int) -> bytes:
-    with open(path, "rb") as f:
+    # O_NOFOLLOW: a file swapped for a link after the directory was scanned is not followed.
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as e:
+        raise LogError(f"cannot be read ({e.strerror})", path) from None
+    with os.fdopen(fd, "rb") as f:
         data = f.read(limit + 1)
     if len(data) > limit:
         raise LogError(f"larger than {limit} bytes", path)
@@ -149,6 +155,7 @@ class SpoolWatcher:
         self._seen: dict[Path, _Seen] = {}
         self._done: set[str] = set()
         self._retry_at: dict[str, float] = {}
+        self._refused: set[Path] = set()
         self.retry_delay = 30.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -174,7 +181,16 @@ class SpoolWatcher:
         out = []
         present = set()
         for d in sorted(self.root.iterdir()):
-            if not d.is_dir() or d.name.startswith("."):
+            if d.name.startswith("."):
+                continue
+            try:
+                st = d.lstat()  # never is_dir(): it follows a link out of the spool
+            except OSError:
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                self.refuse(d, "a symbolic link; the spool takes only the directories it holds")
+                continue
+            if not stat.S_ISDIR(st.st_mode):
                 continue
             present.add(d)
             try:
@@ -201,6 +217,25 @@ class SpoolWatcher:
             del self._seen[gone]
         return out
 
+    def refuse(self, p: Path, why: str) -> None:
+        """Logs (once) and records as a failed spool item an entry the watcher will not take."""
+        if p in self._refused:
+            return
+        self._refused.add(p)
+        log.warning("spool %s: refused: %s", p, why)
+        key = f"{p.absolute()}|refused"
+        store = self.pipeline.hub.store
+        with contextlib.suppress(CrashhubError):
+            if store.spool_item_state(key) is None and store.claim_spool_item(key, self.owner, self.lease):
+                store.finish_spool_item(key, crash_id=None, error=f"refused: {why}")
+
+    def _still_ours(self, d: Path, cd: CrashDir) -> str | None:
+        """Why a scanned directory may no longer be read (swapped for a link since), or None."""
+        for p in (d, cd.log, cd.dump, cd.kexec_log, *cd.split_parts):
+            if p is not None and p.is_symlink():
+                return f"{p.name} became a symbolic link"
+        return None
+
     def process(self, d: Path, key: str) -> Outcome | None:
         store = self.pipeline.hub.store
         if self._retry_at.get(key, 0.0) > time.time():
@@ -219,6 +254,12 @@ class SpoolWatcher:
             if cd.incomplete:  # renamed back or a new part started between the scan and now
                 store.finish_spool_item(key, crash_id=None, error=None)
                 return None
+            swapped = self._still_ours(d, cd)
+            if swapped is not None:
+                raise InputError(f"refused: {swapped}", d)
+            for note in cd.notes:
+                if note.endswith("a symbolic link, not read"):
+                    log.warning("spool %s: refused %s", d, note)
             a = arrival_from_dir(cd, source="spool", max_log_bytes=int(self.pipeline.settings.max_log_bytes))
             outcome = self.pipeline.ingest(a)
         except InputError as e:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import random
 import re
 import threading
@@ -435,9 +434,10 @@ class CeleryQueue(Queue):
 def queue_from_settings(settings: Settings, store: Store) -> CeleryQueue:
     """The hub's queue when the setting ``queue`` is ``celery`` (for ``build_context``).
 
-    The broker is the setting ``broker_url`` once the settings table has it, else ``$CRASHHUB_BROKER_URL``.
+    The broker is the setting ``broker_url`` (``$CRASHHUB_BROKER_URL`` in the environment, as for every
+    setting).
     """
-    url = getattr(settings, "broker_url", None) or os.environ.get("CRASHHUB_BROKER_URL")
+    url = settings.broker_url
     if not url:
         raise ConfigError(
             "queue 'celery' needs a broker: set broker_url or CRASHHUB_BROKER_URL", "broker_url"

@@ -28,6 +28,7 @@ from crashhub.kb.schema import (
     TOOLS,
     Command,
     KbEntry,
+    PatternError,
     ReleaseRange,
     Rule,
     compiled,
@@ -138,8 +139,8 @@ class _Check:
         s = self.string(v, field, limit=MAX_PATTERN)
         try:
             compiled(s)
-        except re.error as e:
-            raise self.fail(field, f"bad regex {s!r}: {e.msg} at position {e.pos}") from None
+        except PatternError as e:
+            raise self.fail(field, f"bad regex {s!r}: {e}") from None
         return s
 
     def strings(self, v: Any, field: str) -> list[tuple[str, str]]:

@@ -4,6 +4,11 @@ An entry is data (one YAML file per known issue, see ``load.py``); these classes
 validation.  Regexes stay strings here (so entries compare, hash and round-trip) and are compiled
 once, through :func:`compiled`, by the validator and the matcher.
 
+Rule regexes run under RE2 (``google-re2``), whose time is linear in the text: a pattern such as
+``(a+)+$`` written by an admin (or pasted from a forum) cannot stall the hub on a crafted log line,
+as Python's backtracking ``re`` would.  What RE2 cannot run (backreferences, lookaround) is refused
+when the entry is loaded or written, with the reason.
+
 ``SCHEMA_ID`` names the file format an entry was written in; ``MATCH_ALGORITHM`` names the matching
 rules of ``match.py``.  The store records both with every match, so a later change to either is
 visible instead of silently re-interpreting old matches (Sentry's dated grouping ids, applied here).
@@ -14,7 +19,9 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+import re2
 
 from crashhub.triage.kinds import KINDS as _TRIAGE_KINDS
 
@@ -36,10 +43,37 @@ MAX_TEXT = 64 * 1024  # cause / advice
 MAX_LIST = 64  # items in kinds, modules, references, commands, releases
 
 
+class Pattern(Protocol):
+    """What the matcher uses of a compiled rule regex."""
+
+    def search(self, text: str) -> object | None: ...
+
+
+class PatternError(ValueError):
+    """A rule regex that is not valid, or that the linear-time engine cannot run."""
+
+
 @functools.lru_cache(maxsize=4096)
-def compiled(pattern: str) -> re.Pattern[str]:
-    """The compiled form of a rule's regex (validated before it gets here)."""
-    return re.compile(pattern)
+def compiled(pattern: str) -> Pattern:
+    """The compiled form of a rule's regex, under RE2 (linear time whatever the pattern and text).
+
+    Python's ``re`` reads the pattern first, for its syntax errors (they say where); RE2 then refuses
+    what it has no linear-time algorithm for.
+    """
+    try:
+        re.compile(pattern)
+    except re.error as e:
+        raise PatternError(f"{e.msg} at position {e.pos}") from None
+    try:
+        engine: Pattern = re2.compile(pattern)
+    except re2.error as e:
+        why = e.args[0] if e.args else ""
+        why = why.decode("utf-8", "replace") if isinstance(why, bytes) else str(why)
+        raise PatternError(
+            f"not supported by the linear-time matcher RE2 ({why}); backreferences and lookaround "
+            "cannot be used"
+        ) from None
+    return engine
 
 
 @dataclass(frozen=True, slots=True)

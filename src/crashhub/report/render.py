@@ -8,6 +8,8 @@ markup) inside a small self-contained page.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -271,6 +273,11 @@ _CSS = (
     "padding:0 1em;color:#1d2330}table{border-collapse:collapse}td,th{border:1px solid #d9dee7;"
     "padding:.2em .5em;text-align:left}pre{background:#0f172a;color:#e2e8f0;padding:.6em;overflow:auto}"
 )
+
+
+# A report is one self-contained file, so its style is inline; served by the UI, the page's
+# Content-Security-Policy allows exactly this style by its hash (and no script at all).
+STYLE_HASH = "'sha256-" + base64.b64encode(hashlib.sha256(_CSS.encode()).digest()).decode() + "'"
 
 
 def to_html(doc: Mapping[str, Any], lang: str = "en") -> str:

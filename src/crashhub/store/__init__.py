@@ -33,9 +33,11 @@ class Hub:
 
 def open_store(settings: Settings, *, migrate: bool = True) -> Hub:
     from crashhub.store.blobs import open_blobs
+    from crashhub.store.private import DIR_MODE, prepare_sqlite
     from crashhub.store.sql import SqlStore
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    prepare_sqlite(settings.db_url)
     store = SqlStore(settings.db_url)
     store.first_advice_hours = float(settings.first_advice_hours)
     if migrate:

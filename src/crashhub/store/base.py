@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from crashhub.store.retention_records import DeletedCrash, DumpHolding, EvictedDump
 from crashhub.store.workflow import effective_status, kb_status
 
 ROLES = ("host", "viewer", "admin")
@@ -51,7 +52,7 @@ class NewCrash:
 
     identity: str  # content identity (see crashhub.ingest.arrival.identity)
     host: str
-    host_source: str  # "utsname" | "agent" | "dir-ip" | "dir-name" | "unknown"
+    host_source: str  # "token" | "agent" | "utsname" | "dir-ip" | "dir-name" | "unknown"
     release: str | None
     kind: str
     title: str
@@ -98,6 +99,14 @@ class CrashRecord:
     kb: list[dict[str, Any]]
     analysis: dict[str, Any] | None
     files: tuple[FileRecord, ...] = ()
+    pinned_by: str | None = None
+    pinned_at: float | None = None
+    dump_evicted: EvictedDump | None = None
+
+    @property
+    def dump_kept(self) -> bool:
+        """Whether the dump's bytes are still here (``has_vmcore``: a dump was ever received)."""
+        return self.has_vmcore and self.dump_evicted is None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,6 +128,11 @@ class CrashRecord:
             "source": self.source,
             "crash_dir": self.crash_dir,
             "has_vmcore": self.has_vmcore,
+            "dump_kept": self.dump_kept,
+            "dump_evicted": None if self.dump_evicted is None else self.dump_evicted.to_dict(),
+            "dump_pinned": None
+            if self.pinned_by is None
+            else {"by": self.pinned_by, "at": iso(self.pinned_at)},
             "dump": self.dump_facts,
             "versions": self.versions,
             "kb": self.kb,
@@ -208,6 +222,9 @@ class TokenRecord:
     role: str
     created_at: float
     revoked: bool
+    # The one host a ``host`` token speaks for: set at ``token create --host`` or bound by the
+    # token's first upload or host report (Store.bind_token); None until then.
+    host: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,6 +362,41 @@ class Store(abc.ABC):
     def referenced_digests(self) -> set[str]:
         """Every blob digest a crash file points at (for garbage collection)."""
 
+    # -- retention (crashhub.retention): pins, evicted dumps, deletions; each one transaction,
+    # audited in it.  Blobs are the caller's: these return the files whose records went.
+    @abc.abstractmethod
+    def dump_holdings(self) -> list[DumpHolding]:
+        """Every crash whose dump is still stored (received, not evicted), oldest received first."""
+
+    @abc.abstractmethod
+    def retention_holds(self, *, bundle_since: float) -> dict[str, str]:
+        """Crashes whose dump must stay, with why: ``pinned``, ``vendor bundle`` (a bundle with the
+        dump was made since ``bundle_since``), ``under analysis`` (a pending or running analyze job)."""
+
+    @abc.abstractmethod
+    def pin_dump(self, crash_id: str, actor: str, *, pinned: bool = True) -> CrashRecord:
+        """Pin (or unpin) a crash's dump; a pinned dump is never evicted."""
+
+    @abc.abstractmethod
+    def evict_dump(
+        self, crash_id: str, *, reason: str, actor: str, bundle_since: float
+    ) -> EvictedDump | None:
+        """Drop the record of a crash's dump file and keep its facts on the crash.  None (nothing
+        changed) when the crash has no stored dump or a hold (re-checked here) keeps it."""
+
+    @abc.abstractmethod
+    def unreferenced(self, digests: Iterable[str]) -> set[str]:
+        """Those of ``digests`` that no crash file points at any more."""
+
+    @abc.abstractmethod
+    def delete_crash(self, crash_id: str, actor: str) -> DeletedCrash | None:
+        """Remove a crash, its file records and its counts in its bucket (a bucket left empty goes
+        too, unless others are merged into it).  None when there is no such crash."""
+
+    @abc.abstractmethod
+    def delete_host(self, host: str, actor: str) -> list[DeletedCrash]:
+        """Remove every crash of ``host`` (as :meth:`delete_crash`) and its host report."""
+
     # -- buckets
     @abc.abstractmethod
     def list_buckets(
@@ -453,7 +505,15 @@ class Store(abc.ABC):
 
     # -- tokens and audit
     @abc.abstractmethod
-    def create_token(self, name: str, role: str, token_hash: str) -> TokenRecord: ...
+    def create_token(
+        self, name: str, role: str, token_hash: str, host: str | None = None
+    ) -> TokenRecord: ...
+
+    @abc.abstractmethod
+    def bind_token(self, token_id: str, host: str) -> str | None:
+        """Bind an unbound token to ``host``, atomically, unless another active token is bound to
+        ``host`` already; answers the host the token is bound to afterwards (``host``, or the one an
+        earlier or concurrent call bound), None when there is no such token or it stays unbound."""
 
     @abc.abstractmethod
     def token_by_hash(self, token_hash: str) -> TokenRecord | None: ...
@@ -529,6 +589,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def delete_ui_user(self, name: str) -> bool: ...
 
+    # -- UI sessions ended at logout (shared by every hub node on one database)
+    @abc.abstractmethod
+    def revoke_session(self, nonce: str, expires_at: float) -> None:
+        """Record that the UI session ``nonce`` ended; kept until ``expires_at`` (then pruned)."""
+
+    @abc.abstractmethod
+    def session_revoked(self, nonce: str) -> bool: ...
+
     # -- rate limits (fixed-window counters, shared by every hub node on one database)
     @abc.abstractmethod
     def rate_hit(self, key: str, window_s: float, limit: int, *, cost: int = 1) -> float | None:
@@ -537,6 +605,10 @@ class Store(abc.ABC):
         while the window's count stays within ``limit``, else the seconds until the window ends.  A
         negative ``cost`` takes hits back (a login that succeeded).  ``limit`` or ``window_s`` <= 0:
         no limit, nothing counted.  ``key`` has at most 255 characters."""
+
+    @abc.abstractmethod
+    def rate_count(self, key: str, window_s: float) -> int:
+        """The hits of ``key`` counted so far in the current window of ``window_s`` seconds."""
 
     # -- jobs (the local queue keeps them here; a Celery queue keeps only its dead letters)
     @abc.abstractmethod

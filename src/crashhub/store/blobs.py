@@ -5,8 +5,9 @@ digest name, so a crash record can never point at half a file: after a kill -9 t
 a temp file (or a complete blob no record points at yet), and :meth:`BlobStore.gc` removes both.
 
 ``BlobStore`` is the seam for object storage: an S3 implementation needs ``put_stream``,
-``open``, ``exists``, ``delete``, ``digests`` and ``local_path`` (which would download to a cache
-for the dump readers and analysis engines that want a seekable file).
+``open``, ``exists``, ``delete``, ``digests``, ``stat``, ``usage`` (retention) and ``local_path``
+(which would download to a cache for the dump readers and analysis engines that want a seekable
+file).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from crashhub.errors import InputError, StoreError
+from crashhub.store import private
 
 CHUNK = 1 << 20
 _NODE = "".join(c for c in socket.gethostname() if c.isalnum() or c == "-")[:32] or "node"
@@ -86,6 +88,14 @@ class BlobStore(abc.ABC):
     @abc.abstractmethod
     def digests(self) -> Iterator[tuple[str, float]]:
         """Every stored digest with its modification time."""
+
+    @abc.abstractmethod
+    def stat(self, digest: str) -> tuple[int, float] | None:
+        """The blob's size and modification time; None when it is not stored."""
+
+    @abc.abstractmethod
+    def usage(self) -> int:
+        """Bytes of every stored blob (what ``blob_quota_bytes`` bounds; temp and upload files aside)."""
 
     @abc.abstractmethod
     def local_path(self, digest: str) -> Path:
@@ -179,7 +189,7 @@ class LocalBlobStore(BlobStore):
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         for sub in ("sha256", "tmp", "uploads"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
+            (self.root / sub).mkdir(mode=private.DIR_MODE, parents=True, exist_ok=True)
 
     def _path(self, digest: str) -> Path:
         d = _valid_digest(digest)
@@ -196,7 +206,7 @@ class LocalBlobStore(BlobStore):
         h = hashlib.sha256()
         size = 0
         try:
-            with open(tmp, "wb") as f:
+            with private.create(tmp) as f:
                 for chunk in chunks:
                     size += len(chunk)
                     if max_bytes is not None and size > max_bytes:
@@ -228,7 +238,7 @@ class LocalBlobStore(BlobStore):
             tmp.unlink()
             os.utime(dst)
             return Blob(digest, size)
-        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.parent.mkdir(mode=private.DIR_MODE, parents=True, exist_ok=True)
         os.chmod(tmp, 0o640)
         os.replace(tmp, dst)
         # The rename is durable only once the directory entry is synced.
@@ -251,6 +261,20 @@ class LocalBlobStore(BlobStore):
     def delete(self, digest: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self._path(digest).unlink()
+
+    def stat(self, digest: str) -> tuple[int, float] | None:
+        try:
+            st = self._path(digest).stat()
+        except FileNotFoundError:
+            return None
+        return st.st_size, st.st_mtime
+
+    def usage(self) -> int:
+        total = 0
+        for digest, _ in self.digests():
+            st = self.stat(digest)
+            total += st[0] if st else 0
+        return total
 
     def digests(self) -> Iterator[tuple[str, float]]:
         base = self.root / "sha256"
@@ -316,7 +340,7 @@ class LocalBlobStore(BlobStore):
         if offset != cur:
             raise UploadOffsetError(f"upload {key} is at offset {cur}, not {offset}", cur)
         at = offset
-        with open(part, "r+b" if offset else "wb") as f:
+        with open(part, "r+b") if offset else private.create(part) as f:
             f.seek(offset)
             try:
                 for chunk in chunks:

@@ -126,6 +126,11 @@ class Crash(Base):
     versions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     kb: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     analysis: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # Retention (migration 0009): who pinned the dump (never evicted while set), and, once the dump
+    # was evicted, its file facts with why and when (the crash keeps its log and dump facts).
+    pinned_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    pinned_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    dump_evicted: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     __table_args__ = (
         Index("ix_crashes_bucket", "bucket_id", "received_at"),
         Index("ix_crashes_host", "host"),
@@ -165,6 +170,7 @@ class Token(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[float] = mapped_column(Float)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class Audit(Base):
@@ -205,6 +211,15 @@ class UiUser(Base):
     password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, "$argon2id$..."
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
+
+
+class SessionRevocation(Base):
+    """A UI session ended at logout (migration 0010), kept until the session would have expired."""
+
+    __tablename__ = "ui_session_revocations"
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[float] = mapped_column(Float)
+    __table_args__ = (Index("ix_ui_session_revocations_expires", "expires_at"),)
 
 
 class RateLimit(Base):

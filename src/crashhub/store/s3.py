@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit
 
 from crashhub.errors import ConfigError, StoreError
+from crashhub.store import private
 from crashhub.store.blobs import (
     _NODE,
     CHUNK,
@@ -123,7 +124,7 @@ class S3BlobStore(BlobStore):
         self.cache_dir = Path(cache_dir)
         self.cache_max_bytes = cache_max_bytes
         for sub in ("sha256", "tmp", "uploads"):
-            (self.cache_dir / sub).mkdir(parents=True, exist_ok=True)
+            (self.cache_dir / sub).mkdir(mode=private.DIR_MODE, parents=True, exist_ok=True)
         if client is None:
             import boto3
             from botocore.config import Config
@@ -282,6 +283,26 @@ class S3BlobStore(BlobStore):
             raise self._err(f"head {key}", e) from None
         return True
 
+    def stat(self, digest: str) -> tuple[int, float] | None:
+        key = self._blob_key(digest)
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=key)
+        except Exception as e:
+            if _is_missing(e):
+                return None
+            raise self._err(f"head {key}", e) from None
+        return int(head["ContentLength"]), head["LastModified"].timestamp()
+
+    def usage(self) -> int:
+        base = self._key("sha256") + "/"
+        total = 0
+        try:
+            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=base):
+                total += sum(int(o["Size"]) for o in page.get("Contents", []))
+        except Exception as e:
+            raise self._err("list", e) from None
+        return total
+
     def delete(self, digest: str) -> None:
         key = self._blob_key(digest)
         try:
@@ -314,7 +335,7 @@ class S3BlobStore(BlobStore):
         tmp = self.temp_path(f"get-{digest[:12]}")
         h = hashlib.sha256()
         try:
-            with self.open(digest) as src, open(tmp, "wb") as out:
+            with self.open(digest) as src, private.create(tmp) as out:
                 while chunk := src.read(CHUNK):
                     h.update(chunk)
                     out.write(chunk)

@@ -2,7 +2,8 @@
 
 ``SqlStore`` is assembled from three parts: ``sql_base`` (engine, transactions, row converters),
 ``sql_buckets`` (bucket lists and aggregates), ``sql_ops`` (tokens, audit, hosts, uploads, jobs, spool),
-``sql_access`` (UI users, rate limits) and, here, crashes with the bucket counting that must happen
+``sql_access`` (UI users, rate limits), ``sql_retention`` (pins, evictions, deletions) and, here,
+crashes with the bucket counting that must happen
 in the same transaction, merge and split.
 """
 
@@ -32,13 +33,14 @@ from crashhub.store.sql_aggregates import Aggregates
 from crashhub.store.sql_base import SqlBase, _crash, _upsert_inc, bucket_id_for, new_id
 from crashhub.store.sql_buckets import BucketQueries, trailing_days, trend_and_spike
 from crashhub.store.sql_ops import Operations
+from crashhub.store.sql_retention import RetentionOps
 from crashhub.store.sql_workflow import WorkflowOps
 from crashhub.store.workflow import kb_status
 
 __all__ = ["SqlBase", "SqlStore", "bucket_id_for", "new_id", "trailing_days", "trend_and_spike"]
 
 
-class SqlStore(AccessOps, WorkflowOps, Aggregates, BucketQueries, Operations, Store):
+class SqlStore(AccessOps, WorkflowOps, RetentionOps, Aggregates, BucketQueries, Operations, Store):
     # ------------------------------------------------------------------ crashes
     def add_crash(self, new: NewCrash) -> tuple[CrashRecord, bool]:
         for attempt in range(3):

@@ -85,6 +85,22 @@ class AccessOps(SqlBase):
         with self._write() as s:
             return bool(s.execute(delete(m.UiUser).where(m.UiUser.name == name)).rowcount)  # type: ignore[attr-defined]
 
+    # ------------------------------------------------------------------ ended UI sessions
+    def revoke_session(self, nonce: str, expires_at: float) -> None:
+        if not nonce or len(nonce) > 64:
+            raise StoreError(f"session nonce of {len(nonce)} characters (1 to 64)")
+        t = time.time()
+        with self._write() as s:
+            s.execute(delete(m.SessionRevocation).where(m.SessionRevocation.expires_at < t))
+            if s.get(m.SessionRevocation, nonce) is None:
+                s.add(m.SessionRevocation(nonce=nonce, expires_at=float(expires_at)))
+
+    def session_revoked(self, nonce: str) -> bool:
+        if not nonce or len(nonce) > 64:
+            return True  # no session of ours has such a nonce
+        with self._read() as s:
+            return s.get(m.SessionRevocation, nonce) is not None
+
     # ------------------------------------------------------------------ rate limits
     def rate_hit(self, key: str, window_s: float, limit: int, *, cost: int = 1) -> float | None:
         if limit <= 0 or window_s <= 0:
@@ -121,6 +137,14 @@ class AccessOps(SqlBase):
         if count <= limit:
             return None
         return max(end - t, 0.001)
+
+    def rate_count(self, key: str, window_s: float) -> int:
+        if window_s <= 0 or not key or len(key) > MAX_KEY:
+            return 0
+        start = math.floor(time.time() / window_s) * window_s
+        with self._read() as s:
+            row = s.get(m.RateLimit, (key, start))
+            return max(0, int(row.count)) if row is not None else 0
 
     def _maybe_prune(self, t: float) -> None:
         with self._prune_lock:

@@ -32,6 +32,7 @@ from crashhub.store.base import (
     FileRecord,
     JobRecord,
 )
+from crashhub.store.retention_records import EvictedDump
 
 
 def new_id(prefix: str = "") -> str:
@@ -89,6 +90,9 @@ def _crash(c: m.Crash, files: Iterable[m.CrashFile] = ()) -> CrashRecord:
         kb=list(c.kb or []),
         analysis=c.analysis,
         files=tuple(_file(f) for f in files),
+        pinned_by=c.pinned_by,
+        pinned_at=c.pinned_at,
+        dump_evicted=None if c.dump_evicted is None else EvictedDump.from_row(c.dump_evicted),
     )
 
 

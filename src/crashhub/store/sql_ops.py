@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from crashhub.store import models as m
 from crashhub.store.base import (
@@ -24,27 +25,50 @@ from crashhub.store.sql_base import SqlBase, _job, new_id
 
 class Operations(SqlBase):
     # ------------------------------------------------------------------ tokens, audit
-    def create_token(self, name: str, role: str, token_hash: str) -> TokenRecord:
+    def create_token(
+        self, name: str, role: str, token_hash: str, host: str | None = None
+    ) -> TokenRecord:
         t = m.Token(
-            id=new_id("t"), name=name, role=role, token_hash=token_hash, created_at=now(), revoked=False
+            id=new_id("t"),
+            name=name,
+            role=role,
+            token_hash=token_hash,
+            created_at=now(),
+            revoked=False,
+            host=host,
         )
         with self._write() as s:
             s.add(t)
-        return TokenRecord(id=t.id, name=name, role=role, created_at=t.created_at, revoked=False)
+        return _token(t)
+
+    def bind_token(self, token_id: str, host: str) -> str | None:
+        with self._write() as s:
+            # One conditional UPDATE: of two first uses racing, exactly one binds and both read it back.
+            # A host another active token speaks for is not taken by a first use: that would give a
+            # stray old token a say over the host's crashes.
+            other = aliased(m.Token)
+            taken = (
+                select(other.id)
+                .where(other.host == host, other.revoked.is_(False), other.id != token_id)
+                .exists()
+            )
+            s.execute(
+                update(m.Token)
+                .where(m.Token.id == token_id, m.Token.host.is_(None), ~taken)
+                .values(host=host)
+            )
+            return s.scalar(select(m.Token.host).where(m.Token.id == token_id))
 
     def token_by_hash(self, token_hash: str) -> TokenRecord | None:
         with self._read() as s:
             t = s.scalar(select(m.Token).where(m.Token.token_hash == token_hash))
             if t is None or t.revoked:
                 return None
-            return TokenRecord(id=t.id, name=t.name, role=t.role, created_at=t.created_at, revoked=t.revoked)
+            return _token(t)
 
     def list_tokens(self) -> list[TokenRecord]:
         with self._read() as s:
-            return [
-                TokenRecord(id=t.id, name=t.name, role=t.role, created_at=t.created_at, revoked=t.revoked)
-                for t in s.scalars(select(m.Token).order_by(m.Token.created_at))
-            ]
+            return [_token(t) for t in s.scalars(select(m.Token).order_by(m.Token.created_at))]
 
     def revoke_token(self, token_id: str) -> bool:
         with self._write() as s:
@@ -392,3 +416,9 @@ class Operations(SqlBase):
                 .values(lease_until=t + lease, updated_at=t)
             )
             return int(getattr(r, "rowcount", 0) or 0) == 1
+
+
+def _token(t: m.Token) -> TokenRecord:
+    return TokenRecord(
+        id=t.id, name=t.name, role=t.role, created_at=t.created_at, revoked=t.revoked, host=t.host
+    )

@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 PLACEHOLDERS = {
     "{{PC}}": r"\[<?(?:0x)?[0-9a-f]+>?\]",
     "{{FUNC}}": r"([a-zA-Z0-9_]+)(?:\.|\+)",
-    "{{SRC}}": r"([a-zA-Z0-9\-_/.]+\.[a-z]+:[0-9]+)",
+    # Source paths may hold a Debian version: 6.12 builds under
+    # /build/reproducible-path/linux-6.12.117+deb12/ (and "~" appears in Debian versions too).
+    "{{SRC}}": r"([a-zA-Z0-9\-_/.+~]+\.[a-z]+:[0-9]+)",
     "{{TASK}}": r".{0,100}?",
     "{{ADDR}}": r"0x[0-9a-f]+",
 }

@@ -227,6 +227,8 @@ _CONTINUATION_RE = re.compile(
 )
 
 
+# A user-space program's syslog tag ("name[pid]: ") before a header: the kernel never prints one there.
+_QUOTED_RE = re.compile(r"\s*[\w.\-/@]+\[\d+\]: ")
 _ANCHOR_RE = re.compile("|".join(re.escape(a) for a in SCAN_ANCHORS))
 
 
@@ -465,6 +467,7 @@ def parse(data: bytes | str) -> list[CrashReport]:
         line_end = text.find("\n", bpos)
         release = banner(text[bpos : line_end if line_end >= 0 else len(text)][:1024])
     spans: list[_Span] = []
+    built: dict[int, CrashReport] = {}  # span index -> its report, while no panic has joined it
     consumed = -1
     for idx, pos in _line_index(text):
         if idx <= consumed or idx >= len(raw):
@@ -478,17 +481,25 @@ def parse(data: bytes | str) -> list[CrashReport]:
             continue  # a reboot is only news in the middle of a console log, not at its start
         if not oops.formats and oops.suppress:
             continue
+        if _QUOTED_RE.fullmatch(head.text[: head.text.find(oops.header)]):
+            continue  # "prog[123]: BUG: ..." is a program's output quoting a title, not the kernel's
         span = _collect(raw, idx, head, oops, len(raw))
         if spans and span.oops.header == "Kernel panic" and _fold(span, spans[-1]):
+            built.pop(len(spans) - 1, None)  # the panic joined the report before it: build it anew
             consumed = span.end
             continue
+        report = _build(span, len(raw), release)
+        if report is None:
+            # A false start (a program quoting a title, a collector's header): it hides nothing;
+            # the scan goes on from the next line, where a real report may begin.
+            continue
+        built[len(spans)] = report
         spans.append(span)
         consumed = span.end
         if len(spans) >= MAX_REPORTS:
             break
-    if not spans:
-        return []
-    reports = [r for r in (_build(s, len(raw), release) for s in spans) if r is not None]
+    maybe = [built.get(i) or _build(s, len(raw), release) for i, s in enumerate(spans)]
+    reports = [r for r in maybe if r is not None]
     if not reports:
         return []
     first_fatal = next((i for i, r in enumerate(reports) if r.fatal), 0)

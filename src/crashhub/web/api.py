@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from crashhub.errors import InputError, KbError
 from crashhub.ingest.arrival import Arrival
 from crashhub.ingest.layouts import parse_dir_name
+from crashhub.ingest.matching import same_host
 from crashhub.store.base import TokenRecord
 from crashhub.web import auth, multipart
 
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 _RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$")
 MAX_JSON = 1024 * 1024
+# Past this an offset pages nothing real, and past 2**63 SQLite cannot even bind it (a 500).
+MAX_OFFSET = 10_000_000
 
 _CRASH_FORM = {
     "requestBody": {
@@ -45,7 +48,7 @@ _CRASH_FORM = {
                             "description": "kdump, flat or ELF dump",
                         },
                         "kexec_log": {"type": "string", "format": "binary", "description": "kexec-dmesg.log"},
-                        "host": {"type": "string", "description": "the agent's host name"},
+                        "host": {"type": "string", "description": "the host: a host token's own (else 403)"},
                         "crash_dir": {
                             "type": "string",
                             "description": "the crash directory's name on the host",
@@ -72,17 +75,14 @@ def _since(v: str | None) -> float | None:
 
 
 async def _json_body(request: Request) -> Any:
-    import json
+    from crashhub.web import jsonbody
 
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_JSON:
             raise InputError(f"request body larger than {MAX_JSON} bytes")
-    try:
-        return json.loads(body or b"null")
-    except ValueError as e:
-        raise InputError(f"body is not valid JSON: {e}") from None
+    return jsonbody.loads(body)
 
 
 def install(app: FastAPI, ctx: Context) -> None:
@@ -158,7 +158,12 @@ def install(app: FastAPI, ctx: Context) -> None:
                     raise ApiError(
                         400, f"field {label!r}: {v!r} is not a plain name (letters, digits, . _ : -)"
                     )
-            dh, dk, dt, _ = parse_dir_name(crash_dir) if crash_dir else (None, None, None, None)
+            # The host comes from the token: a host token uploads for its own host only (web/auth.py).
+            host = await run_in_threadpool(auth.host_of, store, tok, host)
+            try:
+                dh, dk, dt, _ = parse_dir_name(crash_dir) if crash_dir else (None, None, None, None)
+            except InputError as e:
+                raise ApiError(400, f"field 'crash_dir': {e}") from None
             kexec = form.parts.get("kexec_log")
             a = Arrival(
                 log=log_part.path.read_bytes() if log_part and log_part.path else None,
@@ -167,6 +172,7 @@ def install(app: FastAPI, ctx: Context) -> None:
                 dump_is_temp=True,
                 kexec_log=kexec.path.read_bytes() if kexec and kexec.path else None,
                 host=host,
+                host_source="token" if tok.role == "host" else "agent",
                 dir_host=dh,
                 dir_host_kind=dk,
                 dir_time=dt,
@@ -188,7 +194,7 @@ def install(app: FastAPI, ctx: Context) -> None:
         bucket: str | None = None,
         since: str | None = None,
         limit: int = Query(100, ge=1, le=1000),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET),
     ) -> dict[str, Any]:
         need(request, "read")
         rows = store.list_crashes(
@@ -252,15 +258,24 @@ def install(app: FastAPI, ctx: Context) -> None:
         _get(crash_id)
         return uploads.state(crash_id)
 
+    def _own(tok: TokenRecord, crash_id: str) -> dict[str, Any]:
+        """The upload state of a crash this token may send the dump of: a host token only its own
+        host's crashes (whatever the crash's id, another host's crash is not this host's to fill)."""
+        c = _get(crash_id)
+        if tok.role == "host" and (tok.host is None or not same_host(c.host, tok.host)):
+            # Whose crash it is stays unsaid: a host learns nothing of another host's crashes.
+            whose = "a token not bound to a host yet" if tok.host is None else f"host {tok.host!r}'s token"
+            raise ApiError(403, f"crash {crash_id} is not this host's crash (this is {whose})")
+        return uploads.state(crash_id)
+
     @app.get("/api/v1/crashes/{crash_id}/vmcore/upload", tags=["crashes"])
     def upload_state(request: Request, crash_id: str) -> dict[str, Any]:
-        need(request, "upload")
-        return _upload_state(crash_id)
+        return _own(need(request, "upload"), crash_id)
 
     @app.put("/api/v1/crashes/{crash_id}/vmcore", tags=["crashes"])
     async def put_vmcore(request: Request, crash_id: str) -> JSONResponse:
         tok = need(request, "upload")
-        state = await run_in_threadpool(_upload_state, crash_id)
+        state = await run_in_threadpool(_own, tok, crash_id)
         if state["complete"]:
             return JSONResponse(state)
         # Only the start of an upload counts: the pieces that follow and a resume after a failure
@@ -342,7 +357,7 @@ def install(app: FastAPI, ctx: Context) -> None:
         since: float | None = None,
         status: str | None = Query(None, pattern="^(new|investigating|advice_given|known_issue|fixed)$"),
         limit: int = Query(100, ge=1, le=1000),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET),
     ) -> JSONResponse:
         need(request, "read")
         filters: dict[str, Any] = {
@@ -489,12 +504,14 @@ def install(app: FastAPI, ctx: Context) -> None:
     # ------------------------------------------------------------------ hosts, kernels, jobs, audit
     @app.post("/api/v1/hosts/report", tags=["hosts"])
     async def host_report(request: Request) -> dict[str, Any]:
-        need(request, "upload")
+        tok = need(request, "upload")
         body = await _json_body(request)
         if not isinstance(body, dict) or not isinstance(body.get("host"), str) or not body["host"]:
             raise ApiError(400, "field 'host': a non-empty string is required")
         if not _SAFE_NAME.match(body["host"]):
             raise ApiError(400, f"field 'host': {body['host']!r} is not a plain host name")
+        # A host token reports its own host only: host B's token cannot overwrite host A's report.
+        await run_in_threadpool(auth.host_of, store, tok, body["host"])
 
         def opt(k: str) -> str | None:
             v = body.get(k)
@@ -586,7 +603,11 @@ def _crash_summary(d: dict[str, Any]) -> dict[str, Any]:
             "title",
             "bucket",
             "has_vmcore",
+            "dump_kept",
             "source",
             "crash_dir",
         )
-    } | {"kb": [m.get("id") for m in d.get("kb") or []]}
+    } | {
+        "kb": [m.get("id") for m in d.get("kb") or []],
+        "dump_evicted": (d.get("dump_evicted") or {}).get("reason"),
+    }

@@ -41,8 +41,9 @@ def install(app: FastAPI, ctx: Context) -> None:
         crash = store.get_crash(crash_id)
         if crash is None:
             raise ApiError(404, f"no crash {crash_id!r}")
-        if not crash.has_vmcore:
-            raise ApiError(409, f"crash {crash_id} has no dump to analyse")
+        if not crash.dump_kept:
+            why = "its dump was evicted (retention)" if crash.has_vmcore else "it has no dump"
+            raise ApiError(409, f"crash {crash_id}: nothing to analyse, {why}")
         # A new key per request: asking again re-runs the analysis (the result replaces the old one).
         job = ctx.queue.submit("analyze", {"crash_id": crash_id}, key=f"analyze:{crash_id}:{time.time_ns()}")
         return JSONResponse({"job": job, "crash": crash_id, "state": "queued"}, status_code=202)

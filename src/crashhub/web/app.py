@@ -12,11 +12,13 @@ whose workers run elsewhere).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -26,7 +28,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crashhub import __version__
 from crashhub.config import Settings
-from crashhub.errors import AuthError, CrashhubError, DumpError, InputError, KbError, StoreError
+from crashhub.errors import (
+    AuthError,
+    CrashhubError,
+    DumpError,
+    DumpMismatchError,
+    InputError,
+    KbError,
+    StoreError,
+)
 from crashhub.ingest.arrival import Pipeline
 from crashhub.ingest.knowledge import KnowledgeBase
 from crashhub.ingest.spool import SpoolWatcher
@@ -157,6 +167,19 @@ def collect_garbage(ctx: Context) -> dict[str, int]:
     return out
 
 
+def periodic_retention(ctx: Context, stop: threading.Event, every: float) -> None:
+    """Run the retention policy every ``every`` seconds (``crashhub gc`` by hand does the same)."""
+    from crashhub.retention import apply
+
+    while not stop.wait(every):
+        try:
+            out = apply.run(ctx.hub, actor="gc")
+            if out.evicted:
+                log.info("retention: %s", apply.lines(out)[-1])
+        except Exception:
+            log.exception("retention failed")
+
+
 def single_node(settings: Settings) -> bool:
     """Whether this hub is the only node on its database (SQLite: one machine, one process tree).
 
@@ -202,6 +225,11 @@ def create_app(
                         log.exception("garbage collection failed")
 
             threading.Thread(target=periodic_gc, name="crashhub-gc", daemon=True).start()
+            every = float(settings.retention_interval)
+            if every > 0:
+                threading.Thread(
+                    target=periodic_retention, args=(ctx, stop, every), name="crashhub-retention", daemon=True
+                ).start()
             if ctx.alerts is not None:
                 ctx.alerts.start()
         try:
@@ -240,10 +268,11 @@ def create_app(
     def metrics() -> PlainTextResponse:
         return PlainTextResponse(ctx.metrics.render(), media_type="text/plain; version=0.0.4")
 
-    from crashhub.web import api, api_debuginfo
+    from crashhub.web import api, api_debuginfo, api_retention
 
     api.install(app, ctx)
     api_debuginfo.install(app, ctx)
+    api_retention.install(app, ctx)
     if mount_ui:
         from crashhub.web import ui
 
@@ -254,24 +283,53 @@ def create_app(
     return app
 
 
-def _err(status: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": message, **extra}, status_code=status)
+class PathScrubber:
+    """Error text for clients, without the hub's temp and upload paths.
+
+    A dump refused while still in its temp file is named by that file (``<data>/blobs/tmp/vmcore.<node>_
+    <pid>.<random>``): the client learns the data directory's layout and nothing it can use.  The
+    answer names what the client sent instead ("uploaded vmcore"); the log keeps the full path.
+    """
+
+    def __init__(self, roots: list[Path]) -> None:
+        names = sorted({str(p) for r in roots for p in (r, r.resolve())}, key=len, reverse=True)
+        self._rx = re.compile("(?:" + "|".join(re.escape(n) for n in names) + r")/([^\s'\":]+)")
+
+    @staticmethod
+    def _name(m: re.Match[str]) -> str:
+        base = m[1]
+        if base.endswith(".part"):
+            return "the resumable upload"
+        field = base.split(".", 1)[0]
+        return f"uploaded {field}" if field in ("log", "vmcore", "kexec_log") else "the uploaded file"
+
+    def __call__(self, message: str) -> str:
+        return self._rx.sub(self._name, message)
 
 
 def _install_errors(app: FastAPI, ctx: Context) -> None:
+    blobs = ctx.hub.blobs
+    public = PathScrubber([blobs.temp_path().parent, blobs.upload_path("x").parent])
+
+    def _err(status: int, message: str, **extra: Any) -> JSONResponse:
+        return JSONResponse({"error": public(message), **extra}, status_code=status)
+
     @app.exception_handler(ApiError)
     async def api_error(_r: Request, e: ApiError) -> JSONResponse:
         return _err(e.status, e.message, **e.extra)
 
     @app.exception_handler(CrashhubError)
-    async def crashhub_error(_r: Request, e: CrashhubError) -> JSONResponse:
+    async def crashhub_error(request: Request, e: CrashhubError) -> JSONResponse:
         if isinstance(e, Forbidden):
             return _err(403, str(e))
         if isinstance(e, AuthError):
             return JSONResponse({"error": str(e)}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
         ctx.metrics.errors.labels("api", type(e).__name__).inc()
+        log.info("%s %s: %s: %s", request.method, request.url.path, type(e).__name__, e)
         if isinstance(e, MultipartError):
             return _err(e.status, str(e))
+        if isinstance(e, DumpMismatchError):
+            return _err(409, f"{type(e).__name__}: {e}")
         if isinstance(e, KbError | DumpError):
             return _err(422, f"{type(e).__name__}: {e}")
         if isinstance(e, InputError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from crashhub.errors import AuthError
+from crashhub.errors import AuthError, InputError
 from crashhub.store.base import ROLES, Store, TokenRecord
 
 PREFIX = "chub_"
@@ -26,11 +26,15 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(store: Store, role: str, name: str = "") -> tuple[str, TokenRecord]:
+def create_token(
+    store: Store, role: str, name: str = "", host: str | None = None
+) -> tuple[str, TokenRecord]:
     if role not in ROLES:
         raise AuthError(f"unknown role {role!r} (roles: {', '.join(ROLES)})")
+    if host is not None and role != "host":
+        raise AuthError(f"--host binds a host token; a {role} token speaks for no one host")
     token = PREFIX + secrets.token_urlsafe(32)
-    rec = store.create_token(name or role, role, hash_token(token))
+    rec = store.create_token(name or host or role, role, hash_token(token), host=host)
     return token, rec
 
 
@@ -51,6 +55,34 @@ def check(store: Store, header: str | None, need: str) -> TokenRecord:
     if need not in GRANTS.get(rec.role, frozenset()):
         raise Forbidden(f"role {rec.role!r} may not {need} (needs {_who(need)})")
     return rec
+
+
+def host_of(store: Store, tok: TokenRecord, claimed: str | None, field: str = "host") -> str | None:
+    """The host an upload or host report from ``tok`` is for: a host token's own, never the request's.
+
+    A ``host`` token speaks for the one host it is bound to; a ``field`` naming another host is
+    refused (403, naming the field).  A token not bound yet (made before tokens had hosts, or without
+    ``--host``) is bound here, atomically, to the first host it names.  Admin tokens (the CLI, an
+    importer) name any host, or none.
+    """
+    if tok.role != "host":
+        return claimed
+    bound = tok.host
+    if bound is None:
+        if claimed is None:
+            raise InputError(
+                f"field {field!r} is required: token {tok.name or tok.id!r} is not bound to a host yet "
+                "(crashhub token bind ID --host NAME, or send the host once)"
+            )
+        bound = store.bind_token(tok.id, claimed)
+        if bound is None:
+            raise Forbidden(
+                f"field {field!r}: host {claimed!r} has a token of its own; this token is not bound "
+                "(the hub's admin binds it: crashhub token bind ID --host NAME)"
+            )
+    if claimed is not None and claimed != bound:
+        raise Forbidden(f"field {field!r}: {claimed!r} is not this token's host ({bound!r})")
+    return bound
 
 
 def _who(need: str) -> str:

@@ -31,6 +31,15 @@ def key_part(value: str) -> str:
     return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def backoff(failures: int, free: int, cap: float) -> float:
+    """Seconds to hold an attempt after ``failures`` recent failures: none for the first ``free``,
+    then 1, 2, 4 … up to ``cap``.  A delay instead of a refusal: guessing slows down, while the
+    account's owner still gets in with the right password (no lock-out by someone else's guesses)."""
+    if free <= 0 or failures < free:
+        return 0.0
+    return float(min(cap, 2.0 ** min(failures - free, 30)))
+
+
 def retry_after(wait: float) -> int:
     """Seconds for a ``Retry-After`` header: whole, at least 1."""
     return max(1, math.ceil(wait))
@@ -58,6 +67,16 @@ class Limit:
         except Exception as e:  # fail open, see the module's docstring
             self._warn(e)
             return None
+
+    def count(self, key: str) -> int:
+        """Hits of ``key`` so far in the current window (0 when the store cannot say: fail open)."""
+        if not self.enabled:
+            return 0
+        try:
+            return self.store.rate_count(f"{self.name}:{key_part(key)}", self.window)
+        except Exception as e:  # fail open, see the module's docstring
+            self._warn(e)
+            return 0
 
     def take_back(self, key: str) -> None:
         """Undo one hit of ``key`` in the current window (a login that turned out right)."""

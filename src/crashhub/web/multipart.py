@@ -18,6 +18,7 @@ from typing import IO
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from crashhub.errors import InputError
+from crashhub.store import private
 
 
 class MultipartError(InputError):
@@ -127,7 +128,7 @@ async def parse(
         part = Part(name=name, filename=filename)
         if name in files:
             part.path = temp_path(name)
-            fh[0] = open(part.path, "wb")  # noqa: SIM115 - closed in on_part_end or cleanup
+            fh[0] = private.create(part.path)  # closed in on_part_end or cleanup; 0640, not the umask's
         form.parts[name] = part
         cur[0] = part
 

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import quote
 
 from fastapi import Request
@@ -65,6 +65,25 @@ def _markdown() -> Callable[[str | None], Markup]:
         return Markup(md.render(text or ""))
 
     return render
+
+
+PAGE_CSP = (
+    "default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+_R = TypeVar("_R", bound=Response)
+
+
+def harden(resp: _R, csp: str = PAGE_CSP) -> _R:
+    """The headers every UI page carries: its content policy, never framed, never cached (pages show
+    crash data to a logged-in user; a shared proxy or the browser's back button must not keep them)."""
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["X-Frame-Options"] = "DENY"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Content-Security-Policy"] = csp
+    return resp
 
 
 class UI:
@@ -216,13 +235,7 @@ class UI:
         resp = HTMLResponse(html, status_code=status)
         if new_pre:
             resp.set_cookie(PRE_COOKIE, new_pre, httponly=True, samesite="lax", path="/ui")
-        resp.headers["Cache-Control"] = "no-store"
-        resp.headers["X-Frame-Options"] = "DENY"
-        resp.headers["Content-Security-Policy"] = (
-            "default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
-            "form-action 'self'; frame-ancestors 'none'"
-        )
-        return resp
+        return harden(resp)
 
     def bucket_opts(self) -> dict[str, Any]:
         s = self.ctx.settings

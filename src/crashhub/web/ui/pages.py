@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from typing import Any
@@ -11,18 +12,20 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from crashhub.errors import AuthError
 from crashhub.store.base import BucketRecord, day_of
 from crashhub.store.workflow import KB_STATUSES, effective_status, is_overdue
-from crashhub.web.limits import retry_after
+from crashhub.web.limits import backoff, retry_after
 from crashhub.web.ui import views
-from crashhub.web.ui.base import UI, PageError, Redirect
+from crashhub.web.ui.base import UI, PageError, Redirect, harden
 from crashhub.web.ui.session import COOKIE
 
 PAGE = 100
 CHART_DAYS = 30
 SORTS = ("count", "last_seen", "trend")
+LOGIN_MAX_DELAY = 16.0  # seconds: the longest a login attempt on a much-guessed user name is held
 
 
 def workflow(ui: UI, b: BucketRecord, now: float) -> dict[str, Any]:
@@ -81,34 +84,36 @@ def install(r: APIRouter, ui: UI) -> None:
     def login_form(request: Request, next: str = "/ui/") -> Response:
         return ui.render(request, "login.html", {"next": _safe_next(next), "error": None})
 
-    @r.post("/ui/login", include_in_schema=False)
-    @ui.page
-    def login(
-        request: Request,
-        *,
-        csrf: str = Form(""),
-        username: str = Form(""),
-        password: str = Form(""),
-        token: str = Form(""),
-        next: str = Form("/ui/"),
-    ) -> Response:
-        ui.check_csrf(request, csrf)
+    def _login_page(request: Request, nxt: str, error: str, status: int) -> Response:
+        return ui.render(request, "login.html", {"next": _safe_next(nxt), "error": error}, status)
+
+    def _login_gate(request: Request, csrf: str, username: str, token: str, nxt: str) -> Response | float:
+        """A refusal page, or how long to hold this attempt (the user name's growing delay)."""
+        try:
+            ui.check_csrf(request, csrf)
+        except PageError as e:
+            return _login_page(request, nxt, e.message, e.status)
         # Behind a reverse proxy this is the client's address only when uvicorn trusts the proxy's
         # X-Forwarded-For (setting forwarded_allow_ips, docs/deploy.md); else every login shares the proxy's.
         addr = request.client.host if request.client else "unknown"
-        counted = [(ui.login_by_addr, addr)]
-        if not token.strip():
-            counted.append((ui.login_by_user, username))
         # Every attempt is counted before its password is checked (so parallel guesses cannot slip
-        # past the limit between a check and a count); a login that succeeds is taken back below,
-        # so the limit counts failed attempts.
-        waits = [w for w in (limit.hit(key) for limit, key in counted) if w is not None]
-        if waits:
-            n = retry_after(max(waits))
-            ctx = {"next": _safe_next(next), "error": f"Too many login attempts: try again in {n} s."}
-            page = ui.render(request, "login.html", ctx, 429)
+        # past the limit between a check and a count); a login that succeeds is taken back, so the
+        # limits count failed attempts.  An address past the limit is refused: it only locks itself out.
+        wait = ui.login_by_addr.hit(addr)
+        if wait is not None:
+            n = retry_after(wait)
+            page = _login_page(request, nxt, f"Too many login attempts: try again in {n} s.", 429)
             page.headers["Retry-After"] = str(n)
             return page
+        if token.strip():
+            return 0.0
+        # A user name is never refused (that let anyone lock a known user out from anywhere): past
+        # the limit each attempt on it waits longer, 1, 2, 4 … up to LOGIN_MAX_DELAY seconds.
+        failures = ui.login_by_user.count(username)
+        ui.login_by_user.hit(username)
+        return backoff(failures, ui.login_by_user.limit, LOGIN_MAX_DELAY)
+
+    def _login_check(request: Request, username: str, password: str, token: str, nxt: str) -> Response:
         try:
             if token.strip():
                 _s, cookie = ui.sessions.login_token(token)
@@ -119,19 +124,42 @@ def install(r: APIRouter, ui: UI) -> None:
                 _s, cookie = ui.sessions.issue(username, role)
         except AuthError as e:
             store.audit(f"ui:{username or 'token'}", "ui-login-failed", "ui", {"error": str(e)})
-            ctx = {"next": _safe_next(next), "error": str(e)}
-            return ui.render(request, "login.html", ctx, 401)
-        for limit, key in counted:
-            limit.take_back(key)
-        resp = RedirectResponse(_safe_next(next), status_code=303)
+            return _login_page(request, nxt, str(e), 401)
+        ui.login_by_addr.take_back(request.client.host if request.client else "unknown")
+        if not token.strip():
+            ui.login_by_user.take_back(username)
+        resp = RedirectResponse(_safe_next(nxt), status_code=303)
         secure = request.url.scheme == "https"
         resp.set_cookie(COOKIE, cookie, httponly=True, samesite="lax", secure=secure, path="/")
         return resp
+
+    @r.post("/ui/login", include_in_schema=False)
+    async def login(
+        request: Request,
+        *,
+        csrf: str = Form(""),
+        username: str = Form(""),
+        password: str = Form(""),
+        token: str = Form(""),
+        next: str = Form("/ui/"),
+    ) -> Response:
+        gate = await run_in_threadpool(_login_gate, request, csrf, username, token, next)
+        if isinstance(gate, Response):
+            return gate
+        if gate > 0:
+            # Held in the event loop, not in a worker thread: guesses waiting here tie up nothing.
+            await asyncio.sleep(gate)
+        return await run_in_threadpool(_login_check, request, username, password, token, next)
 
     @r.post("/ui/logout", include_in_schema=False)
     @ui.page
     def logout(request: Request, csrf: str = Form("")) -> Response:
         ui.check_csrf(request, csrf)
+        s = ui.session(request)
+        if s is not None:
+            # Server-side: deleting the browser's cookie alone left every copy of it valid for 12 h.
+            ui.guard("logout", lambda: ui.sessions.end(s))
+            store.audit(s.actor, "ui-logout", "ui")
         resp = RedirectResponse("/ui/login", status_code=303)
         resp.delete_cookie(COOKIE, path="/")
         return resp
@@ -312,6 +340,19 @@ def install(r: APIRouter, ui: UI) -> None:
         }
         return ui.render(request, "crash.html", ctx)
 
+    @r.post("/ui/crashes/{crash_id}/pin", include_in_schema=False)
+    @ui.page
+    def pin(request: Request, crash_id: str, csrf: str = Form(""), on: int = Form(1)) -> Response:
+        s = ui.require(request, admin=True)
+        ui.check_csrf(request, csrf)
+        c = store.get_crash(crash_id)
+        if c is None:
+            raise PageError(404, f"No crash {crash_id!r}.")
+        if on and not c.dump_kept:
+            raise PageError(409, "This crash has no dump left to pin.")
+        ui.guard("pin", lambda: store.pin_dump(crash_id, s.actor, pinned=bool(on)))
+        raise Redirect(f"/ui/crashes/{crash_id}#dump")
+
     @r.get("/ui/crashes/{crash_id}/files/{name}", include_in_schema=False)
     @ui.page
     def crash_file(request: Request, crash_id: str, name: str) -> Response:
@@ -427,16 +468,20 @@ def similar_buckets(ui: UI, b: BucketRecord, limit: int = 5) -> list[tuple[Bucke
 
 
 def _report_response(render: Any, doc: dict[str, Any], fmt: str, lang: str, stem: str) -> Response:
+    # The headers of every other page (issue 14): the report shows the same crash data.  Its one
+    # inline style is allowed by hash; nothing else loads, runs, frames it or submits from it.
+    csp = (f"default-src 'none'; style-src {render.STYLE_HASH}; img-src data:; base-uri 'none'; "
+           "form-action 'none'; frame-ancestors 'none'")
     if fmt == "json":
-        return Response(render.to_json(doc), media_type="application/json")
+        return harden(Response(render.to_json(doc), media_type="application/json"), csp)
     if fmt in ("md", "markdown"):
-        return Response(
+        return harden(Response(
             render.to_markdown(doc, lang),
             media_type="text/markdown; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{stem}.md"'},
-        )
+        ), csp)
     if fmt == "html":
-        return Response(render.to_html(doc, lang), media_type="text/html; charset=utf-8")
+        return harden(Response(render.to_html(doc, lang), media_type="text/html; charset=utf-8"), csp)
     raise PageError(400, f"unknown format {fmt!r} (html, md, json)")
 
 

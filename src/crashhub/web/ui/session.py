@@ -15,7 +15,9 @@ Login attempts are rate-limited in the database too (per user name and per clien
 CSRF: every form carries a token that is the HMAC of the session nonce (or, before login, of a
 pre-session cookie's nonce); a POST whose token does not verify is refused.  A session made from an
 API token also carries the token's id, and stops working as soon as that token is revoked; a password
-user's session stops as soon as the user is deleted or given another role.
+user's session stops as soon as the user is deleted or given another role.  Logging out records the
+session's nonce in the database (table ``ui_session_revocations``, until the cookie would expire), so
+a copy of the cookie is refused from then on, by every node.
 """
 
 from __future__ import annotations
@@ -225,6 +227,8 @@ class Sessions:
         if s.expires < time.time() or s.role not in UI_ROLES:
             return None
         try:
+            if self._store.session_revoked(s.nonce):
+                return None  # logged out: on every node, whoever still holds a copy of the cookie
             if s.token_id is not None:
                 live = {t.id for t in self._store.list_tokens() if not t.revoked}
                 if s.token_id not in live:
@@ -239,6 +243,10 @@ class Sessions:
         except CrashhubError:
             return None  # the store is away: no page could be served anyway; log in again later
         return s
+
+    def end(self, s: Session) -> None:
+        """Log ``s`` out: its nonce is recorded in the database until the cookie would expire."""
+        self._store.revoke_session(s.nonce, s.expires)
 
     def csrf(self, nonce: str) -> str:
         return self._mac(b"csrf:" + nonce.encode())
