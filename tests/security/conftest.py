@@ -19,18 +19,31 @@ from crashhub.web.app import build_context, create_app
 from crashhub.web.auth import create_token
 
 ROLES = ("anonymous", "host", "viewer", "admin")
-CRASH_DIR = "10.0.0.5-2026-12-04-10:00:00"  # a RHEL-style kdump directory: host IP and crash time
+
+
+# The crash of the kdump directories: a banner with the synthetic machine's full utsname version, so
+# the dump's facts and the log agree (the hub attaches a dump only then).
+DUMP_LOG = "".join(
+    ["[    0.000000] Linux version 6.1.0-56-cloud-amd64 (debian-kernel@lists.debian.org) (gcc-12) "
+     "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2\n"]
+    + [ln for ln in OOPS.splitlines(keepends=True) if ln.startswith("[") and "Linux version" not in ln])
 
 
 def make_crash_dir(root: Path) -> Path:
-    """A kdump directory: a flat dump of a synthetic machine (reassembled on ingest) and its log."""
+    """A kdump directory: the flat dump of a synthetic machine whose kernel log is ``DUMP_LOG`` (the
+    hub reassembles it on ingest), that log, and a name with the time kdump saved it."""
     from tests.dump import synth  # noqa: PLC0415  (builds a synthetic machine: only when asked)
 
-    d = root / CRASH_DIR
+    m = synth.Machine()
+    m.build_page_tables()
+    m.uts()
+    recs = [(int(float(ln[1:13]) * 1e9), 100, ln[15:].encode()) for ln in DUMP_LOG.splitlines()]
+    synth.lockless_log(m, recs, count_bits=6, size_bits=12)
+    m.cpus = [(0, [0x1000 + i for i in range(synth.X86_64_REGS)])]
+    d = root / "10.0.0.5-2025-11-26-04:06:52"  # 12 s after the machine's CRASHTIME
     d.mkdir(parents=True)
-    kd = synth.to_kdump(synth.standard_machine("lockless"), "zlib", dump_level=31)
-    (d / "vmcore").write_bytes(synth.to_flat(kd, chunk=8192))
-    (d / "vmcore-dmesg.txt").write_text(OOPS)
+    (d / "vmcore").write_bytes(synth.to_flat(synth.to_kdump(m), chunk=8192))
+    (d / "vmcore-dmesg.txt").write_text(DUMP_LOG)
     return d
 
 

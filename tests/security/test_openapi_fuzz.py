@@ -17,25 +17,6 @@ from tests.security.conftest import SecHub
 EXAMPLES = int(os.environ.get("CRASHHUB_FUZZ_EXAMPLES", "12"))
 
 
-def _huge_number(case: Any) -> bool:
-    for v in (case.query or {}).values():
-        try:
-            if abs(int(v)) >= 2**63:
-                return True
-        except (TypeError, ValueError):
-            pass
-    return False
-
-
-# Failures already known and owned elsewhere (issue 14, finding 9: the hardening work bounds list
-# offsets).  Each has its strict xfail below; when it is fixed, the xfail fails: remove both.
-KNOWN = {"a query number past 2**63 (OverflowError in the store)": _huge_number}
-
-
-def _known(case: Any) -> str | None:
-    return next((name for name, hit in KNOWN.items() if hit(case)), None)
-
-
 def operations(hub: SecHub) -> list[Any]:
     schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", hub.app)
     return [r.ok() for r in schema.get_all_operations()]
@@ -47,7 +28,6 @@ def test_no_generated_request_gets_a_5xx(sechub: SecHub) -> None:
     assert len(ops) >= 25
     tried = 0
     failures: list[str] = []
-    known: dict[str, int] = {}
     for op in ops:
         # One Hypothesis run per operation: a 5xx is recorded, not raised, so the other operations
         # still run and the report lists every failing one.
@@ -65,21 +45,16 @@ def test_no_generated_request_gets_a_5xx(sechub: SecHub) -> None:
                     status, text = 500, f"{type(e).__name__}: {e}"[:200]
                 if status < 500:
                     continue
-                why = _known(case)
-                if why is not None:
-                    known[why] = known.get(why, 0) + 1
-                    continue
                 failures.append(f"{case.method} {case.formatted_path} {case.query or ''} as {role}: "
                                 f"{status} {text}")
 
         run()
-    print(f"openapi fuzz: {len(ops)} operations, {tried} requests, {len(failures)} 5xx, known: {known}")
+    print(f"openapi fuzz: {len(ops)} operations, {tried} requests, {len(failures)} 5xx")
     assert not failures, "\n".join(sorted(set(failures))[:20])
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 finding 9: ?offset=2**63 is an OverflowError (the "
-                   "hardening branch bounds it); remove this and KNOWN's entry when it passes")
 def test_huge_offset_is_a_400(sechub: SecHub) -> None:
+    """Issue 14 finding 9 (fixed on main): schemathesis found it, kept as a plain case."""
     with sechub.client("admin") as c:
         r = c.get("/api/v1/crashes", params={"offset": str(2**63)})
         assert r.status_code == 400, r.status_code
