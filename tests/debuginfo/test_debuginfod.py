@@ -97,6 +97,19 @@ def test_resolve_source_stays_inside(tmp_path: Path) -> None:
     assert resolve_source(tmp_path / "t", "link/passwd") is None
 
 
+def test_source_paths_no_file_system_takes_are_a_404(store: DebuginfoStore) -> None:
+    """A NUL byte or a name too long for the file system was a ValueError/OSError: a 500 from a route
+    that takes no token."""
+    from fastapi.testclient import TestClient  # noqa: PLC0415
+
+    [e] = store.list()
+    with TestClient(app(store), raise_server_exceptions=False) as c:
+        for path in ("fs/ext4/inode.c%00", "a%00b/inode.c", "x" * 5000, "/".join(["a"] * 3000)):
+            r = c.get(f"/buildid/{e.id}/source/{path}")
+            assert r.status_code == 404, (path[:40], r.status_code)
+        assert c.get(f"/buildid/{e.id}/source/fs/ext4/inode.c").status_code == 200
+
+
 def test_upstream_fetch(tmp_path: Path, store: DebuginfoStore, served: Served) -> None:
     [e] = store.list()
     local = DebuginfoStore(tmp_path / "local")

@@ -54,6 +54,13 @@ def keep_kind(name: PurePosixPath) -> str | None:
     return None
 
 
+def entry_name(entry: Any) -> str:
+    """An entry's path as text.  libarchive hands back ``bytes`` for a name that is not valid UTF-8;
+    surrogateescape keeps those bytes, so the name still round-trips to the file system."""
+    raw = entry.pathname or ""
+    return raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else str(raw)
+
+
 def safe_name(raw: str, src: str) -> PurePosixPath:
     """The entry name made relative ("./usr/x" -> "usr/x"); absolute or ``..`` names are refused."""
     if "\0" in raw:
@@ -184,7 +191,7 @@ def extract(archive: Any, dest: Path, budget: Budget) -> list[Kept]:
             budget.entries += 1
             if budget.entries > budget.limits.max_entries:
                 raise DebuginfoError(f"more than {budget.limits.max_entries} entries", budget.src)
-            raw_name = entry.pathname or ""
+            raw_name = entry_name(entry)
             name = safe_name(raw_name, budget.src)
             if not entry.isreg or entry.issym or entry.islnk:
                 continue

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from crashhub.debuginfo.archive import BLOCK, BlockStream, Budget, Kept, Limits, read_stream
+from crashhub.debuginfo.archive import BLOCK, BlockStream, Budget, Kept, Limits, entry_name, read_stream
 from crashhub.errors import DebuginfoError
 
 AR_MAGIC = b"!<arch>\n"
@@ -43,7 +43,7 @@ def _read_control(blocks: BlockStream, src: str) -> DebInfo | None:
     try:
         with libarchive.stream_reader(blocks, block_size=BLOCK) as inner:
             for entry in inner:
-                name = (entry.pathname or "").lstrip("./")
+                name = entry_name(entry).lstrip("./")
                 if name != "control":
                     continue
                 data = b""
@@ -78,7 +78,7 @@ def extract(path: Path, dest: Path, limits: Limits) -> tuple[DebInfo | None, lis
     try:
         with libarchive.file_reader(src, format_name="ar", filter_name="none", block_size=BLOCK) as outer:
             for member in outer:
-                name = (member.pathname or "").rstrip("/")
+                name = entry_name(member).rstrip("/")
                 seen.append(name)
                 if name.startswith("control.tar"):
                     meta = _read_control(BlockStream(member.get_blocks(BLOCK)), src)

@@ -86,13 +86,16 @@ def resolve_source(root: Path, requested: str) -> Path | None:
     ``root`` is ever returned.
     """
     parts = [p for p in PurePosixPath(requested).parts if p not in ("/", "", ".")]
-    if ".." in parts or not parts:
+    if ".." in parts or not parts or "\0" in requested:
         return None
     base = root.resolve()
     for i in range(min(len(parts), MAX_SOURCE_DEPTH)):
-        cand = (base / PurePosixPath(*parts[i:])).resolve()
-        if cand.is_file() and cand.is_relative_to(base):
-            return cand
+        try:
+            cand = (base / PurePosixPath(*parts[i:])).resolve()
+            if cand.is_file() and cand.is_relative_to(base):
+                return cand
+        except OSError:  # a name longer than the file system takes (ENAMETOOLONG): not in the tree
+            continue
     return None
 
 

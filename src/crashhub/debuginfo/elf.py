@@ -181,8 +181,8 @@ def kernel_release(path: Path, info: ElfInfo | None = None) -> str | None:
                     return item[9:].split(b" ", 1)[0].decode("ascii", "replace") or None
             return None
         rodata = info.section(".rodata")
-        if rodata is None or rodata.type == SHT_NOBITS:
-            return None
+        if rodata is None or rodata.type == SHT_NOBITS or not 0 <= rodata.offset < file_size:
+            return None  # an offset past the end (or past what seek takes) holds no banner
         f.seek(rodata.offset)
         left = min(rodata.size, MAX_RODATA_SCAN, max(0, file_size - rodata.offset))
         tail = b""

@@ -51,11 +51,14 @@ class RpmInfo:
 
 
 def _read_exact(f: BinaryIO, n: int, src: str, what: str, offset: int) -> bytes:
-    data = f.read(n)
+    # By the MiB: f.read(n) allocates n bytes before it reads, and a 100-byte file may claim 256 MiB.
+    data = bytearray()
+    while len(data) < n and (chunk := f.read(min(1 << 20, n - len(data)))):
+        data += chunk
     if len(data) != n:
         raise DebuginfoError(f"truncated RPM: the file ends inside the {what} "
                              f"({len(data)} of {n} bytes)", src, offset)
-    return data
+    return bytes(data)
 
 
 def _read_header(f: BinaryIO, offset: int, src: str, what: str) -> tuple[dict[int, str], int]:

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
-from crashhub.debuginfo.archive import BLOCK, Budget, CountingStream, Limits, safe_name, write_entry
+from crashhub.debuginfo.archive import (
+    BLOCK,
+    Budget,
+    CountingStream,
+    Limits,
+    entry_name,
+    safe_name,
+    write_entry,
+)
 from crashhub.errors import DebuginfoError
 
 KEEP_SUFFIXES = (".c", ".h", ".S", ".rs", ".lds", ".s")
@@ -30,7 +38,7 @@ def extract_sources(tarball: Path, dest: Path, limits: Limits) -> int:
         try:
             with libarchive.stream_reader(stream, block_size=BLOCK) as archive:
                 for entry in archive:
-                    name = safe_name(entry.pathname or "", src)
+                    name = safe_name(entry_name(entry), src)
                     if not entry.isreg or entry.issym or entry.islnk or len(name.parts) < 2:
                         continue
                     rel = PurePosixPath(*name.parts[1:])

@@ -39,7 +39,7 @@ KDUMP_SIGS = (b"KDUMP   ", b"DISKDUMP")
 DEFAULT_UNWRAP_LIMIT = 1 << 40
 
 
-def _payload_format(head: bytes, source: Source | None) -> str:
+def _payload_format(head: bytes, source: Source | None, path: str | None = None) -> str:
     if head[:4] == ELF_MAGIC:
         if source is not None:
             from crashhub.dump.elf import ElfDump  # noqa: PLC0415
@@ -54,7 +54,7 @@ def _payload_format(head: bytes, source: Source | None) -> str:
         if source is not None and parse_header(source)[0].split:
             return "split-kdump"
         return "kdump"
-    raise DumpFormatError(f"unknown dump magic {head[:8]!r}", getattr(source, "path", None), 0)
+    raise DumpFormatError(f"unknown dump magic {head[:8]!r}", getattr(source, "path", None) or path, 0)
 
 
 def _detect_source(path: str) -> tuple[str, Source]:
@@ -109,12 +109,12 @@ def detect(path: str | os.PathLike[str]) -> str:
                 off, size = int.from_bytes(inner[at:at + 8], "big", signed=True), int.from_bytes(
                     inner[at + 8:at + 16], "big", signed=True)
                 if off == 0:
-                    return "flat-" + _payload_format(inner[at + 16:], None) + "+" + wrapper
+                    return "flat-" + _payload_format(inner[at + 16:], None, p) + "+" + wrapper
                 if off < 0 or size <= 0:
                     break
                 at += 16 + size
             return "flat+" + wrapper
-        return _payload_format(inner, None) + "+" + wrapper
+        return _payload_format(inner, None, p) + "+" + wrapper
     fmt, src = _detect_source(p)
     src.close()
     return fmt
@@ -200,6 +200,10 @@ def open_dump(path: str | os.PathLike[str]) -> DumpReader:
         tmp, was_flat = _unwrap(p, wrapper)
         try:
             fmt, inner = _detect_source(str(tmp))
+        except DumpError as e:
+            tmp.unlink(missing_ok=True)
+            # Named after the file the user gave, not the temporary file it was unwrapped into.
+            raise type(e)(e.message, p, e.offset) from None
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 from crashhub.errors import LogError
 from crashhub.model import CrashReport
@@ -27,7 +28,7 @@ def parse_file(path: str | Path) -> list[CrashReport]:
         if size > MAX_LOG_BYTES:
             raise LogError(f"too large for a kernel log ({size} bytes)", p)
         with p.open("rb") as fh:
-            data = fh.read(MAX_LOG_BYTES)
+            data = _read_at_most(fh, MAX_LOG_BYTES)
     except IsADirectoryError as e:
         raise LogError("is a directory, not a log file", p) from e
     except OSError as e:
@@ -35,6 +36,15 @@ def parse_file(path: str | Path) -> list[CrashReport]:
     if not looks_like_text(data):
         raise LogError("not a kernel log (binary data)", p)
     return parse(data)
+
+
+def _read_at_most(fh: BinaryIO, limit: int) -> bytes:
+    """Up to ``limit`` bytes, read by the MiB: ``read(limit)`` would allocate all of ``limit`` first
+    (1 GiB for every log, however small)."""
+    buf = bytearray()
+    while len(buf) < limit and (chunk := fh.read(min(1 << 20, limit - len(buf)))):
+        buf += chunk
+    return bytes(buf)
 
 
 def looks_like_text(data: bytes) -> bool:
