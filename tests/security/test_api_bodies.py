@@ -80,7 +80,9 @@ def test_crash_dir_with_an_impossible_time_is_a_400(sechub: SecHub) -> None:
     assert r.status_code == 400, r.status_code
 
 
-def test_deeply_nested_host_report_is_a_400(sechub: SecHub) -> None:
+def test_deeply_nested_host_report_is_a_4xx(sechub: SecHub) -> None:
     with sechub.client("host") as c:
-        r = c.post("/api/v1/hosts/report", content=b"[" * 100_000)
-    assert r.status_code == 400, r.status_code
+        big = c.post("/api/v1/hosts/report", content=b"[" * 100_000)  # past max_host_report_bytes
+        deep = c.post("/api/v1/hosts/report", content=b"[" * 10_000)  # under it, far past the depth
+    assert big.status_code == 413 and "max_host_report_bytes" in big.text, big.text
+    assert deep.status_code == 400 and "nested" in deep.text, deep.text

@@ -118,14 +118,9 @@ def test_kill_9_at_each_step_of_ingest(tmp_path: Path, template: tuple[Path, Pat
     assert final.crashes[added.pop()] == ("vmcore", "vmcore-dmesg.txt")
 
 
-STALE_UPLOAD = pytest.mark.xfail(
-    strict=True, reason="killed between attach_dump's commit and end_upload, the upload record stays "
-    "forever (the dump is stored, state() says complete, nothing ends it): issue 14 finding 5's "
-    "upload expiry (ingest/uploads.py, another branch) should remove it; flip when merged")
-
-
-@pytest.mark.parametrize("point", [pytest.param(p, marks=STALE_UPLOAD) if p == "upload:db-committed" else p
-                                   for p in UPLOAD_POINTS])
+# "upload:db-committed" (killed between attach_dump's commit and end_upload) left the upload record
+# forever until the next state() read of a complete crash ended it.
+@pytest.mark.parametrize("point", UPLOAD_POINTS)
 @pytest.mark.timeout(600)
 def test_kill_9_at_each_step_of_a_resumable_upload(tmp_path: Path, template: tuple[Path, Path, Census],
                                                    point: str) -> None:

@@ -52,6 +52,11 @@ class Uploads:
             raise InputError(f"no crash {crash_id!r}")
         dump = next((f for f in c.files if f.role == "vmcore"), None)
         if c.has_vmcore and dump is not None:
+            if self._store.get_upload(crash_id) is not None:
+                # A node died between attaching the dump and ending its upload: the record (and any
+                # bytes) outlived the upload it tracked; whoever asks next ends it.
+                self._blobs.upload_abort(crash_id)
+                self._store.end_upload(crash_id)
             return {"offset": dump.size, "size": dump.size, "complete": True}
         up = self._store.get_upload(crash_id)
         offset = self._blobs.upload_offset(crash_id) if up is not None else 0
