@@ -93,6 +93,12 @@ def _stack(prog: Any, trace: Any, locals_frames: int = 0) -> list[dict[str, Any]
     return [_frame(prog, f, i < locals_frames) for i, f in enumerate(trace) if i < MAX_FRAMES]
 
 
+def _unnamed(frame: dict[str, Any]) -> bool:
+    """A frame the unwinder could only give as an address."""
+    fn = frame.get("function")
+    return fn is None or str(fn).startswith("0x")
+
+
 def _task(task: Any) -> dict[str, Any]:
     from drgn.helpers.linux.sched import task_cpu, task_state_to_char  # noqa: PLC0415
 
@@ -220,10 +226,16 @@ class Collector:
             out["panic_message"] = _s(panic_message(prog))
         except Exception as e:
             out["panic_message_error"] = f"{type(e).__name__}: {e}"[:300]
-        if not out["stack"]:
+        if not out["stack"] or _unnamed(out["stack"][0]):
+            # Never worse than the log: an unwinder that starts in a module whose symbols are not in
+            # the dump (6.12 at -d 31 drops the module's struct; an out-of-tree .ko not imported) gives
+            # raw addresses where the log names every frame.  The unwound frames are kept beside it.
             try:
-                out["stack"] = log_stack(prog, self.log())
-                out["stack_source"] = "log"
+                named = log_stack(prog, self.log())
+                if named:
+                    if out["stack"]:
+                        out["unwound_stack"] = out["stack"]
+                    out["stack"], out["stack_source"] = named, "log"
             except Exception as e:
                 out["log_stack_error"] = f"{type(e).__name__}: {e}"[:300]
         return out
