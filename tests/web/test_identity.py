@@ -184,6 +184,8 @@ def test_a_dump_that_is_not_the_crashs_is_409(
     r = hub.put(a, crash_id, dump_of(log, **machine))
     assert r.status_code == 409, r.text
     assert "DumpMismatchError" in r.json()["error"] and reason in r.json()["error"], r.json()
+    # The answer names what was sent, never the hub's temp file (nor any of its paths).
+    assert "uploaded vmcore" in r.json()["error"] and "vmcore." not in r.json()["error"], r.json()
     c = hub.crash(crash_id)
     assert not c["has_vmcore"] and [f["role"] for f in c["files"]] == ["log"]
     # The refused upload is gone: the right dump starts again from byte 0.

@@ -202,7 +202,7 @@ class Pipeline:
                 if rebuilt > cap:
                     raise DumpTooLargeError(
                         f"the flattened dump rebuilds to {rebuilt} bytes, more than max_dump_bytes ({cap})",
-                        path.name,
+                        str(path),  # scrubbed of the hub's temp paths for clients (web.app.PathScrubber)
                     )
             facts = dumpmod.facts(work)
             if wrapper is not None and not flat:
@@ -219,7 +219,7 @@ class Pipeline:
             if known is not None:
                 why = disagreement(known, facts.to_dict(), log_bytes)
                 if why is not None:
-                    raise DumpMismatchError(f"not this crash's dump: {why}", path.name)
+                    raise DumpMismatchError(f"not this crash's dump: {why}", str(path))
             keep = work if flat else path
             if keep is not path or is_temp:
                 blob = blobs.adopt(keep)
