@@ -27,9 +27,9 @@ from corpus_cases import (
     title_frame,
     title_kind,
 )
-from crashhub.classify.skip import strip_prefix
+from crashhub.kernel import base_name, strip_prefix
 from crashhub.triage import parse
-from crashhub.triage.frames import base_name, parse_frame, split_marker
+from crashhub.triage.frames import parse_frame, split_marker
 
 
 def _norm(func: str | None) -> str | None:

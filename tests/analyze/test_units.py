@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from crashhub.analyze import (
-    _base,
     _panic_message_from_log,
     _panic_task_from_log,
     agreement,
@@ -21,6 +20,7 @@ from crashhub.analyze import (
 )
 from crashhub.analyze.limits import run_limited
 from crashhub.errors import AnalysisError
+from crashhub.kernel import base_name as _base
 
 
 def _frame(fn: str, file: str | None = None, line: int | None = None, **kw: Any) -> dict[str, Any]:

@@ -30,9 +30,8 @@ from bench.corpus_cases import (
 from tests.triage.answers import answer
 from tests.triage.golden_files import GOLDEN, check_golden
 
-from crashhub.classify.skip import strip_prefix
+from crashhub.kernel import base_name, strip_prefix
 from crashhub.triage import parse
-from crashhub.triage.frames import base_name
 
 _CORPUS = corpus_dir()
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from crashhub.classify import signature
+from crashhub.kernel import base_name
 from crashhub.triage import parse
-from crashhub.triage.frames import base_name, parse_frame, parse_rip
+from crashhub.triage.frames import parse_frame, parse_rip
 from crashhub.triage.lines import decode, strip
 from crashhub.triage.taint import parse_taint
 from crashhub.triage.title import normalize

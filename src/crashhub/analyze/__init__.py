@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from crashhub.errors import AnalysisError, DebuginfoError
+from crashhub.kernel import base_name
 
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_MEMORY = 6 << 30
@@ -93,27 +94,19 @@ def _panic_message_from_log(log: str | None) -> str | None:
     return None
 
 
-_GCC_SUFFIX = re.compile(r"(\.(?:cold|constprop|isra|part|lto_priv|llvm)(?:\.\d+)?)+$")
-
-
-def _base(fn: str) -> str:
-    """A function name without GCC's clone suffixes: crash prints the ELF symbol
-    (``__handle_sysrq.cold``), drgn the DWARF subprogram (``__handle_sysrq``)."""
-    return _GCC_SUFFIX.sub("", fn)
-
-
 def agreement(drgn_stack: list[dict[str, Any]], crash_stack: list[dict[str, Any]], n: int = 4
               ) -> dict[str, Any]:
     """Do drgn and crash show the same top frames?  crash lists the panic path (machine_kexec,
     __crash_kexec, ...) above the exception frame; drgn starts where the oops hit, so the two
-    are aligned on drgn's first (non-inline) function."""
+    are aligned on drgn's first (non-inline) function.  Names are compared by base name: crash
+    prints the ELF symbol (``__handle_sysrq.cold``), drgn the DWARF subprogram (``__handle_sysrq``)."""
     from crashhub.analyze.crash_engine import from_exception  # noqa: PLC0415
 
-    d = [_base(str(f["function"])) for f in drgn_stack if not f.get("inline") and f.get("function")]
-    full = [_base(str(f["function"])) for f in crash_stack]
+    d = [base_name(str(f["function"])) for f in drgn_stack if not f.get("inline") and f.get("function")]
+    full = [base_name(str(f["function"])) for f in crash_stack]
     # Align on drgn's first function; crash may list an exception frame further down (a WARN's
     # ud2, a page fault in the interrupted task) that is not where drgn starts.
-    c = full if d and d[0] in full else [_base(x) for x in from_exception(crash_stack)]
+    c = full if d and d[0] in full else [base_name(x) for x in from_exception(crash_stack)]
     # One function listed twice in a row (crash: the exception RIP in "f", then a frame in its
     # "f.cold" part) is one frame.
     d = [x for i, x in enumerate(d) if i == 0 or d[i - 1] != x]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from crashhub.kernel import TAINT
+
 HUNG = re.compile(r"INFO: task (\S+):(\d+) blocked for more than (\d+) seconds")
 SOFT = re.compile(r"soft lockup - CPU#(\d+) stuck for (\d+)s! \[(.+?):(\d+)\]")
 HARD = re.compile(r"(?:Watchdog detected hard LOCKUP on cpu|NMI watchdog: .*LOCKUP.* on cpu) (\d+)", re.I)
@@ -17,15 +19,6 @@ RCU = re.compile(r"rcu: INFO: (\S+) (?:self-)?detected stalls? on CPUs?")
 OOM_INVOKED = re.compile(r"(\S+) invoked oom-killer: .*")
 OOM_KILLED = re.compile(r"Out of memory: Killed process (\d+) \((.+?)\).*")
 OOM_PANIC = re.compile(r"Kernel panic - not syncing: (?:System is deadlocked on memory|Out of memory.*)")
-TAINT_NAMES = {
-    "P": "proprietary module loaded", "F": "module force-loaded", "S": "SMP with CPUs not designed for it",
-    "R": "module force-unloaded", "M": "machine check", "B": "bad page referenced",
-    "U": "user request", "D": "kernel died recently (OOPS or BUG)", "A": "ACPI table overridden",
-    "W": "warning issued", "C": "staging driver loaded", "I": "firmware workaround",
-    "O": "out-of-tree module loaded", "E": "unsigned module loaded", "L": "soft lockup occurred",
-    "K": "kernel live patched", "X": "auxiliary taint", "T": "built with struct randomization",
-    "N": "in-kernel test module",
-}
 PARTIAL_FIX = ("dump lacks kernel memory: the capture's makedumpfile does not support this kernel; "
                "use -d 23 or update it")
 
@@ -168,10 +161,11 @@ def check_taint(a: dict[str, Any]) -> list[dict[str, Any]]:
     if not bad:
         return []
     mods = [m for m in a.get("modules") or [] if m.get("taints")]
-    ev = [f"taint {letters}: " + "; ".join(f"{c} = {TAINT_NAMES.get(c, '?')}" for c in letters if c != "G")]
+    named = (f"{c} = {TAINT[c].short if c in TAINT else '?'}" for c in letters if c != "G")
+    ev = [f"taint {letters}: " + "; ".join(named)]
     ev += [f"module {m['name']} [{m['taints']}]" for m in mods][:10]
     names = ", ".join(m["name"] for m in mods) or "unknown modules"
-    kinds = " and ".join(TAINT_NAMES[c] for c in bad if c in TAINT_NAMES)
+    kinds = " and ".join(TAINT[c].short for c in bad if c in TAINT)
     guilty = next((f for f in a.get("stack") or [] if f.get("module") not in (None, "kernel")), None)
     detail = ""
     if guilty is not None:

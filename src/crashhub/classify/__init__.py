@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from crashhub.classify.signature import ALGORITHM, ALGORITHMS, signature
 from crashhub.classify.similarity import similarity
-from crashhub.classify.skip import SKIP, SKIP_GROUPS
+from crashhub.kernel import SKIP, SKIP_GROUPS
 
 __all__ = ["ALGORITHM", "ALGORITHMS", "SKIP", "SKIP_GROUPS", "signature", "similarity"]

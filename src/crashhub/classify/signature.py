@@ -9,10 +9,10 @@
 4. the guilty frame's module (``""`` for the kernel image), since the same function name in two
    modules is two bugs;
 5. the top reliable frames: starting at the guilty frame, up to ``TOP_FRAMES`` (3) frames of the
-   main stack, each reduced to its base name (``.isra.N``/``.constprop.N``/``.part.N``/``.cold``
-   clones folded, syscall-entry prefixes stripped) after dropping the frames the skip list
-   (``crashhub.classify.skip``) names.  For stalls and hangs the stack is a random victim's, so
-   only the guilty frame counts.
+   main stack, each reduced to its base name (``crashhub.kernel.base_name``: ``.isra.N``,
+   ``.constprop.N``, ``.part.N``, ``.cold`` clones folded, syscall-entry prefixes stripped) after
+   dropping the frames the skip list (``crashhub.kernel.SKIP``) names.  For stalls and hangs the
+   stack is a random victim's, so only the guilty frame counts.
 
 Nothing that changes between two occurrences of one bug enters the key: no address, offset, pid,
 CPU, timestamp, KASLR base, build id or release.  Old buckets keep the algorithm they were made
@@ -25,9 +25,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
-from crashhub.classify.skip import compile_skip, strip_prefix
+from crashhub.kernel import base_name, compile_skip, strip_prefix
 from crashhub.model import CrashReport, Frame, Signature
-from crashhub.triage.frames import base_name
 from crashhub.triage.title import normalize
 
 ALGORITHM = "sig:2026-11"

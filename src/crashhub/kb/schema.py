@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import re2
 
+from crashhub.kernel import TAINT_LETTERS as KERNEL_TAINT_LETTERS
 from crashhub.triage.kinds import KINDS as _TRIAGE_KINDS
 
 SCHEMA_ID = "crashhub-kb/1"
@@ -34,9 +35,8 @@ MATCH_ALGORITHM = "kb-match:2026-11-26"
 KINDS: tuple[str, ...] = tuple(_TRIAGE_KINDS)
 STATUSES = ("known", "investigating", "fixed", "wontfix")
 TOOLS = ("crash", "drgn", "shell")
-# Taint letters as the kernel prints them (Documentation/admin-guide/tainted-kernels.rst;
-# N since 5.19, J (fwctl) since 6.15).
-TAINT_LETTERS = "PFSRMBUDAWCIOELKXTNJ"
+# Taint letters as the kernel prints them (crashhub.kernel's table of kernel/panic.c).
+TAINT_LETTERS = KERNEL_TAINT_LETTERS
 
 MAX_PATTERN = 512  # characters in one regex: a rule names a title or a function, not a novel
 MAX_TEXT = 64 * 1024  # cause / advice

@@ -12,7 +12,7 @@ import functools
 import itertools
 import re
 
-from crashhub.classify.skip import SKIP, STRIP_PREFIXES, strip_prefix
+from crashhub.kernel import SKIP, STRIP_PREFIXES, strip_prefix
 from crashhub.triage.oops import (
     CALL_TRACE,
     CALL_TRACE_RE,

@@ -145,11 +145,3 @@ def parse_rip(text: str) -> Frame | None:
         m.group("mod"),
         context="exception",
     )
-
-
-_SUFFIX_RE = re.compile(r"\.(?:isra|constprop|part|cold|lto_priv|llvm|localalias)(?:\.\d+)*.*$|\.\d+$")
-
-
-def base_name(function: str) -> str:
-    """``foo.isra.0``/``.constprop.3``/``.part.1``/``.cold`` -> ``foo``: GCC clones of one function."""
-    return _SUFFIX_RE.sub("", function) if "." in function else function

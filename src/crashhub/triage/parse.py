@@ -12,10 +12,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from crashhub.kernel import base_name
 from crashhub.model import CrashReport, Frame
 from crashhub.triage.extract import extract_frames, may_start_stack
 from crashhub.triage.fields import banner, read_facts
-from crashhub.triage.frames import CONTEXT_MARKERS, base_name, parse_frame, parse_rip, split_marker
+from crashhub.triage.frames import CONTEXT_MARKERS, parse_frame, parse_rip, split_marker
 from crashhub.triage.lines import Line, decode, strip
 from crashhub.triage.oops import SCAN_ANCHORS, STACK_START_RE, Format, Oops, find_oops
 from crashhub.triage.title import normalize, sanitize

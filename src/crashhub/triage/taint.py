@@ -1,7 +1,7 @@
 """Taint flags: the letters of ``Tainted: G    B   O      6.1.0`` and what each means.
 
-Letters and meanings from Documentation/admin-guide/tainted-kernels.rst.  Since Linux 6.12
-(commit 8eea4e744750 "panic: add taint flags to the 'Tainted:' line") a separate line
+The letters and their meanings are ``crashhub.kernel.TAINT`` (kernel/panic.c's table).  Since
+Linux 6.12 (commit 8eea4e744750 "panic: add taint flags to the 'Tainted:' line") a separate line
 ``Tainted: [O]=OOT_MODULE, [E]=UNSIGNED_MODULE`` lists the set flags by name.
 """
 
@@ -9,30 +9,8 @@ from __future__ import annotations
 
 import re
 
+from crashhub.kernel import TAINT
 from crashhub.model import Taint
-
-TAINT_FLAGS: dict[str, str] = {
-    "P": "proprietary module was loaded",
-    "F": "module was force loaded",
-    "S": "kernel running on an out of specification system",
-    "R": "module was force unloaded",
-    "M": "processor reported a Machine Check Exception (MCE)",
-    "B": "bad page referenced or some unexpected page flags",
-    "U": "taint requested by userspace application",
-    "D": "kernel died recently, i.e. there was an OOPS or BUG",
-    "A": "ACPI table overridden by user",
-    "W": "kernel issued warning",
-    "C": "staging driver was loaded",
-    "I": "workaround for bug in platform firmware applied",
-    "O": "externally-built (out-of-tree) module was loaded",
-    "E": "unsigned module was loaded",
-    "L": "soft lockup occurred",
-    "K": "kernel has been live patched",
-    "X": "auxiliary taint, defined for and used by distros",
-    "T": "kernel was built with the struct randomization plugin",
-    "N": "an in-kernel test has been run",
-    "J": "userspace used a mutating debug operation in fwctl",
-}
 
 # "Tainted: G    B   O      " (fixed columns, G/space = not proprietary) or "Not tainted".
 _TAINTED_RE = re.compile(r"\bTainted: ([A-Z ]+?)(?= +\d| *\(| *$| +-)")
@@ -55,5 +33,5 @@ def parse_taint(line: str) -> Taint | None:
 
 
 def make_taint(letters: str) -> Taint:
-    flags = tuple(f"{c}: {TAINT_FLAGS[c]}" for c in letters if c in TAINT_FLAGS)
+    flags = tuple(f"{c}: {TAINT[c].meaning}" for c in letters if c in TAINT)
     return Taint(letters, flags)

@@ -1,15 +1,33 @@
-"""The frame skip list: functions that are never the guilty frame, and why.
+"""Kernel function names: clone suffixes, syscall-entry prefixes, and the frames never guilty.
 
-A crash's *guilty frame* is the first frame of its stack that is not plumbing.  Each pattern is a
-regular expression searched (not anchored unless it says ``^``/``$``) in the function's base name.
+**Base names.**  GCC and clang emit copies of one function under suffixed ELF symbols: GCC's
+interprocedural clones ``.isra.N`` (scalar replacement), ``.constprop.N`` (constant propagation),
+``.part.N`` (partial inlining) and ``.cold`` (hot/cold splitting, GCC 8+), LTO's ``.lto_priv.N``,
+clang ThinLTO's ``.llvm.<hash>`` promoted locals, objtool/ld's ``.localalias`` and a bare ``.N`` on
+static locals; suffixes combine (``foo.isra.0.cold``, ``foo.constprop.0.isra.0``).  ``base_name``
+folds all of them to ``foo``: the log, crash (ELF symbols) and drgn (DWARF subprograms) then agree.
+
+**Skip list.**  A crash's *guilty frame* is the first frame of its stack that is not plumbing.
+Each pattern is a regular expression searched (not anchored unless it says ``^``/``$``) in the
+function's base name.
 The list follows syzkaller's pkg/report (linux.go ``skipPatterns``), whose choices were tuned on
 hundreds of thousands of real reports; the groups below say why each family is skipped.
-Changing it changes bucket keys: bump ``crashhub.classify.ALGORITHM`` when you do.
+Changing it, or the base-name rule, changes bucket keys: bump ``crashhub.classify.ALGORITHM``
+(``sig:2026-11`` is the algorithm this list belongs to) when you do.
 """
 
 from __future__ import annotations
 
 import re
+
+# Everything from the first clone suffix on goes (the suffixes chain), or a static local's ".N".
+_SUFFIX_RE = re.compile(r"\.(?:isra|constprop|part|cold|lto_priv|llvm|localalias)(?:\.\d+)*.*$|\.\d+$")
+
+
+def base_name(function: str) -> str:
+    """``foo.isra.0``/``.constprop.3``/``.part.1``/``.cold``/``.llvm.123``/``.localalias`` -> ``foo``."""
+    return _SUFFIX_RE.sub("", function) if "." in function else function
+
 
 SKIP_GROUPS: dict[str, tuple[str, ...]] = {
     # Sanitizers report from inside their own runtime.
@@ -301,6 +319,7 @@ STRIP_PREFIXES: tuple[str, ...] = (
 
 
 def compile_skip(extra: tuple[str, ...] = ()) -> re.Pattern[str]:
+    """One pattern for the skip list plus ``extra`` (a report format's own plumbing)."""
     return re.compile("|".join(SKIP + extra))
 
 
