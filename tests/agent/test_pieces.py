@@ -16,6 +16,7 @@ from tests.need import missing
 from crashhub.agent import config, estimate, hostinfo, scan
 from crashhub.agent import makedumpfile as mdf
 from crashhub.errors import InputError
+from crashhub.kernel import kernel_version
 
 from .conftest import DATA
 
@@ -50,9 +51,9 @@ def test_estimate_live_meminfo() -> None:
 
 
 def test_makedumpfile_versions(tmp_path: Path) -> None:
-    assert mdf.kernel_version("6.12.117+deb12-cloud-amd64") == (6, 12, 117)
-    assert mdf.kernel_version("3.10.0-1160.el7.x86_64") == (3, 10, 0)
-    assert mdf.kernel_version("garbage") is None
+    assert kernel_version("6.12.117+deb12-cloud-amd64") == (6, 12, 117)
+    assert kernel_version("3.10.0-1160.el7.x86_64") == (3, 10, 0)
+    assert kernel_version("garbage") is None
     assert mdf.latest_supported((1, 7, 2)) == (6, 0, 1)
     assert mdf.latest_supported((1, 7, 10)) is None
     assert [b.fixed_in for b in mdf.bugs_for((1, 7, 2), (6, 12, 0))] == [(1, 7, 3), (1, 7, 6), (1, 7, 7)]

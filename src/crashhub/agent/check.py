@@ -21,6 +21,7 @@ from crashhub.agent import makedumpfile as mdf
 from crashhub.agent.estimate import DumpEstimate, estimate, parse_meminfo, physical_ram_from_meminfo
 from crashhub.agent.kdumpconf import KdumpConfig
 from crashhub.errors import InputError
+from crashhub.kernel import kernel_version
 from crashhub.model import to_jsonable
 
 OK, WARN, FAIL, UNKNOWN = "ok", "warn", "fail", "unknown"
@@ -463,7 +464,7 @@ def _makedumpfile_item(f: HostFacts) -> Item:
     v = f.makedumpfile_version
     if v is None:
         return Item("makedumpfile", UNKNOWN, f"{f.makedumpfile}: version not found")
-    k = mdf.kernel_version(f.release) if f.release else None
+    k = kernel_version(f.release) if f.release else None
     if k is None:
         return Item("makedumpfile", UNKNOWN, f"makedumpfile {mdf.fmt(v)}; running kernel unknown")
     level = f.config.collector.dump_level if f.config else None

@@ -60,17 +60,8 @@ PAGE_BUGS: tuple[PageBug, ...] = (
 )
 
 _VERSION_RE = re.compile(rb"makedumpfile: version (\d+)\.(\d+)\.(\d+)")
-_RELEASE_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?")
 _DPKG_VERSION_RE = re.compile(r"^(?:\d+:)?(\d+)\.(\d+)\.(\d+)")
 _MAX_BINARY = 16 * 2**20
-
-
-def kernel_version(release: str) -> Version | None:
-    """``6.12.117+deb12-cloud-amd64`` → (6, 12, 117)."""
-    m = _RELEASE_RE.match(release.strip())
-    if not m:
-        return None
-    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
 
 
 def version_from_binary(path: Path) -> Version | None:

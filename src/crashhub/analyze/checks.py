@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from crashhub.kernel import TAINT
+from crashhub.kernel import TAINT, kernel_version
 
 HUNG = re.compile(r"INFO: task (\S+):(\d+) blocked for more than (\d+) seconds")
 SOFT = re.compile(r"soft lockup - CPU#(\d+) stuck for (\d+)s! \[(.+?):(\d+)\]")
@@ -38,11 +38,6 @@ def _where(stack: list[dict[str, Any]], n: int = 3) -> str:
     return " <- ".join(out)
 
 
-def _release_tuple(rel: str | None) -> tuple[int, int]:
-    m = re.match(r"(\d+)\.(\d+)", rel or "")
-    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
-
-
 def check_partial(a: dict[str, Any]) -> list[dict[str, Any]]:
     drgn = a.get("engines", {}).get("drgn") or {}
     facts = a.get("dump") or {}
@@ -59,7 +54,7 @@ def check_partial(a: dict[str, Any]) -> list[dict[str, Any]]:
         rel = facts.get("release") or (drgn.get("sys") or {}).get("release")
         detail = (f"{excluded} reads hit pages the dump left out (dump level {level}); the answers "
                   "below come from the log and the pages that are there.")
-        if level is not None and int(level) & 8 and _release_tuple(rel) >= (6, 10):
+        if level is not None and int(level) & 8 and (kernel_version(rel) or (0,)) >= (6, 10):
             # Since 6.10 PG_slab is a page type; makedumpfile 1.7.2 reads the slab's counter word as
             # page.mapping, takes live slab pages for user pages and drops them at -d 31.
             title = PARTIAL_FIX

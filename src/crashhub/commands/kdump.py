@@ -17,6 +17,7 @@ from crashhub.agent import kdumpconf
 from crashhub.agent import makedumpfile as mdf
 from crashhub.agent.check import HostFacts, check, gather
 from crashhub.errors import ConfigError
+from crashhub.kernel import kernel_version
 
 _SYMBOL = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "unknown": "??  "}
 
@@ -118,7 +119,7 @@ def _config(args: argparse.Namespace) -> int:
 def _safe_level(facts: HostFacts) -> int:
     """31, unless this host's makedumpfile loses slab pages with bit 8 on this kernel."""
     v, rel = facts.makedumpfile_version, facts.release
-    k = mdf.kernel_version(rel) if rel else None
+    k = kernel_version(rel) if rel else None
     if v is None or k is None:
         return 31
     if any(b.loses_data and b.dump_bits & 8 for b in mdf.bugs_for(v, k)):

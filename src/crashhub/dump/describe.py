@@ -15,6 +15,7 @@ from crashhub.dump.elf import ElfDump
 from crashhub.dump.kdump import DUMP_DH_COMPRESSED_INCOMPLETE, DUMP_DH_EXCLUDED_VMEMMAP, KdumpDump
 from crashhub.dump.vmcoreinfo import build_id_is_broken
 from crashhub.errors import DumpError
+from crashhub.kernel import kernel_version
 from crashhub.model import DumpFacts
 
 # makedumpfile -d bits (makedumpfile.8).
@@ -26,11 +27,6 @@ _CPU_LINE = re.compile(rb"CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm:")
 
 def dump_level_excludes(level: int) -> tuple[str, ...]:
     return tuple(name for bit, name in DUMP_LEVEL_BITS if level & bit)
-
-
-def _release_tuple(release: str) -> tuple[int, int]:
-    m = re.match(r"(\d+)\.(\d+)", release)
-    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
 
 
 def read_utsname(dump: DumpReader) -> dict[str, str] | None:
@@ -180,7 +176,7 @@ def facts_of(dump: DumpReader, path: str, log: bytes | None = None, log_layout: 
     build_id = info.build_id
     if release and info.raw.get("BUILD-ID") and build_id is None and build_id_is_broken(release):
         warnings.append(f"VMCOREINFO BUILD-ID of {release} is known to be wrong; ignored")
-    if (release and dump_level is not None and dump_level & 8 and _release_tuple(release) >= (6, 10)):
+    if release and dump_level is not None and dump_level & 8 and (kernel_version(release) or (0,)) >= (6, 10):
         # Linux 6.10 made PG_slab a page type (commit 46df8e73a4a3 "mm: free up PG_slab"); makedumpfile
         # 1.7.x then reads a slab's counter as page.mapping and drops live slab pages as user data.
         warnings.append("Linux >= 6.10 dumped with dump level bit 8 (user data): makedumpfile <= 1.7.x "

@@ -22,6 +22,7 @@ from __future__ import annotations
 import struct
 
 from crashhub.errors import DumpError, DumpFormatError
+from crashhub.kernel import kernel_version
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -317,27 +318,13 @@ def _printk_log(dump: VirtReader, caller_id: bool) -> KernelLog:
     return KernelLog(b"".join(out), "printk_log", len(out), corrupted, reason)
 
 
-def _release_tuple(release: str | None) -> tuple[int, int, int]:
-    nums: list[int] = []
-    for part in (release or "").split(".", 3)[:3]:
-        digits = len(part) - len(part.lstrip("0123456789"))
-        if not digits:
-            break
-        nums.append(int(part[:digits]))
-        if digits < len(part):
-            break  # "6.1.0-56" or "3.10.0-1160": the third number ends the match
-    if len(nums) < 2:
-        return (0, 0, 0)
-    return (nums[0], nums[1], nums[2] if len(nums) > 2 else 0)
-
-
 def _char_ring(dump: VirtReader) -> KernelLog:
     info, path = dump.vmcoreinfo, dump.path
     log_buf_sym, len_sym, end_sym = _need(info, path, "SYMBOL", "log_buf", "log_buf_len", "log_end")
     log_buf = _u(dump.read_virt(log_buf_sym, 8), 0, "Q")
     buf_len = _u(dump.read_virt(len_sym, 4), 0, "i")
     # log_end became "unsigned" in 2.6.25 (it was unsigned long): read the width that kernel had.
-    wide = _release_tuple(info.osrelease) < (2, 6, 25)
+    wide = (kernel_version(info.osrelease) or (0,)) < (2, 6, 25)
     end = _u(dump.read_virt(end_sym, 8 if wide else 4), 0, "Q" if wide else "I")
     if not 0 < buf_len <= MAX_LOG_BYTES:
         raise DumpFormatError(f"implausible log_buf_len {buf_len}", path)

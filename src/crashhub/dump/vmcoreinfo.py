@@ -8,6 +8,8 @@ go through ``int(v, 0)``); ``KERNELOFFSET=%lx``; ``CRASHTIME=%lld`` appended las
 from __future__ import annotations
 
 # No re here: this module loads on every `crashhub dump dmesg`, and re costs ~2 ms of its start-up.
+from crashhub.kernel import kernel_version
+
 _HEX = frozenset("0123456789abcdef")
 
 # Text bound: the kernel reserves one page for it (VMCOREINFO_BYTES); allow larger pages.
@@ -25,13 +27,10 @@ _BAD_BUILD_ID: tuple[tuple[int, int, int, int], ...] = (
 
 def build_id_is_broken(release: str) -> bool:
     """True when ``release`` is a stable kernel known to write a wrong VMCOREINFO BUILD-ID."""
-    parts = release.split(".", 2)
-    if len(parts) < 3:
+    v = kernel_version(release)
+    if v is None:
         return False
-    digits = len(parts[2]) - len(parts[2].lstrip("0123456789"))
-    if not (parts[0].isdigit() and parts[1].isdigit() and digits):
-        return False
-    major, minor, sub = int(parts[0]), int(parts[1]), int(parts[2][:digits])
+    major, minor, sub = v  # a release without a sublevel reads as .0, which no range holds
     return any(major == a and minor == b and lo <= sub <= hi for a, b, lo, hi in _BAD_BUILD_ID)
 
 

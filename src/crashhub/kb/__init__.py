@@ -15,7 +15,6 @@ from crashhub.kb.load import (
     parse_entry,
 )
 from crashhub.kb.match import match, match_entry, would_match
-from crashhub.kb.release import parse_release, vercmp
 from crashhub.kb.schema import (
     KINDS,
     MATCH_ALGORITHM,
@@ -26,6 +25,7 @@ from crashhub.kb.schema import (
     ReleaseRange,
     Rule,
 )
+from crashhub.kernel import parse_release, vercmp
 
 __all__ = [
     "KINDS",

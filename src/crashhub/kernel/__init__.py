@@ -3,29 +3,70 @@ and kdump's crash-directory layouts.
 
 Pure (standard library only, no I/O): every other package (triage, classify, analyze, kb, dump,
 ingest, the agent) asks this one what a kernel name, letter or release means, so the answers agree.
+
+Names load on first use (PEP 562 ``__getattr__``): ``crashhub dump dmesg`` takes ``kernel_version``
+and must not pay for ``re`` or ``dataclasses`` at start-up (tests/dump/test_cli.py).
 """
 
 from __future__ import annotations
 
-from crashhub.kernel._functions import (
-    SKIP,
-    SKIP_GROUPS,
-    STRIP_PREFIXES,
-    base_name,
-    compile_skip,
-    strip_prefix,
-)
-from crashhub.kernel._taint import TAINT, TAINT_FLAGS, TAINT_LETTERS, TaintFlag
+# Not typing.TYPE_CHECKING: importing typing is what the lazy loading avoids.  mypy treats any name
+# TYPE_CHECKING as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from crashhub.kernel._functions import (
+        SKIP,
+        SKIP_GROUPS,
+        STRIP_PREFIXES,
+        base_name,
+        compile_skip,
+        strip_prefix,
+    )
+    from crashhub.kernel._release import MAX_RELEASE_LEN, Release, parse_release, vercmp
+    from crashhub.kernel._taint import TAINT, TAINT_FLAGS, TAINT_LETTERS, TaintFlag
+    from crashhub.kernel._version import kernel_version
+
+_WHERE = {
+    "SKIP": "_functions",
+    "SKIP_GROUPS": "_functions",
+    "STRIP_PREFIXES": "_functions",
+    "base_name": "_functions",
+    "compile_skip": "_functions",
+    "strip_prefix": "_functions",
+    "MAX_RELEASE_LEN": "_release",
+    "Release": "_release",
+    "parse_release": "_release",
+    "vercmp": "_release",
+    "TAINT": "_taint",
+    "TAINT_FLAGS": "_taint",
+    "TAINT_LETTERS": "_taint",
+    "TaintFlag": "_taint",
+    "kernel_version": "_version",
+}
 
 __all__ = [
+    "MAX_RELEASE_LEN",
     "SKIP",
     "SKIP_GROUPS",
     "STRIP_PREFIXES",
     "TAINT",
     "TAINT_FLAGS",
     "TAINT_LETTERS",
+    "Release",
     "TaintFlag",
     "base_name",
     "compile_skip",
+    "kernel_version",
+    "parse_release",
     "strip_prefix",
+    "vercmp",
 ]
+
+
+def __getattr__(name: str) -> object:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module 'crashhub.kernel' has no attribute {name!r}")
+    value = getattr(__import__(f"crashhub.kernel.{where}", fromlist=[name]), name)
+    globals()[name] = value  # once loaded, a plain module attribute
+    return value
