@@ -1,11 +1,7 @@
 """Find crash directories kdump left on this host, in the RHEL and Debian layouts.
 
-* RHEL kexec-tools/kdump-utils: ``<path>/<ip>-<YYYY-MM-DD-HH:MM:SS>/`` holding ``vmcore`` (or
-  ``vmcore.flat`` from an ssh dump, ``vmcore.1..n`` with ``--split``), ``vmcore-dmesg.txt`` and
-  ``kexec-dmesg.log``; work in progress is ``vmcore-incomplete`` / ``vmcore-dmesg-incomplete.txt``.
-* Debian kdump-tools: ``<KDUMP_COREDIR>/<YYYYmmddHHMM>/`` (``<ip|hostname>-<stamp>`` on network
-  targets) holding ``dump.<stamp>[.gz|.bz2|.lz4|.xz]`` (``vmcore.<stamp>`` when it fell back to
-  ``cp``) and ``dmesg.<stamp>``; work in progress is ``dump-incomplete*`` / ``vmcore-incomplete``.
+The layouts (names, files, work-in-progress markers) are ``crashhub.kernel``'s; this module lists
+the directories and stats their files.
 
 A directory is *ready* when it has no ``*-incomplete`` entry and no file changed during the
 settle time: kdump renames its files when done, but a dump copied in by hand has no marker.
@@ -15,15 +11,13 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from crashhub.kernel import crash_files, is_incomplete, parse_dir_name
+
 log = logging.getLogger("crashhub.agent")
 
-RHEL_DIR = re.compile(r"^(?P<host>.+)-(?P<when>\d{4}-\d{2}-\d{2}-\d{2}:\d{2}:\d{2})$")
-DEBIAN_DIR = re.compile(r"^(?:(?P<host>.+)-)?(?P<when>\d{12})$")
-_DUMP_EXT = r"(?:\.gz|\.bz2|\.lz4|\.xz)?"
 _MAX_ENTRIES = 256
 
 
@@ -50,13 +44,8 @@ class CrashDir:
 
 def classify(path: Path) -> CrashDir | None:
     """Read one directory; None when its name is neither layout's."""
-    name = path.name
-    m = RHEL_DIR.match(name)
-    layout = "rhel"
-    if m is None:
-        m = DEBIAN_DIR.match(name)
-        layout = "debian"
-    if m is None:
+    name = parse_dir_name(path.name)
+    if name is None:
         return None
     try:
         entries = sorted(os.scandir(path), key=lambda e: e.name)[:_MAX_ENTRIES]
@@ -66,7 +55,7 @@ def classify(path: Path) -> CrashDir | None:
     newest = 0.0
     incomplete = []
     for e in entries:
-        if "incomplete" in e.name:
+        if is_incomplete(e.name):
             incomplete.append(e.name)
         try:
             st = e.stat(follow_symlinks=False)
@@ -75,18 +64,12 @@ def classify(path: Path) -> CrashDir | None:
         if e.is_file(follow_symlinks=False):
             files[e.name] = Path(e.path)
             newest = max(newest, st.st_mtime)
-    when = m.group("when")
-    log = vmcore = kexec = None
-    if layout == "rhel":
-        log = files.get("vmcore-dmesg.txt")
-        vmcore = files.get("vmcore") or files.get("vmcore.flat")
-        kexec = files.get("kexec-dmesg.log")
-    else:
-        log = files.get(f"dmesg.{when}")
-        dump_re = re.compile(rf"^(?:dump|vmcore)\.{when}{_DUMP_EXT}$")
-        vmcore = next((p for n, p in files.items() if dump_re.match(n)), None)
-    return CrashDir(path=path, layout=layout, host_tag=m.group("host"), when=when, log=log, vmcore=vmcore,
-                    kexec_log=kexec, incomplete=tuple(incomplete), newest_mtime=newest)
+    roles = crash_files(name, files)
+    return CrashDir(path=path, layout=name.layout, host_tag=name.host, when=name.when,
+                    log=files[roles.log] if roles.log else None,
+                    vmcore=files[roles.dump] if roles.dump else None,
+                    kexec_log=files[roles.kexec_log] if roles.kexec_log else None,
+                    incomplete=tuple(incomplete), newest_mtime=newest)
 
 
 def scan(dirs: list[str] | tuple[str, ...]) -> list[CrashDir]:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
 from crashhub.classify import signature
 from crashhub.errors import LogError
+from crashhub.kernel import log_name
 from crashhub.model import CrashReport, Frame
 from crashhub.triage import parse_file
 
@@ -24,10 +24,6 @@ EXIT_NO_CRASH = 1
 EXIT_BAD_INPUT = 2
 TRACE_LINES = 8
 
-# The kernel log of a crash directory, best first.  kexec-dmesg.log is the *capture* kernel's log,
-# never the crash's; "-incomplete" names are what a dump cut short leaves behind.
-_DIR_LOGS = ("vmcore-dmesg.txt", "vmcore-dmesg-incomplete.txt")
-_DEBIAN_DMESG = re.compile(r"^dmesg\.\d{12}$")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,12 +36,9 @@ def log_of(path: Path) -> Path:
     """The kernel log to read for PATH (itself, or the log inside a crash directory)."""
     if not path.is_dir():
         return path
-    for name in _DIR_LOGS:
-        if (path / name).is_file():
-            return path / name
-    debian = sorted(p for p in path.iterdir() if _DEBIAN_DMESG.match(p.name) and p.is_file())
-    if debian:
-        return debian[-1]
+    name = log_name(_files(path))
+    if name is not None:
+        return path / name
     raise LogError("no kernel log in this crash directory (expected vmcore-dmesg.txt or dmesg.<stamp>)",
                    path)
 
@@ -124,18 +117,23 @@ def human(path: Path, log: Path, reports: list[CrashReport], out: TextIO) -> Non
         print(f"  lines:    {r.start_line + 1}-{r.end_line + 1}", file=out)
 
 
+def _files(path: Path) -> list[str]:
+    """The names of the regular files in a directory (none when it cannot be read)."""
+    try:
+        return [p.name for p in path.iterdir() if p.is_file()]
+    except OSError:
+        return []
+
+
 def expand(path: Path) -> list[Path]:
     """PATH itself, or for a directory of crash directories (``/var/crash``) each one inside it."""
-    if not path.is_dir() or any((path / n).is_file() for n in _DIR_LOGS):
+    if not path.is_dir() or log_name(_files(path)) is not None:
         return [path]
     try:
         children = sorted(p for p in path.iterdir() if p.is_dir())
     except OSError:
         return [path]
-    if any(_DEBIAN_DMESG.match(p.name) for p in path.iterdir()):
-        return [path]
-    inner = [c for c in children if any((c / n).is_file() for n in _DIR_LOGS)
-             or any(_DEBIAN_DMESG.match(p.name) for p in c.iterdir())]
+    inner = [c for c in children if log_name(_files(c)) is not None]
     return inner or [path]
 
 

@@ -1,13 +1,9 @@
 """Crash directories as kdump writes them (RHEL kdump-utils, Debian kdump-tools), told apart by content.
 
-RHEL (kdump-utils ``kdump.sh``): ``<ip>-YYYY-MM-DD-HH:MM:SS/`` holding ``vmcore`` (or ``vmcore.flat``
-from an ssh target, ``vmcore.1``… with ``--split``), ``vmcore-dmesg.txt`` and ``kexec-dmesg.log``;
-while being written the names are ``vmcore-incomplete`` / ``vmcore-dmesg-incomplete.txt``.
-Debian (kdump-tools ``kdump-config``): ``[<ip>|<host>-]YYYYMMDDHHMM/`` holding ``dmesg.<stamp>`` and
-``dump.<stamp>[.gz|.bz2|.lz4|.xz]`` (``dump-incomplete`` while written, ``vmcore.<stamp>`` after a
-``cp`` fallback) plus ``*_link`` symlinks.  Newer kdump-tools always pass ``-F``, so a Debian
-``dump.<stamp>`` can be flattened: the format comes from the magic bytes, never the name, and the role
-of each file (log, dump, capture-kernel log) from what it holds.
+The layouts' names are ``crashhub.kernel``'s (``parse_dir_name``, ``layout_of``...).  Newer
+kdump-tools always pass ``-F``, so a Debian ``dump.<stamp>`` can be flattened: the format comes
+from the magic bytes, never the name, and the role of each file (log, dump, capture-kernel log)
+from what it holds.
 """
 
 # ruff: noqa: PLC0415 - imports inside functions are deliberate: each command and stage loads
@@ -15,22 +11,18 @@ of each file (log, dump, capture-kernel log) from what it holds.
 
 from __future__ import annotations
 
-import calendar
 import ipaddress
 import os
 import re
 import stat
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from crashhub import kernel
 from crashhub.errors import DumpError, InputError
 
 SNIFF = 64 * 1024
 _TS_LINE = re.compile(rb"^(?:<\d{1,2}>)?\[\s*\d+\.\d{6}\]", re.M)
-_RHEL_DIR = re.compile(r"^(?P<host>.+)-(?P<t>\d{4}-\d{2}-\d{2}-\d{2}:\d{2}:\d{2})$")
-_DEB_DIR = re.compile(r"^(?:(?P<host>.+)-)?(?P<t>\d{12})$")
-_DUMP_NAME = re.compile(r"^(vmcore(\.flat|\.\d+|\.\d{12})?|dump\.\d{12}(\.\w+)?)$")
 _JOURNAL_HINTS = (b"kdump[", b"systemd[", b"dracut", b"kdump.sh", b"kdump-tools")
 
 
@@ -59,25 +51,17 @@ def parse_dir_name(name: str) -> tuple[str | None, str | None, float | None, str
 
     Raises InputError for a RHEL-shaped name whose stamp is not a time.
     """
-    m = _RHEL_DIR.match(name)
-    if m:
-        try:
-            t = calendar.timegm(time.strptime(m["t"], "%Y-%m-%d-%H:%M:%S"))
-        except ValueError:
-            # Shaped like kdump's stamp but not a time (99:99:99): bad input, refused once, never
-            # retried (the spool records it failed; the API answers 400).
-            raise InputError(f"directory name {name!r}: {m['t']!r} is not a valid time") from None
-        host = m["host"]
-        return host, _host_kind(host), float(t), "rhel"
-    m = _DEB_DIR.match(name)
-    if m:
-        try:
-            t = calendar.timegm(time.strptime(m["t"], "%Y%m%d%H%M"))
-        except ValueError:
-            return None, None, None, None
-        host = m["host"]
-        return host, (_host_kind(host) if host else None), float(t), "debian"
-    return None, None, None, None
+    d = kernel.parse_dir_name(name)
+    if d is None:
+        return None, None, None, None
+    t = d.time()
+    if t is None:
+        if d.layout == "debian":
+            return None, None, None, None  # twelve digits that are not a time: just a name
+        # Shaped like kdump's stamp but not a time (99:99:99): bad input, refused once, never
+        # retried (the spool records it failed; the API answers 400).
+        raise InputError(f"directory name {name!r}: {d.when!r} is not a valid time")
+    return d.host, (_host_kind(d.host) if d.host else None), t, d.layout
 
 
 def _host_kind(host: str) -> str:
@@ -101,7 +85,7 @@ def _is_capture_log(name: str, head: bytes) -> bool:
     # kexec-dmesg.log is the capture kernel's own dmesg followed by its journal: it looks like a
     # kernel log.  The capture kernel is the one booted with "elfcorehdr=" (kexec -p adds it to the
     # command line so the kernel finds the old memory); journal lines of the collector also tell.
-    if name.startswith("kexec-dmesg"):
+    if kernel.is_kexec_log(name):
         return True
     cmdline = next((ln for ln in head.splitlines()[:400] if b"ommand line:" in ln), b"")
     return b"elfcorehdr=" in cmdline or sum(head.count(h) for h in _JOURNAL_HINTS) >= 3
@@ -120,12 +104,12 @@ def scan(path: Path, *, max_files: int = 64) -> CrashDir:
     if len(entries) > max_files:
         cd.notes.append(f"{len(entries)} entries; only the first {max_files} were looked at")
         entries = entries[:max_files]
-    cd.incomplete = tuple(e.name for e in entries if "-incomplete" in e.name)
+    cd.incomplete = tuple(e.name for e in entries if kernel.is_incomplete(e.name))
     logs: list[tuple[int, Path]] = []
     dumps: list[tuple[int, Path, str]] = []
     parts: list[Path] = []
     for e in entries:
-        if "-incomplete" in e.name:
+        if kernel.is_incomplete(e.name):
             continue  # never opened while being written
         if e.is_symlink():
             # kernel_link & co. (Debian) point outside the directory: never followed, so a link planted
@@ -137,10 +121,10 @@ def scan(path: Path, *, max_files: int = 64) -> CrashDir:
         if not head:
             continue  # not a regular file, unreadable, or empty
         fmt, why = dump_format(e)
-        if fmt is None and _DUMP_NAME.match(e.name) and not looks_like_kernel_log(head):
+        if fmt is None and kernel.is_dump_name(e.name) and not looks_like_kernel_log(head):
             cd.notes.append(f"{e.name}: named like a dump but not readable as one ({why})")
         if fmt is not None:
-            if re.fullmatch(r"vmcore\.\d+", e.name):
+            if kernel.is_split_part(e.name):
                 parts.append(e)
             # Prefer the plain dump over a flat copy of the same crash, and either over a wrapper.
             rank = 0 if not fmt.startswith("flat-") else 1
@@ -150,7 +134,7 @@ def scan(path: Path, *, max_files: int = 64) -> CrashDir:
             if _is_capture_log(e.name, head):
                 cd.kexec_log = cd.kexec_log or e
                 continue
-            rank = 0 if e.name in ("vmcore-dmesg.txt",) or e.name.startswith("dmesg.") else 1
+            rank = 0 if kernel.is_named_log(e.name) else 1
             logs.append((rank, e))
     if logs:
         cd.log = sorted(logs, key=lambda x: (x[0], x[1].name))[0][1]
@@ -160,20 +144,7 @@ def scan(path: Path, *, max_files: int = 64) -> CrashDir:
         dumps = [d for d in dumps if d[1] not in parts]
     if dumps:
         _, cd.dump, cd.dump_format = sorted(dumps, key=lambda x: (x[0], x[1].name))[0]
-    names = {e.name for e in entries}
-    if names & {
-        "vmcore-dmesg.txt",
-        "vmcore",
-        "vmcore.flat",
-        "kexec-dmesg.log",
-        "vmcore-incomplete",
-        "vmcore-dmesg-incomplete.txt",
-    }:
-        cd.layout = "rhel"
-    elif any(n.startswith(("dmesg.", "dump.", "dump-incomplete")) for n in names):
-        cd.layout = "debian"
-    elif layout_by_name:
-        cd.layout = layout_by_name
+    cd.layout = kernel.layout_of(e.name for e in entries) or layout_by_name or "generic"
     return cd
 
 

@@ -22,11 +22,39 @@ if TYPE_CHECKING:
         compile_skip,
         strip_prefix,
     )
+    from crashhub.kernel._layouts import (
+        DUMP_NAME,
+        CrashFiles,
+        DirName,
+        Layout,
+        crash_files,
+        is_dump_name,
+        is_incomplete,
+        is_kexec_log,
+        is_named_log,
+        is_split_part,
+        layout_of,
+        log_name,
+        parse_dir_name,
+    )
     from crashhub.kernel._release import MAX_RELEASE_LEN, Release, parse_release, vercmp
     from crashhub.kernel._taint import TAINT, TAINT_FLAGS, TAINT_LETTERS, TaintFlag
     from crashhub.kernel._version import kernel_version
 
 _WHERE = {
+    "DUMP_NAME": "_layouts",
+    "CrashFiles": "_layouts",
+    "DirName": "_layouts",
+    "Layout": "_layouts",
+    "crash_files": "_layouts",
+    "is_dump_name": "_layouts",
+    "is_incomplete": "_layouts",
+    "is_kexec_log": "_layouts",
+    "is_named_log": "_layouts",
+    "is_split_part": "_layouts",
+    "layout_of": "_layouts",
+    "log_name": "_layouts",
+    "parse_dir_name": "_layouts",
     "SKIP": "_functions",
     "SKIP_GROUPS": "_functions",
     "STRIP_PREFIXES": "_functions",
@@ -45,6 +73,7 @@ _WHERE = {
 }
 
 __all__ = [
+    "DUMP_NAME",
     "MAX_RELEASE_LEN",
     "SKIP",
     "SKIP_GROUPS",
@@ -52,11 +81,23 @@ __all__ = [
     "TAINT",
     "TAINT_FLAGS",
     "TAINT_LETTERS",
+    "CrashFiles",
+    "DirName",
+    "Layout",
     "Release",
     "TaintFlag",
     "base_name",
     "compile_skip",
+    "crash_files",
+    "is_dump_name",
+    "is_incomplete",
+    "is_kexec_log",
+    "is_named_log",
+    "is_split_part",
     "kernel_version",
+    "layout_of",
+    "log_name",
+    "parse_dir_name",
     "parse_release",
     "strip_prefix",
     "vercmp",
