@@ -149,8 +149,8 @@ def crash_files(dir_name: DirName, names: Iterable[str]) -> CrashFiles:
     """
     listed = sorted(set(names))
     if dir_name.layout == "rhel":
-        dump = next((n for n in ("vmcore", "vmcore.flat") if n in listed), None)
-        return CrashFiles(RHEL_LOG if RHEL_LOG in listed else None, dump,
+        rhel_dump = next((n for n in listed if n in ("vmcore", "vmcore.flat")), None)
+        return CrashFiles(RHEL_LOG if RHEL_LOG in listed else None, rhel_dump,
                           KEXEC_LOG if KEXEC_LOG in listed else None)
     log = f"dmesg.{dir_name.when}"
     dump_re = re.compile(rf"^(?:dump|vmcore)\.{dir_name.when}{_DEBIAN_DUMP_EXT}$")

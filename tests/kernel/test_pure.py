@@ -1,0 +1,25 @@
+"""crashhub.kernel is pure: the standard library and itself, nothing of the hub."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import crashhub.kernel
+
+_PACKAGE = Path(crashhub.kernel.__file__).parent
+
+
+def test_imports_only_the_standard_library() -> None:
+    for path in sorted(_PACKAGE.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                ours = not name.startswith("crashhub") or name.startswith("crashhub.kernel")
+                assert ours, (path.name, name)
+
+
+def test_every_public_name_loads() -> None:
+    for name in crashhub.kernel.__all__:
+        assert getattr(crashhub.kernel, name) is not None, name
