@@ -19,11 +19,12 @@ from crashhub.errors import KbError, LogError
 from crashhub.kb.load import check_paths, dump_entry, load_dir, load_examples, load_starter
 from crashhub.kb.match import match
 from crashhub.kb.schema import KbEntry
+from crashhub.kernel import log_name
 from crashhub.model import CrashReport
 from crashhub.triage import parse_file
 
 EXIT_PROBLEMS = 2
-LOG_NAMES = ("vmcore-dmesg.txt", "dmesg.txt")  # plus Debian's dmesg.<stamp>
+HAND_SAVED_LOG = "dmesg.txt"  # after the names kdump writes (crashhub.kernel.log_name)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -128,12 +129,10 @@ def _show(args: argparse.Namespace) -> int:
 def _find_log(path: Path) -> Path:
     if not path.is_dir():
         return path
-    for name in LOG_NAMES:
-        if (path / name).is_file():
-            return path / name
-    stamped = sorted(path.glob("dmesg.[0-9]*"))  # Debian kdump-tools: dmesg.<YYYYmmddHHMM>
-    if stamped:
-        return stamped[-1]
+    files = [p.name for p in path.iterdir() if p.is_file()]
+    name = log_name(files) or (HAND_SAVED_LOG if HAND_SAVED_LOG in files else None)
+    if name is not None:
+        return path / name
     raise LogError("no kernel log in this directory (vmcore-dmesg.txt or dmesg.<stamp>)", path)
 
 

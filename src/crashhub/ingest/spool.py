@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from crashhub.errors import CrashhubError, InputError, LogError
 from crashhub.ingest.arrival import Arrival, Outcome, Pipeline
 from crashhub.ingest.layouts import CrashDir, scan
+from crashhub.kernel import is_incomplete
 
 if TYPE_CHECKING:
     from crashhub.store.base import Store
@@ -197,7 +198,7 @@ class SpoolWatcher:
                 fp = self.fingerprint(d)
             except OSError:
                 continue
-            if not fp or any("-incomplete" in name for name, _, _ in fp):
+            if not fp or any(is_incomplete(name) for name, _, _ in fp):
                 self._seen.pop(d, None)
                 continue
             seen = self._seen.get(d)
