@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 from collections import Counter, defaultdict
@@ -33,9 +31,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _triage_cli import triage_json
 from corpus_cases import corpus_dir, syzkaller_cases
 
-REPO = Path(__file__).resolve().parent.parent
 LAB_RUNS = Path.home() / ".cache" / "crashhub-lab" / "runs"
 # The kernel log each layout leaves, as the lab's manifest names it (never kexec-dmesg.log: that
 # is the capture kernel's own log).
@@ -78,21 +76,12 @@ def bcubed(items: list[Item], bucket: dict[str, str]) -> Scores:
 
 
 def primary_keys(items: list[Item]) -> dict[str, str]:
-    """The bucket key the CLI gives each item's log (its primary report's), one process for all."""
-    keys: dict[str, str] = {}
-    by_path = {str(it.log): it for it in items}
-    cmd = [sys.executable, "-m", "crashhub.cli", "triage", "--json", *by_path]
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    done = subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=REPO, env=env)
-    out = done.stdout
-    for line in out.splitlines():
-        row = json.loads(line)
-        it = by_path[row["path"]]
-        crashes = row.get("crashes") or []
+    """The bucket key the CLI gives each item's log (its primary report's); a log without one is alone."""
+    answers = triage_json([it.log for it in items])
+    keys = {}
+    for it in items:
+        crashes = answers[str(it.log)]
         keys[it.name] = crashes[0]["signature"]["key"] if crashes else f"none:{it.name}"
-    missing = [it.name for it in items if it.name not in keys]
-    if missing:
-        raise SystemExit(f"bucket_eval: no answer for {missing[:3]}: {done.stderr[-500:]}")
     return keys
 
 
