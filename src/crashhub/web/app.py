@@ -288,11 +288,9 @@ def create_app(
     def metrics() -> PlainTextResponse:
         return PlainTextResponse(ctx.metrics.render(), media_type="text/plain; version=0.0.4")
 
-    from crashhub.web import api, api_debuginfo, api_retention
+    from crashhub.web import api
 
     api.install(app, ctx)
-    api_debuginfo.install(app, ctx)
-    api_retention.install(app, ctx)
     if mount_ui:
         from crashhub.web import ui
 
