@@ -219,9 +219,7 @@ def create_app(
         from crashhub.web import ui
 
         # After the API, so the UI's "/" never shadows an API route.
-        router = ui.router(ctx)
-        app.include_router(router)
-        app.state.ui = router.ui  # type: ignore[attr-defined]  # the UI's state, for tests and bench
+        ui.install(app, ctx)
     return app
 
 
