@@ -14,22 +14,33 @@ are removed afterwards (``crashhub.retention.apply``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from crashhub.errors import StoreError
-from crashhub.store.base import Store
-from crashhub.web.api._deps import Admin, Ctx, HubStore, Reader, actor
+from crashhub.store.base import Store, TokenRecord
+from crashhub.web.api._deps import Admin, Ctx, HubStore, actor, principal_after
 from crashhub.web.app import ApiError
 
 router = APIRouter()
 
 
+def _jobs_query(state: str | None = None, limit: int = Query(100, ge=1, le=1000)) -> tuple[str | None, int]:
+    return state, limit
+
+
+def _audit_query(limit: int = Query(100, ge=1, le=1000)) -> int:
+    return limit
+
+
 @router.get("/api/v1/jobs", tags=["admin"])
 def jobs(
-    _tok: Reader, store: HubStore, state: str | None = None, limit: int = Query(100, ge=1, le=1000)
+    _tok: Annotated[TokenRecord, Depends(principal_after("read", _jobs_query))],
+    store: HubStore,
+    q: Annotated[tuple[str | None, int], Depends(_jobs_query)],
 ) -> dict[str, Any]:
+    state, limit = q
     return {
         "depth": store.job_depth(),
         "jobs": [
@@ -48,7 +59,11 @@ def jobs(
 
 
 @router.get("/api/v1/audit", tags=["admin"])
-def audit(_tok: Admin, store: HubStore, limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+def audit(
+    _tok: Annotated[TokenRecord, Depends(principal_after("admin", _audit_query))],
+    store: HubStore,
+    limit: Annotated[int, Depends(_audit_query)],
+) -> dict[str, Any]:
     return {
         "audit": [
             {"at": a.at, "actor": a.actor, "action": a.action, "target": a.target, "detail": a.detail}

@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from crashhub.store.base import TokenRecord
 from crashhub.web import jsonbody
-from crashhub.web.api._deps import MAX_OFFSET, Admin, Ctx, HubStore, Reader, actor, bucket_opts, crash_summary
+from crashhub.web.api._deps import (
+    MAX_OFFSET,
+    Admin,
+    Ctx,
+    HubStore,
+    Reader,
+    actor,
+    bucket_opts,
+    crash_summary,
+    principal_after,
+)
 from crashhub.web.app import ApiError
 
 router = APIRouter(tags=["buckets"])
 
 
-@router.get("/api/v1/buckets")
-def list_buckets(
-    _tok: Reader,
-    ctx: Ctx,
+@dataclass(frozen=True)
+class BucketQuery:
+    sort: str
+    filters: dict[str, Any]  # the store's filter arguments
+    limit: int
+    offset: int
+
+
+def bucket_query(
     *,
     sort: str = Query("count", pattern="^(count|last_seen|trend)$"),
     kind: str | None = None,
@@ -29,11 +46,21 @@ def list_buckets(
     status: str | None = Query(None, pattern="^(new|investigating|advice_given|known_issue|fixed)$"),
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
-) -> JSONResponse:
-    store = ctx.hub.store
+) -> BucketQuery:
     filters: dict[str, Any] = {
         "kind": kind, "kernel": kernel, "host": host, "kb_status": kb, "since": since, "status": status
     }
+    return BucketQuery(sort, filters, limit, offset)
+
+
+@router.get("/api/v1/buckets")
+def list_buckets(
+    _tok: Annotated[TokenRecord, Depends(principal_after("read", bucket_query))],
+    ctx: Ctx,
+    q: Annotated[BucketQuery, Depends(bucket_query)],
+) -> JSONResponse:
+    store = ctx.hub.store
+    sort, filters, limit, offset = q.sort, q.filters, q.limit, q.offset
     rows = store.list_buckets(sort=sort, limit=limit, offset=offset, **filters, **bucket_opts(ctx))
     # A JSONResponse skips FastAPI's recursive jsonable_encoder: the records are plain JSON already.
     return JSONResponse(

@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 
+from crashhub.store.base import TokenRecord
 from crashhub.web import auth
-from crashhub.web.api._deps import MAX_OFFSET, Ctx, HubStore, Reader, crash_or_404, crash_summary, parse_since
+from crashhub.web.api._deps import (
+    MAX_OFFSET,
+    Ctx,
+    HubStore,
+    Reader,
+    crash_or_404,
+    crash_summary,
+    parse_since,
+    principal_after,
+)
 from crashhub.web.app import ApiError
 
 router = APIRouter(tags=["crashes"])
 
 
-@router.get("/api/v1/crashes")
-def list_crashes(
-    _tok: Reader,
-    store: HubStore,
+@dataclass(frozen=True)
+class CrashQuery:
+    host: str | None
+    kind: str | None
+    bucket: str | None
+    since: str | None
+    limit: int
+    offset: int
+
+
+def crash_query(
     *,
     host: str | None = None,
     kind: str | None = None,
@@ -25,11 +43,20 @@ def list_crashes(
     since: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
+) -> CrashQuery:
+    return CrashQuery(host, kind, bucket, since, limit, offset)
+
+
+@router.get("/api/v1/crashes")
+def list_crashes(
+    _tok: Annotated[TokenRecord, Depends(principal_after("read", crash_query))],
+    store: HubStore,
+    q: Annotated[CrashQuery, Depends(crash_query)],
 ) -> dict[str, Any]:
     rows = store.list_crashes(
-        host=host, kind=kind, bucket=bucket, since=parse_since(since), limit=limit, offset=offset
+        host=q.host, kind=q.kind, bucket=q.bucket, since=parse_since(q.since), limit=q.limit, offset=q.offset
     )
-    return {"crashes": [crash_summary(c.to_dict()) for c in rows], "limit": limit, "offset": offset}
+    return {"crashes": [crash_summary(c.to_dict()) for c in rows], "limit": q.limit, "offset": q.offset}
 
 
 @router.get("/api/v1/crashes/{crash_id}")

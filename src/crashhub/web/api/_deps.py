@@ -4,7 +4,8 @@ several resources make alike."""
 
 # ruff: noqa: PLC0415 - the upload and debuginfo code loads when the API is installed, not on import
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: FastAPI reads the dependencies of ``principal`` from
+# its annotations, and those name the factory's arguments, which a string annotation could not reach.
 
 import re
 from collections.abc import Callable
@@ -37,8 +38,8 @@ class ApiState:
     upload_limit: Limit
     report_limit: Limit
     kb_limit: Limit
-    uploads: Uploads
-    debuginfo: DebuginfoStore
+    uploads: "Uploads"
+    debuginfo: "DebuginfoStore"
 
 
 def build_state(ctx: Context) -> ApiState:
@@ -78,13 +79,28 @@ def hub_store(ctx: Annotated[Context, Depends(hub_context)]) -> Store:
     return ctx.hub.store
 
 
-def _principal(need: str) -> Callable[[Request, Store], TokenRecord]:
+def _principal(need: str) -> Callable[..., TokenRecord]:
     """A dependency answering the caller's token if its role grants ``need`` (else 401 or 403)."""
 
     def principal(request: Request, store: Annotated[Store, Depends(hub_store)]) -> TokenRecord:
         return auth.check(store, request.headers.get("authorization"), need)
 
-    principal.__name__ = f"principal_{need}"
+    return principal
+
+
+def principal_after(need: str, query: Callable[..., Any]) -> Callable[..., TokenRecord]:
+    """The caller's token as :func:`_principal` checks it, once ``query`` (the route's query
+    parameters) has read them: a malformed query is a 400 whoever sends it, and stays one.
+
+    FastAPI calls a dependency only when its own dependencies resolved without an error, so the
+    check of the token waits for the query's; the route takes ``Depends(query)`` too (called once,
+    cached per request) for the values."""
+
+    def principal(
+        request: Request, store: Annotated[Store, Depends(hub_store)], _query: Annotated[Any, Depends(query)]
+    ) -> TokenRecord:
+        return auth.check(store, request.headers.get("authorization"), need)
+
     return principal
 
 
