@@ -6,7 +6,7 @@ every bucket, exactly as the API does.  "Would match N buckets" runs ``crashhub.
 over the latest crash of every bucket (cached for a minute: the preview runs on every keystroke).
 """
 
-# ruff: noqa: PLC0415 - imports inside functions are deliberate: report and bundle code loads on use.
+# ruff: noqa: PLC0415 - imports inside functions are deliberate: the KB matcher and dumper load on use.
 
 from __future__ import annotations
 
