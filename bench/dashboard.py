@@ -1,7 +1,7 @@
 """Web UI dashboard render time with 10,000 buckets and 100,000 crashes (goal: ≤ 300 ms median).
 
 Fills a fresh SQLite store the way ``bench/bucket_list.py`` does, mounts the UI router on the real
-app (``app.include_router(ui.router(ctx))``), logs in with a viewer token and times, median of
+app (``ui.install(app, ctx)``), logs in with a viewer token and times, median of
 ``--repeat`` runs, through the ASGI app in-process (routing, session, store, Jinja2, SVG):
 
 - ``GET /ui/`` sorted by count, last seen and trend (first page of 100 rows, sparklines, filters,

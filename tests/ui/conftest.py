@@ -4,7 +4,7 @@ The crashes are the ones kept in the repository (tests/labdata.py: real lab logs
 dump), so the UI tests need no QEMU and run in the quick tier.
 
 The app is built the way ``crashhub.web.app`` builds it (``build_context`` + ``create_app``) and the
-``create_app`` mounts the UI router after the API (``app.include_router(ui.router(ctx))``).
+``create_app`` mounts the UI router after the API (``ui.install(app, ctx)``).
 """
 
 # ruff: noqa: PLC0415 - optional test dependencies (aiosmtpd, uvicorn, playwright) import where used

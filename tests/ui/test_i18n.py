@@ -20,7 +20,7 @@ DYNAMIC = ("known", "new", "regression", "viewer", "admin",
 
 def used_messages() -> set[str]:
     files = [*(SRC / "web" / "ui" / "templates").glob("*.html"), SRC / "report" / "render.py",
-             SRC / "web" / "ui" / "kbpages.py"]
+             SRC / "web" / "ui" / "_kb.py"]
     out: set[str] = set(DYNAMIC)
     for f in files:
         for a, b in _CALL.findall(f.read_text("utf-8")):

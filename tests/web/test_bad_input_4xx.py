@@ -81,3 +81,26 @@ def test_errors_never_name_temp_paths(api: TestClient, tmp_path: Path) -> None:
         msg = _one_line(r)
         assert str(tmp_path) not in msg and "/tmp" not in msg and "blobs" not in msg, msg
         assert "uploaded vmcore" in msg
+
+
+@pytest.mark.parametrize(
+    ("url", "param"),
+    [
+        ("/api/v1/crashes?limit=0", "limit"),
+        ("/api/v1/buckets?sort=x&limit=0", "sort"),
+        ("/api/v1/jobs?limit=x", "limit"),
+        ("/api/v1/audit?limit=0", "limit"),
+    ],
+)
+def test_malformed_query_is_a_400_whoever_asks(api: TestClient, url: str, param: str) -> None:
+    """The query is checked before the caller (web/api/_deps.principal_after): no token, or a
+    token whose role may not read, still hears what is wrong with the query, first field first."""
+    app = api.app
+    host = create_token(app.state.ctx.hub.store, "host", "h", host="h1")[0]  # type: ignore[attr-defined]
+    for who, headers in (("no token", {}), ("host token", {"Authorization": f"Bearer {host}"})):
+        r = TestClient(app).get(url, headers=headers)
+        assert r.status_code == 400, (who, r.text)
+        assert _one_line(r).startswith(f"query.{param}:"), who
+    # A well-formed query from the host token is refused as before.
+    path = url.partition("?")[0]
+    assert api.get(path, headers={"Authorization": f"Bearer {host}"}).status_code == 403

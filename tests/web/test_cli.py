@@ -148,3 +148,20 @@ def test_serve_demo(tmp_path: Path) -> None:
     finally:
         p.terminate()
         p.wait(20)
+
+
+@pytest.mark.lab
+def test_ingest_json_prints_the_upload_answer(tmp_path: Path, lab: Any) -> None:
+    """``ingest --json`` renders its own line (ingest no longer shapes HTTP answers): the upload answer's
+    fields, in the API's order, between the path and the notes."""
+    log = Path(lab.crash("6.1", "null").path("rhel/vmcore-dmesg.txt"))
+    r = cli(tmp_path / "data", "ingest", "--json", str(log))
+    assert r.returncode == 0, r.stderr
+    (line,) = r.stdout.splitlines()
+    d = json.loads(line)
+    assert list(d) == [
+        "path", "id", "created", "kind", "title", "bucket", "kb", "wants_vmcore", "has_vmcore", "notes"
+    ]
+    assert d["path"] == str(log) and d["created"] and d["kind"] == "null_deref"
+    assert list(d["bucket"]) == ["id", "key", "title", "kind", "count"] and d["bucket"]["count"] == 1
+    assert d["wants_vmcore"] and not d["has_vmcore"]

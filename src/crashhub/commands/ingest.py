@@ -9,8 +9,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from crashhub.commands._store import add_store_arguments, settings_from
+
+if TYPE_CHECKING:
+    from crashhub.ingest.arrival import Outcome
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
                 failed += 1
                 continue
             if args.json:
-                print(json.dumps({"path": p, **out.to_dict(), "notes": out.notes}))
+                print(json.dumps(_json(p, out)))
                 continue
             c, b = out.crash, out.bucket
             state = "new" if out.created else "already stored"
@@ -62,3 +66,30 @@ def run(args: argparse.Namespace) -> int:
     finally:
         hub.close()
     return 2 if failed else 0
+
+
+def _json(path: str, out: Outcome) -> dict[str, Any]:
+    """One crash as ``--json`` prints it: the fields the API answers an upload with (web/api/_uploads.py),
+    and the path and the notes only the command line shows."""
+    b = out.bucket
+    return {
+        "path": path,
+        "id": out.crash.id,
+        "created": out.created,
+        "kind": out.crash.kind,
+        "title": out.crash.title,
+        "bucket": {"id": b.id, "key": b.key, "title": b.title, "kind": b.kind, "count": b.count},
+        "kb": [
+            {
+                "id": m.get("id"),
+                "title": m.get("title"),
+                "status": m.get("status"),
+                "matched_rules": m.get("matched_rules", []),
+                "regression": m.get("regression", False),
+            }
+            for m in out.kb
+        ],
+        "wants_vmcore": out.wants_vmcore,
+        "has_vmcore": out.crash.has_vmcore,
+        "notes": out.notes,
+    }

@@ -19,7 +19,7 @@ from crashhub.commands._store import add_store_arguments, open_hub
 if TYPE_CHECKING:
     from crashhub.store.base import Store
 
-_HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$")  # the API's plain-name rule (web/api.py)
+_HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$")  # the API's plain-name rule (web/api/_deps.py)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -84,29 +84,6 @@ class Outcome:
     wants_vmcore: bool
     notes: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The API contract's answer to ``POST /api/v1/crashes``."""
-        b = self.bucket
-        return {
-            "id": self.crash.id,
-            "created": self.created,
-            "kind": self.crash.kind,
-            "title": self.crash.title,
-            "bucket": {"id": b.id, "key": b.key, "title": b.title, "kind": b.kind, "count": b.count},
-            "kb": [
-                {
-                    "id": m.get("id"),
-                    "title": m.get("title"),
-                    "status": m.get("status"),
-                    "matched_rules": m.get("matched_rules", []),
-                    "regression": m.get("regression", False),
-                }
-                for m in self.kb
-            ],
-            "wants_vmcore": self.wants_vmcore,
-            "has_vmcore": self.crash.has_vmcore,
-        }
-
 
 @dataclass
 class _Dump:

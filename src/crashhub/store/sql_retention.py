@@ -22,7 +22,7 @@ from crashhub.store.sql_base import SqlBase, _crash, _file
 HOLD_PINNED = "pinned"
 HOLD_BUNDLE = "vendor bundle"
 HOLD_ANALYSIS = "under analysis"
-# The audit action of a vendor bundle made with the dump (web/ui/pages.py, commands/bundle.py).
+# The audit action of a vendor bundle made with the dump (web/ui/_crashes.py, commands/bundle.py).
 BUNDLE_WITH_DUMP = "bundle-with-dump"
 
 

@@ -15,8 +15,8 @@ import logging
 import re
 import threading
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,45 +198,39 @@ def create_app(
     settings: Settings, *, background: bool = True, ctx: Context | None = None, mount_ui: bool = True
 ) -> FastAPI:
     ctx = ctx or build_context(settings)
+    app = FastAPI(
+        title="crashhub",
+        version=__version__,
+        lifespan=_lifespan(ctx, background),
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        description="The central crash host of a Linux fleet: API v1.",
+    )
+    app.state.ctx = ctx
+    _install_errors(app, ctx)
+    _install_middleware(app, ctx)
+    _install_health(app, ctx)
+
+    from crashhub.web import api
+
+    api.install(app, ctx)
+    if mount_ui:
+        from crashhub.web import ui
+
+        # After the API, so the UI's "/" never shadows an API route.
+        ui.install(app, ctx)
+    return app
+
+
+def _lifespan(ctx: Context, background: bool) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """What runs beside the requests (with ``background``): queue, spool watcher, gc, retention, alerts."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
         if background:
-            if single_node(settings):
-                # The embedded hub is the only node: whatever a killed predecessor held is free again.
-                n = ctx.hub.store.release_claims()
-                if n:
-                    log.info("released %d claims of a previous run", n)
-            log.info("garbage collection: %s", collect_garbage(ctx))
-            ctx.queue.start()
-            spool = settings.spool_path
-            if spool is not None:
-                ctx.watcher = SpoolWatcher(
-                    spool,
-                    ctx.pipeline,
-                    settle=float(settings.spool_settle),
-                    interval=float(settings.spool_interval),
-                    lease=float(settings.job_lease),
-                    max_files=int(settings.spool_max_files),
-                )
-                ctx.watcher.start()
-
-            def periodic_gc() -> None:
-                while not stop.wait(max(60.0, float(settings.blob_gc_grace))):
-                    try:
-                        collect_garbage(ctx)
-                    except Exception:
-                        log.exception("garbage collection failed")
-
-            threading.Thread(target=periodic_gc, name="crashhub-gc", daemon=True).start()
-            every = float(settings.retention_interval)
-            if every > 0:
-                threading.Thread(
-                    target=periodic_retention, args=(ctx, stop, every), name="crashhub-retention", daemon=True
-                ).start()
-            if ctx.alerts is not None:
-                ctx.alerts.start()
+            _start_background(ctx, stop)
         try:
             yield
         finally:
@@ -247,22 +241,52 @@ def create_app(
             if ctx.alerts is not None:
                 ctx.alerts.stop()
 
-    app = FastAPI(
-        title="crashhub",
-        version=__version__,
-        lifespan=lifespan,
-        openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
-        redoc_url=None,
-        description="The central crash host of a Linux fleet: API v1.",
-    )
-    app.state.ctx = ctx
-    _install_errors(app, ctx)
+    return lifespan
 
+
+def _start_background(ctx: Context, stop: threading.Event) -> None:
+    settings = ctx.settings
+    if single_node(settings):
+        # The embedded hub is the only node: whatever a killed predecessor held is free again.
+        n = ctx.hub.store.release_claims()
+        if n:
+            log.info("released %d claims of a previous run", n)
+    log.info("garbage collection: %s", collect_garbage(ctx))
+    ctx.queue.start()
+    spool = settings.spool_path
+    if spool is not None:
+        ctx.watcher = SpoolWatcher(
+            spool,
+            ctx.pipeline,
+            settle=float(settings.spool_settle),
+            interval=float(settings.spool_interval),
+            lease=float(settings.job_lease),
+            max_files=int(settings.spool_max_files),
+        )
+        ctx.watcher.start()
+
+    def periodic_gc() -> None:
+        while not stop.wait(max(60.0, float(settings.blob_gc_grace))):
+            try:
+                collect_garbage(ctx)
+            except Exception:
+                log.exception("garbage collection failed")
+
+    threading.Thread(target=periodic_gc, name="crashhub-gc", daemon=True).start()
+    every = float(settings.retention_interval)
+    if every > 0:
+        threading.Thread(
+            target=periodic_retention, args=(ctx, stop, every), name="crashhub-retention", daemon=True
+        ).start()
+    if ctx.alerts is not None:
+        ctx.alerts.start()
+
+
+def _install_middleware(app: FastAPI, ctx: Context) -> None:
     # The UI's forms are read whole, into memory, before a handler checks who sent them (FastAPI
     # resolves Form parameters first), so their size is bounded here, by the announced length: the
     # server reads no more than that (h11).  The largest form is a knowledge-base entry.
-    form_cap = max(UI_MAX_FORM, 4 * int(settings.max_kb_entry_bytes))  # %XX: 3 bytes per byte
+    form_cap = max(UI_MAX_FORM, 4 * int(ctx.settings.max_kb_entry_bytes))  # %XX: 3 bytes per byte
 
     @app.middleware("http")
     async def cap_forms(request: Request, call_next: Any) -> Any:
@@ -280,6 +304,8 @@ def create_app(
         ctx.metrics.requests.labels(request.method, str(response.status_code)).inc()
         return response
 
+
+def _install_health(app: FastAPI, ctx: Context) -> None:
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:
         return {"ok": True}
@@ -287,20 +313,6 @@ def create_app(
     @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
     def metrics() -> PlainTextResponse:
         return PlainTextResponse(ctx.metrics.render(), media_type="text/plain; version=0.0.4")
-
-    from crashhub.web import api, api_debuginfo, api_retention
-
-    api.install(app, ctx)
-    api_debuginfo.install(app, ctx)
-    api_retention.install(app, ctx)
-    if mount_ui:
-        from crashhub.web import ui
-
-        # After the API, so the UI's "/" never shadows an API route.
-        router = ui.router(ctx)
-        app.include_router(router)
-        app.state.ui = router.ui  # type: ignore[attr-defined]  # the UI's state, for tests and bench
-    return app
 
 
 class PathScrubber:

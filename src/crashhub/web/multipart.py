@@ -72,6 +72,17 @@ async def parse(
     temp_path: Callable[[str], Path],
 ) -> Form:
     """Parse a body; ``files``/``texts`` map each allowed field to its size cap."""
+    reader = _Reader(_boundary(content_type), files, texts, temp_path)
+    try:
+        await reader.feed(stream, max_body)
+    except BaseException:
+        reader.abort()
+        raise
+    return reader.form
+
+
+def _boundary(content_type: str | None) -> bytes:
+    """The boundary of a ``multipart/form-data`` body (415 for any other type)."""
     if not content_type:
         raise MultipartError("missing Content-Type: send multipart/form-data", 415)
     ctype, params = parse_options_header(content_type)
@@ -82,95 +93,40 @@ async def parse(
     boundary = params.get(b"boundary")
     if not boundary:
         raise MultipartError("multipart/form-data without a boundary")
+    return bytes(boundary)
 
-    form = Form()
-    state = _State()
-    cur: list[Part | None] = [None]
-    fh: list[IO[bytes] | None] = [None]
-    hdr: dict[bytes, bytes] = {}
-    hname = bytearray()
-    hval = bytearray()
 
-    def fail(msg: str, status: int = 400) -> None:
-        if state.error is None:
-            state.error = MultipartError(msg, status)
+class _Reader:
+    """The parser's callbacks: each part's headers checked, its bytes counted against its cap and written."""
 
-    def on_part_begin() -> None:
-        hdr.clear()
+    def __init__(
+        self, boundary: bytes, files: dict[str, int], texts: dict[str, int], temp_path: Callable[[str], Path]
+    ) -> None:
+        self.files, self.texts, self.temp_path = files, texts, temp_path
+        self.form = Form()
+        self.state = _State()
+        self.cur: Part | None = None
+        self.fh: IO[bytes] | None = None
+        self.hdr: dict[bytes, bytes] = {}
+        self.hname = bytearray()
+        self.hval = bytearray()
+        self.parser = MultipartParser(
+            boundary,
+            callbacks={
+                "on_part_begin": self.on_part_begin,
+                "on_part_data": self.on_part_data,
+                "on_part_end": self.on_part_end,
+                "on_header_field": self.on_header_field,
+                "on_header_value": self.on_header_value,
+                "on_header_end": self.on_header_end,
+                "on_headers_finished": self.on_headers_finished,
+                "on_end": self.on_end,
+            },
+        )
 
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        hname.extend(data[start:end])
-
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        hval.extend(data[start:end])
-
-    def on_header_end() -> None:
-        hdr[bytes(hname).lower()] = bytes(hval)
-        hname.clear()
-        hval.clear()
-
-    def on_headers_finished() -> None:
-        disp, opts = parse_options_header(hdr.get(b"content-disposition", b""))
-        name = opts.get(b"name", b"").decode("utf-8", "replace")
-        filename = opts[b"filename"].decode("utf-8", "replace") if b"filename" in opts else None
-        if disp != b"form-data" or not name:
-            fail("a part without Content-Disposition: form-data; name=...")
-            cur[0] = None
-            return
-        if name in form.parts:
-            fail(f"field {name!r} is given twice")
-            cur[0] = None
-            return
-        if name not in files and name not in texts:
-            fail(f"unknown field {name!r} (expected: {', '.join(sorted(files) + sorted(texts))})")
-            cur[0] = None
-            return
-        part = Part(name=name, filename=filename)
-        if name in files:
-            part.path = temp_path(name)
-            fh[0] = private.create(part.path)  # closed in on_part_end or cleanup; 0640, not the umask's
-        form.parts[name] = part
-        cur[0] = part
-
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        part = cur[0]
-        if part is None or state.error is not None:
-            return
-        n = end - start
-        part.size += n
-        cap = files.get(part.name, texts.get(part.name, 0))
-        if part.size > cap:
-            fail(f"field {part.name!r} is larger than the limit of {cap} bytes", 413)
-            return
-        if fh[0] is not None:
-            fh[0].write(data[start:end])
-        else:
-            part.value += data[start:end]
-
-    def on_part_end() -> None:
-        if fh[0] is not None:
-            fh[0].close()
-            fh[0] = None
-        cur[0] = None
-
-    def on_end() -> None:
-        state.ended = True
-
-    parser = MultipartParser(
-        boundary,
-        callbacks={
-            "on_part_begin": on_part_begin,
-            "on_part_data": on_part_data,
-            "on_part_end": on_part_end,
-            "on_header_field": on_header_field,
-            "on_header_value": on_header_value,
-            "on_header_end": on_header_end,
-            "on_headers_finished": on_headers_finished,
-            "on_end": on_end,
-        },
-    )
-    total = 0
-    try:
+    async def feed(self, stream: AsyncIterator[bytes], max_body: int) -> None:
+        state, parser = self.state, self.parser
+        total = 0
         async for chunk in stream:
             total += len(chunk)
             if total > max_body:
@@ -191,10 +147,73 @@ async def parse(
             raise state.error
         if not state.ended:
             raise MultipartError("truncated multipart body: the closing boundary never came")
-    except BaseException:
-        if fh[0] is not None:
+
+    def abort(self) -> None:
+        """Nothing of a refused body is kept: the open part closed, every part's file removed."""
+        if self.fh is not None:
             with contextlib.suppress(OSError):  # its buffer cannot be flushed to a full disk either
-                fh[0].close()
-        form.cleanup()
-        raise
-    return form
+                self.fh.close()
+        self.form.cleanup()
+
+    def fail(self, msg: str, status: int = 400) -> None:
+        if self.state.error is None:
+            self.state.error = MultipartError(msg, status)
+
+    def on_part_begin(self) -> None:
+        self.hdr.clear()
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self.hname.extend(data[start:end])
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self.hval.extend(data[start:end])
+
+    def on_header_end(self) -> None:
+        self.hdr[bytes(self.hname).lower()] = bytes(self.hval)
+        self.hname.clear()
+        self.hval.clear()
+
+    def on_headers_finished(self) -> None:
+        files, texts, form = self.files, self.texts, self.form
+        disp, opts = parse_options_header(self.hdr.get(b"content-disposition", b""))
+        name = opts.get(b"name", b"").decode("utf-8", "replace")
+        filename = opts[b"filename"].decode("utf-8", "replace") if b"filename" in opts else None
+        self.cur = None
+        if disp != b"form-data" or not name:
+            self.fail("a part without Content-Disposition: form-data; name=...")
+            return
+        if name in form.parts:
+            self.fail(f"field {name!r} is given twice")
+            return
+        if name not in files and name not in texts:
+            self.fail(f"unknown field {name!r} (expected: {', '.join(sorted(files) + sorted(texts))})")
+            return
+        part = Part(name=name, filename=filename)
+        if name in files:
+            part.path = self.temp_path(name)
+            self.fh = private.create(part.path)  # closed in on_part_end or abort; 0640, not the umask's
+        form.parts[name] = part
+        self.cur = part
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        part = self.cur
+        if part is None or self.state.error is not None:
+            return
+        part.size += end - start
+        cap = self.files.get(part.name, self.texts.get(part.name, 0))
+        if part.size > cap:
+            self.fail(f"field {part.name!r} is larger than the limit of {cap} bytes", 413)
+            return
+        if self.fh is not None:
+            self.fh.write(data[start:end])
+        else:
+            part.value += data[start:end]
+
+    def on_part_end(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
+            self.fh = None
+        self.cur = None
+
+    def on_end(self) -> None:
+        self.state.ended = True

@@ -1,31 +1,37 @@
 """The web UI: server-rendered pages over the hub's store (Jinja2 templates, inline SVG charts).
 
-``router(ctx)`` returns an ``APIRouter`` with every page under ``/ui/`` (and ``/`` redirecting
-there); the app mounts it with ``app.include_router(ui.router(ctx))`` next to the API.  Pages read
-without JavaScript; ``static/ui.js`` only adds the KB form's live preview.  See docs/ui.md.
+``install(app, ctx)`` makes the UI's state (``app.state.ui``: sessions, users, templates, the login
+limits, a cache of costly page parts) and mounts one router per page group, every page under ``/ui/``
+(and ``/`` redirecting there); each page is given that state by ``Depends`` (``base.UIState``).
+``create_app`` installs it after the API.  Pages read without JavaScript; ``static/ui.js`` only adds
+the KB form's live preview.  See docs/ui.md.
 """
+
+# ruff: noqa: PLC0415 - the UI loads only when mounted
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter
+from fastapi import FastAPI
 
 if TYPE_CHECKING:
     from crashhub.web.app import Context
+    from crashhub.web.ui.base import UI
 
 
-def router(ctx: Context) -> APIRouter:
-    """The UI's routes bound to the app's context (store, blobs, KB, settings)."""
-    from crashhub.web.ui import kbpages, pages  # noqa: PLC0415 - the UI loads only when mounted
-    from crashhub.web.ui.base import UI  # noqa: PLC0415
+def install(app: FastAPI, ctx: Context) -> UI:
+    """The UI's pages on ``app``, bound to its context (store, blobs, KB, settings); answers its state."""
+    from crashhub.web.ui import _buckets, _crashes, _hosts, _kb, _login, _reports
+    from crashhub.web.ui.base import UI
 
     ui = UI(ctx)
-    r = APIRouter()
-    pages.install(r, ui)
-    kbpages.install(r, ui)
-    r.ui = ui  # type: ignore[attr-defined]  # tests and the bench reach the UI state through it
-    return r
+    app.state.ui = ui  # the pages' dependency, and tests and the bench reach the UI state through it
+    # No two groups answer the same method and path; order matters only inside a group
+    # ("/ui/kb/new" before "/ui/kb/{entry_id}" in _kb).
+    for group in (_login, _buckets, _crashes, _reports, _hosts, _kb):
+        app.include_router(group.router)
+    return ui
 
 
-__all__ = ["router"]
+__all__ = ["install"]

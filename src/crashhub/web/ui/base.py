@@ -13,10 +13,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 from urllib.parse import quote
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markdown_it import MarkdownIt
@@ -87,7 +87,7 @@ def harden(resp: _R, csp: str = PAGE_CSP) -> _R:
 
 
 class UI:
-    """The UI's state, made once per app by :func:`crashhub.web.ui.router`."""
+    """The UI's state, made once per app by :func:`crashhub.web.ui.install` (``app.state.ui``)."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -126,24 +126,6 @@ class UI:
         self._cache: dict[str, tuple[float, Any]] = {}
         self._lock = threading.Lock()
         self._refreshing: set[str] = set()
-
-    def page(self, fn: Callable[P, Response]) -> Callable[P, Response]:
-        """Wrap an endpoint so :class:`Redirect` and :class:`PageError` become responses."""
-
-        @functools.wraps(fn)
-        def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
-            try:
-                return fn(*args, **kwargs)
-            except Redirect as r:
-                return RedirectResponse(r.url, status_code=303)
-            except PageError as e:
-                req = kwargs.get("request")
-                if isinstance(req, Request):
-                    ctx = {"status": e.status, "message": e.message}
-                    return self.render(req, "error.html", ctx, e.status)
-                return HTMLResponse(f"<h1>{e.status}</h1>", status_code=e.status)
-
-        return wrapper
 
     # ------------------------------------------------------------------ caching of costly page parts
     def cached(self, key: str, ttl: float, make: Callable[[], Any]) -> Any:
@@ -251,3 +233,32 @@ class UI:
             return fn()
         except CrashhubError as e:
             raise PageError(400, f"{what}: {type(e).__name__}: {e}") from None
+
+
+def ui_state(request: Request) -> UI:
+    """The app's UI state, given to every page by ``Depends``."""
+    ui: UI = request.app.state.ui
+    return ui
+
+
+UIState = Annotated[UI, Depends(ui_state)]
+
+
+def page(fn: Callable[P, Response]) -> Callable[P, Response]:
+    """Wrap an endpoint so :class:`Redirect` and :class:`PageError` become responses (the error page
+    is rendered with the ``ui`` and ``request`` the endpoint was given)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
+        try:
+            return fn(*args, **kwargs)
+        except Redirect as r:
+            return RedirectResponse(r.url, status_code=303)
+        except PageError as e:
+            req, ui = kwargs.get("request"), kwargs.get("ui")
+            if isinstance(req, Request) and isinstance(ui, UI):
+                ctx = {"status": e.status, "message": e.message}
+                return ui.render(req, "error.html", ctx, e.status)
+            return HTMLResponse(f"<h1>{e.status}</h1>", status_code=e.status)
+
+    return wrapper

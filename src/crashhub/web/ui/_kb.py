@@ -6,7 +6,7 @@ every bucket, exactly as the API does.  "Would match N buckets" runs ``crashhub.
 over the latest crash of every bucket (cached for a minute: the preview runs on every keystroke).
 """
 
-# ruff: noqa: PLC0415 - imports inside functions are deliberate: report and bundle code loads on use.
+# ruff: noqa: PLC0415 - imports inside functions are deliberate: the KB matcher and dumper load on use.
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from crashhub import i18n
 from crashhub.errors import KbError
-from crashhub.web.ui.base import UI, PageError, Redirect
+from crashhub.web.ui.base import UI, PageError, Redirect, UIState, page
 
 FIELDS = (
     "id",
@@ -159,101 +159,6 @@ def preview(ui: UI, f: dict[str, str]) -> tuple[int | None, str | None]:
     return would_match(entry, bucket_reports(ui)), None
 
 
-def install(r: APIRouter, ui: UI) -> None:
-    kb = ui.ctx.kb
-
-    @r.get("/ui/kb", include_in_schema=False)
-    @ui.page
-    def kb_list(request: Request, q: str = "") -> Response:
-        ui.require(request)
-        entries = kb.entries()
-        if q:
-            ql = q.lower()
-            entries = [e for e in entries if any(ql in x.lower() for x in (e.id, e.title, e.cause, e.advice))]
-        return ui.render(request, "kb_list.html", {"entries": entries, "q": q})
-
-    @r.get("/ui/kb/new", include_in_schema=False)
-    @ui.page
-    def kb_new(request: Request, bucket: str = "") -> Response:
-        ui.require(request, admin=True)
-        form = bucket_to_form(ui, bucket) if bucket else {k: "" for k in FIELDS}
-        n, _err = preview(ui, form) if bucket else (None, None)
-        ctx = {"form": form, "new": True, "count": n, "error": None, "bucket": bucket}
-        return ui.render(request, "kb_edit.html", ctx)
-
-    @r.get("/ui/kb/{entry_id}", include_in_schema=False)
-    @ui.page
-    def kb_view(request: Request, entry_id: str) -> Response:
-        ui.require(request)
-        e = kb.get(entry_id)
-        if e is None:
-            raise PageError(404, f"No knowledge-base entry {entry_id!r}.")
-        from crashhub.kb import dump_entry
-
-        starter = (e.path or "").startswith("crashhub/kb/") or "/crashhub/kb/" in (e.path or "")
-        return ui.render(request, "kb_view.html", {"e": e, "yaml": dump_entry(e), "starter": starter})
-
-    @r.get("/ui/kb/{entry_id}/edit", include_in_schema=False)
-    @ui.page
-    def kb_edit(request: Request, entry_id: str) -> Response:
-        ui.require(request, admin=True)
-        e = kb.get(entry_id)
-        if e is None:
-            raise PageError(404, f"No knowledge-base entry {entry_id!r}.")
-        form = entry_to_form(e)
-        n, _err = preview(ui, form)
-        ctx = {"form": form, "new": False, "count": n, "error": None, "bucket": ""}
-        return ui.render(request, "kb_edit.html", ctx)
-
-    @r.post("/ui/kb/preview", include_in_schema=False)
-    @ui.page
-    def kb_preview(request: Request, posted: Posted) -> Response:
-        ui.require(request, admin=True)
-        ui.check_csrf(request, posted.get("csrf", ""))
-        form = _form(posted)
-        n, err = preview(ui, form)
-        if posted.get("fragment"):
-            _ = i18n.gettext(ui.lang(request))
-            text = err if n is None else _("would match {n} buckets").format(n=n)
-            return HTMLResponse(f'<span data-count="{"" if n is None else n}">{_esc(str(text))}</span>')
-        ctx = {"form": form, "new": bool(posted.get("new")), "count": n, "error": err,
-               "bucket": posted.get("bucket", "")}
-        return ui.render(request, "kb_edit.html", ctx)
-
-    @r.post("/ui/kb/save", include_in_schema=False)
-    @ui.page
-    def kb_save(request: Request, posted: Posted) -> Response:
-        s = ui.require(request, admin=True)
-        ui.check_csrf(request, posted.get("csrf", ""))
-        form = _form(posted)
-        bucket = posted.get("bucket", "")
-        try:
-            entry = kb.put_data(form_to_data(form))
-        except KbError as e:
-            n, _err = preview(ui, form)
-            ctx = {"form": form, "new": bool(posted.get("new")), "count": n, "error": str(e),
-                   "bucket": bucket}
-            return ui.render(request, "kb_edit.html", ctx, 400)
-        ui.store.audit(s.actor, "kb-put", entry.id)
-        kb.reapply(ui.store)
-        ui.invalidate()
-        raise Redirect(f"/ui/buckets/{bucket}" if bucket else f"/ui/kb/{entry.id}")
-
-    @r.post("/ui/kb/{entry_id}/delete", include_in_schema=False)
-    @ui.page
-    def kb_delete(request: Request, entry_id: str, csrf: str = Form("")) -> Response:
-        s = ui.require(request, admin=True)
-        ui.check_csrf(request, csrf)
-        if not ui.guard("delete", lambda: kb.delete(entry_id)):
-            raise PageError(
-                404, f"No local entry {entry_id!r} (starter entries are overridden, not deleted)."
-            )
-        ui.store.audit(s.actor, "kb-delete", entry_id)
-        kb.reapply(ui.store)
-        ui.invalidate()
-        raise Redirect("/ui/kb")
-
-
 async def _posted(request: Request) -> dict[str, str]:
     """The text fields of the KB form's POST (the entry's FIELDS plus csrf, fragment, bucket, new);
     preview and save take the same form, so it is read in one place."""
@@ -275,3 +180,104 @@ def _esc(s: str) -> str:
     from markupsafe import escape
 
     return str(escape(s))
+
+
+router = APIRouter()
+
+
+@router.get("/ui/kb", include_in_schema=False)
+@page
+def kb_list(request: Request, ui: UIState, q: str = "") -> Response:
+    ui.require(request)
+    entries = ui.ctx.kb.entries()
+    if q:
+        ql = q.lower()
+        entries = [e for e in entries if any(ql in x.lower() for x in (e.id, e.title, e.cause, e.advice))]
+    return ui.render(request, "kb_list.html", {"entries": entries, "q": q})
+
+
+@router.get("/ui/kb/new", include_in_schema=False)
+@page
+def kb_new(request: Request, ui: UIState, bucket: str = "") -> Response:
+    ui.require(request, admin=True)
+    form = bucket_to_form(ui, bucket) if bucket else {k: "" for k in FIELDS}
+    n, _err = preview(ui, form) if bucket else (None, None)
+    ctx = {"form": form, "new": True, "count": n, "error": None, "bucket": bucket}
+    return ui.render(request, "kb_edit.html", ctx)
+
+
+@router.get("/ui/kb/{entry_id}", include_in_schema=False)
+@page
+def kb_view(request: Request, ui: UIState, entry_id: str) -> Response:
+    ui.require(request)
+    e = ui.ctx.kb.get(entry_id)
+    if e is None:
+        raise PageError(404, f"No knowledge-base entry {entry_id!r}.")
+    from crashhub.kb import dump_entry
+
+    starter = (e.path or "").startswith("crashhub/kb/") or "/crashhub/kb/" in (e.path or "")
+    return ui.render(request, "kb_view.html", {"e": e, "yaml": dump_entry(e), "starter": starter})
+
+
+@router.get("/ui/kb/{entry_id}/edit", include_in_schema=False)
+@page
+def kb_edit(request: Request, ui: UIState, entry_id: str) -> Response:
+    ui.require(request, admin=True)
+    e = ui.ctx.kb.get(entry_id)
+    if e is None:
+        raise PageError(404, f"No knowledge-base entry {entry_id!r}.")
+    form = entry_to_form(e)
+    n, _err = preview(ui, form)
+    ctx = {"form": form, "new": False, "count": n, "error": None, "bucket": ""}
+    return ui.render(request, "kb_edit.html", ctx)
+
+
+@router.post("/ui/kb/preview", include_in_schema=False)
+@page
+def kb_preview(request: Request, ui: UIState, posted: Posted) -> Response:
+    ui.require(request, admin=True)
+    ui.check_csrf(request, posted.get("csrf", ""))
+    form = _form(posted)
+    n, err = preview(ui, form)
+    if posted.get("fragment"):
+        _ = i18n.gettext(ui.lang(request))
+        text = err if n is None else _("would match {n} buckets").format(n=n)
+        return HTMLResponse(f'<span data-count="{"" if n is None else n}">{_esc(str(text))}</span>')
+    ctx = {"form": form, "new": bool(posted.get("new")), "count": n, "error": err,
+           "bucket": posted.get("bucket", "")}
+    return ui.render(request, "kb_edit.html", ctx)
+
+
+@router.post("/ui/kb/save", include_in_schema=False)
+@page
+def kb_save(request: Request, ui: UIState, posted: Posted) -> Response:
+    s = ui.require(request, admin=True)
+    ui.check_csrf(request, posted.get("csrf", ""))
+    form = _form(posted)
+    bucket = posted.get("bucket", "")
+    try:
+        entry = ui.ctx.kb.put_data(form_to_data(form))
+    except KbError as e:
+        n, _err = preview(ui, form)
+        ctx = {"form": form, "new": bool(posted.get("new")), "count": n, "error": str(e),
+               "bucket": bucket}
+        return ui.render(request, "kb_edit.html", ctx, 400)
+    ui.store.audit(s.actor, "kb-put", entry.id)
+    ui.ctx.kb.reapply(ui.store)
+    ui.invalidate()
+    raise Redirect(f"/ui/buckets/{bucket}" if bucket else f"/ui/kb/{entry.id}")
+
+
+@router.post("/ui/kb/{entry_id}/delete", include_in_schema=False)
+@page
+def kb_delete(request: Request, ui: UIState, entry_id: str, csrf: str = Form("")) -> Response:
+    s = ui.require(request, admin=True)
+    ui.check_csrf(request, csrf)
+    if not ui.guard("delete", lambda: ui.ctx.kb.delete(entry_id)):
+        raise PageError(
+            404, f"No local entry {entry_id!r} (starter entries are overridden, not deleted)."
+        )
+    ui.store.audit(s.actor, "kb-delete", entry_id)
+    ui.ctx.kb.reapply(ui.store)
+    ui.invalidate()
+    raise Redirect("/ui/kb")

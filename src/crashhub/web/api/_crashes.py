@@ -1,0 +1,99 @@
+"""Reading crashes: the list, one crash, its files (a dump only for admins, and audited)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse
+
+from crashhub.store.base import TokenRecord
+from crashhub.web import auth
+from crashhub.web.api._deps import (
+    MAX_OFFSET,
+    Ctx,
+    HubStore,
+    Reader,
+    crash_or_404,
+    crash_summary,
+    parse_since,
+    principal_after,
+)
+from crashhub.web.app import ApiError
+
+router = APIRouter(tags=["crashes"])
+
+
+@dataclass(frozen=True)
+class CrashQuery:
+    host: str | None
+    kind: str | None
+    bucket: str | None
+    since: str | None
+    limit: int
+    offset: int
+
+
+def crash_query(
+    *,
+    host: str | None = None,
+    kind: str | None = None,
+    bucket: str | None = None,
+    since: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+) -> CrashQuery:
+    return CrashQuery(host, kind, bucket, since, limit, offset)
+
+
+@router.get("/api/v1/crashes")
+def list_crashes(
+    _tok: Annotated[TokenRecord, Depends(principal_after("read", crash_query))],
+    store: HubStore,
+    q: Annotated[CrashQuery, Depends(crash_query)],
+) -> dict[str, Any]:
+    rows = store.list_crashes(
+        host=q.host, kind=q.kind, bucket=q.bucket, since=parse_since(q.since), limit=q.limit, offset=q.offset
+    )
+    return {"crashes": [crash_summary(c.to_dict()) for c in rows], "limit": q.limit, "offset": q.offset}
+
+
+@router.get("/api/v1/crashes/{crash_id}")
+def get_crash(_tok: Reader, store: HubStore, crash_id: str) -> dict[str, Any]:
+    d: dict[str, Any] = crash_or_404(store, crash_id).to_dict()
+    # "kb" is what matched when the crash arrived; "bucket_kb" what the knowledge base says now
+    # (entries added or edited later are re-applied to every bucket).
+    b = store.get_bucket(d["bucket"])
+    d["bucket_kb"] = b.kb if b is not None else []
+    return d
+
+
+@router.get("/api/v1/crashes/{crash_id}/files")
+def list_files(_tok: Reader, store: HubStore, crash_id: str) -> dict[str, Any]:
+    return {"files": crash_or_404(store, crash_id).to_dict()["files"]}
+
+
+@router.get("/api/v1/crashes/{crash_id}/files/{name}")
+def get_file(request: Request, tok: Reader, ctx: Ctx, crash_id: str, name: str) -> FileResponse:
+    store = ctx.hub.store
+    c = crash_or_404(store, crash_id)
+    # Names are looked up among the crash's records, never joined onto a filesystem path.
+    f = next((x for x in c.files if x.name == name), None)
+    if f is None:
+        raise ApiError(404, f"crash {crash_id} has no file {name!r}")
+    if f.role == "vmcore":
+        if "admin" not in auth.GRANTS.get(tok.role, frozenset()):
+            raise ApiError(403, f"role {tok.role!r} may not download dumps (needs admin)")
+        store.audit(
+            f"token:{tok.id}:{tok.name}",
+            "download-dump",
+            f"{crash_id}/{name}",
+            {
+                "size": f.size,
+                "sha256": f.digest,
+                "client": request.client.host if request.client else None,
+            },
+        )
+    media = "application/octet-stream" if f.role == "vmcore" else "text/plain; charset=utf-8"
+    return FileResponse(ctx.hub.blobs.local_path(f.digest), media_type=media, filename=name)

@@ -1,0 +1,75 @@
+"""Hosts and kernels: a host's report of itself (its own token only), the fleet's hosts and kernels."""
+
+# ruff: noqa: PLC0415 - the jobs package loads only when the kernels are listed
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from crashhub.web import auth, jsonbody
+from crashhub.web.api._deps import SAFE_NAME, Ctx, HubStore, Reader, State, Uploader, throttle
+from crashhub.web.app import ApiError
+
+router = APIRouter(tags=["hosts"])
+
+
+@router.post("/api/v1/hosts/report")
+async def host_report(request: Request, tok: Uploader, ctx: Ctx, state: State) -> dict[str, Any]:
+    store = ctx.hub.store
+    await throttle(state.report_limit, tok, "host reports")
+    body = await jsonbody.parse(request, int(ctx.settings.max_host_report_bytes), "max_host_report_bytes")
+    if not isinstance(body, dict) or not isinstance(body.get("host"), str) or not body["host"]:
+        raise ApiError(400, "field 'host': a non-empty string is required")
+    if not SAFE_NAME.match(body["host"]):
+        raise ApiError(400, f"field 'host': {body['host']!r} is not a plain host name")
+    # A host token reports its own host only: host B's token cannot overwrite host A's report.
+    await run_in_threadpool(auth.host_of, store, tok, body["host"])
+
+    def opt(k: str) -> str | None:
+        v = body.get(k)
+        if v is not None and not isinstance(v, str):
+            raise ApiError(400, f"field {k!r}: expected a string or null")
+        return v[:512] if v else None
+
+    kd = body.get("kdump")
+    if kd is not None and not isinstance(kd, dict):
+        raise ApiError(400, "field 'kdump': expected an object")
+    await run_in_threadpool(
+        lambda: store.report_host(
+            body["host"],
+            release=opt("release"),
+            build_id=opt("build_id"),
+            hardware=opt("hardware"),
+            machine=opt("machine"),
+            agent_version=opt("agent_version"),
+            kdump=kd,
+        )
+    )
+    return {"ok": True}
+
+
+@router.get("/api/v1/hosts")
+def hosts(_tok: Reader, store: HubStore) -> dict[str, Any]:
+    return {"hosts": [h.to_dict() for h in store.list_hosts()]}
+
+
+@router.get("/api/v1/kernels")
+def kernels(_tok: Reader, ctx: Ctx) -> dict[str, Any]:
+    from crashhub.jobs.handlers import find_vmlinux
+
+    store = ctx.hub.store
+    return {
+        "kernels": [
+            {
+                "release": k.release,
+                "crashes": k.crashes,
+                "hosts": k.hosts,
+                "build_ids": list(k.build_ids),
+                "debuginfo": find_vmlinux(ctx.settings.vmlinux_dir, k.release) is not None,
+            }
+            for k in store.list_kernels()
+        ]
+    }

@@ -1,0 +1,242 @@
+"""The dashboard (buckets under filters, the releases chart) and a bucket's page, merge, split and
+response workflow."""
+
+# ruff: noqa: PLC0415 - imports inside functions are deliberate: the similarity code loads on use.
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import Response
+
+from crashhub.store.base import BucketRecord, day_of
+from crashhub.store.workflow import KB_STATUSES, effective_status, is_overdue
+from crashhub.web.ui import views
+from crashhub.web.ui.base import UI, PageError, Redirect, UIState, page
+
+router = APIRouter()
+
+PAGE = 100
+CHART_DAYS = 30
+SORTS = ("count", "last_seen", "trend")
+
+
+def workflow(ui: UI, b: BucketRecord, now: float) -> dict[str, Any]:
+    """The bucket's response state as the pages show it ("advice given" for ``advice_given``).
+
+    A bucket stored before the workflow existed has no deadline: first seen + ``first_advice_hours``.
+    """
+    deadline = b.advice_deadline if b.advice_deadline is not None else b.first_seen + ui.advice_hours * 3600
+    return {
+        "status": effective_status(b.status, b.kb).replace("_", " "),
+        "owner": b.owner,
+        "advice": b.advice,
+        "deadline": deadline,
+        "overdue": is_overdue(b.status, b.kb, deadline, now),
+    }
+
+
+def _filtered(
+    ui: UI,
+    *,
+    sort: str,
+    kind: str | None,
+    kernel: str | None,
+    host: str | None,
+    kb: str | None,
+    since: float | None,
+    offset: int,
+) -> tuple[list[BucketRecord], int]:
+    """One page of buckets under the filters (all done by the store, in SQL), and how many match."""
+    if kb and kb not in KB_STATUSES:
+        raise PageError(400, f"unknown KB status {kb!r} ({', '.join(KB_STATUSES)})")
+    filters: dict[str, Any] = {"kind": kind, "kernel": kernel, "host": host, "kb_status": kb, "since": since}
+    rows = ui.store.list_buckets(sort=sort, limit=PAGE, offset=offset, **filters, **ui.bucket_opts())
+    return rows, ui.store.count_buckets(**filters)
+
+
+def release_chart(ui: UI, now: float) -> views.Chart:
+    def make() -> views.Chart:
+        today = day_of(now)
+        days = views.days_back(today, CHART_DAYS)
+        since = now - CHART_DAYS * 86400
+        return views.stacked_days(ui.store.crashes_per_day_by_release(since), days)
+
+    return ui.cached("release-chart", 60.0, make)  # type: ignore[no-any-return]
+
+
+@router.get("/ui/", include_in_schema=False)
+@page
+def dashboard(
+    request: Request,
+    ui: UIState,
+    *,
+    sort: str = Query("count"),
+    kind: str = "",
+    kernel: str = "",
+    host: str = "",
+    kb: str = "",
+    window: str = "",
+    offset: int = Query(0, ge=0, le=10_000_000),
+) -> Response:
+    ui.require(request)
+    if sort not in SORTS:
+        raise PageError(400, f"unknown sort {sort!r} ({', '.join(SORTS)})")
+    now = time.time()
+    rows, total = _filtered(
+        ui,
+        sort=sort,
+        kind=kind or None,
+        kernel=kernel or None,
+        host=host or None,
+        kb=kb or None,
+        since=views.since_of(window, now),
+        offset=offset,
+    )
+    today = day_of(now)
+    buckets = [
+        {
+            "b": b,
+            "kb": views.kb_status(b.kb),
+            "spark": views.sparkline(b.days, today),
+            "wf": workflow(ui, b, now),
+        }
+        for b in rows
+    ]
+    kernels = ui.cached("kernels", 60.0, ui.store.crash_releases)
+    from crashhub.kb import KINDS
+
+    filt = {"sort": sort, "kind": kind, "kernel": kernel, "host": host, "kb": kb, "window": window}
+
+    def link(**kw: Any) -> str:
+        q = {k: v for k, v in {**filt, **kw}.items() if v not in ("", None, 0)}
+        return "/ui/?" + urlencode(q)
+
+    ctx = {
+        "buckets": buckets,
+        "total": total,
+        "offset": offset,
+        "page": PAGE,
+        "f": filt,
+        "kinds": KINDS,
+        "kernels": kernels,
+        "chart": release_chart(ui, now),
+        "link": link,
+        "overdue": sum(1 for x in buckets if _overdue(x)),
+    }
+    return ui.render(request, "dashboard.html", ctx)
+
+
+@router.get("/ui/buckets/{bucket_id}", include_in_schema=False)
+@page
+def bucket(request: Request, ui: UIState, bucket_id: str) -> Response:
+    ui.require(request)
+    b = ui.store.get_bucket(bucket_id, **ui.bucket_opts())
+    if b is None:
+        raise PageError(404, f"No bucket {bucket_id!r}.")
+    now = time.time()
+    first = day_of(b.first_seen)
+    today = day_of(now)
+    span = max(14, min(180, (int(now - b.first_seen) // 86400) + 2))
+    days = views.days_back(today, span)
+    if days[0] > first:
+        days = views.days_back(today, 180)
+    chart = views.stacked_days({"crashes": b.days}, days)
+    crashes = ui.store.list_crashes(bucket=bucket_id, limit=50)
+    entries = [(m, ui.ctx.kb.get(str(m.get("id") or m.get("entry_id")))) for m in b.kb]
+    ctx = {
+        "b": b,
+        "kbs": views.kb_status(b.kb),
+        "chart": chart,
+        "crashes": crashes,
+        "entries": entries,
+        "events": ui.store.bucket_events(bucket_id),
+        "similar": similar_buckets(ui, b),
+        "wf": workflow(ui, b, now),
+        "can_workflow": True,
+    }
+    return ui.render(request, "bucket.html", ctx)
+
+
+@router.post("/ui/buckets/{bucket_id}/merge", include_in_schema=False)
+@page
+def merge(
+    request: Request, ui: UIState, bucket_id: str, csrf: str = Form(""), into: str = Form("")
+) -> Response:
+    s = ui.require(request, admin=True)
+    ui.check_csrf(request, csrf)
+    target = ui.guard("merge", lambda: ui.store.merge_buckets(bucket_id, into.strip(), s.actor))
+    ui.invalidate()
+    raise Redirect(f"/ui/buckets/{target.id}")
+
+
+@router.post("/ui/buckets/{bucket_id}/split", include_in_schema=False)
+@page
+def split(
+    request: Request,
+    ui: UIState,
+    bucket_id: str,
+    *,
+    csrf: str = Form(""),
+    crash: list[str] = Form([]),  # noqa: B008
+    title: str = Form(""),
+) -> Response:
+    s = ui.require(request, admin=True)
+    ui.check_csrf(request, csrf)
+    if not crash:
+        raise PageError(400, "Tick the crashes to move into a new bucket.")
+    new = ui.guard("split", lambda: ui.store.split_bucket(bucket_id, crash, s.actor, title.strip() or None))
+    ui.invalidate()
+    raise Redirect(f"/ui/buckets/{new.id}")
+
+
+@router.post("/ui/buckets/{bucket_id}/workflow", include_in_schema=False)
+@page
+def set_workflow(
+    request: Request,
+    ui: UIState,
+    bucket_id: str,
+    *,
+    csrf: str = Form(""),
+    status: str = Form(""),
+    owner: str = Form(""),
+    advice: str = Form(""),
+) -> Response:
+    s = ui.require(request, admin=True)
+    ui.check_csrf(request, csrf)
+    ui.guard(
+        "workflow",
+        lambda: ui.store.set_bucket_workflow(
+            bucket_id, status=status or None, owner=owner, advice=advice, actor=s.actor
+        ),
+    )
+    ui.invalidate()
+    raise Redirect(f"/ui/buckets/{bucket_id}")
+
+
+def _overdue(row: dict[str, Any]) -> bool:
+    return bool(row["wf"]["overdue"])
+
+
+def similar_buckets(ui: UI, b: BucketRecord, limit: int = 5) -> list[tuple[BucketRecord, float]]:
+    """Buckets whose stacks look like this one's (``crashhub.classify.similarity``), best first."""
+    try:
+        from crashhub.classify.similarity import similarity
+    except ImportError:
+        return []
+    from crashhub.model import Signature
+
+    def sig(x: BucketRecord) -> Signature:
+        return Signature(x.algorithm, x.key, x.title, frames=x.frames, kind=x.kind)
+
+    me = sig(b)
+    pool = ui.cached(
+        "similar-pool", 30.0, lambda: ui.store.list_buckets(sort="count", limit=1000, **ui.bucket_opts())
+    )
+    scored = [(o, similarity(me, sig(o))) for o in pool if o.id != b.id and o.frames]
+    scored = [x for x in scored if x[1] >= 0.3]
+    scored.sort(key=lambda x: -x[1])
+    return scored[:limit]

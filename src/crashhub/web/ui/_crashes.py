@@ -1,0 +1,93 @@
+"""A crash's page, its files (a dump for admins only, audited), pinning its dump and its bundle."""
+
+# ruff: noqa: PLC0415 - imports inside functions are deliberate: bundle code loads on use.
+
+from __future__ import annotations
+
+import os
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import FileResponse, Response
+
+from crashhub.web.ui import views
+from crashhub.web.ui.base import PageError, Redirect, UIState, page
+
+router = APIRouter()
+
+
+@router.get("/ui/crashes/{crash_id}", include_in_schema=False)
+@page
+def crash(request: Request, ui: UIState, crash_id: str) -> Response:
+    ui.require(request)
+    c = ui.store.get_crash(crash_id)
+    if c is None:
+        raise PageError(404, f"No crash {crash_id!r}.")
+    best = next((m for m in c.kb if not m.get("generic")), None) or (c.kb[0] if c.kb else None)
+    entry = ui.ctx.kb.get(str(best.get("id") or best.get("entry_id"))) if best else None
+    ctx = {
+        "c": c,
+        "best": best,
+        "entry": entry,
+        "kbs": views.kb_status(c.kb),
+        "oops": views.oops_excerpt(c.report),
+        "frames": views.frames_of(c.report),
+        "facts": views.dump_facts(c.dump_facts),
+        "an": views.analysis_view(c.analysis),
+        "taint": (c.report or {}).get("taint") or {},
+    }
+    return ui.render(request, "crash.html", ctx)
+
+
+@router.post("/ui/crashes/{crash_id}/pin", include_in_schema=False)
+@page
+def pin(request: Request, ui: UIState, crash_id: str, csrf: str = Form(""), on: int = Form(1)) -> Response:
+    s = ui.require(request, admin=True)
+    ui.check_csrf(request, csrf)
+    c = ui.store.get_crash(crash_id)
+    if c is None:
+        raise PageError(404, f"No crash {crash_id!r}.")
+    if on and not c.dump_kept:
+        raise PageError(409, "This crash has no dump left to pin.")
+    ui.guard("pin", lambda: ui.store.pin_dump(crash_id, s.actor, pinned=bool(on)))
+    raise Redirect(f"/ui/crashes/{crash_id}#dump")
+
+
+@router.get("/ui/crashes/{crash_id}/files/{name}", include_in_schema=False)
+@page
+def crash_file(request: Request, ui: UIState, crash_id: str, name: str) -> Response:
+    s = ui.require(request)
+    c = ui.store.get_crash(crash_id)
+    f = next((x for x in c.files if x.name == name), None) if c else None
+    if c is None or f is None:
+        raise PageError(404, f"Crash {crash_id!r} has no file {name!r}.")
+    if f.role == "vmcore":
+        if not s.is_admin:
+            raise PageError(403, "Only admins may download dumps.")
+        client = request.client.host if request.client else None
+        ui.store.audit(s.actor, "download-dump", f"{crash_id}/{name}", {"size": f.size, "client": client})
+    media = "application/octet-stream" if f.role == "vmcore" else "text/plain; charset=utf-8"
+    return FileResponse(ui.ctx.hub.blobs.local_path(f.digest), media_type=media, filename=name)
+
+
+@router.get("/ui/crashes/{crash_id}/bundle", include_in_schema=False)
+@page
+def bundle(request: Request, ui: UIState, crash_id: str, dump: int = 0) -> Response:
+    s = ui.require(request, admin=bool(dump))
+    import tempfile
+    from pathlib import Path
+
+    from starlette.background import BackgroundTask
+
+    from crashhub.report.bundle import make_bundle
+
+    fd, name = tempfile.mkstemp(prefix="crashhub-bundle-", suffix=".tar.gz")
+    os.close(fd)
+    out = Path(name)
+    ui.guard("bundle", lambda: make_bundle(ui.ctx.hub, ui.ctx.kb, crash_id, out, with_dump=bool(dump)))
+    ui.store.audit(s.actor, "bundle" + ("-with-dump" if dump else ""), crash_id)
+    return FileResponse(
+        out,
+        media_type="application/gzip",
+        filename=f"crashhub-{crash_id}.tar.gz",
+        background=BackgroundTask(out.unlink, missing_ok=True),
+    )
