@@ -101,22 +101,22 @@ def install(app: FastAPI, ctx: Context) -> None:
 
     def bucket_opts() -> dict[str, Any]:
         return {
-            "spike_days": int(s.spike_days),
-            "spike_factor": float(s.spike_factor),
-            "spike_min": int(s.spike_min),
+            "spike_days": s.spike_days,
+            "spike_factor": s.spike_factor,
+            "spike_min": s.spike_min,
         }
 
     # ------------------------------------------------------------------ upload rate limit
     # Counted per API token (one per host, as docs/host.md sets them up) in the database, so every
     # node behind the load balancer counts into one window; checked before the body is read, so a
     # refused upload stores nothing and costs no more than its headers.
-    upload_limit = Limit(store, "upload", int(s.upload_rate_limit), float(s.upload_rate_window))
+    upload_limit = Limit(store, "upload", s.upload_rate_limit, s.upload_rate_window)
     # Host reports and KB writes are cheap to send and dear to keep (a database row, a re-apply of
     # the whole knowledge base): counted per token the same way.
     report_limit = Limit(
-        store, "host-report", int(s.host_report_rate_limit), float(s.host_report_rate_window)
+        store, "host-report", s.host_report_rate_limit, s.host_report_rate_window
     )
-    kb_limit = Limit(store, "kb-write", int(s.kb_write_rate_limit), float(s.kb_write_rate_window))
+    kb_limit = Limit(store, "kb-write", s.kb_write_rate_limit, s.kb_write_rate_window)
 
 
     # ------------------------------------------------------------------ crashes
@@ -125,7 +125,7 @@ def install(app: FastAPI, ctx: Context) -> None:
         tok = need(request, "upload")
         await _throttle(upload_limit, tok, "uploads")
         clen = request.headers.get("content-length")
-        if clen and clen.isdigit() and int(clen) > int(s.max_request_bytes):
+        if clen and clen.isdigit() and int(clen) > s.max_request_bytes:
             raise ApiError(
                 413, f"request body of {clen} bytes is larger than the limit of {s.max_request_bytes}"
             )
@@ -133,12 +133,12 @@ def install(app: FastAPI, ctx: Context) -> None:
             request.stream(),
             request.headers.get("content-type"),
             files={
-                "log": int(s.max_log_bytes),
-                "kexec_log": int(s.max_log_bytes),
-                "vmcore": int(s.max_dump_bytes),
+                "log": s.max_log_bytes,
+                "kexec_log": s.max_log_bytes,
+                "vmcore": s.max_dump_bytes,
             },
             texts={"host": 255, "crash_dir": 255},
-            max_body=int(s.max_request_bytes),
+            max_body=s.max_request_bytes,
             temp_path=blobs.temp_path,
         )
         try:
@@ -247,7 +247,7 @@ def install(app: FastAPI, ctx: Context) -> None:
     # and a per-request write lease in the database.
     from crashhub.ingest.uploads import PIECE, Uploads
 
-    uploads = Uploads(ctx.pipeline, lease=float(s.upload_lease))
+    uploads = Uploads(ctx.pipeline, lease=s.upload_lease)
 
     def _upload_state(crash_id: str) -> dict[str, Any]:
         _get(crash_id)
@@ -291,7 +291,7 @@ def install(app: FastAPI, ctx: Context) -> None:
         if state["complete"]:
             return JSONResponse(state)
         rng = request.headers.get("content-range")
-        cap = int(s.max_dump_bytes)
+        cap = s.max_dump_bytes
         if rng:
             m = _RANGE.match(rng.strip())
             if not m:
@@ -459,7 +459,7 @@ def install(app: FastAPI, ctx: Context) -> None:
     async def _kb_write(request: Request, entry_id: str | None) -> tuple[Any, int]:
         tok = need(request, "admin")
         await _throttle(kb_limit, tok, "knowledge-base writes")
-        cap = int(s.max_kb_entry_bytes)
+        cap = s.max_kb_entry_bytes
         ctype = (request.headers.get("content-type") or "").split(";")[0].strip()
         if ctype in ("application/yaml", "application/x-yaml", "text/yaml", "text/plain"):
             raw = await jsonbody.read(request, cap, "max_kb_entry_bytes")
@@ -505,7 +505,7 @@ def install(app: FastAPI, ctx: Context) -> None:
     async def host_report(request: Request) -> dict[str, Any]:
         tok = need(request, "upload")
         await _throttle(report_limit, tok, "host reports")
-        body = await jsonbody.parse(request, int(s.max_host_report_bytes), "max_host_report_bytes")
+        body = await jsonbody.parse(request, s.max_host_report_bytes, "max_host_report_bytes")
         if not isinstance(body, dict) or not isinstance(body.get("host"), str) or not body["host"]:
             raise ApiError(400, "field 'host': a non-empty string is required")
         if not _SAFE_NAME.match(body["host"]):

@@ -58,7 +58,7 @@ def install(app: FastAPI, ctx: Context) -> None:
             "kernels": debuginfo.readiness(kernels),
         }
 
-    if bool(s.debuginfod):
+    if s.debuginfod:
         from crashhub.debuginfo.debuginfod import router
 
         app.include_router(router(debuginfo))
