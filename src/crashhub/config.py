@@ -265,6 +265,17 @@ class Settings:
     def as_dict(self) -> dict[str, Any]:
         return {s.name: getattr(self, s.name) for s in SETTINGS}
 
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], where: str = "settings") -> Settings:
+        """The inverse of :meth:`as_dict`: each value checked and coerced as a loaded one is,
+        settings not given at their defaults (``sources`` says which came from ``where``)."""
+        unknown = sorted(set(values) - set(_BY_NAME))
+        if unknown:
+            raise ConfigError(f"unknown setting {unknown[0]!r}", where)
+        given = {k: _coerce(_BY_NAME[k], v, where) for k, v in values.items()}
+        sources = {s.name: where if s.name in given else "default" for s in SETTINGS}
+        return cls(**given, sources=sources)
+
     # Derived paths -----------------------------------------------------------------
     @property
     def data_dir(self) -> Path:

@@ -133,3 +133,15 @@ def test_only_config_reads_the_environment() -> None:
     reads = [r for p in sorted(src.rglob("*.py")) if p != src / "config.py" for r in _environment_reads(p)]
     assert reads == [], "read the environment through crashhub.config:\n" + "\n".join(reads)
     assert _environment_reads(src / "config.py"), "the check itself finds os.environ"
+
+
+def test_from_dict_inverts_as_dict(tmp_path: Path) -> None:
+    s = config.load(tmp_path, env={"CRASHHUB_QUEUE": "celery", "CRASHHUB_SPOOL_DIR": ""}, workers=5)
+    back = config.Settings.from_dict(s.as_dict())
+    assert back == s and back.as_dict() == s.as_dict() and back.spool_path is None
+    assert config.Settings.from_dict({"port": "9001"}).port == 9001
+    assert config.Settings.from_dict({}).sources["port"] == "default"
+    with pytest.raises(ConfigError, match="unknown setting 'prot'"):
+        config.Settings.from_dict({"prot": 1})
+    with pytest.raises(ConfigError, match="setting 'queue' wants one of"):
+        config.Settings.from_dict({"queue": "redis"})
