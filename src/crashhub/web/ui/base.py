@@ -121,7 +121,6 @@ class UI:
         self.env.filters["size"] = views.human_size
         self.env.filters["q"] = lambda s: quote(str(s), safe="")
         self.env.globals["version"] = __version__
-        self.lang_setting: str | None = getattr(ctx.settings, "ui_language", None)
         self.advice_hours = ctx.settings.first_advice_hours
         self._cache: dict[str, tuple[float, Any]] = {}
         self._lock = threading.Lock()
@@ -214,8 +213,7 @@ class UI:
 
     # ------------------------------------------------------------------ rendering
     def lang(self, request: Request) -> str:
-        chosen = request.cookies.get("chub_lang") or self.lang_setting
-        return i18n.negotiate(request.headers.get("accept-language"), chosen)
+        return i18n.negotiate(request.headers.get("accept-language"), request.cookies.get("chub_lang"))
 
     def render(
         self, request: Request, template: str, context: dict[str, Any], status: int = 200
