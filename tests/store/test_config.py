@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ REPO = Path(__file__).resolve().parents[2]
 def test_every_setting_is_documented() -> None:
     names = [s.name for s in config.SETTINGS]
     assert len(names) == len(set(names))
+    # Every field is a row of the table (one made with field() rather than _setting() would not be).
+    assert [f.name for f in dataclasses.fields(config.Settings)] == [*names, "sources"]
     for s in config.SETTINGS:
         assert len(s.help) > 20, s.name
         assert s.type in (str, int, float, bool), s.name
