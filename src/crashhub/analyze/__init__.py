@@ -14,13 +14,13 @@ was still read (the log comes from the dump without debuginfo when nothing else 
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from crashhub import config
 from crashhub.errors import AnalysisError, DebuginfoError
 from crashhub.kernel import base_name
 
@@ -179,7 +179,7 @@ def analyze(dump: Path, *, vmlinux: Path | None = None, debuginfo_dir: Path | No
                            "versions": {}, "crash_mode": None}
     drgn_res: dict[str, Any] | None = None
     crash_res: dict[str, Any] | None = None
-    use_debuginfod = vml is None and bool(os.environ.get("DEBUGINFOD_URLS"))
+    use_debuginfod = vml is None and bool(config.debuginfod_urls())
     if "drgn" in engines:
         if vml is None and not use_debuginfod:
             drgn_res = {"engine": "drgn", "ok": False,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import sys
 import time
@@ -20,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from crashhub import config
 from crashhub.analyze.limits import memory_exhausted, run_limited
 
 MAX_LOG = 4 << 20
@@ -450,7 +450,7 @@ def run(dump: Path, vmlinux: Path | None, *, modules: list[Path] | None = None, 
     req = {"dump": str(dump), "vmlinux": str(vmlinux) if vmlinux else None,
            "modules": [str(m) for m in modules or []], "sections": list(sections or SECTIONS),
            "debuginfod": debuginfod, "qemu_kdump": qemu_kdump}
-    env = dict(os.environ)
+    env = dict(config.environ())
     env.setdefault("OMP_NUM_THREADS", "2")  # drgn indexes DWARF with OpenMP; the hub shares its cores
     out = run_limited([sys.executable, "-m", "crashhub.analyze.drgn_engine", json.dumps(req)],
                       timeout=timeout, mem_bytes=mem_bytes, env=env)

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -32,7 +31,7 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
 def settings_from(args: argparse.Namespace, **overrides: object) -> Settings:
     from crashhub import config
 
-    return config.load(args.data, config_file=args.config, env=os.environ, **overrides)
+    return config.load(args.data, config_file=args.config, env=config.environ(), **overrides)
 
 
 def open_hub(args: argparse.Namespace) -> Hub:

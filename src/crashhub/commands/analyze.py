@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from crashhub import config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dump", help="the vmcore (kdump-compressed, flattened or ELF), or a stored crash id")
     parser.add_argument("--vmlinux", type=Path, help="the kernel's vmlinux with DWARF (-dbg / -debuginfo)")
-    parser.add_argument("--data", default=os.environ.get("CRASHHUB_DATA", "./crashhub-data"),
+    parser.add_argument("--data", default=config.default_data(),
                         help="data directory whose debuginfo store is used when --vmlinux is not given")
     parser.add_argument("--module", type=Path, action="append", default=[],
                         help="a module's .ko with debug info (or a directory of them); repeatable")
@@ -68,12 +69,11 @@ def _text(r: dict[str, Any]) -> str:
 
 def _stored_crash(args: argparse.Namespace) -> int:
     """Run the hub's own analysis job for a stored crash, now, and store its result."""
-    from crashhub import config  # noqa: PLC0415
     from crashhub.errors import InputError  # noqa: PLC0415
     from crashhub.jobs.handlers import analyze_job  # noqa: PLC0415
     from crashhub.store import open_store  # noqa: PLC0415
 
-    hub = open_store(config.load(args.data, env=os.environ))
+    hub = open_store(config.load(args.data, env=config.environ()))
     if hub.store.get_crash(args.dump) is None:
         raise InputError(f"no such dump file and no stored crash with this id (data: {args.data})", args.dump)
     summary = analyze_job(hub, {"crash_id": args.dump, "timeout": args.timeout})

@@ -29,9 +29,9 @@ def run(args: argparse.Namespace) -> int:
             kind=args.kind,
             limit=args.limit,
             offset=args.offset,
-            spike_days=int(s.spike_days),
-            spike_factor=float(s.spike_factor),
-            spike_min=int(s.spike_min),
+            spike_days=s.spike_days,
+            spike_factor=s.spike_factor,
+            spike_min=s.spike_min,
         )
     finally:
         hub.close()

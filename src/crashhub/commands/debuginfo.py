@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
+
+from crashhub import config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     data_help = "data directory whose debuginfo/ is the store (default: $CRASHHUB_DATA or ./crashhub-data)"
-    parser.add_argument("--data", default=os.environ.get("CRASHHUB_DATA", "./crashhub-data"), help=data_help)
+    parser.add_argument("--data", default=config.default_data(), help=data_help)
     # --data also after the action (`crashhub debuginfo import X --data D`), as on every store command;
     # SUPPRESS keeps the parent's value when it is not repeated there.
     common = argparse.ArgumentParser(add_help=False)

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         for line in apply.lines(out):
             print(line)
         if not args.dry_run:
-            grace = float(hub.settings.blob_gc_grace)
+            grace = hub.settings.blob_gc_grace
             swept = hub.blobs.gc(hub.store.referenced_digests, grace=grace)
             swept["uploads_expired"] = expire_uploads(hub)
             keep = {u.crash_id for u in hub.store.list_uploads()}

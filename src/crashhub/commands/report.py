@@ -8,6 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from crashhub import config
 from crashhub.commands._store import add_store_arguments, open_hub, settings_from
 
 
@@ -22,8 +23,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-
     from crashhub import i18n
     from crashhub.errors import InputError
     from crashhub.ingest.knowledge import KnowledgeBase
@@ -33,10 +32,10 @@ def run(args: argparse.Namespace) -> int:
     if chosen != 1:
         raise InputError("give exactly one of CRASH_ID, --bucket ID, --weekly")
     settings = settings_from(args)
-    lang = i18n.negotiate(None, args.lang or os.environ.get("LANG", ""))
+    lang = i18n.negotiate(None, args.lang or config.locale_language())
     hub = open_hub(args)
     try:
-        kb = KnowledgeBase(settings.kb_path, starter=bool(settings.starter_kb))
+        kb = KnowledgeBase(settings.kb_path, starter=settings.starter_kb)
         if args.weekly:
             doc = render.weekly_doc(hub)
         elif args.bucket:

@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         overrides["spool_dir"] = args.spool
     settings = settings_from(args, **overrides)
     logging.basicConfig(
-        level=str(settings.log_level).upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     ctx = build_context(settings)
     if args.demo:
@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         token, _ = create_token(ctx.hub.store, "admin", "serve --admin-token")
         print(f"admin token: {token}", file=sys.stderr)
     app = create_app(settings, ctx=ctx)
-    url = f"http://{_host_for_url(str(settings.listen))}:{settings.port}/ui/"
+    url = f"http://{_host_for_url(settings.listen)}:{settings.port}/ui/"
     print(
         f"crashhub serve: http://{settings.listen}:{settings.port}/ data {settings.data_dir.resolve()}",
         file=sys.stderr,
@@ -161,17 +161,17 @@ def run(args: argparse.Namespace) -> int:
     # Behind a load balancer the client's address (the login limit's key, the audit log) is in
     # X-Forwarded-For, trusted only from the proxies named here; none named, none trusted (not even
     # loopback: any local process could then pick the address its logins are counted under).
-    proxies = str(settings.forwarded_allow_ips or "").strip()
+    proxies = (settings.forwarded_allow_ips or "").strip()
     from crashhub.web.timeouts import protocol
 
     uvicorn.run(
         app,
-        host=str(settings.listen),
-        port=int(settings.port),
-        log_level=str(settings.log_level).lower(),
+        host=settings.listen,
+        port=settings.port,
+        log_level=settings.log_level,  # lower case: config folds it
         access_log=False,
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies or None,
-        http=protocol(float(settings.request_header_timeout), float(settings.request_body_timeout)),
+        http=protocol(settings.request_header_timeout, settings.request_body_timeout),
     )
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 
+from crashhub import config
 from crashhub.dump.source import (
     BoundedReader,
     BytesSource,
@@ -35,8 +36,6 @@ FLAT_SIGNATURE = b"makedumpfile\0"  # flat.SIGNATURE, without importing flat.py 
 FLAT_HEADER = 4096
 WRAPPED_PEEK = 1 << 20  # decompressed bytes read to name a wrapped dump's format
 KDUMP_SIGS = (b"KDUMP   ", b"DISKDUMP")
-# A wrapped dump decompresses into a temporary file of at most this size (CRASHHUB_DUMP_UNWRAP_LIMIT).
-DEFAULT_UNWRAP_LIMIT = 1 << 40
 
 
 def _payload_format(head: bytes, source: Source | None, path: str | None = None) -> str:
@@ -120,11 +119,6 @@ def detect(path: str | os.PathLike[str]) -> str:
     return fmt
 
 
-def unwrap_limit() -> int:
-    v = os.environ.get("CRASHHUB_DUMP_UNWRAP_LIMIT")
-    return int(v) if v and v.isdigit() else DEFAULT_UNWRAP_LIMIT
-
-
 class _Unwrapped:
     """Deletes the temporary file of an unwrapped dump when its reader closes."""
 
@@ -188,7 +182,7 @@ def _unwrap(p: str, wrapper: str) -> tuple[Path, bool]:
 
     fd, tmp = tempfile.mkstemp(prefix="crashhub-unwrap-")
     os.close(fd)
-    return Path(tmp), unwrap(p, wrapper, tmp, unwrap_limit())
+    return Path(tmp), unwrap(p, wrapper, tmp, config.dump_unwrap_limit())
 
 
 def open_dump(path: str | os.PathLike[str]) -> DumpReader:

@@ -123,8 +123,8 @@ class Pipeline:
     # ------------------------------------------------------------------ dumps
     def _unwrap_bound(self, wrapped: int) -> tuple[int, str]:
         """How many bytes a wrapped dump of ``wrapped`` bytes may expand to, and the setting that says so."""
-        cap = int(self.settings.max_dump_bytes)
-        ratio = int(self.settings.max_unwrap_ratio)
+        cap = self.settings.max_dump_bytes
+        ratio = self.settings.max_unwrap_ratio
         if ratio > 0 and max(ratio * wrapped, UNWRAP_RATIO_FLOOR) < cap:
             limit = max(ratio * wrapped, UNWRAP_RATIO_FLOOR)
             return limit, f"max_unwrap_ratio ({ratio} x {wrapped} bytes = {limit} bytes)"
@@ -143,7 +143,7 @@ class Pipeline:
 
         blobs = self.hub.blobs
         made: list[Path] = []
-        cap = int(self.settings.max_dump_bytes)
+        cap = self.settings.max_dump_bytes
         try:
             size = path.stat().st_size
             if size > cap:
@@ -412,7 +412,7 @@ class Pipeline:
         assert bucket is not None
         if crash.has_vmcore:
             self.maybe_analyze(crash, bucket)
-        wants = (not crash.has_vmcore) and bucket.dumps < int(self.settings.wants_vmcore_below)
+        wants = (not crash.has_vmcore) and bucket.dumps < self.settings.wants_vmcore_below
         kb_out = crash.kb if not created else matches
         return Outcome(
             crash=crash, created=created, bucket=bucket, kb=kb_out, wants_vmcore=wants, notes=notes
@@ -425,7 +425,7 @@ class Pipeline:
         return FileRecord(name=name, role=role, digest=b.digest, size=b.size)
 
     def maybe_analyze(self, crash: CrashRecord, bucket: BucketRecord) -> None:
-        n = int(self.settings.analyze_first)
+        n = self.settings.analyze_first
         if self.queue is None or n <= 0 or bucket.dumps > n:
             return
         self.queue.submit("analyze", {"crash_id": crash.id}, key=f"analyze:{crash.id}")

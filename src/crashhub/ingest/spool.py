@@ -81,9 +81,9 @@ def ingest_path(pipeline: Pipeline, path: Path, *, source: str = "cli", host: st
     s = pipeline.settings
     if path.is_dir():
         a = arrival_from_dir(
-            scan(path, max_files=int(s.spool_max_files)),
+            scan(path, max_files=s.spool_max_files),
             source=source,
-            max_log_bytes=int(s.max_log_bytes),
+            max_log_bytes=s.max_log_bytes,
             strict_dump=True,
         )
     elif path.is_file():
@@ -92,7 +92,7 @@ def ingest_path(pipeline: Pipeline, path: Path, *, source: str = "cli", host: st
         if dump_format(path)[0] is not None:
             a = Arrival(dump=path, source=source, crash_dir=None)
         else:
-            a = Arrival(log=_read_bounded(path, int(s.max_log_bytes)), log_name=path.name, source=source)
+            a = Arrival(log=_read_bounded(path, s.max_log_bytes), log_name=path.name, source=source)
     else:
         raise InputError("no such file or directory", path)
     a.host = host
@@ -261,7 +261,7 @@ class SpoolWatcher:
             for note in cd.notes:
                 if note.endswith("a symbolic link, not read"):
                     log.warning("spool %s: refused %s", d, note)
-            a = arrival_from_dir(cd, source="spool", max_log_bytes=int(self.pipeline.settings.max_log_bytes))
+            a = arrival_from_dir(cd, source="spool", max_log_bytes=self.pipeline.settings.max_log_bytes)
             outcome = self.pipeline.ingest(a)
         except InputError as e:
             # Bad input stays bad: recorded as failed, with the reason, and not retried.

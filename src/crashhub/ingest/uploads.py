@@ -81,7 +81,7 @@ class Uploads:
         if not self._store.claim_upload(crash_id, owner, self.lease):  # renews our own lease
             raise UploadLeaseLost(f"upload {crash_id}: another node took the upload over", crash_id)
         # The route checks each Content-Range against the cap; this holds whatever a route forgets.
-        cap = int(self.pipeline.settings.max_dump_bytes)
+        cap = self.pipeline.settings.max_dump_bytes
         return self._blobs.upload_append(crash_id, offset, [data], max_bytes=cap)
 
     def rollback(self, crash_id: str, offset: int) -> None:
@@ -91,7 +91,7 @@ class Uploads:
     def finish(self, crash_id: str) -> CrashRecord:
         """Verify and attach the whole upload as the crash's dump; the upload is gone either way."""
         blobs = self._blobs
-        cap = int(self.pipeline.settings.max_dump_bytes)
+        cap = self.pipeline.settings.max_dump_bytes
         try:
             if isinstance(blobs, LocalBlobStore):
                 # A rename on the shared directory: the dump is hashed once, while it is stored.
@@ -118,7 +118,7 @@ def expire_uploads(hub: Hub) -> int:
 
     The hub's periodic garbage collection and ``crashhub gc`` call it; the client of an expired
     upload is told offset 0 and sends the dump again."""
-    expiry = float(hub.settings.upload_expiry)
+    expiry = hub.settings.upload_expiry
     if expiry <= 0:
         return 0
     gone = hub.store.expire_uploads(time.time() - expiry)

@@ -442,9 +442,9 @@ def queue_from_settings(settings: Settings, store: Store) -> CeleryQueue:
         raise ConfigError(
             "queue 'celery' needs a broker: set broker_url or CRASHHUB_BROKER_URL", "broker_url"
         )
-    soft = float(settings.analyze_timeout)
+    soft = settings.analyze_timeout
     limits = Limits(soft_time=soft, hard_time=soft + max(5.0, min(60.0, soft * 0.1)))
-    return CeleryQueue(store, str(url), database_url=settings.db_url, limits=limits)
+    return CeleryQueue(store, url, database_url=settings.db_url, limits=limits)
 
 
 # ------------------------------------------------------------------ the worker side

@@ -34,7 +34,7 @@ class Outcome:
 
 def policy_of(hub: Hub) -> Policy:
     s = hub.settings
-    keep, quota = int(s.keep_dumps_per_bucket), int(s.blob_quota_bytes)
+    keep, quota = s.keep_dumps_per_bucket, s.blob_quota_bytes
     if keep < 0:
         raise InputError(f"keep_dumps_per_bucket must be >= 0, not {keep}", "keep_dumps_per_bucket")
     if quota < 0:
@@ -43,7 +43,7 @@ def policy_of(hub: Hub) -> Policy:
 
 
 def bundle_since(hub: Hub, now: float) -> float:
-    return now - float(hub.settings.bundle_hold_days) * 86400.0
+    return now - hub.settings.bundle_hold_days * 86400.0
 
 
 def make_plan(hub: Hub, *, now: float | None = None) -> Plan:
@@ -77,7 +77,7 @@ def remove_blobs(hub: Hub, digests: Iterable[str], *, now: float | None = None) 
     """Remove the blobs of ``digests`` that no record points at and that are past the grace.
     Returns (blobs, bytes) removed."""
     t = time.time() if now is None else now
-    grace = float(hub.settings.blob_gc_grace)
+    grace = hub.settings.blob_gc_grace
     n = size = 0
     for digest in sorted(hub.store.unreferenced(digests)):
         st = hub.blobs.stat(digest)

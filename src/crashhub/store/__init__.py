@@ -39,11 +39,11 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Hub:
     settings.data_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     prepare_sqlite(settings.db_url)
     store = SqlStore(settings.db_url)
-    store.first_advice_hours = float(settings.first_advice_hours)
+    store.first_advice_hours = settings.first_advice_hours
     if migrate:
         store.migrate()
     blobs = open_blobs(
-        settings.blob_spec, cache_dir=settings.blob_cache_path, cache_bytes=int(settings.blob_cache_bytes)
+        settings.blob_spec, cache_dir=settings.blob_cache_path, cache_bytes=settings.blob_cache_bytes
     )
     return Hub(settings=settings, store=store, blobs=blobs)
 

@@ -53,10 +53,10 @@ def build_engine(settings: Settings) -> AlertEngine:
     """Channels from ``<data>/alerts.toml`` plus the ``alert_webhook`` setting (generic JSON);
     the first-advice deadline from the ``first_advice_hours`` setting."""
     cfg = load_config(settings.data_dir / "alerts.toml")
-    url = str(settings.alert_webhook or "").strip()
+    url = settings.alert_webhook.strip()
     if url:
         cfg.channels.append(Channel(name="alert_webhook", type="webhook", format="json", url=url))
-    cfg = replace(cfg, advice_hours=float(settings.first_advice_hours))
+    cfg = replace(cfg, advice_hours=settings.first_advice_hours)
     return AlertEngine(settings.data_dir, config=cfg, has_debuginfo=has_debuginfo_for(settings))
 
 

@@ -128,23 +128,21 @@ def build_context(settings: Settings, *, hub: Hub | None = None) -> Context:
     from crashhub.jobs import handlers
     from crashhub.jobs.local import LocalQueue
 
-    if settings.queue not in ("local", "celery"):
-        raise InputError(f"queue {settings.queue!r} is not known (use 'local' or 'celery')", "queue")
     hub = hub or open_store(settings)
-    kb = KnowledgeBase(settings.kb_path, starter=bool(settings.starter_kb))
+    kb = KnowledgeBase(settings.kb_path, starter=settings.starter_kb)
     queue: Queue
     if settings.queue == "celery":
         from crashhub.jobs.celery_queue import queue_from_settings
 
         queue = queue_from_settings(settings, hub.store)
     else:
-        queue = LocalQueue(hub.store, workers=int(settings.workers), lease=float(settings.job_lease))
+        queue = LocalQueue(hub.store, workers=settings.workers, lease=settings.job_lease)
     handlers.register(queue, hub, kb)
     metrics = Metrics(lambda: _safe_depth(queue))
     pipeline = Pipeline(hub, kb, queue, observer=metrics.observe)
     # Until the app's lifespan starts the pump's thread, alerts are delivered in the caller's
     # thread (``crashhub serve --demo`` ingesting before it listens).
-    alerts = AlertPump(build_engine(settings), hub.store, float(settings.alert_interval))
+    alerts = AlertPump(build_engine(settings), hub.store, settings.alert_interval)
     pipeline.add_listener(alerts.on_outcome)
     return Context(
         settings=settings, hub=hub, kb=kb, queue=queue, pipeline=pipeline, metrics=metrics, alerts=alerts
@@ -163,7 +161,7 @@ def collect_garbage(ctx: Context) -> dict[str, int]:
     from crashhub.ingest.uploads import expire_uploads
 
     hub = ctx.hub
-    grace = float(ctx.settings.blob_gc_grace)
+    grace = ctx.settings.blob_gc_grace
     out = hub.blobs.gc(hub.store.referenced_digests, grace=grace)
     out["uploads_expired"] = expire_uploads(hub)
     # An upload record keeps its bytes (any node may resume it); bytes without one are debris.
@@ -258,22 +256,22 @@ def _start_background(ctx: Context, stop: threading.Event) -> None:
         ctx.watcher = SpoolWatcher(
             spool,
             ctx.pipeline,
-            settle=float(settings.spool_settle),
-            interval=float(settings.spool_interval),
-            lease=float(settings.job_lease),
-            max_files=int(settings.spool_max_files),
+            settle=settings.spool_settle,
+            interval=settings.spool_interval,
+            lease=settings.job_lease,
+            max_files=settings.spool_max_files,
         )
         ctx.watcher.start()
 
     def periodic_gc() -> None:
-        while not stop.wait(max(60.0, float(settings.blob_gc_grace))):
+        while not stop.wait(max(60.0, settings.blob_gc_grace)):
             try:
                 collect_garbage(ctx)
             except Exception:
                 log.exception("garbage collection failed")
 
     threading.Thread(target=periodic_gc, name="crashhub-gc", daemon=True).start()
-    every = float(settings.retention_interval)
+    every = settings.retention_interval
     if every > 0:
         threading.Thread(
             target=periodic_retention, args=(ctx, stop, every), name="crashhub-retention", daemon=True
@@ -286,7 +284,7 @@ def _install_middleware(app: FastAPI, ctx: Context) -> None:
     # The UI's forms are read whole, into memory, before a handler checks who sent them (FastAPI
     # resolves Form parameters first), so their size is bounded here, by the announced length: the
     # server reads no more than that (h11).  The largest form is a knowledge-base entry.
-    form_cap = max(UI_MAX_FORM, 4 * int(ctx.settings.max_kb_entry_bytes))  # %XX: 3 bytes per byte
+    form_cap = max(UI_MAX_FORM, 4 * ctx.settings.max_kb_entry_bytes)  # %XX: 3 bytes per byte
 
     @app.middleware("http")
     async def cap_forms(request: Request, call_next: Any) -> Any:

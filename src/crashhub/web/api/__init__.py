@@ -40,7 +40,7 @@ def install(app: FastAPI, ctx: Context) -> None:
     app.state.api = state
     for router in _ROUTERS:
         app.include_router(router)
-    if bool(ctx.settings.debuginfod):
+    if ctx.settings.debuginfod:
         from crashhub.debuginfo.debuginfod import router as debuginfod
 
         app.include_router(debuginfod(state.debuginfo))

@@ -124,8 +124,8 @@ def retention(_tok: Admin, ctx: Ctx) -> dict[str, Any]:
 
     p = apply.make_plan(ctx.hub)
     return {
-        "keep_dumps_per_bucket": int(ctx.settings.keep_dumps_per_bucket),
-        "blob_quota_bytes": int(ctx.settings.blob_quota_bytes),
+        "keep_dumps_per_bucket": ctx.settings.keep_dumps_per_bucket,
+        "blob_quota_bytes": ctx.settings.blob_quota_bytes,
         "usage": p.usage_before,
         "usage_after": p.usage_after,
         "shortfall": p.shortfall,

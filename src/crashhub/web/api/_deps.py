@@ -51,16 +51,16 @@ def build_state(ctx: Context) -> ApiState:
         # Counted per API token (one per host, as docs/host.md sets them up) in the database, so every
         # node behind the load balancer counts into one window; checked before the body is read, so a
         # refused upload stores nothing and costs no more than its headers.
-        upload_limit=Limit(store, "upload", int(s.upload_rate_limit), float(s.upload_rate_window)),
+        upload_limit=Limit(store, "upload", s.upload_rate_limit, s.upload_rate_window),
         # Host reports and KB writes are cheap to send and dear to keep (a database row, a re-apply of
         # the whole knowledge base): counted per token the same way.
         report_limit=Limit(
-            store, "host-report", int(s.host_report_rate_limit), float(s.host_report_rate_window)
+            store, "host-report", s.host_report_rate_limit, s.host_report_rate_window
         ),
-        kb_limit=Limit(store, "kb-write", int(s.kb_write_rate_limit), float(s.kb_write_rate_window)),
+        kb_limit=Limit(store, "kb-write", s.kb_write_rate_limit, s.kb_write_rate_window),
         # Any node continues an upload (ingest/uploads.py): the bytes are in the blob store, the record
         # and a per-request write lease in the database.
-        uploads=Uploads(ctx.pipeline, lease=float(s.upload_lease)),
+        uploads=Uploads(ctx.pipeline, lease=s.upload_lease),
         debuginfo=DebuginfoStore(s.data_dir / "debuginfo"),
     )
 
@@ -153,9 +153,9 @@ def crash_or_404(store: Store, crash_id: str) -> CrashRecord:
 def bucket_opts(ctx: Context) -> dict[str, Any]:
     s = ctx.settings
     return {
-        "spike_days": int(s.spike_days),
-        "spike_factor": float(s.spike_factor),
-        "spike_min": int(s.spike_min),
+        "spike_days": s.spike_days,
+        "spike_factor": s.spike_factor,
+        "spike_min": s.spike_min,
     }
 
 

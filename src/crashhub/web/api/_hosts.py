@@ -20,7 +20,7 @@ router = APIRouter(tags=["hosts"])
 async def host_report(request: Request, tok: Uploader, ctx: Ctx, state: State) -> dict[str, Any]:
     store = ctx.hub.store
     await throttle(state.report_limit, tok, "host reports")
-    body = await jsonbody.parse(request, int(ctx.settings.max_host_report_bytes), "max_host_report_bytes")
+    body = await jsonbody.parse(request, ctx.settings.max_host_report_bytes, "max_host_report_bytes")
     if not isinstance(body, dict) or not isinstance(body.get("host"), str) or not body["host"]:
         raise ApiError(400, "field 'host': a non-empty string is required")
     if not SAFE_NAME.match(body["host"]):

@@ -45,7 +45,7 @@ def kb_get(_tok: Reader, ctx: Ctx, entry_id: str) -> dict[str, Any]:
 async def _kb_write(
     request: Request, tok: TokenRecord, ctx: Context, entry_id: str | None
 ) -> tuple[Any, int]:
-    cap = int(ctx.settings.max_kb_entry_bytes)
+    cap = ctx.settings.max_kb_entry_bytes
     ctype = (request.headers.get("content-type") or "").split(";")[0].strip()
     if ctype in _YAML_TYPES:
         raw = await jsonbody.read(request, cap, "max_kb_entry_bytes")

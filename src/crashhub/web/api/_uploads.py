@@ -87,18 +87,18 @@ async def post_crash(request: Request, tok: Uploader, ctx: Ctx, state: State) ->
     s = ctx.settings
     await throttle(state.upload_limit, tok, "uploads")
     clen = request.headers.get("content-length")
-    if clen and clen.isdigit() and int(clen) > int(s.max_request_bytes):
+    if clen and clen.isdigit() and int(clen) > s.max_request_bytes:
         raise ApiError(413, f"request body of {clen} bytes is larger than the limit of {s.max_request_bytes}")
     form = await multipart.parse(
         request.stream(),
         request.headers.get("content-type"),
         files={
-            "log": int(s.max_log_bytes),
-            "kexec_log": int(s.max_log_bytes),
-            "vmcore": int(s.max_dump_bytes),
+            "log": s.max_log_bytes,
+            "kexec_log": s.max_log_bytes,
+            "vmcore": s.max_dump_bytes,
         },
         texts={"host": 255, "crash_dir": 255},
-        max_body=int(s.max_request_bytes),
+        max_body=s.max_request_bytes,
         temp_path=ctx.hub.blobs.temp_path,
     )
     try:
@@ -186,7 +186,7 @@ class _Put:
     def __init__(self, request: Request, ctx: Context, uploads: Uploads, crash_id: str, owner: str) -> None:
         self.request, self.store, self.uploads = request, ctx.hub.store, uploads
         self.crash_id, self.owner = crash_id, owner
-        self.cap = int(ctx.settings.max_dump_bytes)
+        self.cap = ctx.settings.max_dump_bytes
 
     def _state(self) -> dict[str, Any]:
         crash_or_404(self.store, self.crash_id)

@@ -106,7 +106,7 @@ class UI:
         s = ctx.settings
         # Failed logins per user name (guessing one account's password from many addresses) and
         # per client address (trying many names from one place); both counted in the database.
-        per, window = int(s.login_rate_limit), float(s.login_rate_window)
+        per, window = s.login_rate_limit, s.login_rate_window
         self.login_by_user = Limit(self.store, "login-user", per, window)
         self.login_by_addr = Limit(self.store, "login-addr", per, window)
         self.env = Environment(
@@ -121,8 +121,7 @@ class UI:
         self.env.filters["size"] = views.human_size
         self.env.filters["q"] = lambda s: quote(str(s), safe="")
         self.env.globals["version"] = __version__
-        self.lang_setting: str | None = getattr(ctx.settings, "ui_language", None)
-        self.advice_hours = float(ctx.settings.first_advice_hours)
+        self.advice_hours = ctx.settings.first_advice_hours
         self._cache: dict[str, tuple[float, Any]] = {}
         self._lock = threading.Lock()
         self._refreshing: set[str] = set()
@@ -196,8 +195,7 @@ class UI:
 
     # ------------------------------------------------------------------ rendering
     def lang(self, request: Request) -> str:
-        chosen = request.cookies.get("chub_lang") or self.lang_setting
-        return i18n.negotiate(request.headers.get("accept-language"), chosen)
+        return i18n.negotiate(request.headers.get("accept-language"), request.cookies.get("chub_lang"))
 
     def render(
         self, request: Request, template: str, context: dict[str, Any], status: int = 200
@@ -222,9 +220,9 @@ class UI:
     def bucket_opts(self) -> dict[str, Any]:
         s = self.ctx.settings
         return {
-            "spike_days": int(s.spike_days),
-            "spike_factor": float(s.spike_factor),
-            "spike_min": int(s.spike_min),
+            "spike_days": s.spike_days,
+            "spike_factor": s.spike_factor,
+            "spike_min": s.spike_min,
         }
 
     def guard(self, what: str, fn: Callable[[], Any]) -> Any:
