@@ -1,8 +1,9 @@
 """Automatic checks over an analysis: findings with a severity and the evidence behind them.
 
-Pure: the merged analysis dict (drgn sections, crash outputs, log, dump facts) in, a
-list of findings out.  Each finding is ``{"id", "severity", "title", "detail",
-"evidence": [...]}``; severities are ``critical``, ``error``, ``warning``, ``info``.
+Pure: the merged analysis (drgn sections, crash outputs, dump facts) and what triage read in the
+kernel log (:class:`~crashhub.triage.WatchdogEvents`) in, a :class:`Diagnosis` out.  Severities
+are the closed set ``Severity`` (critical, error, warning, info).  No kernel-log text is parsed
+here: that is triage's.
 """
 
 from __future__ import annotations
@@ -10,13 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-HUNG = re.compile(r"INFO: task (\S+):(\d+) blocked for more than (\d+) seconds")
-SOFT = re.compile(r"soft lockup - CPU#(\d+) stuck for (\d+)s! \[(.+?):(\d+)\]")
-HARD = re.compile(r"(?:Watchdog detected hard LOCKUP on cpu|NMI watchdog: .*LOCKUP.* on cpu) (\d+)", re.I)
-RCU = re.compile(r"rcu: INFO: (\S+) (?:self-)?detected stalls? on CPUs?")
-OOM_INVOKED = re.compile(r"(\S+) invoked oom-killer: .*")
-OOM_KILLED = re.compile(r"Out of memory: Killed process (\d+) \((.+?)\).*")
-OOM_PANIC = re.compile(r"Kernel panic - not syncing: (?:System is deadlocked on memory|Out of memory.*)")
+from crashhub.analyze._model import SEVERITIES, Diagnosis, Finding, Severity
+from crashhub.triage import WatchdogEvents, watchdog_events
+
 TAINT_NAMES = {
     "P": "proprietary module loaded", "F": "module force-loaded", "S": "SMP with CPUs not designed for it",
     "R": "module force-unloaded", "M": "machine check", "B": "bad page referenced",
@@ -30,9 +27,9 @@ PARTIAL_FIX = ("dump lacks kernel memory: the capture's makedumpfile does not su
                "use -d 23 or update it")
 
 
-def _f(fid: str, severity: str, title: str, detail: str = "", evidence: list[str] | None = None
-       ) -> dict[str, Any]:
-    return {"id": fid, "severity": severity, "title": title, "detail": detail, "evidence": evidence or []}
+def _f(fid: str, severity: Severity, title: str, detail: str = "", evidence: list[str] | None = None
+       ) -> Finding:
+    return Finding(fid, severity, title, detail, tuple(evidence or ()))
 
 
 def _where(stack: list[dict[str, Any]], n: int = 3) -> str:
@@ -46,11 +43,11 @@ def _where(stack: list[dict[str, Any]], n: int = 3) -> str:
 
 
 def _release_tuple(rel: str | None) -> tuple[int, int]:
-    m = re.match(r"(\d+)\.(\d+)", rel or "")
+    m = re.match(r"(\d+)\.(\d+)", rel or "")  # a release string, not the log
     return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
 
 
-def check_partial(a: dict[str, Any]) -> list[dict[str, Any]]:
+def check_partial(a: dict[str, Any]) -> list[Finding]:
     drgn = a.get("engines", {}).get("drgn") or {}
     facts = a.get("dump") or {}
     errors = [e for e in drgn.get("errors", []) if "xcluded page" in str(e.get("error"))]
@@ -83,17 +80,17 @@ def check_partial(a: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def check_hung(a: dict[str, Any], log: str) -> list[dict[str, Any]]:
+def check_hung(a: dict[str, Any], ev_log: WatchdogEvents) -> list[Finding]:
     dstate = {d.get("pid"): d for d in a.get("dstate") or []}
     out = []
     seen = set()
-    for m in HUNG.finditer(log):
-        comm, pid, secs = m.group(1), int(m.group(2)), m.group(3)
+    for h in ev_log.hung:
+        comm, pid, secs = h.comm, h.pid, h.seconds
         if pid in seen:
             continue
         seen.add(pid)
         d = dstate.get(pid)
-        ev = [m.group(0)]
+        ev = [h.line]
         if d is not None:
             what = d.get("waiting_on") or "?"
             title = f"hung task {comm}:{pid} blocked over {secs} s in D state, waiting in {what}"
@@ -109,45 +106,44 @@ def check_hung(a: dict[str, Any], log: str) -> list[dict[str, Any]]:
     return out
 
 
-def check_lockups(a: dict[str, Any], log: str) -> list[dict[str, Any]]:
+def check_lockups(a: dict[str, Any], ev_log: WatchdogEvents) -> list[Finding]:
     cpus = {c.get("cpu"): c for c in a.get("cpus") or []}
     out = []
     seen = set()
-    for m in SOFT.finditer(log):
-        cpu, secs, comm, pid = int(m.group(1)), m.group(2), m.group(3), m.group(4)
+    for s in ev_log.soft:
+        cpu, secs, comm, pid = s.cpu, s.seconds, s.comm, s.pid
         if cpu in seen:
             continue
         seen.add(cpu)
         c = cpus.get(cpu) or {}
         stack = c.get("stack") or []
-        ev = [m.group(0)]
+        ev = [s.line]
         if stack:
             ev.append(f"CPU {cpu} at the dump: {c.get('comm')}:{c.get('pid')}: {_where(stack, 4)}")
         where = f", spinning in {_where(stack, 1)}" if stack else ""
         title = f"soft lockup: CPU {cpu} stuck for {secs} s in {comm}:{pid}{where}"
         out.append(_f("soft-lockup", "error", title,
                       "A CPU ran kernel code without scheduling past the watchdog threshold.", ev))
-    for m in HARD.finditer(log):
-        cpu = int(m.group(1))
-        c = cpus.get(cpu) or {}
-        out.append(_f("hard-lockup", "error", f"hard lockup on CPU {cpu}",
+    for hl in ev_log.hard:
+        c = cpus.get(hl.cpu) or {}
+        out.append(_f("hard-lockup", "error", f"hard lockup on CPU {hl.cpu}",
                       "A CPU ran with interrupts off past the NMI watchdog threshold.",
-                      [m.group(0), _where(c.get("stack") or [], 4)]))
-    for m in RCU.finditer(log):
-        out.append(_f("rcu-stall", "warning", f"RCU stall detected ({m.group(1)})", "", [m.group(0)]))
-        break
+                      [hl.line, _where(c.get("stack") or [], 4)]))
+    for r in ev_log.rcu[:1]:
+        out.append(_f("rcu-stall", "warning", f"RCU stall detected ({r.flavour})", "", [r.line]))
     return out
 
 
-def check_oom(a: dict[str, Any], log: str) -> list[dict[str, Any]]:
-    invoked = [m.group(0) for m in OOM_INVOKED.finditer(log)]
-    killed = [m.group(0) for m in OOM_KILLED.finditer(log)]
-    panic = OOM_PANIC.search(log) or re.search("Out of memory", str(a.get("panic_message") or ""))
+def check_oom(a: dict[str, Any], ev_log: WatchdogEvents) -> list[Finding]:
+    invoked, killed = list(ev_log.oom_invoked), list(ev_log.oom_killed)
+    # The engines' panic message (drgn reads it from memory) counts when the log's line is gone.
+    oom_message = "Out of memory" in str(a.get("panic_message") or "")
+    panic = ev_log.oom_panic or ("Out of memory" if oom_message else None)
     if not (invoked or killed or panic):
         return []
     mem = a.get("memory") or {}
     kb = mem.get("kb") or {}
-    ev = (invoked[:3] + killed[:3] + ([panic.group(0)] if panic else []))
+    ev = (invoked[:3] + killed[:3] + ([panic] if panic else []))
     if kb:
         ev.append(f"memory: total {kb.get('total')} KiB, free {kb.get('free')} KiB "
                   f"({mem.get('free_percent')}%), anon {kb.get('anon')} KiB, slab {kb.get('slab')} KiB, "
@@ -162,7 +158,7 @@ def check_oom(a: dict[str, Any], log: str) -> list[dict[str, Any]]:
     return [_f("oom", "error" if panic else "warning", title, "", ev)]
 
 
-def check_taint(a: dict[str, Any]) -> list[dict[str, Any]]:
+def check_taint(a: dict[str, Any]) -> list[Finding]:
     letters = str(a.get("taint") or "").replace(" ", "")
     bad = [c for c in letters if c in "POEFC"]
     if not bad:
@@ -176,11 +172,11 @@ def check_taint(a: dict[str, Any]) -> list[dict[str, Any]]:
     detail = ""
     if guilty is not None:
         detail = f"The crashing stack runs through module {guilty['module']} ({guilty.get('function')})."
-    sev = "warning" if guilty is None else "error"
+    sev: Severity = "warning" if guilty is None else "error"
     return [_f("tainted", sev, f"kernel tainted: {kinds} ({names})", detail, ev)]
 
 
-def check_engines(a: dict[str, Any]) -> list[dict[str, Any]]:
+def check_engines(a: dict[str, Any]) -> list[Finding]:
     out = []
     for name, e in (a.get("engines") or {}).items():
         if e and e.get("failure"):
@@ -190,9 +186,14 @@ def check_engines(a: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def run_checks(a: dict[str, Any]) -> list[dict[str, Any]]:
-    log = str(a.get("log") or "")
-    findings = (check_partial(a) + check_hung(a, log) + check_lockups(a, log) + check_oom(a, log)
+def diagnose(a: dict[str, Any], events: WatchdogEvents) -> Diagnosis:
+    """The findings over the merged analysis ``a`` and the log's watchdog events, worst first."""
+    findings = (check_partial(a) + check_hung(a, events) + check_lockups(a, events) + check_oom(a, events)
                 + check_taint(a) + check_engines(a))
-    order = {"critical": 0, "error": 1, "warning": 2, "info": 3}
-    return sorted(findings, key=lambda f: order.get(f["severity"], 9))
+    return Diagnosis(tuple(sorted(findings, key=lambda f: SEVERITIES.index(f.severity))))
+
+
+def run_checks(a: dict[str, Any]) -> list[dict[str, Any]]:
+    """``diagnose`` over an analysis as stored (its ``log`` read by triage), as JSON."""
+    events = watchdog_events(str(a.get("log") or ""))
+    return [f.to_dict() for f in diagnose(a, events).findings]
