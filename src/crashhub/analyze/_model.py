@@ -240,7 +240,7 @@ class EngineError:
         return cls(section=str(d.get("section") or ""), error=str(d.get("error") or ""))
 
 
-_ENGINE_KEYS = (
+ENGINE_KEYS = (
     "engine",
     "ok",
     "version",
@@ -299,7 +299,7 @@ class EngineRun:
             timings={str(k): v for k, v in (d.get("timings") or {}).items()},
             errors=tuple(EngineError.from_dict(e) for e in d.get("errors") or () if isinstance(e, dict)),
             warnings=tuple(str(w) for w in d.get("warnings") or ()),
-            raw={k: v for k, v in d.items() if k not in _ENGINE_KEYS},
+            raw={k: v for k, v in d.items() if k not in ENGINE_KEYS},
         )
 
     def section(self, name: str) -> Json:
@@ -353,6 +353,7 @@ class Analysis:
             "notes": list(self.notes),
             "engines": {k: e.to_dict() for k, e in self.engines.items()},
             "versions": dict(self.versions),
+            "engine": self.engine,
             "crash_mode": self.crash_mode,
             "panic_message": self.panic_message,
             "panic_task": self.panic_task.to_dict() if self.panic_task else None,

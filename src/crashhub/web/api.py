@@ -17,6 +17,7 @@ from crashhub.errors import InputError, KbError
 from crashhub.ingest.arrival import Arrival
 from crashhub.ingest.layouts import parse_dir_name
 from crashhub.ingest.matching import same_host
+from crashhub.model import HostReport
 from crashhub.store.base import TokenRecord
 from crashhub.web import auth, jsonbody, multipart
 from crashhub.web.limits import Limit, retry_after
@@ -512,25 +513,23 @@ def install(app: FastAPI, ctx: Context) -> None:
             raise ApiError(400, f"field 'host': {body['host']!r} is not a plain host name")
         # A host token reports its own host only: host B's token cannot overwrite host A's report.
         await run_in_threadpool(auth.host_of, store, tok, body["host"])
+        try:
+            rep = HostReport.from_dict(body)
+        except ValueError as e:
+            raise ApiError(400, str(e)) from None
 
-        def opt(k: str) -> str | None:
-            v = body.get(k)
-            if v is not None and not isinstance(v, str):
-                raise ApiError(400, f"field {k!r}: expected a string or null")
+        def opt(v: str | None) -> str | None:
             return v[:512] if v else None
 
-        kd = body.get("kdump")
-        if kd is not None and not isinstance(kd, dict):
-            raise ApiError(400, "field 'kdump': expected an object")
         await run_in_threadpool(
             lambda: store.report_host(
-                body["host"],
-                release=opt("release"),
-                build_id=opt("build_id"),
-                hardware=opt("hardware"),
-                machine=opt("machine"),
-                agent_version=opt("agent_version"),
-                kdump=kd,
+                rep.host,
+                release=opt(rep.release),
+                build_id=opt(rep.build_id),
+                hardware=opt(rep.hardware),
+                machine=opt(rep.machine),
+                agent_version=opt(rep.agent_version),
+                kdump=rep.kdump,
             )
         )
         return {"ok": True}

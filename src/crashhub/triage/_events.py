@@ -1,8 +1,9 @@
-"""The watchdog and OOM lines of a kernel log, as facts: hung tasks, lockups, RCU stalls, OOM kills.
+"""Single kernel-log lines as facts: hung tasks, lockups, RCU stalls, OOM kills, the task lines.
 
 Triage's reports title and bucket these; the analysis checks need the numbers in them (which task,
-for how long, on which CPU) to say where a dump's task and CPU stacks fit, so triage, the one
-reader of kernel-log text, gives them here too.
+for how long, on which CPU) to say where a dump's task and CPU stacks fit, and the dump reader the
+last "CPU: N PID: P" line to find the panic CPU, so triage, the one reader of kernel-log text,
+gives them here too.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ _HARD = re.compile(r"(?:Watchdog detected hard LOCKUP on cpu|NMI watchdog: .*LOC
 _RCU = re.compile(r"rcu: INFO: (\S+) (?:self-)?detected stalls? on CPUs?")
 _OOM_INVOKED = re.compile(r"(\S+) invoked oom-killer: .*")
 _OOM_KILLED = re.compile(r"Out of memory: Killed process (\d+) \((.+?)\).*")
+_TASK_LINE = re.compile(rb"CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm:")
 _OOM_PANIC = re.compile(r"Kernel panic - not syncing: (?:System is deadlocked on memory|Out of memory.*)")
 
 
@@ -76,3 +78,11 @@ def watchdog_events(log: str) -> WatchdogEvents:
         oom_killed=tuple(m.group(0) for m in _OOM_KILLED.finditer(log)),
         oom_panic=m.group(0) if (m := _OOM_PANIC.search(log)) else None,
     )
+
+
+def last_task_line(log: bytes) -> tuple[int, int] | None:
+    """(cpu, pid) of the log's last "CPU: N PID: P Comm:" line: the dump stack printed last."""
+    m = None
+    for m in _TASK_LINE.finditer(log):  # noqa: B007 (the last match is wanted)
+        pass
+    return (int(m.group(1)), int(m.group(2))) if m is not None else None
