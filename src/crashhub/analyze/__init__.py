@@ -18,6 +18,7 @@ debuginfo when nothing else works).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import time
@@ -267,12 +268,11 @@ def _sources(stack: list[dict[str, Any]], facts: dict[str, Any], source_dirs: Se
 
 
 def _typed(res: dict[str, Any], t0: float) -> Analysis:
-    """The merged result as an :class:`Analysis`, with its diagnosis.  The checks read the merged
-    JSON (they are also run over stored rows) and the watchdog lines triage finds in its log."""
+    """The merged result as an :class:`Analysis`, with the diagnosis over it and the watchdog
+    lines triage finds in its log."""
     from crashhub.analyze import checks  # noqa: PLC0415
     from crashhub.triage import watchdog_events  # noqa: PLC0415
 
-    diagnosis = checks.diagnose(res, watchdog_events(str(res.get("log") or "")))
-    res["findings"] = [f.to_dict() for f in diagnosis.findings]
-    res["seconds"] = round(time.monotonic() - t0, 3)
-    return Analysis.from_dict(res)
+    merged = Analysis.from_dict(res)
+    diagnosis = checks.diagnose(merged, watchdog_events(merged.log or ""))
+    return dataclasses.replace(merged, diagnosis=diagnosis, seconds=round(time.monotonic() - t0, 3))

@@ -9,9 +9,20 @@ here: that is triage's.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
-from crashhub.analyze._model import SEVERITIES, Diagnosis, Finding, Severity
+from crashhub.analyze._model import (
+    SEVERITIES,
+    Analysis,
+    Diagnosis,
+    EngineError,
+    EngineRun,
+    Finding,
+    Severity,
+    StackFrame,
+    TaskInfo,
+)
 from crashhub.triage import WatchdogEvents, watchdog_events
 
 TAINT_NAMES = {
@@ -32,12 +43,12 @@ def _f(fid: str, severity: Severity, title: str, detail: str = "", evidence: lis
     return Finding(fid, severity, title, detail, tuple(evidence or ()))
 
 
-def _where(stack: list[dict[str, Any]], n: int = 3) -> str:
+def _where(stack: Sequence[StackFrame] | None, n: int = 3) -> str:
     out = []
-    for fr in stack[:n]:
-        s = str(fr.get("function") or "?")
-        if fr.get("file") and fr.get("line"):
-            s += f" ({fr['file']}:{fr['line']})"
+    for fr in (stack or ())[:n]:
+        s = fr.function or "?"
+        if fr.file and fr.line:
+            s += f" ({fr.file}:{fr.line})"
         out.append(s)
     return " <- ".join(out)
 
@@ -47,20 +58,24 @@ def _release_tuple(rel: str | None) -> tuple[int, int]:
     return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
 
 
-def check_partial(a: dict[str, Any]) -> list[Finding]:
-    drgn = a.get("engines", {}).get("drgn") or {}
-    facts = a.get("dump") or {}
-    errors = [e for e in drgn.get("errors", []) if "xcluded page" in str(e.get("error"))]
-    excluded = int(drgn.get("excluded_pages") or 0)
-    panic = drgn.get("panic") or {}
+def _excluded(e: EngineError) -> bool:
+    return "xcluded page" in e.error
+
+
+def check_partial(a: Analysis) -> list[Finding]:
+    drgn = a.engines.get("drgn") or EngineRun("drgn")
+    facts = a.dump
+    errors = [e for e in drgn.errors if _excluded(e)]
+    excluded = int(drgn.section("excluded_pages") or 0)
+    panic = drgn.section("panic") or {}
     task_err = (panic.get("panic_task") or {}).get("error") or panic.get("stack_error")
-    evidence = [f"{e['section']}: {e['error']}" for e in errors][:8]
+    evidence = [f"{e.section}: {e.error}" for e in errors][:8]
     if task_err and "xcluded page" in task_err:
         evidence.insert(0, f"panic task: {task_err}")
     out = []
     if excluded or errors:
         level = facts.get("dump_level")
-        rel = facts.get("release") or (drgn.get("sys") or {}).get("release")
+        rel = facts.get("release") or (drgn.section("sys") or {}).get("release")
         detail = (f"{excluded} reads hit pages the dump left out (dump level {level}); the answers "
                   "below come from the log and the pages that are there.")
         if level is not None and int(level) & 8 and _release_tuple(rel) >= (6, 10):
@@ -80,8 +95,8 @@ def check_partial(a: dict[str, Any]) -> list[Finding]:
     return out
 
 
-def check_hung(a: dict[str, Any], ev_log: WatchdogEvents) -> list[Finding]:
-    dstate = {d.get("pid"): d for d in a.get("dstate") or []}
+def check_hung(a: Analysis, ev_log: WatchdogEvents) -> list[Finding]:
+    dstate = {d.pid: d for d in a.dstate}
     out = []
     seen = set()
     for h in ev_log.hung:
@@ -92,9 +107,9 @@ def check_hung(a: dict[str, Any], ev_log: WatchdogEvents) -> list[Finding]:
         d = dstate.get(pid)
         ev = [h.line]
         if d is not None:
-            what = d.get("waiting_on") or "?"
+            what = d.waiting_on or "?"
             title = f"hung task {comm}:{pid} blocked over {secs} s in D state, waiting in {what}"
-            ev.append("stack: " + _where(d.get("stack", []), 5))
+            ev.append("stack: " + _where(d.stack, 5))
         else:
             title = f"hung task {comm}:{pid} blocked over {secs} s (its stack is not in the dump)"
         out.append(_f("hung-task", "error", title,
@@ -102,12 +117,12 @@ def check_hung(a: dict[str, Any], ev_log: WatchdogEvents) -> list[Finding]:
     others = [d for p, d in dstate.items() if p not in seen]
     if others and not seen:
         out.append(_f("d-state", "warning", f"{len(others)} task(s) in uninterruptible sleep (D state)",
-                      "", [f"{d.get('comm')}:{d.get('pid')} in {d.get('waiting_on')}" for d in others][:10]))
+                      "", [f"{d.comm}:{d.pid} in {d.waiting_on}" for d in others][:10]))
     return out
 
 
-def check_lockups(a: dict[str, Any], ev_log: WatchdogEvents) -> list[Finding]:
-    cpus = {c.get("cpu"): c for c in a.get("cpus") or []}
+def check_lockups(a: Analysis, ev_log: WatchdogEvents) -> list[Finding]:
+    cpus = {c.cpu: c for c in a.cpus}
     out = []
     seen = set()
     for s in ev_log.soft:
@@ -115,78 +130,76 @@ def check_lockups(a: dict[str, Any], ev_log: WatchdogEvents) -> list[Finding]:
         if cpu in seen:
             continue
         seen.add(cpu)
-        c = cpus.get(cpu) or {}
-        stack = c.get("stack") or []
+        c = cpus.get(cpu) or TaskInfo()
         ev = [s.line]
-        if stack:
-            ev.append(f"CPU {cpu} at the dump: {c.get('comm')}:{c.get('pid')}: {_where(stack, 4)}")
-        where = f", spinning in {_where(stack, 1)}" if stack else ""
+        if c.stack:
+            ev.append(f"CPU {cpu} at the dump: {c.comm}:{c.pid}: {_where(c.stack, 4)}")
+        where = f", spinning in {_where(c.stack, 1)}" if c.stack else ""
         title = f"soft lockup: CPU {cpu} stuck for {secs} s in {comm}:{pid}{where}"
         out.append(_f("soft-lockup", "error", title,
                       "A CPU ran kernel code without scheduling past the watchdog threshold.", ev))
     for hl in ev_log.hard:
-        c = cpus.get(hl.cpu) or {}
+        c = cpus.get(hl.cpu) or TaskInfo()
         out.append(_f("hard-lockup", "error", f"hard lockup on CPU {hl.cpu}",
                       "A CPU ran with interrupts off past the NMI watchdog threshold.",
-                      [hl.line, _where(c.get("stack") or [], 4)]))
+                      [hl.line, _where(c.stack, 4)]))
     for r in ev_log.rcu[:1]:
         out.append(_f("rcu-stall", "warning", f"RCU stall detected ({r.flavour})", "", [r.line]))
     return out
 
 
-def check_oom(a: dict[str, Any], ev_log: WatchdogEvents) -> list[Finding]:
+def check_oom(a: Analysis, ev_log: WatchdogEvents) -> list[Finding]:
     invoked, killed = list(ev_log.oom_invoked), list(ev_log.oom_killed)
     # The engines' panic message (drgn reads it from memory) counts when the log's line is gone.
-    oom_message = "Out of memory" in str(a.get("panic_message") or "")
-    panic = ev_log.oom_panic or ("Out of memory" if oom_message else None)
+    panic = ev_log.oom_panic or ("Out of memory" if "Out of memory" in (a.panic_message or "") else None)
     if not (invoked or killed or panic):
         return []
-    mem = a.get("memory") or {}
+    mem = a.memory
     kb = mem.get("kb") or {}
     ev = (invoked[:3] + killed[:3] + ([panic] if panic else []))
     if kb:
         ev.append(f"memory: total {kb.get('total')} KiB, free {kb.get('free')} KiB "
                   f"({mem.get('free_percent')}%), anon {kb.get('anon')} KiB, slab {kb.get('slab')} KiB, "
                   f"cached {kb.get('cached')} KiB, swap {kb.get('swap_total')} KiB")
-    top = a.get("top_rss") or []
+    top = a.top_rss
     if top:
-        ev.append("biggest users: " + ", ".join(f"{t['comm']}:{t['pid']} {t['rss_kb']} KiB" for t in top[:5]))
+        ev.append("biggest users: " + ", ".join(f"{t.comm}:{t.pid} {t.rss_kb} KiB" for t in top[:5]))
     title = ("out of memory: the kernel panicked on OOM (panic_on_oom)" if panic
              else f"out of memory: the OOM killer ran {len(invoked)} time(s)")
     if top:
-        title += f"; biggest user {top[0]['comm']}:{top[0]['pid']} ({top[0]['rss_kb'] // 1024} MiB)"
+        title += f"; biggest user {top[0].comm}:{top[0].pid} ({top[0].rss_kb // 1024} MiB)"
     return [_f("oom", "error" if panic else "warning", title, "", ev)]
 
 
-def check_taint(a: dict[str, Any]) -> list[Finding]:
-    letters = str(a.get("taint") or "").replace(" ", "")
+def check_taint(a: Analysis) -> list[Finding]:
+    letters = (a.taint or "").replace(" ", "")
     bad = [c for c in letters if c in "POEFC"]
     if not bad:
         return []
-    mods = [m for m in a.get("modules") or [] if m.get("taints")]
+    mods = [m for m in a.modules if m.taints]
     ev = [f"taint {letters}: " + "; ".join(f"{c} = {TAINT_NAMES.get(c, '?')}" for c in letters if c != "G")]
-    ev += [f"module {m['name']} [{m['taints']}]" for m in mods][:10]
-    names = ", ".join(m["name"] for m in mods) or "unknown modules"
+    ev += [f"module {m.name} [{m.taints}]" for m in mods][:10]
+    names = ", ".join(m.name for m in mods) or "unknown modules"
     kinds = " and ".join(TAINT_NAMES[c] for c in bad if c in TAINT_NAMES)
-    guilty = next((f for f in a.get("stack") or [] if f.get("module") not in (None, "kernel")), None)
+    guilty = next((f for f in a.stack if f.module not in (None, "kernel")), None)
     detail = ""
     if guilty is not None:
-        detail = f"The crashing stack runs through module {guilty['module']} ({guilty.get('function')})."
+        detail = f"The crashing stack runs through module {guilty.module} ({guilty.function})."
     sev: Severity = "warning" if guilty is None else "error"
     return [_f("tainted", sev, f"kernel tainted: {kinds} ({names})", detail, ev)]
 
 
-def check_engines(a: dict[str, Any]) -> list[Finding]:
+def check_engines(a: Analysis) -> list[Finding]:
     out = []
-    for name, e in (a.get("engines") or {}).items():
-        if e and e.get("failure"):
-            out.append(_f(f"engine-{name}", "info", f"{name}: {e['failure']}", "", []))
-        for w in (e or {}).get("warnings", [])[-1:]:
-            out.append(_f(f"engine-{name}-warning", "info", f"{name}: {w}", "", e.get("warnings", [])[:3]))
+    for name, e in a.engines.items():
+        if e.failure:
+            out.append(_f(f"engine-{name}", "info", f"{name}: {e.failure}", "", []))
+        for w in e.warnings[-1:]:
+            out.append(_f(f"engine-{name}-warning", "info", f"{name}: {w}", "", list(e.warnings[:3])))
     return out
 
 
-def diagnose(a: dict[str, Any], events: WatchdogEvents) -> Diagnosis:
+def diagnose(a: Analysis, events: WatchdogEvents) -> Diagnosis:
     """The findings over the merged analysis ``a`` and the log's watchdog events, worst first."""
     findings = (check_partial(a) + check_hung(a, events) + check_lockups(a, events) + check_oom(a, events)
                 + check_taint(a) + check_engines(a))
@@ -196,4 +209,4 @@ def diagnose(a: dict[str, Any], events: WatchdogEvents) -> Diagnosis:
 def run_checks(a: dict[str, Any]) -> list[dict[str, Any]]:
     """``diagnose`` over an analysis as stored (its ``log`` read by triage), as JSON."""
     events = watchdog_events(str(a.get("log") or ""))
-    return [f.to_dict() for f in diagnose(a, events).findings]
+    return [f.to_dict() for f in diagnose(Analysis.from_dict(a), events).findings]
