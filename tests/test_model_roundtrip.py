@@ -30,7 +30,7 @@ from crashhub.analyze import (
 )
 from crashhub.analyze._model import ENGINE_KEYS
 from crashhub.ingest.reports import report_from_dict
-from crashhub.model import CrashReport, Frame, HostInfo, HostReport, Process, Taint
+from crashhub.model import CrashReport, DumpFacts, Frame, HostInfo, HostReport, Process, Taint
 from crashhub.triage import parse_file
 
 _text = st.text(max_size=12)
@@ -105,6 +105,14 @@ _engine_runs = st.builds(
     errors=st.lists(st.builds(EngineError, section=_text, error=_text), max_size=2).map(tuple),
     warnings=st.lists(_text, max_size=2).map(tuple),
     raw=st.dictionaries(_text.filter(lambda k: k not in ENGINE_KEYS), _json, max_size=3))
+# Analyses keep dump facts without VMCOREINFO; the crash keeps that once.
+_facts = st.builds(
+    DumpFacts, path=_text, format=_text, compression=_opt_text, release=_opt_text, build_id=_opt_text,
+    crash_time=_opt_int, dump_level=st.none() | st.integers(0, 31), partial=st.booleans(),
+    dump_level_excludes=st.lists(_text, max_size=2).map(tuple),
+    warnings=st.lists(_text, max_size=2).map(tuple),
+    registers=st.dictionaries(_text, st.integers(0, (1 << 64) - 1), max_size=2),
+    split_pfns=st.none() | st.tuples(st.integers(0, 1 << 40), st.integers(0, 1 << 40)))
 _analyses = st.builds(
     Analysis, engine=_opt_text, panic_message=_opt_text, panic_task=st.none() | _tasks, stack=_stacks,
     stack_source=st.none() | st.sampled_from(["unwind", "log", "crash"]), tasks=_opt_int,
@@ -117,7 +125,7 @@ _analyses = st.builds(
                      max_size=2).map(tuple),
     taint=_opt_text, log=_opt_text, engines=st.dictionaries(_text, _engine_runs, max_size=2),
     versions=st.dictionaries(_text, _opt_text, max_size=2), crash_mode=_opt_text, diagnosis=_diagnoses,
-    notes=st.lists(_text, max_size=2).map(tuple), seconds=_secs, dump=_json_obj, debuginfo=_json_obj,
+    notes=st.lists(_text, max_size=2).map(tuple), seconds=_secs, dump=st.none() | _facts, debuginfo=_json_obj,
     sys=_json_obj, memory=_json_obj, runq=st.lists(_json, max_size=2).map(tuple),
     agreement=st.none() | _json_obj, sources=st.lists(_json, max_size=2).map(tuple))
 _records = st.builds(AnalysisRecord, status=st.sampled_from(["done", "failed", "engine unavailable"]),
@@ -131,7 +139,7 @@ _host_reports = st.builds(HostReport, host=_text.filter(bool), release=_opt_text
 MODELS: list[tuple[type[Any], st.SearchStrategy[Any]]] = [
     (StackFrame, _stack_frames), (TaskInfo, _tasks), (Finding, _findings), (Diagnosis, _diagnoses),
     (EngineRun, _engine_runs), (Analysis, _analyses), (AnalysisRecord, _records), (HostInfo, _host_infos),
-    (HostReport, _host_reports),
+    (HostReport, _host_reports), (DumpFacts, _facts),
 ]
 
 
@@ -147,7 +155,7 @@ def test_every_model_has_a_strategy() -> None:
     import crashhub.analyze._model as amod  # noqa: PLC0415
 
     typed = {c for c in vars(amod).values() if isinstance(c, type) and hasattr(c, "from_dict")}
-    typed |= {HostInfo, HostReport}
+    typed |= {HostInfo, HostReport, DumpFacts}
     covered = {m for m, _s in MODELS} | {RssUser, ModuleInfo, EngineError}  # covered inside Analysis
     assert typed <= covered, typed - covered
 

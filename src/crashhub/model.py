@@ -186,6 +186,20 @@ class DumpFacts:
         d: dict[str, Any] = to_jsonable(self)
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DumpFacts:
+        """The facts ``to_dict`` gave (or an analysis stored them, without ``vmcoreinfo``)."""
+        v = _known(cls, d)
+        v.setdefault("path", "")
+        v.setdefault("format", "")
+        for name in ("dump_level_excludes", "warnings"):
+            v[name] = tuple(v.get(name) or ())
+        v["registers"] = {str(k): int(x) for k, x in (v.get("registers") or {}).items()}
+        v["vmcoreinfo"] = {str(k): str(x) for k, x in (v.get("vmcoreinfo") or {}).items()}
+        pfns = v.get("split_pfns")
+        v["split_pfns"] = (int(pfns[0]), int(pfns[1])) if pfns else None
+        return cls(**v)
+
 
 # --------------------------------------------------------------------------- hosts
 

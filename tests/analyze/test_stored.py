@@ -32,7 +32,7 @@ def test_stored_row_reads_back_with_its_shape() -> None:
     back = rec.to_dict()
     # Same keys, same values where the engines gave them (frames only gain None/False defaults).
     assert set(back["result"]) == set(row["result"])
-    for key in ("panic_message", "findings", "engine", "tasks", "taint", "memory", "sys", "sources"):
+    for key in ("panic_message", "findings", "engine", "tasks", "taint", "memory", "sys", "sources", "dump"):
         assert back["result"][key] == row["result"][key], key
     for old, new in zip(row["result"]["stack"], back["result"]["stack"], strict=True):
         assert {k: v for k, v in new.items() if k in old} == old

@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_args
 
-from crashhub.model import to_jsonable
+from crashhub.model import DumpFacts, to_jsonable
 
 Json = Any  # a value json.loads can give back: nested dicts, lists, str, int, float, bool, None
 Severity = Literal["critical", "error", "warning", "info"]
@@ -307,6 +307,15 @@ class EngineRun:
         return self.raw.get(name)
 
 
+def _facts_json(facts: DumpFacts | None) -> dict[str, Json]:
+    """Dump facts as analyses store them: without VMCOREINFO (kept once, on the crash)."""
+    if facts is None:
+        return {}
+    d = facts.to_dict()
+    d.pop("vmcoreinfo", None)
+    return d
+
+
 @dataclass(frozen=True, slots=True)
 class Analysis:
     """The merged result of one analysis of a dump (docs/analysis.md, "Merge").
@@ -334,7 +343,7 @@ class Analysis:
     diagnosis: Diagnosis = Diagnosis()
     notes: tuple[str, ...] = ()
     seconds: float | None = None
-    dump: dict[str, Json] = field(default_factory=dict)
+    dump: DumpFacts | None = None  # None: the dump reader could not read it
     debuginfo: dict[str, Json] = field(default_factory=dict)
     sys: dict[str, Json] = field(default_factory=dict)
     memory: dict[str, Json] = field(default_factory=dict)
@@ -348,7 +357,7 @@ class Analysis:
 
     def to_dict(self) -> dict[str, Json]:
         d: dict[str, Json] = {
-            "dump": self.dump,
+            "dump": _facts_json(self.dump),
             "debuginfo": self.debuginfo,
             "notes": list(self.notes),
             "engines": {k: e.to_dict() for k, e in self.engines.items()},
@@ -405,7 +414,7 @@ class Analysis:
             diagnosis=Diagnosis.from_dict(d),
             notes=tuple(str(n) for n in d.get("notes") or ()),
             seconds=float(secs) if isinstance(secs, (int, float)) else None,
-            dump=dict(d.get("dump") or {}),
+            dump=DumpFacts.from_dict(d["dump"]) if d.get("dump") else None,
             debuginfo=dict(d.get("debuginfo") or {}),
             sys=dict(d.get("sys") or {}),
             memory=dict(d.get("memory") or {}),

@@ -23,6 +23,7 @@ from crashhub.analyze._model import (
     StackFrame,
     TaskInfo,
 )
+from crashhub.model import DumpFacts
 from crashhub.triage import WatchdogEvents, watchdog_events
 
 TAINT_NAMES = {
@@ -64,7 +65,7 @@ def _excluded(e: EngineError) -> bool:
 
 def check_partial(a: Analysis) -> list[Finding]:
     drgn = a.engines.get("drgn") or EngineRun("drgn")
-    facts = a.dump
+    facts = a.dump or DumpFacts(path="", format="")
     errors = [e for e in drgn.errors if _excluded(e)]
     excluded = int(drgn.section("excluded_pages") or 0)
     panic = drgn.section("panic") or {}
@@ -74,8 +75,8 @@ def check_partial(a: Analysis) -> list[Finding]:
         evidence.insert(0, f"panic task: {task_err}")
     out = []
     if excluded or errors:
-        level = facts.get("dump_level")
-        rel = facts.get("release") or (drgn.section("sys") or {}).get("release")
+        level = facts.dump_level
+        rel = facts.release or (drgn.section("sys") or {}).get("release")
         detail = (f"{excluded} reads hit pages the dump left out (dump level {level}); the answers "
                   "below come from the log and the pages that are there.")
         if level is not None and int(level) & 8 and _release_tuple(rel) >= (6, 10):
@@ -88,10 +89,10 @@ def check_partial(a: Analysis) -> list[Finding]:
             title = "dump too partial to trust: pages the analysis needs are missing"
         evidence.insert(0, f"dump level {level}, release {rel}")
         out.append(_f("dump-partial", "error", title, detail, evidence))
-    if facts.get("incomplete"):
+    if facts.incomplete:
         out.append(_f("dump-incomplete", "error", "the dump is incomplete (capture was cut short)",
                       "makedumpfile did not finish writing it; pages past the cut are missing",
-                      [str(w) for w in facts.get("warnings", [])][:5]))
+                      [str(w) for w in facts.warnings][:5]))
     return out
 
 

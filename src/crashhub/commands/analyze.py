@@ -45,7 +45,7 @@ def _frame(f: StackFrame) -> str:
 def _text(r: Analysis) -> str:
     lines = []
     pt = r.panic_task or TaskInfo()
-    lines.append(f"kernel   {r.sys.get('release') or r.dump.get('release')}  "
+    lines.append(f"kernel   {r.sys.get('release') or (r.dump.release if r.dump else None)}  "
                  f"taint {r.taint or '-'}  cpus {r.sys.get('cpus')}  tasks {r.tasks}")
     lines.append(f"panic    {r.panic_message}")
     lines.append(f"task     pid {pt.pid} comm {pt.comm} cpu {pt.cpu}")
