@@ -74,7 +74,7 @@ def main() -> int:
         checks["first_answer_has_file_line"] = bool(stack and stack[0].get("file") and stack[0].get("line"))
 
         t = time.monotonic()
-        w = analyze(a.dump, vmlinux=a.vmlinux, engines=("drgn",), modules=modules)
+        w = analyze(a.dump, vmlinux=a.vmlinux, engines=("drgn",), modules=modules).to_dict()
         whole_t.append(time.monotonic() - t)
         whole_rss.append(w["engines"]["drgn"].get("peak_rss_kb") or 0)
         checks["whole_sections"] = sorted(k for k in w["engines"]["drgn"]["timings"])

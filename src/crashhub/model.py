@@ -185,3 +185,80 @@ class DumpFacts:
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = to_jsonable(self)
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DumpFacts:
+        """The facts ``to_dict`` gave (or an analysis stored them, without ``vmcoreinfo``)."""
+        v = _known(cls, d)
+        v.setdefault("path", "")
+        v.setdefault("format", "")
+        for name in ("dump_level_excludes", "warnings"):
+            v[name] = tuple(v.get(name) or ())
+        v["registers"] = {str(k): int(x) for k, x in (v.get("registers") or {}).items()}
+        v["vmcoreinfo"] = {str(k): str(x) for k, x in (v.get("vmcoreinfo") or {}).items()}
+        pfns = v.get("split_pfns")
+        v["split_pfns"] = (int(pfns[0]), int(pfns[1])) if pfns else None
+        return cls(**v)
+
+
+# --------------------------------------------------------------------------- hosts
+
+
+@dataclass(frozen=True, slots=True)
+class HostInfo:
+    """What the agent reads about its own host (``agent.hostinfo.host_info``)."""
+
+    release: str | None = None
+    build_id: str | None = None  # the running kernel's GNU build-id, hex
+    machine: str | None = None
+    hardware: str | None = None  # built as the kernel's "Hardware name:" line is
+    version: str | None = None  # /proc/version
+    agent_version: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = to_jsonable(self)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> HostInfo:
+        return cls(**{k: (None if v is None else str(v)) for k, v in _known(cls, d).items()})
+
+
+_HOST_TEXT = ("release", "build_id", "hardware", "machine", "agent_version")
+
+
+@dataclass(frozen=True, slots=True)
+class HostReport:
+    """The body of ``POST /api/v1/hosts/report``: what the agent tells the hub about its host
+    before it crashes.  ``kdump`` is the agent's kdump check as JSON (``CheckResult.to_json``)."""
+
+    host: str
+    release: str | None = None
+    build_id: str | None = None
+    hardware: str | None = None
+    machine: str | None = None
+    agent_version: str | None = None
+    kdump: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, host: str, info: HostInfo, kdump: dict[str, Any] | None) -> HostReport:
+        return cls(host=host, release=info.release, build_id=info.build_id, hardware=info.hardware,
+                   machine=info.machine, agent_version=info.agent_version, kdump=kdump)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = to_jsonable(self)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> HostReport:
+        """A report as received; ``ValueError`` naming the field when a value has the wrong type
+        (the hub answers it as a 400).  Keys this version does not know are ignored."""
+        if not isinstance(d.get("host"), str) or not d["host"]:
+            raise ValueError("field 'host': a non-empty string is required")
+        kd = d.get("kdump")
+        if kd is not None and not isinstance(kd, dict):
+            raise ValueError("field 'kdump': expected an object")
+        for k in _HOST_TEXT:
+            if d.get(k) is not None and not isinstance(d[k], str):
+                raise ValueError(f"field {k!r}: expected a string or null")
+        return cls(host=d["host"], kdump=kd, **{k: d.get(k) for k in _HOST_TEXT})

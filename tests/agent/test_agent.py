@@ -15,6 +15,7 @@ from crashhub import cli
 from crashhub.agent import config, state
 from crashhub.agent.client import HubClient, HubUnavailable
 from crashhub.agent.ship import Agent, RunSummary
+from crashhub.model import HostInfo
 
 from .conftest import TOKEN, FakeHub
 
@@ -54,9 +55,9 @@ def _run(cfg: config.AgentConfig, sleeps: list[float] | None = None) -> RunSumma
     sl = sleeps if sleeps is not None else []
     with HubClient(cfg.hub, cfg.token, timeout=cfg.timeout) as c:
         agent = Agent(cfg, c, sleep=sl.append, kdump_report=lambda: {"verdict": "ok", "items": []},
-                      host_info=lambda: {"release": "6.1.0-56-cloud-amd64", "build_id": "ab" * 20,
-                                         "hardware": "QEMU Standard PC", "machine": "x86_64",
-                                         "agent_version": "0.1.0"})
+                      host_info=lambda: HostInfo(release="6.1.0-56-cloud-amd64", build_id="ab" * 20,
+                                                 hardware="QEMU Standard PC", machine="x86_64",
+                                                 agent_version="0.1.0"))
         return agent.run_once()
 
 
@@ -296,7 +297,7 @@ def test_refused_host_report_does_not_stop_shipping(tmp_path: Path, fake_hub: Fa
     cfg = _cfg(tmp_path, fake_hub)
     with HubClient(cfg.hub, cfg.token) as c:
         c.report_host = lambda payload: c._request("POST", "/api/v1/hosts/nowhere", json=payload)  # type: ignore[method-assign]
-        s = Agent(cfg, c, sleep=lambda _: None, kdump_report=lambda: {}, host_info=lambda: {}).run_once()
+        s = Agent(cfg, c, sleep=lambda _: None, kdump_report=lambda: {}, host_info=HostInfo).run_once()
     assert s.sent_logs == 1 and s.exit_code == 1 and s.errors[0].startswith("host report:")
     assert not s.host_reported
 
@@ -314,7 +315,7 @@ def test_a_rate_limited_host_report_neither_waits_nor_stops_shipping(
 
     with HubClient(cfg.hub, cfg.token) as c:
         c.report_host = limited  # type: ignore[method-assign]
-        s = Agent(cfg, c, sleep=sleeps.append, kdump_report=lambda: {}, host_info=lambda: {}).run_once()
+        s = Agent(cfg, c, sleep=sleeps.append, kdump_report=lambda: {}, host_info=HostInfo).run_once()
     assert s.sent_logs == 1 and s.sent_dumps == 1 and not s.hub_down
     assert sleeps == [] and s.errors[0].startswith("host report:") and "429" in s.errors[0]
 

@@ -13,6 +13,7 @@ from tests.need import need_module
 from crashhub.agent import estimate, scan
 from crashhub.agent.client import HubClient
 from crashhub.agent.ship import Agent
+from crashhub.model import HostInfo
 
 from .conftest import FakeHub
 from .test_agent import _cfg
@@ -47,7 +48,7 @@ def test_lab_dirs_are_recognised_and_shipped(lab: Any, tmp_path: Path, fake_hub:
     cfg = _cfg(tmp_path, fake_hub, chunk_size=4 * 2**20)
     with HubClient(cfg.hub, cfg.token) as c:
         s = Agent(cfg, c, sleep=lambda _: None, kdump_report=lambda: {"verdict": "ok"},
-                  host_info=lambda: {"release": run.manifest["expected"]["release"]}).run_once()
+                  host_info=lambda: HostInfo(release=run.manifest["expected"]["release"])).run_once()
     # The three directories hold one crash: its log went three times, the hub kept one crash
     # (identified by content) and wanted its dump once; the other two saw has_vmcore.
     assert s.errors == [] and s.sent_logs == 3 and s.sent_dumps == 1
@@ -63,7 +64,7 @@ def test_lab_incomplete_dirs_are_not_shipped(lab: Any, tmp_path: Path, fake_hub:
     _crash_root(run, tmp_path, ("rhel-incomplete/vmcore-incomplete", "rhel-ssh-incomplete/vmcore-incomplete"))
     cfg = _cfg(tmp_path, fake_hub)
     with HubClient(cfg.hub, cfg.token) as c:
-        s = Agent(cfg, c, sleep=lambda _: None, kdump_report=lambda: {}, host_info=lambda: {}).run_once()
+        s = Agent(cfg, c, sleep=lambda _: None, kdump_report=lambda: {}, host_info=HostInfo).run_once()
     assert (s.found, s.not_ready, s.sent_logs) == (2, 2, 0)
     assert fake_hub.crashes == {}
 

@@ -93,8 +93,8 @@ def test_build_id_live() -> None:
     if not Path("/sys/kernel/notes").exists():
         missing("/sys/kernel/notes", "this kernel does not export its notes")
     info = hostinfo.host_info("/")
-    assert info["release"] == os.uname().release
-    assert info["build_id"] is None or len(info["build_id"]) in (40, 64)
+    assert info.release == os.uname().release
+    assert info.build_id is None or len(info.build_id) in (40, 64)
 
 
 def test_hardware_line(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ def _analyze(lab: Any, kernel: str, kind: str, *, variant: str | None = None, du
         mod = run.dir / "crashmod.ko"
         _cache[key] = analyze(run.path(dump), vmlinux=run.vmlinux, engines=engines,
                               modules=[mod] if mod.exists() else [], source_dirs=[module_source(run).parent],
-                              timeout=600)
+                              timeout=600).to_dict()
     return run, _cache[key]
 
 
@@ -190,12 +190,12 @@ def test_store_backed(lab: Any, tmp_path: Path) -> None:
     store.import_path(run.vmlinux)
     store.import_source(module_source(run).parent, run.manifest["kernel"]["release"])
     r = analyze(run.path("rhel/vmcore"), debuginfo_dir=store.root, engines=("drgn",),
-                modules=[run.dir / "crashmod.ko"])
+                modules=[run.dir / "crashmod.ko"]).to_dict()
     assert r["debuginfo"]["ok"] and r["debuginfo"]["by"] == "build-id"
     _check_expected(run, r)
     # Without the matching kernel in the store: said plainly, and the log is still read.
     other = DebuginfoStore(tmp_path / "empty")
-    r = analyze(run.path("rhel/vmcore"), debuginfo_dir=other.root, engines=("drgn",))
+    r = analyze(run.path("rhel/vmcore"), debuginfo_dir=other.root, engines=("drgn",)).to_dict()
     assert not r["debuginfo"]["ok"] and "no debuginfo" in r["engines"]["drgn"]["failure"]
     assert r["engine"] == "log" and r["panic_task"]["pid"] == run.manifest["expected"]["pid"]
 

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from crashhub.analyze import (
-    _panic_message_from_log,
-    _panic_task_from_log,
+    _base,
+    _panic_message_from_reports,
+    _panic_task_from_reports,
     agreement,
     analyze,
     checks,
@@ -20,7 +21,7 @@ from crashhub.analyze import (
 )
 from crashhub.analyze.limits import run_limited
 from crashhub.errors import AnalysisError
-from crashhub.kernel import base_name as _base
+from crashhub.triage import parse
 
 
 def _frame(fn: str, file: str | None = None, line: int | None = None, **kw: Any) -> dict[str, Any]:
@@ -203,8 +204,13 @@ def test_log_fallbacks_and_crash_explanations() -> None:
     log = ("[ 6.7] BUG: kernel NULL pointer dereference, address: 0000000000000020\n"
            "[ 6.7] Oops: Oops: 0002 [#1] PREEMPT SMP NOPTI\n"
            "[ 6.7] CPU: 1 UID: 0 PID: 173 Comm: sh Tainted: G           OE      6.12.117\n")
-    assert _panic_message_from_log(log) == "BUG: kernel NULL pointer dereference, address: 0000000000000020"
-    assert _panic_task_from_log(log) == {"pid": 173, "comm": "sh", "cpu": 1, "source": "log"}
+    reports = parse(log.encode())
+    headline = "BUG: kernel NULL pointer dereference, address: 0000000000000020"
+    assert _panic_message_from_reports(reports) == headline
+    assert _panic_task_from_reports(reports) == {"pid": 173, "comm": "sh", "cpu": 1, "source": "log"}
+    panic = parse(log.encode() + b"[ 6.8] Kernel panic - not syncing: Fatal exception\n")
+    assert _panic_message_from_reports(panic) == "Kernel panic - not syncing: Fatal exception"
+    assert _panic_message_from_reports([]) is None and _panic_task_from_reports([]) is None
     res = {"version": "8.0.2", "attempts": [
         {"problems": ["crash: invalid structure member offset: module_core_size"]}]}
     why = crash_engine.explain(res)

@@ -25,7 +25,7 @@ def test_analysis_outputs_reach_bundle_and_page(lab_hub: Lab, lab: Any, tmp_path
     c = hub.ctx.hub.store.get_crash(hub.planted)
     assert c is not None
     dump = next(f for f in c.files if f.role == "vmcore")
-    res = analyze(hub.ctx.hub.blobs.local_path(dump.digest), vmlinux=run.vmlinux, timeout=300)
+    res = analyze(hub.ctx.hub.blobs.local_path(dump.digest), vmlinux=run.vmlinux, timeout=300).to_dict()
     outputs = ((res.get("engines") or {}).get("crash") or {}).get("outputs") or {}
     # crash 8.0.2 reads the lab's 6.1 dumps: no output is the failure this test is here to catch.
     failure = res.get("engines", {}).get("crash", {}).get("failure")

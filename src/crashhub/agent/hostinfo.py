@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import struct
 from pathlib import Path
-from typing import Any
 
 from crashhub import __version__
+from crashhub.model import HostInfo
 
 NT_GNU_BUILD_ID = 3
 _MAX_NOTES = 64 * 1024
@@ -61,7 +61,7 @@ def hardware(root: Path) -> str | None:
     return s
 
 
-def host_info(root: str | Path = "/") -> dict[str, Any]:
+def host_info(root: str | Path = "/") -> HostInfo:
     """Kernel release, build-id, machine and hardware of the host under ``root``."""
     r = Path(root)
     live = r.resolve() == Path("/")
@@ -72,11 +72,11 @@ def host_info(root: str | Path = "/") -> dict[str, Any]:
             notes = f.read(_MAX_NOTES)
     except OSError:
         pass
-    return {
-        "release": release,
-        "build_id": build_id_from_notes(notes) if notes else None,
-        "machine": os.uname().machine if live else None,
-        "hardware": hardware(r),
-        "version": _read(r, "/proc/version"),
-        "agent_version": __version__,
-    }
+    return HostInfo(
+        release=release,
+        build_id=build_id_from_notes(notes) if notes else None,
+        machine=os.uname().machine if live else None,
+        hardware=hardware(r),
+        version=_read(r, "/proc/version"),
+        agent_version=__version__,
+    )

@@ -31,6 +31,7 @@ from crashhub.agent.config import AgentConfig
 from crashhub.agent.hostinfo import host_info
 from crashhub.agent.scan import CrashDir
 from crashhub.agent.state import Entry, State
+from crashhub.model import HostInfo, HostReport
 
 log = logging.getLogger("crashhub.agent")
 T = TypeVar("T")
@@ -90,7 +91,7 @@ class Agent:
     def __init__(self, cfg: AgentConfig, client: HubClient, *, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.time,
                  kdump_report: Callable[[], dict[str, Any]] | None = None,
-                 host_info: Callable[[], dict[str, Any]] | None = None) -> None:
+                 host_info: Callable[[], HostInfo] | None = None) -> None:
         self.cfg = cfg
         self.client = client
         self.clock = clock
@@ -103,9 +104,7 @@ class Agent:
     def report_host(self) -> None:
         info = self._host_info() if self._host_info else host_info(self.cfg.kdump_root)
         kdump = self._kdump_report() if self._kdump_report else check(self.cfg.kdump_root).to_json()
-        payload = {"host": self.cfg.host, "release": info.get("release"), "build_id": info.get("build_id"),
-                   "hardware": info.get("hardware"), "machine": info.get("machine"), "kdump": kdump,
-                   "agent_version": info.get("agent_version")}
+        payload = HostReport.of(self.cfg.host, info, kdump).to_dict()
 
         def once() -> dict[str, Any]:
             try:

@@ -2,45 +2,69 @@
 
 :func:`analyze` is the one entry point (the hub's jobs and ``crashhub analyze`` call it)::
 
-    analyze(dump, vmlinux=None, debuginfo_dir=None, engines=("drgn", "crash"), timeout=300.0) -> dict
+    analyze(dump, reports=None, facts=None, vmlinux=None, debuginfo_dir=None,
+            engines=("drgn", "crash"), timeout=300.0) -> Analysis
 
-The vmlinux comes from ``vmlinux`` (checked against the dump's build-id and refused with
-the reason when it does not match) or from the debuginfo store at ``debuginfo_dir``
-(matched by build-id, else release).  The result always has ``engine``,
-``panic_message``, ``panic_task`` (pid, comm, cpu), ``stack`` (function, module, file,
-line), ``tasks`` (count) and ``findings``; where an engine failed it says why and what
-was still read (the log comes from the dump without debuginfo when nothing else works).
+It consumes triage: the panic message and task it falls back on when the engines cannot read
+them, and the watchdog lines the checks need, come from the ``CrashReport``s of the dump's log
+(``reports``), never from regexes of its own.  The vmlinux comes from ``vmlinux`` (checked
+against the dump's build-id and refused with the reason when it does not match) or from the
+debuginfo store at ``debuginfo_dir`` (matched by build-id, else release).  The result always
+has ``engine``, ``panic_message``, ``panic_task`` (pid, comm, cpu), ``stack`` (function,
+module, file, line), ``tasks`` (count) and its :class:`Diagnosis` (``findings``); where an
+engine failed it says why and what was still read (the log comes from the dump without
+debuginfo when nothing else works).
 """
 
 from __future__ import annotations
 
-import re
+import dataclasses
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from crashhub import config
+from crashhub.analyze._model import (
+    SEVERITIES,
+    Analysis,
+    AnalysisRecord,
+    Diagnosis,
+    EngineError,
+    EngineRun,
+    Finding,
+    ModuleInfo,
+    RssUser,
+    Severity,
+    StackFrame,
+    TaskInfo,
+)
 from crashhub.errors import AnalysisError, DebuginfoError
 from crashhub.kernel import base_name
+from crashhub.model import CrashReport, DumpFacts
 
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_MEMORY = 6 << 30
-_TASK_LINE = re.compile(r"CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: (\S+)")
 
-__all__ = ["DEFAULT_TIMEOUT", "analyze"]
+__all__ = [
+    "DEFAULT_TIMEOUT", "SEVERITIES", "Analysis", "AnalysisRecord", "Diagnosis", "EngineError",
+    "EngineRun", "Finding", "ModuleInfo", "RssUser", "Severity", "StackFrame", "TaskInfo", "analyze",
+]
 
 
-def _facts(dump: Path) -> tuple[dict[str, Any], str | None, list[str]]:
-    """Dump facts and log read without debuginfo (crashhub.dump); problems as notes."""
+def _facts(dump: Path, given: DumpFacts | None) -> tuple[dict[str, Any], str | None, list[str]]:
+    """Dump facts (as JSON, without VMCOREINFO) and log read without debuginfo (crashhub.dump);
+    problems as notes."""
     notes: list[str] = []
-    facts: dict[str, Any] = {}
+    facts: dict[str, Any] = given.to_dict() if given is not None else {}
+    facts.pop("vmcoreinfo", None)
     log: str | None = None
     try:
         from crashhub import dump as dumpmod  # noqa: PLC0415  (keeps `import crashhub.analyze` light)
 
-        facts = dumpmod.facts(dump).to_dict()
-        facts.pop("vmcoreinfo", None)
+        if given is None:
+            facts = dumpmod.facts(dump).to_dict()
+            facts.pop("vmcoreinfo", None)
         log = dumpmod.dmesg(dump).decode("utf-8", "replace")
     except Exception as e:  # a dump the reader cannot parse is still worth giving to drgn and crash
         notes.append(f"dump reader: {type(e).__name__}: {e}"[:400])
@@ -67,46 +91,45 @@ def _resolve(facts: dict[str, Any], vmlinux: Path | None, debuginfo_dir: Path | 
     return None, [], {"ok": False, "reason": "no vmlinux given and no debuginfo store", "by": None}
 
 
-def _panic_task_from_log(log: str | None) -> dict[str, Any] | None:
-    if not log:
+def _panic_task_from_reports(reports: Sequence[CrashReport]) -> dict[str, Any] | None:
+    """The task of the first report that names one on its "CPU: N PID: P Comm: C" line: the
+    first oops or panic is the one that started it."""
+    r = next((r for r in reports if r.cpu is not None and r.process and r.process.pid is not None), None)
+    if r is None or r.process is None:
         return None
-    hits = list(_TASK_LINE.finditer(log))
-    if not hits:
-        return None
-    m = hits[0]  # the first oops/panic report is the one that started it
-    return {"pid": int(m.group(2)), "comm": m.group(3), "cpu": int(m.group(1)), "source": "log"}
+    return {"pid": r.process.pid, "comm": r.process.comm, "cpu": r.cpu, "source": "log"}
 
 
-# Lines that say why the kernel died, best first: an explicit panic, then an oops's headline.
-_PANIC_LINES = (
-    re.compile(r"Kernel panic - not syncing:.*"),
-    re.compile(r"BUG: (?:kernel NULL pointer dereference|unable to handle).*|Unable to handle kernel.*"),
-    re.compile(r"[Kk]ernel BUG at.*"),
-    re.compile(r"general protection fault.*|Oops: .*"),
-)
+# Why the kernel died, best first: an explicit panic, then a bad access's headline, then a BUG(),
+# then any other fatal oops.
+_MESSAGE_KINDS = (("null_deref", "paging_request"), ("bug",))
 
 
-def _panic_message_from_log(log: str | None) -> str | None:
-    for rx in _PANIC_LINES:
-        m = rx.search(log or "")
-        if m:
-            return m.group(0).strip()
-    return None
+def _panic_message_from_reports(reports: Sequence[CrashReport]) -> str | None:
+    tiers = [[r.panic_message for r in reports]]
+    tiers += [[r.message for r in reports if r.kind in kinds] for kinds in _MESSAGE_KINDS]
+    tiers.append([r.message for r in reports if r.fatal])
+    return next((m.strip() for tier in tiers for m in tier if m), None)
+
+
+def _base(fn: str) -> str:
+    """A function name without GCC's clone suffixes: crash prints the ELF symbol
+    (``__handle_sysrq.cold``), drgn the DWARF subprogram (``__handle_sysrq``)."""
+    return base_name(fn)
 
 
 def agreement(drgn_stack: list[dict[str, Any]], crash_stack: list[dict[str, Any]], n: int = 4
               ) -> dict[str, Any]:
     """Do drgn and crash show the same top frames?  crash lists the panic path (machine_kexec,
     __crash_kexec, ...) above the exception frame; drgn starts where the oops hit, so the two
-    are aligned on drgn's first (non-inline) function.  Names are compared by base name: crash
-    prints the ELF symbol (``__handle_sysrq.cold``), drgn the DWARF subprogram (``__handle_sysrq``)."""
+    are aligned on drgn's first (non-inline) function."""
     from crashhub.analyze.crash_engine import from_exception  # noqa: PLC0415
 
-    d = [base_name(str(f["function"])) for f in drgn_stack if not f.get("inline") and f.get("function")]
-    full = [base_name(str(f["function"])) for f in crash_stack]
+    d = [_base(str(f["function"])) for f in drgn_stack if not f.get("inline") and f.get("function")]
+    full = [_base(str(f["function"])) for f in crash_stack]
     # Align on drgn's first function; crash may list an exception frame further down (a WARN's
     # ud2, a page fault in the interrupted task) that is not where drgn starts.
-    c = full if d and d[0] in full else [base_name(x) for x in from_exception(crash_stack)]
+    c = full if d and d[0] in full else [_base(x) for x in from_exception(crash_stack)]
     # One function listed twice in a row (crash: the exception RIP in "f", then a frame in its
     # "f.cold" part) is one frame.
     d = [x for i, x in enumerate(d) if i == 0 or d[i - 1] != x]
@@ -120,14 +143,14 @@ def agreement(drgn_stack: list[dict[str, Any]], crash_stack: list[dict[str, Any]
 
 
 def _merge(res: dict[str, Any], drgn: dict[str, Any] | None, crash: dict[str, Any] | None,
-           log: str | None) -> None:
+           log: str | None, reports: Sequence[CrashReport]) -> None:
     panic = (drgn or {}).get("panic") or {}
     dt = (drgn or {}).get("tasks") or {}
     res["panic_message"] = panic.get("panic_message") or (crash or {}).get("panic_message") \
-        or _panic_message_from_log(log)
+        or _panic_message_from_reports(reports)
     task = panic.get("panic_task")
     if not task or task.get("comm") is None:
-        alt = (crash or {}).get("panic_task") or _panic_task_from_log(log)
+        alt = (crash or {}).get("panic_task") or _panic_task_from_reports(reports)
         task = {**(alt or {}), **{k: v for k, v in (task or {}).items() if v is not None}} or None
     res["panic_task"] = task
     res["stack"] = panic.get("stack") or (crash or {}).get("stack") or []
@@ -158,13 +181,14 @@ def _merge(res: dict[str, Any], drgn: dict[str, Any] | None, crash: dict[str, An
         res["engine"] = "log" if res["log"] else None
 
 
-def analyze(dump: Path, *, vmlinux: Path | None = None, debuginfo_dir: Path | None = None,
+def analyze(dump: Path, *, reports: Sequence[CrashReport] | None = None, facts: DumpFacts | None = None,
+            vmlinux: Path | None = None, debuginfo_dir: Path | None = None,
             engines: Sequence[str] = ("drgn", "crash"), timeout: float = DEFAULT_TIMEOUT,
             mem_bytes: int | None = DEFAULT_MEMORY, modules: Sequence[Path] = (),
-            source_dirs: Sequence[Path] = (), sections: Sequence[str] | None = None) -> dict[str, Any]:
-    """Analyse ``dump``; see the module docstring.  ``timeout`` and ``mem_bytes`` apply per engine."""
-    from crashhub.analyze import checks, crash_engine, drgn_engine, sources  # noqa: PLC0415
-
+            source_dirs: Sequence[Path] = (), sections: Sequence[str] | None = None) -> Analysis:
+    """Analyse ``dump``; see the module docstring.  ``reports`` are triage's reports of the dump's log
+    and ``facts`` the dump's facts (both read from the dump when not given); ``timeout`` and
+    ``mem_bytes`` apply per engine."""
     dump = Path(dump)
     if not dump.is_file():
         raise AnalysisError(f"{dump}: no such dump file")
@@ -172,20 +196,43 @@ def analyze(dump: Path, *, vmlinux: Path | None = None, debuginfo_dir: Path | No
     if unknown:
         raise AnalysisError(f"unknown engine(s) {', '.join(sorted(unknown))}; use drgn and/or crash")
     t0 = time.monotonic()
-    facts, log, notes = _facts(dump)
-    vml, mod_dirs, match = _resolve(facts, Path(vmlinux) if vmlinux else None,
+    fd, log, notes = _facts(dump, facts)
+    if reports is None:
+        from crashhub.triage import parse  # noqa: PLC0415
+
+        reports = parse((log or "").encode())
+    vml, mod_dirs, match = _resolve(fd, Path(vmlinux) if vmlinux else None,
                                     Path(debuginfo_dir) if debuginfo_dir else None)
-    res: dict[str, Any] = {"dump": facts, "debuginfo": match, "notes": notes, "engines": {},
+    res: dict[str, Any] = {"dump": fd, "debuginfo": match, "notes": notes, "engines": {},
                            "versions": {}, "crash_mode": None}
+    drgn_res, crash_res = _run_engines(res, dump, vml, mod_dirs, engines, modules=modules, timeout=timeout,
+                                       mem_bytes=mem_bytes, sections=sections)
+    _merge(res, drgn_res, crash_res, log, reports)
+    if drgn_res and crash_res and crash_res.get("stack") and res["stack"]:
+        ct = crash_res.get("panic_task") or {}
+        pt = res["panic_task"] or {}
+        res["agreement"] = {"pid": ct.get("pid") == pt.get("pid"), "comm": ct.get("comm") == pt.get("comm"),
+                            "frames": agreement(res["stack"], crash_res["stack"]),
+                            "tasks": {"drgn": res["tasks"], "crash": crash_res.get("tasks")}}
+    res["sources"] = _sources(res["stack"], fd, source_dirs, debuginfo_dir)
+    return _typed(res, t0)
+
+
+def _run_engines(res: dict[str, Any], dump: Path, vml: Path | None, mod_dirs: list[Path],
+                 engines: Sequence[str], *, modules: Sequence[Path], timeout: float, mem_bytes: int | None,
+                 sections: Sequence[str] | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Run the asked engines, recording each in ``res``; their raw results (None: not asked)."""
+    from crashhub.analyze import crash_engine, drgn_engine  # noqa: PLC0415
+
     drgn_res: dict[str, Any] | None = None
     crash_res: dict[str, Any] | None = None
     use_debuginfod = vml is None and bool(config.debuginfod_urls())
     if "drgn" in engines:
         if vml is None and not use_debuginfod:
             drgn_res = {"engine": "drgn", "ok": False,
-                        "failure": f"no debuginfo for this kernel: {match['reason']}"}
+                        "failure": f"no debuginfo for this kernel: {res['debuginfo']['reason']}"}
         else:
-            fmt = str(facts.get("format") or "")
+            fmt = str(res["dump"].get("format") or "")
             drgn_res = drgn_engine.run(dump, vml, modules=[*mod_dirs, *map(Path, modules)], timeout=timeout,
                                        mem_bytes=mem_bytes, debuginfod=use_debuginfod,
                                        qemu_kdump="qemu" in fmt and "kdump" in fmt,
@@ -200,13 +247,13 @@ def analyze(dump: Path, *, vmlinux: Path | None = None, debuginfo_dir: Path | No
         res["engines"]["crash"] = crash_res
         res["versions"]["crash"] = crash_res.get("version")
         res["crash_mode"] = crash_res.get("mode")
-    _merge(res, drgn_res, crash_res, log)
-    if drgn_res and crash_res and crash_res.get("stack") and res["stack"]:
-        ct = crash_res.get("panic_task") or {}
-        pt = res["panic_task"] or {}
-        res["agreement"] = {"pid": ct.get("pid") == pt.get("pid"), "comm": ct.get("comm") == pt.get("comm"),
-                            "frames": agreement(res["stack"], crash_res["stack"]),
-                            "tasks": {"drgn": res["tasks"], "crash": crash_res.get("tasks")}}
+    return drgn_res, crash_res
+
+
+def _sources(stack: list[dict[str, Any]], facts: dict[str, Any], source_dirs: Sequence[Path],
+             debuginfo_dir: Path | None) -> list[dict[str, Any]]:
+    from crashhub.analyze import sources  # noqa: PLC0415
+
     roots = [*map(Path, source_dirs)]
     if debuginfo_dir is not None and facts.get("release"):
         from crashhub.debuginfo.index import DebuginfoStore  # noqa: PLC0415
@@ -214,7 +261,15 @@ def analyze(dump: Path, *, vmlinux: Path | None = None, debuginfo_dir: Path | No
         tree = DebuginfoStore(Path(debuginfo_dir)).source_dir(str(facts["release"]))
         if tree is not None:
             roots.append(tree)
-    res["sources"] = sources.annotate(res["stack"], roots) if roots else []
-    res["findings"] = checks.run_checks(res)
-    res["seconds"] = round(time.monotonic() - t0, 3)
-    return res
+    return sources.annotate(stack, roots) if roots else []
+
+
+def _typed(res: dict[str, Any], t0: float) -> Analysis:
+    """The merged result as an :class:`Analysis`, with the diagnosis over it and the watchdog
+    lines triage finds in its log."""
+    from crashhub.analyze import checks  # noqa: PLC0415
+    from crashhub.triage import watchdog_events  # noqa: PLC0415
+
+    merged = Analysis.from_dict(res)
+    diagnosis = checks.diagnose(merged, watchdog_events(merged.log or ""))
+    return dataclasses.replace(merged, diagnosis=diagnosis, seconds=round(time.monotonic() - t0, 3))

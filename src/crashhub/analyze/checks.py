@@ -1,57 +1,68 @@
 """Automatic checks over an analysis: findings with a severity and the evidence behind them.
 
-Pure: the merged analysis dict (drgn sections, crash outputs, log, dump facts) in, a
-list of findings out.  Each finding is ``{"id", "severity", "title", "detail",
-"evidence": [...]}``; severities are ``critical``, ``error``, ``warning``, ``info``.
+Pure: the merged analysis (drgn sections, crash outputs, dump facts) and what triage read in the
+kernel log (:class:`~crashhub.triage.WatchdogEvents`) in, a :class:`Diagnosis` out.  Severities
+are the closed set ``Severity`` (critical, error, warning, info).  No kernel-log text is parsed
+here: that is triage's.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from typing import Any
 
+from crashhub.analyze._model import (
+    SEVERITIES,
+    Analysis,
+    Diagnosis,
+    EngineError,
+    EngineRun,
+    Finding,
+    Severity,
+    StackFrame,
+    TaskInfo,
+)
 from crashhub.kernel import TAINT, kernel_version
+from crashhub.model import DumpFacts
+from crashhub.triage import WatchdogEvents, watchdog_events
 
-HUNG = re.compile(r"INFO: task (\S+):(\d+) blocked for more than (\d+) seconds")
-SOFT = re.compile(r"soft lockup - CPU#(\d+) stuck for (\d+)s! \[(.+?):(\d+)\]")
-HARD = re.compile(r"(?:Watchdog detected hard LOCKUP on cpu|NMI watchdog: .*LOCKUP.* on cpu) (\d+)", re.I)
-RCU = re.compile(r"rcu: INFO: (\S+) (?:self-)?detected stalls? on CPUs?")
-OOM_INVOKED = re.compile(r"(\S+) invoked oom-killer: .*")
-OOM_KILLED = re.compile(r"Out of memory: Killed process (\d+) \((.+?)\).*")
-OOM_PANIC = re.compile(r"Kernel panic - not syncing: (?:System is deadlocked on memory|Out of memory.*)")
 PARTIAL_FIX = ("dump lacks kernel memory: the capture's makedumpfile does not support this kernel; "
                "use -d 23 or update it")
 
 
-def _f(fid: str, severity: str, title: str, detail: str = "", evidence: list[str] | None = None
-       ) -> dict[str, Any]:
-    return {"id": fid, "severity": severity, "title": title, "detail": detail, "evidence": evidence or []}
+def _f(fid: str, severity: Severity, title: str, detail: str = "", evidence: list[str] | None = None
+       ) -> Finding:
+    return Finding(fid, severity, title, detail, tuple(evidence or ()))
 
 
-def _where(stack: list[dict[str, Any]], n: int = 3) -> str:
+def _where(stack: Sequence[StackFrame] | None, n: int = 3) -> str:
     out = []
-    for fr in stack[:n]:
-        s = str(fr.get("function") or "?")
-        if fr.get("file") and fr.get("line"):
-            s += f" ({fr['file']}:{fr['line']})"
+    for fr in (stack or ())[:n]:
+        s = fr.function or "?"
+        if fr.file and fr.line:
+            s += f" ({fr.file}:{fr.line})"
         out.append(s)
     return " <- ".join(out)
 
 
-def check_partial(a: dict[str, Any]) -> list[dict[str, Any]]:
-    drgn = a.get("engines", {}).get("drgn") or {}
-    facts = a.get("dump") or {}
-    errors = [e for e in drgn.get("errors", []) if "xcluded page" in str(e.get("error"))]
-    excluded = int(drgn.get("excluded_pages") or 0)
-    panic = drgn.get("panic") or {}
+def _excluded(e: EngineError) -> bool:
+    return "xcluded page" in e.error
+
+
+def check_partial(a: Analysis) -> list[Finding]:
+    drgn = a.engines.get("drgn") or EngineRun("drgn")
+    facts = a.dump or DumpFacts(path="", format="")
+    errors = [e for e in drgn.errors if _excluded(e)]
+    excluded = int(drgn.section("excluded_pages") or 0)
+    panic = drgn.section("panic") or {}
     task_err = (panic.get("panic_task") or {}).get("error") or panic.get("stack_error")
-    evidence = [f"{e['section']}: {e['error']}" for e in errors][:8]
+    evidence = [f"{e.section}: {e.error}" for e in errors][:8]
     if task_err and "xcluded page" in task_err:
         evidence.insert(0, f"panic task: {task_err}")
     out = []
     if excluded or errors:
-        level = facts.get("dump_level")
-        rel = facts.get("release") or (drgn.get("sys") or {}).get("release")
+        level = facts.dump_level
+        rel = facts.release or (drgn.section("sys") or {}).get("release")
         detail = (f"{excluded} reads hit pages the dump left out (dump level {level}); the answers "
                   "below come from the log and the pages that are there.")
         if level is not None and int(level) & 8 and (kernel_version(rel) or (0,)) >= (6, 10):
@@ -64,28 +75,28 @@ def check_partial(a: dict[str, Any]) -> list[dict[str, Any]]:
             title = "dump too partial to trust: pages the analysis needs are missing"
         evidence.insert(0, f"dump level {level}, release {rel}")
         out.append(_f("dump-partial", "error", title, detail, evidence))
-    if facts.get("incomplete"):
+    if facts.incomplete:
         out.append(_f("dump-incomplete", "error", "the dump is incomplete (capture was cut short)",
                       "makedumpfile did not finish writing it; pages past the cut are missing",
-                      [str(w) for w in facts.get("warnings", [])][:5]))
+                      [str(w) for w in facts.warnings][:5]))
     return out
 
 
-def check_hung(a: dict[str, Any], log: str) -> list[dict[str, Any]]:
-    dstate = {d.get("pid"): d for d in a.get("dstate") or []}
+def check_hung(a: Analysis, ev_log: WatchdogEvents) -> list[Finding]:
+    dstate = {d.pid: d for d in a.dstate}
     out = []
     seen = set()
-    for m in HUNG.finditer(log):
-        comm, pid, secs = m.group(1), int(m.group(2)), m.group(3)
+    for h in ev_log.hung:
+        comm, pid, secs = h.comm, h.pid, h.seconds
         if pid in seen:
             continue
         seen.add(pid)
         d = dstate.get(pid)
-        ev = [m.group(0)]
+        ev = [h.line]
         if d is not None:
-            what = d.get("waiting_on") or "?"
+            what = d.waiting_on or "?"
             title = f"hung task {comm}:{pid} blocked over {secs} s in D state, waiting in {what}"
-            ev.append("stack: " + _where(d.get("stack", []), 5))
+            ev.append("stack: " + _where(d.stack, 5))
         else:
             title = f"hung task {comm}:{pid} blocked over {secs} s (its stack is not in the dump)"
         out.append(_f("hung-task", "error", title,
@@ -93,95 +104,97 @@ def check_hung(a: dict[str, Any], log: str) -> list[dict[str, Any]]:
     others = [d for p, d in dstate.items() if p not in seen]
     if others and not seen:
         out.append(_f("d-state", "warning", f"{len(others)} task(s) in uninterruptible sleep (D state)",
-                      "", [f"{d.get('comm')}:{d.get('pid')} in {d.get('waiting_on')}" for d in others][:10]))
+                      "", [f"{d.comm}:{d.pid} in {d.waiting_on}" for d in others][:10]))
     return out
 
 
-def check_lockups(a: dict[str, Any], log: str) -> list[dict[str, Any]]:
-    cpus = {c.get("cpu"): c for c in a.get("cpus") or []}
+def check_lockups(a: Analysis, ev_log: WatchdogEvents) -> list[Finding]:
+    cpus = {c.cpu: c for c in a.cpus}
     out = []
     seen = set()
-    for m in SOFT.finditer(log):
-        cpu, secs, comm, pid = int(m.group(1)), m.group(2), m.group(3), m.group(4)
+    for s in ev_log.soft:
+        cpu, secs, comm, pid = s.cpu, s.seconds, s.comm, s.pid
         if cpu in seen:
             continue
         seen.add(cpu)
-        c = cpus.get(cpu) or {}
-        stack = c.get("stack") or []
-        ev = [m.group(0)]
-        if stack:
-            ev.append(f"CPU {cpu} at the dump: {c.get('comm')}:{c.get('pid')}: {_where(stack, 4)}")
-        where = f", spinning in {_where(stack, 1)}" if stack else ""
+        c = cpus.get(cpu) or TaskInfo()
+        ev = [s.line]
+        if c.stack:
+            ev.append(f"CPU {cpu} at the dump: {c.comm}:{c.pid}: {_where(c.stack, 4)}")
+        where = f", spinning in {_where(c.stack, 1)}" if c.stack else ""
         title = f"soft lockup: CPU {cpu} stuck for {secs} s in {comm}:{pid}{where}"
         out.append(_f("soft-lockup", "error", title,
                       "A CPU ran kernel code without scheduling past the watchdog threshold.", ev))
-    for m in HARD.finditer(log):
-        cpu = int(m.group(1))
-        c = cpus.get(cpu) or {}
-        out.append(_f("hard-lockup", "error", f"hard lockup on CPU {cpu}",
+    for hl in ev_log.hard:
+        c = cpus.get(hl.cpu) or TaskInfo()
+        out.append(_f("hard-lockup", "error", f"hard lockup on CPU {hl.cpu}",
                       "A CPU ran with interrupts off past the NMI watchdog threshold.",
-                      [m.group(0), _where(c.get("stack") or [], 4)]))
-    for m in RCU.finditer(log):
-        out.append(_f("rcu-stall", "warning", f"RCU stall detected ({m.group(1)})", "", [m.group(0)]))
-        break
+                      [hl.line, _where(c.stack, 4)]))
+    for r in ev_log.rcu[:1]:
+        out.append(_f("rcu-stall", "warning", f"RCU stall detected ({r.flavour})", "", [r.line]))
     return out
 
 
-def check_oom(a: dict[str, Any], log: str) -> list[dict[str, Any]]:
-    invoked = [m.group(0) for m in OOM_INVOKED.finditer(log)]
-    killed = [m.group(0) for m in OOM_KILLED.finditer(log)]
-    panic = OOM_PANIC.search(log) or re.search("Out of memory", str(a.get("panic_message") or ""))
+def check_oom(a: Analysis, ev_log: WatchdogEvents) -> list[Finding]:
+    invoked, killed = list(ev_log.oom_invoked), list(ev_log.oom_killed)
+    # The engines' panic message (drgn reads it from memory) counts when the log's line is gone.
+    panic = ev_log.oom_panic or ("Out of memory" if "Out of memory" in (a.panic_message or "") else None)
     if not (invoked or killed or panic):
         return []
-    mem = a.get("memory") or {}
+    mem = a.memory
     kb = mem.get("kb") or {}
-    ev = (invoked[:3] + killed[:3] + ([panic.group(0)] if panic else []))
+    ev = (invoked[:3] + killed[:3] + ([panic] if panic else []))
     if kb:
         ev.append(f"memory: total {kb.get('total')} KiB, free {kb.get('free')} KiB "
                   f"({mem.get('free_percent')}%), anon {kb.get('anon')} KiB, slab {kb.get('slab')} KiB, "
                   f"cached {kb.get('cached')} KiB, swap {kb.get('swap_total')} KiB")
-    top = a.get("top_rss") or []
+    top = a.top_rss
     if top:
-        ev.append("biggest users: " + ", ".join(f"{t['comm']}:{t['pid']} {t['rss_kb']} KiB" for t in top[:5]))
+        ev.append("biggest users: " + ", ".join(f"{t.comm}:{t.pid} {t.rss_kb} KiB" for t in top[:5]))
     title = ("out of memory: the kernel panicked on OOM (panic_on_oom)" if panic
              else f"out of memory: the OOM killer ran {len(invoked)} time(s)")
     if top:
-        title += f"; biggest user {top[0]['comm']}:{top[0]['pid']} ({top[0]['rss_kb'] // 1024} MiB)"
+        title += f"; biggest user {top[0].comm}:{top[0].pid} ({top[0].rss_kb // 1024} MiB)"
     return [_f("oom", "error" if panic else "warning", title, "", ev)]
 
 
-def check_taint(a: dict[str, Any]) -> list[dict[str, Any]]:
-    letters = str(a.get("taint") or "").replace(" ", "")
+def check_taint(a: Analysis) -> list[Finding]:
+    letters = (a.taint or "").replace(" ", "")
     bad = [c for c in letters if c in "POEFC"]
     if not bad:
         return []
-    mods = [m for m in a.get("modules") or [] if m.get("taints")]
+    mods = [m for m in a.modules if m.taints]
     named = (f"{c} = {TAINT[c].short if c in TAINT else '?'}" for c in letters if c != "G")
     ev = [f"taint {letters}: " + "; ".join(named)]
-    ev += [f"module {m['name']} [{m['taints']}]" for m in mods][:10]
-    names = ", ".join(m["name"] for m in mods) or "unknown modules"
+    ev += [f"module {m.name} [{m.taints}]" for m in mods][:10]
+    names = ", ".join(m.name for m in mods) or "unknown modules"
     kinds = " and ".join(TAINT[c].short for c in bad if c in TAINT)
-    guilty = next((f for f in a.get("stack") or [] if f.get("module") not in (None, "kernel")), None)
+    guilty = next((f for f in a.stack if f.module not in (None, "kernel")), None)
     detail = ""
     if guilty is not None:
-        detail = f"The crashing stack runs through module {guilty['module']} ({guilty.get('function')})."
-    sev = "warning" if guilty is None else "error"
+        detail = f"The crashing stack runs through module {guilty.module} ({guilty.function})."
+    sev: Severity = "warning" if guilty is None else "error"
     return [_f("tainted", sev, f"kernel tainted: {kinds} ({names})", detail, ev)]
 
 
-def check_engines(a: dict[str, Any]) -> list[dict[str, Any]]:
+def check_engines(a: Analysis) -> list[Finding]:
     out = []
-    for name, e in (a.get("engines") or {}).items():
-        if e and e.get("failure"):
-            out.append(_f(f"engine-{name}", "info", f"{name}: {e['failure']}", "", []))
-        for w in (e or {}).get("warnings", [])[-1:]:
-            out.append(_f(f"engine-{name}-warning", "info", f"{name}: {w}", "", e.get("warnings", [])[:3]))
+    for name, e in a.engines.items():
+        if e.failure:
+            out.append(_f(f"engine-{name}", "info", f"{name}: {e.failure}", "", []))
+        for w in e.warnings[-1:]:
+            out.append(_f(f"engine-{name}-warning", "info", f"{name}: {w}", "", list(e.warnings[:3])))
     return out
 
 
-def run_checks(a: dict[str, Any]) -> list[dict[str, Any]]:
-    log = str(a.get("log") or "")
-    findings = (check_partial(a) + check_hung(a, log) + check_lockups(a, log) + check_oom(a, log)
+def diagnose(a: Analysis, events: WatchdogEvents) -> Diagnosis:
+    """The findings over the merged analysis ``a`` and the log's watchdog events, worst first."""
+    findings = (check_partial(a) + check_hung(a, events) + check_lockups(a, events) + check_oom(a, events)
                 + check_taint(a) + check_engines(a))
-    order = {"critical": 0, "error": 1, "warning": 2, "info": 3}
-    return sorted(findings, key=lambda f: order.get(f["severity"], 9))
+    return Diagnosis(tuple(sorted(findings, key=lambda f: SEVERITIES.index(f.severity))))
+
+
+def run_checks(a: dict[str, Any]) -> list[dict[str, Any]]:
+    """``diagnose`` over an analysis as stored (its ``log`` read by triage), as JSON."""
+    events = watchdog_events(str(a.get("log") or ""))
+    return [f.to_dict() for f in diagnose(Analysis.from_dict(a), events).findings]

@@ -76,12 +76,13 @@ def parse_bt(text: str) -> list[dict[str, Any]]:
         r = _BT_RIP.search(line)
         if r:
             cur["frames"].append({"function": r.group(1), "module": None, "exception": True,
-                                  "offset": int(r.group(2)) if r.group(2) else None})
+                                  "offset": int(r.group(2)) if r.group(2) else None, "name_from": "crash"})
             continue
         f = _BT_FRAME.match(line)
         if f:
             cur["frames"].append({"function": f.group(3), "module": f.group(5),
-                                  "address": int(f.group(4), 16), "sp": int(f.group(2), 16)})
+                                  "address": int(f.group(4), 16), "sp": int(f.group(2), 16),
+                                  "name_from": "crash"})
     return tasks
 
 

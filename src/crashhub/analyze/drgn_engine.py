@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ from typing import Any
 
 from crashhub import config
 from crashhub.analyze.limits import memory_exhausted, run_limited
+from crashhub.model import Frame
 
 MAX_LOG = 4 << 20
 MAX_FRAMES = 64
@@ -49,7 +49,7 @@ def _s(b: bytes | str | None) -> str | None:
 
 def _frame(prog: Any, frame: Any, with_locals: bool) -> dict[str, Any]:
     d: dict[str, Any] = {"function": frame.name, "module": None, "file": None, "line": None,
-                         "address": None, "inline": bool(frame.is_inline)}
+                         "address": None, "inline": bool(frame.is_inline), "name_from": "dwarf"}
     try:
         d["address"] = frame.pc
         d["module"] = prog.module(frame.pc).name
@@ -64,7 +64,9 @@ def _frame(prog: Any, frame: Any, with_locals: bool) -> dict[str, Any]:
     # (read from the dump) still gives the function.
     if (d["function"] is None or str(d["function"]).startswith("0x")) and d["address"] is not None:
         with contextlib.suppress(LookupError):
-            d["function"] = prog.symbol(d["address"]).name
+            d["function"], d["name_from"] = prog.symbol(d["address"]).name, "symbol"
+    if _unnamed(d):
+        d["name_from"] = None
     if with_locals:
         d["locals"] = _locals(frame)
     return d
@@ -120,45 +122,37 @@ def waiting_on(stack: list[dict[str, Any]]) -> str | None:
     return None
 
 
-_LOG_RIP = re.compile(r"RIP: [0-9a-f]{4}:([A-Za-z0-9_.]+)\+(0x[0-9a-f]+)/0x[0-9a-f]+(?: \[(\S+)\])?")
-_LOG_FRAME = re.compile(r"^(?:\[[ \d.]+\] )?\s+(\? )?([A-Za-z0-9_.]+)\+(0x[0-9a-f]+)/0x[0-9a-f]+"
-                        r"(?: \[(\S+)\])?\s*$")
-
-
 def log_stack(prog: Any, log: str) -> list[dict[str, Any]]:
-    """The first oops's RIP and Call Trace from the log, with file:line looked up in the DWARF.
+    """The first oops's RIP and Call Trace, as triage reads them from the log, with file:line
+    looked up in the DWARF.
 
     For when the crashed task cannot be unwound (its task_struct or stack is not in the dump):
     the log still names each frame as ``function+offset``, and the vmlinux/module DWARF turns
     that into file:line.  Return addresses (all but the RIP) are looked up one byte back, so
     the line is the call's, as an unwinder would give it.  ``?`` entries (unreliable) are skipped.
     """
-    lines = log.splitlines()
-    start = next((i for i, ln in enumerate(lines) if _LOG_RIP.search(ln)), None)
-    entries: list[tuple[str, int, str | None, bool]] = []
-    if start is not None:
-        m = _LOG_RIP.search(lines[start])
-        assert m is not None
-        entries.append((m.group(1), int(m.group(2), 16), m.group(3), True))
-    trace = next((i for i, ln in enumerate(lines) if ln.rstrip().endswith("Call Trace:")), None)
-    if trace is not None:
-        for ln in lines[trace + 1:trace + 1 + MAX_FRAMES]:
-            if "</TASK>" in ln or "---[ end trace" in ln or "Modules linked in" in ln:
-                break
-            f = _LOG_FRAME.match(ln)
-            if f and not f.group(1):
-                entries.append((f.group(2), int(f.group(3), 16), f.group(4), False))
+    from crashhub.triage import parse  # noqa: PLC0415
+
+    report = next((r for r in parse(log.encode()) if r.rip is not None or r.frames), None)
+    if report is None:
+        return []
+    entries: list[tuple[Frame, bool]] = [(report.rip, True)] if report.rip is not None else []
+    entries += [(f, False) for f in report.frames if f.reliable][:MAX_FRAMES]
     out: list[dict[str, Any]] = []
-    for fn, off, mod, is_rip in entries:
+    for fr, is_rip in entries:
+        if fr.function is None or fr.offset is None:
+            continue
+        fn, off, mod = fr.function, fr.offset, fr.module or "kernel"
         locs: list[Any] = []
         with contextlib.suppress(LookupError, ValueError):
             locs = list(prog.source_location(f"{fn}+{off if is_rip else max(off - 1, 0)}"))
         if not locs:
-            out.append({"function": fn, "module": mod or "kernel", "file": None, "line": None,
-                        "offset": off, "inline": False, "source": "log"})
+            out.append({"function": fn, "module": mod, "file": None, "line": None,
+                        "offset": off, "inline": False, "source": "log", "name_from": "log"})
         for i, loc in enumerate(locs):
-            out.append({"function": loc.name() or fn, "module": mod or "kernel", "file": loc.filename,
-                        "line": loc.line, "offset": off, "inline": i < len(locs) - 1, "source": "log"})
+            out.append({"function": loc.name() or fn, "module": mod, "file": loc.filename, "line": loc.line,
+                        "offset": off, "inline": i < len(locs) - 1, "source": "log",
+                        "name_from": "dwarf" if loc.name() else "log"})
     return out
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
 
 from crashhub import config
+from crashhub.analyze import Analysis, AnalysisRecord, StackFrame, TaskInfo
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,37 +33,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the whole result as JSON")
 
 
-def _frame(f: dict[str, Any]) -> str:
-    s = f"{f.get('function') or '?'}"
-    if f.get("module") and f["module"] != "kernel":
-        s += f" [{f['module']}]"
-    if f.get("file"):
-        s += f"  {f['file']}:{f.get('line')}"
+def _frame(f: StackFrame) -> str:
+    s = f"{f.function or '?'}"
+    if f.module and f.module != "kernel":
+        s += f" [{f.module}]"
+    if f.file:
+        s += f"  {f.file}:{f.line}"
     return s
 
 
-def _text(r: dict[str, Any]) -> str:
+def _text(r: Analysis) -> str:
     lines = []
-    sysd = r.get("sys") or {}
-    pt = r.get("panic_task") or {}
-    lines.append(f"kernel   {sysd.get('release') or (r.get('dump') or {}).get('release')}  "
-                 f"taint {r.get('taint') or '-'}  cpus {sysd.get('cpus')}  tasks {r.get('tasks')}")
-    lines.append(f"panic    {r.get('panic_message')}")
-    lines.append(f"task     pid {pt.get('pid')} comm {pt.get('comm')} cpu {pt.get('cpu')}")
-    lines.append(f"engine   {r.get('engine')}  (versions {r.get('versions')}, "
-                 f"crash mode {r.get('crash_mode')}, stack from {r.get('stack_source')})")
+    pt = r.panic_task or TaskInfo()
+    lines.append(f"kernel   {r.sys.get('release') or (r.dump.release if r.dump else None)}  "
+                 f"taint {r.taint or '-'}  cpus {r.sys.get('cpus')}  tasks {r.tasks}")
+    lines.append(f"panic    {r.panic_message}")
+    lines.append(f"task     pid {pt.pid} comm {pt.comm} cpu {pt.cpu}")
+    lines.append(f"engine   {r.engine}  (versions {r.versions}, "
+                 f"crash mode {r.crash_mode}, stack from {r.stack_source})")
     lines.append("stack")
-    lines += [f"  #{i:<2} {_frame(f)}" for i, f in enumerate(r.get("stack") or [])]
-    for s in r.get("sources") or []:
+    lines += [f"  #{i:<2} {_frame(f)}" for i, f in enumerate(r.stack)]
+    for s in r.sources:
         lines.append(f"source   {s['file']}:{s['line']} ({s.get('function')})")
         lines += [f"  {'>' if ln['n'] == s['line'] else ' '}{ln['n']:>6}  {ln['text']}"
                   for ln in s.get("lines", [])]
         for m in s.get("maintainers", [])[:1]:
             lines.append(f"  owner: {m['subsystem']}: {', '.join(m['maintainers'][:3])}")
     lines.append("findings")
-    for f in r.get("findings") or []:
-        lines.append(f"  [{f['severity']}] {f['title']}")
-        lines += [f"      {e}" for e in f.get("evidence", [])[:4]]
+    for f in r.findings:
+        lines.append(f"  [{f.severity}] {f.claim}")
+        lines += [f"      {e}" for e in f.evidence[:4]]
     return "\n".join(lines)
 
 
@@ -79,11 +78,11 @@ def _stored_crash(args: argparse.Namespace) -> int:
     summary = analyze_job(hub, {"crash_id": args.dump, "timeout": args.timeout})
     crash = hub.store.get_crash(args.dump)
     analysis = (crash.analysis if crash is not None else None) or {}
-    result = analysis.get("result")
+    record = AnalysisRecord.from_dict(analysis)
     if args.json:
         print(json.dumps(analysis, indent=1, default=str))
-    elif isinstance(result, dict):
-        print(_text(result))
+    elif record.result is not None:
+        print(_text(record.result))
     else:
         why = summary.get("reason") or summary.get("error") or ""
         print(f"analysis {summary.get('status')}: {why}".rstrip())
@@ -101,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
                 engines=tuple(args.engine or ("drgn", "crash")), timeout=args.timeout,
                 mem_bytes=int(args.memory * 2**30), modules=args.module, source_dirs=args.source)
     if args.json:
-        print(json.dumps(r, indent=1, default=str))
+        print(json.dumps(r.to_dict(), indent=1, default=str))
     else:
         print(_text(r))
-    return 0 if r.get("engine") else 1
+    return 0 if r.engine else 1

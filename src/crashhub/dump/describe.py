@@ -22,7 +22,6 @@ from crashhub.model import DumpFacts
 DUMP_LEVEL_BITS = ((1, "zero pages"), (2, "non-private cache pages"), (4, "private cache pages"),
                    (8, "user data pages"), (16, "free pages"))
 UTS_LEN = 65
-_CPU_LINE = re.compile(rb"CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm:")
 
 
 def dump_level_excludes(level: int) -> tuple[str, ...]:
@@ -106,11 +105,11 @@ def _panic_cpu(dump: DumpReader, log: bytes | None) -> tuple[int | None, list[st
         return None, notes
     qemu = dump.is_qemu
     if log:
-        m = None
-        for m in _CPU_LINE.finditer(log):  # noqa: B007 (the last match is wanted)
-            pass
-        if m is not None:
-            n, pid = int(m.group(1)), int(m.group(2))
+        from crashhub.triage import last_task_line  # noqa: PLC0415  (the dump reader stays light)
+
+        line = last_task_line(log)
+        if line is not None:
+            n, pid = line
             if not qemu:
                 hits = [c.index for c in cpus if c.pid == pid and pid != 0]
                 if len(hits) == 1:

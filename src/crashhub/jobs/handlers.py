@@ -9,6 +9,7 @@ knowledge base recomputes every bucket's matches from scratch.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,7 +49,7 @@ def analyze_job(hub: Hub, payload: dict[str, Any]) -> dict[str, Any]:
         return {"status": "skipped", "reason": "the crash has no dump"}
     started = time.time()
     try:
-        from crashhub.analyze import analyze  # type: ignore[attr-defined,unused-ignore]
+        from crashhub.analyze import AnalysisRecord, analyze  # type: ignore[attr-defined,unused-ignore]
     except ImportError as e:
         result: dict[str, Any] = {"status": "engine unavailable", "error": str(e)}
         hub.store.set_crash_analysis(crash_id, result)
@@ -66,12 +67,12 @@ def analyze_job(hub: Hub, payload: dict[str, Any]) -> dict[str, Any]:
             debuginfo_dir=store_dir if vmlinux is None and store_dir.is_dir() else None,
             timeout=float(payload.get("timeout") or hub.settings.analyze_timeout),
         )
-        result = {"status": "done", "result": out}
+        record = AnalysisRecord("done", result=out)
     except CrashhubError as e:
-        result = {"status": "failed", "error": f"{type(e).__name__}: {e}"}
-    result.update(
-        started=started, seconds=round(time.time() - started, 3), vmlinux=str(vmlinux) if vmlinux else None
-    )
+        record = AnalysisRecord("failed", error=f"{type(e).__name__}: {e}")
+    record = dataclasses.replace(record, started=started, seconds=round(time.time() - started, 3),
+                                 vmlinux=str(vmlinux) if vmlinux else None)
+    result = record.to_dict()
     hub.store.set_crash_analysis(crash_id, result)
     return {k: v for k, v in result.items() if k != "result"}
 

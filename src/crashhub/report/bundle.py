@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crashhub.analyze import Analysis, AnalysisRecord
 from crashhub.errors import InputError
 from crashhub.report import render
 from crashhub.report.redact import Redactor, compile_patterns
@@ -91,9 +92,10 @@ def make_bundle(
             if len(raw) > MAX_TEXT_FILE:
                 text += f"\n[crashhub: cut at {MAX_TEXT_FILE} bytes]\n"
             texts[f"log/{os.path.basename(f.name)}"] = text
-    an = c.analysis or {}
-    res = an.get("result") or {}
-    outputs = ((res.get("engines") or {}).get("crash") or {}).get("outputs") or {}
+    an = AnalysisRecord.from_dict(c.analysis) if c.analysis else None
+    res = (an.result if an else None) or Analysis()
+    crash_run = res.engines.get("crash")
+    outputs = (crash_run.section("outputs") if crash_run else None) or {}
     for k in ANALYSIS_OUTPUTS:
         if outputs.get(k):
             texts[f"analysis/{k}.txt"] = str(outputs[k])
@@ -118,14 +120,14 @@ def make_bundle(
         files["dump-facts.json"] = red.redact(_jsonb(facts).decode()).encode()
     if an:
         summary = {
-            "status": an.get("status"),
-            "error": an.get("error"),
-            "engine": res.get("engine"),
-            "panic_message": res.get("panic_message"),
-            "panic_task": res.get("panic_task"),
-            "stack": res.get("stack") or [],
-            "findings": res.get("findings") or [],
-            "versions": res.get("versions") or {},
+            "status": an.status,
+            "error": an.error,
+            "engine": res.engine,
+            "panic_message": res.panic_message,
+            "panic_task": res.panic_task.to_dict() if res.panic_task else None,
+            "stack": [f.to_dict() for f in res.stack],
+            "findings": [f.to_dict() for f in res.findings],
+            "versions": res.versions,
         }
         files["analysis/summary.json"] = red.redact(_jsonb(summary).decode()).encode()
     history = {

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from crashhub import i18n
+from crashhub.analyze import Analysis, AnalysisRecord
 from crashhub.errors import InputError
 from crashhub.store.base import iso
 
@@ -47,8 +48,8 @@ def crash_doc(hub: Hub, kb: KnowledgeBase, crash_id: str) -> dict[str, Any]:
         raise InputError(f"no crash {crash_id!r}")
     b = hub.store.get_bucket(c.bucket_id)
     rep = c.report or {}
-    an = c.analysis or {}
-    res = an.get("result") or {}
+    an = AnalysisRecord.from_dict(c.analysis) if c.analysis else None
+    res = (an.result if an else None) or Analysis()
     guilty = rep.get("guilty") or rep.get("rip") or {}
     return {
         "type": "crash",
@@ -71,9 +72,11 @@ def crash_doc(hub: Hub, kb: KnowledgeBase, crash_id: str) -> dict[str, Any]:
         "panic_message": rep.get("panic_message"),
         "guilty": guilty.get("function") if isinstance(guilty, dict) else None,
         "oops": str(rep.get("text") or "")[:20000],
-        "frames": [
+        "frames": [{"function": f.function, "module": f.module, "file": f.file, "line": f.line}
+                   for f in res.stack[:64]]
+        or [
             {k: f.get(k) for k in ("function", "module", "file", "line")}
-            for f in (res.get("stack") or rep.get("frames") or [])[:64]
+            for f in (rep.get("frames") or [])[:64]
             if isinstance(f, dict)
         ],
         "taint": (rep.get("taint") or {}).get("letters") if isinstance(rep.get("taint"), dict) else None,
@@ -83,11 +86,8 @@ def crash_doc(hub: Hub, kb: KnowledgeBase, crash_id: str) -> dict[str, Any]:
         }
         if c.dump_facts
         else None,
-        "analysis": {
-            "status": an.get("status"),
-            "engine": res.get("engine"),
-            "findings": res.get("findings") or [],
-        }
+        "analysis": {"status": an.status, "engine": res.engine,
+                     "findings": [f.to_dict() for f in res.findings]}
         if an
         else None,
         "bucket": b.to_dict() if b is not None else None,

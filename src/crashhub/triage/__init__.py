@@ -12,12 +12,13 @@ from typing import BinaryIO
 
 from crashhub.errors import LogError
 from crashhub.model import CrashReport
+from crashhub.triage._events import WatchdogEvents, last_task_line, watchdog_events
 from crashhub.triage.kinds import KINDS
 from crashhub.triage.parse import parse
 
 MAX_LOG_BYTES = 1 << 30  # a kernel log ring is at most a few MiB; a GiB is surely not a log
 
-__all__ = ["KINDS", "parse", "parse_file"]
+__all__ = ["KINDS", "WatchdogEvents", "last_task_line", "parse", "parse_file", "watchdog_events"]
 
 
 def parse_file(path: str | Path) -> list[CrashReport]:

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from crashhub.model import HostReport
 from crashhub.web import auth, jsonbody
 from crashhub.web.api._deps import SAFE_NAME, Ctx, HubStore, Reader, State, Uploader, throttle
 from crashhub.web.app import ApiError
@@ -28,24 +29,23 @@ async def host_report(request: Request, tok: Uploader, ctx: Ctx, state: State) -
     # A host token reports its own host only: host B's token cannot overwrite host A's report.
     await run_in_threadpool(auth.host_of, store, tok, body["host"])
 
-    def opt(k: str) -> str | None:
-        v = body.get(k)
-        if v is not None and not isinstance(v, str):
-            raise ApiError(400, f"field {k!r}: expected a string or null")
+    try:
+        rep = HostReport.from_dict(body)
+    except ValueError as e:
+        raise ApiError(400, str(e)) from None
+
+    def opt(v: str | None) -> str | None:
         return v[:512] if v else None
 
-    kd = body.get("kdump")
-    if kd is not None and not isinstance(kd, dict):
-        raise ApiError(400, "field 'kdump': expected an object")
     await run_in_threadpool(
         lambda: store.report_host(
-            body["host"],
-            release=opt("release"),
-            build_id=opt("build_id"),
-            hardware=opt("hardware"),
-            machine=opt("machine"),
-            agent_version=opt("agent_version"),
-            kdump=kd,
+            rep.host,
+            release=opt(rep.release),
+            build_id=opt(rep.build_id),
+            hardware=opt(rep.hardware),
+            machine=opt(rep.machine),
+            agent_version=opt(rep.agent_version),
+            kdump=rep.kdump,
         )
     )
     return {"ok": True}

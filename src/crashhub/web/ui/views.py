@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from crashhub.analyze import Analysis, AnalysisRecord
 from crashhub.store.workflow import kb_status
 
 __all__ = ["kb_status"]  # re-exported: the templates' KB status is the store's
@@ -167,28 +168,30 @@ def dump_facts(facts: Mapping[str, Any] | None) -> list[tuple[str, str]]:
 
 
 def analysis_view(analysis: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Flatten the analysis job's record: status, stack, findings, sources and raw engine outputs."""
+    """Flatten the analysis job's record (rows of every age, through ``AnalysisRecord.from_dict``):
+    status, stack, findings, sources and raw engine outputs."""
     if not analysis:
         return {}
-    res = analysis.get("result") or {}
+    rec = AnalysisRecord.from_dict(dict(analysis))
+    res = rec.result or Analysis()
     outputs: dict[str, str] = {}
-    crash_eng = (res.get("engines") or {}).get("crash") or {}
-    for k, v in (crash_eng.get("outputs") or {}).items():
+    crash_eng = res.engines.get("crash")
+    for k, v in ((crash_eng.section("outputs") if crash_eng else None) or {}).items():
         outputs[f"crash {k}"] = str(v)
-    drgn_eng = (res.get("engines") or {}).get("drgn") or {}
-    if drgn_eng.get("failure"):
-        outputs["drgn (failure)"] = str(drgn_eng["failure"])
+    drgn_eng = res.engines.get("drgn")
+    if drgn_eng is not None and drgn_eng.failure:
+        outputs["drgn (failure)"] = drgn_eng.failure
     return {
-        "status": analysis.get("status"),
-        "error": analysis.get("error"),
-        "engine": res.get("engine"),
-        "panic_message": res.get("panic_message"),
-        "panic_task": res.get("panic_task"),
-        "stack": list(res.get("stack") or [])[:64],
-        "findings": list(res.get("findings") or []),
-        "sources": list(res.get("sources") or []),
+        "status": rec.status,
+        "error": rec.error,
+        "engine": res.engine,
+        "panic_message": res.panic_message,
+        "panic_task": res.panic_task,
+        "stack": res.stack[:64],
+        "findings": res.findings,
+        "sources": res.sources,
         "outputs": outputs,
-        "seconds": analysis.get("seconds"),
+        "seconds": rec.seconds,
     }
 
 
