@@ -133,6 +133,12 @@ class SqlBase:
             kwargs["pool_size"] = 10
         self.engine: Engine = create_engine(url, **kwargs)
         self._local = threading.local()
+        from crashhub.store._cluster import SqlCluster
+        from crashhub.store._kb import SqlKb
+
+        # The repositories the nodes share (leases, alert keys, cursors; the KB), on this engine.
+        self.cluster = SqlCluster(self)
+        self.kb = SqlKb(self)
         if self.dialect == "sqlite":
 
             @event.listens_for(self.engine, "connect")
