@@ -81,10 +81,10 @@ def _now(t: float | None) -> float:
     return now() if t is None else t
 
 
-def _insert(s: Session, model: type[m.Base], values: dict[str, Any]) -> bool:
-    """INSERT unless the primary key exists; True if this call inserted the row.  RETURNING says
+def _insert(s: Session, model: type[m.Base], values: dict[str, Any], key: str = "name") -> bool:
+    """INSERT unless the primary key ``key`` exists; True if this call inserted the row.  RETURNING says
     so on both dialects (a driver's rowcount for ON CONFLICT DO NOTHING is not to be trusted)."""
-    pk = list(model.__table__.primary_key.columns)[0]
+    pk = model.__table__.c[key]
     if s.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert  # noqa: PLC0415
 
@@ -148,7 +148,7 @@ class SqlCluster(ClusterRepo):
                 )
                 if getattr(res, "rowcount", 0):
                     return True
-            return _insert(s, m.ClusterKey, {"key": key, "at": at})
+            return _insert(s, m.ClusterKey, {"key": key, "at": at}, "key")
 
     def key_time(self, key: str) -> float | None:
         with self._db._read() as s:
@@ -180,9 +180,8 @@ class SqlCluster(ClusterRepo):
         t = _now(now)
         with self._db._write() as s:
             if not _insert(s, m.ClusterCursor, {"name": name, "value": value, "updated_at": t}):
-                s.execute(
-                    update(m.ClusterCursor).where(m.ClusterCursor.name == name).values(value=value, updated_at=t)
-                )
+                q = update(m.ClusterCursor).where(m.ClusterCursor.name == name)
+                s.execute(q.values(value=value, updated_at=t))
 
     def init_cursor(self, name: str, value: Any, *, now: float | None = None) -> Any:
         with self._db._write() as s:

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 
 from crashhub.store import models as m
 
 T = TypeVar("T")
 _KB_LOCK = 0x6B62  # "kb": the advisory lock key of KB writes
-
-from sqlalchemy.orm import Session  # noqa: TC002 - used at run time by the closures
 
 if TYPE_CHECKING:
     from crashhub.store.sql_base import SqlBase
@@ -63,7 +62,9 @@ class KbRepo(abc.ABC):
     def get(self, entry_id: str) -> KbRecord | None: ...
 
     @abc.abstractmethod
-    def put(self, entry_id: str, text: str, *, by: str | None = None, replace: bool = True) -> KbRecord | None:
+    def put(
+        self, entry_id: str, text: str, *, by: str | None = None, replace: bool = True
+    ) -> KbRecord | None:
         """Store an entry's text under the next revision; with ``replace=False`` a live entry of
         that id is left alone (an import that must not overwrite edits) and None is returned."""
 
@@ -73,7 +74,8 @@ class KbRepo(abc.ABC):
 
 
 def _record(r: m.KbRow) -> KbRecord:
-    return KbRecord(id=r.id, text=r.text, revision=r.revision, updated_at=r.updated_at, updated_by=r.updated_by)
+    return KbRecord(id=r.id, text=r.text, revision=r.revision, updated_at=r.updated_at,
+                    updated_by=r.updated_by)
 
 
 class SqlKb(KbRepo):
@@ -94,7 +96,9 @@ class SqlKb(KbRepo):
             r = s.get(m.KbRow, entry_id)
             return None if r is None or r.deleted else _record(r)
 
-    def put(self, entry_id: str, text: str, *, by: str | None = None, replace: bool = True) -> KbRecord | None:
+    def put(
+        self, entry_id: str, text: str, *, by: str | None = None, replace: bool = True
+    ) -> KbRecord | None:
         def write(s: Session, rev: int) -> KbRecord | None:
             r = s.get(m.KbRow, entry_id)
             if r is not None and not r.deleted and not replace:

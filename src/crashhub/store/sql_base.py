@@ -27,6 +27,8 @@ from sqlalchemy.orm import Session
 
 from crashhub.errors import StoreError
 from crashhub.store import models as m
+from crashhub.store._cluster import ClusterRepo
+from crashhub.store._kb import KbRepo
 from crashhub.store.base import (
     CrashRecord,
     FileRecord,
@@ -137,8 +139,8 @@ class SqlBase:
         from crashhub.store._kb import SqlKb
 
         # The repositories the nodes share (leases, alert keys, cursors; the KB), on this engine.
-        self.cluster = SqlCluster(self)
-        self.kb = SqlKb(self)
+        self.cluster: ClusterRepo = SqlCluster(self)
+        self.kb: KbRepo = SqlKb(self)
         if self.dialect == "sqlite":
 
             @event.listens_for(self.engine, "connect")
