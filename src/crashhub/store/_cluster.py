@@ -11,6 +11,9 @@ store's database (migration 0012), so SQLite and PostgreSQL behave alike.
 from __future__ import annotations
 
 import abc
+import os
+import secrets
+import socket
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select, update
@@ -73,6 +76,12 @@ class ClusterRepo(abc.ABC):
     @abc.abstractmethod
     def init_cursor(self, name: str, value: Any, *, now: float | None = None) -> Any:
         """Set a cursor only if it was never set; the value it holds afterwards (the first node's)."""
+
+
+def node_name() -> str:
+    """A name for this process among the hub's nodes (a lease's owner): host, pid and a random
+    tail, so a restarted process does not inherit its predecessor's lease by accident."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 def _now(t: float | None) -> float:
