@@ -50,7 +50,7 @@ from crashhub.alerts.rules import RULES, Alert
 from crashhub.errors import ConfigError
 
 if TYPE_CHECKING:
-    from crashhub.store import ClusterRepo
+    from crashhub.store import Cluster
 
 log = logging.getLogger("crashhub.alerts")
 
@@ -111,7 +111,7 @@ def load_config(path: Path) -> AlertConfig:
     )
 
 
-def embedded_cluster(data_dir: Path) -> ClusterRepo:
+def embedded_cluster(data_dir: Path) -> Cluster:
     """The shared state of the embedded hub in ``data_dir`` (its default database), for a
     dispatcher made without a store: a library caller, or a test.  The hub passes its store's."""
     from crashhub.store.sql import SqlStore  # noqa: PLC0415 - the database stack loads when used
@@ -139,7 +139,7 @@ class Dispatcher:
         config: AlertConfig,
         data_dir: Path,
         *,
-        cluster: ClusterRepo | None = None,
+        cluster: Cluster | None = None,
         clock: Callable[[], float] = time.time,
         send: Callable[[Channel, Alert], Delivery] = deliver,
     ) -> None:
@@ -207,7 +207,7 @@ periodic rules, then the advice to host owners, :mod:`crashhub.alerts.advice`)."
 
     def __init__(self, data_dir: Path, *, config: AlertConfig | None = None,
                  has_debuginfo: Callable[[str], bool] | None = None,
-                 clock: Callable[[], float] = time.time, cluster: ClusterRepo | None = None) -> None:
+                 clock: Callable[[], float] = time.time, cluster: Cluster | None = None) -> None:
         from crashhub.alerts.advice import AdviceNotifier  # noqa: PLC0415 - it imports this module
         from crashhub.alerts.owners import OwnerBook  # noqa: PLC0415
 

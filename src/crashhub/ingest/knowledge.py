@@ -39,7 +39,7 @@ log = logging.getLogger("crashhub.kb")
 if TYPE_CHECKING:
     from crashhub.kb import KbEntry
     from crashhub.model import CrashReport
-    from crashhub.store import KbRepo
+    from crashhub.store import Kb
     from crashhub.store.base import Store
 
 
@@ -58,7 +58,7 @@ class KnowledgeBase:
 
     def __init__(self, directory: Path, *, starter: bool = True, store: Store | None = None) -> None:
         self.directory = Path(directory)
-        self.repo: KbRepo | None = None if store is None else store.kb
+        self.repo: Kb | None = None if store is None else store.kb
         if store is None:
             self.directory.mkdir(parents=True, exist_ok=True)
         else:
@@ -217,7 +217,7 @@ class KnowledgeBase:
 IMPORTED = "kb-imported:"  # + the directory: the store's record that a start imported it
 
 
-def import_dir(repo: KbRepo, directory: Path, *, replace_existing: bool = True,
+def import_dir(repo: Kb, directory: Path, *, replace_existing: bool = True,
                by: str | None = None) -> tuple[list[str], list[KbError]]:
     """The YAML entries of ``directory`` into the store: (ids stored, files refused).
     ``replace_existing=False`` leaves an entry the store already has alone."""
@@ -231,7 +231,7 @@ def import_dir(repo: KbRepo, directory: Path, *, replace_existing: bool = True,
     return done, errors
 
 
-def export_dir(repo: KbRepo, directory: Path) -> list[Path]:
+def export_dir(repo: Kb, directory: Path) -> list[Path]:
     """Every entry of the store as ``<id>.yaml`` in ``directory`` (for review in git); the paths."""
     directory.mkdir(parents=True, exist_ok=True)
     out = []

@@ -4,7 +4,7 @@ A node keeps no state of its own (docs/deploy.md, "Several nodes"): periodic wor
 holding its lease (``try_lease``), an alert goes out once because one node claims its key first
 (``claim_key``), and a position such as the owner advice's cursor is a named JSON value.
 
-``store.cluster`` is a :class:`ClusterRepo`; :class:`SqlCluster` keeps it in three tables of the
+``store.cluster`` is a :class:`Cluster`; :class:`SqlCluster` keeps it in three tables of the
 store's database (migration 0012), so SQLite and PostgreSQL behave alike.
 """
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from crashhub.store.sql_base import SqlBase
 
 
-class ClusterRepo(abc.ABC):
+class Cluster(abc.ABC):
     """Leases, de-duplication keys and cursors shared by every node on one database."""
 
     # ------------------------------------------------------------------ leases
@@ -105,8 +105,8 @@ def _insert(s: Session, model: type[m.Base], values: dict[str, Any], key: str = 
     return s.execute(stmt.returning(pk)).first() is not None
 
 
-class SqlCluster(ClusterRepo):
-    """:class:`ClusterRepo` on the SQL store's engine and transactions."""
+class SqlCluster(Cluster):
+    """:class:`Cluster` on the SQL store's engine and transactions."""
 
     def __init__(self, db: SqlBase) -> None:
         self._db = db

@@ -47,7 +47,7 @@ class KbRecord:
                    updated_at=float(d["updated_at"]), updated_by=None if by is None else str(by))
 
 
-class KbRepo(abc.ABC):
+class Kb(abc.ABC):
     """Knowledge-base entries shared by every node."""
 
     @abc.abstractmethod
@@ -78,7 +78,7 @@ def _record(r: m.KbRow) -> KbRecord:
                     updated_by=r.updated_by)
 
 
-class SqlKb(KbRepo):
+class SqlKb(Kb):
     def __init__(self, db: SqlBase) -> None:
         self._db = db
 

@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session
 
 from crashhub.errors import StoreError
 from crashhub.store import models as m
-from crashhub.store._cluster import ClusterRepo
-from crashhub.store._kb import KbRepo
+from crashhub.store._cluster import Cluster
+from crashhub.store._kb import Kb
 from crashhub.store.base import (
     CrashRecord,
     FileRecord,
@@ -139,8 +139,8 @@ class SqlBase:
         from crashhub.store._kb import SqlKb
 
         # The repositories the nodes share (leases, alert keys, cursors; the KB), on this engine.
-        self.cluster: ClusterRepo = SqlCluster(self)
-        self.kb: KbRepo = SqlKb(self)
+        self.cluster: Cluster = SqlCluster(self)
+        self.kb: Kb = SqlKb(self)
         if self.dialect == "sqlite":
 
             @event.listens_for(self.engine, "connect")
