@@ -85,7 +85,10 @@ def test_two_nodes_ticking_send_each_alert_once(nodes: tuple[Node, Node], receiv
 
     # The ticking node stops: the other takes over at once (a stop gives the lease up) and sends only
     # what is new.
-    assert store.cluster.release_lease(LEASE, a.ctx.node)
+    assert a.ctx.alerts is not None
+    a.ctx.alerts.start()
+    a.ctx.alerts.stop()
+    assert store.cluster.lease_holder(LEASE) is None
     newer, _ = store.add_crash(crash("newer", key="k-new", host="db2", when=T0 + 60))
     assert b.tick() and store.cluster.lease_holder(LEASE) == b.ctx.node
     assert a.tick() == []
