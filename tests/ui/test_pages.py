@@ -135,7 +135,10 @@ def test_kb_form_preview_and_save_marks_bucket_known(
     assert 'class="badge kb-known"' in page and "Fix the <em>lab</em> module." in page
     known = admin.get("/ui/?kb=known").text
     assert f'data-bucket="{bid}"' in known
-    assert (uihub.data / "kb" / f"{fields['id']}.yaml").is_file()
+    # The entry is the store's (every node matches with it), not a file of this node's data directory.
+    stored = uihub.ctx.hub.store.kb.get(fields["id"])
+    assert stored is not None and f"id: {fields['id']}" in stored.text
+    assert not (uihub.data / "kb" / f"{fields['id']}.yaml").exists()
 
 
 def test_posts_without_csrf_are_refused(admin: TestClient, uihub: UiHub) -> None:

@@ -7,33 +7,31 @@ bucket's current advice once per (bucket, advice version, contact), where the ve
 the text: re-saving the same words sends nothing, new words go out again.  Each owner gets one
 message listing only their own hosts and those hosts' kernels.
 
-State (``<data>/alerts-advice.json``): a cursor (events at or before ``cursor - LOOKBACK`` are
-old: a fresh hub, or one whose state was lost, does not send last month's advice), the keys sent
-(kept for good, so a restart or a retry never sends twice), the advice version finished per
-bucket (so a tick skips it without reading its events), and the buckets whose deliveries failed
-(retried on the next ticks, ``MAX_ATTEMPTS`` in all).
+State (in the store, ``store.cluster``, shared by every node): a cursor (events at or before
+``cursor - LOOKBACK`` are old: a fresh hub does not send last month's advice), the keys sent (kept
+for good, so a restart, a retry or another node never sends twice), the advice version finished
+per bucket (so a tick skips it without reading its events), and the buckets whose deliveries
+failed (retried on the next ticks, ``MAX_ATTEMPTS`` in all).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import re
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from crashhub.alerts import markup
+from crashhub.alerts._records import DeliveryRecord
 from crashhub.alerts.channels import Channel
 from crashhub.alerts.engine import Dispatcher
 from crashhub.alerts.owners import Contact, OwnerBook
-from crashhub.alerts.rules import Alert
+from crashhub.alerts.rules import Alert, RuleName
 from crashhub.errors import ConfigError
 from crashhub.store.base import BucketEvent, BucketRecord, Store
 
-RULE = "owner_advice"
+RULE: RuleName = "owner_advice"
 PAGE = 500
 MAX_CRASHES = 50_000  # crashes read per bucket to find its hosts: a fleet-wide bucket stays bounded
 MAX_ATTEMPTS = 3
@@ -133,39 +131,45 @@ def affected_hosts(store: Store, bucket_id: str) -> dict[str, set[str]]:
     return out
 
 
+CURSOR = "alerts.advice"  # the cursor and the buckets being retried, in ``store.cluster``
+
+
 class AdviceNotifier:
+    """Owner advice from the state every node shares (``store.cluster``): the cursor, the keys sent
+    (``advice-sent:<key>``, kept for good) and the advice versions finished per bucket
+    (``advice-done:<bucket>:<version>``).  Periodic: the hub runs it on the node holding the alert
+    lease, so two nodes never work through the same advice at once."""
+
     def __init__(
         self,
-        data_dir: Path,
         dispatcher: Dispatcher,
         book: OwnerBook,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.dispatcher = dispatcher
+        self.cluster = dispatcher.cluster
         self.book = book
         self.clock = clock
-        self.path = Path(data_dir) / "alerts-advice.json"
         self._bad_config: str | None = None
-        self.state = self._load()
-        if not isinstance(self.state.get("cursor"), (int, float)):
-            # First start: advice given before owners were notified is history, not news.
-            self.state["cursor"] = clock()
-            self._save()
+        # First start of the hub (not of this node): advice given before owners were notified is
+        # history, not news.  A second node finds the first one's cursor.
+        self.cluster.init_cursor(CURSOR, {"cursor": clock(), "pending": {}})
 
-    def _load(self) -> dict[str, Any]:
-        try:
-            d = json.loads(self.path.read_text("utf-8"))
-        except (FileNotFoundError, ValueError):
-            d = {}
-        if not isinstance(d, dict):
-            d = {}
-        return {"cursor": d.get("cursor"), **{k: dict(d.get(k) or {}) for k in ("sent", "done", "pending")}}
+    def _state(self) -> tuple[float, dict[str, int]]:
+        d = self.cluster.get_cursor(CURSOR)
+        d = d if isinstance(d, dict) else {}
+        cursor = d.get("cursor")
+        pending = d.get("pending")
+        pending = pending if isinstance(pending, dict) else {}
+        return (float(cursor) if isinstance(cursor, (int, float)) else self.clock(),
+                {str(k): int(v) for k, v in pending.items() if isinstance(v, int)})
 
-    def _save(self) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.state), "utf-8")
-        os.replace(tmp, self.path)
+    def _sent(self, key: str) -> bool:
+        return self.cluster.key_time(f"advice-sent:{key}") is not None
+
+    def _mark_sent(self, key: str) -> None:
+        self.cluster.claim_key(f"advice-sent:{key}", self.clock())
 
     def _smtp(self, name: str | None) -> Channel | None:
         for ch in self.dispatcher.config.channels:
@@ -183,15 +187,12 @@ class AdviceNotifier:
             if msg == self._bad_config:
                 return []
             self._bad_config = msg
-            rec = {"at": self.clock(), "channel": None, "rule": RULE, "key": None, "title": None,
-                   "result": "config-error", "ok": False, "error": msg}
-            self.dispatcher.log(rec)
-            return [rec]
+            return [self.dispatcher.log(
+                DeliveryRecord(self.clock(), None, RULE, None, None, "config-error", error=msg)
+            )]
         self._bad_config = None
-        cursor = float(self.state["cursor"])
+        cursor, pending = self._state()
         newest = cursor
-        done: dict[str, str] = self.state["done"]
-        pending: dict[str, int] = self.state["pending"]
         out: list[dict[str, Any]] = []
         # Only buckets whose advice changed since the cursor (less the look-back), and those whose
         # delivery is being retried, can have something to send: read those, not every bucket.
@@ -206,16 +207,22 @@ class AdviceNotifier:
                 pending.pop(bucket_id, None)
                 continue
             ver = advice_version(b.advice)
-            if done.get(b.id) == ver and not retry:
+            done = f"advice-done:{b.id}:{ver}"
+            if not retry and self.cluster.key_time(done) is not None:
                 continue
             evs = [e for e in store.bucket_events(b.id) if gives_advice(e)]
             newest = max([newest, *(e.at for e in evs)])
             if not retry and not any(e.at > cursor - LOOKBACK for e in evs):
-                done[b.id] = ver  # given before the cursor: history, never sent
+                self.cluster.claim_key(done, self.clock())  # given before the cursor: history, never sent
                 continue
-            out += self._send(store, b, ver, owners.contacts_of, self._smtp(owners.smtp))
-        self.state["cursor"] = newest
-        self._save()
+            failed, recs = self._send(store, b, ver, owners.contacts_of, self._smtp(owners.smtp))
+            out += recs
+            if failed and pending.get(b.id, 0) + 1 < MAX_ATTEMPTS:
+                pending[b.id] = pending.get(b.id, 0) + 1
+            else:
+                pending.pop(b.id, None)
+                self.cluster.claim_key(done, self.clock())
+        self.cluster.set_cursor(CURSOR, {"cursor": newest, "pending": pending})
         return out
 
     def _send(
@@ -225,8 +232,8 @@ class AdviceNotifier:
         ver: str,
         contacts_of: Callable[[str], list[Contact]],
         smtp: Channel | None,
-    ) -> list[dict[str, Any]]:
-        sent: dict[str, float] = self.state["sent"]
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """Deliver one bucket's advice to each owner not yet sent it; (failures, log records)."""
         advice = b.advice or ""
         base = f"advice:{b.id}:{ver}"
         hosts = affected_hosts(store, b.id)
@@ -239,41 +246,29 @@ class AdviceNotifier:
             for c in cs:
                 groups.setdefault(c.id, (c, {}))[1][h] = ks
         out: list[dict[str, Any]] = []
-        if orphans and f"{base}:no-owner" not in sent:
-            rec = {"at": self.clock(), "channel": None, "rule": RULE, "key": base, "title": b.title,
-                   "result": "no-owner", "ok": False, "hosts": sorted(orphans)[:MAX_HOSTS_SHOWN],
-                   "host_count": len(orphans)}
-            self.dispatcher.log(rec)
-            out.append(rec)
-            sent[f"{base}:no-owner"] = self.clock()
+        if orphans and not self._sent(f"{base}:no-owner"):
+            out.append(self.dispatcher.log(DeliveryRecord(
+                self.clock(), None, RULE, base, b.title, "no-owner",
+                hosts=tuple(sorted(orphans)[:MAX_HOSTS_SHOWN]), host_count=len(orphans),
+            )))
+            self._mark_sent(f"{base}:no-owner")
         failed = 0
         for cid, (contact, mine) in sorted(groups.items()):
             key = f"{base}:{cid}"
-            if key in sent:
+            if self._sent(key):
                 continue
             alert = advice_alert(b, advice, mine, key, self.dispatcher.config.base_url)
             ch = contact.channel(smtp)
             if ch is None:
-                rec = {"at": self.clock(), "channel": contact.label, "rule": RULE, "key": key,
-                       "title": alert.title, "result": "failed", "ok": False, "hosts": sorted(mine),
-                       "error": "no SMTP channel in alerts.toml to send mail to owners with"}
-                self.dispatcher.log(rec)
+                rec = self.dispatcher.log(DeliveryRecord(
+                    self.clock(), contact.label, RULE, key, alert.title, "failed", hosts=tuple(sorted(mine)),
+                    error="no SMTP channel in alerts.toml to send mail to owners with",
+                ))
             else:
-                rec = self.dispatcher.send_one(alert, ch, {"hosts": sorted(mine)})
+                rec = self.dispatcher.send_one(alert, ch, sorted(mine))
             out.append(rec)
             if rec.get("ok"):
-                sent[key] = self.clock()
+                self._mark_sent(key)
             else:
                 failed += 1
-        if failed and pending_attempts(self.state, b.id) + 1 < MAX_ATTEMPTS:
-            self.state["pending"][b.id] = pending_attempts(self.state, b.id) + 1
-        else:
-            self.state["pending"].pop(b.id, None)
-            self.state["done"][b.id] = ver
-        self._save()
-        return out
-
-
-def pending_attempts(state: dict[str, Any], bucket_id: str) -> int:
-    n = state["pending"].get(bucket_id, 0)
-    return int(n) if isinstance(n, int) else 0
+        return failed, out

@@ -86,7 +86,7 @@ def _slack(a: Alert) -> str:
 def payload(fmt: str, a: Alert, secret: str | None = None, now: float | None = None) -> dict[str, Any]:
     """The JSON body for format ``fmt`` (Feishu's signature goes into the body)."""
     if fmt == "json":
-        return {"source": "crashhub", "alert": a.to_dict()}
+        return {"source": "crashhub", "alert": a.wire()}
     if fmt == "slack":
         return {"text": _slack(a)}
     if fmt == "feishu":

@@ -24,27 +24,33 @@ Configuration is ``<data>/alerts.toml`` (see docs/ui.md, "Alerts")::
     sender = "crashhub@example.org"
     to = ["kernel-team@example.org"]
 
-Every delivery attempt (and every alert held back by a rate limit) is one JSON line in
-``<data>/alerts.jsonl`` with its result.  Which keys were sent when is kept in
-``<data>/alerts-state.json`` so a restart does not send everything again.
+Every delivery attempt (and every alert held back by a rate limit) is one JSON line in this node's
+``<data>/alerts.jsonl`` with its result.  Which keys were sent when, and each channel's sends of
+the last hour, are kept in the store (``store.cluster``), which every node shares: a restart does
+not send everything again, and two nodes send an alert once between them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
+import math
 import threading
 import time
 import tomllib
+import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from crashhub.alerts._records import DeliveryRecord
 from crashhub.alerts.channels import FORMATS, Channel, Delivery, deliver
 from crashhub.alerts.rules import RULES, Alert
 from crashhub.errors import ConfigError
+
+if TYPE_CHECKING:
+    from crashhub.store import Cluster
 
 log = logging.getLogger("crashhub.alerts")
 
@@ -105,95 +111,88 @@ def load_config(path: Path) -> AlertConfig:
     )
 
 
+def embedded_cluster(data_dir: Path) -> Cluster:
+    """The shared state of the embedded hub in ``data_dir`` (its default database), for a
+    dispatcher made without a store: a library caller, or a test.  The hub passes its store's."""
+    from crashhub.store.sql import SqlStore  # noqa: PLC0415 - the database stack loads when used
+
+    url = f"sqlite:///{(Path(data_dir) / 'crashhub.db').resolve()}"
+    with _EMBEDDED_LOCK:
+        store = _EMBEDDED.get(url)
+        if store is None:
+            store = _EMBEDDED[url] = SqlStore(url)
+            store.migrate()
+    return store.cluster
+
+
+_EMBEDDED: dict[str, Any] = {}
+_EMBEDDED_LOCK = threading.Lock()
+
+
 class Dispatcher:
+    """Sends each alert key once per ``dedup_seconds`` across every node of the hub (the key is
+    claimed in the shared store, ``store.cluster``), within each channel's hourly limit (counted
+    there too), and writes what became of it to this node's delivery log."""
+
     def __init__(
         self,
         config: AlertConfig,
         data_dir: Path,
         *,
+        cluster: Cluster | None = None,
         clock: Callable[[], float] = time.time,
         send: Callable[[Channel, Alert], Delivery] = deliver,
     ) -> None:
         self.config = config
         self.log_path = Path(data_dir) / "alerts.jsonl"
-        self.state_path = Path(data_dir) / "alerts-state.json"
+        self.cluster = cluster if cluster is not None else embedded_cluster(Path(data_dir))
         self.clock = clock
         self.send = send
         self._lock = threading.Lock()
-        self._state = self._load_state()
 
-    def _load_state(self) -> dict[str, Any]:
-        try:
-            d = json.loads(self.state_path.read_text("utf-8"))
-            if isinstance(d, dict):
-                return {"sent": dict(d.get("sent") or {}), "recent": dict(d.get("recent") or {})}
-        except (FileNotFoundError, ValueError):
-            pass
-        return {"sent": {}, "recent": {}}
+    def _log(self, rec: DeliveryRecord) -> dict[str, Any]:
+        d = rec.to_dict()
+        with self._lock, open(self.log_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(d, ensure_ascii=False, default=str) + "\n")
+        return d
 
-    def _save_state(self) -> None:
-        tmp = self.state_path.with_name(f".{self.state_path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self._state), "utf-8")
-        os.replace(tmp, self.state_path)
-
-    def _log(self, rec: dict[str, Any]) -> None:
-        with open(self.log_path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
-
-    def log(self, rec: dict[str, Any]) -> None:
+    def log(self, rec: DeliveryRecord) -> dict[str, Any]:
         """Append one record to the delivery log (for results that are not a delivery)."""
-        with self._lock:
-            self._log(rec)
+        return self._log(rec)
 
-    def send_one(self, a: Alert, ch: Channel, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    def send_one(self, a: Alert, ch: Channel, hosts: Iterable[str] | None = None) -> dict[str, Any]:
         """Deliver ``a`` to ``ch`` under ``ch``'s hourly limit, without deduplication (the caller
         keeps its own: owner advice is sent once per contact, forever, not once per window)."""
-        with self._lock:
-            rec = {**self._deliver(ch, a, self.clock()), **(extra or {})}
-            self._log(rec)
-            self._save_state()
-        return rec
+        rec = self._deliver(ch, a, self.clock())
+        if hosts is not None:
+            rec = replace(rec, hosts=tuple(hosts))
+        return self._log(rec)
 
-    def _deliver(self, ch: Channel, a: Alert, now: float) -> dict[str, Any]:
-        """Send ``a`` on ``ch`` unless the channel's hourly limit is reached; the log record (not yet
-        written).  Called with the lock held."""
-        recent: dict[str, list[float]] = self._state["recent"]
-        times = [t for t in recent.get(ch.name, []) if now - t < 3600]
-        rec: dict[str, Any] = {"at": now, "channel": ch.name, "rule": a.rule, "key": a.key, "title": a.title}
-        if len(times) >= self.config.max_per_hour:
-            rec.update(result="rate-limited", ok=False)
-        else:
-            times.append(now)
-            d = self.send(ch, a)
-            rec.update(result="sent" if d.ok else "failed", ok=d.ok, status=d.status, error=d.error,
-                       seconds=d.seconds)
-        recent[ch.name] = times
-        return rec
+    def _deliver(self, ch: Channel, a: Alert, now: float) -> DeliveryRecord:
+        """Send ``a`` on ``ch`` unless the channel's hourly limit is reached (every node's sends count)."""
+        prefix = f"rate:{ch.name}:"
+        # A send older than an hour no longer counts: strictly within the hour, as before.
+        if self.cluster.count_keys(prefix, math.nextafter(now - 3600, math.inf)) >= self.config.max_per_hour:
+            return DeliveryRecord(now, ch.name, a.rule, a.key, a.title, "rate-limited")
+        self.cluster.forget_keys(prefix, now - 3600)
+        self.cluster.claim_key(f"{prefix}{now!r}:{uuid.uuid4().hex}", now)
+        return DeliveryRecord.attempt(now, a, self.send(ch, a))
 
     def dispatch(self, alerts: Iterable[Alert]) -> list[dict[str, Any]]:
         """Send what is new to every channel that wants it; returns the log records written."""
         out: list[dict[str, Any]] = []
-        with self._lock:
-            now = self.clock()
-            sent: dict[str, float] = self._state["sent"]
-            for key in [k for k, t in sent.items() if now - t > self.config.dedup_seconds]:
-                del sent[key]
-            for a in alerts:
-                if a.key in sent:
-                    continue  # deduplicated: this condition was already reported in the window
-                sent[a.key] = now
-                for ch in self.config.channels:
-                    if ch.rules and a.rule not in ch.rules:
-                        continue
-                    rec = self._deliver(ch, a, now)
-                    self._log(rec)
-                    out.append(rec)
-                if not self.config.channels:
-                    rec = {"at": now, "channel": None, "rule": a.rule, "key": a.key, "title": a.title,
-                           "result": "no-channel", "ok": False}
-                    self._log(rec)
-                    out.append(rec)
-            self._save_state()
+        now = self.clock()
+        since = now - self.config.dedup_seconds
+        self.cluster.forget_keys("alert:", since)
+        for a in alerts:
+            if not self.cluster.claim_key(f"alert:{a.key}", now, since=since):
+                continue  # deduplicated: this condition was already reported in the window
+            for ch in self.config.channels:
+                if ch.rules and a.rule not in ch.rules:
+                    continue
+                out.append(self._log(self._deliver(ch, a, now)))
+            if not self.config.channels:
+                out.append(self._log(DeliveryRecord(now, None, a.rule, a.key, a.title, "no-channel")))
         return out
 
 
@@ -208,15 +207,15 @@ periodic rules, then the advice to host owners, :mod:`crashhub.alerts.advice`)."
 
     def __init__(self, data_dir: Path, *, config: AlertConfig | None = None,
                  has_debuginfo: Callable[[str], bool] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, cluster: Cluster | None = None) -> None:
         from crashhub.alerts.advice import AdviceNotifier  # noqa: PLC0415 - it imports this module
         from crashhub.alerts.owners import OwnerBook  # noqa: PLC0415
 
         self.config = config or load_config(Path(data_dir) / "alerts.toml")
-        self.dispatcher = Dispatcher(self.config, Path(data_dir), clock=clock)
+        self.dispatcher = Dispatcher(self.config, Path(data_dir), cluster=cluster, clock=clock)
         self.has_debuginfo = has_debuginfo or (lambda _r: True)
         self.owners = OwnerBook(Path(data_dir) / "host-owners.toml")
-        self.advice = AdviceNotifier(Path(data_dir), self.dispatcher, self.owners, clock=clock)
+        self.advice = AdviceNotifier(self.dispatcher, self.owners, clock=clock)
 
     def on_outcome(self, outcome: Any) -> list[dict[str, Any]]:
         from crashhub.alerts.rules import on_crash  # noqa: PLC0415

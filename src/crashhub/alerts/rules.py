@@ -10,21 +10,29 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from crashhub.store.base import BucketRecord, CrashRecord, KernelRecord, day_of
 from crashhub.store.workflow import is_overdue
 
-RULES = ("new_bucket", "overdue_advice", "spike", "regression", "kb_hit", "no_debuginfo")
+RuleName = Literal["new_bucket", "overdue_advice", "spike", "regression", "kb_hit", "no_debuginfo",
+                   "owner_advice"]
+Severity = Literal["info", "warning", "critical"]
+# The rules a channel may subscribe to (``owner_advice`` goes to the owners' own contacts).
+RULES: tuple[RuleName, ...] = (
+    "new_bucket", "overdue_advice", "spike", "regression", "kb_hit", "no_debuginfo"
+)
+ALL_RULES: tuple[RuleName, ...] = get_args(RuleName)
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    rule: str
+    rule: RuleName
     key: str
     title: str
     text: str
-    severity: str = "warning"  # "info" | "warning" | "critical"
+    severity: Severity = "warning"
     link: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     # ``plain``, when set, is what mail, Slack and Feishu's text message carry instead of ``text``
@@ -34,7 +42,8 @@ class Alert:
     # otherwise it is text, and every chat format escapes all of it.
     markdown: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def wire(self) -> dict[str, Any]:
+        """The alert in the ``json`` webhook's body (a receiver's contract: these keys only)."""
         return {
             "rule": self.rule,
             "key": self.key,
@@ -44,6 +53,25 @@ class Alert:
             "link": self.link,
             "data": self.data,
         }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.wire(), "plain": self.plain, "markdown": self.markdown}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Alert:
+        """An alert from :meth:`to_dict` (or a webhook's :meth:`wire` body); a rule or severity
+        outside the closed sets is refused."""
+        rule, sev = d.get("rule"), d.get("severity", "warning")
+        if rule not in ALL_RULES:
+            raise ValueError(f"unknown alert rule {rule!r}")
+        if sev not in SEVERITIES:
+            raise ValueError(f"unknown alert severity {sev!r}")
+        link, plain = d.get("link"), d.get("plain")
+        return cls(
+            rule=rule, key=str(d["key"]), title=str(d["title"]), text=str(d["text"]), severity=sev,
+            link=None if link is None else str(link), data=dict(d.get("data") or {}),
+            plain=None if plain is None else str(plain), markdown=bool(d.get("markdown", False)),
+        )
 
 
 def _link(base: str | None, path: str) -> str | None:

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"{pfile}: cannot read redaction patterns ({e})") from None
     hub = open_hub(args)
     try:
-        kb = KnowledgeBase(settings.kb_path, starter=settings.starter_kb)
+        kb = KnowledgeBase(settings.kb_path, starter=settings.starter_kb, store=hub.store)
         res = make_bundle(
             hub,
             kb,

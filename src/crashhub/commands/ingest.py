@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     hub = open_store(settings)
-    kb = KnowledgeBase(settings.kb_path, starter=settings.starter_kb)
+    kb = KnowledgeBase(settings.kb_path, starter=settings.starter_kb, store=hub.store)
     # Analysis jobs queued here run in `crashhub serve`'s workers (they share the store).
     from crashhub.jobs import handlers
     from crashhub.jobs.local import LocalQueue

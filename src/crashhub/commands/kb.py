@@ -4,8 +4,11 @@
     crashhub kb list [DIR...]               the entries (default: the shipped starter KB)
     crashhub kb show ID [--kb DIR]...       one entry as YAML (or --json)
     crashhub kb match LOG [--kb DIR]...     triage a log and show the entries each report matches
+    crashhub kb export DIR [--data D]       the hub's entries (its store's) as DIR/<id>.yaml
+    crashhub kb import DIR [--data D]       DIR's entries into the hub's store, applied to the buckets
 
-Store-backed sub-commands (apply to buckets, import/export through the API) live with the hub.
+The hub keeps its entries in its database (docs/kb.md); ``export`` and ``import`` are how they are
+reviewed in git.  The other actions work on files and need no store.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import sys
 from pathlib import Path
 
+from crashhub.commands._store import add_store_arguments, open_hub, settings_from
 from crashhub.errors import KbError, LogError
 from crashhub.kb.load import check_paths, dump_entry, load_dir, load_examples, load_starter
 from crashhub.kb.match import match
@@ -51,6 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="JSON: reports with their matches")
 
 
+    for name, what in (("export", "write the hub's entries as DIR/<id>.yaml"),
+                       ("import", "store DIR's entries in the hub (replacing those of the same id)")):
+        p = sub.add_parser(name, help=what)
+        p.add_argument("dir", type=Path, metavar="DIR")
+        add_store_arguments(p)
+
+
 def _kb_options(p: argparse.ArgumentParser, *, examples: bool) -> None:
     p.add_argument("--kb", action="append", type=Path, default=[], metavar="DIR",
                    help="a KB directory (repeatable); searched before the shipped entries")
@@ -67,7 +78,35 @@ def run(args: argparse.Namespace) -> int:
         return _list(args)
     if action == "show":
         return _show(args)
+    if action in ("export", "import"):
+        return _exchange(args)
     return _match(args)
+
+
+def _exchange(args: argparse.Namespace) -> int:
+    """``export`` or ``import`` between a directory and the hub's store."""
+    from crashhub.ingest.knowledge import KnowledgeBase, export_dir, import_dir  # noqa: PLC0415
+
+    settings = settings_from(args)
+    hub = open_hub(args)
+    try:
+        if args.action == "export":
+            paths = export_dir(hub.store.kb, args.dir)
+            print(f"{len(paths)} entr{'y' if len(paths) == 1 else 'ies'} written to {args.dir}")
+            return 0
+        _, errors = check_paths([args.dir])
+        for e in errors:
+            print(e)
+        if errors:  # all or nothing: a reviewed directory goes in whole
+            print(f"{len(errors)} problem(s); nothing imported", file=sys.stderr)
+            return EXIT_PROBLEMS
+        done, _ = import_dir(hub.store.kb, args.dir, by="cli:import")
+        kb = KnowledgeBase(settings.kb_path, starter=bool(settings.starter_kb), store=hub.store)
+        changed = kb.reapply(hub.store)
+        print(f"{len(done)} entr{'y' if len(done) == 1 else 'ies'} imported; {changed} bucket(s) changed")
+        return 0
+    finally:
+        hub.close()
 
 
 def _lint(dirs: list[Path]) -> int:

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     lang = i18n.negotiate(None, args.lang or config.locale_language())
     hub = open_hub(args)
     try:
-        kb = KnowledgeBase(settings.kb_path, starter=settings.starter_kb)
+        kb = KnowledgeBase(settings.kb_path, starter=settings.starter_kb, store=hub.store)
         if args.weekly:
             doc = render.weekly_doc(hub)
         elif args.bucket:

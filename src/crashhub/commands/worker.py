@@ -156,7 +156,7 @@ def make_runtime_factory(settings: Settings, limits: Limits, modules: list[str],
             from crashhub.store import open_store
 
             hub = open_store(settings, migrate=False)
-            kb = KnowledgeBase(settings.kb_path, starter=settings.starter_kb)
+            kb = KnowledgeBase(settings.kb_path, starter=settings.starter_kb, store=hub.store)
             # A registry only: the handlers are registered on a queue that never runs workers.
             registry = LocalQueue(hub.store, workers=0)
             for name in modules:

@@ -1,9 +1,11 @@
-"""The hub's knowledge base: the YAML directory ``<data>/kb`` (plus the package's starter KB) kept in memory.
+"""The hub's knowledge base: the entries in the store (``store.kb``) plus the package's starter KB.
 
 The entries themselves are the kb helper's (:mod:`crashhub.kb`); this module adds what the hub needs:
-a thread-safe cache that reloads when a file changes, writes through the API (YAML written to a temp
-name and renamed, so the directory stays git-friendly and never holds half a file), and re-applying
-every entry to every bucket (matches are stored per bucket and per crash).
+a thread-safe cache that reloads when the store's KB revision moves (so every node sees an edit at
+once), writes through the API, the import and export of YAML directories (``crashhub kb import`` /
+``export``: entries reviewable in git, and a pre-0012 ``<data>/kb`` imported by the first start),
+and re-applying every entry to every bucket (matches are stored per bucket and per crash).  Without
+a store (a hub-less pipeline) the entries are a YAML directory's, as before.
 """
 
 # ruff: noqa: PLC0415 - imports inside functions are deliberate: each command and stage loads
@@ -15,6 +17,7 @@ import logging
 import os
 import re
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +39,7 @@ log = logging.getLogger("crashhub.kb")
 if TYPE_CHECKING:
     from crashhub.kb import KbEntry
     from crashhub.model import CrashReport
+    from crashhub.store import Kb
     from crashhub.store.base import Store
 
 
@@ -47,12 +51,21 @@ def match_dict(m: Any) -> dict[str, Any]:
 
 
 class KnowledgeBase:
-    def __init__(self, directory: Path, *, starter: bool = True) -> None:
+    """The entries a hub matches with.  With a ``store`` (every hub command) they are the store's
+    (``store.kb``), read again whenever its revision moves, so an edit made on one node matches on
+    every node at once; ``directory`` is then only imported, once, by the first start that finds it.
+    Without a store, the YAML files of ``directory`` themselves (a hub-less pipeline, tests)."""
+
+    def __init__(self, directory: Path, *, starter: bool = True, store: Store | None = None) -> None:
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.repo: Kb | None = None if store is None else store.kb
+        if store is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        else:
+            import_once(store, self.directory)
         self.starter = starter
         self._lock = threading.RLock()
-        self._stamp: tuple[tuple[str, int, int], ...] | None = None
+        self._stamp: object = None
         self._entries: list[KbEntry] = []
         self._starter_entries: list[KbEntry] | None = None
         self.errors: list[KbError] = []
@@ -67,16 +80,36 @@ class KnowledgeBase:
             out.append((p.name, st.st_size, st.st_mtime_ns))
         return tuple(out)
 
+    def _load(self) -> tuple[object, list[KbEntry], list[KbError]]:
+        """The source's stamp (the store's revision, or the files' sizes and times) and its entries."""
+        from crashhub.kb import check_paths, parse_entry
+
+        if self.repo is None:
+            stamp = self._dir_stamp()
+            if stamp == self._stamp:
+                return stamp, self._entries, self.errors
+            return stamp, *check_paths([self.directory])
+        rev = self.repo.revision()
+        if rev == self._stamp:
+            return rev, self._entries, self.errors
+        entries, errors = [], []
+        for rec in self.repo.list():
+            try:
+                entries.append(replace(parse_entry(rec.text, f"kb:{rec.id}"), path=f"kb:{rec.id}"))
+            except KbError as e:  # an entry this version cannot read: left out, like a broken file
+                errors.append(e)
+        return rev, entries, errors
+
     def entries(self) -> list[KbEntry]:
         """Local entries first (they override a starter entry of the same id), then the starter KB."""
-        from crashhub.kb import check_paths, load_starter
+        from crashhub.kb import load_starter
 
         with self._lock:
-            stamp = self._dir_stamp()
+            stamp, entries, errors = self._load()
             if stamp != self._stamp:
-                # A file broken by hand must not stop ingest: its entry is left out and the error kept
+                # A broken entry must not stop ingest: it is left out and the error kept
                 # (``errors``, logged once per change) while every good entry still applies.
-                self._entries, self.errors = check_paths([self.directory])
+                self._entries, self.errors = entries, errors
                 for e in self.errors:
                     log.warning("knowledge base: %s", e)
                 self._stamp = stamp
@@ -104,13 +137,18 @@ class KnowledgeBase:
             raise KbError("bad entry id", str(p), None, "id")
         return p
 
-    def put(self, entry: KbEntry) -> KbEntry:
-        """Write an entry's YAML file (validated again by parsing what was written)."""
+    def put(self, entry: KbEntry, *, by: str | None = None) -> KbEntry:
+        """Store an entry (validated again by parsing what is stored): in the store, or as the
+        directory's YAML file (written to a temp name and renamed, never half a file)."""
         from crashhub.kb import dump_entry, parse_entry
 
-        path = self._path(entry.id)
         text = dump_entry(entry)
-        parse_entry(text, str(path))  # never write a file the loader would refuse
+        if self.repo is not None:
+            parse_entry(text, f"kb:{entry.id}")  # never store an entry the loader would refuse
+            self.repo.put(entry.id, text, by=by)
+            return replace(entry, path=f"kb:{entry.id}")
+        path = self._path(entry.id)
+        parse_entry(text, str(path))
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         with self._lock:
             with open(tmp, "w", encoding="utf-8") as f:
@@ -148,7 +186,9 @@ class KnowledgeBase:
             )
         return self.put(entry)
 
-    def delete(self, entry_id: str) -> bool:
+    def delete(self, entry_id: str, *, by: str | None = None) -> bool:
+        if self.repo is not None:
+            return self.repo.delete(entry_id, by=by)
         path = self._path(entry_id)
         with self._lock:
             try:
@@ -172,3 +212,46 @@ class KnowledgeBase:
                 store.set_bucket_kb(bid, matches)
                 changed += 1
         return changed
+
+
+IMPORTED = "kb-imported:"  # + the directory: the store's record that a start imported it
+
+
+def import_dir(repo: Kb, directory: Path, *, replace_existing: bool = True,
+               by: str | None = None) -> tuple[list[str], list[KbError]]:
+    """The YAML entries of ``directory`` into the store: (ids stored, files refused).
+    ``replace_existing=False`` leaves an entry the store already has alone."""
+    from crashhub.kb import check_paths, dump_entry
+
+    entries, errors = check_paths([directory])
+    done = []
+    for e in entries:
+        if repo.put(e.id, dump_entry(e), by=by, replace=replace_existing) is not None:
+            done.append(e.id)
+    return done, errors
+
+
+def export_dir(repo: Kb, directory: Path) -> list[Path]:
+    """Every entry of the store as ``<id>.yaml`` in ``directory`` (for review in git); the paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    out = []
+    for rec in repo.list():
+        path = directory / f"{rec.id}.yaml"
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(rec.text, "utf-8")
+        os.replace(tmp, path)
+        out.append(path)
+    return out
+
+
+def import_once(store: Store, directory: Path) -> None:
+    """A hub from before the KB moved into the store keeps its entries: the first start that finds
+    ``<data>/kb`` imports it (one node: the claim is the store's), never over an entry the store has."""
+    if not any(directory.glob("*.y*ml")):
+        return
+    if not store.cluster.claim_key(f"{IMPORTED}{directory.resolve()}", time.time()):
+        return
+    done, errors = import_dir(store.kb, directory, replace_existing=False, by=f"import:{directory}")
+    log.info("knowledge base: %d entries imported from %s into the store", len(done), directory)
+    for e in errors:
+        log.warning("knowledge base: not imported: %s", e)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from crashhub.store._cluster import Cluster, node_name
+from crashhub.store._kb import Kb, KbRecord
 from crashhub.store.base import Store
 from crashhub.store.blobs import BlobStore
 
@@ -48,4 +50,4 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Hub:
     return Hub(settings=settings, store=store, blobs=blobs)
 
 
-__all__ = ["BlobStore", "Hub", "Store", "open_store"]
+__all__ = ["BlobStore", "Cluster", "Hub", "Kb", "KbRecord", "Store", "node_name", "open_store"]

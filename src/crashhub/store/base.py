@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from crashhub.store._cluster import Cluster
+from crashhub.store._kb import Kb
 from crashhub.store.retention_records import DeletedCrash, DumpHolding, EvictedDump
 from crashhub.store.workflow import effective_status, kb_status
 
@@ -312,6 +314,10 @@ class Store(abc.ABC):
 
     #: Whether several hub nodes may share this store (a database server, not an embedded file).
     shared: bool = False
+    #: What the nodes share besides crashes: leases, alert de-duplication keys, cursors.
+    cluster: Cluster
+    #: The knowledge base's entries (every node matches with these).
+    kb: Kb
 
     # -- lifecycle
     @abc.abstractmethod

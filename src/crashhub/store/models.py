@@ -299,10 +299,14 @@ __all__ = [
     "BucketKernel",
     "CeleryJob",
     "CeleryWorker",
+    "ClusterCursor",
+    "ClusterKey",
+    "ClusterLease",
     "Crash",
     "CrashFile",
     "Host",
     "Job",
+    "KbRow",
     "RateLimit",
     "Secret",
     "SpoolItem",
@@ -311,3 +315,44 @@ __all__ = [
     "UniqueConstraint",
     "Upload",
 ]
+
+
+# ---------------------------------------------------------------- shared by the nodes (0012)
+class ClusterLease(Base):
+    """Periodic work a node holds until ``expires_at`` (store/_cluster.py)."""
+
+    __tablename__ = "cluster_leases"
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[float] = mapped_column(Float)
+    acquired_at: Mapped[float] = mapped_column(Float)
+
+
+class ClusterKey(Base):
+    """A de-duplication key (an alert sent, an advice delivered) with when it was recorded."""
+
+    __tablename__ = "cluster_keys"
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class ClusterCursor(Base):
+    """A named position (the owner advice's cursor) as a JSON value."""
+
+    __tablename__ = "cluster_cursors"
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class KbRow(Base):
+    """A knowledge-base entry as its YAML text (store/_kb.py); a deleted entry keeps its row, so
+    ``max(revision)`` changes on every write and a node's cache can be checked with one query."""
+
+    __tablename__ = "kb_entries"
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, unique=True)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[float] = mapped_column(Float)
+    updated_by: Mapped[str | None] = mapped_column(String(255), nullable=True)

@@ -27,6 +27,8 @@ from sqlalchemy.orm import Session
 
 from crashhub.errors import StoreError
 from crashhub.store import models as m
+from crashhub.store._cluster import Cluster
+from crashhub.store._kb import Kb
 from crashhub.store.base import (
     CrashRecord,
     FileRecord,
@@ -133,6 +135,12 @@ class SqlBase:
             kwargs["pool_size"] = 10
         self.engine: Engine = create_engine(url, **kwargs)
         self._local = threading.local()
+        from crashhub.store._cluster import SqlCluster
+        from crashhub.store._kb import SqlKb
+
+        # The repositories the nodes share (leases, alert keys, cursors; the KB), on this engine.
+        self.cluster: Cluster = SqlCluster(self)
+        self.kb: Kb = SqlKb(self)
         if self.dialect == "sqlite":
 
             @event.listens_for(self.engine, "connect")

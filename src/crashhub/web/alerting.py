@@ -4,7 +4,7 @@ Deliveries go through one background thread: a webhook may take its full timeout
 answer, and an upload must not wait for that.  ``on_outcome`` only puts the outcome on a queue;
 ``tick`` (overdue first advice, spikes, kernels without debuginfo, and the advice sent to the owners
 of the hosts in a bucket, :mod:`crashhub.alerts.advice`) runs on the same thread every
-``alert_interval`` seconds, so the dispatcher's state files have one writer.
+``alert_interval`` seconds, and only on the node holding the tick's lease (``store.cluster``).
 """
 
 # ruff: noqa: PLC0415 - the debuginfo store loads only when a kernel is asked about
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from crashhub.alerts.channels import Channel
 from crashhub.alerts.engine import AlertEngine, load_config
+from crashhub.store import node_name
 
 if TYPE_CHECKING:
     from crashhub.config import Settings
@@ -49,24 +50,36 @@ def has_debuginfo_for(settings: Settings) -> Any:
     return has
 
 
-def build_engine(settings: Settings) -> AlertEngine:
+def build_engine(settings: Settings, store: Store) -> AlertEngine:
     """Channels from ``<data>/alerts.toml`` plus the ``alert_webhook`` setting (generic JSON);
-    the first-advice deadline from the ``first_advice_hours`` setting."""
+    the first-advice deadline from the ``first_advice_hours`` setting; de-duplication and the
+    owner-advice cursor in ``store.cluster``, which every node shares."""
     cfg = load_config(settings.data_dir / "alerts.toml")
     url = settings.alert_webhook.strip()
     if url:
         cfg.channels.append(Channel(name="alert_webhook", type="webhook", format="json", url=url))
     cfg = replace(cfg, advice_hours=settings.first_advice_hours)
-    return AlertEngine(settings.data_dir, config=cfg, has_debuginfo=has_debuginfo_for(settings))
+    return AlertEngine(
+        settings.data_dir, config=cfg, has_debuginfo=has_debuginfo_for(settings), cluster=store.cluster
+    )
+
+
+LEASE = "alerts.tick"
 
 
 class AlertPump:
-    """One thread that delivers ingest alerts as they come and runs ``tick`` every ``interval``."""
+    """One thread that delivers ingest alerts as they come and runs ``tick`` every ``interval``
+    when this node holds the ``alerts.tick`` lease: of several nodes on one database, one sends
+    the periodic alerts and the owner advice (an ingest alert goes from the node that stored the
+    crash; its key, claimed in the store, keeps it to one)."""
 
-    def __init__(self, engine: AlertEngine, store: Store, interval: float) -> None:
+    def __init__(
+        self, engine: AlertEngine, store: Store, interval: float, *, node: str | None = None
+    ) -> None:
         self.engine = engine
         self.store = store
         self.interval = interval
+        self.node = node or node_name()
         self._q: queue.Queue[Outcome | None] = queue.Queue(maxsize=10_000)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -106,8 +119,16 @@ class AlertPump:
             if item is not None:
                 self._guard("on_outcome", lambda o=item: self.engine.on_outcome(o))
             if time.monotonic() >= next_tick and not self._stop.is_set():
-                self._guard("tick", lambda: self.engine.tick(self.store))
+                self._guard("tick", self.tick)
                 next_tick = time.monotonic() + self.interval
+        self._guard("release", lambda: self.store.cluster.release_lease(LEASE, self.node))
+
+    def tick(self) -> list[dict[str, Any]]:
+        """The periodic alerts, if this node holds (or now takes) the lease; a lease outlives two
+        missed ticks, so a node that died hands over within ``2 * interval`` (a minute at least)."""
+        if not self.store.cluster.try_lease(LEASE, self.node, max(2 * self.interval, 60.0)):
+            return []
+        return self.engine.tick(self.store)
 
     @staticmethod
     def _guard(what: str, fn: Any) -> None:

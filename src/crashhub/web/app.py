@@ -43,7 +43,7 @@ from crashhub.ingest.arrival import Pipeline
 from crashhub.ingest.knowledge import KnowledgeBase
 from crashhub.ingest.spool import SpoolWatcher
 from crashhub.jobs.base import Queue
-from crashhub.store import Hub, open_store
+from crashhub.store import Hub, node_name, open_store
 from crashhub.web.alerting import AlertPump, build_engine
 from crashhub.web.auth import Forbidden
 from crashhub.web.multipart import MultipartError
@@ -122,6 +122,7 @@ class Context:
     watcher: SpoolWatcher | None = None
     alerts: AlertPump | None = None
     started: float = field(default_factory=time.time)
+    node: str = field(default_factory=node_name)  # this process among the hub's nodes (leases)
 
 
 def build_context(settings: Settings, *, hub: Hub | None = None) -> Context:
@@ -129,7 +130,7 @@ def build_context(settings: Settings, *, hub: Hub | None = None) -> Context:
     from crashhub.jobs.local import LocalQueue
 
     hub = hub or open_store(settings)
-    kb = KnowledgeBase(settings.kb_path, starter=settings.starter_kb)
+    kb = KnowledgeBase(settings.kb_path, starter=settings.starter_kb, store=hub.store)
     queue: Queue
     if settings.queue == "celery":
         from crashhub.jobs.celery_queue import queue_from_settings
@@ -142,10 +143,12 @@ def build_context(settings: Settings, *, hub: Hub | None = None) -> Context:
     pipeline = Pipeline(hub, kb, queue, observer=metrics.observe)
     # Until the app's lifespan starts the pump's thread, alerts are delivered in the caller's
     # thread (``crashhub serve --demo`` ingesting before it listens).
-    alerts = AlertPump(build_engine(settings), hub.store, settings.alert_interval)
+    node = node_name()
+    alerts = AlertPump(build_engine(settings, hub.store), hub.store, settings.alert_interval, node=node)
     pipeline.add_listener(alerts.on_outcome)
     return Context(
-        settings=settings, hub=hub, kb=kb, queue=queue, pipeline=pipeline, metrics=metrics, alerts=alerts
+        settings=settings, hub=hub, kb=kb, queue=queue, pipeline=pipeline, metrics=metrics, alerts=alerts,
+        node=node,
     )
 
 
@@ -170,12 +173,21 @@ def collect_garbage(ctx: Context) -> dict[str, int]:
     return out
 
 
+def leased(ctx: Context, name: str, every: float) -> bool:
+    """Whether this node is the one to run the periodic work ``name`` now: it holds (or takes) the
+    work's lease in the store, which outlives two missed rounds and then passes to another node."""
+    return ctx.hub.store.cluster.try_lease(name, ctx.node, 2 * every)
+
+
 def periodic_retention(ctx: Context, stop: threading.Event, every: float) -> None:
-    """Run the retention policy every ``every`` seconds (``crashhub gc`` by hand does the same)."""
+    """Run the retention policy every ``every`` seconds (``crashhub gc`` by hand does the same), on
+    one node of the cluster at a time."""
     from crashhub.retention import apply
 
     while not stop.wait(every):
         try:
+            if not leased(ctx, "retention", every):
+                continue
             out = apply.run(ctx.hub, actor="gc")
             if out.evicted:
                 log.info("retention: %s", apply.lines(out)[-1])
@@ -264,9 +276,11 @@ def _start_background(ctx: Context, stop: threading.Event) -> None:
         ctx.watcher.start()
 
     def periodic_gc() -> None:
-        while not stop.wait(max(60.0, settings.blob_gc_grace)):
+        every = max(60.0, settings.blob_gc_grace)
+        while not stop.wait(every):
             try:
-                collect_garbage(ctx)
+                if leased(ctx, "gc", every):  # the blobs and uploads are the cluster's
+                    collect_garbage(ctx)
             except Exception:
                 log.exception("garbage collection failed")
 
