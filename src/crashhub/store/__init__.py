@@ -1,5 +1,11 @@
 """The hub's store: the database behind :class:`Store` and the blobs behind :class:`BlobStore`.
 
+``Store`` is a composition of small repositories, each an interface here with its SQL
+implementation in ``crashhub.store.sql``: ``store.crashes`` (:class:`Crashes`), ``store.buckets``
+(:class:`Buckets`), ``store.retention`` (:class:`Retention`), ``store.hosts`` (:class:`Hosts`),
+``store.access`` (:class:`Access`), ``store.uploads`` (:class:`Uploads`), ``store.jobs``
+(:class:`Jobs`).  Records are in ``crashhub.store.base``.
+
 ``open_store(settings)`` is what commands call: it opens the configured database, upgrades
 its schema and opens the blob store.
 """
@@ -12,7 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from crashhub.store.base import Store
+from crashhub.store._access import Access
+from crashhub.store._buckets import Buckets
+from crashhub.store._crashes import Crashes
+from crashhub.store._hosts import Hosts
+from crashhub.store._jobs import Jobs
+from crashhub.store._retention import Retention
+from crashhub.store._store import Store
+from crashhub.store._uploads import Uploads
 from crashhub.store.blobs import BlobStore
 
 if TYPE_CHECKING:
@@ -38,8 +51,7 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Hub:
 
     settings.data_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     prepare_sqlite(settings.db_url)
-    store = SqlStore(settings.db_url)
-    store.first_advice_hours = float(settings.first_advice_hours)
+    store = SqlStore(settings.db_url, first_advice_hours=float(settings.first_advice_hours))
     if migrate:
         store.migrate()
     blobs = open_blobs(
@@ -48,4 +60,16 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Hub:
     return Hub(settings=settings, store=store, blobs=blobs)
 
 
-__all__ = ["BlobStore", "Hub", "Store", "open_store"]
+__all__ = [
+    "Access",
+    "BlobStore",
+    "Buckets",
+    "Crashes",
+    "Hosts",
+    "Hub",
+    "Jobs",
+    "Retention",
+    "Store",
+    "Uploads",
+    "open_store",
+]

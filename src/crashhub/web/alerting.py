@@ -24,7 +24,7 @@ from crashhub.alerts.engine import AlertEngine, load_config
 if TYPE_CHECKING:
     from crashhub.config import Settings
     from crashhub.ingest.arrival import Outcome
-    from crashhub.store.base import Store
+    from crashhub.store import Store
 
 log = logging.getLogger("crashhub.alerts")
 

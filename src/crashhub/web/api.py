@@ -192,13 +192,13 @@ def install(app: FastAPI, ctx: Context) -> None:
         offset: int = Query(0, ge=0, le=MAX_OFFSET),
     ) -> dict[str, Any]:
         need(request, "read")
-        rows = store.list_crashes(
+        rows = store.crashes.list_crashes(
             host=host, kind=kind, bucket=bucket, since=_since(since), limit=limit, offset=offset
         )
         return {"crashes": [_crash_summary(c.to_dict()) for c in rows], "limit": limit, "offset": offset}
 
     def _get(crash_id: str) -> Any:
-        c = store.get_crash(crash_id)
+        c = store.crashes.get_crash(crash_id)
         if c is None:
             raise ApiError(404, f"no crash {crash_id!r}")
         return c
@@ -209,7 +209,7 @@ def install(app: FastAPI, ctx: Context) -> None:
         d: dict[str, Any] = _get(crash_id).to_dict()
         # "kb" is what matched when the crash arrived; "bucket_kb" what the knowledge base says now
         # (entries added or edited later are re-applied to every bucket).
-        b = store.get_bucket(d["bucket"])
+        b = store.buckets.get_bucket(d["bucket"])
         d["bucket_kb"] = b.kb if b is not None else []
         return d
 
@@ -229,7 +229,7 @@ def install(app: FastAPI, ctx: Context) -> None:
         if f.role == "vmcore":
             if "admin" not in auth.GRANTS.get(tok.role, frozenset()):
                 raise ApiError(403, f"role {tok.role!r} may not download dumps (needs admin)")
-            store.audit(
+            store.access.audit(
                 f"token:{tok.id}:{tok.name}",
                 "download-dump",
                 f"{crash_id}/{name}",
@@ -363,11 +363,11 @@ def install(app: FastAPI, ctx: Context) -> None:
         filters: dict[str, Any] = {
             "kind": kind, "kernel": kernel, "host": host, "kb_status": kb, "since": since, "status": status
         }
-        rows = store.list_buckets(sort=sort, limit=limit, offset=offset, **filters, **bucket_opts())
+        rows = store.buckets.list_buckets(sort=sort, limit=limit, offset=offset, **filters, **bucket_opts())
         # A JSONResponse skips FastAPI's recursive jsonable_encoder: the records are plain JSON already.
         return JSONResponse(
             {
-                "total": store.count_buckets(**filters),
+                "total": store.buckets.count_buckets(**filters),
                 "sort": sort,
                 "limit": limit,
                 "offset": offset,
@@ -378,15 +378,16 @@ def install(app: FastAPI, ctx: Context) -> None:
     @app.get("/api/v1/buckets/{bucket_id}", tags=["buckets"])
     def get_bucket(request: Request, bucket_id: str) -> dict[str, Any]:
         need(request, "read")
-        b = store.get_bucket(bucket_id, **bucket_opts())
+        b = store.buckets.get_bucket(bucket_id, **bucket_opts())
         if b is None:
             raise ApiError(404, f"no bucket {bucket_id!r}")
         d = b.to_dict()
         d["events"] = [
             {"at": e.at, "action": e.action, "actor": e.actor, "detail": e.detail}
-            for e in store.bucket_events(bucket_id)
+            for e in store.buckets.bucket_events(bucket_id)
         ]
-        d["crashes"] = [_crash_summary(c.to_dict()) for c in store.list_crashes(bucket=bucket_id, limit=20)]
+        crashes = store.crashes.list_crashes(bucket=bucket_id, limit=20)
+        d["crashes"] = [_crash_summary(c.to_dict()) for c in crashes]
         return d
 
     @app.post("/api/v1/buckets/{bucket_id}/merge", tags=["buckets"])
@@ -396,7 +397,8 @@ def install(app: FastAPI, ctx: Context) -> None:
         into = body.get("into") if isinstance(body, dict) else None
         if not isinstance(into, str):
             raise ApiError(400, 'body must be {"into": "<bucket id>"}')
-        b = await run_in_threadpool(store.merge_buckets, bucket_id, into, f"token:{tok.id}:{tok.name}")
+        actor = f"token:{tok.id}:{tok.name}"
+        b = await run_in_threadpool(store.buckets.merge_buckets, bucket_id, into, actor)
         return b.to_dict()
 
     @app.patch("/api/v1/buckets/{bucket_id}", tags=["buckets"])
@@ -413,10 +415,10 @@ def install(app: FastAPI, ctx: Context) -> None:
             or not all(isinstance(body[k], str) for k in body)
         ):
             raise ApiError(400, 'body must be {"status": "...", "owner": "...", "advice": "..."} (strings)')
-        if await run_in_threadpool(store.get_bucket, bucket_id) is None:
+        if await run_in_threadpool(store.buckets.get_bucket, bucket_id) is None:
             raise ApiError(404, f"no bucket {bucket_id!r}")
         b = await run_in_threadpool(
-            lambda: store.set_bucket_workflow(
+            lambda: store.buckets.set_bucket_workflow(
                 bucket_id, **{k: body[k] for k in fields if k in body}, actor=f"token:{tok.id}:{tok.name}"
             )
         )
@@ -431,7 +433,7 @@ def install(app: FastAPI, ctx: Context) -> None:
             raise ApiError(400, 'body must be {"crashes": ["<crash id>", ...], "title": "..."}')
         title = body.get("title") if isinstance(body.get("title"), str) else None
         b = await run_in_threadpool(
-            store.split_bucket, bucket_id, crashes, f"token:{tok.id}:{tok.name}", title
+            store.buckets.split_bucket, bucket_id, crashes, f"token:{tok.id}:{tok.name}", title
         )
         return b.to_dict()
 
@@ -471,7 +473,7 @@ def install(app: FastAPI, ctx: Context) -> None:
         else:
             body = await jsonbody.parse(request, cap, "max_kb_entry_bytes")
             entry = await run_in_threadpool(ctx.kb.put_data, body, expect_id=entry_id)
-        store.audit(f"token:{tok.id}:{tok.name}", "kb-put", entry.id)
+        store.access.audit(f"token:{tok.id}:{tok.name}", "kb-put", entry.id)
         changed = await run_in_threadpool(ctx.kb.reapply, store)
         return entry, changed
 
@@ -497,7 +499,7 @@ def install(app: FastAPI, ctx: Context) -> None:
                 f"no local knowledge-base entry {entry_id!r} (starter entries are "
                 "overridden by a local entry of the same id, not deleted)",
             )
-        store.audit(f"token:{tok.id}:{tok.name}", "kb-delete", entry_id)
+        store.access.audit(f"token:{tok.id}:{tok.name}", "kb-delete", entry_id)
         return {"deleted": entry_id, "buckets_changed": await run_in_threadpool(ctx.kb.reapply, store)}
 
     # ------------------------------------------------------------------ hosts, kernels, jobs, audit
@@ -523,7 +525,7 @@ def install(app: FastAPI, ctx: Context) -> None:
         if kd is not None and not isinstance(kd, dict):
             raise ApiError(400, "field 'kdump': expected an object")
         await run_in_threadpool(
-            lambda: store.report_host(
+            lambda: store.hosts.report_host(
                 body["host"],
                 release=opt("release"),
                 build_id=opt("build_id"),
@@ -538,7 +540,7 @@ def install(app: FastAPI, ctx: Context) -> None:
     @app.get("/api/v1/hosts", tags=["hosts"])
     def hosts(request: Request) -> dict[str, Any]:
         need(request, "read")
-        return {"hosts": [h.to_dict() for h in store.list_hosts()]}
+        return {"hosts": [h.to_dict() for h in store.hosts.list_hosts()]}
 
     @app.get("/api/v1/kernels", tags=["hosts"])
     def kernels(request: Request) -> dict[str, Any]:
@@ -554,7 +556,7 @@ def install(app: FastAPI, ctx: Context) -> None:
                     "build_ids": list(k.build_ids),
                     "debuginfo": find_vmlinux(s.vmlinux_dir, k.release) is not None,
                 }
-                for k in store.list_kernels()
+                for k in store.hosts.list_kernels()
             ]
         }
 
@@ -564,7 +566,7 @@ def install(app: FastAPI, ctx: Context) -> None:
     ) -> dict[str, Any]:
         need(request, "read")
         return {
-            "depth": store.job_depth(),
+            "depth": store.jobs.job_depth(),
             "jobs": [
                 {
                     "id": j.id,
@@ -575,7 +577,7 @@ def install(app: FastAPI, ctx: Context) -> None:
                     "result": j.result,
                     "error": j.error,
                 }
-                for j in store.list_jobs(state=state, limit=limit)
+                for j in store.jobs.list_jobs(state=state, limit=limit)
             ],
         }
 
@@ -585,7 +587,7 @@ def install(app: FastAPI, ctx: Context) -> None:
         return {
             "audit": [
                 {"at": a.at, "actor": a.actor, "action": a.action, "target": a.target, "detail": a.detail}
-                for a in store.list_audit(limit)
+                for a in store.access.list_audit(limit)
             ]
         }
 

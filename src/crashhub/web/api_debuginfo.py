@@ -38,7 +38,7 @@ def install(app: FastAPI, ctx: Context) -> None:
     @app.post("/api/v1/crashes/{crash_id}/analyze", tags=["crashes"], status_code=202)
     def analyze_now(request: Request, crash_id: str) -> JSONResponse:
         need(request, "admin")
-        crash = store.get_crash(crash_id)
+        crash = store.crashes.get_crash(crash_id)
         if crash is None:
             raise ApiError(404, f"no crash {crash_id!r}")
         if not crash.dump_kept:
@@ -52,7 +52,7 @@ def install(app: FastAPI, ctx: Context) -> None:
     def debuginfo_list(request: Request) -> dict[str, Any]:
         need(request, "read")
         kernels = [{"release": k.release, "build_id": next(iter(k.build_ids), None)}
-                   for k in store.list_kernels()]
+                   for k in store.hosts.list_kernels()]
         return {
             "entries": [e.to_dict() for e in debuginfo.list()],
             "kernels": debuginfo.readiness(kernels),

@@ -38,13 +38,13 @@ def install(app: FastAPI, ctx: Context) -> None:
 
     def pin(request: Request, crash_id: str, on: bool) -> dict[str, Any]:
         actor = admin(request)
-        c = store.get_crash(crash_id)
+        c = store.crashes.get_crash(crash_id)
         if c is None:
             raise ApiError(404, f"no crash {crash_id!r}")
         if on and not c.dump_kept:
             why = "it has no dump" if not c.has_vmcore else "its dump was evicted"
             raise ApiError(409, f"crash {crash_id}: nothing to pin, {why}")
-        d = store.pin_dump(crash_id, actor, pinned=on).to_dict()
+        d = store.retention.pin_dump(crash_id, actor, pinned=on).to_dict()
         return {k: d[k] for k in ("id", "dump_kept", "dump_pinned", "dump_evicted")}
 
     @app.put("/api/v1/crashes/{crash_id}/pin", tags=["retention"])
@@ -58,7 +58,7 @@ def install(app: FastAPI, ctx: Context) -> None:
     @app.delete("/api/v1/crashes/{crash_id}", tags=["retention"])
     def delete_crash(request: Request, crash_id: str) -> dict[str, Any]:
         actor = admin(request)
-        if store.get_crash(crash_id) is None:
+        if store.crashes.get_crash(crash_id) is None:
             raise ApiError(404, f"no crash {crash_id!r}")
         gone, size = apply.delete_crash(hub, crash_id, actor)
         return {"deleted": gone.crash_id, "host": gone.host, "bucket": gone.bucket_id, "bytes_removed": size}

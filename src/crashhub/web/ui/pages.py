@@ -58,8 +58,8 @@ def _filtered(
     if kb and kb not in KB_STATUSES:
         raise PageError(400, f"unknown KB status {kb!r} ({', '.join(KB_STATUSES)})")
     filters: dict[str, Any] = {"kind": kind, "kernel": kernel, "host": host, "kb_status": kb, "since": since}
-    rows = ui.store.list_buckets(sort=sort, limit=PAGE, offset=offset, **filters, **ui.bucket_opts())
-    return rows, ui.store.count_buckets(**filters)
+    rows = ui.store.buckets.list_buckets(sort=sort, limit=PAGE, offset=offset, **filters, **ui.bucket_opts())
+    return rows, ui.store.buckets.count_buckets(**filters)
 
 
 def release_chart(ui: UI, now: float) -> views.Chart:
@@ -67,7 +67,7 @@ def release_chart(ui: UI, now: float) -> views.Chart:
         today = day_of(now)
         days = views.days_back(today, CHART_DAYS)
         since = now - CHART_DAYS * 86400
-        return views.stacked_days(ui.store.crashes_per_day_by_release(since), days)
+        return views.stacked_days(ui.store.crashes.crashes_per_day_by_release(since), days)
 
     return ui.cached("release-chart", 60.0, make)  # type: ignore[no-any-return]
 
@@ -123,7 +123,7 @@ def install(r: APIRouter, ui: UI) -> None:
                     raise AuthError("wrong user name or password")
                 _s, cookie = ui.sessions.issue(username, role)
         except AuthError as e:
-            store.audit(f"ui:{username or 'token'}", "ui-login-failed", "ui", {"error": str(e)})
+            store.access.audit(f"ui:{username or 'token'}", "ui-login-failed", "ui", {"error": str(e)})
             return _login_page(request, nxt, str(e), 401)
         ui.login_by_addr.take_back(request.client.host if request.client else "unknown")
         if not token.strip():
@@ -159,7 +159,7 @@ def install(r: APIRouter, ui: UI) -> None:
         if s is not None:
             # Server-side: deleting the browser's cookie alone left every copy of it valid for 12 h.
             ui.guard("logout", lambda: ui.sessions.end(s))
-            store.audit(s.actor, "ui-logout", "ui")
+            store.access.audit(s.actor, "ui-logout", "ui")
         resp = RedirectResponse("/ui/login", status_code=303)
         resp.delete_cookie(COOKIE, path="/")
         return resp
@@ -217,7 +217,7 @@ def install(r: APIRouter, ui: UI) -> None:
             }
             for b in rows
         ]
-        kernels = ui.cached("kernels", 60.0, store.crash_releases)
+        kernels = ui.cached("kernels", 60.0, store.crashes.crash_releases)
         from crashhub.kb import KINDS
 
         filt = {"sort": sort, "kind": kind, "kernel": kernel, "host": host, "kb": kb, "window": window}
@@ -244,7 +244,7 @@ def install(r: APIRouter, ui: UI) -> None:
     @ui.page
     def bucket(request: Request, bucket_id: str) -> Response:
         ui.require(request)
-        b = store.get_bucket(bucket_id, **ui.bucket_opts())
+        b = store.buckets.get_bucket(bucket_id, **ui.bucket_opts())
         if b is None:
             raise PageError(404, f"No bucket {bucket_id!r}.")
         now = time.time()
@@ -255,7 +255,7 @@ def install(r: APIRouter, ui: UI) -> None:
         if days[0] > first:
             days = views.days_back(today, 180)
         chart = views.stacked_days({"crashes": b.days}, days)
-        crashes = store.list_crashes(bucket=bucket_id, limit=50)
+        crashes = store.crashes.list_crashes(bucket=bucket_id, limit=50)
         entries = [(m, ui.ctx.kb.get(str(m.get("id") or m.get("entry_id")))) for m in b.kb]
         ctx = {
             "b": b,
@@ -263,7 +263,7 @@ def install(r: APIRouter, ui: UI) -> None:
             "chart": chart,
             "crashes": crashes,
             "entries": entries,
-            "events": store.bucket_events(bucket_id),
+            "events": store.buckets.bucket_events(bucket_id),
             "similar": similar_buckets(ui, b),
             "wf": workflow(ui, b, now),
             "can_workflow": True,
@@ -275,7 +275,7 @@ def install(r: APIRouter, ui: UI) -> None:
     def merge(request: Request, bucket_id: str, csrf: str = Form(""), into: str = Form("")) -> Response:
         s = ui.require(request, admin=True)
         ui.check_csrf(request, csrf)
-        target = ui.guard("merge", lambda: store.merge_buckets(bucket_id, into.strip(), s.actor))
+        target = ui.guard("merge", lambda: store.buckets.merge_buckets(bucket_id, into.strip(), s.actor))
         ui.invalidate()
         raise Redirect(f"/ui/buckets/{target.id}")
 
@@ -292,7 +292,9 @@ def install(r: APIRouter, ui: UI) -> None:
         ui.check_csrf(request, csrf)
         if not crash:
             raise PageError(400, "Tick the crashes to move into a new bucket.")
-        new = ui.guard("split", lambda: store.split_bucket(bucket_id, crash, s.actor, title.strip() or None))
+        new = ui.guard(
+            "split", lambda: store.buckets.split_bucket(bucket_id, crash, s.actor, title.strip() or None)
+        )
         ui.invalidate()
         raise Redirect(f"/ui/buckets/{new.id}")
 
@@ -311,7 +313,7 @@ def install(r: APIRouter, ui: UI) -> None:
         ui.check_csrf(request, csrf)
         ui.guard(
             "workflow",
-            lambda: store.set_bucket_workflow(
+            lambda: store.buckets.set_bucket_workflow(
                 bucket_id, status=status or None, owner=owner, advice=advice, actor=s.actor
             ),
         )
@@ -322,7 +324,7 @@ def install(r: APIRouter, ui: UI) -> None:
     @ui.page
     def crash(request: Request, crash_id: str) -> Response:
         ui.require(request)
-        c = store.get_crash(crash_id)
+        c = store.crashes.get_crash(crash_id)
         if c is None:
             raise PageError(404, f"No crash {crash_id!r}.")
         best = next((m for m in c.kb if not m.get("generic")), None) or (c.kb[0] if c.kb else None)
@@ -345,19 +347,19 @@ def install(r: APIRouter, ui: UI) -> None:
     def pin(request: Request, crash_id: str, csrf: str = Form(""), on: int = Form(1)) -> Response:
         s = ui.require(request, admin=True)
         ui.check_csrf(request, csrf)
-        c = store.get_crash(crash_id)
+        c = store.crashes.get_crash(crash_id)
         if c is None:
             raise PageError(404, f"No crash {crash_id!r}.")
         if on and not c.dump_kept:
             raise PageError(409, "This crash has no dump left to pin.")
-        ui.guard("pin", lambda: store.pin_dump(crash_id, s.actor, pinned=bool(on)))
+        ui.guard("pin", lambda: store.retention.pin_dump(crash_id, s.actor, pinned=bool(on)))
         raise Redirect(f"/ui/crashes/{crash_id}#dump")
 
     @r.get("/ui/crashes/{crash_id}/files/{name}", include_in_schema=False)
     @ui.page
     def crash_file(request: Request, crash_id: str, name: str) -> Response:
         s = ui.require(request)
-        c = store.get_crash(crash_id)
+        c = store.crashes.get_crash(crash_id)
         f = next((x for x in c.files if x.name == name), None) if c else None
         if c is None or f is None:
             raise PageError(404, f"Crash {crash_id!r} has no file {name!r}.")
@@ -365,7 +367,8 @@ def install(r: APIRouter, ui: UI) -> None:
             if not s.is_admin:
                 raise PageError(403, "Only admins may download dumps.")
             client = request.client.host if request.client else None
-            store.audit(s.actor, "download-dump", f"{crash_id}/{name}", {"size": f.size, "client": client})
+            detail = {"size": f.size, "client": client}
+            store.access.audit(s.actor, "download-dump", f"{crash_id}/{name}", detail)
         media = "application/octet-stream" if f.role == "vmcore" else "text/plain; charset=utf-8"
         return FileResponse(ui.ctx.hub.blobs.local_path(f.digest), media_type=media, filename=name)
 
@@ -413,7 +416,7 @@ def install(r: APIRouter, ui: UI) -> None:
         os.close(fd)
         out = Path(name)
         ui.guard("bundle", lambda: make_bundle(ui.ctx.hub, ui.ctx.kb, crash_id, out, with_dump=bool(dump)))
-        store.audit(s.actor, "bundle" + ("-with-dump" if dump else ""), crash_id)
+        store.access.audit(s.actor, "bundle" + ("-with-dump" if dump else ""), crash_id)
         return FileResponse(
             out,
             media_type="application/gzip",
@@ -425,7 +428,7 @@ def install(r: APIRouter, ui: UI) -> None:
     @ui.page
     def hosts(request: Request) -> Response:
         ui.require(request)
-        rows = sorted(store.list_hosts(), key=lambda h: (-h.crashes, h.name))
+        rows = sorted(store.hosts.list_hosts(), key=lambda h: (-h.crashes, h.name))
         return ui.render(request, "hosts.html", {"hosts": rows})
 
     @r.get("/ui/kernels", include_in_schema=False)
@@ -437,7 +440,7 @@ def install(r: APIRouter, ui: UI) -> None:
         vdir = ui.ctx.settings.vmlinux_dir
         rows = [
             {"k": k, "debuginfo": find_vmlinux(vdir, k.release) is not None}
-            for k in sorted(store.list_kernels(), key=lambda k: (-k.crashes, k.release))
+            for k in sorted(store.hosts.list_kernels(), key=lambda k: (-k.crashes, k.release))
         ]
         return ui.render(request, "kernels.html", {"kernels": rows})
 
@@ -459,7 +462,9 @@ def similar_buckets(ui: UI, b: BucketRecord, limit: int = 5) -> list[tuple[Bucke
 
     me = sig(b)
     pool = ui.cached(
-        "similar-pool", 30.0, lambda: ui.store.list_buckets(sort="count", limit=1000, **ui.bucket_opts())
+        "similar-pool",
+        30.0,
+        lambda: ui.store.buckets.list_buckets(sort="count", limit=1000, **ui.bucket_opts()),
     )
     scored = [(o, similarity(me, sig(o))) for o in pool if o.id != b.id and o.frames]
     scored = [x for x in scored if x[1] >= 0.3]
