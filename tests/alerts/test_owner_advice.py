@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from tests.alerts.conftest import Receiver
-from tests.store.test_contract import crash
+from tests.store.contract import crash
 
 from crashhub.alerts.advice import advice_alert, markdown_to_text
 from crashhub.alerts.engine import AlertEngine

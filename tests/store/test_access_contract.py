@@ -1,4 +1,5 @@
-"""The store contract for access state (UI users, rate limits), on SQLite and PostgreSQL alike."""
+"""The access repository's contract (store.access: tokens, audit, UI users, sessions, rate limits,
+secrets), on SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
@@ -135,3 +136,58 @@ def test_ended_sessions_are_kept_until_they_expire(store: SqlStore) -> None:
         assert s.scalar(select(func.count()).select_from(m.SessionRevocation)) == 2
     with pytest.raises(StoreError):
         store.access.revoke_session("x" * 65, time.time())
+
+
+def test_tokens_and_audit(store: SqlStore) -> None:
+    t = store.access.create_token("ci", "host", "h" * 64)
+    assert store.access.token_by_hash("h" * 64) == t
+    assert store.access.revoke_token(t.id)
+    assert store.access.token_by_hash("h" * 64) is None
+    store.access.audit("me", "download-dump", "c1/vmcore", {"size": 3})
+    (a,) = store.access.list_audit()
+    assert (a.actor, a.action, a.target, a.detail) == ("me", "download-dump", "c1/vmcore", {"size": 3})
+
+
+def test_a_token_is_bound_to_one_host(store: SqlStore) -> None:
+    made = store.access.create_token("web1", "host", "a" * 64, host="web1")
+    assert made.host == "web1" and store.access.token_by_hash("a" * 64) == made
+    # A bound token stays bound: a later bind to another host answers the host it already has.
+    assert store.access.bind_token(made.id, "web2") == "web1"
+    free = store.access.create_token("old", "host", "b" * 64)
+    assert free.host is None
+    assert store.access.bind_token(free.id, "db1") == "db1"
+    assert store.access.bind_token(free.id, "db2") == "db1"
+    got = store.access.token_by_hash("b" * 64)
+    assert got is not None and got.host == "db1"
+    assert [t.host for t in store.access.list_tokens()] == ["web1", "db1"]
+    assert store.access.bind_token("t-nope", "x") is None
+
+
+def test_a_first_use_does_not_take_another_tokens_host(store: SqlStore) -> None:
+    own = store.access.create_token("web1", "host", "d" * 64, host="web1")
+    stray = store.access.create_token("stray", "host", "f" * 64)
+    assert store.access.bind_token(stray.id, "web1") is None
+    got = store.access.token_by_hash("f" * 64)
+    assert got is not None and got.host is None
+    assert store.access.revoke_token(own.id)
+    assert store.access.bind_token(stray.id, "web1") == "web1"
+
+
+def test_racing_first_uses_bind_one_host(store: SqlStore) -> None:
+    t = store.access.create_token("race", "host", "c" * 64)
+    results: list[str | None] = []
+    threads = [
+        threading.Thread(target=lambda h=h: results.append(store.access.bind_token(t.id, h)))  # type: ignore[misc]
+        for h in ("h1", "h2", "h3", "h4")
+    ]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(set(results)) == 1 and results[0] in {"h1", "h2", "h3", "h4"}
+
+
+def test_shared_secret(store: SqlStore) -> None:
+    assert store.access.get_or_create_secret("ui-session", "aa" * 32) == "aa" * 32
+    assert store.access.get_or_create_secret("ui-session", "bb" * 32) == "aa" * 32  # the second node agrees
+    assert store.access.get_or_create_secret("other", "cc" * 32) == "cc" * 32

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from tests.store.test_contract import LOG, crash
+from tests.store.contract import LOG, crash
 
 from crashhub.errors import StoreError
 from crashhub.store import Store

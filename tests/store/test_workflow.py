@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
-from tests.store.test_contract import crash as _crash
+from tests.store.contract import crash as _crash
 
 from crashhub.errors import InputError, StoreError
 from crashhub.store import Store
