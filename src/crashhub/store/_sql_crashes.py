@@ -227,10 +227,6 @@ class SqlCrashes(SqlRepository, Crashes):
         with self._write() as s:
             s.execute(update(m.Crash).where(m.Crash.id == crash_id).values(analysis=analysis))
 
-    def referenced_digests(self) -> set[str]:
-        with self._read() as s:
-            return set(s.scalars(select(m.CrashFile.digest).distinct()))
-
     def latest_crash_of_bucket(self, bucket_id: str) -> CrashRecord | None:
         with self._read() as s:
             c = s.scalar(
