@@ -131,6 +131,15 @@ def title_kind(title: str) -> str | None:
     return best[1] if best else None
 
 
+def title_class(title: str) -> str:
+    """The class a title belongs to, for per-class tables: its kind, else its head (before " in ")."""
+    kind = title_kind(title)
+    if kind:
+        return kind
+    head = title.split(" in ", 1)[0]
+    return re.sub(r"[0-9]+", "N", head)[:40]
+
+
 # satyr's taint flag names (lib/normalize... koops.c) -> kernel letters.
 SATYR_TAINTS: dict[str, str] = {
     "module_proprietary": "P",

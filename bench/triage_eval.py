@@ -1,8 +1,10 @@
 """Agreement of crashhub.triage with the answers other tools give on the public corpus.
 
-Run: ``/work/venv/bin/python bench/triage_eval.py [--show-misses]``.  Prints one line per corpus
-and figure.  syzkaller's answers are about the *first* report in a log, so it is compared with our
-first report in log order (our primary report is the first *fatal* one, a different policy).
+Run: ``.venv/bin/python bench/triage_eval.py [--show-misses] [--half a|b]``.  Prints one line per
+corpus and figure.  On the syzkaller cases it scores what a user sees: the *primary* report
+(``crashes[0]`` of ``crashhub triage --json``, the one that names the bucket) and, separately, whether
+*any* report in the log gives syzkaller's answer; then a table per class of title.  ``--half`` keeps
+one stable half of the cases, so a fix made while looking at one half is checked on the other.
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 import json
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
 
+from _triage_cli import half, triage_json
 from corpus_cases import (
     LOGSPEC_KINDS,
     SATYR_TAINTS,
@@ -24,6 +31,7 @@ from corpus_cases import (
     corpus_dir,
     squad_check,
     syzkaller_cases,
+    title_class,
     title_frame,
     title_kind,
 )
@@ -36,43 +44,92 @@ def _norm(func: str | None) -> str | None:
     return strip_prefix(base_name(func)) if func else None
 
 
-def eval_syzkaller(corpus: Path, show: bool) -> None:
-    n = crash_ok = titled = title_ok = framed = frame_ok = kinded = kind_ok = 0
-    for name, log, row in syzkaller_cases(corpus):
-        n += 1
-        reports = parse(log)
-        first = min(reports, key=lambda r: r.start_line) if reports else None
-        if bool(first) == row["has_report"]:
-            crash_ok += 1
-        elif show:
-            print(f"  crash? {name}: expected {row['has_report']} got {first.title if first else None}")
-        if not row["titles"]:
-            continue
-        want = row["titles"][0]
-        titled += 1
-        got = first.title if first else None
-        if got == want:
-            title_ok += 1
-        frame = title_frame(want)
-        if frame and frame != "corrupted":
-            framed += 1
-            ours = _norm(first.guilty.function) if first and first.guilty else None
-            if ours == _norm(frame):
-                frame_ok += 1
-            elif show:
-                print(f"  frame {name}: want {frame!r} got {ours!r}  [{want} | {got}]")
-        kind = title_kind(want)
-        if kind:
-            kinded += 1
-            if first and first.kind == kind:
-                kind_ok += 1
-            elif show:
-                print(f"  kind {name}: want {kind} got {first.kind if first else None}  [{want}]")
-    pct = _pct
-    print(
-        f"syzkaller: crash/no-crash {pct(crash_ok, n)}; guilty function {pct(frame_ok, framed)}; "
-        f"kind {pct(kind_ok, kinded)}; exact title {pct(title_ok, titled)}"
-    )
+@dataclass
+class Tally:
+    """Hits over cases for one row of the table: crash/no-crash, guilty function, kind, exact title."""
+
+    n: int = 0
+    crash: int = 0
+    framed: int = 0
+    frame: int = 0
+    kinded: int = 0
+    kind: int = 0
+    titled: int = 0
+    title: int = 0
+
+    def line(self, label: str) -> str:
+        return (f"{label[:34]:<34} {self.n:>4}  crash {_pct(self.crash, self.n):>17}  guilty "
+                f"{_pct(self.frame, self.framed):>17}  kind {_pct(self.kind, self.kinded):>17}  "
+                f"title {_pct(self.title, self.titled):>17}")
+
+
+def _score(t: Tally, want: dict[str, Any], got: dict[str, Any] | None, has_report: bool) -> list[str]:
+    """Add one case to ``t``; returns what it missed (for --show-misses)."""
+    t.n += 1
+    misses = []
+    t.crash += bool(got) == has_report
+    if bool(got) != has_report:
+        misses.append(f"crash? want {has_report} got {got['title'] if got else None}")
+    title = want.get("title")
+    if not title:
+        return misses
+    t.titled += 1
+    t.title += bool(got) and got["title"] == title  # type: ignore[index]
+    frame = title_frame(title)
+    if frame and frame != "corrupted":
+        t.framed += 1
+        ours = _norm(got["guilty"]["function"]) if got and got.get("guilty") else None
+        t.frame += ours == _norm(frame)
+        if ours != _norm(frame):
+            misses.append(f"frame want {frame!r} got {ours!r}  [{title} | {got['title'] if got else None}]")
+    kind = title_kind(title)
+    if kind:
+        t.kinded += 1
+        t.kind += bool(got) and got["kind"] == kind  # type: ignore[index]
+        if not got or got["kind"] != kind:
+            misses.append(f"kind want {kind} got {got['kind'] if got else None}  [{title}]")
+    return misses
+
+
+def _best_of(title: str, crashes: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Among every report in the log, the one that answers ``title`` best (exact title, then frame, kind)."""
+    frame = _norm(title_frame(title) or "")
+    kind = title_kind(title)
+
+    def rank(c: dict[str, Any]) -> tuple[bool, bool, bool]:
+        g = _norm(c["guilty"]["function"]) if c.get("guilty") else None
+        return (c["title"] == title, g == frame, c["kind"] == kind)
+
+    return max(crashes, key=rank) if crashes else None
+
+
+def eval_syzkaller(corpus: Path, show: bool, half_: str | None = None) -> None:
+    """Scores what users see: the primary report (``crashes[0]`` of ``crashhub triage --json``), and
+    separately whether *any* report in the log gives syzkaller's answer, with a table per class."""
+    cases = [(n, log, row) for n, log, row in syzkaller_cases(corpus) if half_ is None or half(n) == half_]
+    with tempfile.TemporaryDirectory(prefix="triage-eval-") as tmp:
+        paths = []
+        for name, log, _ in cases:
+            paths.append(Path(tmp) / name.replace("/", "_"))
+            paths[-1].write_bytes(log)
+        answers = triage_json(paths)
+    primary, anyrep = Tally(), Tally()
+    by_class: dict[str, Tally] = defaultdict(Tally)
+    for (name, _, row), path in zip(cases, paths, strict=True):
+        crashes = answers[str(path)]
+        want = {"title": row["titles"][0] if row["titles"] else None}
+        got = crashes[0] if crashes else None
+        for m in _score(primary, want, got, row["has_report"]):
+            if show:
+                print(f"  {name}: {m}")
+        _score(by_class[title_class(want["title"]) if want["title"] else "(no report)"], want, got,
+               row["has_report"])
+        _score(anyrep, want, _best_of(want["title"], crashes) if want["title"] else got, row["has_report"])
+    label = f"syzkaller{f' half {half_}' if half_ else ''}"
+    print(primary.line(f"{label}: primary report"))
+    print(anyrep.line(f"{label}: any report in the log"))
+    for cls in sorted(by_class, key=lambda c: (-by_class[c].n, c)):
+        print(by_class[cls].line(f"  {cls}"))
 
 
 def _pct(a: int, b: int) -> str:
@@ -244,12 +301,14 @@ def eval_fwts(corpus: Path, show: bool) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--show-misses", action="store_true")
+    ap.add_argument("--half", choices=("a", "b"),
+                    help="one half of the syzkaller cases (a stable split by name)")
     args = ap.parse_args()
     corpus = corpus_dir()
     if corpus is None:
         print("corpus ../shared/corpus is absent", file=sys.stderr)
         return 2
-    eval_syzkaller(corpus, args.show_misses)
+    eval_syzkaller(corpus, args.show_misses, args.half)
     eval_satyr(corpus, args.show_misses)
     eval_faf(corpus, args.show_misses)
     eval_abrt(corpus, args.show_misses)

@@ -73,6 +73,9 @@ class Stack:
     extractor: str | None = None  # None | "stall" | "hang" | "overflow"
 
 
+ANY_REPORT = ("*",)
+
+
 @dataclass(frozen=True, slots=True)
 class Format:
     title: str
@@ -84,6 +87,9 @@ class Format:
     no_stack: bool = False  # a report of this format needs no stack trace
     fatal: bool = False  # the kernel killed a task (die()) or panicked
     consequence: bool = False  # a panic that an earlier report caused (panic_on_warn, Fatal exception)
+    # Kinds of report whose panic_on_* sysctl raises this panic, found however far back the report is
+    # (a hung task's panic follows every CPU's backtrace); ``ANY_REPORT``: any report not itself fatal.
+    caused_by: tuple[str, ...] = ()
     title_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
     report_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
@@ -411,16 +417,24 @@ OOPSES: tuple[Oops, ...] = (
                 "kernel panic: Couldn't open N_TTY ldisc", "panic", fatal=True,),
             Format(r"Kernel panic - not syncing: Fatal exception", "kernel panic: Fatal exception", "panic",
                 corrupted=True, fatal=True, consequence=True,),
+            # panic_on_warn: WARN() and every sanitizer report that calls check_panic_on_warn()
+            # (KASAN, KFENCE, KMSAN, KCSAN, UBSAN since 6.2; WARN only before).
             Format(r"Kernel panic - not syncing: .*panic_on_warn set", "kernel panic: panic_on_warn set",
-                "warning", corrupted=True, fatal=True, consequence=True,),
+                "warning", corrupted=True, fatal=True, consequence=True, caused_by=ANY_REPORT,),
+            Format(r"Kernel panic - not syncing: panic_on_taint set", "kernel panic: panic_on_taint set",
+                "panic", corrupted=True, fatal=True, consequence=True, caused_by=ANY_REPORT,),
             Format(r"Kernel panic - not syncing: hung_task: blocked tasks",
                 "kernel panic: hung_task: blocked tasks", "hung_task", corrupted=True, fatal=True,
-                consequence=True,),
+                consequence=True, caused_by=("hung_task",),),
             Format(r"Kernel panic - not syncing: softlockup: hung tasks",
                 "kernel panic: softlockup: hung tasks", "soft_lockup", corrupted=True, fatal=True,
-                consequence=True,),
+                consequence=True, caused_by=("soft_lockup",),),
+            # panic_on_rcu_stall (kernel/rcu/tree_stall.h: panic("RCU Stall\n")).
+            Format(r"Kernel panic - not syncing: RCU Stall", "kernel panic: RCU Stall", "rcu_stall",
+                corrupted=True, fatal=True, consequence=True, caused_by=("rcu_stall",),),
             Format(r"Kernel panic - not syncing: (?:Hard LOCKUP|Watchdog detected hard LOCKUP.*)",
-                "kernel panic: hard LOCKUP", "hard_lockup", fatal=True, consequence=True,),
+                "kernel panic: hard LOCKUP", "hard_lockup", fatal=True, consequence=True,
+                caused_by=("hard_lockup",),),
             # These panics carry a stack only to name the guilty frame (the title does not use it).
             Format(r"Kernel panic - not syncing: (?:sysrq triggered crash|SysRq : Trigger a crash)",
                 "kernel panic: sysrq triggered crash", "sysrq", fatal=True, stack=_calltrace(), no_stack=True,

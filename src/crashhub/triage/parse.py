@@ -17,12 +17,16 @@ from crashhub.triage.extract import extract_frames, may_start_stack
 from crashhub.triage.fields import banner, read_facts
 from crashhub.triage.frames import CONTEXT_MARKERS, base_name, parse_frame, parse_rip, split_marker
 from crashhub.triage.lines import Line, decode, strip
-from crashhub.triage.oops import SCAN_ANCHORS, STACK_START_RE, Format, Oops, find_oops
+from crashhub.triage.oops import ANY_REPORT, SCAN_ANCHORS, STACK_START_RE, Format, Oops, find_oops
 from crashhub.triage.title import normalize, sanitize
 
 MAX_REPORT_LINES = 1500  # a lockdep report with held locks of many tasks stays under this
 JOIN_WINDOW = 40  # die() lines come within this many lines of the header that caused them
 CONSEQUENCE_WINDOW = 15  # "Kernel panic - not syncing: Fatal exception" after "---[ end trace"
+# A panic_on_* panic finds its cause this far back: between a hung-task or soft-lockup report and
+# its panic the kernel prints every CPU's backtrace (trigger_all_cpu_backtrace), hundreds of lines.
+CAUSE_WINDOW = MAX_REPORT_LINES
+CAUSE_SECONDS = 60.0  # ... and this soon: the panic is raised by the same check that reported
 MAX_GAP_SECONDS = 10.0  # one report is printed in one go; a longer pause means it ended
 NO_TRACE_LINES = 120  # a report with no stack section this far from its header is over
 MAX_REPORT_CHARS = 256 * 1024  # bound for the multi-line report regexps
@@ -484,8 +488,9 @@ def parse(data: bytes | str) -> list[CrashReport]:
         if _QUOTED_RE.fullmatch(head.text[: head.text.find(oops.header)]):
             continue  # "prog[123]: BUG: ..." is a program's output quoting a title, not the kernel's
         span = _collect(raw, idx, head, oops, len(raw))
-        if spans and span.oops.header == "Kernel panic" and _fold(span, spans[-1]):
-            built.pop(len(spans) - 1, None)  # the panic joined the report before it: build it anew
+        cause = _cause(span, spans, built) if spans and span.oops.header == "Kernel panic" else None
+        if cause is not None:
+            built.pop(cause, None)  # the panic joined the report that caused it: build it anew
             consumed = span.end
             continue
         report = _build(span, len(raw), release)
@@ -504,6 +509,45 @@ def parse(data: bytes | str) -> list[CrashReport]:
         return []
     first_fatal = next((i for i, r in enumerate(reports) if r.fatal), 0)
     return [reports[first_fatal], *reports[:first_fatal], *reports[first_fatal + 1:]]
+
+
+def _cause(span: _Span, spans: list[_Span], built: dict[int, CrashReport]) -> int | None:
+    """The index of the report a panic_on_* panic was raised for, the panic folded into it; else None.
+
+    Right after a report any consequence panic joins it (die()'s "Fatal exception"); further back,
+    a panic whose format names the kinds that raise it joins the latest such report of this boot.
+    """
+    head = span.head.text
+    fmt, _ = _choose_format(span.oops, head[head.find("Kernel panic") :], "")
+    if fmt is None or not fmt.consequence:
+        return None
+    prev, last = spans[-1], built.get(len(spans) - 1)
+    if _seconds_apart(prev, span) > CAUSE_SECONDS:
+        return None  # minutes later: the panic is about something this log does not show
+    if (not fmt.caused_by or last is None or _raises(fmt, last)) and _fold(span, prev):
+        return len(spans) - 1
+    for i in range(len(spans) - 1, -1, -1):
+        s, report = spans[i], built.get(i)
+        if s.oops.header == "Booting the kernel." or span.start - s.end > CAUSE_WINDOW:
+            return None  # a reboot, or too far: the panic is about something this log does not show
+        if report is None or s.panic is not None or not _raises(fmt, report):
+            continue
+        if _seconds_apart(s, span) > CAUSE_SECONDS:
+            return None
+        s.panic = _panic_text(head)
+        return i
+    return None
+
+
+def _raises(fmt: Format, report: CrashReport) -> bool:
+    if fmt.caused_by == ANY_REPORT:
+        return not report.fatal
+    return report.kind in fmt.caused_by
+
+
+def _seconds_apart(a: _Span, b: _Span) -> float:
+    ta, tb = a.head.timestamp, b.head.timestamp
+    return tb - ta if ta is not None and tb is not None else 0.0
 
 
 def _fold(span: _Span, prev: _Span) -> bool:
