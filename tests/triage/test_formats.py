@@ -284,9 +284,34 @@ def test_primary_is_first_fatal_then_log_order() -> None:
         "[    2.000001] RIP: 0010:b_fn+0x1/0x2\n[    2.000002] Call Trace:\n"
         "[    2.000003]  b_caller+0x1/0x2\n"
     )
-    reports = parse(warn + gpf + warn.replace("    1.", "    3."))
+    # The WARNING 4 s before the oops is another bug (production consoles hold hours-old ones).
+    reports = parse(warn + gpf.replace("    2.", "    5.") + warn.replace("    1.", "    6."))
     assert [r.kind for r in reports] == ["gpf", "warning", "warning"]
     assert reports[1].start_line < reports[2].start_line
+
+
+def test_a_report_moments_before_the_oops_is_its_first_symptom() -> None:
+    kasan = (
+        "[    1.990000] BUG: KASAN: use-after-free in a_fn+0x1/0x2\n"
+        "[    1.990001] Read of size 8 at addr ffff888012345678 by task x/1\n[    1.990002] Call Trace:\n"
+        "[    1.990003]  dump_stack_lvl+0x1/0x2\n[    1.990004]  kasan_report+0x1/0x2\n"
+        "[    1.990005]  a_fn+0x1/0x2\n[    1.990006]  a_caller+0x1/0x2\n"
+        "[    1.990007] ==================================================================\n"
+    )
+    gpf = (
+        "[    2.000000] general protection fault, probably for non-canonical address 0xdead: 0000 [#1] SMP\n"
+        "[    2.000001] RIP: 0010:b_fn+0x1/0x2\n[    2.000002] Call Trace:\n"
+        "[    2.000003]  b_caller+0x1/0x2\n"
+    )
+    reports = parse(kasan + gpf)
+    assert [r.kind for r in reports] == ["kasan", "gpf"]
+    assert reports[0].guilty is not None and reports[0].guilty.function == "a_fn"
+    sysrq = (
+        "[    2.000000] sysrq: Trigger a crash\n"
+        "[    2.000001] Kernel panic - not syncing: sysrq triggered crash\n"
+        "[    2.000002] Call Trace:\n[    2.000003]  sysrq_handle_crash+0x1/0x2\n"
+    )
+    assert parse(kasan + sysrq)[0].kind == "sysrq"  # a deliberate crash stays the crash
 
 
 def test_truncated_log_is_corrupted() -> None:

@@ -6,7 +6,9 @@ panic is not a report of its own however many lines of all-CPU backtraces sit be
 
 from __future__ import annotations
 
-from crashhub.triage import parse
+import os
+
+from crashhub.triage import looks_like_text, parse
 
 HUNG = """\
 [  246.630123] INFO: task syz-executor:2293 blocked for more than 120 seconds.
@@ -105,3 +107,12 @@ def test_panic_on_warn_joins_the_sanitizer_report_before_it() -> None:
     assert reports[0].kind == "kasan" and reports[0].fatal
     assert reports[0].guilty is not None and reports[0].guilty.function == "mptcp_pm_del_add_timer"
     assert reports[0].panic_message is not None and "panic_on_warn" in reports[0].panic_message
+
+
+def test_a_short_log_with_line_noise_is_still_a_log() -> None:
+    """syzkaller case 239: a corrupted comm puts a dozen control bytes in an 800-byte log."""
+    noisy = HUNG.encode().replace(b"syz-executor", b"Yl\x01\x02\x03\x1a\x10\x08\x0e\x0f\x11\x12", 1)
+    assert looks_like_text(noisy)
+    assert not looks_like_text(os.urandom(200))
+    assert not looks_like_text(os.urandom(64 * 1024))
+    assert not looks_like_text(b"\x7fELF" + HUNG.encode())

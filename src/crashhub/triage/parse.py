@@ -27,6 +27,13 @@ CONSEQUENCE_WINDOW = 15  # "Kernel panic - not syncing: Fatal exception" after "
 # its panic the kernel prints every CPU's backtrace (trigger_all_cpu_backtrace), hundreds of lines.
 CAUSE_WINDOW = MAX_REPORT_LINES
 CAUSE_SECONDS = 60.0  # ... and this soon: the panic is raised by the same check that reported
+# A non-fatal report this soon before the oops is the first symptom of one cascade (KASAN, then
+# the GPF its bad access led to: 7-60 ms apart in the public corpora).
+CASCADE_SECONDS = 1.0
+DELIBERATE = frozenset({"sysrq"})
+# Reports that are no symptom of a bug of their own: the OOM report before panic_on_oom's panic is
+# the same event (the panic names it better), an allocation failure is a victim, "other" unknown.
+NOT_A_FIRST_SYMPTOM = frozenset({"oom", "alloc_failure", "other", "panic", "reboot"})
 MAX_GAP_SECONDS = 10.0  # one report is printed in one go; a longer pause means it ended
 NO_TRACE_LINES = 120  # a report with no stack section this far from its header is over
 MAX_REPORT_CHARS = 256 * 1024  # bound for the multi-line report regexps
@@ -37,6 +44,7 @@ _MODULE_TOKENS_RE = re.compile(r"^[\w\-]+(?:\([A-Z+\-]+\))?(?: [\w\-]+(?:\([A-Z+
 _DIE_RE = re.compile(r"\[#\d+\]")
 _END_RE = re.compile(r"---\[ end (?:trace|Kernel panic)")
 _PANIC = "Kernel panic - not syncing"
+_DELIBERATE_PANIC_RE = re.compile(r"not syncing: (?:sysrq triggered crash|SysRq : Trigger a crash)")
 _QUESTIONABLE_RE = re.compile(r"^\s*(?:\[<?(?:0x)?[0-9a-f]+>?\]\s*)?\?\s")
 _TIMESTAMP_IN_TITLE_RE = re.compile(r"\[ *[0-9]+\.[0-9]+\]")
 
@@ -186,6 +194,8 @@ def _collect(raw: _Log, start: int, head: Line, oops: Oops, limit: int) -> _Span
                 if other.interleaves:
                     continue
                 if other.header == "Kernel panic":
+                    if _DELIBERATE_PANIC_RE.search(text):
+                        break  # SysRq-c is a crash of its own, never the consequence of this report
                     if span.panic is None:
                         span.panic = _panic_text(text)
                 elif (
@@ -462,7 +472,7 @@ def _guilty(name: str | None, rip: Frame | None, frames: tuple[Frame, ...]) -> F
 
 
 def parse(data: bytes | str) -> list[CrashReport]:
-    """Every crash report in a kernel log: the first fatal one first, then the others in log order."""
+    """Every crash report in a kernel log: the primary first (see ``_primary``), the others in log order."""
     text = decode(data)
     raw = _Log(text)
     release: tuple[str, str] | None = None
@@ -507,8 +517,36 @@ def parse(data: bytes | str) -> list[CrashReport]:
     reports = [r for r in maybe if r is not None]
     if not reports:
         return []
-    first_fatal = next((i for i, r in enumerate(reports) if r.fatal), 0)
-    return [reports[first_fatal], *reports[:first_fatal], *reports[first_fatal + 1:]]
+    first = _primary(reports)
+    return [reports[first], *reports[:first], *reports[first + 1:]]
+
+
+def _primary(reports: list[CrashReport]) -> int:
+    """Index of the primary report: the first fatal one, or the report that began its cascade.
+
+    The first splat is the one that matters: a sanitizer or lockdep report, a WARNING, printed
+    moments before the oops that killed the task is its first symptom (KASAN, then the GPF the bad
+    access led to).  Reports earlier than that are not pulled in: hours-old WARNINGs on a
+    production console are other bugs.  A deliberate crash (SysRq-c) stays the primary.
+    """
+    fatal = next((i for i, r in enumerate(reports) if r.fatal), None)
+    if fatal is None:
+        return 0
+    if reports[fatal].kind in DELIBERATE:
+        return fatal
+    first = fatal
+    while first > 0 and _precedes(reports[first - 1], reports[first]):
+        first -= 1
+    return first
+
+
+def _precedes(earlier: CrashReport, later: CrashReport) -> bool:
+    """Is ``earlier`` part of the same cascade as ``later``: printed just before it, and not a reboot?"""
+    if earlier.kind in NOT_A_FIRST_SYMPTOM or later.kind == "reboot":
+        return False
+    if earlier.timestamp is not None and later.timestamp is not None:
+        return 0.0 <= later.timestamp - earlier.timestamp <= CASCADE_SECONDS
+    return later.start_line - earlier.end_line <= CONSEQUENCE_WINDOW
 
 
 def _cause(span: _Span, spans: list[_Span], built: dict[int, CrashReport]) -> int | None:
