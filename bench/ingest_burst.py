@@ -221,8 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         lat = sorted(r[1] for r in results)
         hub = open_store(config.load(data, env={}))
         answered = log_ids | dump_ids
-        stored_ids = {c.id for c in hub.store.list_crashes(limit=1_000_000)}
-        missing = [i for i in answered if hub.store.get_crash(i) is None]
+        stored_ids = {c.id for c in hub.store.crashes.list_crashes(limit=1_000_000)}
+        missing = [i for i in answered if hub.store.crashes.get_crash(i) is None]
         hub.close()
         print(
             f"requests: {len(results)} in {wall:.1f} s = {len(results) / wall:.1f} requests/s "

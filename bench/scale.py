@@ -164,7 +164,7 @@ def main() -> int:
         os.environ.update({k: v for k, v in env.items() if k.startswith("CRASHHUB_")})
         settings = config.load(data)
         hub = open_store(settings)
-        crashes = [c for c in hub.store.list_crashes(limit=1000) if c.has_vmcore]
+        crashes = [c for c in hub.store.crashes.list_crashes(limit=1000) if c.has_vmcore]
         out["crashes"] = len(crashes)
 
         # Reference: the same analyses in a row, in this process, no queue.
@@ -215,11 +215,11 @@ def main() -> int:
                         pk[j] = max(pk[j], tree_rss_kib(p.pid))
 
             threading.Thread(target=sample, daemon=True).start()
-            q = CeleryQueue(hub.store, broker, database_url=settings.db_url)
+            q = CeleryQueue(hub.store, broker)
             t0 = time.monotonic()
             ids = [q.submit("analyze", {"crash_id": c.id}, key=f"bench:{n}:{c.id}") for c in crashes]
             while True:
-                jobs = {j.id: j for j in hub.store.list_jobs(limit=10_000) if j.id in ids}
+                jobs = {j.id: j for j in hub.store.jobs.list_jobs(limit=10_000) if j.id in ids}
                 if all(j.state in ("done", "failed") for j in jobs.values()):
                     break
                 time.sleep(0.2)
@@ -446,7 +446,7 @@ def run_burst(a: argparse.Namespace) -> int:
                 )
             r = _burst_round(setup, urls=urls, token=token, jobs=jobs, clients=a.clients, pids=pids)
             hub = open_store(config.load(work / "node0", env=base))
-            stored = {c.id for c in hub.store.list_crashes(limit=1_000_000)}
+            stored = {c.id for c in hub.store.crashes.list_crashes(limit=1_000_000)}
             hub.close()
             r["stored"] = len(stored)
             r["lost"] = bool(r["errors"]) or stored != r.pop("ids")

@@ -174,11 +174,11 @@ def test_tick_finds_an_overdue_bucket_not_seen_for_days(tmp_path: Path) -> None:
 
     store = SqlStore(f"sqlite:///{tmp_path / 'hub.db'}")
     store.migrate()
-    old, _ = store.add_crash(crash("old", key="k-old", when=T0))  # unanswered, deadline T0 + 4 h
+    old, _ = store.crashes.add_crash(crash("old", key="k-old", when=T0))  # unanswered, deadline T0 + 4 h
     for i in range(30):  # newer buckets, all answered by the KB
         c = crash(f"n{i}", key=f"k{i}", when=T0 + 86400 + i)
         c.kb = list(KNOWN)
-        store.add_crash(c)
+        store.crashes.add_crash(c)
     eng = AlertEngine(tmp_path)
     out = eng.tick(store, now=T0 + 10 * 86400, limit=10)
     overdue = [r["key"] for r in out if r["rule"] == "overdue_advice"]

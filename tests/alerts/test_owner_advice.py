@@ -1,5 +1,6 @@
 """Advice to host owners, end to end without a server: a real SQLite store, advice set through
-``Store.set_bucket_workflow``, ``AlertEngine.tick``, a local HTTP receiver and aiosmtpd on loopback."""
+``Store.buckets.set_bucket_workflow``, ``AlertEngine.tick``, a local HTTP receiver and aiosmtpd on
+loopback."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 from tests.alerts.conftest import Receiver
-from tests.store.test_contract import crash
+from tests.store.contract import crash
 
 from crashhub.alerts.advice import advice_alert, markdown_to_text
 from crashhub.alerts.engine import AlertEngine
@@ -38,11 +39,11 @@ def log_lines(data: Path) -> list[dict[str, Any]]:
 def setup_hub(store: SqlStore, data: Path, receiver: Receiver, smtp_port: int) -> tuple[str, str]:
     """Bucket A: db1 (two kernels), web1 and orphan1; bucket B: db2 only. Owners: dba by mail for db*,
     web by JSON webhook for WEB? (case-insensitive). A team webhook that must never get owner advice."""
-    store.add_crash(crash("a1", key="A", host="db1", release="6.1.0-58-amd64"))
-    store.add_crash(crash("a2", key="A", host="db1", release="6.1.0-59-amd64"))
-    store.add_crash(crash("a3", key="A", host="web1", release="6.12.117-cloud-amd64"))
-    c, _ = store.add_crash(crash("a4", key="A", host="orphan1", release="6.1.0-58-amd64"))
-    b, _ = store.add_crash(crash("b1", key="B", host="db2"))
+    store.crashes.add_crash(crash("a1", key="A", host="db1", release="6.1.0-58-amd64"))
+    store.crashes.add_crash(crash("a2", key="A", host="db1", release="6.1.0-59-amd64"))
+    store.crashes.add_crash(crash("a3", key="A", host="web1", release="6.12.117-cloud-amd64"))
+    c, _ = store.crashes.add_crash(crash("a4", key="A", host="orphan1", release="6.1.0-58-amd64"))
+    b, _ = store.crashes.add_crash(crash("b1", key="B", host="db2"))
     (data / "alerts.toml").write_text(
         'base_url = "http://hub.test"\n'
         f'[[channel]]\nname = "team"\ntype = "webhook"\nurl = "{receiver.url}/team"\n'
@@ -67,7 +68,7 @@ def test_advice_reaches_each_owner_once(
     bid, _ = setup_hub(store, tmp_path, receiver, controller.port)
     eng = AlertEngine(tmp_path)
     assert eng.tick(store) == []  # nothing advised yet
-    store.set_bucket_workflow(bid, status="advice given", advice=ADVICE, actor="ui:alice")
+    store.buckets.set_bucket_workflow(bid, status="advice given", advice=ADVICE, actor="ui:alice")
     res = eng.tick(store)
     assert sorted(r["result"] for r in res) == ["no-owner", "sent", "sent"]
 
@@ -100,13 +101,13 @@ def test_advice_reaches_each_owner_once(
     # A second tick, a restart, and re-saving the same advice send nothing.
     assert eng.tick(store) == []
     assert AlertEngine(tmp_path).tick(store) == []
-    store.set_bucket_workflow(bid, status="investigating", actor="ui:bob")
-    store.set_bucket_workflow(bid, status="advice_given", actor="ui:bob")
+    store.buckets.set_bucket_workflow(bid, status="investigating", actor="ui:bob")
+    store.buckets.set_bucket_workflow(bid, status="advice_given", actor="ui:bob")
     assert AlertEngine(tmp_path).tick(store) == []
     assert len(mails) == 1 and len(owner_posts(receiver)) == 1
 
     # Changed advice goes out again, to the same owners with the same hosts.
-    store.set_bucket_workflow(bid, advice=ADVICE + "\n\nUpdate: fixed in 6.1.0-60.", actor="ui:alice")
+    store.buckets.set_bucket_workflow(bid, advice=ADVICE + "\n\nUpdate: fixed in 6.1.0-60.", actor="ui:alice")
     res = AlertEngine(tmp_path).tick(store)
     assert sorted(r["result"] for r in res) == ["no-owner", "sent", "sent"]
     assert len(mails) == 2 and "fixed in 6.1.0-60" in mails[1].content.decode()
@@ -122,7 +123,7 @@ def test_history_failures_and_a_bad_owner_file(
     # A webhook that fails is logged and retried on the next tick; mail already sent is not resent.
     eng = AlertEngine(tmp_path)
     receiver.status = 500
-    store.set_bucket_workflow(bid, advice=ADVICE, actor="ui:alice")
+    store.buckets.set_bucket_workflow(bid, advice=ADVICE, actor="ui:alice")
     res = eng.tick(store)
     assert sorted(r["result"] for r in res) == ["failed", "no-owner", "sent"]
     assert next(r for r in res if r["result"] == "failed")["error"] == "HTTP 500"
@@ -134,7 +135,7 @@ def test_history_failures_and_a_bad_owner_file(
     # A broken owners file: logged once, nothing sent, and the advice goes out once it is fixed.
     good = (tmp_path / "host-owners.toml").read_text()
     (tmp_path / "host-owners.toml").write_text('[[owner]]\nhosts = ["db*"]\ncontacts = ["not-an-address"]\n')
-    store.set_bucket_workflow(other, advice="new advice for db2", actor="ui:alice")
+    store.buckets.set_bucket_workflow(other, advice="new advice for db2", actor="ui:alice")
     res = eng.tick(store)
     assert [r["result"] for r in res] == ["config-error"] and "not-an-address" in res[0]["error"]
     assert eng.tick(store) == []
@@ -149,7 +150,7 @@ def test_advice_from_before_the_first_start_is_history(
 ) -> None:
     controller, mails = smtp
     bid, _ = setup_hub(store, tmp_path, receiver, controller.port)
-    store.set_bucket_workflow(bid, status="advice_given", advice="old advice", actor="ui:alice")
+    store.buckets.set_bucket_workflow(bid, status="advice_given", advice="old advice", actor="ui:alice")
     later = time.time() + 2 * 3600  # the hub starts notifying owners two hours after that advice
     eng = AlertEngine(tmp_path, clock=lambda: later)
     assert eng.tick(store) == [] and not mails and not owner_posts(receiver)
@@ -157,10 +158,10 @@ def test_advice_from_before_the_first_start_is_history(
 
 
 def test_mail_owner_without_smtp_channel_is_logged(store: SqlStore, tmp_path: Path) -> None:
-    c, _ = store.add_crash(crash("x", host="db9"))
+    c, _ = store.crashes.add_crash(crash("x", host="db9"))
     (tmp_path / "host-owners.toml").write_text('[[owner]]\nhosts = ["*"]\ncontacts = ["ops@example.org"]\n')
     eng = AlertEngine(tmp_path)
-    store.set_bucket_workflow(c.bucket_id, advice="reboot", actor="t")
+    store.buckets.set_bucket_workflow(c.bucket_id, advice="reboot", actor="t")
     (res,) = eng.tick(store)
     assert res["result"] == "failed" and "no SMTP channel" in res["error"] and res["hosts"] == ["db9"]
 
@@ -200,8 +201,8 @@ def test_owner_file_matching_rules(tmp_path: Path) -> None:
 
 
 def test_message_and_markdown_to_text(store: SqlStore) -> None:
-    c, _ = store.add_crash(crash("m", host="h1"))
-    b = store.get_bucket(c.bucket_id)
+    c, _ = store.crashes.add_crash(crash("m", host="h1"))
+    b = store.buckets.get_bucket(c.bucket_id)
     assert b is not None
     hosts = {f"h{i:03d}": {"6.1"} for i in range(60)}
     a = advice_alert(b, "# Fix\n*now*, `modprobe -r x`", hosts, f"advice:{b.id}:abc:mail:x", None)

@@ -30,10 +30,10 @@ def test_one_crash_whatever_the_layout(lab: Any, hub: Hub, pipeline: Pipeline) -
     outs = [ingest_path(pipeline, crash_dir(run, lay)) for lay in LAYOUTS]
     assert [o.created for o in outs] == [True, False, False, False]
     assert len({o.crash.id for o in outs}) == 1
-    c = hub.store.get_crash(outs[0].crash.id)
+    c = hub.store.crashes.get_crash(outs[0].crash.id)
     assert c is not None and c.has_vmcore and c.kind == "null_deref"
     assert c.release == run.manifest["release"] if "release" in run.manifest else c.release
-    assert hub.store.get_bucket(c.bucket_id).count == 1  # type: ignore[union-attr]
+    assert hub.store.buckets.get_bucket(c.bucket_id).count == 1  # type: ignore[union-attr]
     assert [f.role for f in c.files if f.role == "vmcore"] == ["vmcore"]
     assert c.dump_facts is not None and c.dump_facts["format"] == "kdump"  # reassembled, not flat
     assert c.crash_time_source == "dump" and c.crash_time == c.dump_facts["crash_time"]
@@ -89,14 +89,14 @@ def test_same_log_from_two_hosts_racing_is_two_crashes(
            b"[    4.430300]  do_one_initcall+0x41/0x200\n")
     first = pipeline.ingest(Arrival(log=log, host="web1", source="http"))
     # The second upload's lookup ran before the first one's transaction ended: it saw nothing.
-    monkeypatch.setattr(hub.store, "crash_by_identity", lambda ident: None)
+    monkeypatch.setattr(hub.store.crashes, "crash_by_identity", lambda ident: None)
     second = pipeline.ingest(Arrival(log=log, host="web2", source="http"))
     assert first.created and second.created and first.crash.id != second.crash.id
     assert (first.crash.host, second.crash.host) == ("web1", "web2")
     monkeypatch.undo()
     assert pipeline.ingest(Arrival(log=log, host="web2", source="http")).crash.id == second.crash.id
     assert pipeline.ingest(Arrival(log=log, host="web1", source="http")).crash.id == first.crash.id
-    assert len(hub.store.list_crashes()) == 2
+    assert len(hub.store.crashes.list_crashes()) == 2
 
 
 def test_garbage_dump_is_refused_and_nothing_stored(hub: Hub, pipeline: Pipeline, tmp_path: Path) -> None:
@@ -104,14 +104,14 @@ def test_garbage_dump_is_refused_and_nothing_stored(hub: Hub, pipeline: Pipeline
     junk.write_bytes(b"NOTADUMP" * 1000)
     with pytest.raises(DumpError):
         pipeline.ingest(Arrival(log=b"[    0.000000] Linux version 6.1\n", dump=junk, source="http"))
-    assert hub.store.list_crashes() == [] and _blob_count(hub) == 0
+    assert hub.store.crashes.list_crashes() == [] and _blob_count(hub) == 0
     assert not any((hub.settings.blob_dir / "tmp").iterdir())
 
 
 def test_binary_log_is_refused(hub: Hub, pipeline: Pipeline) -> None:
     with pytest.raises(LogError, match="binary"):
         pipeline.ingest(Arrival(log=b"\x00\x01\x02" * 100, source="http"))
-    assert hub.store.list_crashes() == []
+    assert hub.store.crashes.list_crashes() == []
 
 
 def test_log_without_a_crash_is_kept_as_unrecognised(hub: Hub, pipeline: Pipeline) -> None:
@@ -133,7 +133,7 @@ def test_kb_entry_added_later_shows_on_old_crashes(lab: Any, hub: Hub, pipeline:
     pipeline.kb.put(entry)
     assert (hub.settings.kb_path / "lab-crashmod-null.yaml").is_file()
     assert pipeline.kb.reapply(hub.store) == 1
-    b = hub.store.get_bucket(o.bucket.id)
+    b = hub.store.buckets.get_bucket(o.bucket.id)
     assert b is not None and b.kb[0]["id"] == "lab-crashmod-null"
     assert any("function" in r for r in b.kb[0]["matched_rules"])
 
@@ -144,7 +144,7 @@ def test_both_kernels_share_a_bucket(lab: Any, hub: Hub, pipeline: Pipeline) -> 
     new = ingest_path(pipeline, crash_dir(lab.crash("6.12", "null"), "rhel"))
     assert old.crash.release != new.crash.release
     assert old.bucket.id == new.bucket.id
-    b = hub.store.get_bucket(new.bucket.id)
+    b = hub.store.buckets.get_bucket(new.bucket.id)
     assert b is not None and set(b.kernels) == {old.crash.release, new.crash.release}
 
 
@@ -160,7 +160,7 @@ def test_flat_dump_with_a_huge_offset_is_refused_fast(hub: Hub, pipeline: Pipeli
     with pytest.raises(DumpError):
         pipeline.ingest(Arrival(log=b"[    0.000000] Linux version 6.1\n", dump=p, source="http"))
     assert time.monotonic() - t < 10
-    assert hub.store.list_crashes() == [] and _blob_count(hub) == 0
+    assert hub.store.crashes.list_crashes() == [] and _blob_count(hub) == 0
     assert not any((hub.settings.blob_dir / "tmp").iterdir())
 
 

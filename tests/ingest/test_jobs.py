@@ -36,10 +36,10 @@ def test_engine_unavailable_is_recorded(lab: Any, tmp_path: Path, monkeypatch: p
     two = ingest_path(p, crash_dir(lab.crash("6.1", "null", instance=2), "rhel"))
     assert q.depth() == 1  # only the bucket's first dump is analysed
     assert q.drain(30)
-    c = p.hub.store.get_crash(one.crash.id)
+    c = p.hub.store.crashes.get_crash(one.crash.id)
     assert c is not None and c.analysis is not None and c.analysis["status"] == "engine unavailable"
-    assert p.hub.store.get_crash(two.crash.id).analysis is None  # type: ignore[union-attr]
-    (job,) = p.hub.store.list_jobs(state="done")
+    assert p.hub.store.crashes.get_crash(two.crash.id).analysis is None  # type: ignore[union-attr]
+    (job,) = p.hub.store.jobs.list_jobs(state="done")
     assert job.kind == "analyze" and job.payload == {"crash_id": one.crash.id}
 
 
@@ -52,7 +52,7 @@ def test_analysis_runs_with_vmlinux(lab: Any, tmp_path: Path) -> None:
     )
     o = ingest_path(p, crash_dir(run, "rhel"))
     assert q.drain(900)
-    c = p.hub.store.get_crash(o.crash.id)
+    c = p.hub.store.crashes.get_crash(o.crash.id)
     assert c is not None and c.analysis is not None
     assert c.analysis["status"] == "done", c.analysis
     assert c.analysis["vmlinux"] == str(run.vmlinux)

@@ -44,7 +44,7 @@ def test_every_layout_once(lab: Any, hub: Hub, pipeline: Pipeline, tmp_path: Pat
     assert w.scan_once() == []  # nothing twice
     # A new watcher (a restart) finds every item done in the store.
     assert watcher(pipeline, spool).scan_once() == []
-    assert len(hub.store.list_crashes()) == 1
+    assert len(hub.store.crashes.list_crashes()) == 1
 
 
 def test_incomplete_left_alone_until_renamed(hub: Hub, pipeline: Pipeline, tmp_path: Path) -> None:
@@ -56,7 +56,7 @@ def test_incomplete_left_alone_until_renamed(hub: Hub, pipeline: Pipeline, tmp_p
     _age(d, 60)
     w = watcher(pipeline, spool)
     before = os.stat(d / "vmcore-incomplete").st_atime_ns
-    assert w.scan_once() == [] and hub.store.list_crashes() == []
+    assert w.scan_once() == [] and hub.store.crashes.list_crashes() == []
     assert os.stat(d / "vmcore-incomplete").st_atime_ns == before  # not even opened
     (d / "vmcore-dmesg-incomplete.txt").rename(d / "vmcore-dmesg.txt")
     assert w.scan_once() == []  # the dump is still incomplete

@@ -42,7 +42,7 @@ def test_the_same_log_from_two_addresses_is_two_crashes(hub: Hub, pipeline: Pipe
     _spool_dir(spool, f"10.0.0.5-{STAMP}", LOG_A)
     _spool_dir(spool, f"10.0.0.6-{STAMP}", LOG_A)
     _scan(pipeline, spool)
-    crashes = hub.store.list_crashes()
+    crashes = hub.store.crashes.list_crashes()
     hosts = sorted((c.host, c.host_source) for c in crashes)
     assert hosts == [("10.0.0.5", "dir-ip"), ("10.0.0.6", "dir-ip")]
 
@@ -53,7 +53,7 @@ def test_the_dumps_utsname_names_the_host_of_an_address(hub: Hub, pipeline: Pipe
     _spool_dir(spool, f"10.0.0.5-{STAMP}", LOG_A, dump_of(LOG_A, hostname="web-a"))
     _spool_dir(spool, f"10.0.0.6-{STAMP}", LOG_A, dump_of(LOG_A, hostname="web-b"))
     _scan(pipeline, spool)
-    crashes = hub.store.list_crashes()
+    crashes = hub.store.crashes.list_crashes()
     assert sorted((c.host, c.host_source, c.has_vmcore) for c in crashes) == [
         ("web-a", "utsname", True),
         ("web-b", "utsname", True),
@@ -67,7 +67,7 @@ def test_a_dump_that_is_not_the_directorys_crash_is_not_kept(
     spool.mkdir()
     _spool_dir(spool, f"10.0.0.5-{STAMP}", LOG_A, dump_of(LOG_B, hostname="web-a"))
     _scan(pipeline, spool)
-    (c,) = hub.store.list_crashes()
+    (c,) = hub.store.crashes.list_crashes()
     # The log is the crash; the dump of another crash is left out, not attached to it.
     assert not c.has_vmcore and c.host == "10.0.0.5"
     assert [f.role for f in c.files] == ["log"]

@@ -47,10 +47,10 @@ def test_symlinked_directory_is_refused_and_recorded(
     with caplog.at_level(logging.WARNING, logger="crashhub.spool"):
         assert w.scan_once() == []
         assert w.scan_once() == []
-    assert hub.store.list_crashes() == []
+    assert hub.store.crashes.list_crashes() == []
     refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
     assert len(refused) == 1 and "symbolic link" in refused[0]  # logged once, not every scan
-    assert hub.store.spool_item_state(f"{link.absolute()}|refused") == "failed"
+    assert hub.store.uploads.spool_item_state(f"{link.absolute()}|refused") == "failed"
 
 
 def test_symlinked_files_are_not_read(
@@ -66,9 +66,9 @@ def test_symlinked_files_are_not_read(
     w = _watcher(pipeline, spool)
     with caplog.at_level(logging.WARNING, logger="crashhub.spool"):
         assert w.scan_once() == []
-    assert hub.store.list_crashes() == []
+    assert hub.store.crashes.list_crashes() == []
     (key,) = [w.item_key(d, w.fingerprint(d))]
-    assert hub.store.spool_item_state(key) == "failed"
+    assert hub.store.uploads.spool_item_state(key) == "failed"
     logged = "\n".join(r.getMessage() for r in caplog.records)
     for name in ("vmcore", "vmcore-dmesg.txt"):
         assert f"refused {name}: a symbolic link, not read" in logged, logged
@@ -99,7 +99,7 @@ def test_bad_directory_name_is_a_failed_item_not_retried(
     with caplog.at_level(logging.WARNING, logger="crashhub.spool"):
         assert w.scan_once() == []
     key = w.item_key(d, w.fingerprint(d))
-    assert hub.store.spool_item_state(key) == "failed"
+    assert hub.store.uploads.spool_item_state(key) == "failed"
     (msg,) = [r.getMessage() for r in caplog.records]
     assert "is not a valid time" in msg and "retrying" not in msg
     # A restarted watcher (no memory of its own) leaves it alone too.
@@ -107,4 +107,4 @@ def test_bad_directory_name_is_a_failed_item_not_retried(
     w2 = _watcher(pipeline, spool)
     w2.retry_delay = 0.0
     assert w2.scan_once() == [] and caplog.records == []
-    assert hub.store.list_crashes() == []
+    assert hub.store.crashes.list_crashes() == []

@@ -22,7 +22,7 @@ from crashhub.web.auth import create_token
 def test_analysis_outputs_reach_bundle_and_page(lab_hub: Lab, lab: Any, tmp_path: Path) -> None:
     hub = lab_hub
     run = lab.crash("6.1", "null")
-    c = hub.ctx.hub.store.get_crash(hub.planted)
+    c = hub.ctx.hub.store.crashes.get_crash(hub.planted)
     assert c is not None
     dump = next(f for f in c.files if f.role == "vmcore")
     res = analyze(hub.ctx.hub.blobs.local_path(dump.digest), vmlinux=run.vmlinux, timeout=300).to_dict()
@@ -30,7 +30,9 @@ def test_analysis_outputs_reach_bundle_and_page(lab_hub: Lab, lab: Any, tmp_path
     # crash 8.0.2 reads the lab's 6.1 dumps: no output is the failure this test is here to catch.
     failure = res.get("engines", {}).get("crash", {}).get("failure")
     assert outputs.get("sys"), f"crash gave no outputs: {failure}"
-    hub.ctx.hub.store.set_crash_analysis(hub.planted, {"status": "done", "result": res, "seconds": 1.0})
+    hub.ctx.hub.store.crashes.set_crash_analysis(
+        hub.planted, {"status": "done", "result": res, "seconds": 1.0}
+    )
 
     out = tmp_path / "a.tar.gz"
     make_bundle(hub.ctx.hub, hub.ctx.kb, hub.planted, out, patterns=[r"4a11ce-[a-z-]+"])

@@ -69,7 +69,7 @@ def test_bundle_with_dump_via_cli(hub: Lab, tmp_path: Path) -> None:
     assert "redacted host" in r.stdout and "redacted ip" in r.stdout
     files = members(out)
     dump = files[f"crashhub-{hub.planted}/vmcore"]
-    c = hub.ctx.hub.store.get_crash(hub.planted)
+    c = hub.ctx.hub.store.crashes.get_crash(hub.planted)
     assert c is not None
     vm = next(f for f in c.files if f.role == "vmcore")
     assert hashlib.sha256(dump).hexdigest() == vm.digest
@@ -92,7 +92,7 @@ def test_crash_report_three_formats(hub: Lab) -> None:
 
 
 def test_bucket_and_weekly_reports_with_a_regression(hub: Lab) -> None:
-    c = hub.ctx.hub.store.get_crash(hub.planted)
+    c = hub.ctx.hub.store.crashes.get_crash(hub.planted)
     assert c is not None
     entry = KbEntry.from_dict({
         "id": "lab-null-fixed", "title": "crashmod NULL, fixed in 6.1.0-50", "match": {

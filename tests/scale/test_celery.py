@@ -20,6 +20,7 @@ from tests.need import need_module
 from tests.scale.workers import Workers, job, lines, queue_for, wait_for
 
 from crashhub.jobs.celery_queue import CeleryQueue, Limits
+from crashhub.store import models
 from crashhub.store.sql import SqlStore
 
 need_module("celery", "celery is not installed (extra 'scale')")
@@ -49,11 +50,11 @@ def test_hub_jobs_run_on_a_worker_once_per_key(env: tuple[Workers, SqlStore, str
     assert q.submit("kb-apply", {}, key="kb-apply:1") == a  # same key, one job (and one message)
     b = q.submit("analyze", {"crash_id": "c-missing"}, key="analyze:c-missing")
     assert q.route("analyze", {"crash_id": "c-missing"}) == "analyze"  # unknown release: generic queue
-    assert q.drain(60), [(_j.kind, _j.state) for _j in store.list_jobs()]
+    assert q.drain(60), [(_j.kind, _j.state) for _j in store.jobs.list_jobs()]
     ja, jb = job(store, a), job(store, b)
     assert ja.state == "done" and ja.result is not None and "changed" in ja.result
     assert jb.state == "done" and jb.result == {"status": "skipped", "reason": "no crash c-missing"}
-    assert q.ledger.state(a) == ("done", 1) and len(store.list_jobs()) == 2
+    assert q.ledger.state(a) == ("done", 1) and len(store.jobs.list_jobs()) == 2
 
 
 @pytest.mark.slow
@@ -95,7 +96,7 @@ def test_retries_back_off_then_dead_letter(env: tuple[Workers, SqlStore, str], t
     assert dead.state == "failed" and dead.error is not None
     assert dead.error.startswith("dead letter after 3 attempt(s): ValueError: this job always fails")
     assert len(lines(fail_log, "try")) == 3 and q.ledger.state(bad) == ("dead", 3)
-    assert [j.id for j in store.list_jobs(state="failed")] == [
+    assert [j.id for j in store.jobs.list_jobs(state="failed")] == [
         bad
     ]  # what GET /api/v1/jobs?state=failed lists
 
@@ -146,12 +147,12 @@ def test_broker_down_at_submit_is_resent_later(tmp_path: Path, redis_url: str) -
     store.migrate()
     r = redis.Redis.from_url(redis_url)
     r.flushdb()
-    down = CeleryQueue(store, f"redis://127.0.0.1:{dead_port}/0", database_url=db)
+    down = CeleryQueue(store, f"redis://127.0.0.1:{dead_port}/0")
     t0 = time.monotonic()
     jid = down.submit("kb-apply", {}, key="kb-apply:outage")
     assert time.monotonic() - t0 < 30 and job(store, jid).state == "pending"
     assert down.ledger.state(jid) is None and r.llen("crashhub") == 0
-    up = CeleryQueue(store, redis_url, database_url=db)
+    up = CeleryQueue(store, redis_url)
     assert up.resend_pending() == 1 and up.resend_pending() == 0  # sent once
     assert r.llen("crashhub") == 1 and up.ledger.state(jid) == ("queued", 0)
     store.close()
@@ -164,7 +165,7 @@ def test_redis_restart_loses_no_job(tmp_path: Path, own_redis: Any, pg_url: str)
     store.migrate()
     w = Workers(tmp_path, own_redis.url, pg_url, REDIS_OPTIONS)
     try:
-        q = CeleryQueue(store, own_redis.url, database_url=pg_url)
+        q = CeleryQueue(store, own_redis.url)
         log = tmp_path / "sleep.log"
         jid = q.submit("sleep", {"seconds": 0.1, "log": str(log)}, key="sleep:restart")
         assert q.resend_pending(stale_after=0) == 0  # its message is in the queue: nothing to resend
@@ -205,7 +206,7 @@ def test_postgres_down_at_the_end_of_a_job(
     pg_control.start()
     wait_for(lambda: job(store, jid).state == "done", 60, "the job to be recorded once the database is back")
     assert q.ledger.state(jid) is not None and q.ledger.state(jid)[0] == "done"  # type: ignore[index]
-    assert len(store.list_jobs()) == 1 and job(store, jid).result is not None
+    assert len(store.jobs.list_jobs()) == 1 and job(store, jid).result is not None
 
 
 def test_a_dropped_claimed_job_is_resent(tmp_path: Path, redis_url: str) -> None:
@@ -217,13 +218,13 @@ def test_a_dropped_claimed_job_is_resent(tmp_path: Path, redis_url: str) -> None
     store.migrate()
     r = redis.Redis.from_url(redis_url)
     r.flushdb()
-    q = CeleryQueue(store, redis_url, database_url=db, limits=Limits(visibility=5))
+    q = CeleryQueue(store, redis_url, limits=Limits(visibility=5))
     jid = q.submit("kb-apply", {}, key="kb-apply:dropped")
     r.flushdb()  # the message is gone...
     assert q.ledger.claim(jid, "kb-apply", "w-dead", 1) == ("run", 1)  # ...after a worker took it
     assert q.resend_pending() == 0  # not stale yet
-    with q.ledger.engine.begin() as c:
-        c.execute(q.ledger.jobs.update().values(updated_at=time.time() - 3600))
+    with store.engine.begin() as c:
+        c.execute(models.Base.metadata.tables["celery_jobs"].update().values(updated_at=time.time() - 3600))
     assert q.resend_pending() == 1 and r.llen("crashhub") == 1
     assert q.resend_pending() == 0  # its clock restarted: one resend per period, not one per sweep
     store.close()

@@ -12,6 +12,7 @@ import pytest
 from tests.need import need_module
 
 from crashhub.jobs.celery_queue import Ledger, Limits, Runtime, release_queue, run_job
+from crashhub.store import models
 from crashhub.store.sql import SqlStore
 
 need_module("celery", "celery is not installed (extra 'scale')")
@@ -32,7 +33,7 @@ def rt(tmp_path: Path) -> Runtime:
     store = SqlStore(url)
     store.migrate()
     limits = Limits(soft_time=10, hard_time=20, max_attempts=3, backoff_base=2, backoff_max=5)
-    return Runtime(store=store, handlers={}, ledger=Ledger(url), limits=limits, worker="w1")
+    return Runtime(store=store, handlers={}, ledger=Ledger(store.jobs), limits=limits, worker="w1")
 
 
 def test_limits_and_names() -> None:
@@ -50,8 +51,9 @@ def test_claim_lease_and_states(rt: Runtime) -> None:
     assert led.claim("j1", "sleep", "w2", 60) == ("busy", 1)  # a duplicate delivery waits
     led.queued("j1", "sleep")  # a resend does not reset the attempts
     assert led.state("j1") == ("running", 1)
-    with led.engine.begin() as c:  # the holder died: its lease runs out
-        c.execute(led.jobs.update().values(lease_until=time.time() - 1))
+    assert isinstance(rt.store, SqlStore)
+    with rt.store.engine.begin() as c:  # the holder died: its lease runs out
+        c.execute(models.Base.metadata.tables["celery_jobs"].update().values(lease_until=time.time() - 1))
     assert led.claim("j1", "sleep", "w2", 60) == ("run", 2)
     led.mark("j1", "done")
     assert led.claim("j1", "sleep", "w3", 60) == ("done", 2)
@@ -68,7 +70,7 @@ def test_run_job_retries_then_dead_letter(rt: Runtime) -> None:
         raise OSError("disk on fire")
 
     rt.handlers["boom"] = boom
-    jid, _ = rt.store.enqueue_job("boom", {"n": 1}, key="boom:1")
+    jid, _ = rt.store.jobs.enqueue_job("boom", {"n": 1}, key="boom:1")
     rt.ledger.queued(jid, "boom")
     with pytest.raises(Retry) as r1:
         run_job(rt, jid, "boom", {"n": 1}, _retry)
@@ -77,7 +79,7 @@ def test_run_job_retries_then_dead_letter(rt: Runtime) -> None:
         run_job(rt, jid, "boom", {"n": 1}, _retry)
     assert 3.6 <= r2.value.countdown <= 4.4 and rt.ledger.state(jid) == ("retry", 2)
     assert run_job(rt, jid, "boom", {"n": 1}, _retry) is None  # third and last attempt
-    job = rt.store.list_jobs(state="failed")[0]
+    job = rt.store.jobs.list_jobs(state="failed")[0]
     assert (
         job.id == jid
         and job.error is not None
@@ -89,24 +91,24 @@ def test_run_job_retries_then_dead_letter(rt: Runtime) -> None:
 def test_worker_dying_every_time_ends_as_dead_letter(rt: Runtime) -> None:
     """Attempts count even when no exception was raised (hard time limit or OOM killed the process)."""
     rt.handlers["hang"] = lambda p: {"never": True}
-    jid, _ = rt.store.enqueue_job("hang", {}, key="hang:1")
+    jid, _ = rt.store.jobs.enqueue_job("hang", {}, key="hang:1")
     for _ in range(3):  # three deliveries, each killed mid-run: the lease is left behind and runs out
         assert rt.ledger.claim(jid, "hang", "w1", -1)[0] == "run"
     assert run_job(rt, jid, "hang", {}, _retry) is None
-    job = rt.store.list_jobs(state="failed")[0]
+    job = rt.store.jobs.list_jobs(state="failed")[0]
     assert job.error is not None and "died in every attempt" in job.error and "3 attempt(s)" in job.error
 
 
 def test_done_job_is_not_run_again_and_unknown_kind_is_dead(rt: Runtime) -> None:
     runs: list[int] = []
     rt.handlers["once"] = lambda p: {"n": runs.append(1) or len(runs)}
-    jid, _ = rt.store.enqueue_job("once", {}, key="once:1")
+    jid, _ = rt.store.jobs.enqueue_job("once", {}, key="once:1")
     assert run_job(rt, jid, "once", {}, _retry) == {"n": 1}
     assert run_job(rt, jid, "once", {}, _retry) == {"skipped": "done"} and runs == [1]
-    assert rt.store.list_jobs(state="done")[0].result == {"n": 1}
-    other, _ = rt.store.enqueue_job("nope", {}, key="nope:1")
+    assert rt.store.jobs.list_jobs(state="done")[0].result == {"n": 1}
+    other, _ = rt.store.jobs.enqueue_job("nope", {}, key="nope:1")
     assert run_job(rt, other, "nope", {}, _retry) is None
-    assert "no handler for job kind 'nope'" in (rt.store.list_jobs(state="failed")[0].error or "")
+    assert "no handler for job kind 'nope'" in (rt.store.jobs.list_jobs(state="failed")[0].error or "")
 
 
 def test_queue_from_settings(tmp_path: Path) -> None:

@@ -84,12 +84,12 @@ def test_hub_jobs_run_on_a_worker_once_per_key(env: tuple[Workers, SqlStore, str
     a = q.submit("kb-apply", {}, key="kb-apply:1")
     assert q.submit("kb-apply", {}, key="kb-apply:1") == a  # same key, one job (and one message)
     b = q.submit("analyze", {"crash_id": "c-missing"}, key="analyze:c-missing")
-    assert q.drain(60), [(_j.kind, _j.state) for _j in store.list_jobs()]
+    assert q.drain(60), [(_j.kind, _j.state) for _j in store.jobs.list_jobs()]
     ja, jb = job(store, a), job(store, b)
     assert ja.state == "done" and ja.result is not None and "changed" in ja.result
     assert jb.state == "done" and jb.result == {"status": "skipped", "reason": "no crash c-missing"}
     assert q.ledger.state(a) == ("done", 1) and q.ledger.state(b) == ("done", 1)
-    assert len(store.list_jobs()) == 2
+    assert len(store.jobs.list_jobs()) == 2
     # The worker told what RabbitMQ's consumer_timeout must be for its limits.
     assert "consumer_timeout in rabbitmq.conf must be at least" in w.log("real")
 
@@ -108,7 +108,7 @@ def test_retries_dead_letter_and_routing(env: tuple[Workers, SqlStore, str], tmp
     assert q.route("analyze", {"release": "6.1.0-13-amd64"}) == "analyze.6.1.0-13-amd64"
     for i in range(2):
         q.submit("analyze", {"release": "6.1.0-13-amd64", "log": str(route_log)}, key=f"a61:{i}")
-    assert q.drain(60), [(_j.kind, _j.state) for _j in store.list_jobs()]
+    assert q.drain(60), [(_j.kind, _j.state) for _j in store.jobs.list_jobs()]
     tries = [float(t[2]) for t in lines(flaky_log, "try")]
     assert len(tries) == 3 and len(lines(flaky_log, "end")) == 1
     gaps = [b - a for a, b in itertools.pairwise(tries)]
@@ -156,12 +156,12 @@ def test_broker_down_at_submit_is_resent_later(tmp_path: Path, amqp_vhost: str) 
     store = SqlStore(db)
     store.migrate()
     try:
-        down = CeleryQueue(store, f"amqp://guest:guest@127.0.0.1:{dead_port}//", database_url=db)
+        down = CeleryQueue(store, f"amqp://guest:guest@127.0.0.1:{dead_port}//")
         t0 = time.monotonic()
         jid = down.submit("kb-apply", {}, key="kb-apply:outage")
         assert time.monotonic() - t0 < 30 and job(store, jid).state == "pending"
         assert down.ledger.state(jid) is None
-        up = CeleryQueue(store, amqp_vhost, database_url=db)
+        up = CeleryQueue(store, amqp_vhost)
         assert up._queue_empty("crashhub")  # never declared in this vhost: NotFound
         assert up.resend_pending() == 1 and up.resend_pending() == 0  # sent once
         assert _ready_messages(amqp_vhost, "crashhub") == 1 and up.ledger.state(jid) == ("queued", 0)
@@ -182,7 +182,7 @@ def test_rabbitmq_crash_and_restart(tmp_path: Path, own_rabbit: RabbitNode, pg_u
     w = Workers(tmp_path, own_rabbit.url, pg_url)
     try:
         worker = w.start("w1", "--time-limit", "20", "--backoff", "0.5")
-        q = CeleryQueue(store, own_rabbit.url, database_url=pg_url, limits=Limits(soft_time=20, hard_time=25))
+        q = CeleryQueue(store, own_rabbit.url, limits=Limits(soft_time=20, hard_time=25))
         log = tmp_path / "sleep.log"
         j1 = q.submit("sleep", {"seconds": 0.1, "log": str(log)}, key="sleep:before")
         wait_for(lambda: job(store, j1).state == "done", 60, "a first job", w)
@@ -235,7 +235,7 @@ def test_past_consumer_timeout_the_worker_exits_and_nothing_runs_twice(tmp_path:
     w = Workers(tmp_path, node.url, pg_url)
     try:
         first = w.start("w1", "--time-limit", "30", "--backoff", "0.5")
-        q = CeleryQueue(store, node.url, database_url=pg_url, limits=Limits(soft_time=30, hard_time=35))
+        q = CeleryQueue(store, node.url, limits=Limits(soft_time=30, hard_time=35))
         log = tmp_path / "sleep.log"
         jid = q.submit("sleep", {"seconds": 5, "log": str(log)}, key="sleep:long")
         wait_for(lambda: first.poll() is not None, 60, "the worker to exit", w)

@@ -92,7 +92,7 @@ def test_a_user_added_on_one_node_logs_in_on_the_other(
         page = ca.get("/ui/")
         assert page.status_code == 200 and "alice" in page.text
     # Deleted through A's store: B refuses the password at once.
-    assert a.ctx.hub.store.delete_ui_user("alice")
+    assert a.ctx.hub.store.access.delete_ui_user("alice")
     with b.client("10.1.0.2") as cb:
         assert login(cb, "alice", PASSWORD).status_code == 401
 

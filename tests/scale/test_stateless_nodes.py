@@ -75,7 +75,7 @@ def keys(receiver: Receiver, path: str) -> Counter[str]:
 def test_two_nodes_ticking_send_each_alert_once(nodes: tuple[Node, Node], receiver: Receiver) -> None:
     a, b = nodes
     store = a.ctx.hub.store
-    old, _ = store.add_crash(crash("old", key="k-old", host="db1", when=T0))  # overdue since T0 + 4 h
+    old, _ = store.crashes.add_crash(crash("old", key="k-old", host="db1", when=T0))  # overdue since T0 + 4 h
     for _ in range(3):  # both nodes tick, over and over: the lease makes one of them the ticker
         a.tick()
         b.tick()
@@ -89,14 +89,16 @@ def test_two_nodes_ticking_send_each_alert_once(nodes: tuple[Node, Node], receiv
     a.ctx.alerts.start()
     a.ctx.alerts.stop()
     assert store.cluster.lease_holder(LEASE) is None
-    newer, _ = store.add_crash(crash("newer", key="k-new", host="db2", when=T0 + 60))
+    newer, _ = store.crashes.add_crash(crash("newer", key="k-new", host="db2", when=T0 + 60))
     assert b.tick() and store.cluster.lease_holder(LEASE) == b.ctx.node
     assert a.tick() == []
     team = keys(receiver, "/team")
     assert team[f"overdue:{newer.bucket_id}"] == 1 and set(team.values()) == {1}, team
 
     # Owner advice: given once, delivered once, whichever node ticks.
-    store.set_bucket_workflow(old.bucket_id, status="advice given", advice="Unload crashmod.", actor="ui:al")
+    store.buckets.set_bucket_workflow(
+        old.bucket_id, status="advice given", advice="Unload crashmod.", actor="ui:al"
+    )
     for _ in range(2):
         b.tick()
         a.tick()
@@ -125,6 +127,6 @@ def test_a_kb_entry_written_on_one_node_matches_on_the_other(nodes: tuple[Node, 
         second = b.ctx.pipeline.ingest(Arrival(log=LOG.replace(b"4.4", b"9.4"), host="web2", source="http"))
         assert second.created and second.crash.kb[0]["id"] == ENTRY["id"]
         # ... and node A's re-apply already marked the first crash's bucket known, for both nodes.
-        bucket = b.ctx.hub.store.get_bucket(first.bucket.id)
+        bucket = b.ctx.hub.store.buckets.get_bucket(first.bucket.id)
         assert bucket is not None and bucket.kb[0]["id"] == ENTRY["id"]
     assert not (Path(a.ctx.settings.kb_path) / f"{ENTRY['id']}.yaml").exists()

@@ -95,11 +95,11 @@ class Workers:
 
 def queue_for(store: SqlStore, w: Workers, db: str, **limits: Any) -> CeleryQueue:
     """The hub side's queue on the workers' broker, with these limits."""
-    return CeleryQueue(store, w.broker, database_url=db, limits=Limits(**limits))
+    return CeleryQueue(store, w.broker, limits=Limits(**limits))
 
 
 def job(store: SqlStore, jid: str) -> JobRecord:
-    return next(j for j in store.list_jobs(limit=1000) if j.id == jid)
+    return next(j for j in store.jobs.list_jobs(limit=1000) if j.id == jid)
 
 
 def wait_for(cond: Callable[[], bool], timeout: float, what: str, w: Workers | None = None) -> None:

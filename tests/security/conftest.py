@@ -14,7 +14,7 @@ from tests.security.targets import OOPS
 
 from crashhub import config
 from crashhub.ingest.spool import ingest_path
-from crashhub.store.base import Store
+from crashhub.store import Store
 from crashhub.web.app import build_context, create_app
 from crashhub.web.auth import create_token
 

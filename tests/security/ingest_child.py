@@ -23,10 +23,10 @@ from crashhub.ingest.arrival import Pipeline
 from crashhub.ingest.spool import ingest_path
 from crashhub.ingest.uploads import Uploads
 from crashhub.store.blobs import LocalBlobStore
-from crashhub.store.sql import SqlStore
+from crashhub.store.sql import SqlCrashes
 from crashhub.web.app import build_context
 
-STORE = (SqlStore, "add_crash")
+STORE = (SqlCrashes, "add_crash")
 # name -> (owner of the function, its name, "before" or "after" it runs, only inside this call)
 POINTS: dict[str, tuple[Any, str, str, tuple[Any, str] | None]] = {
     "detect": (dump, "detect", "before", None),  # nothing done yet
@@ -43,8 +43,8 @@ UPLOAD_POINTS: dict[str, tuple[Any, str, str, tuple[Any, str] | None]] = {
     "upload:appended": (Uploads, "append", "after", None),  # every byte in the .part file
     "upload:renamed": (uploads.os, "replace", "after", FINISH),  # .part moved to the temp area
     "upload:dump-blob": (LocalBlobStore, "adopt", "after", FINISH),  # a blob nobody refers to
-    "upload:db-commit": (DefaultDialect, "do_commit", "before", (SqlStore, "attach_dump")),
-    "upload:db-committed": (DefaultDialect, "do_commit", "after", (SqlStore, "attach_dump")),
+    "upload:db-commit": (DefaultDialect, "do_commit", "before", (SqlCrashes, "attach_dump")),
+    "upload:db-committed": (DefaultDialect, "do_commit", "after", (SqlCrashes, "attach_dump")),
     "upload:finished": (Uploads, "finish", "after", None),
 }
 

@@ -41,7 +41,7 @@ class Census:
 def census(data: Path, db: str | None = None) -> Census:
     hub = open_store(config.load(data, env={}, **({"database_url": db} if db else {})))
     try:
-        crashes = hub.store.list_crashes(limit=1000)
+        crashes = hub.store.crashes.list_crashes(limit=1000)
         whole = True
         for c in crashes:
             for f in c.files:
@@ -51,9 +51,9 @@ def census(data: Path, db: str | None = None) -> Census:
                 with hub.blobs.open(f.digest) as fh:
                     body = fh.read()
                 whole &= hashlib.sha256(body).hexdigest() == f.digest and len(body) == f.size
-        refs = hub.store.referenced_digests()
+        refs = hub.store.retention.referenced_digests()
         orphans = sum(1 for d, _ in hub.blobs.digests() if d not in refs)
-        hub.blobs.gc(hub.store.referenced_digests, grace=0, now=float("inf"))
+        hub.blobs.gc(hub.store.retention.referenced_digests, grace=0, now=float("inf"))
         left = sum(1 for d, _ in hub.blobs.digests() if d not in refs) + len(_temp(data))
         return Census({c.id: tuple(sorted(f.name for f in c.files)) for c in crashes}, whole, orphans, left)
     finally:
@@ -142,7 +142,7 @@ def test_kill_9_at_each_step_of_a_resumable_upload(tmp_path: Path, template: tup
     assert len(added) == 1 and final.crashes[added.pop()] == ("vmcore", "vmcore-dmesg.txt"), final.crashes
     hub = open_store(config.load(data, env={}))
     try:
-        assert hub.store.list_uploads() == [], "an upload record outlived its finished upload"
+        assert hub.store.uploads.list_uploads() == [], "an upload record outlived its finished upload"
     finally:
         hub.close()
 
@@ -156,7 +156,7 @@ def test_database_restarted_mid_ingest(tmp_path: Path, pg_url: str, pg_control: 
     crash once, on the same connection pool (which must reconnect)."""
     from sqlalchemy.engine.default import DefaultDialect  # noqa: PLC0415
 
-    from crashhub.store.sql import SqlStore  # noqa: PLC0415
+    from crashhub.store.sql import SqlCrashes  # noqa: PLC0415
 
     data = tmp_path / "data"
     crash_dir = make_crash_dir(tmp_path / "spool")
@@ -164,7 +164,7 @@ def test_database_restarted_mid_ingest(tmp_path: Path, pg_url: str, pg_control: 
                                     database_url=pg_url))
     fired: list[str] = []
     inside: list[bool] = [False]
-    orig_add, orig_commit = SqlStore.add_crash, DefaultDialect.do_commit
+    orig_add, orig_commit = SqlCrashes.add_crash, DefaultDialect.do_commit
 
     def restart() -> None:
         if not fired:
@@ -172,7 +172,7 @@ def test_database_restarted_mid_ingest(tmp_path: Path, pg_url: str, pg_control: 
             pg_control.stop()
             pg_control.start()
 
-    def add_crash(self: SqlStore, new: Any) -> Any:
+    def add_crash(self: SqlCrashes, new: Any) -> Any:
         if when == "before-transaction":
             restart()
         inside[0] = True
@@ -189,14 +189,14 @@ def test_database_restarted_mid_ingest(tmp_path: Path, pg_url: str, pg_control: 
             restart()
 
     try:
-        SqlStore.add_crash = add_crash  # type: ignore[method-assign]
+        SqlCrashes.add_crash = add_crash  # type: ignore[method-assign]
         DefaultDialect.do_commit = do_commit  # type: ignore[method-assign]
         try:
             ingest_path(ctx.pipeline, crash_dir, source="cli")
         except StoreError:
             pass  # the database went away under the transaction: refused whole
         finally:
-            SqlStore.add_crash = orig_add  # type: ignore[method-assign]
+            SqlCrashes.add_crash = orig_add  # type: ignore[method-assign]
             DefaultDialect.do_commit = orig_commit  # type: ignore[method-assign]
         assert fired == [when]
         mid = census(data, pg_url)

@@ -6,8 +6,7 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, inspect, text
-from tests.need import need_module
+from sqlalchemy import create_engine, inspect, text
 
 from crashhub.store import migrate, models
 from crashhub.store.sql import SqlStore
@@ -24,22 +23,22 @@ def test_migrations_match_the_models(tmp_path: Path) -> None:
 
 
 def test_the_celery_ledger_uses_the_migrated_tables(tmp_path: Path) -> None:
-    ledger_cls = need_module("crashhub.jobs.celery_queue", "celery not installed").Ledger
-    url = f"sqlite:///{tmp_path / 'l.db'}"
-    ledger = ledger_cls(url)  # migrates an empty database itself
-    assert migrate.current(ledger.engine) == migrate.current(_migrated(tmp_path))
-    # The ledger's own database holds its tables with the models' columns (not a private copy).
-    have = inspect(ledger.engine)
+    store = SqlStore(f"sqlite:///{tmp_path / 'l.db'}")
+    store.migrate()
+    # The ledger is the jobs repository's, on the store's tables (models, migration 0005), with
+    # the models' columns: not a private copy of its own.
+    have = inspect(store.engine)
     for table in ("celery_jobs", "celery_workers"):
         assert table in have.get_table_names(), table
         want = {c.name for c in models.Base.metadata.tables[table].columns}
         assert {c["name"] for c in have.get_columns(table)} == want, table
-
-
-def _migrated(tmp_path: Path) -> Engine:
-    engine = create_engine(f"sqlite:///{tmp_path / 'head.db'}")
-    migrate.upgrade(engine)
-    return engine
+    store.jobs.ledger_queued("j1", "analyze")
+    store.jobs.advertise_worker("w1", ["6.1.0-13-amd64"])
+    with store.engine.connect() as c:
+        assert c.execute(text("SELECT job_id, state FROM celery_jobs")).all() == [("j1", "queued")]
+        workers = c.execute(text("SELECT name, releases FROM celery_workers")).all()
+        assert workers == [("w1", "6.1.0-13-amd64")]
+    store.close()
 
 
 def test_tokens_made_before_0011_keep_working_unbound(tmp_path: Path) -> None:
@@ -60,9 +59,9 @@ def test_tokens_made_before_0011_keep_working_unbound(tmp_path: Path) -> None:
     store = SqlStore(url)
     store.migrate()
     try:
-        old = store.token_by_hash("e" * 64)
+        old = store.access.token_by_hash("e" * 64)
         assert old is not None and (old.name, old.role, old.host) == ("web-07", "host", None)
-        assert store.bind_token("t-old", "web-07") == "web-07"
-        assert store.bind_token("t-old", "web-08") == "web-07"
+        assert store.access.bind_token("t-old", "web-07") == "web-07"
+        assert store.access.bind_token("t-old", "web-08") == "web-07"
     finally:
         store.close()

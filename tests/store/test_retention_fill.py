@@ -43,7 +43,7 @@ def add(
     if dump:
         b = hub.blobs.put_bytes(data if data is not None else os.urandom(DUMP))
         files.append(FileRecord(name="vmcore", role="vmcore", digest=b.digest, size=b.size))
-    c, _ = hub.store.add_crash(
+    c, _ = hub.store.crashes.add_crash(
         NewCrash(
             identity=f"{key}-{n}",
             host=host,
@@ -66,7 +66,7 @@ def on_disk(hub: Hub, digest: str) -> bool:
 
 
 def dump_digest(hub: Hub, crash_id: str) -> str:
-    c = hub.store.get_crash(crash_id)
+    c = hub.store.crashes.get_crash(crash_id)
     assert c is not None
     if c.dump_evicted is not None:
         return c.dump_evicted.digest
@@ -80,7 +80,7 @@ def test_gc_fills_past_the_quota_and_keeps_what_the_policy_says(
     b = [add(hub, "B", i) for i in range(5)]
     c = [add(hub, "C", i) for i in range(2)]
     logs_only = [add(hub, "D", i, dump=False) for i in range(3)]
-    hub.store.pin_dump(a[1], "alice")
+    hub.store.retention.pin_dump(a[1], "alice")
     digests = {cid: dump_digest(hub, cid) for cid in a + b + c}
     before = hub.blobs.usage()
     assert before > 13 * DUMP  # 13 dumps of 64 KiB and 16 small logs: far over the quota
@@ -108,15 +108,15 @@ def test_gc_fills_past_the_quota_and_keeps_what_the_policy_says(
     }
     for line in out[:-2]:
         cid, bucket, size = line.split()[:3]
-        assert bucket == hub.store.get_crash(cid).bucket_id and int(size) == DUMP  # type: ignore[union-attr]
+        assert bucket == hub.store.crashes.get_crash(cid).bucket_id and int(size) == DUMP  # type: ignore[union-attr]
     kept = {a[0], a[1], a[5], b[0], b[4], c[0], c[1]}
-    assert {h.crash_id for h in hub.store.dump_holdings()} == kept
+    assert {h.crash_id for h in hub.store.retention.dump_holdings()} == kept
     for cid, d in digests.items():
         assert on_disk(hub, d) == (cid in kept), cid
     for cid in logs_only + a + b:  # every log stays
-        rec = hub.store.get_crash(cid)
+        rec = hub.store.crashes.get_crash(cid)
         assert rec is not None and any(f.role == "log" and on_disk(hub, f.digest) for f in rec.files)
-    gone = hub.store.get_crash(a[4])
+    gone = hub.store.crashes.get_crash(a[4])
     assert gone is not None and gone.dump_evicted is not None
     assert (gone.dump_evicted.reason, gone.dump_evicted.size, gone.dump_evicted.digest) == (
         "quota",
@@ -153,13 +153,13 @@ def test_delete_crash_and_host_remove_their_blobs(
     dx, dy, dz = (dump_digest(hub, i) for i in (x, y, z))
     data = str(tmp_path / "data")
     assert cli.main(["delete", "crash", x, "--data", data]) == 0
-    assert hub.store.get_crash(x) is None and not on_disk(hub, dx) and on_disk(hub, dy)
+    assert hub.store.crashes.get_crash(x) is None and not on_disk(hub, dx) and on_disk(hub, dy)
     assert cli.main(["delete", "host", "web2", "--data", data]) == 2  # needs --yes
-    assert hub.store.get_crash(y) is not None
+    assert hub.store.crashes.get_crash(y) is not None
     assert cli.main(["delete", "host", "web2", "--yes", "--data", data]) == 0
     assert "2 crash(es)" in capsys.readouterr().out
-    assert hub.store.list_crashes() == [] and not on_disk(hub, dy) and not on_disk(hub, dz)
-    assert [a.action for a in hub.store.list_audit(2)] == ["delete-host", "delete-crash"]
+    assert hub.store.crashes.list_crashes() == [] and not on_disk(hub, dy) and not on_disk(hub, dz)
+    assert [a.action for a in hub.store.access.list_audit(2)] == ["delete-host", "delete-crash"]
     assert cli.main(["delete", "crash", x, "--data", data]) == 2
 
 
@@ -168,7 +168,7 @@ def test_pin_command(hub: Hub, tmp_path: Path) -> None:
     y = add(hub, "A", 1, dump=False)
     data = str(tmp_path / "data")
     assert cli.main(["pin", x, "--data", data]) == 0
-    assert hub.store.get_crash(x).pinned_by == "cli"  # type: ignore[union-attr]
+    assert hub.store.crashes.get_crash(x).pinned_by == "cli"  # type: ignore[union-attr]
     assert cli.main(["pin", x, "--off", "--data", data]) == 0
-    assert hub.store.get_crash(x).pinned_by is None  # type: ignore[union-attr]
+    assert hub.store.crashes.get_crash(x).pinned_by is None  # type: ignore[union-attr]
     assert cli.main(["pin", y, "--data", data]) == 2  # no dump to pin

@@ -63,7 +63,7 @@ def test_dashboard_bucket_chart_and_kb_form_in_chromium(browser: Any, served: Ui
     shot(page, "dashboard")
 
     # The hung-task bucket: its chart, then a KB entry from the pre-filled form.
-    guilty = hub.ctx.hub.store.get_crash(hub.crashes["6.1/hung"]).report["guilty"]["function"]  # type: ignore[union-attr,index]
+    guilty = hub.ctx.hub.store.crashes.get_crash(hub.crashes["6.1/hung"]).report["guilty"]["function"]  # type: ignore[union-attr,index]
     page.click('tr.bucket:has(code:text-is("hung_task")) a')
     assert "/ui/buckets/" in page.url
     chart = page.locator("svg.chart").first

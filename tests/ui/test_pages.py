@@ -83,7 +83,7 @@ def test_dashboard_lists_buckets_with_sparklines_and_chart(admin: TestClient, ui
 
 
 def test_bucket_page_has_timeline_hosts_kernels_and_kb_form_link(admin: TestClient, uihub: UiHub) -> None:
-    bid = uihub.ctx.hub.store.get_crash(uihub.crashes["6.1/null"]).bucket_id  # type: ignore[union-attr]
+    bid = uihub.ctx.hub.store.crashes.get_crash(uihub.crashes["6.1/null"]).bucket_id  # type: ignore[union-attr]
     html = admin.get(f"/ui/buckets/{bid}").text
     assert re.search(r'<svg class="chart"[^>]*data-bars="[1-9]', html)
     assert uihub.releases["6.12"] in html and "QEMU Standard PC" in html
@@ -106,7 +106,7 @@ def test_dump_download_is_admin_only_and_audited(admin: TestClient, viewer: Test
     assert viewer.get(f"/ui/crashes/{uihub.dump_crash}/files/vmcore-dmesg.txt").status_code == 200
     r = admin.get(url)
     assert r.status_code == 200 and r.content == case("6.1", "null").dump.read_bytes()  # type: ignore[union-attr]
-    audit = uihub.ctx.hub.store.list_audit(20)
+    audit = uihub.ctx.hub.store.access.list_audit(20)
     assert any(a.action == "download-dump" and a.target.startswith(uihub.dump_crash) for a in audit)
     with TestClient(uihub.app) as anon:
         assert anon.get(url, follow_redirects=False).status_code == 303
@@ -115,10 +115,10 @@ def test_dump_download_is_admin_only_and_audited(admin: TestClient, viewer: Test
 def test_kb_form_preview_and_save_marks_bucket_known(
     admin: TestClient, viewer: TestClient, uihub: UiHub
 ) -> None:
-    bid = uihub.ctx.hub.store.get_crash(uihub.crashes["6.1/hung"]).bucket_id  # type: ignore[union-attr]
+    bid = uihub.ctx.hub.store.crashes.get_crash(uihub.crashes["6.1/hung"]).bucket_id  # type: ignore[union-attr]
     form_page = admin.get(f"/ui/kb/new?bucket={bid}").text
     assert "would match 1 buckets" in form_page
-    guilty = uihub.ctx.hub.store.get_crash(uihub.crashes["6.1/hung"]).report["guilty"]["function"]  # type: ignore[union-attr,index]
+    guilty = uihub.ctx.hub.store.crashes.get_crash(uihub.crashes["6.1/hung"]).report["guilty"]["function"]  # type: ignore[union-attr,index]
     assert f'value="^{guilty}$"' in form_page
     fields = dict(re.findall(r'<input name="(\w+)" value="([^"]*)"', form_page))
     data = {**fields, "csrf": csrf_of(form_page), "bucket": bid, "new": "1", "status": "known",
@@ -142,7 +142,7 @@ def test_kb_form_preview_and_save_marks_bucket_known(
 
 
 def test_posts_without_csrf_are_refused(admin: TestClient, uihub: UiHub) -> None:
-    bid = uihub.ctx.hub.store.get_crash(uihub.crashes["6.1/sysrq"]).bucket_id  # type: ignore[union-attr]
+    bid = uihub.ctx.hub.store.crashes.get_crash(uihub.crashes["6.1/sysrq"]).bucket_id  # type: ignore[union-attr]
     r = admin.post(f"/ui/buckets/{bid}/merge", data={"into": "x"})
     assert r.status_code == 403 and "CSRF" in r.text
 

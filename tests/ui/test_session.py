@@ -40,7 +40,7 @@ def test_sessions_expire_and_die_with_their_token(store, tmp_path: Path, monkeyp
     assert other.read(cookie) is None
     assert ss.check_csrf(s.nonce, ss.csrf(s.nonce)) and not ss.check_csrf(s.nonce, ss.csrf("other"))
     assert not ss.check_csrf(None, ss.csrf(""))
-    store.revoke_token(rec.id)
+    store.access.revoke_token(rec.id)
     assert ss.read(cookie) is None
     S.Users(store).add("alice", "a long password", "admin")
     _, c2 = ss.issue("alice", "admin")
@@ -67,7 +67,7 @@ def test_a_password_session_goes_with_its_user(store, tmp_path: Path) -> None:  
 def test_users_hash_with_argon2(store) -> None:  # type: ignore[no-untyped-def]
     u = S.Users(store)
     u.add("alice", "correct horse", "admin")
-    rec = store.get_ui_user("alice")
+    rec = store.access.get_ui_user("alice")
     assert rec.password_hash.startswith("$argon2id$") and "correct horse" not in rec.password_hash
     assert u.verify("alice", "correct horse") == "admin"
     assert u.verify("alice", "wrong horse!") is None and u.verify("bob", "correct horse") is None

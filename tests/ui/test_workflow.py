@@ -12,7 +12,7 @@ from tests.ui.test_pages import login
 
 
 def _bucket_of(hub: UiHub, key: str) -> str:
-    c = hub.ctx.hub.store.get_crash(hub.crashes[key])
+    c = hub.ctx.hub.store.crashes.get_crash(hub.crashes[key])
     assert c is not None
     return c.bucket_id
 
@@ -26,13 +26,13 @@ def test_workflow_form(uihub: UiHub) -> None:
         form = {"status": "advice given", "owner": "alice", "advice": "Check the **NFS** server."}
         r = c.post(f"/ui/buckets/{bid}/workflow", data={**form, "csrf": "forged"})
         assert r.status_code == 403
-        assert uihub.ctx.hub.store.get_bucket(bid).status != "advice_given"  # type: ignore[union-attr]
+        assert uihub.ctx.hub.store.buckets.get_bucket(bid).status != "advice_given"  # type: ignore[union-attr]
         r = c.post(f"/ui/buckets/{bid}/workflow", data={**form, "csrf": csrf_of(page)})
         assert r.status_code == 200, r.text[:300]
         assert re.search(r'id="wf-status">advice given<', r.text)
         assert "<strong>NFS</strong>" in r.text  # the advice, rendered as Markdown
         assert "ui:alice" in r.text and "workflow" in r.text  # the history says who
-    b = uihub.ctx.hub.store.get_bucket(bid)
+    b = uihub.ctx.hub.store.buckets.get_bucket(bid)
     assert b is not None and (b.status, b.owner) == ("advice_given", "alice")
 
 
@@ -44,13 +44,13 @@ def test_viewer_cannot_change_workflow(uihub: UiHub) -> None:
         assert "/workflow" not in page
         r = c.post(f"/ui/buckets/{bid}/workflow", data={"csrf": csrf_of(page), "status": "fixed"})
         assert r.status_code == 403
-    assert uihub.ctx.hub.store.get_bucket(bid).status != "fixed"  # type: ignore[union-attr]
+    assert uihub.ctx.hub.store.buckets.get_bucket(bid).status != "fixed"  # type: ignore[union-attr]
 
 
 def test_overdue_flag_and_api_patch(uihub: UiHub) -> None:
     store = uihub.ctx.hub.store
     bid = _bucket_of(uihub, "6.1/sysrq")
-    b = store.get_bucket(bid)
+    b = store.buckets.get_bucket(bid)
     assert b is not None and b.advice_deadline is not None
     overdue = b.status == "new" and time.time() > b.advice_deadline
     with TestClient(uihub.app) as c:

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from tests.dump import synth
 
 from crashhub import config
-from crashhub.store.base import Store
+from crashhub.store import Store
 from crashhub.web.app import build_context, create_app
 from crashhub.web.auth import create_token
 
@@ -113,7 +113,7 @@ def test_an_unbound_token_is_bound_by_its_first_use(hub: Hub) -> None:
     r = hub.post(old, LOG_A)
     assert r.status_code == 400 and "'host' is required" in r.json()["error"]
     assert hub.post(old, LOG_A, host="web-a").status_code == 201
-    (t,) = [t for t in hub.store.list_tokens() if t.name == "made-before-hosts"]
+    (t,) = [t for t in hub.store.access.list_tokens() if t.name == "made-before-hosts"]
     assert t.host == "web-a"
     r = hub.post(old, LOG_B, host="web-z")
     assert r.status_code == 403 and "'host'" in r.json()["error"]
@@ -156,7 +156,7 @@ def test_a_host_cannot_send_the_dump_of_another_hosts_crash(hub: Hub) -> None:
     assert r.status_code == 403 and "not this host's crash" in r.json()["error"]
     assert "web-a" not in r.json()["error"]  # nothing said about whose it is
     c = hub.crash(crash_id)
-    assert not c["has_vmcore"] and hub.store.get_upload(crash_id) is None
+    assert not c["has_vmcore"] and hub.store.uploads.get_upload(crash_id) is None
     # Re-posting A's log from B gives B a crash of its own, never A's id.
     r = hub.post(b, LOG_A, crash_dir=DIR)
     assert r.status_code == 201 and r.json()["id"] != crash_id

@@ -23,8 +23,7 @@ from crashhub import config
 from crashhub.agent.client import HubClient, HubUnavailable, retry_after
 from crashhub.agent.ship import Backoff
 from crashhub.errors import StoreError
-from crashhub.store import open_store
-from crashhub.store.base import Store
+from crashhub.store import Store, open_store
 from crashhub.web.app import build_context, create_app
 from crashhub.web.auth import create_token
 from crashhub.web.limits import backoff
@@ -133,7 +132,7 @@ def test_a_broken_rate_limit_store_lets_logins_through(
     def down(*_a: Any, **_k: Any) -> float | None:
         raise StoreError("database: connection refused")
 
-    monkeypatch.setattr(store, "rate_hit", down)
+    monkeypatch.setattr(store.access, "rate_hit", down)
     with client(app, "10.0.0.4") as c:
         for _ in range(5):
             assert login(c, "alice", "wrong password").status_code == 401
@@ -158,7 +157,7 @@ def test_uploads_are_throttled_per_token_with_retry_after(hub: tuple[FastAPI, St
     with client(app, "10.0.1.1") as c:
         assert _post(c, web1, 1).status_code == 201
         assert _post(c, web1, 2).status_code == 201
-        stored = len(store.list_crashes())
+        stored = len(store.crashes.list_crashes())
         blobs = sorted(p for p in (tmp_path / "data" / "blobs").rglob("*") if p.is_file())
         r = _post(c, web1, 3)
         assert r.status_code == 429
@@ -167,7 +166,7 @@ def test_uploads_are_throttled_per_token_with_retry_after(hub: tuple[FastAPI, St
         assert 1 <= wait <= 300 and body["retry_after"] == wait
         assert "too many uploads" in body["error"] and "web1" in body["error"]
         # Nothing of the refused upload is kept: no crash, no blob, no temp file.
-        assert len(store.list_crashes()) == stored == 2
+        assert len(store.crashes.list_crashes()) == stored == 2
         assert sorted(p for p in (tmp_path / "data" / "blobs").rglob("*") if p.is_file()) == blobs
         # Another host's token has its own window.
         assert _post(c, web2, 4, host="web2").status_code == 201
@@ -230,7 +229,7 @@ def test_a_broken_rate_limit_store_lets_uploads_through(
         def down(*_a: Any, **_k: Any) -> float | None:
             raise StoreError("database: connection refused")
 
-        monkeypatch.setattr(store, "rate_hit", down)
+        monkeypatch.setattr(store.access, "rate_hit", down)
         with client(app, "10.0.1.4") as c:
             assert [_post(c, tok, 20 + i).status_code for i in range(3)] == [201, 201, 201]
     finally:
@@ -293,7 +292,7 @@ def test_an_old_ui_users_file_is_imported_once(tmp_path: Path) -> None:
     app, store = make_app(data)
     try:
         assert not (data / "ui-users.json").exists() and (data / "ui-users.json.imported").exists()
-        assert [u.name for u in store.list_ui_users()] == ["olga", "vera"]
+        assert [u.name for u in store.access.list_ui_users()] == ["olga", "vera"]
         with client(app, "10.0.2.1") as c:
             assert login(c, "olga", "olga's password").status_code == 303
             assert login(c, "vera", "vera's password").status_code == 401  # the database's wins
@@ -304,7 +303,7 @@ def test_an_old_ui_users_file_is_imported_once(tmp_path: Path) -> None:
     # A second start imports nothing again: a deleted user stays deleted.
     _app2, store2 = make_app(data)
     try:
-        assert [u.name for u in store2.list_ui_users()] == ["vera"]
+        assert [u.name for u in store2.access.list_ui_users()] == ["vera"]
     finally:
         store2.close()
 

@@ -53,7 +53,7 @@ def test_only_admins_pin_and_delete(app: App) -> None:
         assert app.client.delete("/api/v1/hosts/web1", headers=h).status_code == 403
         assert app.client.get("/api/v1/retention", headers=h).status_code == 403
     assert app.client.delete(f"/api/v1/crashes/{x}").status_code == 401
-    assert app.hub.store.get_crash(x) is not None
+    assert app.hub.store.crashes.get_crash(x) is not None
 
 
 def test_pin_keeps_a_dump_the_policy_would_evict(app: App) -> None:
@@ -110,16 +110,16 @@ def test_ui_shows_dump_state_and_admins_pin(app: App) -> None:
     assert dump_digest(app.hub, ids[1]) in page and "Pin the dump" not in page
     page = c.get(f"/ui/crashes/{ids[0]}").text
     assert "dump kept" in page and "Pin the dump" in page
-    bucket = app.hub.store.get_crash(ids[0]).bucket_id  # type: ignore[union-attr]
+    bucket = app.hub.store.crashes.get_crash(ids[0]).bucket_id  # type: ignore[union-attr]
     listing = c.get(f"/ui/buckets/{bucket}").text
     assert listing.count("dump kept") == 2 and listing.count("dump evicted") == 1
     r = c.post(f"/ui/crashes/{ids[0]}/pin", data={"csrf": csrf_of(page), "on": "1"}, follow_redirects=False)
     assert r.status_code == 303
-    assert app.hub.store.get_crash(ids[0]).pinned_by is not None  # type: ignore[union-attr]
+    assert app.hub.store.crashes.get_crash(ids[0]).pinned_by is not None  # type: ignore[union-attr]
     assert "Unpin the dump" in c.get(f"/ui/crashes/{ids[0]}").text
     r = c.post(f"/ui/crashes/{ids[0]}/pin", data={"csrf": "forged", "on": "0"}, follow_redirects=False)
     assert r.status_code == 403
-    assert app.hub.store.get_crash(ids[0]).pinned_by is not None  # type: ignore[union-attr]
+    assert app.hub.store.crashes.get_crash(ids[0]).pinned_by is not None  # type: ignore[union-attr]
 
 
 def test_ui_pin_needs_an_admin(app: App) -> None:
@@ -129,7 +129,7 @@ def test_ui_pin_needs_an_admin(app: App) -> None:
     page = c.get(f"/ui/crashes/{x}").text
     assert "dump kept" in page and "Pin the dump" not in page
     r = c.post(f"/ui/crashes/{x}/pin", data={"csrf": csrf_of(page), "on": "1"}, follow_redirects=False)
-    assert r.status_code == 403 and app.hub.store.get_crash(x).pinned_by is None  # type: ignore[union-attr]
+    assert r.status_code == 403 and app.hub.store.crashes.get_crash(x).pinned_by is None  # type: ignore[union-attr]
 
 
 def test_the_hub_runs_the_policy_periodically(app: App) -> None:
@@ -139,12 +139,12 @@ def test_the_hub_runs_the_policy_periodically(app: App) -> None:
     t = threading.Thread(target=periodic_retention, args=(ctx, stop, 0.05), daemon=True)
     t.start()
     end = time.monotonic() + 10
-    while time.monotonic() < end and len(app.hub.store.dump_holdings()) == 3:
+    while time.monotonic() < end and len(app.hub.store.retention.dump_holdings()) == 3:
         time.sleep(0.05)
     stop.set()
     t.join(5)
-    assert {h.crash_id for h in app.hub.store.dump_holdings()} == {ids[0], ids[2]}
-    assert app.hub.store.list_audit(1)[0].actor == "gc"
+    assert {h.crash_id for h in app.hub.store.retention.dump_holdings()} == {ids[0], ids[2]}
+    assert app.hub.store.access.list_audit(1)[0].actor == "gc"
 
 
 def test_serve_starts_the_periodic_run(tmp_path: Path) -> None:
@@ -162,7 +162,7 @@ def test_serve_starts_the_periodic_run(tmp_path: Path) -> None:
     ids = [add(ctx.hub, "A", i) for i in range(4)]
     with TestClient(create_app(settings, background=True, ctx=ctx)):
         end = time.monotonic() + 15
-        while time.monotonic() < end and len(ctx.hub.store.dump_holdings()) > 2:
+        while time.monotonic() < end and len(ctx.hub.store.retention.dump_holdings()) > 2:
             time.sleep(0.05)
-    assert {h.crash_id for h in ctx.hub.store.dump_holdings()} == {ids[0], ids[3]}
+    assert {h.crash_id for h in ctx.hub.store.retention.dump_holdings()} == {ids[0], ids[3]}
     ctx.hub.close()

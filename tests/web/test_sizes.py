@@ -105,7 +105,7 @@ def test_a_zstd_bomb_is_refused_at_max_dump_bytes_leaving_nothing(hub: Any) -> N
     assert "max_dump_bytes" in err and "vmcore" in err and "/tmp" not in err and "blobs" not in err
     assert took < 10, took  # 16 MiB of work, not 1 GiB
     assert blob_files(ctx) == before  # no temp file, no blob
-    assert ctx.hub.store.list_crashes() == []
+    assert ctx.hub.store.crashes.list_crashes() == []
 
 
 def test_a_bomb_behind_a_bare_magic_is_refused_by_its_header_at_once(hub: Any) -> None:
@@ -195,7 +195,7 @@ def test_a_real_wrapped_dump_is_still_accepted(hub: Any, wrap: str) -> None:
     data = zstandard.ZstdCompressor().compress(raw) if wrap == "zstd" else gzip.compress(raw)
     r = post(c, auth, vmcore=data)
     assert r.status_code == 201, r.text
-    crash = ctx.hub.store.get_crash(r.json()["id"])
+    crash = ctx.hub.store.crashes.get_crash(r.json()["id"])
     assert crash is not None and crash.has_vmcore
     assert crash.dump_facts is not None and crash.dump_facts["format"] == f"kdump+{wrap}"
     dump = next(f for f in crash.files if f.role == "vmcore")
@@ -252,8 +252,8 @@ def test_abandoned_uploads_expire(hub: Any) -> None:
     assert _put(c, auth, live, "bytes 0-99/*", b"a" * 100).status_code == 200
     out = collect_garbage(ctx)
     assert out["uploads_expired"] == 1
-    assert ctx.hub.store.get_upload(old) is None and not (uploads / f"{old}.part").exists()
-    assert ctx.hub.store.get_upload(live) is not None and (uploads / f"{live}.part").exists()
+    assert ctx.hub.store.uploads.get_upload(old) is None and not (uploads / f"{old}.part").exists()
+    assert ctx.hub.store.uploads.get_upload(live) is not None and (uploads / f"{live}.part").exists()
     assert c.get(f"/api/v1/crashes/{old}/vmcore/upload", headers=auth).json()["offset"] == 0
 
 
@@ -269,7 +269,7 @@ def test_crashhub_gc_expires_abandoned_uploads_too(
     monkeypatch.setenv("CRASHHUB_UPLOAD_EXPIRY", "0.5")
     assert cli.main(["gc", "--data", str(tmp_path / "data")]) == 0
     assert "uploads_expired 1" in capsys.readouterr().out
-    assert ctx.hub.store.get_upload(cid) is None
+    assert ctx.hub.store.uploads.get_upload(cid) is None
     assert not (Path(ctx.settings.blob_dir) / "uploads" / f"{cid}.part").exists()
 
 
@@ -312,7 +312,7 @@ def test_host_reports_are_capped_and_rate_limited(hub: Any) -> None:
     assert c.post("/api/v1/hosts/report", headers=auth, json=ok).status_code == 200
     r = c.post("/api/v1/hosts/report", headers=auth, json=ok)
     assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1, r.text
-    assert [h.name for h in ctx.hub.store.list_hosts()] == [HOST]
+    assert [h.name for h in ctx.hub.store.hosts.list_hosts()] == [HOST]
 
 
 def test_kb_writes_are_capped_and_rate_limited(hub: Any) -> None:
@@ -353,9 +353,9 @@ def test_a_full_database_answers_507(hub: Any, monkeypatch: pytest.MonkeyPatch) 
     c, ctx, auth = hub()
 
     def full(*a: Any, **k: Any) -> None:
-        raise StoreError("database: database or disk is full")  # as sql_base words SQLITE_FULL
+        raise StoreError("database: database or disk is full")  # as the store (_sql.py) words SQLITE_FULL
 
-    monkeypatch.setattr(ctx.hub.store, "report_host", full)
+    monkeypatch.setattr(ctx.hub.store.hosts, "report_host", full)
     r = c.post("/api/v1/hosts/report", headers=auth, json={"host": HOST})
     assert r.status_code == 507 and "disk is full" in r.json()["error"], r.text
 

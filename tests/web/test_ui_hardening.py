@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from crashhub.store.base import Store
+from crashhub.store import Store
 from crashhub.web.auth import create_token
 from crashhub.web.ui.session import COOKIE, Users
 

@@ -29,7 +29,8 @@ from crashhub.alerts.engine import Dispatcher
 from crashhub.alerts.owners import Contact, OwnerBook
 from crashhub.alerts.rules import Alert, RuleName
 from crashhub.errors import ConfigError
-from crashhub.store.base import BucketEvent, BucketRecord, Store
+from crashhub.store import Store
+from crashhub.store.base import BucketEvent, BucketRecord
 
 RULE: RuleName = "owner_advice"
 PAGE = 500
@@ -120,7 +121,7 @@ def affected_hosts(store: Store, bucket_id: str) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     offset = 0
     while offset < MAX_CRASHES:
-        page = store.list_crashes(bucket=bucket_id, limit=PAGE, offset=offset)
+        page = store.crashes.list_crashes(bucket=bucket_id, limit=PAGE, offset=offset)
         for c in page:
             ks = out.setdefault(c.host, set())
             if c.release:
@@ -196,10 +197,10 @@ class AdviceNotifier:
         out: list[dict[str, Any]] = []
         # Only buckets whose advice changed since the cursor (less the look-back), and those whose
         # delivery is being retried, can have something to send: read those, not every bucket.
-        recent = store.bucket_events_since(cursor - LOOKBACK, action="workflow")
+        recent = store.buckets.bucket_events_since(cursor - LOOKBACK, action="workflow")
         ids = {e.bucket_id for e in recent if e.bucket_id and gives_advice(e)} | set(pending)
         for bucket_id in sorted(ids):
-            b = store.get_bucket(bucket_id)
+            b = store.buckets.get_bucket(bucket_id)
             retry = bucket_id in pending
             if b is None or not b.advice or b.merged_into or not b.count:
                 # Bucket gone, merged into another or emptied by a split, or advice withdrawn: as
@@ -210,7 +211,7 @@ class AdviceNotifier:
             done = f"advice-done:{b.id}:{ver}"
             if not retry and self.cluster.key_time(done) is not None:
                 continue
-            evs = [e for e in store.bucket_events(b.id) if gives_advice(e)]
+            evs = [e for e in store.buckets.bucket_events(b.id) if gives_advice(e)]
             newest = max([newest, *(e.at for e in evs)])
             if not retry and not any(e.at > cursor - LOOKBACK for e in evs):
                 self.cluster.claim_key(done, self.clock())  # given before the cursor: history, never sent

@@ -229,15 +229,15 @@ periodic rules, then the advice to host owners, :mod:`crashhub.alerts.advice`)."
         # Spikes are about today, so the most recently seen buckets are enough for them; a first
         # advice can be overdue on a bucket not seen for days, so every unanswered bucket is read
         # (the team's backlog, in pages).
-        buckets = {b.id: b for b in store.list_buckets(sort="last_seen", limit=limit)}
+        buckets = {b.id: b for b in store.buckets.list_buckets(sort="last_seen", limit=limit)}
         for offset in range(0, MAX_UNANSWERED, limit):
-            page = store.list_buckets(sort="last_seen", status="new", limit=limit, offset=offset)
+            page = store.buckets.list_buckets(sort="last_seen", status="new", limit=limit, offset=offset)
             buckets.update((b.id, b) for b in page)
             if len(page) < limit:
                 break
         alerts = periodic(
             buckets.values(),
-            store.list_kernels(),
+            store.hosts.list_kernels(),
             now=now if now is not None else time.time(),
             advice_hours=self.config.advice_hours,
             has_debuginfo=self.has_debuginfo,

@@ -73,10 +73,10 @@ def _stored_crash(args: argparse.Namespace) -> int:
     from crashhub.store import open_store  # noqa: PLC0415
 
     hub = open_store(config.load(args.data, env=config.environ()))
-    if hub.store.get_crash(args.dump) is None:
+    if hub.store.crashes.get_crash(args.dump) is None:
         raise InputError(f"no such dump file and no stored crash with this id (data: {args.data})", args.dump)
     summary = analyze_job(hub, {"crash_id": args.dump, "timeout": args.timeout})
-    crash = hub.store.get_crash(args.dump)
+    crash = hub.store.crashes.get_crash(args.dump)
     analysis = (crash.analysis if crash is not None else None) or {}
     record = AnalysisRecord.from_dict(analysis)
     if args.json:

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     hub = open_hub(args)
     s = hub.settings
     try:
-        rows = hub.store.list_buckets(
+        rows = hub.store.buckets.list_buckets(
             sort=args.sort,
             kind=args.kind,
             limit=args.limit,

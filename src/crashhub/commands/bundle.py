@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
             patterns=patterns,
             redact_ips=not args.keep_ips,
         )
-        hub.store.audit("cli", "bundle" + ("-with-dump" if args.with_dump else ""), args.crash)
+        hub.store.access.audit("cli", "bundle" + ("-with-dump" if args.with_dump else ""), args.crash)
     finally:
         hub.close()
     print(f"{res.path}: {len(res.files)} files, {len(res.redactions)} values redacted")

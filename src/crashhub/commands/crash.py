@@ -22,8 +22,8 @@ def run(args: argparse.Namespace) -> int:
 
     hub = open_hub(args)
     try:
-        c = hub.store.get_crash(args.id)
-        bucket = hub.store.get_bucket(c.bucket_id) if c is not None else None
+        c = hub.store.crashes.get_crash(args.id)
+        bucket = hub.store.buckets.get_bucket(c.bucket_id) if c is not None else None
     finally:
         hub.close()
     if c is None:

@@ -33,9 +33,9 @@ def run(args: argparse.Namespace) -> int:
             print(line)
         if not args.dry_run:
             grace = hub.settings.blob_gc_grace
-            swept = hub.blobs.gc(hub.store.referenced_digests, grace=grace)
+            swept = hub.blobs.gc(hub.store.retention.referenced_digests, grace=grace)
             swept["uploads_expired"] = expire_uploads(hub)
-            keep = {u.crash_id for u in hub.store.list_uploads()}
+            keep = {u.crash_id for u in hub.store.uploads.list_uploads()}
             swept["uploads"] = hub.blobs.clean_uploads(keep, time.time() - grace)
             print("garbage past blob_gc_grace: " + ", ".join(f"{k} {v}" for k, v in swept.items()))
     finally:

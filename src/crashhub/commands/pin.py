@@ -21,13 +21,13 @@ def run(args: argparse.Namespace) -> int:
 
     hub = open_hub(args)
     try:
-        c = hub.store.get_crash(args.id)
+        c = hub.store.crashes.get_crash(args.id)
         if c is None:
             raise InputError(f"no crash {args.id!r}", "crash")
         if not c.dump_kept and not args.off:
             why = "it has no dump" if not c.has_vmcore else "its dump was evicted"
             raise InputError(f"crash {args.id}: nothing to pin, {why}", "crash")
-        hub.store.pin_dump(args.id, "cli", pinned=not args.off)
+        hub.store.retention.pin_dump(args.id, "cli", pinned=not args.off)
     finally:
         hub.close()
     print(f"{'unpinned' if args.off else 'pinned'} the dump of crash {args.id}")

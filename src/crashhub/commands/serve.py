@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from crashhub.commands._store import add_store_arguments, settings_from
 
 if TYPE_CHECKING:
-    from crashhub.store.base import Store
+    from crashhub.store import Store
     from crashhub.web.app import Context
 
 
@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     if args.demo:
         n = load_demo(ctx)
         print(
-            f"crashhub serve: demo loaded {n} new crashes, {ctx.hub.store.count_buckets()} buckets",
+            f"crashhub serve: demo loaded {n} new crashes, {ctx.hub.store.buckets.count_buckets()} buckets",
             file=sys.stderr,
         )
     if args.admin_token:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from crashhub.commands._store import add_store_arguments, open_hub
 
 if TYPE_CHECKING:
-    from crashhub.store.base import Store
+    from crashhub.store import Store
 
 _HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$")  # the API's plain-name rule (web/api/_deps.py)
 
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
                 print(token)
             return 0
         if args.action == "list":
-            rows = hub.store.list_tokens()
+            rows = hub.store.access.list_tokens()
             if args.json:
                 print(
                     json.dumps(
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if args.action == "bind":
             return _bind(hub.store, args.id, _host(args.host))
-        if hub.store.revoke_token(args.id):
+        if hub.store.access.revoke_token(args.id):
             print(f"revoked {args.id}")
             return 0
         print(f"crashhub token: no token {args.id!r}")
@@ -98,14 +98,14 @@ def _host(name: str | None) -> str | None:
 
 def _bind(store: Store, token_id: str, host: str | None) -> int:
     assert host is not None
-    tok = next((t for t in store.list_tokens() if t.id == token_id), None)
+    tok = next((t for t in store.access.list_tokens() if t.id == token_id), None)
     if tok is None:
         print(f"crashhub token: no token {token_id!r}")
         return 1
     if tok.role != "host":
         print(f"crashhub token: {token_id} is a {tok.role} token; only host tokens are bound to a host")
         return 1
-    bound = store.bind_token(token_id, host)
+    bound = store.access.bind_token(token_id, host)
     if bound is None:
         print(f"crashhub token: another active token is bound to host {host!r} (revoke it first)")
         return 1

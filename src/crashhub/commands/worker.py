@@ -164,7 +164,7 @@ def make_runtime_factory(settings: Settings, limits: Limits, modules: list[str],
             rt = Runtime(
                 store=hub.store,
                 handlers=dict(registry.handlers),
-                ledger=Ledger(settings.db_url),
+                ledger=Ledger(hub.store.jobs),
                 limits=limits,
                 worker=worker,
             )
@@ -199,8 +199,9 @@ def run(args: argparse.Namespace) -> int:
     releases = held_releases(args, settings)
     name = args.name or f"crashhub@{socket.gethostname()}-{os.getpid()}"
     # The schema is the hub's: upgrade it here too, so a worker started first finds its tables.
-    open_store(settings, migrate=True).close()
-    ledger = Ledger(settings.db_url)
+    # This process's store is the heartbeat's; each pool child opens its own (make_runtime_factory).
+    hub = open_store(settings, migrate=True)
+    ledger = Ledger(hub.store.jobs)
 
     transport: dict[str, Any] = {}
     if args.restore_interval is not None:
@@ -213,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
     @worker_process_init.connect  # type: ignore[untyped-decorator,unused-ignore]
     def _child_init(**_: Any) -> None:
         # The parent's pooled connections must not be used (or closed) by a forked child.
-        ledger.engine.dispose(close=False)
+        hub.store.after_fork()
         _limit_memory(limits.max_memory_mb)
 
     stop = threading.Event()
@@ -253,4 +254,5 @@ def run(args: argparse.Namespace) -> int:
         worker.start()
     finally:
         stop.set()
+        hub.close()
     return int(worker.exitcode or 0)

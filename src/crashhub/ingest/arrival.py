@@ -235,7 +235,7 @@ class Pipeline:
         if not todo:
             return
         try:
-            refs = self.hub.store.referenced_digests()
+            refs = self.hub.store.retention.referenced_digests()
             for digest, mtime in todo:
                 p = self.hub.blobs.local_path(digest)
                 if digest not in refs and p.stat().st_mtime_ns == mtime:
@@ -307,7 +307,8 @@ class Pipeline:
             return False
         text = _text(log_bytes, a.log_name)
         report, _, _ = self._triage(text, a.log_name)
-        old = self.hub.store.crash_by_identity(identity(text, report, report.release if report else None))
+        key = identity(text, report, report.release if report else None)
+        old = self.hub.store.crashes.crash_by_identity(key)
         return old is not None and old.has_vmcore and same_host(old.host, a.host)
 
     def _triage(self, text: str, name: str) -> tuple[CrashReport | None, int, Signature]:
@@ -359,7 +360,7 @@ class Pipeline:
             crash_time, time_source = None, None
 
         ident = identity(text, report, release)
-        old = self.hub.store.crash_by_identity(ident)
+        old = self.hub.store.crashes.crash_by_identity(ident)
         if old is not None and _different(old, host, host_source, crash_time, time_source):
             # Same log text from another host, or both sides know a different crash time: a different
             # crash.  Never merged across hosts: the same text from two hosts is one crash each.
@@ -398,17 +399,17 @@ class Pipeline:
             files=files,
             kb=matches,
         )
-        crash, created = self.hub.store.add_crash(new)
+        crash, created = self.hub.store.crashes.add_crash(new)
         raced = not created and new.identity == ident
         if raced and _different(crash, host, host_source, crash_time, time_source):
             # Two uploads of the same log text from different hosts raced past the lookup above (both
             # saw no crash, one stored it first): the loser is still another host's crash, as it would
             # have been had it come a moment later.
             new.identity = f"{ident}:{host}:{int(crash_time or 0)}"
-            crash, created = self.hub.store.add_crash(new)
+            crash, created = self.hub.store.crashes.add_crash(new)
         if not created and d is not None and not crash.has_vmcore:
-            crash = self.hub.store.attach_dump(crash.id, d.file, facts)
-        bucket = self.hub.store.get_bucket(crash.bucket_id)
+            crash = self.hub.store.crashes.attach_dump(crash.id, d.file, facts)
+        bucket = self.hub.store.buckets.get_bucket(crash.bucket_id)
         assert bucket is not None
         if crash.has_vmcore:
             self.maybe_analyze(crash, bucket)
@@ -433,18 +434,18 @@ class Pipeline:
     # ------------------------------------------------------------------ a dump for an existing crash
     def add_dump(self, crash_id: str, path: Path, *, is_temp: bool) -> CrashRecord:
         """Attach an uploaded dump (resumable upload finished) to its crash: verified before it is kept."""
-        crash = self.hub.store.get_crash(crash_id)
+        crash = self.hub.store.crashes.get_crash(crash_id)
         if crash is None:
             raise InputError(f"no crash {crash_id!r}")
         d = self._prepare_dump(path, is_temp=is_temp, want_log=False, known=self._known_crash(crash))
         fresh = [d.fresh] if d.fresh is not None else []
         keep: set[str] = set()
         try:
-            crash = self.hub.store.attach_dump(crash_id, d.file, d.facts, [])
+            crash = self.hub.store.crashes.attach_dump(crash_id, d.file, d.facts, [])
             keep = {f.digest for f in crash.files}
         finally:
             self._discard(fresh, keep)
-        bucket = self.hub.store.get_bucket(crash.bucket_id)
+        bucket = self.hub.store.buckets.get_bucket(crash.bucket_id)
         if bucket is not None:
             self.maybe_analyze(crash, bucket)
         return crash

@@ -39,8 +39,7 @@ log = logging.getLogger("crashhub.kb")
 if TYPE_CHECKING:
     from crashhub.kb import KbEntry
     from crashhub.model import CrashReport
-    from crashhub.store import Kb
-    from crashhub.store.base import Store
+    from crashhub.store import Kb, Store
 
 
 def match_dict(m: Any) -> dict[str, Any]:
@@ -203,13 +202,13 @@ class KnowledgeBase:
         from crashhub.ingest.reports import report_from_dict
 
         changed = 0
-        for bid, c in sorted(store.latest_crashes().items()):
+        for bid, c in sorted(store.crashes.latest_crashes().items()):
             if c.report is None:
                 continue
             matches = self.match(report_from_dict(c.report), release=c.release, hardware=c.hardware)
-            b = store.get_bucket(bid)
+            b = store.buckets.get_bucket(bid)
             if b is not None and b.kb != matches:
-                store.set_bucket_kb(bid, matches)
+                store.buckets.set_bucket_kb(bid, matches)
                 changed += 1
         return changed
 

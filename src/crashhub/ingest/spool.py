@@ -35,7 +35,7 @@ from crashhub.ingest.layouts import CrashDir, scan
 from crashhub.kernel import is_incomplete
 
 if TYPE_CHECKING:
-    from crashhub.store.base import Store
+    from crashhub.store import Store
 
 log = logging.getLogger("crashhub.spool")
 
@@ -122,7 +122,7 @@ class _Renewer:
     def _run(self, store: Store, key: str, owner: str, lease: float) -> None:
         while not self._stop.wait(max(0.5, lease / 3)):
             try:
-                if not store.renew_spool_item(key, owner, lease):
+                if not store.uploads.renew_spool_item(key, owner, lease):
                     log.warning("spool item %s: lease lost to another watcher", key)
                     return
             except CrashhubError as e:  # the database is away; the next renewal tries again
@@ -227,8 +227,10 @@ class SpoolWatcher:
         key = f"{p.absolute()}|refused"
         store = self.pipeline.hub.store
         with contextlib.suppress(CrashhubError):
-            if store.spool_item_state(key) is None and store.claim_spool_item(key, self.owner, self.lease):
-                store.finish_spool_item(key, crash_id=None, error=f"refused: {why}")
+            if store.uploads.spool_item_state(key) is None and store.uploads.claim_spool_item(
+                key, self.owner, self.lease
+            ):
+                store.uploads.finish_spool_item(key, crash_id=None, error=f"refused: {why}")
 
     def _still_ours(self, d: Path, cd: CrashDir) -> str | None:
         """Why a scanned directory may no longer be read (swapped for a link since), or None."""
@@ -241,11 +243,11 @@ class SpoolWatcher:
         store = self.pipeline.hub.store
         if self._retry_at.get(key, 0.0) > time.time():
             return None
-        state = store.spool_item_state(key)
+        state = store.uploads.spool_item_state(key)
         if state in ("done", "failed"):
             self._done.add(key)
             return None
-        if not store.claim_spool_item(key, self.owner, self.lease):
+        if not store.uploads.claim_spool_item(key, self.owner, self.lease):
             return None
         outcome: Outcome | None = None
         error: str | None = None
@@ -253,7 +255,7 @@ class SpoolWatcher:
         try:
             cd = scan(d, max_files=self.max_files)
             if cd.incomplete:  # renamed back or a new part started between the scan and now
-                store.finish_spool_item(key, crash_id=None, error=None)
+                store.uploads.finish_spool_item(key, crash_id=None, error=None)
                 return None
             swapped = self._still_ours(d, cd)
             if swapped is not None:
@@ -272,11 +274,11 @@ class SpoolWatcher:
             log.warning("spool %s: %s: %s (retrying in %.0f s)", d, type(e).__name__, e, self.retry_delay)
             self._retry_at[key] = time.time() + self.retry_delay
             with contextlib.suppress(CrashhubError):
-                store.release_spool_item(key)
+                store.uploads.release_spool_item(key)
             return None
         finally:
             renewer.stop()
-        store.finish_spool_item(key, crash_id=outcome.crash.id if outcome else None, error=error)
+        store.uploads.finish_spool_item(key, crash_id=outcome.crash.id if outcome else None, error=error)
         self._done.add(key)
         if self.on_done is not None:
             self.on_done(d, outcome, error)

@@ -2,7 +2,7 @@
 
 The bytes live in the blob store (the ``.part`` file of a shared directory, or segment objects in
 S3), the upload's record and its write lease in the database: a node takes the lease for the length
-of one request (``Store.claim_upload``), renews it while the body streams in, and gives it back at the
+of one request (``Store.uploads.claim_upload``), renews it while the body streams in, and gives it back at the
 end.  A node killed mid-request simply stops renewing; once the lease has expired any node takes the
 next request at the offset the blob store reports, so the client resumes on another node.
 
@@ -24,8 +24,8 @@ from crashhub.store.blobs import LocalBlobStore
 
 if TYPE_CHECKING:
     from crashhub.ingest.arrival import Pipeline
-    from crashhub.store import Hub
-    from crashhub.store.base import CrashRecord, Store
+    from crashhub.store import Hub, Store
+    from crashhub.store.base import CrashRecord
     from crashhub.store.blobs import BlobStore
 
 PIECE = 8 << 20
@@ -47,38 +47,38 @@ class Uploads:
         return self.pipeline.hub.blobs
 
     def state(self, crash_id: str) -> dict[str, Any]:
-        c = self._store.get_crash(crash_id)
+        c = self._store.crashes.get_crash(crash_id)
         if c is None:
             raise InputError(f"no crash {crash_id!r}")
         dump = next((f for f in c.files if f.role == "vmcore"), None)
         if c.has_vmcore and dump is not None:
-            if self._store.get_upload(crash_id) is not None:
+            if self._store.uploads.get_upload(crash_id) is not None:
                 # A node died between attaching the dump and ending its upload: the record (and any
                 # bytes) outlived the upload it tracked; whoever asks next ends it.
                 self._blobs.upload_abort(crash_id)
-                self._store.end_upload(crash_id)
+                self._store.uploads.end_upload(crash_id)
             return {"offset": dump.size, "size": dump.size, "complete": True}
-        up = self._store.get_upload(crash_id)
+        up = self._store.uploads.get_upload(crash_id)
         offset = self._blobs.upload_offset(crash_id) if up is not None else 0
         return {"offset": offset, "size": up.size if up else None, "complete": False}
 
     def claim(self, crash_id: str) -> str | None:
         """This request's owner name once it holds the upload's lease; None while another holds it."""
         owner = f"{_HOST}-{os.getpid()}-{secrets.token_hex(4)}"
-        return owner if self._store.claim_upload(crash_id, owner, self.lease) else None
+        return owner if self._store.uploads.claim_upload(crash_id, owner, self.lease) else None
 
     def release(self, crash_id: str, owner: str) -> None:
         with contextlib.suppress(CrashhubError):
-            self._store.release_upload(crash_id, owner)
+            self._store.uploads.release_upload(crash_id, owner)
 
     def begin(self, crash_id: str, total: int | None, start: int) -> None:
-        self._store.start_upload(crash_id, total)
+        self._store.uploads.start_upload(crash_id, total)
         if start == 0 and self._blobs.upload_offset(crash_id):
             # A fresh upload from byte 0 replaces whatever an earlier attempt left.
             self._blobs.upload_abort(crash_id)
 
     def append(self, crash_id: str, owner: str, offset: int, data: bytes) -> int:
-        if not self._store.claim_upload(crash_id, owner, self.lease):  # renews our own lease
+        if not self._store.uploads.claim_upload(crash_id, owner, self.lease):  # renews our own lease
             raise UploadLeaseLost(f"upload {crash_id}: another node took the upload over", crash_id)
         # The route checks each Content-Range against the cap; this holds whatever a route forgets.
         cap = self.pipeline.settings.max_dump_bytes
@@ -110,7 +110,7 @@ class Uploads:
             blobs.upload_abort(crash_id)
             raise
         finally:
-            self._store.end_upload(crash_id)
+            self._store.uploads.end_upload(crash_id)
 
 
 def expire_uploads(hub: Hub) -> int:
@@ -121,7 +121,7 @@ def expire_uploads(hub: Hub) -> int:
     expiry = hub.settings.upload_expiry
     if expiry <= 0:
         return 0
-    gone = hub.store.expire_uploads(time.time() - expiry)
+    gone = hub.store.uploads.expire_uploads(time.time() - expiry)
     for key in gone:
         hub.blobs.upload_abort(key)
     return len(gone)

@@ -6,14 +6,14 @@ the handler up in the same registry the in-process queue uses (``Queue.handlers`
 
 What makes a job run once, and only once to completion:
 
-- The job is first written to the store's ``jobs`` table (``Store.enqueue_job``, unique by key), then
+- The job is first written to the store's ``jobs`` table (``Store.jobs.enqueue_job``, unique by key), then
   sent to the broker: two hub nodes submitting the same key make one job and one message.  A send that
   fails (broker down) leaves the row; :meth:`CeleryQueue.resend_pending` re-sends it later.
 - Late acks (``task_acks_late``) and ``task_reject_on_worker_lost``: a message is acknowledged only once
   its task has finished, so a worker killed with SIGKILL mid-task leaves it to be delivered again
   (Redis: after ``visibility_timeout``; RabbitMQ: as soon as the worker's connection drops; a killed
   pool child: at once).
-- A ledger (table ``celery_jobs``, SQLAlchemy Core on the same ``database_url``) gives each job a
+- A ledger (table ``celery_jobs``, kept by the store's jobs repository) gives each job a
   lease and an attempt count: a redelivered or duplicate message of a job that is done is dropped, one
   whose lease is still live waits, and attempts count even when the worker died and no exception was
   ever raised (a job that kills its worker every time ends as a dead letter instead of looping).
@@ -30,7 +30,6 @@ consumes, so no job waits for a worker that does not exist.  Other kinds go to `
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import re
@@ -41,18 +40,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, create_engine, insert, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
-
 from crashhub.errors import ConfigError, StoreError
 from crashhub.jobs.base import Queue
 
 if TYPE_CHECKING:
     from celery import Celery  # type: ignore[import-untyped,unused-ignore]
-    from sqlalchemy.engine import Engine
 
     from crashhub.config import Settings
-    from crashhub.store.base import Store
+    from crashhub.store import Jobs, Store
 
 log = logging.getLogger("crashhub.jobs.celery")
 
@@ -176,119 +171,44 @@ def make_app(broker_url: str, limits: Limits, *, transport_options: dict[str, An
 
 
 class Ledger:
-    """Attempts, leases and worker adverts in two small tables of our own on the hub's database.
+    """Attempts, leases and worker adverts of the jobs a broker delivers, kept by the store's jobs
+    repository (``Jobs.ledger_*``; tables ``celery_jobs`` and ``celery_workers``, migration 0005).
 
-    Kept apart from the store's ``jobs`` table because the ``Store`` interface has no call to read or
-    lease one job by id; see docs/deploy.md for the methods that would let this go.
+    Apart from the job's own row because a delivery may come before the ledger knows the job (a
+    message sent before an upgrade), twice (a resend racing a redelivery) or after it ended.
     """
 
-    def __init__(self, url: str) -> None:
-        kwargs: dict[str, Any] = {"future": True}
-        if url.startswith("sqlite"):
-            kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
-        else:
-            kwargs["pool_pre_ping"] = True
-        self.engine: Engine = create_engine(url, **kwargs)
-        # The tables are the store's (models.CeleryJob/CeleryWorker, migration 0005); bring the schema
-        # to head as every store user does (a no-op when the hub already did).
-        from crashhub.store import migrate, models
-
-        self.jobs: Table = models.Base.metadata.tables["celery_jobs"]
-        self.workers: Table = models.Base.metadata.tables["celery_workers"]
-        try:
-            migrate.upgrade(self.engine)
-        except OperationalError as e:
-            raise StoreError(f"database: {e.orig}") from None
+    def __init__(self, jobs: Jobs) -> None:
+        self.jobs = jobs
 
     def state(self, job_id: str) -> tuple[str, int] | None:
-        with self.engine.connect() as c:
-            row = c.execute(
-                select(self.jobs.c.state, self.jobs.c.attempts).where(self.jobs.c.job_id == job_id)
-            )
-            r = row.first()
-        return None if r is None else (str(r[0]), int(r[1]))
+        return self.jobs.ledger_state(job_id)
 
     def queued(self, job_id: str, kind: str) -> None:
-        t = time.time()
-        try:
-            with self.engine.begin() as c:
-                c.execute(
-                    insert(self.jobs).values(
-                        job_id=job_id, kind=kind, state="queued", attempts=0, updated_at=t
-                    )
-                )
-        except IntegrityError:
-            # A resend: the attempts and the lease stay; the clock of resend_pending() restarts.
-            with self.engine.begin() as c:
-                c.execute(
-                    update(self.jobs)
-                    .where(self.jobs.c.job_id == job_id)
-                    .where(self.jobs.c.state.in_(["queued", "running", "retry"]))
-                    .values(updated_at=t)
-                )
+        self.jobs.ledger_queued(job_id, kind)
 
     def info(self, job_id: str) -> tuple[str, float] | None:
         """(state, when it last changed) of a job the ledger knows."""
-        with self.engine.connect() as c:
-            r = c.execute(
-                select(self.jobs.c.state, self.jobs.c.updated_at).where(self.jobs.c.job_id == job_id)
-            ).first()
-        return None if r is None else (str(r[0]), float(r[1]))
+        return self.jobs.ledger_info(job_id)
 
     def claim(self, job_id: str, kind: str, worker: str, lease: float) -> tuple[str, int]:
         """``("run", attempt)``, or ``("done"|"dead"|"busy", attempts)`` when this delivery must not run."""
-        t = time.time()
-        j = self.jobs.c
         for _ in range(3):
-            with self.engine.begin() as c:
-                # One conditional UPDATE is atomic on SQLite and PostgreSQL alike: of two deliveries
-                # racing for the same job, exactly one sees rowcount 1.
-                r = c.execute(
-                    update(self.jobs)
-                    .where(j.job_id == job_id)
-                    .where(j.state.in_(["queued", "retry"]) | ((j.state == "running") & (j.lease_until < t)))
-                    .values(
-                        state="running",
-                        attempts=j.attempts + 1,
-                        worker=worker,
-                        lease_until=t + lease,
-                        updated_at=t,
-                    )
-                )
-                if r.rowcount == 1:
-                    got = c.execute(select(j.attempts).where(j.job_id == job_id)).scalar_one()
-                    return "run", int(got)
-                row = c.execute(select(j.state, j.attempts).where(j.job_id == job_id)).first()
-            if row is not None:
-                return ("busy" if row[0] == "running" else str(row[0])), int(row[1])
+            got = self.jobs.ledger_claim(job_id, worker, lease)
+            if got is not None:
+                verdict, attempts = got
+                return ("busy" if verdict == "running" else verdict), attempts
             self.queued(job_id, kind)  # sent before the ledger existed, or its row was lost
         raise StoreError(f"cannot claim job {job_id}")
 
     def mark(self, job_id: str, state: str, error: str | None = None) -> None:
-        with self.engine.begin() as c:
-            c.execute(
-                update(self.jobs)
-                .where(self.jobs.c.job_id == job_id)
-                .values(state=state, error=error, lease_until=None, updated_at=time.time())
-            )
+        self.jobs.ledger_mark(job_id, state, error)
 
     def advertise(self, worker: str, releases: Iterable[str]) -> None:
-        t = time.time()
-        rel = ",".join(sorted(set(releases)))
-        with self.engine.begin() as c:
-            r = c.execute(
-                update(self.workers).where(self.workers.c.name == worker).values(releases=rel, heartbeat=t)
-            )
-            if r.rowcount == 0:
-                with contextlib.suppress(IntegrityError):
-                    c.execute(insert(self.workers).values(name=worker, releases=rel, heartbeat=t))
+        self.jobs.advertise_worker(worker, releases)
 
     def live_releases(self, max_age: float = 120.0) -> set[str]:
-        with self.engine.connect() as c:
-            rows = c.execute(
-                select(self.workers.c.releases).where(self.workers.c.heartbeat > time.time() - max_age)
-            ).all()
-        return {r for (s,) in rows for r in str(s).split(",") if r}
+        return self.jobs.live_releases(max_age)
 
 
 class CeleryQueue(Queue):
@@ -299,7 +219,6 @@ class CeleryQueue(Queue):
         store: Store,
         broker_url: str,
         *,
-        database_url: str,
         limits: Limits | None = None,
         transport_options: dict[str, Any] | None = None,
         release_of: Callable[[dict[str, Any]], str | None] | None = None,
@@ -308,7 +227,7 @@ class CeleryQueue(Queue):
         self.store = store
         self.limits = limits or Limits()
         self.app = make_app(broker_url, self.limits, transport_options=transport_options)
-        self.ledger = Ledger(database_url)
+        self.ledger = Ledger(store.jobs)
         self._release_of = release_of or self._crash_release
         self._routes: tuple[float, set[str]] = (0.0, set())
         self._stop = threading.Event()
@@ -319,7 +238,7 @@ class CeleryQueue(Queue):
         if payload.get("release"):
             return str(payload["release"])
         if "crash_id" in payload:
-            crash = self.store.get_crash(str(payload["crash_id"]))
+            crash = self.store.crashes.get_crash(str(payload["crash_id"]))
             return crash.release if crash is not None else None
         return None
 
@@ -337,7 +256,7 @@ class CeleryQueue(Queue):
 
     # -------------------------------------------------------------- Queue
     def submit(self, kind: str, payload: dict[str, Any], key: str | None = None) -> str:
-        jid, created = self.store.enqueue_job(kind, payload, key)
+        jid, created = self.store.jobs.enqueue_job(kind, payload, key)
         if created:
             self._send(jid, kind, payload, key)
         return jid
@@ -369,7 +288,7 @@ class CeleryQueue(Queue):
         n = 0
         empty: dict[str, bool] = {}
         lost_after = self.limits.visibility_timeout + 60.0
-        for job in self.store.list_jobs(state="pending", limit=limit):
+        for job in self.store.jobs.list_jobs(state="pending", limit=limit):
             info = self.ledger.info(job.id)
             send = info is None
             if info is not None and info[0] in ("running", "retry") and time.time() - info[1] > lost_after:
@@ -404,7 +323,7 @@ class CeleryQueue(Queue):
             return False
 
     def depth(self) -> int:
-        return self.store.job_depth()
+        return self.store.jobs.job_depth()
 
     def start(self) -> None:
         def sweep() -> None:
@@ -444,7 +363,7 @@ def queue_from_settings(settings: Settings, store: Store) -> CeleryQueue:
         )
     soft = settings.analyze_timeout
     limits = Limits(soft_time=soft, hard_time=soft + max(5.0, min(60.0, soft * 0.1)))
-    return CeleryQueue(store, url, database_url=settings.db_url, limits=limits)
+    return CeleryQueue(store, url, limits=limits)
 
 
 # ------------------------------------------------------------------ the worker side
@@ -497,7 +416,7 @@ def run_job(
         raise retry(delay, e) from e
     # Store first, ledger second: a kill between the two re-runs an idempotent handler, whereas the
     # other order could leave the store's job pending for ever.
-    rt.store.finish_job(job_id, ok=True, result=result)
+    rt.store.jobs.finish_job(job_id, ok=True, result=result)
     rt.ledger.mark(job_id, "done")
     return result
 
@@ -506,7 +425,7 @@ def _dead(rt: Runtime, job_id: str, kind: str, attempts: int, error: str) -> Non
     log.error(
         "job %s (%s) is a dead letter after %d attempts: %s", job_id, kind, attempts, error.splitlines()[0]
     )
-    rt.store.finish_job(job_id, ok=False, error=f"dead letter after {attempts} attempt(s): {error}")
+    rt.store.jobs.finish_job(job_id, ok=False, error=f"dead letter after {attempts} attempt(s): {error}")
     rt.ledger.mark(job_id, "dead", error)
 
 

@@ -41,7 +41,7 @@ def find_vmlinux(vmlinux_dir: str | None, release: str | None) -> Path | None:
 
 def analyze_job(hub: Hub, payload: dict[str, Any]) -> dict[str, Any]:
     crash_id = str(payload["crash_id"])
-    crash = hub.store.get_crash(crash_id)
+    crash = hub.store.crashes.get_crash(crash_id)
     if crash is None:
         return {"status": "skipped", "reason": f"no crash {crash_id}"}
     dump = next((f for f in crash.files if f.role == "vmcore"), None)
@@ -52,7 +52,7 @@ def analyze_job(hub: Hub, payload: dict[str, Any]) -> dict[str, Any]:
         from crashhub.analyze import AnalysisRecord, analyze  # type: ignore[attr-defined,unused-ignore]
     except ImportError as e:
         result: dict[str, Any] = {"status": "engine unavailable", "error": str(e)}
-        hub.store.set_crash_analysis(crash_id, result)
+        hub.store.crashes.set_crash_analysis(crash_id, result)
         return result
     vmlinux = find_vmlinux(hub.settings.vmlinux_dir, crash.release)
     # Without a vmlinux-<release> file, the debuginfo store (`crashhub debuginfo import`) answers by
@@ -73,7 +73,7 @@ def analyze_job(hub: Hub, payload: dict[str, Any]) -> dict[str, Any]:
     record = dataclasses.replace(record, started=started, seconds=round(time.time() - started, 3),
                                  vmlinux=str(vmlinux) if vmlinux else None)
     result = record.to_dict()
-    hub.store.set_crash_analysis(crash_id, result)
+    hub.store.crashes.set_crash_analysis(crash_id, result)
     return {k: v for k, v in result.items() if k != "result"}
 
 

@@ -16,7 +16,7 @@ import traceback
 from typing import Any
 
 from crashhub.jobs.base import Queue
-from crashhub.store.base import Store
+from crashhub.store import Store
 
 log = logging.getLogger("crashhub.jobs")
 
@@ -36,27 +36,27 @@ class LocalQueue(Queue):
     def submit(self, kind: str, payload: dict[str, Any], key: str | None = None) -> str:
         if kind not in self.handlers:
             raise KeyError(f"no handler for job kind {kind!r}")
-        jid, _ = self.store.enqueue_job(kind, payload, key)
+        jid, _ = self.store.jobs.enqueue_job(kind, payload, key)
         self._wake.set()
         return jid
 
     def depth(self) -> int:
-        return self.store.job_depth()
+        return self.store.jobs.job_depth()
 
     def run_one(self) -> bool:
         """Claim and run one job; False when there was none."""
-        job = self.store.claim_job(self.owner, self.lease, kinds=list(self.handlers))
+        job = self.store.jobs.claim_job(self.owner, self.lease, kinds=list(self.handlers))
         if job is None:
             return False
         try:
             result = self.handlers[job.kind](job.payload)
         except Exception as e:
             log.warning("job %s (%s) failed: %s", job.id, job.kind, e)
-            self.store.finish_job(
+            self.store.jobs.finish_job(
                 job.id, ok=False, error=f"{type(e).__name__}: {e}\n" + "".join(traceback.format_exc(limit=5))
             )
         else:
-            self.store.finish_job(job.id, ok=True, result=result)
+            self.store.jobs.finish_job(job.id, ok=True, result=result)
         return True
 
     def _loop(self) -> None:

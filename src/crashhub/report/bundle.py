@@ -69,11 +69,11 @@ def make_bundle(
     redact_ips: bool = True,
 ) -> BundleResult:
     store, blobs = hub.store, hub.blobs
-    c = store.get_crash(crash_id)
+    c = store.crashes.get_crash(crash_id)
     if c is None:
         raise InputError(f"no crash {crash_id!r}")
-    b = store.get_bucket(c.bucket_id)
-    peers = store.list_crashes(bucket=c.bucket_id, limit=200)
+    b = store.buckets.get_bucket(c.bucket_id)
+    peers = store.crashes.list_crashes(bucket=c.bucket_id, limit=200)
 
     red = Redactor(patterns=compile_patterns(patterns), redact_ips=redact_ips)
     red.add_host(c.host)
@@ -134,7 +134,7 @@ def make_bundle(
         "bucket": b.to_dict() if b else None,
         "events": [
             {"at": e.at, "action": e.action, "actor": e.actor, "detail": e.detail}
-            for e in store.bucket_events(c.bucket_id)
+            for e in store.buckets.bucket_events(c.bucket_id)
         ],
         "crashes": [
             {"id": p.id, "time": p.crash_time or p.received_at, "host": p.host, "release": p.release}

@@ -43,10 +43,10 @@ def _entry(kb: KnowledgeBase, matches: list[dict[str, Any]]) -> dict[str, Any] |
 
 
 def crash_doc(hub: Hub, kb: KnowledgeBase, crash_id: str) -> dict[str, Any]:
-    c = hub.store.get_crash(crash_id)
+    c = hub.store.crashes.get_crash(crash_id)
     if c is None:
         raise InputError(f"no crash {crash_id!r}")
-    b = hub.store.get_bucket(c.bucket_id)
+    b = hub.store.buckets.get_bucket(c.bucket_id)
     rep = c.report or {}
     an = AnalysisRecord.from_dict(c.analysis) if c.analysis else None
     res = (an.result if an else None) or Analysis()
@@ -95,10 +95,10 @@ def crash_doc(hub: Hub, kb: KnowledgeBase, crash_id: str) -> dict[str, Any]:
 
 
 def bucket_doc(hub: Hub, kb: KnowledgeBase, bucket_id: str) -> dict[str, Any]:
-    b = hub.store.get_bucket(bucket_id)
+    b = hub.store.buckets.get_bucket(bucket_id)
     if b is None:
         raise InputError(f"no bucket {bucket_id!r}")
-    crashes = hub.store.list_crashes(bucket=bucket_id, limit=20)
+    crashes = hub.store.crashes.list_crashes(bucket=bucket_id, limit=20)
     return {
         "type": "bucket",
         "generated_at": iso(datetime.now(UTC).timestamp()),
@@ -107,7 +107,7 @@ def bucket_doc(hub: Hub, kb: KnowledgeBase, bucket_id: str) -> dict[str, Any]:
         "entry": _entry(kb, b.kb),
         "events": [
             {"at": iso(e.at), "action": e.action, "actor": e.actor, "detail": e.detail}
-            for e in hub.store.bucket_events(bucket_id)
+            for e in hub.store.buckets.bucket_events(bucket_id)
         ],
         "crashes": [
             {"id": c.id, "time": iso(c.crash_time or c.received_at), "host": c.host, "release": c.release}
@@ -121,7 +121,7 @@ def weekly_doc(hub: Hub, now: float | None = None, *, top: int = 10, scan: int =
     now = now or datetime.now(UTC).timestamp()
     since = now - WEEK
     store = hub.store
-    buckets = store.list_buckets(sort="last_seen", limit=scan)
+    buckets = store.buckets.list_buckets(sort="last_seen", limit=scan)
     recent = [b for b in buckets if b.last_seen >= since]
     days = {datetime.fromtimestamp(now - i * 86400, UTC).strftime("%Y-%m-%d") for i in range(7)}
 
@@ -134,12 +134,12 @@ def weekly_doc(hub: Hub, now: float | None = None, *, top: int = 10, scan: int =
 
     new = sorted((b for b in recent if b.first_seen >= since), key=lambda b: -b.count)
     regressions = [b for b in recent if any(m.get("regression") for m in b.kb)]
-    crashes = store.list_crashes(since=since, limit=scan * 10)
+    crashes = store.crashes.list_crashes(since=since, limit=scan * 10)
     per_kernel: dict[str, int] = {}
     for c in crashes:
         per_kernel[c.release or "?"] = per_kernel.get(c.release or "?", 0) + 1
     running: dict[str, int] = {}
-    for h in store.list_hosts():
+    for h in store.hosts.list_hosts():
         if h.release:
             running[h.release] = running.get(h.release, 0) + 1
     kernels: list[dict[str, Any]] = sorted(

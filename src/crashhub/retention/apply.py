@@ -48,8 +48,8 @@ def bundle_since(hub: Hub, now: float) -> float:
 
 def make_plan(hub: Hub, *, now: float | None = None) -> Plan:
     t = time.time() if now is None else now
-    holdings = hub.store.dump_holdings()
-    holds = hub.store.retention_holds(bundle_since=bundle_since(hub, t))
+    holdings = hub.store.retention.dump_holdings()
+    holds = hub.store.retention.retention_holds(bundle_since=bundle_since(hub, t))
     return plan(holdings, holds, policy_of(hub), usage=hub.blobs.usage())
 
 
@@ -62,7 +62,10 @@ def run(hub: Hub, *, dry_run: bool = False, actor: str = GC_ACTOR, now: float | 
     done: list[Decision] = []
     since = bundle_since(hub, t)
     for d in p.evict:
-        if hub.store.evict_dump(d.crash_id, reason=d.reason, actor=actor, bundle_since=since) is not None:
+        if (
+            hub.store.retention.evict_dump(d.crash_id, reason=d.reason, actor=actor, bundle_since=since)
+            is not None
+        ):
             done.append(d)
     n, size = remove_blobs(hub, (d.digest for d in done), now=t)
     if p.shortfall:
@@ -79,7 +82,7 @@ def remove_blobs(hub: Hub, digests: Iterable[str], *, now: float | None = None) 
     t = time.time() if now is None else now
     grace = hub.settings.blob_gc_grace
     n = size = 0
-    for digest in sorted(hub.store.unreferenced(digests)):
+    for digest in sorted(hub.store.retention.unreferenced(digests)):
         st = hub.blobs.stat(digest)
         if st is None or st[1] > t - grace:
             continue
@@ -90,7 +93,7 @@ def remove_blobs(hub: Hub, digests: Iterable[str], *, now: float | None = None) 
 
 def delete_crash(hub: Hub, crash_id: str, actor: str) -> tuple[DeletedCrash, int]:
     """Delete one crash (audited) and the blobs only it used; returns it and the bytes removed."""
-    gone = hub.store.delete_crash(crash_id, actor)
+    gone = hub.store.retention.delete_crash(crash_id, actor)
     if gone is None:
         raise InputError(f"no crash {crash_id!r}", "crash")
     hub.blobs.upload_abort(crash_id)
@@ -100,7 +103,7 @@ def delete_crash(hub: Hub, crash_id: str, actor: str) -> tuple[DeletedCrash, int
 
 def delete_host(hub: Hub, host: str, actor: str) -> tuple[list[DeletedCrash], int]:
     """Delete every crash and the host report of ``host`` (audited), and the blobs only they used."""
-    gone = hub.store.delete_host(host, actor)
+    gone = hub.store.retention.delete_host(host, actor)
     for d in gone:
         hub.blobs.upload_abort(d.crash_id)
     _, size = remove_blobs(hub, (f.digest for d in gone for f in d.files))

@@ -1,5 +1,11 @@
 """The hub's store: the database behind :class:`Store` and the blobs behind :class:`BlobStore`.
 
+``Store`` is a composition of small repositories, each an interface here with its SQL
+implementation in ``crashhub.store.sql``: ``store.crashes`` (:class:`Crashes`), ``store.buckets``
+(:class:`Buckets`), ``store.retention`` (:class:`Retention`), ``store.hosts`` (:class:`Hosts`),
+``store.access`` (:class:`Access`), ``store.uploads`` (:class:`Uploads`), ``store.jobs``
+(:class:`Jobs`).  Records are in ``crashhub.store.base``.
+
 ``open_store(settings)`` is what commands call: it opens the configured database, upgrades
 its schema and opens the blob store.
 """
@@ -12,9 +18,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from crashhub.store._access import Access
+from crashhub.store._buckets import Buckets
 from crashhub.store._cluster import Cluster, node_name
+from crashhub.store._crashes import Crashes
+from crashhub.store._hosts import Hosts
+from crashhub.store._jobs import Jobs
 from crashhub.store._kb import Kb, KbRecord
-from crashhub.store.base import Store
+from crashhub.store._retention import Retention
+from crashhub.store._store import Store
+from crashhub.store._uploads import Uploads
 from crashhub.store.blobs import BlobStore
 
 if TYPE_CHECKING:
@@ -40,8 +53,7 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Hub:
 
     settings.data_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     prepare_sqlite(settings.db_url)
-    store = SqlStore(settings.db_url)
-    store.first_advice_hours = settings.first_advice_hours
+    store = SqlStore(settings.db_url, first_advice_hours=settings.first_advice_hours)
     if migrate:
         store.migrate()
     blobs = open_blobs(
@@ -50,4 +62,20 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Hub:
     return Hub(settings=settings, store=store, blobs=blobs)
 
 
-__all__ = ["BlobStore", "Cluster", "Hub", "Kb", "KbRecord", "Store", "node_name", "open_store"]
+__all__ = [
+    "Access",
+    "BlobStore",
+    "Buckets",
+    "Cluster",
+    "Crashes",
+    "Hosts",
+    "Hub",
+    "Jobs",
+    "Kb",
+    "KbRecord",
+    "Retention",
+    "Store",
+    "Uploads",
+    "node_name",
+    "open_store",
+]

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from crashhub.store import models as m
 
 if TYPE_CHECKING:
-    from crashhub.store.sql_base import SqlBase
+    from crashhub.store._sql import Db
 
 
 class Cluster(abc.ABC):
@@ -108,12 +108,12 @@ def _insert(s: Session, model: type[m.Base], values: dict[str, Any], key: str = 
 class SqlCluster(Cluster):
     """:class:`Cluster` on the SQL store's engine and transactions."""
 
-    def __init__(self, db: SqlBase) -> None:
+    def __init__(self, db: Db) -> None:
         self._db = db
 
     def try_lease(self, name: str, owner: str, ttl: float, *, now: float | None = None) -> bool:
         t = _now(now)
-        with self._db._write() as s:
+        with self._db.write() as s:
             # Conditional UPDATE first: of two nodes racing for an expired lease, one row update wins.
             res = s.execute(
                 update(m.ClusterLease)
@@ -128,7 +128,7 @@ class SqlCluster(Cluster):
 
     def renew_lease(self, name: str, owner: str, ttl: float, *, now: float | None = None) -> bool:
         t = _now(now)
-        with self._db._write() as s:
+        with self._db.write() as s:
             res = s.execute(
                 update(m.ClusterLease)
                 .where(m.ClusterLease.name == name, m.ClusterLease.owner == owner)
@@ -137,19 +137,19 @@ class SqlCluster(Cluster):
             return bool(getattr(res, "rowcount", 0))
 
     def release_lease(self, name: str, owner: str) -> bool:
-        with self._db._write() as s:
+        with self._db.write() as s:
             res = s.execute(
                 delete(m.ClusterLease).where(m.ClusterLease.name == name, m.ClusterLease.owner == owner)
             )
             return bool(getattr(res, "rowcount", 0))
 
     def lease_holder(self, name: str, *, now: float | None = None) -> str | None:
-        with self._db._read() as s:
+        with self._db.read() as s:
             row = s.get(m.ClusterLease, name)
             return row.owner if row is not None and row.expires_at > _now(now) else None
 
     def claim_key(self, key: str, at: float, *, since: float | None = None) -> bool:
-        with self._db._write() as s:
+        with self._db.write() as s:
             if since is not None:
                 # An expired key is taken over by one UPDATE: a second claimer finds it fresh.
                 res = s.execute(
@@ -160,19 +160,19 @@ class SqlCluster(Cluster):
             return _insert(s, m.ClusterKey, {"key": key, "at": at}, "key")
 
     def key_time(self, key: str) -> float | None:
-        with self._db._read() as s:
+        with self._db.read() as s:
             row = s.get(m.ClusterKey, key)
             return None if row is None else row.at
 
     def count_keys(self, prefix: str, since: float) -> int:
-        with self._db._read() as s:
+        with self._db.read() as s:
             q = select(func.count()).where(
                 m.ClusterKey.key.startswith(prefix, autoescape=True), m.ClusterKey.at >= since
             )
             return int(s.scalar(q) or 0)
 
     def forget_keys(self, prefix: str, before: float) -> int:
-        with self._db._write() as s:
+        with self._db.write() as s:
             res = s.execute(
                 delete(m.ClusterKey).where(
                     m.ClusterKey.key.startswith(prefix, autoescape=True), m.ClusterKey.at < before
@@ -181,19 +181,19 @@ class SqlCluster(Cluster):
             return int(getattr(res, "rowcount", 0) or 0)
 
     def get_cursor(self, name: str) -> Any:
-        with self._db._read() as s:
+        with self._db.read() as s:
             row = s.get(m.ClusterCursor, name)
             return None if row is None else row.value
 
     def set_cursor(self, name: str, value: Any, *, now: float | None = None) -> None:
         t = _now(now)
-        with self._db._write() as s:
+        with self._db.write() as s:
             if not _insert(s, m.ClusterCursor, {"name": name, "value": value, "updated_at": t}):
                 q = update(m.ClusterCursor).where(m.ClusterCursor.name == name)
                 s.execute(q.values(value=value, updated_at=t))
 
     def init_cursor(self, name: str, value: Any, *, now: float | None = None) -> Any:
-        with self._db._write() as s:
+        with self._db.write() as s:
             if _insert(s, m.ClusterCursor, {"name": name, "value": value, "updated_at": _now(now)}):
                 return value
             row = s.get(m.ClusterCursor, name)

@@ -23,7 +23,7 @@ T = TypeVar("T")
 _KB_LOCK = 0x6B62  # "kb": the advisory lock key of KB writes
 
 if TYPE_CHECKING:
-    from crashhub.store.sql_base import SqlBase
+    from crashhub.store._sql import Db
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,20 +79,20 @@ def _record(r: m.KbRow) -> KbRecord:
 
 
 class SqlKb(Kb):
-    def __init__(self, db: SqlBase) -> None:
+    def __init__(self, db: Db) -> None:
         self._db = db
 
     def revision(self) -> int:
-        with self._db._read() as s:
+        with self._db.read() as s:
             return int(s.scalar(select(func.max(m.KbRow.revision))) or 0)
 
     def list(self) -> list[KbRecord]:
-        with self._db._read() as s:
+        with self._db.read() as s:
             rows = s.scalars(select(m.KbRow).where(m.KbRow.deleted.is_(False)).order_by(m.KbRow.id))
             return [_record(r) for r in rows]
 
     def get(self, entry_id: str) -> KbRecord | None:
-        with self._db._read() as s:
+        with self._db.read() as s:
             r = s.get(m.KbRow, entry_id)
             return None if r is None or r.deleted else _record(r)
 
@@ -126,7 +126,7 @@ class SqlKb(Kb):
         """Run ``write(session, revision)`` with the next revision.  KB writes are rare, so they
         queue: SQLite's write transaction already holds the database lock, and on PostgreSQL a
         transaction-scoped advisory lock keeps two writers from reading the same maximum."""
-        with self._db._write() as s:
+        with self._db.write() as s:
             if self._db.dialect == "postgresql":
                 s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _KB_LOCK})
             rev = int(s.scalar(select(func.max(m.KbRow.revision))) or 0) + 1

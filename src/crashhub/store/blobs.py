@@ -109,7 +109,7 @@ class BlobStore(abc.ABC):
         """Where a resumable upload for ``key`` accumulates its bytes."""
 
     # Resumable uploads that any node may continue (issue 9).  The hub holds a database lease per
-    # upload (``Store.claim_upload``), so one writer at a time appends.
+    # upload (``Store.uploads.claim_upload``), so one writer at a time appends.
     @abc.abstractmethod
     def upload_offset(self, key: str) -> int:
         """Bytes of upload ``key`` received so far (0 for an upload never started)."""

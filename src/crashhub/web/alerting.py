@@ -25,7 +25,7 @@ from crashhub.store import node_name
 if TYPE_CHECKING:
     from crashhub.config import Settings
     from crashhub.ingest.arrival import Outcome
-    from crashhub.store.base import Store
+    from crashhub.store import Store
 
 log = logging.getLogger("crashhub.alerts")
 

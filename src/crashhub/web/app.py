@@ -165,10 +165,10 @@ def collect_garbage(ctx: Context) -> dict[str, int]:
 
     hub = ctx.hub
     grace = ctx.settings.blob_gc_grace
-    out = hub.blobs.gc(hub.store.referenced_digests, grace=grace)
+    out = hub.blobs.gc(hub.store.retention.referenced_digests, grace=grace)
     out["uploads_expired"] = expire_uploads(hub)
     # An upload record keeps its bytes (any node may resume it); bytes without one are debris.
-    keep = {u.crash_id for u in hub.store.list_uploads()}
+    keep = {u.crash_id for u in hub.store.uploads.list_uploads()}
     out["uploads"] = hub.blobs.clean_uploads(keep, time.time() - grace)
     return out
 

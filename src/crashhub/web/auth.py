@@ -10,7 +10,8 @@ import hashlib
 import secrets
 
 from crashhub.errors import AuthError, InputError
-from crashhub.store.base import ROLES, Store, TokenRecord
+from crashhub.store import Store
+from crashhub.store.base import ROLES, TokenRecord
 
 PREFIX = "chub_"
 
@@ -34,7 +35,7 @@ def create_token(
     if host is not None and role != "host":
         raise AuthError(f"--host binds a host token; a {role} token speaks for no one host")
     token = PREFIX + secrets.token_urlsafe(32)
-    rec = store.create_token(name or host or role, role, hash_token(token), host=host)
+    rec = store.access.create_token(name or host or role, role, hash_token(token), host=host)
     return token, rec
 
 
@@ -49,7 +50,7 @@ def check(store: Store, header: str | None, need: str) -> TokenRecord:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError("the Authorization header must be 'Bearer <token>'")
-    rec = store.token_by_hash(hash_token(token.strip()))
+    rec = store.access.token_by_hash(hash_token(token.strip()))
     if rec is None:
         raise AuthError("unknown or revoked token")
     if need not in GRANTS.get(rec.role, frozenset()):
@@ -74,7 +75,7 @@ def host_of(store: Store, tok: TokenRecord, claimed: str | None, field: str = "h
                 f"field {field!r} is required: token {tok.name or tok.id!r} is not bound to a host yet "
                 "(crashhub token bind ID --host NAME, or send the host once)"
             )
-        bound = store.bind_token(tok.id, claimed)
+        bound = store.access.bind_token(tok.id, claimed)
         if bound is None:
             raise Forbidden(
                 f"field {field!r}: host {claimed!r} has a token of its own; this token is not bound "

@@ -16,7 +16,7 @@ import math
 import threading
 import time
 
-from crashhub.store.base import Store
+from crashhub.store import Store
 
 log = logging.getLogger("crashhub.web.limits")
 
@@ -63,7 +63,7 @@ class Limit:
         if not self.enabled:
             return None
         try:
-            return self.store.rate_hit(f"{self.name}:{key_part(key)}", self.window, self.limit)
+            return self.store.access.rate_hit(f"{self.name}:{key_part(key)}", self.window, self.limit)
         except Exception as e:  # fail open, see the module's docstring
             self._warn(e)
             return None
@@ -73,7 +73,7 @@ class Limit:
         if not self.enabled:
             return 0
         try:
-            return self.store.rate_count(f"{self.name}:{key_part(key)}", self.window)
+            return self.store.access.rate_count(f"{self.name}:{key_part(key)}", self.window)
         except Exception as e:  # fail open, see the module's docstring
             self._warn(e)
             return 0
@@ -83,7 +83,7 @@ class Limit:
         if not self.enabled:
             return
         try:
-            self.store.rate_hit(f"{self.name}:{key_part(key)}", self.window, self.limit, cost=-1)
+            self.store.access.rate_hit(f"{self.name}:{key_part(key)}", self.window, self.limit, cost=-1)
         except Exception as e:  # fail open, see the module's docstring
             self._warn(e)
 

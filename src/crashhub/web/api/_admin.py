@@ -19,7 +19,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from crashhub.errors import StoreError
-from crashhub.store.base import Store, TokenRecord
+from crashhub.store import Store
+from crashhub.store.base import TokenRecord
 from crashhub.web.api._deps import Admin, Ctx, HubStore, actor, principal_after
 from crashhub.web.app import ApiError
 
@@ -42,7 +43,7 @@ def jobs(
 ) -> dict[str, Any]:
     state, limit = q
     return {
-        "depth": store.job_depth(),
+        "depth": store.jobs.job_depth(),
         "jobs": [
             {
                 "id": j.id,
@@ -53,7 +54,7 @@ def jobs(
                 "result": j.result,
                 "error": j.error,
             }
-            for j in store.list_jobs(state=state, limit=limit)
+            for j in store.jobs.list_jobs(state=state, limit=limit)
         ],
     }
 
@@ -67,19 +68,19 @@ def audit(
     return {
         "audit": [
             {"at": a.at, "actor": a.actor, "action": a.action, "target": a.target, "detail": a.detail}
-            for a in store.list_audit(limit)
+            for a in store.access.list_audit(limit)
         ]
     }
 
 
 def _pin(store: Store, who: str, crash_id: str, on: bool) -> dict[str, Any]:
-    c = store.get_crash(crash_id)
+    c = store.crashes.get_crash(crash_id)
     if c is None:
         raise ApiError(404, f"no crash {crash_id!r}")
     if on and not c.dump_kept:
         why = "it has no dump" if not c.has_vmcore else "its dump was evicted"
         raise ApiError(409, f"crash {crash_id}: nothing to pin, {why}")
-    d = store.pin_dump(crash_id, who, pinned=on).to_dict()
+    d = store.retention.pin_dump(crash_id, who, pinned=on).to_dict()
     return {k: d[k] for k in ("id", "dump_kept", "dump_pinned", "dump_evicted")}
 
 
@@ -98,7 +99,7 @@ def delete_crash(tok: Admin, ctx: Ctx, crash_id: str) -> dict[str, Any]:
     from crashhub.retention import apply
 
     store = ctx.hub.store
-    if store.get_crash(crash_id) is None:
+    if store.crashes.get_crash(crash_id) is None:
         raise ApiError(404, f"no crash {crash_id!r}")
     gone, size = apply.delete_crash(ctx.hub, crash_id, actor(tok))
     return {"deleted": gone.crash_id, "host": gone.host, "bucket": gone.bucket_id, "bytes_removed": size}

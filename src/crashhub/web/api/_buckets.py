@@ -61,11 +61,11 @@ def list_buckets(
 ) -> JSONResponse:
     store = ctx.hub.store
     sort, filters, limit, offset = q.sort, q.filters, q.limit, q.offset
-    rows = store.list_buckets(sort=sort, limit=limit, offset=offset, **filters, **bucket_opts(ctx))
+    rows = store.buckets.list_buckets(sort=sort, limit=limit, offset=offset, **filters, **bucket_opts(ctx))
     # A JSONResponse skips FastAPI's recursive jsonable_encoder: the records are plain JSON already.
     return JSONResponse(
         {
-            "total": store.count_buckets(**filters),
+            "total": store.buckets.count_buckets(**filters),
             "sort": sort,
             "limit": limit,
             "offset": offset,
@@ -77,15 +77,16 @@ def list_buckets(
 @router.get("/api/v1/buckets/{bucket_id}")
 def get_bucket(_tok: Reader, ctx: Ctx, bucket_id: str) -> dict[str, Any]:
     store = ctx.hub.store
-    b = store.get_bucket(bucket_id, **bucket_opts(ctx))
+    b = store.buckets.get_bucket(bucket_id, **bucket_opts(ctx))
     if b is None:
         raise ApiError(404, f"no bucket {bucket_id!r}")
     d = b.to_dict()
     d["events"] = [
         {"at": e.at, "action": e.action, "actor": e.actor, "detail": e.detail}
-        for e in store.bucket_events(bucket_id)
+        for e in store.buckets.bucket_events(bucket_id)
     ]
-    d["crashes"] = [crash_summary(c.to_dict()) for c in store.list_crashes(bucket=bucket_id, limit=20)]
+    recent = store.crashes.list_crashes(bucket=bucket_id, limit=20)
+    d["crashes"] = [crash_summary(c.to_dict()) for c in recent]
     return d
 
 
@@ -95,7 +96,7 @@ async def merge(request: Request, tok: Admin, store: HubStore, bucket_id: str) -
     into = body.get("into") if isinstance(body, dict) else None
     if not isinstance(into, str):
         raise ApiError(400, 'body must be {"into": "<bucket id>"}')
-    b = await run_in_threadpool(store.merge_buckets, bucket_id, into, actor(tok))
+    b = await run_in_threadpool(store.buckets.merge_buckets, bucket_id, into, actor(tok))
     return b.to_dict()
 
 
@@ -112,10 +113,10 @@ async def set_workflow(request: Request, tok: Admin, store: HubStore, bucket_id:
         or not all(isinstance(body[k], str) for k in body)
     ):
         raise ApiError(400, 'body must be {"status": "...", "owner": "...", "advice": "..."} (strings)')
-    if await run_in_threadpool(store.get_bucket, bucket_id) is None:
+    if await run_in_threadpool(store.buckets.get_bucket, bucket_id) is None:
         raise ApiError(404, f"no bucket {bucket_id!r}")
     b = await run_in_threadpool(
-        lambda: store.set_bucket_workflow(
+        lambda: store.buckets.set_bucket_workflow(
             bucket_id, **{k: body[k] for k in fields if k in body}, actor=actor(tok)
         )
     )
@@ -129,5 +130,5 @@ async def split(request: Request, tok: Admin, store: HubStore, bucket_id: str) -
     if not isinstance(crashes, list) or not all(isinstance(x, str) for x in crashes):
         raise ApiError(400, 'body must be {"crashes": ["<crash id>", ...], "title": "..."}')
     title = body.get("title") if isinstance(body.get("title"), str) else None
-    b = await run_in_threadpool(store.split_bucket, bucket_id, crashes, actor(tok), title)
+    b = await run_in_threadpool(store.buckets.split_bucket, bucket_id, crashes, actor(tok), title)
     return b.to_dict()

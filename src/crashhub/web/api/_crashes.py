@@ -53,7 +53,7 @@ def list_crashes(
     store: HubStore,
     q: Annotated[CrashQuery, Depends(crash_query)],
 ) -> dict[str, Any]:
-    rows = store.list_crashes(
+    rows = store.crashes.list_crashes(
         host=q.host, kind=q.kind, bucket=q.bucket, since=parse_since(q.since), limit=q.limit, offset=q.offset
     )
     return {"crashes": [crash_summary(c.to_dict()) for c in rows], "limit": q.limit, "offset": q.offset}
@@ -64,7 +64,7 @@ def get_crash(_tok: Reader, store: HubStore, crash_id: str) -> dict[str, Any]:
     d: dict[str, Any] = crash_or_404(store, crash_id).to_dict()
     # "kb" is what matched when the crash arrived; "bucket_kb" what the knowledge base says now
     # (entries added or edited later are re-applied to every bucket).
-    b = store.get_bucket(d["bucket"])
+    b = store.buckets.get_bucket(d["bucket"])
     d["bucket_kb"] = b.kb if b is not None else []
     return d
 
@@ -85,7 +85,7 @@ def get_file(request: Request, tok: Reader, ctx: Ctx, crash_id: str, name: str) 
     if f.role == "vmcore":
         if "admin" not in auth.GRANTS.get(tok.role, frozenset()):
             raise ApiError(403, f"role {tok.role!r} may not download dumps (needs admin)")
-        store.audit(
+        store.access.audit(
             f"token:{tok.id}:{tok.name}",
             "download-dump",
             f"{crash_id}/{name}",

@@ -22,7 +22,7 @@ router = APIRouter()
 @router.post("/api/v1/crashes/{crash_id}/analyze", tags=["crashes"], status_code=202)
 def analyze_now(_tok: Admin, ctx: Ctx, crash_id: str) -> JSONResponse:
     store = ctx.hub.store
-    crash = store.get_crash(crash_id)
+    crash = store.crashes.get_crash(crash_id)
     if crash is None:
         raise ApiError(404, f"no crash {crash_id!r}")
     if not crash.dump_kept:
@@ -36,7 +36,7 @@ def analyze_now(_tok: Admin, ctx: Ctx, crash_id: str) -> JSONResponse:
 @router.get("/api/v1/debuginfo", tags=["debuginfo"])
 def debuginfo_list(_tok: Reader, store: HubStore, state: State) -> dict[str, Any]:
     kernels = [{"release": k.release, "build_id": next(iter(k.build_ids), None)}
-               for k in store.list_kernels()]
+               for k in store.hosts.list_kernels()]
     return {
         "entries": [e.to_dict() for e in state.debuginfo.list()],
         "kernels": state.debuginfo.readiness(kernels),

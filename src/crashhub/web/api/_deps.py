@@ -17,7 +17,8 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from crashhub.errors import InputError
-from crashhub.store.base import CrashRecord, Store, TokenRecord
+from crashhub.store import Store
+from crashhub.store.base import CrashRecord, TokenRecord
 from crashhub.web import auth
 from crashhub.web.app import ApiError, Context
 from crashhub.web.limits import Limit, retry_after
@@ -144,7 +145,7 @@ def parse_since(v: str | None) -> float | None:
 
 
 def crash_or_404(store: Store, crash_id: str) -> CrashRecord:
-    c = store.get_crash(crash_id)
+    c = store.crashes.get_crash(crash_id)
     if c is None:
         raise ApiError(404, f"no crash {crash_id!r}")
     return c

@@ -38,7 +38,7 @@ async def host_report(request: Request, tok: Uploader, ctx: Ctx, state: State) -
         return v[:512] if v else None
 
     await run_in_threadpool(
-        lambda: store.report_host(
+        lambda: store.hosts.report_host(
             rep.host,
             release=opt(rep.release),
             build_id=opt(rep.build_id),
@@ -53,7 +53,7 @@ async def host_report(request: Request, tok: Uploader, ctx: Ctx, state: State) -
 
 @router.get("/api/v1/hosts")
 def hosts(_tok: Reader, store: HubStore) -> dict[str, Any]:
-    return {"hosts": [h.to_dict() for h in store.list_hosts()]}
+    return {"hosts": [h.to_dict() for h in store.hosts.list_hosts()]}
 
 
 @router.get("/api/v1/kernels")
@@ -70,6 +70,6 @@ def kernels(_tok: Reader, ctx: Ctx) -> dict[str, Any]:
                 "build_ids": list(k.build_ids),
                 "debuginfo": find_vmlinux(ctx.settings.vmlinux_dir, k.release) is not None,
             }
-            for k in store.list_kernels()
+            for k in store.hosts.list_kernels()
         ]
     }

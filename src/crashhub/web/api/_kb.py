@@ -58,7 +58,7 @@ async def _kb_write(
         body = await jsonbody.parse(request, cap, "max_kb_entry_bytes")
         entry = await run_in_threadpool(ctx.kb.put_data, body, expect_id=entry_id)
     store = ctx.hub.store
-    store.audit(actor(tok), "kb-put", entry.id)
+    store.access.audit(actor(tok), "kb-put", entry.id)
     changed = await run_in_threadpool(ctx.kb.reapply, store)
     return entry, changed
 
@@ -89,5 +89,5 @@ async def kb_delete(tok: Admin, ctx: Ctx, state: State, entry_id: str) -> dict[s
             "overridden by a local entry of the same id, not deleted)",
         )
     store = ctx.hub.store
-    store.audit(actor(tok), "kb-delete", entry_id)
+    store.access.audit(actor(tok), "kb-delete", entry_id)
     return {"deleted": entry_id, "buckets_changed": await run_in_threadpool(ctx.kb.reapply, store)}

@@ -15,7 +15,8 @@ from crashhub.ingest.arrival import Arrival, Outcome
 from crashhub.ingest.layouts import parse_dir_name
 from crashhub.ingest.matching import same_host
 from crashhub.ingest.uploads import PIECE, Uploads
-from crashhub.store.base import Store, TokenRecord
+from crashhub.store import Store
+from crashhub.store.base import TokenRecord
 from crashhub.web import auth, multipart
 from crashhub.web.api._deps import SAFE_NAME, Ctx, State, Uploader, crash_or_404, throttle
 from crashhub.web.app import ApiError, Context

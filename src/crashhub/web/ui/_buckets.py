@@ -54,8 +54,8 @@ def _filtered(
     if kb and kb not in KB_STATUSES:
         raise PageError(400, f"unknown KB status {kb!r} ({', '.join(KB_STATUSES)})")
     filters: dict[str, Any] = {"kind": kind, "kernel": kernel, "host": host, "kb_status": kb, "since": since}
-    rows = ui.store.list_buckets(sort=sort, limit=PAGE, offset=offset, **filters, **ui.bucket_opts())
-    return rows, ui.store.count_buckets(**filters)
+    rows = ui.store.buckets.list_buckets(sort=sort, limit=PAGE, offset=offset, **filters, **ui.bucket_opts())
+    return rows, ui.store.buckets.count_buckets(**filters)
 
 
 def release_chart(ui: UI, now: float) -> views.Chart:
@@ -63,7 +63,7 @@ def release_chart(ui: UI, now: float) -> views.Chart:
         today = day_of(now)
         days = views.days_back(today, CHART_DAYS)
         since = now - CHART_DAYS * 86400
-        return views.stacked_days(ui.store.crashes_per_day_by_release(since), days)
+        return views.stacked_days(ui.store.crashes.crashes_per_day_by_release(since), days)
 
     return ui.cached("release-chart", 60.0, make)  # type: ignore[no-any-return]
 
@@ -106,7 +106,7 @@ def dashboard(
         }
         for b in rows
     ]
-    kernels = ui.cached("kernels", 60.0, ui.store.crash_releases)
+    kernels = ui.cached("kernels", 60.0, ui.store.crashes.crash_releases)
     from crashhub.kb import KINDS
 
     filt = {"sort": sort, "kind": kind, "kernel": kernel, "host": host, "kb": kb, "window": window}
@@ -134,7 +134,7 @@ def dashboard(
 @page
 def bucket(request: Request, ui: UIState, bucket_id: str) -> Response:
     ui.require(request)
-    b = ui.store.get_bucket(bucket_id, **ui.bucket_opts())
+    b = ui.store.buckets.get_bucket(bucket_id, **ui.bucket_opts())
     if b is None:
         raise PageError(404, f"No bucket {bucket_id!r}.")
     now = time.time()
@@ -145,7 +145,7 @@ def bucket(request: Request, ui: UIState, bucket_id: str) -> Response:
     if days[0] > first:
         days = views.days_back(today, 180)
     chart = views.stacked_days({"crashes": b.days}, days)
-    crashes = ui.store.list_crashes(bucket=bucket_id, limit=50)
+    crashes = ui.store.crashes.list_crashes(bucket=bucket_id, limit=50)
     entries = [(m, ui.ctx.kb.get(str(m.get("id") or m.get("entry_id")))) for m in b.kb]
     ctx = {
         "b": b,
@@ -153,7 +153,7 @@ def bucket(request: Request, ui: UIState, bucket_id: str) -> Response:
         "chart": chart,
         "crashes": crashes,
         "entries": entries,
-        "events": ui.store.bucket_events(bucket_id),
+        "events": ui.store.buckets.bucket_events(bucket_id),
         "similar": similar_buckets(ui, b),
         "wf": workflow(ui, b, now),
         "can_workflow": True,
@@ -168,7 +168,7 @@ def merge(
 ) -> Response:
     s = ui.require(request, admin=True)
     ui.check_csrf(request, csrf)
-    target = ui.guard("merge", lambda: ui.store.merge_buckets(bucket_id, into.strip(), s.actor))
+    target = ui.guard("merge", lambda: ui.store.buckets.merge_buckets(bucket_id, into.strip(), s.actor))
     ui.invalidate()
     raise Redirect(f"/ui/buckets/{target.id}")
 
@@ -188,7 +188,9 @@ def split(
     ui.check_csrf(request, csrf)
     if not crash:
         raise PageError(400, "Tick the crashes to move into a new bucket.")
-    new = ui.guard("split", lambda: ui.store.split_bucket(bucket_id, crash, s.actor, title.strip() or None))
+    new = ui.guard(
+        "split", lambda: ui.store.buckets.split_bucket(bucket_id, crash, s.actor, title.strip() or None)
+    )
     ui.invalidate()
     raise Redirect(f"/ui/buckets/{new.id}")
 
@@ -209,7 +211,7 @@ def set_workflow(
     ui.check_csrf(request, csrf)
     ui.guard(
         "workflow",
-        lambda: ui.store.set_bucket_workflow(
+        lambda: ui.store.buckets.set_bucket_workflow(
             bucket_id, status=status or None, owner=owner, advice=advice, actor=s.actor
         ),
     )
@@ -234,7 +236,9 @@ def similar_buckets(ui: UI, b: BucketRecord, limit: int = 5) -> list[tuple[Bucke
 
     me = sig(b)
     pool = ui.cached(
-        "similar-pool", 30.0, lambda: ui.store.list_buckets(sort="count", limit=1000, **ui.bucket_opts())
+        "similar-pool",
+        30.0,
+        lambda: ui.store.buckets.list_buckets(sort="count", limit=1000, **ui.bucket_opts()),
     )
     scored = [(o, similarity(me, sig(o))) for o in pool if o.id != b.id and o.frames]
     scored = [x for x in scored if x[1] >= 0.3]

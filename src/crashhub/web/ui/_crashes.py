@@ -19,7 +19,7 @@ router = APIRouter()
 @page
 def crash(request: Request, ui: UIState, crash_id: str) -> Response:
     ui.require(request)
-    c = ui.store.get_crash(crash_id)
+    c = ui.store.crashes.get_crash(crash_id)
     if c is None:
         raise PageError(404, f"No crash {crash_id!r}.")
     best = next((m for m in c.kb if not m.get("generic")), None) or (c.kb[0] if c.kb else None)
@@ -43,12 +43,12 @@ def crash(request: Request, ui: UIState, crash_id: str) -> Response:
 def pin(request: Request, ui: UIState, crash_id: str, csrf: str = Form(""), on: int = Form(1)) -> Response:
     s = ui.require(request, admin=True)
     ui.check_csrf(request, csrf)
-    c = ui.store.get_crash(crash_id)
+    c = ui.store.crashes.get_crash(crash_id)
     if c is None:
         raise PageError(404, f"No crash {crash_id!r}.")
     if on and not c.dump_kept:
         raise PageError(409, "This crash has no dump left to pin.")
-    ui.guard("pin", lambda: ui.store.pin_dump(crash_id, s.actor, pinned=bool(on)))
+    ui.guard("pin", lambda: ui.store.retention.pin_dump(crash_id, s.actor, pinned=bool(on)))
     raise Redirect(f"/ui/crashes/{crash_id}#dump")
 
 
@@ -56,7 +56,7 @@ def pin(request: Request, ui: UIState, crash_id: str, csrf: str = Form(""), on: 
 @page
 def crash_file(request: Request, ui: UIState, crash_id: str, name: str) -> Response:
     s = ui.require(request)
-    c = ui.store.get_crash(crash_id)
+    c = ui.store.crashes.get_crash(crash_id)
     f = next((x for x in c.files if x.name == name), None) if c else None
     if c is None or f is None:
         raise PageError(404, f"Crash {crash_id!r} has no file {name!r}.")
@@ -64,7 +64,8 @@ def crash_file(request: Request, ui: UIState, crash_id: str, name: str) -> Respo
         if not s.is_admin:
             raise PageError(403, "Only admins may download dumps.")
         client = request.client.host if request.client else None
-        ui.store.audit(s.actor, "download-dump", f"{crash_id}/{name}", {"size": f.size, "client": client})
+        detail = {"size": f.size, "client": client}
+        ui.store.access.audit(s.actor, "download-dump", f"{crash_id}/{name}", detail)
     media = "application/octet-stream" if f.role == "vmcore" else "text/plain; charset=utf-8"
     return FileResponse(ui.ctx.hub.blobs.local_path(f.digest), media_type=media, filename=name)
 
@@ -84,7 +85,7 @@ def bundle(request: Request, ui: UIState, crash_id: str, dump: int = 0) -> Respo
     os.close(fd)
     out = Path(name)
     ui.guard("bundle", lambda: make_bundle(ui.ctx.hub, ui.ctx.kb, crash_id, out, with_dump=bool(dump)))
-    ui.store.audit(s.actor, "bundle" + ("-with-dump" if dump else ""), crash_id)
+    ui.store.access.audit(s.actor, "bundle" + ("-with-dump" if dump else ""), crash_id)
     return FileResponse(
         out,
         media_type="application/gzip",

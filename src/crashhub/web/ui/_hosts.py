@@ -16,7 +16,7 @@ router = APIRouter()
 @page
 def hosts(request: Request, ui: UIState) -> Response:
     ui.require(request)
-    rows = sorted(ui.store.list_hosts(), key=lambda h: (-h.crashes, h.name))
+    rows = sorted(ui.store.hosts.list_hosts(), key=lambda h: (-h.crashes, h.name))
     return ui.render(request, "hosts.html", {"hosts": rows})
 
 
@@ -29,6 +29,6 @@ def kernels_page(request: Request, ui: UIState) -> Response:
     vdir = ui.ctx.settings.vmlinux_dir
     rows = [
         {"k": k, "debuginfo": find_vmlinux(vdir, k.release) is not None}
-        for k in sorted(ui.store.list_kernels(), key=lambda k: (-k.crashes, k.release))
+        for k in sorted(ui.store.hosts.list_kernels(), key=lambda k: (-k.crashes, k.release))
     ]
     return ui.render(request, "kernels.html", {"kernels": rows})

@@ -109,10 +109,10 @@ def entry_to_form(e: Any) -> dict[str, str]:
 
 def bucket_to_form(ui: UI, bucket_id: str) -> dict[str, str]:
     """A new entry pre-filled from a bucket: its kind, guilty function (anchored) and module."""
-    b = ui.store.get_bucket(bucket_id)
+    b = ui.store.buckets.get_bucket(bucket_id)
     if b is None:
         raise PageError(404, f"No bucket {bucket_id!r}.")
-    c = ui.store.latest_crash_of_bucket(bucket_id)
+    c = ui.store.crashes.latest_crash_of_bucket(bucket_id)
     guilty = ((c.report or {}).get("guilty") or (c.report or {}).get("rip") or {}) if c else {}
     func = guilty.get("function") if isinstance(guilty, dict) else None
     mod = guilty.get("module") if isinstance(guilty, dict) else None
@@ -142,7 +142,7 @@ def bucket_reports(ui: UI) -> list[Any]:
 
     def make() -> list[Any]:
         # The latest crash of every bucket in one query (the preview runs on every keystroke).
-        latest = ui.store.latest_crashes()
+        latest = ui.store.crashes.latest_crashes()
         return [report_from_dict(c.report) for c in latest.values() if c.report is not None]
 
     return ui.cached("bucket-reports", 60.0, make)  # type: ignore[no-any-return]
@@ -262,7 +262,7 @@ def kb_save(request: Request, ui: UIState, posted: Posted) -> Response:
         ctx = {"form": form, "new": bool(posted.get("new")), "count": n, "error": str(e),
                "bucket": bucket}
         return ui.render(request, "kb_edit.html", ctx, 400)
-    ui.store.audit(s.actor, "kb-put", entry.id)
+    ui.store.access.audit(s.actor, "kb-put", entry.id)
     ui.ctx.kb.reapply(ui.store)
     ui.invalidate()
     raise Redirect(f"/ui/buckets/{bucket}" if bucket else f"/ui/kb/{entry.id}")
@@ -277,7 +277,7 @@ def kb_delete(request: Request, ui: UIState, entry_id: str, csrf: str = Form("")
         raise PageError(
             404, f"No local entry {entry_id!r} (starter entries are overridden, not deleted)."
         )
-    ui.store.audit(s.actor, "kb-delete", entry_id)
+    ui.store.access.audit(s.actor, "kb-delete", entry_id)
     ui.ctx.kb.reapply(ui.store)
     ui.invalidate()
     raise Redirect("/ui/kb")

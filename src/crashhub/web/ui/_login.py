@@ -63,7 +63,7 @@ def logout(request: Request, ui: UIState, csrf: str = Form("")) -> Response:
     if s is not None:
         # Server-side: deleting the browser's cookie alone left every copy of it valid for 12 h.
         ui.guard("logout", lambda: ui.sessions.end(s))
-        ui.store.audit(s.actor, "ui-logout", "ui")
+        ui.store.access.audit(s.actor, "ui-logout", "ui")
     resp = RedirectResponse("/ui/login", status_code=303)
     resp.delete_cookie(COOKIE, path="/")
     return resp
@@ -132,7 +132,7 @@ def _login_check(
                 raise AuthError("wrong user name or password")
             _s, cookie = ui.sessions.issue(username, role)
     except AuthError as e:
-        ui.store.audit(f"ui:{username or 'token'}", "ui-login-failed", "ui", {"error": str(e)})
+        ui.store.access.audit(f"ui:{username or 'token'}", "ui-login-failed", "ui", {"error": str(e)})
         return _login_page(ui, request, nxt, str(e), 401)
     ui.login_by_addr.take_back(request.client.host if request.client else "unknown")
     if not token.strip():

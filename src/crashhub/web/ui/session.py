@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from crashhub.errors import AuthError, CrashhubError
-from crashhub.store.base import Store
+from crashhub.store import Store
 from crashhub.web import auth as api_auth
 
 log = logging.getLogger("crashhub.web.ui")
@@ -125,20 +125,20 @@ class Users:
         self.check(name, role)
         if len(password) < 8:
             raise AuthError("a password needs at least 8 characters")
-        self.store.put_ui_user(name, role, self._ph.hash(password))
+        self.store.access.put_ui_user(name, role, self._ph.hash(password))
 
     def delete(self, name: str) -> bool:
-        return self.store.delete_ui_user(name)
+        return self.store.access.delete_ui_user(name)
 
     def list_users(self) -> list[tuple[str, str]]:
         """(name, role) of every user, by name."""
-        return [(u.name, u.role) for u in self.store.list_ui_users()]
+        return [(u.name, u.role) for u in self.store.access.list_ui_users()]
 
     def verify(self, name: str, password: str) -> str | None:
         """The user's role when the password is right, else None (same cost for unknown users)."""
         from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError  # noqa: PLC0415
 
-        rec = self.store.get_ui_user(name) if name and len(name) <= 64 else None
+        rec = self.store.access.get_ui_user(name) if name and len(name) <= 64 else None
         try:
             self._ph.verify(rec.password_hash if rec is not None else self._dummy, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError, ValueError):
@@ -178,7 +178,7 @@ def import_users_file(store: Store, path: Path) -> int:
         except AuthError as e:
             log.warning("%s: %s; not imported", path, e)
             continue
-        added += store.put_ui_user(name, role, h, replace=False)
+        added += store.access.put_ui_user(name, role, h, replace=False)
     try:
         os.replace(path, path.with_name(path.name + ".imported"))
     except OSError as e:
@@ -196,7 +196,7 @@ class Sessions:
         if store.shared:
             # The database away at start: this node's own key until it restarts.
             with contextlib.suppress(CrashhubError, ValueError):
-                self._secret = bytes.fromhex(store.get_or_create_secret("ui-session", secret.hex()))
+                self._secret = bytes.fromhex(store.access.get_or_create_secret("ui-session", secret.hex()))
         self._store = store
 
     def _mac(self, data: bytes) -> str:
@@ -227,17 +227,17 @@ class Sessions:
         if s.expires < time.time() or s.role not in UI_ROLES:
             return None
         try:
-            if self._store.session_revoked(s.nonce):
+            if self._store.access.session_revoked(s.nonce):
                 return None  # logged out: on every node, whoever still holds a copy of the cookie
             if s.token_id is not None:
-                live = {t.id for t in self._store.list_tokens() if not t.revoked}
+                live = {t.id for t in self._store.access.list_tokens() if not t.revoked}
                 if s.token_id not in live:
                     return None
             else:
                 # A password user deleted, or given another role, since the cookie was made: the
                 # cookie goes with the user as a token session goes with its token, at once rather
                 # than when it expires (12 h).  One primary-key read per request.
-                rec = self._store.get_ui_user(s.user)
+                rec = self._store.access.get_ui_user(s.user)
                 if rec is None or rec.role != s.role:
                     return None
         except CrashhubError:
@@ -246,7 +246,7 @@ class Sessions:
 
     def end(self, s: Session) -> None:
         """Log ``s`` out: its nonce is recorded in the database until the cookie would expire."""
-        self._store.revoke_session(s.nonce, s.expires)
+        self._store.access.revoke_session(s.nonce, s.expires)
 
     def csrf(self, nonce: str) -> str:
         return self._mac(b"csrf:" + nonce.encode())
@@ -255,7 +255,7 @@ class Sessions:
         return bool(nonce) and bool(token) and hmac.compare_digest(self.csrf(nonce or ""), token or "")
 
     def login_token(self, token: str) -> tuple[Session, str]:
-        rec = self._store.token_by_hash(api_auth.hash_token(token.strip()))
+        rec = self._store.access.token_by_hash(api_auth.hash_token(token.strip()))
         if rec is None or rec.revoked:
             raise AuthError("unknown or revoked token")
         if rec.role not in UI_ROLES:

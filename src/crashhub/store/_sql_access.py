@@ -1,7 +1,8 @@
-"""Access control state of the SQL store: UI password users and rate-limit counters.
+"""The access repository on SQL: tokens, the audit log, UI password users, ended UI sessions,
+rate-limit counters and shared secrets.
 
-Both live in the database, not on a node, so hub nodes behind a load balancer agree on who may log
-in and on how many attempts a client has left (issue 9: nodes hold no state of their own).
+Users and counters live in the database, not on a node, so hub nodes behind a load balancer agree
+on who may log in and on how many attempts a client has left (issue 9: nodes hold no state of their own).
 
 Rate limits are fixed windows: a row per (key, window start) counted up by one atomic
 ``INSERT ... ON CONFLICT DO UPDATE SET count = count + n RETURNING count`` (PostgreSQL; SQLite since
@@ -19,11 +20,13 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from crashhub.errors import StoreError
 from crashhub.store import models as m
-from crashhub.store.base import UiUserRecord, now
-from crashhub.store.sql_base import SqlBase
+from crashhub.store._access import Access
+from crashhub.store._sql import SqlRepository, new_id
+from crashhub.store.base import AuditRecord, TokenRecord, UiUserRecord, now
 
 MAX_KEY = 255
 # Old windows are deleted by whichever hit comes first after this many seconds (per process): a
@@ -41,9 +44,84 @@ def _user(u: m.UiUser) -> UiUserRecord:
     )
 
 
-class AccessOps(SqlBase):
+class SqlAccess(SqlRepository, Access):
     _prune_lock = threading.Lock()
     _pruned_at: float = 0.0
+
+    # ------------------------------------------------------------------ tokens, audit
+    def create_token(self, name: str, role: str, token_hash: str, host: str | None = None) -> TokenRecord:
+        t = m.Token(
+            id=new_id("t"),
+            name=name,
+            role=role,
+            token_hash=token_hash,
+            created_at=now(),
+            revoked=False,
+            host=host,
+        )
+        with self._write() as s:
+            s.add(t)
+        return _token(t)
+
+    def bind_token(self, token_id: str, host: str) -> str | None:
+        with self._write() as s:
+            # One conditional UPDATE: of two first uses racing, exactly one binds and both read it back.
+            # A host another active token speaks for is not taken by a first use: that would give a
+            # stray old token a say over the host's crashes.
+            other = aliased(m.Token)
+            taken = (
+                select(other.id)
+                .where(other.host == host, other.revoked.is_(False), other.id != token_id)
+                .exists()
+            )
+            s.execute(
+                update(m.Token)
+                .where(m.Token.id == token_id, m.Token.host.is_(None), ~taken)
+                .values(host=host)
+            )
+            return s.scalar(select(m.Token.host).where(m.Token.id == token_id))
+
+    def token_by_hash(self, token_hash: str) -> TokenRecord | None:
+        with self._read() as s:
+            t = s.scalar(select(m.Token).where(m.Token.token_hash == token_hash))
+            if t is None or t.revoked:
+                return None
+            return _token(t)
+
+    def list_tokens(self) -> list[TokenRecord]:
+        with self._read() as s:
+            return [_token(t) for t in s.scalars(select(m.Token).order_by(m.Token.created_at))]
+
+    def revoke_token(self, token_id: str) -> bool:
+        with self._write() as s:
+            r = s.execute(update(m.Token).where(m.Token.id == token_id).values(revoked=True))
+            return bool(getattr(r, "rowcount", 0))
+
+    def audit(self, actor: str, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
+        with self._write() as s:
+            s.add(m.Audit(at=now(), actor=actor, action=action, target=target, detail=detail or {}))
+
+    def list_audit(self, limit: int = 100) -> list[AuditRecord]:
+        with self._read() as s:
+            return [
+                AuditRecord(at=a.at, actor=a.actor, action=a.action, target=a.target, detail=dict(a.detail))
+                for a in s.scalars(select(m.Audit).order_by(m.Audit.id.desc()).limit(limit))
+            ]
+
+    def get_or_create_secret(self, name: str, candidate: str) -> str:
+        try:
+            with self._write() as s:
+                row = s.get(m.Secret, name)
+                if row is not None:
+                    return row.value
+                s.add(m.Secret(name=name, value=candidate, created_at=now()))
+                return candidate
+        except IntegrityError:
+            with self._read() as s:
+                row = s.get(m.Secret, name)
+                if row is None:
+                    raise
+                return row.value
 
     # ------------------------------------------------------------------ UI users
     def put_ui_user(self, name: str, role: str, password_hash: str, *, replace: bool = True) -> bool:
@@ -153,3 +231,9 @@ class AccessOps(SqlBase):
             self._pruned_at = t
         with self._write() as s:
             s.execute(delete(m.RateLimit).where(m.RateLimit.expires_at < t))
+
+
+def _token(t: m.Token) -> TokenRecord:
+    return TokenRecord(
+        id=t.id, name=t.name, role=t.role, created_at=t.created_at, revoked=t.revoked, host=t.host
+    )

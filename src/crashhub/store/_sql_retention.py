@@ -1,4 +1,4 @@
-"""Retention in the SQL store: pins, evicted dumps, and an admin's deletion of crashes and hosts.
+"""The retention repository on SQL: pins, evicted dumps, and an admin's deletion of crashes and hosts.
 
 Each method is one transaction with its audit row in it, so a deletion is never done without its
 record (nor recorded without being done).  Blobs are not touched here: the methods return the
@@ -8,16 +8,18 @@ files whose records went, and ``crashhub.retention.apply`` removes the blobs no 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from crashhub.errors import StoreError
 from crashhub.store import models as m
+from crashhub.store._counting import count_in, recompute_seen
+from crashhub.store._retention import Retention
+from crashhub.store._sql import SqlRepository, _crash, _file
 from crashhub.store.base import CrashRecord, now
 from crashhub.store.retention_records import DeletedCrash, DumpHolding, EvictedDump
-from crashhub.store.sql_base import SqlBase, _crash, _file
 
 HOLD_PINNED = "pinned"
 HOLD_BUNDLE = "vendor bundle"
@@ -26,13 +28,7 @@ HOLD_ANALYSIS = "under analysis"
 BUNDLE_WITH_DUMP = "bundle-with-dump"
 
 
-class RetentionOps(SqlBase):
-    if TYPE_CHECKING:
-        # SqlStore's (sql.py): counting a crash in or out of its bucket.
-        def _count_in(self, s: Session, bucket_id: str, c: m.Crash, sign: int) -> None: ...
-
-        def _recompute_seen(self, s: Session, bucket_id: str) -> None: ...
-
+class SqlRetention(SqlRepository, Retention):
     def dump_holdings(self) -> list[DumpHolding]:
         q = (
             select(
@@ -115,6 +111,10 @@ class RetentionOps(SqlBase):
             )
             return gone
 
+    def referenced_digests(self) -> set[str]:
+        with self._read() as s:
+            return set(s.scalars(select(m.CrashFile.digest).distinct()))
+
     def unreferenced(self, digests: Iterable[str]) -> set[str]:
         want = set(digests)
         if not want:
@@ -157,7 +157,7 @@ class RetentionOps(SqlBase):
     def _delete(self, s: Session, c: m.Crash) -> DeletedCrash:
         files = tuple(_file(f) for f in s.scalars(select(m.CrashFile).where(m.CrashFile.crash_id == c.id)))
         bucket_id = c.bucket_id
-        self._count_in(s, bucket_id, c, -1)
+        count_in(s, bucket_id, c, -1)
         s.execute(delete(m.CrashFile).where(m.CrashFile.crash_id == c.id))
         s.execute(delete(m.Upload).where(m.Upload.crash_id == c.id))
         s.delete(c)
@@ -168,7 +168,7 @@ class RetentionOps(SqlBase):
     def _drop_if_empty(self, s: Session, bucket_id: str) -> None:
         left = s.scalar(select(func.count()).select_from(m.Crash).where(m.Crash.bucket_id == bucket_id))
         if left:
-            self._recompute_seen(s, bucket_id)
+            recompute_seen(s, bucket_id)
             return
         # A bucket others were merged into stays: their later crashes are routed through it.
         if s.scalar(select(func.count()).select_from(m.Bucket).where(m.Bucket.merged_into == bucket_id)):
@@ -205,4 +205,4 @@ def _detail(d: DeletedCrash) -> dict[str, Any]:
     }
 
 
-__all__ = ["HOLD_ANALYSIS", "HOLD_BUNDLE", "HOLD_PINNED", "RetentionOps"]
+__all__ = ["HOLD_ANALYSIS", "HOLD_BUNDLE", "HOLD_PINNED", "SqlRetention"]

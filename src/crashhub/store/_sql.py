@@ -1,4 +1,4 @@
-"""Plumbing shared by the SQL store's parts: engine setup, read/write transactions, row converters.
+"""Plumbing shared by the SQL repositories: one engine, read/write transactions, row converters.
 
 Concurrency: every write is one transaction.  On SQLite a write transaction starts with
 ``BEGIN IMMEDIATE`` so two writers (threads or processes such as ``crashhub ingest`` next to
@@ -18,7 +18,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -112,12 +112,8 @@ def _job(j: m.Job) -> JobRecord:
     )
 
 
-class SqlBase:
-    """The engine and its transactions; the store's parts (crashes, buckets, operations) build on it."""
-
-    # A new bucket's first advice is due this long after its first crash (setting
-    # ``first_advice_hours``; ``open_store`` sets it).
-    first_advice_hours: float = 4.0
+class Db:
+    """The engine and its transactions, one per store: every repository of the store shares it."""
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
@@ -156,9 +152,8 @@ class SqlBase:
             def _on_begin(conn: Any) -> None:
                 conn.exec_driver_sql("BEGIN IMMEDIATE" if getattr(self._local, "write", False) else "BEGIN")
 
-    # ------------------------------------------------------------------ plumbing
     @contextmanager
-    def _read(self) -> Iterator[Session]:
+    def read(self) -> Iterator[Session]:
         try:
             with Session(self.engine, expire_on_commit=False) as s, s.begin():
                 yield s
@@ -166,7 +161,7 @@ class SqlBase:
             raise StoreError(f"database: {e.orig}") from None
 
     @contextmanager
-    def _write(self) -> Iterator[Session]:
+    def write(self) -> Iterator[Session]:
         # The flag is read by the "begin" listener, which fires at the session's first statement.
         self._local.write = True
         try:
@@ -184,3 +179,17 @@ class SqlBase:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+class SqlRepository:
+    """A repository on the store's shared :class:`Db` (its transactions, its dialect)."""
+
+    def __init__(self, db: Db) -> None:
+        self.db = db
+        self.dialect = db.dialect
+
+    def _read(self) -> AbstractContextManager[Session]:
+        return self.db.read()
+
+    def _write(self) -> AbstractContextManager[Session]:
+        return self.db.write()

@@ -1,0 +1,85 @@
+"""A bucket's counters and aggregates, kept in the transaction that adds, moves or deletes a crash.
+
+Shared by the crashes, buckets and retention repositories: each changes which crashes a bucket
+holds, and the counts on the bucket row and in its per-day/host/kernel/hardware tables must change
+with it, in the same transaction, or a bucket list would disagree with the crashes behind it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from crashhub.store import models as m
+from crashhub.store._sql import _upsert_inc
+from crashhub.store.base import day_of, now
+from crashhub.store.workflow import kb_status
+
+
+def count_in(s: Session, bucket_id: str, c: m.Crash, sign: int) -> None:
+    """Add (+1) or remove (-1) one crash from a bucket's counters and aggregates."""
+    seen = c.crash_time if c.crash_time is not None else c.received_at
+    sqlite = s.get_bind().dialect.name == "sqlite"
+    vals: dict[str, Any] = {
+        "count": m.Bucket.count + sign,
+        "dumps": m.Bucket.dumps + (sign if c.has_vmcore else 0),
+    }
+    if sign > 0:
+        vals["first_seen"] = (
+            func.min(m.Bucket.first_seen, seen) if sqlite else func.least(m.Bucket.first_seen, seen)
+        )
+        vals["last_seen"] = (
+            func.max(m.Bucket.last_seen, seen) if sqlite else func.greatest(m.Bucket.last_seen, seen)
+        )
+    s.execute(update(m.Bucket).where(m.Bucket.id == bucket_id).values(**vals))
+    _upsert_inc(s, m.BucketDay, {"bucket_id": bucket_id, "day": day_of(seen)}, sign)
+    _upsert_inc(s, m.BucketHost, {"bucket_id": bucket_id, "host": c.host}, sign)
+    if c.release:
+        _upsert_inc(s, m.BucketKernel, {"bucket_id": bucket_id, "release": c.release}, sign)
+    if c.hardware:
+        _upsert_inc(s, m.BucketHardware, {"bucket_id": bucket_id, "hardware": c.hardware[:512]}, sign)
+    if sign < 0:
+        for model in (m.BucketDay, m.BucketHost, m.BucketKernel, m.BucketHardware):
+            s.execute(delete(model).where(model.bucket_id == bucket_id, model.count <= 0))
+
+
+def move(s: Session, crashes: list[m.Crash], target: str) -> None:
+    """Move crashes to bucket ``target``, counted out of theirs and into it."""
+    for c in crashes:
+        count_in(s, c.bucket_id, c, -1)
+        c.bucket_id = target
+        s.flush()
+        count_in(s, target, c, +1)
+
+
+def recompute_seen(s: Session, bucket_id: str) -> None:
+    """Set a bucket's first and last seen from the crashes it holds (after some left it)."""
+    seen = func.coalesce(m.Crash.crash_time, m.Crash.received_at)
+    lo, hi = s.execute(select(func.min(seen), func.max(seen)).where(m.Crash.bucket_id == bucket_id)).one()
+    if lo is not None:
+        s.execute(update(m.Bucket).where(m.Bucket.id == bucket_id).values(first_seen=lo, last_seen=hi))
+
+
+def set_kb(s: Session, bucket_id: str, matches: list[dict[str, Any]], *, actor: str) -> None:
+    """Keep a bucket's KB matches with their status; a KB entry that starts to explain a bucket
+    nobody has answered yet (``new``) makes it ``known_issue``, recorded as a workflow event."""
+    b = s.get(m.Bucket, bucket_id)
+    if b is None:
+        return
+    b.kb = matches
+    ks = kb_status(matches)
+    b.kb_status = ks
+    if ks == "known" and (b.status or "new") == "new":
+        entry = next((x.get("id") for x in matches if not x.get("generic")), None)
+        s.add(
+            m.BucketEventRow(
+                bucket_id=b.id,
+                at=now(),
+                action="workflow",
+                actor=actor,
+                detail={"status": [b.status, "known_issue"], "kb_entry": entry},
+            )
+        )
+        b.status = "known_issue"

@@ -1,0 +1,67 @@
+"""The crashes the hub keeps: storing one with its bucket counted, reading them back, and the
+aggregates the dashboard draws from them.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable
+from typing import Any
+
+from crashhub.store.base import CrashRecord, FileRecord, NewCrash
+
+
+class Crashes(abc.ABC):
+    """One transaction per method."""
+
+    @abc.abstractmethod
+    def add_crash(self, new: NewCrash) -> tuple[CrashRecord, bool]:
+        """Store a crash and count it in its bucket, or return the crash already stored under
+        ``new.identity`` (then ``False``; files of ``new`` the old crash lacks are attached)."""
+
+    @abc.abstractmethod
+    def get_crash(self, crash_id: str) -> CrashRecord | None: ...
+
+    @abc.abstractmethod
+    def crash_by_identity(self, identity: str) -> CrashRecord | None: ...
+
+    @abc.abstractmethod
+    def list_crashes(
+        self,
+        *,
+        host: str | None = None,
+        kind: str | None = None,
+        bucket: str | None = None,
+        since: float | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[CrashRecord]: ...
+
+    @abc.abstractmethod
+    def attach_dump(
+        self,
+        crash_id: str,
+        file: FileRecord,
+        facts: dict[str, Any] | None,
+        extra_files: Iterable[FileRecord] = (),
+    ) -> CrashRecord:
+        """Record a dump for a crash (idempotent: a second dump of the same crash is ignored)."""
+
+    @abc.abstractmethod
+    def set_crash_analysis(self, crash_id: str, analysis: dict[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    def latest_crash_of_bucket(self, bucket_id: str) -> CrashRecord | None: ...
+
+    @abc.abstractmethod
+    def latest_crashes(self, bucket_ids: Iterable[str] | None = None) -> dict[str, CrashRecord]:
+        """``{bucket id: its newest crash}`` for many buckets at once (every unmerged bucket when
+        None); records without their files."""
+
+    @abc.abstractmethod
+    def crashes_per_day_by_release(self, since: float) -> dict[str, dict[str, int]]:
+        """``{release: {day: crashes}}`` of the crashes received since ``since`` (day of the crash)."""
+
+    @abc.abstractmethod
+    def crash_releases(self) -> list[str]:
+        """Every kernel release with a crash, sorted."""

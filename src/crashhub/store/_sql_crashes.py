@@ -1,0 +1,285 @@
+"""The crashes repository on SQL: a crash stored and counted in its bucket in one transaction,
+crash lists, and aggregates over crashes, each one SQL statement.
+
+``crashes_per_day_by_release`` feeds the dashboard's chart ({release: {day: count}}); through the
+crash list it would mean loading every crash of 30 days with its report.  ``latest_crashes`` gives
+the newest crash of many buckets at once: the KB's "would match N buckets" preview and its
+re-application look at every bucket's latest crash, one query each before.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Integer, cast, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from crashhub.errors import StoreError
+from crashhub.store import models as m
+from crashhub.store._counting import count_in, set_kb
+from crashhub.store._crashes import Crashes
+from crashhub.store._sql import Db, SqlRepository, _crash, bucket_id_for, new_id
+from crashhub.store.base import CrashRecord, FileRecord, NewCrash, now
+from crashhub.store.workflow import kb_status
+
+
+class SqlCrashes(SqlRepository, Crashes):
+    def __init__(self, db: Db, *, first_advice_hours: float = 4.0) -> None:
+        super().__init__(db)
+        # A new bucket's first advice is due this long after its first crash (setting
+        # ``first_advice_hours``).
+        self.first_advice_hours = first_advice_hours
+
+    def add_crash(self, new: NewCrash) -> tuple[CrashRecord, bool]:
+        for attempt in range(3):
+            try:
+                return self._add_crash(new)
+            except IntegrityError:
+                # Someone stored the same crash or created the same bucket between our read and write.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _add_crash(self, new: NewCrash) -> tuple[CrashRecord, bool]:
+        t = now()
+        with self._write() as s:
+            old = s.scalar(select(m.Crash).where(m.Crash.identity == new.identity))
+            if old is not None:
+                have = {f.name for f in s.scalars(select(m.CrashFile).where(m.CrashFile.crash_id == old.id))}
+                for f in new.files:
+                    if f.name not in have and f.role != "vmcore":
+                        s.add(
+                            m.CrashFile(
+                                crash_id=old.id,
+                                name=f.name,
+                                role=f.role,
+                                digest=f.digest,
+                                size=f.size,
+                                created_at=t,
+                            )
+                        )
+                files = s.scalars(select(m.CrashFile).where(m.CrashFile.crash_id == old.id)).all()
+                return _crash(old, files), False
+
+            bid = bucket_id_for(new.signature_algorithm, new.signature_key)
+            bucket = s.get(m.Bucket, bid)
+            hops = 0
+            while bucket is not None and bucket.merged_into and hops < 16:
+                bucket = s.get(m.Bucket, bucket.merged_into)
+                hops += 1
+            seen = new.crash_time if new.crash_time is not None else t
+            if bucket is None:
+                bucket = m.Bucket(
+                    id=bid,
+                    algorithm=new.signature_algorithm,
+                    key=new.signature_key,
+                    primary=True,
+                    kind=new.kind,
+                    title=new.signature_title or new.title,
+                    frames=list(new.signature_frames),
+                    count=0,
+                    dumps=0,
+                    first_seen=seen,
+                    last_seen=seen,
+                    kb=list(new.kb),
+                    created_at=t,
+                    # Known from the KB at once: the KB's advice is the answer, nothing is due.
+                    status="known_issue" if kb_status(new.kb) == "known" else "new",
+                    advice_deadline=seen + self.first_advice_hours * 3600,
+                    kb_status=kb_status(new.kb),
+                )
+                s.add(bucket)
+                s.flush()
+            has_dump = any(f.role == "vmcore" for f in new.files)
+            crash = m.Crash(
+                id=new_id("c"),
+                identity=new.identity,
+                received_at=t,
+                crash_time=new.crash_time,
+                crash_time_source=new.crash_time_source,
+                host=new.host,
+                host_source=new.host_source,
+                release=new.release,
+                kind=new.kind,
+                title=new.title,
+                bucket_id=bucket.id,
+                signature_algorithm=new.signature_algorithm,
+                signature_key=new.signature_key,
+                hardware=new.hardware,
+                report=new.report,
+                reports=new.reports,
+                source=new.source,
+                crash_dir=new.crash_dir,
+                has_vmcore=has_dump,
+                dump_facts=new.dump_facts,
+                versions=dict(new.versions),
+                kb=list(new.kb),
+                analysis=None,
+            )
+            s.add(crash)
+            s.flush()
+            for f in new.files:
+                s.add(
+                    m.CrashFile(
+                        crash_id=crash.id,
+                        name=f.name,
+                        role=f.role,
+                        digest=f.digest,
+                        size=f.size,
+                        created_at=t,
+                    )
+                )
+            count_in(s, bucket.id, crash, +1)
+            set_kb(s, bucket.id, list(new.kb), actor="ingest")
+            files = s.scalars(select(m.CrashFile).where(m.CrashFile.crash_id == crash.id)).all()
+            return _crash(crash, files), True
+
+    def get_crash(self, crash_id: str) -> CrashRecord | None:
+        with self._read() as s:
+            c = s.get(m.Crash, crash_id)
+            if c is None:
+                return None
+            files = s.scalars(
+                select(m.CrashFile).where(m.CrashFile.crash_id == c.id).order_by(m.CrashFile.name)
+            ).all()
+            return _crash(c, files)
+
+    def crash_by_identity(self, identity: str) -> CrashRecord | None:
+        with self._read() as s:
+            c = s.scalar(select(m.Crash).where(m.Crash.identity == identity))
+            return None if c is None else _crash(c)
+
+    def list_crashes(
+        self,
+        *,
+        host: str | None = None,
+        kind: str | None = None,
+        bucket: str | None = None,
+        since: float | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[CrashRecord]:
+        q = select(m.Crash)
+        if host:
+            q = q.where(m.Crash.host == host)
+        if kind:
+            q = q.where(m.Crash.kind == kind)
+        if bucket:
+            q = q.where(m.Crash.bucket_id == bucket)
+        if since is not None:
+            q = q.where(m.Crash.received_at >= since)
+        q = q.order_by(m.Crash.received_at.desc(), m.Crash.id.desc()).limit(limit).offset(offset)
+        with self._read() as s:
+            rows = s.scalars(q).all()
+            files: dict[str, list[m.CrashFile]] = defaultdict(list)
+            if rows:
+                for f in s.scalars(select(m.CrashFile).where(m.CrashFile.crash_id.in_([r.id for r in rows]))):
+                    files[f.crash_id].append(f)
+            return [_crash(r, files[r.id]) for r in rows]
+
+    def attach_dump(
+        self,
+        crash_id: str,
+        file: FileRecord,
+        facts: dict[str, Any] | None,
+        extra_files: Iterable[FileRecord] = (),
+    ) -> CrashRecord:
+        t = now()
+        with self._write() as s:
+            c = s.get(m.Crash, crash_id)
+            if c is None:
+                raise StoreError(f"no crash {crash_id!r}")
+            if not c.has_vmcore:
+                if s.get(m.CrashFile, (crash_id, file.name)) is None:
+                    s.add(
+                        m.CrashFile(
+                            crash_id=crash_id,
+                            name=file.name,
+                            role=file.role,
+                            digest=file.digest,
+                            size=file.size,
+                            created_at=t,
+                        )
+                    )
+                c.has_vmcore = True
+                c.dump_facts = facts
+                s.execute(update(m.Bucket).where(m.Bucket.id == c.bucket_id).values(dumps=m.Bucket.dumps + 1))
+            for f in extra_files:
+                if s.get(m.CrashFile, (crash_id, f.name)) is None:
+                    s.add(
+                        m.CrashFile(
+                            crash_id=crash_id,
+                            name=f.name,
+                            role=f.role,
+                            digest=f.digest,
+                            size=f.size,
+                            created_at=t,
+                        )
+                    )
+            s.flush()
+            files = s.scalars(select(m.CrashFile).where(m.CrashFile.crash_id == crash_id)).all()
+            return _crash(c, files)
+
+    def set_crash_analysis(self, crash_id: str, analysis: dict[str, Any]) -> None:
+        with self._write() as s:
+            s.execute(update(m.Crash).where(m.Crash.id == crash_id).values(analysis=analysis))
+
+    def latest_crash_of_bucket(self, bucket_id: str) -> CrashRecord | None:
+        with self._read() as s:
+            c = s.scalar(
+                select(m.Crash)
+                .where(m.Crash.bucket_id == bucket_id)
+                .order_by(m.Crash.received_at.desc(), m.Crash.id.desc())
+                .limit(1)
+            )
+            return None if c is None else _crash(c)
+
+    def crashes_per_day_by_release(self, since: float) -> dict[str, dict[str, int]]:
+        """Crashes received since ``since``, by kernel release (``?`` when unknown) and UTC day of
+        the crash (its crash time, else when it was received)."""
+        t = func.coalesce(m.Crash.crash_time, m.Crash.received_at)
+        # Whole days since the epoch: SQLite's CAST truncates (times are positive, so it floors);
+        # PostgreSQL's CAST rounds, so it gets FLOOR first.
+        day = cast(func.floor(t / 86400) if self.dialect == "postgresql" else t / 86400, Integer)
+        q = (
+            select(m.Crash.release, day, func.count())
+            .where(m.Crash.received_at >= since)
+            .group_by(m.Crash.release, day)
+        )
+        out: dict[str, dict[str, int]] = {}
+        with self._read() as s:
+            for rel, d, n in s.connection().execute(q):
+                key = datetime.fromtimestamp(int(d) * 86400, UTC).strftime("%Y-%m-%d")
+                per = out.setdefault(rel or "?", {})
+                per[key] = per.get(key, 0) + int(n)
+        return out
+
+    def crash_releases(self) -> list[str]:
+        """Every kernel release with a crash, sorted (the dashboard's kernel filter)."""
+        with self._read() as s:
+            return sorted(r for (r,) in s.connection().execute(select(m.Crash.release).distinct()) if r)
+
+    def latest_crashes(self, bucket_ids: Iterable[str] | None = None) -> dict[str, CrashRecord]:
+        """The newest crash (by received time, then id) of each bucket, every unmerged bucket when
+        ``bucket_ids`` is None; one query with a window function (records without their files)."""
+        rank = (
+            func.row_number()
+            .over(partition_by=m.Crash.bucket_id, order_by=(m.Crash.received_at.desc(), m.Crash.id.desc()))
+            .label("rank")
+        )
+        inner = select(m.Crash.id, rank)
+        if bucket_ids is not None:
+            ids = list(bucket_ids)
+            if not ids:
+                return {}
+            inner = inner.where(m.Crash.bucket_id.in_(ids))
+        else:
+            live = select(m.Bucket.id).where(m.Bucket.merged_into.is_(None))
+            inner = inner.where(m.Crash.bucket_id.in_(live))
+        sub = inner.subquery()
+        q = select(m.Crash).join(sub, sub.c.id == m.Crash.id).where(sub.c.rank == 1)
+        with self._read() as s:
+            return {c.bucket_id: _crash(c) for c in s.scalars(q)}

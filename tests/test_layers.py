@@ -1,0 +1,133 @@
+"""The house's layering, enforced: a package imports only packages of a lower layer.
+
+docs/architecture.md draws the same floors. Every import counts, including those inside functions and
+under ``TYPE_CHECKING`` (a type-only import is still a dependency a reader must follow). A package
+that needs something from a higher floor is a sign the thing lives in the wrong place: move it down.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "crashhub"
+
+# Floor of each top-level part of the package, lowest first. Pure cores sit on floors 0-2: they take
+# bytes, text and models in and give models out; the store, jobs, ingest and web own the I/O.
+LAYERS: dict[str, int] = {
+    "errors": 0, "model": 0, "kernel": 0, "i18n": 0,
+    "config": 1, "triage": 1, "dump": 1, "debuginfo": 1,
+    "classify": 2, "kb": 2, "analyze": 2,
+    "store": 3,
+    "retention": 4, "alerts": 4, "jobs": 4,
+    "ingest": 5, "report": 5,
+    "web": 6, "agent": 6,
+    "commands": 7, "cli": 7, "examples": 7,
+}
+# What runs on every fleet host imports nothing of the hub's server side.
+AGENT_MAY_IMPORT = {"errors", "model", "kernel", "config", "agent"}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Absolute names of every crashhub module the file imports, relative imports resolved."""
+    mod = _module_name(path)
+    package = mod.split(".") if path.name == "__init__.py" else mod.split(".")[:-1]
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            out.add(target)
+            # `from crashhub import kernel` names a package, not an attribute.
+            if target == "crashhub":
+                out.update(f"crashhub.{a.name}" for a in node.names
+                           if (SRC / a.name).is_dir() or (SRC / f"{a.name}.py").is_file())
+    return {n for n in out if n.startswith("crashhub.")}
+
+
+def _part(module: str) -> str:
+    return module.split(".")[1]
+
+
+def _edges() -> dict[str, set[tuple[str, str]]]:
+    """part -> {(importing module, imported module)} across parts."""
+    edges: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for path in SRC.rglob("*.py"):
+        if "migrations" in path.parts:
+            continue
+        mod = _module_name(path)
+        if mod == "crashhub":
+            continue
+        for target in _imports(path):
+            if _part(target) != _part(mod):
+                edges[_part(mod)].add((mod, target))
+    return edges
+
+
+def test_every_part_has_a_floor() -> None:
+    parts = {p.stem if p.is_file() else p.name for p in SRC.iterdir()
+             if (p.is_dir() and (p / "__init__.py").exists()) or (p.suffix == ".py" and p.stem != "__init__")}
+    assert parts <= set(LAYERS), f"give these a floor in LAYERS and docs/architecture.md: {parts - set(LAYERS)}"
+
+
+def test_no_import_runs_up_a_floor() -> None:
+    upward = sorted(
+        f"{mod} (floor {LAYERS[_part(mod)]}) imports {target} (floor {LAYERS[_part(target)]})"
+        for part, pairs in _edges().items()
+        for mod, target in pairs
+        if LAYERS[_part(target)] >= LAYERS[part]
+    )
+    assert upward == [], "imports that run back up (or across) a floor:\n" + "\n".join(upward)
+
+
+def test_agent_imports_no_server_side() -> None:
+    bad = sorted(f"{mod} imports {t}" for mod, t in _edges().get("agent", set())
+                 if _part(t) not in AGENT_MAY_IMPORT)
+    assert bad == []
+
+
+def test_no_import_cycle_between_parts() -> None:
+    graph: dict[str, set[str]] = defaultdict(set)
+    for part, pairs in _edges().items():
+        graph[part].update(_part(t) for _, t in pairs)
+    seen: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        seen[node] = 1
+        for nxt in sorted(graph[node]):
+            if seen.get(nxt) == 1:
+                return path + [node, nxt]
+            if nxt not in seen and (cycle := visit(nxt, path + [node])):
+                return cycle
+        seen[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in seen and (cycle := visit(start, [])):
+            raise AssertionError("import cycle: " + " -> ".join(cycle))
+
+
+def test_the_floor_check_sees_an_upward_import(tmp_path: Path) -> None:
+    """The checker itself: a pure core importing the store is caught (and a relative import resolved)."""
+    fake = tmp_path / "crashhub" / "triage"
+    fake.mkdir(parents=True)
+    (fake / "x.py").write_text("from ..store import base\nimport crashhub.web.app\n")
+    global SRC
+    old, SRC = SRC, tmp_path / "crashhub"
+    try:
+        assert {_part(m) for m in _imports(fake / "x.py")} == {"store", "web"}
+    finally:
+        SRC = old
