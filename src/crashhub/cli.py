@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "buckets": ("crashhub.commands.buckets", "list buckets"),
     "crash": ("crashhub.commands.crash", "show one crash"),
     "kb": ("crashhub.commands.kb", "knowledge base: lint, list, apply"),
+    "user": ("crashhub.commands.user", "web UI logins: add (password from the terminal), list, delete"),
     "token": ("crashhub.commands.token", "API tokens: create, list, bind (a host token to its host), revoke"),
     "gc": ("crashhub.commands.gc", "retention: evict dumps the policy does not keep (--dry-run: say which)"),
     "pin": ("crashhub.commands.pin", "keep a crash's dump whatever retention says (--off: unpin)"),

@@ -11,7 +11,7 @@ import pytest
 
 from crashhub import config
 from crashhub.ingest.arrival import Pipeline
-from crashhub.ingest.knowledge import KnowledgeBase
+from crashhub.knowledge import KnowledgeBase
 from crashhub.store import Hub, open_store
 
 

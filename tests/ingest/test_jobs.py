@@ -10,10 +10,10 @@ import pytest
 
 from crashhub import config
 from crashhub.ingest.arrival import Pipeline
-from crashhub.ingest.knowledge import KnowledgeBase
 from crashhub.ingest.spool import ingest_path
 from crashhub.jobs import handlers
 from crashhub.jobs.local import LocalQueue
+from crashhub.knowledge import KnowledgeBase
 from crashhub.store import open_store
 
 from .conftest import crash_dir

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from crashhub.cli import main
-from crashhub.ingest.knowledge import KnowledgeBase
 from crashhub.kb import parse_entry
+from crashhub.knowledge import KnowledgeBase
 from crashhub.store.sql import SqlStore
 
 ENTRY = "id: {id}\ntitle: {title}\nstatus: known\nmatch:\n  kinds: [null_deref]\n  function: ^crashmod_\n"

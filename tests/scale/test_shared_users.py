@@ -2,7 +2,7 @@
 
 Each node is an app of its own with its own data directory (its own ``ui-secret`` and no file the
 other can see), as two ``crashhub serve`` processes behind a load balancer would be; all they share
-is ``database_url``.  The user is added with the real command, ``python -m crashhub.web.ui add-user``.
+is ``database_url``.  The user is added with the real command, ``crashhub user add``.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def add_user(data: Path, pg_url: str, name: str, role: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRASHHUB_")}
     env["CRASHHUB_DATABASE_URL"] = pg_url
     r = subprocess.run(
-        [sys.executable, "-m", "crashhub.web.ui", "add-user", name, "--role", role, "--data", str(data)],
+        [sys.executable, "-m", "crashhub.cli", "user", "add", name, "--role", role, "--data", str(data)],
         input=PASSWORD + "\n",
         capture_output=True,
         text=True,

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from crashhub import config
+from crashhub.commands.user import ROLES as USER_ROLES
 from crashhub.errors import AuthError
 from crashhub.store import open_store
 from crashhub.web.auth import create_token
@@ -96,19 +97,23 @@ def test_unknown_users_cost_as_much_as_wrong_passwords(store) -> None:  # type: 
     assert unknown > known / 3 and known > unknown / 3, (known, unknown)
 
 
+def test_user_command_roles_are_the_ui_roles() -> None:
+    assert USER_ROLES == S.UI_ROLES
+
+
 def test_add_user_command(tmp_path: Path) -> None:
     def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "crashhub.web.ui", *args, "--data", str(tmp_path)],
+        return subprocess.run([sys.executable, "-m", "crashhub.cli", "user", *args, "--data", str(tmp_path)],
                               input=stdin, capture_output=True, text=True, timeout=60, check=False,
                               env={k: v for k, v in os.environ.items() if not k.startswith("CRASHHUB_")})
 
-    r = run("add-user", "carol", "--role", "viewer", stdin="a long password\n")
+    r = run("add", "carol", "--role", "viewer", stdin="a long password\n")
     assert r.returncode == 0, r.stderr
     hub = open_store(config.load(tmp_path, env={}))
     try:
         assert S.Users(hub.store).verify("carol", "a long password") == "viewer"
     finally:
         hub.close()
-    assert run("list-users").stdout.split() == ["carol", "viewer"]
-    assert run("delete-user", "carol").returncode == 0
-    assert run("delete-user", "carol").returncode == 1
+    assert run("list").stdout.split() == ["carol", "viewer"]
+    assert run("delete", "carol").returncode == 0
+    assert run("delete", "carol").returncode == 1

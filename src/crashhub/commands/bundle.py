@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from crashhub.ingest.knowledge import KnowledgeBase
+    from crashhub.knowledge import KnowledgeBase
     from crashhub.report.bundle import make_bundle
 
     settings = settings_from(args)

@@ -27,8 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from crashhub.errors import CrashhubError
     from crashhub.ingest.arrival import Pipeline
-    from crashhub.ingest.knowledge import KnowledgeBase
     from crashhub.ingest.spool import ingest_path
+    from crashhub.knowledge import KnowledgeBase
     from crashhub.store import open_store
 
     settings = settings_from(args)

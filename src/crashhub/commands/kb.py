@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _exchange(args: argparse.Namespace) -> int:
     """``export`` or ``import`` between a directory and the hub's store."""
-    from crashhub.ingest.knowledge import KnowledgeBase, export_dir, import_dir  # noqa: PLC0415
+    from crashhub.knowledge import KnowledgeBase, export_dir, import_dir  # noqa: PLC0415
 
     settings = settings_from(args)
     hub = open_hub(args)

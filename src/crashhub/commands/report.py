@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from crashhub import i18n
     from crashhub.errors import InputError
-    from crashhub.ingest.knowledge import KnowledgeBase
+    from crashhub.knowledge import KnowledgeBase
     from crashhub.report import render
 
     chosen = sum(bool(x) for x in (args.target, args.bucket, args.weekly))

@@ -158,6 +158,13 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         print(f"crashhub serve: UI at {url}", file=sys.stderr, flush=True)
+        if not ctx.hub.store.access.list_ui_users():
+            print(
+                "crashhub serve: no UI user yet; make one with\n"
+                f"  crashhub user add NAME --role admin --data {settings.data_dir}",
+                file=sys.stderr,
+                flush=True,
+            )
     # Behind a load balancer the client's address (the login limit's key, the audit log) is in
     # X-Forwarded-For, trusted only from the proxies named here; none named, none trusted (not even
     # loopback: any local process could then pick the address its logins are counted under).

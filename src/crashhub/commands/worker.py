@@ -150,9 +150,9 @@ def make_runtime_factory(settings: Settings, limits: Limits, modules: list[str],
         pid = os.getpid()
         rt = cache.get(pid)
         if rt is None:
-            from crashhub.ingest.knowledge import KnowledgeBase
             from crashhub.jobs.celery_queue import Ledger, Runtime
             from crashhub.jobs.local import LocalQueue
+            from crashhub.knowledge import KnowledgeBase
             from crashhub.store import open_store
 
             hub = open_store(settings, migrate=False)

@@ -42,8 +42,8 @@ from crashhub.store.blobs import Blob, LocalBlobStore
 
 if TYPE_CHECKING:
     from crashhub.config import Settings
-    from crashhub.ingest.knowledge import KnowledgeBase
     from crashhub.jobs.base import Queue
+    from crashhub.knowledge import KnowledgeBase
     from crashhub.model import CrashReport, Signature
     from crashhub.store import Hub
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from crashhub.errors import CrashhubError
 
 if TYPE_CHECKING:
-    from crashhub.ingest.knowledge import KnowledgeBase
     from crashhub.jobs.base import Queue
+    from crashhub.knowledge import KnowledgeBase
     from crashhub.store import Hub
 
 

@@ -38,7 +38,7 @@ from crashhub.report import render
 from crashhub.report.redact import Redactor, compile_patterns
 
 if TYPE_CHECKING:
-    from crashhub.ingest.knowledge import KnowledgeBase
+    from crashhub.knowledge import KnowledgeBase
     from crashhub.store import Hub
 
 MAX_TEXT_FILE = 64 * 1024 * 1024  # a log bigger than this is cut (with a note), never read whole

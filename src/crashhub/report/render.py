@@ -21,7 +21,7 @@ from crashhub.errors import InputError
 from crashhub.store.base import iso
 
 if TYPE_CHECKING:
-    from crashhub.ingest.knowledge import KnowledgeBase
+    from crashhub.knowledge import KnowledgeBase
     from crashhub.store import Hub
 
 FORMATS = ("json", "md", "html")

@@ -40,9 +40,9 @@ from crashhub.errors import (
     disk_full,
 )
 from crashhub.ingest.arrival import Pipeline
-from crashhub.ingest.knowledge import KnowledgeBase
 from crashhub.ingest.spool import SpoolWatcher
 from crashhub.jobs.base import Queue
+from crashhub.knowledge import KnowledgeBase
 from crashhub.store import Hub, node_name, open_store
 from crashhub.web.alerting import AlertPump, build_engine
 from crashhub.web.auth import Forbidden

@@ -138,12 +138,12 @@ def bucket_to_form(ui: UI, bucket_id: str) -> dict[str, str]:
 
 
 def bucket_reports(ui: UI) -> list[Any]:
-    from crashhub.ingest.reports import report_from_dict
+    from crashhub.model import CrashReport
 
     def make() -> list[Any]:
         # The latest crash of every bucket in one query (the preview runs on every keystroke).
         latest = ui.store.crashes.latest_crashes()
-        return [report_from_dict(c.report) for c in latest.values() if c.report is not None]
+        return [CrashReport.from_dict(c.report) for c in latest.values() if c.report is not None]
 
     return ui.cached("bucket-reports", 60.0, make)  # type: ignore[no-any-return]
 

@@ -199,13 +199,13 @@ class KnowledgeBase:
 
     def reapply(self, store: Store) -> int:
         """Match every bucket's latest crash again; returns how many buckets' matches changed."""
-        from crashhub.ingest.reports import report_from_dict
+        from crashhub.model import CrashReport
 
         changed = 0
         for bid, c in sorted(store.crashes.latest_crashes().items()):
             if c.report is None:
                 continue
-            matches = self.match(report_from_dict(c.report), release=c.release, hardware=c.hardware)
+            matches = self.match(CrashReport.from_dict(c.report), release=c.release, hardware=c.hardware)
             b = store.buckets.get_bucket(bid)
             if b is not None and b.kb != matches:
                 store.buckets.set_bucket_kb(bid, matches)
