@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import os
 
-from crashhub import config
 from crashhub.dump.source import (
     BoundedReader,
     BytesSource,
@@ -179,6 +178,8 @@ def _unwrap(p: str, wrapper: str) -> tuple[Path, bool]:
     """Decompress into a temporary file (see :func:`unwrap`); returns it and whether it was flat."""
     import tempfile  # noqa: PLC0415 (wrapped dumps only)
     from pathlib import Path  # noqa: PLC0415
+
+    from crashhub import config  # noqa: PLC0415 (config loads dataclasses and typing: dmesg must start fast)
 
     fd, tmp = tempfile.mkstemp(prefix="crashhub-unwrap-")
     os.close(fd)
