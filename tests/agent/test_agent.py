@@ -13,8 +13,9 @@ import pytest
 
 from crashhub import cli
 from crashhub.agent import config, state
-from crashhub.agent.client import HubClient, HubUnavailable
+from crashhub.agent.client import HubClient
 from crashhub.agent.ship import Agent, RunSummary
+from crashhub.errors import HubUnavailable
 from crashhub.model import HostInfo
 
 from .conftest import TOKEN, FakeHub

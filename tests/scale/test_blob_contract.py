@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from crashhub.errors import StoreError
-from crashhub.store.blobs import BlobStore, LocalBlobStore, TooLarge
+from crashhub.errors import StoreError, TooLarge
+from crashhub.store.blobs import BlobStore, LocalBlobStore
 
 MIB = 1 << 20
 
@@ -193,7 +193,8 @@ def test_local_cache_is_bounded(tmp_path: Path, aws_env: str) -> None:
 def test_s3_resumable_upload_continues_on_another_node(tmp_path: Path, aws_env: str) -> None:
     """Node A takes the first request, dies in the middle of the second; node B resumes where the last
     whole request ended and finishes: one blob with exactly the bytes sent."""
-    from crashhub.store.s3 import S3BlobStore, UploadOffsetError
+    from crashhub.errors import UploadOffsetError
+    from crashhub.store.s3 import S3BlobStore
 
     _bucket("resume")
     a = S3BlobStore("resume", "hub", cache_dir=tmp_path / "a", part_size=5 * MIB)

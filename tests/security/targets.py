@@ -24,7 +24,7 @@ from crashhub.debuginfo import deb, elf, rpm, sourcetar
 from crashhub.debuginfo.archive import Limits
 from crashhub.debuginfo.debuginfod import resolve_source
 from crashhub.dump import vmcoreinfo
-from crashhub.errors import CrashhubError, DebuginfoError, DumpError, KbError, LogError
+from crashhub.errors import CrashhubError, DebuginfoError, DumpError, KbError, LogError, MultipartError
 from crashhub.kb.load import parse_entry
 from crashhub.web import multipart
 
@@ -299,7 +299,7 @@ TARGETS: dict[str, Target] = {
     "source-path": Target("source-path", (b"/build/linux-9.9/mm/slab.c", b"etc/passwd", b"mm/../../x"),
                           _source_path, ()),
     "kb": Target("kb", (), _kb, (KbError,)),
-    "multipart": Target("multipart", (MULTIPART,), _multipart, (multipart.MultipartError,)),
+    "multipart": Target("multipart", (MULTIPART,), _multipart, (MultipartError,)),
 }
 _LAZY_SEEDS: dict[str, Callable[[], tuple[bytes, ...]]] = {
     "dump": _dump_seeds, "elf": _elf_seeds, "rpm": lambda: (_rpm_seed(),), "deb": lambda: (_deb_seed(),),

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from crashhub.errors import StoreError
-from crashhub.store.blobs import LocalBlobStore, TooLarge
+from crashhub.errors import StoreError, TooLarge
+from crashhub.store.blobs import LocalBlobStore
 
 
 def test_put_is_content_addressed(tmp_path: Path) -> None:

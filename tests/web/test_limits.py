@@ -20,9 +20,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from crashhub import config
-from crashhub.agent.client import HubClient, HubUnavailable, retry_after
+from crashhub.agent.client import HubClient, retry_after
 from crashhub.agent.ship import Backoff
-from crashhub.errors import StoreError
+from crashhub.errors import HubUnavailable, StoreError
 from crashhub.store import Store, open_store
 from crashhub.web.app import build_context, create_app
 from crashhub.web.auth import create_token

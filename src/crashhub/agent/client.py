@@ -20,29 +20,7 @@ from typing import Any
 import httpx
 
 from crashhub import __version__
-from crashhub.errors import CrashhubError
-
-
-class HubError(CrashhubError):
-    """A request to the hub failed."""
-
-    def __init__(self, message: str, status: int | None = None, body: dict[str, Any] | None = None) -> None:
-        self.status = status
-        self.body = body or {}
-        super().__init__(message)
-
-
-class HubUnavailable(HubError):
-    """The hub could not be reached or failed on its side (retry later).
-
-    ``retry_after``: seconds the hub asked us to wait (its ``Retry-After`` header on a 429 or 503),
-    or None."""
-
-    def __init__(self, message: str, status: int | None = None, body: dict[str, Any] | None = None,
-                 retry_after: float | None = None) -> None:
-        self.retry_after = retry_after
-        super().__init__(message, status, body)
-
+from crashhub.errors import HubRejected, HubUnavailable, UploadConflict
 
 # A Retry-After beyond this is not believed (a misconfigured proxy); the caller's back-off caps it anyway.
 _MAX_RETRY_AFTER = 24 * 3600.0
@@ -62,18 +40,6 @@ def retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         return None
     return min(max(when.timestamp() - time.time(), 0.0), _MAX_RETRY_AFTER)
-
-
-class HubRejected(HubError):
-    """The hub refused the request (4xx)."""
-
-
-class UploadConflict(HubRejected):
-    """409 on a dump chunk: the hub's offset differs from ours; ``offset`` is the hub's."""
-
-    def __init__(self, message: str, offset: int | None, body: dict[str, Any] | None = None) -> None:
-        self.offset = offset
-        super().__init__(message, 409, body)
 
 
 def _body(r: httpx.Response) -> dict[str, Any]:

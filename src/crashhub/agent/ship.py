@@ -26,11 +26,12 @@ from typing import Any, TypeVar
 from crashhub.agent import scan as scan_mod
 from crashhub.agent import state as state_mod
 from crashhub.agent.check import check
-from crashhub.agent.client import HubClient, HubRejected, HubUnavailable, UploadConflict, read_chunks
+from crashhub.agent.client import HubClient, read_chunks
 from crashhub.agent.config import AgentConfig
 from crashhub.agent.hostinfo import host_info
 from crashhub.agent.scan import CrashDir
 from crashhub.agent.state import Entry, State
+from crashhub.errors import HubRejected, HubUnavailable, UploadConflict
 from crashhub.model import HostInfo, HostReport
 
 log = logging.getLogger("crashhub.agent")

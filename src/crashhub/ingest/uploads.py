@@ -19,7 +19,7 @@ import socket
 import time
 from typing import TYPE_CHECKING, Any
 
-from crashhub.errors import CrashhubError, DumpError, InputError
+from crashhub.errors import CrashhubError, DumpError, InputError, UploadLeaseLost
 from crashhub.store.blobs import LocalBlobStore
 
 if TYPE_CHECKING:
@@ -125,7 +125,3 @@ def expire_uploads(hub: Hub) -> int:
     for key in gone:
         hub.blobs.upload_abort(key)
     return len(gone)
-
-
-class UploadLeaseLost(InputError):
-    """This node's lease on an upload expired and another node took it (a stalled request)."""

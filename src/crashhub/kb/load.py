@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from crashhub.errors import KbError
+from crashhub.errors import KbError, PatternError
 from crashhub.kb import release as rel
 from crashhub.kb.schema import (
     KINDS,
@@ -28,7 +28,6 @@ from crashhub.kb.schema import (
     TOOLS,
     Command,
     KbEntry,
-    PatternError,
     ReleaseRange,
     Rule,
     compiled,

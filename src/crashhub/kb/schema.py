@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import re2
 
+from crashhub.errors import PatternError
 from crashhub.kernel import TAINT_LETTERS as KERNEL_TAINT_LETTERS
 from crashhub.triage.kinds import KINDS as _TRIAGE_KINDS
 
@@ -47,10 +48,6 @@ class Pattern(Protocol):
     """What the matcher uses of a compiled rule regex."""
 
     def search(self, text: str) -> object | None: ...
-
-
-class PatternError(ValueError):
-    """A rule regex that is not valid, or that the linear-time engine cannot run."""
 
 
 @functools.lru_cache(maxsize=4096)

@@ -298,7 +298,3 @@ class AuditRecord:
     action: str
     target: str
     detail: dict[str, Any]
-
-
-class DuplicateError(Exception):
-    """Raised inside an implementation when a unique key already exists (never leaves the store)."""

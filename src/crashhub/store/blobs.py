@@ -24,23 +24,11 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from crashhub.errors import InputError, StoreError
+from crashhub.errors import StoreError, TooLarge, UploadOffsetError
 from crashhub.store import private
 
 CHUNK = 1 << 20
 _NODE = "".join(c for c in socket.gethostname() if c.isalnum() or c == "-")[:32] or "node"
-
-
-class TooLarge(InputError):
-    """More bytes than the cap allows; the partial copy has already been removed."""
-
-
-class UploadOffsetError(StoreError):
-    """A resumable upload's request starts elsewhere than where the upload is; ``offset`` is where."""
-
-    def __init__(self, message: str, offset: int) -> None:
-        self.offset = offset
-        super().__init__(message)
 
 
 class Blob:

@@ -36,15 +36,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit
 
-from crashhub.errors import ConfigError, StoreError
+from crashhub.errors import ConfigError, StoreError, TooLarge, UploadOffsetError
 from crashhub.store import private
 from crashhub.store.blobs import (
     _NODE,
     CHUNK,
     Blob,
     BlobStore,
-    TooLarge,
-    UploadOffsetError,
     _valid_digest,
     _writer_alive,
 )

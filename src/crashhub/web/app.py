@@ -29,13 +29,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from crashhub import __version__
 from crashhub.config import Settings
 from crashhub.errors import (
+    ApiError,
     AuthError,
     CrashhubError,
     DumpError,
     DumpMismatchError,
     DumpTooLargeError,
+    Forbidden,
     InputError,
     KbError,
+    MultipartError,
     StoreError,
     disk_full,
 )
@@ -45,18 +48,8 @@ from crashhub.jobs.base import Queue
 from crashhub.knowledge import KnowledgeBase
 from crashhub.store import Hub, node_name, open_store
 from crashhub.web.alerting import AlertPump, build_engine
-from crashhub.web.auth import Forbidden
-from crashhub.web.multipart import MultipartError
 
 log = logging.getLogger("crashhub.web")
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, **extra: Any) -> None:
-        self.status = status
-        self.message = message
-        self.extra = extra
-        super().__init__(message)
 
 
 class Metrics:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from crashhub.errors import AuthError, InputError
+from crashhub.errors import AuthError, Forbidden, InputError
 from crashhub.store import Store
 from crashhub.store.base import ROLES, TokenRecord
 
@@ -37,10 +37,6 @@ def create_token(
     token = PREFIX + secrets.token_urlsafe(32)
     rec = store.access.create_token(name or host or role, role, hash_token(token), host=host)
     return token, rec
-
-
-class Forbidden(AuthError):
-    pass
 
 
 def check(store: Store, header: str | None, need: str) -> TokenRecord:

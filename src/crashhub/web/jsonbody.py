@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from crashhub.errors import InputError
+from crashhub.errors import ApiError, InputError
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -57,8 +57,6 @@ def loads(body: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
 async def read(request: Request, limit: int = MAX_BODY, setting: str | None = None) -> bytes:
     """The whole body, refused with a 413 naming ``setting`` as soon as it passes ``limit`` bytes
     (by its Content-Length before a byte is read)."""
-    from crashhub.web.app import ApiError  # noqa: PLC0415 (web.app imports the routes that import this)
-
     what = f"{setting} ({limit})" if setting else f"the limit of {limit} bytes"
     clen = request.headers.get("content-length", "")
     if clen.isdigit() and int(clen) > limit:

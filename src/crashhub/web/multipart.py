@@ -17,16 +17,8 @@ from typing import IO
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from crashhub.errors import InputError, disk_full
+from crashhub.errors import MultipartError, disk_full
 from crashhub.store import private
-
-
-class MultipartError(InputError):
-    """A multipart body that is malformed, truncated or too large (``status`` is the HTTP code)."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        self.status = status
-        super().__init__(message)
 
 
 @dataclass

@@ -18,11 +18,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from crashhub.errors import StoreError
+from crashhub.errors import ApiError, StoreError
 from crashhub.store import Store
 from crashhub.store.base import TokenRecord
 from crashhub.web.api._deps import Admin, Ctx, HubStore, actor, principal_after
-from crashhub.web.app import ApiError
 
 router = APIRouter()
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from crashhub.errors import ApiError
 from crashhub.store.base import TokenRecord
 from crashhub.web import jsonbody
 from crashhub.web.api._deps import (
@@ -22,7 +23,6 @@ from crashhub.web.api._deps import (
     crash_summary,
     principal_after,
 )
-from crashhub.web.app import ApiError
 
 router = APIRouter(tags=["buckets"])
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 
+from crashhub.errors import ApiError
 from crashhub.store.base import TokenRecord
 from crashhub.web import auth
 from crashhub.web.api._deps import (
@@ -20,7 +21,6 @@ from crashhub.web.api._deps import (
     parse_since,
     principal_after,
 )
-from crashhub.web.app import ApiError
 
 router = APIRouter(tags=["crashes"])
 

@@ -13,8 +13,8 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from crashhub.errors import ApiError
 from crashhub.web.api._deps import Admin, Ctx, HubStore, Reader, State
-from crashhub.web.app import ApiError
 
 router = APIRouter()
 

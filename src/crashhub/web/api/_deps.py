@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from crashhub.errors import InputError
+from crashhub.errors import ApiError, InputError
 from crashhub.store import Store
 from crashhub.store.base import CrashRecord, TokenRecord
 from crashhub.web import auth
-from crashhub.web.app import ApiError, Context
+from crashhub.web.app import Context
 from crashhub.web.limits import Limit, retry_after
 
 if TYPE_CHECKING:

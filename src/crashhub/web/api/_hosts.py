@@ -9,10 +9,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from crashhub.errors import ApiError
 from crashhub.model import HostReport
 from crashhub.web import auth, jsonbody
 from crashhub.web.api._deps import SAFE_NAME, Ctx, HubStore, Reader, State, Uploader, throttle
-from crashhub.web.app import ApiError
 
 router = APIRouter(tags=["hosts"])
 

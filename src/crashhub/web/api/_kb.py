@@ -10,11 +10,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from crashhub.errors import KbError
+from crashhub.errors import ApiError, KbError
 from crashhub.store.base import TokenRecord
 from crashhub.web import jsonbody
 from crashhub.web.api._deps import Admin, Ctx, Reader, State, actor, throttle
-from crashhub.web.app import ApiError, Context
+from crashhub.web.app import Context
 
 router = APIRouter(tags=["kb"])
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from crashhub.errors import InputError
+from crashhub.errors import ApiError, InputError
 from crashhub.ingest.arrival import Arrival, Outcome
 from crashhub.ingest.layouts import parse_dir_name
 from crashhub.ingest.matching import same_host
@@ -19,7 +19,7 @@ from crashhub.store import Store
 from crashhub.store.base import TokenRecord
 from crashhub.web import auth, multipart
 from crashhub.web.api._deps import SAFE_NAME, Ctx, State, Uploader, crash_or_404, throttle
-from crashhub.web.app import ApiError, Context
+from crashhub.web.app import Context
 
 router = APIRouter(tags=["crashes"])
 

@@ -12,10 +12,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
+from crashhub.errors import PageError, Redirect
 from crashhub.store.base import BucketRecord, day_of
 from crashhub.store.workflow import KB_STATUSES, effective_status, is_overdue
 from crashhub.web.ui import views
-from crashhub.web.ui.base import UI, PageError, Redirect, UIState, page
+from crashhub.web.ui.base import UI, UIState, page
 
 router = APIRouter()
 

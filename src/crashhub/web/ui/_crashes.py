@@ -9,8 +9,9 @@ import os
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, Response
 
+from crashhub.errors import PageError, Redirect
 from crashhub.web.ui import views
-from crashhub.web.ui.base import PageError, Redirect, UIState, page
+from crashhub.web.ui.base import UIState, page
 
 router = APIRouter()
 

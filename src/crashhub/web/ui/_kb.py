@@ -17,8 +17,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from crashhub import i18n
-from crashhub.errors import KbError
-from crashhub.web.ui.base import UI, PageError, Redirect, UIState, page
+from crashhub.errors import KbError, PageError, Redirect
+from crashhub.web.ui.base import UI, UIState, page
 
 FIELDS = (
     "id",

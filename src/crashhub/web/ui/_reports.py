@@ -9,7 +9,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from crashhub.web.ui.base import PageError, UIState, harden, page
+from crashhub.errors import PageError
+from crashhub.web.ui.base import UIState, harden, page
 
 router = APIRouter()
 

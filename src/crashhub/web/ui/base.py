@@ -23,7 +23,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from crashhub import __version__, i18n
-from crashhub.errors import CrashhubError
+from crashhub.errors import CrashhubError, PageError, Redirect
 from crashhub.web.limits import Limit
 from crashhub.web.ui import views
 from crashhub.web.ui.session import (
@@ -42,19 +42,6 @@ if TYPE_CHECKING:
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger("crashhub.web.ui")
 P = ParamSpec("P")
-
-
-class Redirect(Exception):
-    def __init__(self, url: str) -> None:
-        self.url = url
-        super().__init__(url)
-
-
-class PageError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        self.status = status
-        self.message = message
-        super().__init__(message)
 
 
 def _markdown() -> Callable[[str | None], Markup]:
