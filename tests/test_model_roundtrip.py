@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.labdata import LOGS
 
+from crashhub.agent.config import AgentConfig, LocalDumps, SendVmcore
 from crashhub.analyze import (
     SEVERITIES,
     Analysis,
@@ -168,3 +169,21 @@ def test_host_report_refuses_wrong_types() -> None:
     with pytest.raises(ValueError, match="'release'"):
         HostReport.from_dict({"host": "h", "release": 6})
     assert HostReport.from_dict({"host": "h", "later": 1}) == HostReport("h")
+
+
+# The agent's settings: the document it reads (TOML) is what to_dict gives back.
+_agent_configs = st.builds(
+    AgentConfig, hub=st.sampled_from(["http://hub:8470", "https://crashhub.example.net/x"]), token=_text,
+    token_file=_text, crash_dirs=st.lists(_text, max_size=3).map(tuple), state_file=_text, host=_text,
+    send_vmcore=st.sampled_from(get_args(SendVmcore)), local_dumps=st.sampled_from(get_args(LocalDumps)),
+    chunk_size=st.integers(1 << 20, 256 << 20), settle_seconds=st.floats(0, 1e6, allow_nan=False),
+    retry_attempts=st.integers(1, 100), retry_initial=st.floats(0, 1e6), retry_max=st.floats(0, 1e6),
+    timeout=st.floats(0, 1e6), interval=st.floats(0, 1e6), ca_file=_text, report_host=st.booleans(),
+    kdump_root=_text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_agent_configs)
+def test_agent_config_round_trips(cfg: AgentConfig) -> None:
+    """The agent's settings: what to_dict gives is a settings document from_dict reads back equal."""
+    assert AgentConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg

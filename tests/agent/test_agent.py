@@ -3,8 +3,10 @@ declined dumps, and no deletion before the hub confirms."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -257,6 +259,26 @@ def test_config_errors(tmp_path: Path) -> None:
                                          'crash_dirs = "/var/crash"\n')
     c = config.load(tmp_path / "agent.toml")
     assert (c.hub, c.token, c.crash_dirs) == ("http://h:1", "abc", ("/var/crash",))
+    # TOML is typed: a string is no number, a bool no int.
+    with pytest.raises(config.ConfigError, match="'chunk_size' must be int, not str"):
+        config.from_mapping({"hub": "http://h", "token": "x", "chunk_size": "8388608"})
+    with pytest.raises(config.ConfigError, match="'retry_attempts' must be int, not bool"):
+        config.from_mapping({"hub": "http://h", "token": "x", "retry_attempts": True})
+
+
+def test_config_table_is_the_dataclass(tmp_path: Path) -> None:
+    """One table: every field is a setting with help, a Literal field is a closed set, and only
+    from_mapping/load read this machine (from_dict leaves an empty token and host empty)."""
+    assert [s.name for s in config.SETTINGS] == [f.name for f in dataclasses.fields(config.AgentConfig)]
+    assert all(s.help for s in config.SETTINGS)
+    assert {s.name: s.choices for s in config.SETTINGS if s.choices} == {
+        "send_vmcore": ("auto", "always", "never"), "local_dumps": ("keep", "delete-uploaded")}
+    bare = config.AgentConfig.from_dict({"hub": "http://h/", "token_file": str(tmp_path / "nope")})
+    assert (bare.hub, bare.token, bare.host) == ("http://h", "", "")
+    assert config.AgentConfig.from_dict(bare.to_dict()) == bare
+    (tmp_path / "tok").write_text("abc\n")
+    full = config.from_mapping({**bare.to_dict(), "token_file": str(tmp_path / "tok")})
+    assert (full.token, full.host) == ("abc", socket.gethostname())
 
 
 def test_cli_once_and_dry_run(tmp_path: Path, fake_hub: FakeHub, capsys: pytest.CaptureFixture[str]) -> None:

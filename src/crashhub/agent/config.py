@@ -1,134 +1,163 @@
-"""The agent's settings: one table (name, type, default, help) read from ``/etc/crashhub/agent.toml``.
+"""The agent's settings: one typed table (:class:`AgentConfig`) read from ``/etc/crashhub/agent.toml``.
 
-``docs/host.md`` documents every setting and a test checks that it does.  Only the standard
-library is used (``tomllib``) so the agent installs without the hub's stack.
+As :class:`crashhub.config.Settings` is for the hub, each field of :class:`AgentConfig` is a setting:
+its annotation is its type (a ``Literal`` is a closed set of words), its ``field`` carries the default
+and the help text, and :data:`SETTINGS` is derived from the fields, so there is one table.
+``docs/host.md`` documents every setting and a test checks that it does.
+
+:meth:`AgentConfig.from_dict` only checks a document; what the agent takes from this machine (the
+TOML file, the token file, the host name) is read in :func:`load` and :func:`from_mapping` alone.
+Only the standard library is used (``tomllib``) so the agent installs without the hub's stack.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import tomllib
-from dataclasses import dataclass
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from crashhub.errors import ConfigError
 
 DEFAULT_CONFIG = "/etc/crashhub/agent.toml"
 
+SendVmcore = Literal["auto", "always", "never"]
+LocalDumps = Literal["keep", "delete-uploaded"]
+# A value as the TOML document (and to_dict) holds it: crash_dirs is the one list.
+AgentValue = str | int | float | bool | list[str]
 
-@dataclass(frozen=True, slots=True)
-class AgentSetting:
-    name: str
-    type: type
-    default: Any
-    help: str
+_T = TypeVar("_T")
 
 
-SETTINGS: tuple[AgentSetting, ...] = (
-    AgentSetting("hub", str, "", "Base URL of the hub, e.g. `https://crashhub.example.net:8470`. Required."),
-    AgentSetting("token", str, "", "API token with role `host` (`crashhub token create --role host`)."),
-    AgentSetting("token_file", str, "/etc/crashhub/token",
-                 "File holding the token (read when `token` is empty); keep it mode 0600."),
-    AgentSetting("crash_dirs", list, ["/var/crash"],
-                 "Directories kdump writes crash directories into (RHEL `path`, Debian `KDUMP_COREDIR`)."),
-    AgentSetting("state_file", str, "/var/lib/crashhub/agent-state.json",
-                 "Where the agent records what it sent (written atomically)."),
-    AgentSetting("host", str, "", "Host name sent to the hub. Default: this machine's host name."),
-    AgentSetting("send_vmcore", str, "auto",
-                 "`auto`: upload a dump only when the hub asks (`wants_vmcore`); `always`; `never`."),
-    AgentSetting("local_dumps", str, "keep",
-                 "`keep` local dumps, or `delete-uploaded`: delete a dump file once the hub has confirmed "
-                 "the whole of it (`complete: true`). Logs are always kept; a dump the hub did not take "
-                 "is never deleted."),
-    AgentSetting("chunk_size", int, 8 * 2**20, "Bytes per upload request (1 MiB to 256 MiB)."),
-    AgentSetting("settle_seconds", float, 60.0,
-                 "A crash directory is shipped only when no file in it changed for this long."),
-    AgentSetting("retry_attempts", int, 8, "Attempts per hub request while the hub is down or failing."),
-    AgentSetting("retry_initial", float, 2.0, "First back-off delay in seconds (doubles per attempt)."),
-    AgentSetting("retry_max", float, 300.0, "Longest back-off delay in seconds."),
-    AgentSetting("timeout", float, 60.0, "Seconds before one HTTP request times out."),
-    AgentSetting("interval", float, 900.0,
-                 "Without `--once`: seconds between two scans."),
-    AgentSetting("ca_file", str, "", "CA bundle for the hub's TLS certificate (default: the system's)."),
-    AgentSetting("report_host", bool, True,
-                 "Report kernel, build-id, hardware and `kdump check` results to the hub on each run."),
-    AgentSetting("kdump_root", str, "/", "Root directory `kdump check` reads (for tests and containers)."),
-)
-
-_BY_NAME = {s.name: s for s in SETTINGS}
+def _setting(default: _T, help: str) -> _T:
+    f: _T = field(default=default, metadata={"help": help})
+    return f
 
 
 @dataclass(frozen=True, slots=True)
 class AgentConfig:
-    hub: str
-    token: str
-    crash_dirs: tuple[str, ...]
-    state_file: str
-    host: str
-    send_vmcore: str = "auto"
-    local_dumps: str = "keep"
-    chunk_size: int = 8 * 2**20
-    settle_seconds: float = 60.0
-    retry_attempts: int = 8
-    retry_initial: float = 2.0
-    retry_max: float = 300.0
-    timeout: float = 60.0
-    interval: float = 900.0
-    ca_file: str = ""
-    report_host: bool = True
-    kdump_root: str = "/"
+    """Resolved agent settings (``token`` filled from ``token_file``, ``host`` from the host name)."""
+
+    hub: str = _setting("", "Base URL of the hub, e.g. `https://crashhub.example.net:8470`. Required.")
+    token: str = _setting("", "API token with role `host` (`crashhub token create --role host`).")
+    token_file: str = _setting("/etc/crashhub/token",
+                               "File holding the token (read when `token` is empty); keep it mode 0600.")
+    crash_dirs: tuple[str, ...] = _setting(
+        ("/var/crash",),
+        "Directories kdump writes crash directories into (RHEL `path`, Debian `KDUMP_COREDIR`).")
+    state_file: str = _setting("/var/lib/crashhub/agent-state.json",
+                               "Where the agent records what it sent (written atomically).")
+    host: str = _setting("", "Host name sent to the hub. Default: this machine's host name.")
+    send_vmcore: SendVmcore = _setting(  # noqa: RUF009 - returns a Field, as field() does
+        "auto", "`auto`: upload a dump only when the hub asks (`wants_vmcore`); `always`; `never`.")
+    local_dumps: LocalDumps = _setting(  # noqa: RUF009 - returns a Field, as field() does
+        "keep",
+        "`keep` local dumps, or `delete-uploaded`: delete a dump file once the hub has confirmed "
+        "the whole of it (`complete: true`). Logs are always kept; a dump the hub did not take "
+        "is never deleted.")
+    chunk_size: int = _setting(8 * 2**20, "Bytes per upload request (1 MiB to 256 MiB).")
+    settle_seconds: float = _setting(
+        60.0, "A crash directory is shipped only when no file in it changed for this long.")
+    retry_attempts: int = _setting(8, "Attempts per hub request while the hub is down or failing.")
+    retry_initial: float = _setting(2.0, "First back-off delay in seconds (doubles per attempt).")
+    retry_max: float = _setting(300.0, "Longest back-off delay in seconds.")
+    timeout: float = _setting(60.0, "Seconds before one HTTP request times out.")
+    interval: float = _setting(900.0, "Without `--once`: seconds between two scans.")
+    ca_file: str = _setting("", "CA bundle for the hub's TLS certificate (default: the system's).")
+    report_host: bool = _setting(
+        True, "Report kernel, build-id, hardware and `kdump check` results to the hub on each run.")
+    kdump_root: str = _setting("/", "Root directory `kdump check` reads (for tests and containers).")
+
+    def to_dict(self) -> dict[str, AgentValue]:
+        """The settings as a TOML document holds them (what :meth:`from_dict` reads back)."""
+        return {s.name: list(v) if isinstance(v := getattr(self, s.name), tuple) else v for s in SETTINGS}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object], source: str = "<settings>") -> AgentConfig:
+        """Check a settings document (the TOML table) into an :class:`AgentConfig`; settings not
+        given keep their defaults. Reads nothing: an empty ``token`` or ``host`` stays empty."""
+        unknown = sorted(set(data) - set(_BY_NAME))
+        if unknown:
+            raise ConfigError(f"unknown setting(s) {', '.join(unknown)}", source)
+        cfg = cls(**{k: _coerce(_BY_NAME[k], v, source) for k, v in data.items()})
+        _check(cfg, source)
+        return dataclasses.replace(cfg, hub=cfg.hub.rstrip("/"))
 
 
-def _coerce(s: AgentSetting, value: Any, source: str) -> Any:
+@dataclass(frozen=True, slots=True)
+class AgentSetting:
+    """One row of the table, derived from a field of :class:`AgentConfig`."""
+
+    name: str
+    type: type  # str, int, float, bool, or tuple (of strings)
+    default: object
+    help: str
+    choices: tuple[str, ...] = ()  # a closed set of words (a ``Literal`` field); empty: any
+
+
+def _row(f: dataclasses.Field[object], hint: object) -> AgentSetting:
+    if typing.get_origin(hint) is Literal:
+        return AgentSetting(f.name, str, f.default, f.metadata["help"], typing.get_args(hint))
+    t = typing.get_origin(hint) or hint
+    assert isinstance(t, type), f"{f.name}: {hint!r} is not a setting type"
+    return AgentSetting(f.name, t, f.default, f.metadata["help"])
+
+
+SETTINGS: tuple[AgentSetting, ...] = tuple(
+    _row(f, typing.get_type_hints(AgentConfig)[f.name]) for f in dataclasses.fields(AgentConfig))
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def _coerce(s: AgentSetting, value: object, source: str) -> Any:
+    """A TOML value as the field's type: TOML has types, so only an int for a float (and a single
+    string for a list) is taken, never a string for a number. (``Any``: the check against the
+    field's annotation is made here, at run time, where mypy cannot follow it.)"""
+    if s.choices:
+        if value not in s.choices:
+            raise ConfigError(f"setting {s.name!r} must be {', '.join(s.choices)}, not {value!r}", source)
+        return value
     if s.type is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if s.type is list:
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+    if s.type is tuple:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list | tuple) or not all(isinstance(v, str) for v in items):
             raise ConfigError(f"setting {s.name!r} must be a list of strings", source)
-        return tuple(value)
+        return tuple(items)
     if not isinstance(value, s.type) or (s.type is int and isinstance(value, bool)):
         raise ConfigError(f"setting {s.name!r} must be {s.type.__name__}, not {type(value).__name__}", source)
     return value
 
 
-def from_mapping(data: dict[str, Any], source: str = "<settings>") -> AgentConfig:
-    """Validate a settings mapping (the TOML document) into an :class:`AgentConfig`."""
-    unknown = sorted(set(data) - set(_BY_NAME))
-    if unknown:
-        raise ConfigError(f"unknown setting(s) {', '.join(unknown)}", source)
-    values: dict[str, Any] = {}
-    for s in SETTINGS:
-        v = data.get(s.name, s.default)
-        values[s.name] = _coerce(s, v, source)
-    if not values["hub"]:
+def _check(cfg: AgentConfig, source: str) -> None:
+    """What a value's type cannot say."""
+    if not cfg.hub:
         raise ConfigError("setting 'hub' is required (the hub's base URL)", source)
-    if not values["hub"].startswith(("http://", "https://")):
-        raise ConfigError(f"setting 'hub' must start with http:// or https://, not {values['hub']!r}", source)
-    if values["send_vmcore"] not in ("auto", "always", "never"):
-        raise ConfigError("setting 'send_vmcore' must be auto, always or never", source)
-    if values["local_dumps"] not in ("keep", "delete-uploaded"):
-        raise ConfigError("setting 'local_dumps' must be keep or delete-uploaded", source)
-    if not 2**20 <= values["chunk_size"] <= 256 * 2**20:
+    if not cfg.hub.startswith(("http://", "https://")):
+        raise ConfigError(f"setting 'hub' must start with http:// or https://, not {cfg.hub!r}", source)
+    if not 2**20 <= cfg.chunk_size <= 256 * 2**20:
         raise ConfigError("setting 'chunk_size' must be between 1 MiB and 256 MiB", source)
-    if values["retry_attempts"] < 1:
+    if cfg.retry_attempts < 1:
         raise ConfigError("setting 'retry_attempts' must be at least 1", source)
-    token = values.pop("token")
-    token_file = values.pop("token_file")
+
+
+def from_mapping(data: Mapping[str, object], source: str = "<settings>") -> AgentConfig:
+    """A settings document checked and completed from this machine: the token from ``token_file``
+    when ``token`` is empty, the host name when ``host`` is."""
+    cfg = AgentConfig.from_dict(data, source)
+    token = cfg.token
     if not token:
         try:
-            token = Path(token_file).read_text().strip()
+            token = Path(cfg.token_file).read_text().strip()
         except OSError as e:
-            raise ConfigError(f"no 'token' and cannot read token_file {token_file}: {e.strerror}",
+            raise ConfigError(f"no 'token' and cannot read token_file {cfg.token_file}: {e.strerror}",
                               source) from e
     if not token:
-        raise ConfigError(f"token file {token_file} is empty", source)
-    values["token"] = token
-    values["host"] = values["host"] or socket.gethostname()
-    values["hub"] = values["hub"].rstrip("/")
-    return AgentConfig(**values)
+        raise ConfigError(f"token file {cfg.token_file} is empty", source)
+    return dataclasses.replace(cfg, token=token, host=cfg.host or socket.gethostname())
 
 
 def load(path: str | Path = DEFAULT_CONFIG) -> AgentConfig:
