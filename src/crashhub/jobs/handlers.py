@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crashhub.errors import CrashhubError
+from crashhub.model import CrashReport
 
 if TYPE_CHECKING:
     from crashhub.jobs.base import Queue
@@ -60,9 +61,13 @@ def analyze_job(hub: Hub, payload: dict[str, Any]) -> dict[str, Any]:
     store_dir = hub.settings.data_dir / "debuginfo"
     if vmlinux is None and not store_dir.is_dir() and hub.settings.vmlinux_dir:
         store_dir = Path(hub.settings.vmlinux_dir)
+    # Triage's word, as the crash was bucketed and titled by it: analyze does not read the log again.
+    # Only the primary report is stored (``CrashRecord.report``); none when triage found no report.
+    reports = () if crash.report is None else (CrashReport.from_dict(crash.report),)
     try:
         out = analyze(
             hub.blobs.local_path(dump.digest),
+            reports=reports,
             vmlinux=vmlinux,
             debuginfo_dir=store_dir if vmlinux is None and store_dir.is_dir() else None,
             timeout=float(payload.get("timeout") or hub.settings.analyze_timeout),
