@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.labdata import LOGS
 
+from crashhub import model
 from crashhub.agent.config import AgentConfig, LocalDumps, SendVmcore
 from crashhub.analyze import (
     SEVERITIES,
@@ -187,3 +188,27 @@ _agent_configs = st.builds(
 def test_agent_config_round_trips(cfg: AgentConfig) -> None:
     """The agent's settings: what to_dict gives is a settings document from_dict reads back equal."""
     assert AgentConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+
+
+# The agent <-> hub protocol: what the hub writes, the agent reads back equal.
+_counts = st.integers(0, 1 << 40)
+_upload_states = st.builds(model.UploadState, offset=_counts, size=st.none() | _counts,
+                           complete=st.booleans())
+_accepted = st.builds(model.CrashAccepted, id=_text.filter(bool), created=st.booleans(),
+                      wants_vmcore=st.booleans(), has_vmcore=st.booleans())
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(_upload_states, _accepted))
+def test_protocol_answers_round_trip(x: model.UploadState | model.CrashAccepted) -> None:
+    assert type(x).from_dict(json.loads(json.dumps(x.to_dict()))) == x
+
+
+def test_protocol_answers_do_not_believe_wrong_types() -> None:
+    """A value of another type reads as unknown: never a completed upload or a wanted dump by accident."""
+    assert model.UploadState.from_dict({"offset": -1, "size": True, "complete": 1}) == model.UploadState()
+    assert model.UploadState.from_dict({"offset": "12", "size": 7.0}) == model.UploadState()
+    loose = {"id": "c", "wants_vmcore": "yes", "has_vmcore": 1}
+    assert model.CrashAccepted.from_dict(loose) == model.CrashAccepted("c")
+    with pytest.raises(ValueError, match="without a crash id"):
+        model.CrashAccepted.from_dict({"id": ""})

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
+
+# A decoded JSON object: what a serialization edge (``to_dict``/``from_dict``, an HTTP body, a JSON
+# column, a queue message) holds before a model reads it or after one wrote it. Data that crosses a
+# stage inside the process travels as a model; this name marks the places where it is JSON.
+JsonObject: TypeAlias = dict[str, Any]
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -42,7 +47,7 @@ class Frame:
     line: int | None = None
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Frame:
+    def from_dict(cls, d: JsonObject) -> Frame:
         return cls(**_known(cls, d))
 
 
@@ -52,7 +57,7 @@ class Process:
     pid: int | None
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Process:
+    def from_dict(cls, d: JsonObject) -> Process:
         return cls(comm=d.get("comm"), pid=d.get("pid"))
 
 
@@ -64,7 +69,7 @@ class Taint:
     flags: tuple[str, ...] = ()  # e.g. ("P: proprietary module was loaded", ...)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Taint:
+    def from_dict(cls, d: JsonObject) -> Taint:
         return cls(letters=d.get("letters") or "", flags=tuple(d.get("flags") or ()))
 
 
@@ -100,12 +105,12 @@ class CrashReport:
     timestamp: float | None = None
     caller: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = to_jsonable(self)
+    def to_dict(self) -> JsonObject:
+        d: JsonObject = to_jsonable(self)
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> CrashReport:
+    def from_dict(cls, d: JsonObject) -> CrashReport:
         """The report ``to_dict`` gave (every field, so nothing a KB rule reads is lost on the way
         through the store); keys this version does not know are ignored, missing ones default."""
         v = _known(cls, d)
@@ -121,7 +126,7 @@ class CrashReport:
         return cls(**v)
 
 
-def _known(cls: type, d: dict[str, Any]) -> dict[str, Any]:
+def _known(cls: type, d: JsonObject) -> JsonObject:
     """The entries of ``d`` that are fields of the dataclass ``cls``."""
     names = {f.name for f in dataclasses.fields(cls)}
     return {k: v for k, v in d.items() if k in names}
@@ -182,12 +187,12 @@ class DumpFacts:
     # How the kernel log was found in the dump: "lockless", "printk_log", "char-ring" (None: not read).
     log_layout: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = to_jsonable(self)
+    def to_dict(self) -> JsonObject:
+        d: JsonObject = to_jsonable(self)
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> DumpFacts:
+    def from_dict(cls, d: JsonObject) -> DumpFacts:
         """The facts ``to_dict`` gave (or an analysis stored them, without ``vmcoreinfo``)."""
         v = _known(cls, d)
         v.setdefault("path", "")
@@ -215,12 +220,12 @@ class HostInfo:
     version: str | None = None  # /proc/version
     agent_version: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = to_jsonable(self)
+    def to_dict(self) -> JsonObject:
+        d: JsonObject = to_jsonable(self)
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> HostInfo:
+    def from_dict(cls, d: JsonObject) -> HostInfo:
         return cls(**{k: (None if v is None else str(v)) for k, v in _known(cls, d).items()})
 
 
@@ -238,19 +243,19 @@ class HostReport:
     hardware: str | None = None
     machine: str | None = None
     agent_version: str | None = None
-    kdump: dict[str, Any] | None = None
+    kdump: JsonObject | None = None
 
     @classmethod
-    def of(cls, host: str, info: HostInfo, kdump: dict[str, Any] | None) -> HostReport:
+    def of(cls, host: str, info: HostInfo, kdump: JsonObject | None) -> HostReport:
         return cls(host=host, release=info.release, build_id=info.build_id, hardware=info.hardware,
                    machine=info.machine, agent_version=info.agent_version, kdump=kdump)
 
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = to_jsonable(self)
+    def to_dict(self) -> JsonObject:
+        d: JsonObject = to_jsonable(self)
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> HostReport:
+    def from_dict(cls, d: JsonObject) -> HostReport:
         """A report as received; ``ValueError`` naming the field when a value has the wrong type
         (the hub answers it as a 400).  Keys this version does not know are ignored."""
         if not isinstance(d.get("host"), str) or not d["host"]:
@@ -262,3 +267,58 @@ class HostReport:
             if d.get(k) is not None and not isinstance(d[k], str):
                 raise ValueError(f"field {k!r}: expected a string or null")
         return cls(host=d["host"], kdump=kd, **{k: d.get(k) for k in _HOST_TEXT})
+
+
+# --------------------------------------------------------------------------- agent <-> hub protocol
+# What the agent acts on in the hub's answers (docs/api.md). The hub writes them with to_dict and
+# the agent reads them with from_dict, so a field renamed on one side fails the other's tests.
+
+
+def _count(v: object) -> int | None:
+    """A byte count from JSON: a non-negative int, else None (bool is not a count)."""
+    return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class UploadState:
+    """Where a crash's resumable dump upload stands (``GET .../vmcore/upload``, every ``PUT``'s
+    answer, and the extras of its 409): the hub holds ``offset`` bytes of ``size`` (None: no size
+    announced yet); ``complete`` once the dump is attached to the crash."""
+
+    offset: int = 0
+    size: int | None = None
+    complete: bool = False
+
+    def to_dict(self) -> JsonObject:
+        return {"offset": self.offset, "size": self.size, "complete": self.complete}
+
+    @classmethod
+    def from_dict(cls, d: JsonObject) -> UploadState:
+        """As the agent reads an answer: a value of another type is not believed (offset 0, size
+        unknown, not complete), so the agent re-asks or sends again rather than deleting a dump."""
+        return cls(offset=_count(d.get("offset")) or 0, size=_count(d.get("size")),
+                   complete=d.get("complete") is True)
+
+
+@dataclass(frozen=True, slots=True)
+class CrashAccepted:
+    """The part of ``POST /api/v1/crashes``'s answer the agent acts on: the crash's id, whether it
+    is new, whether the hub wants its dump and whether it holds one already."""
+
+    id: str
+    created: bool = False
+    wants_vmcore: bool = False
+    has_vmcore: bool = False
+
+    def to_dict(self) -> JsonObject:
+        return {"id": self.id, "created": self.created, "wants_vmcore": self.wants_vmcore,
+                "has_vmcore": self.has_vmcore}
+
+    @classmethod
+    def from_dict(cls, d: JsonObject) -> CrashAccepted:
+        """``ValueError`` without a crash id (nothing can be resumed against it)."""
+        cid = d.get("id")
+        if not isinstance(cid, str) or not cid:
+            raise ValueError(f"answer without a crash id: {d!r}"[:300])
+        return cls(id=cid, created=d.get("created") is True, wants_vmcore=d.get("wants_vmcore") is True,
+                   has_vmcore=d.get("has_vmcore") is True)

@@ -18,7 +18,7 @@ from crashhub.agent import config, state
 from crashhub.agent.client import HubClient
 from crashhub.agent.ship import Agent, RunSummary
 from crashhub.errors import HubUnavailable
-from crashhub.model import HostInfo
+from crashhub.model import HostInfo, HostReport
 
 from .conftest import TOKEN, FakeHub
 
@@ -319,7 +319,7 @@ def test_refused_host_report_does_not_stop_shipping(tmp_path: Path, fake_hub: Fa
     # The fake hub answers 404 to a report sent to the wrong path: simulate with a bad host report URL.
     cfg = _cfg(tmp_path, fake_hub)
     with HubClient(cfg.hub, cfg.token) as c:
-        c.report_host = lambda payload: c._request("POST", "/api/v1/hosts/nowhere", json=payload)  # type: ignore[method-assign]
+        c.report_host = lambda r: c._request("POST", "/api/v1/hosts/nowhere", json=r.to_dict())  # type: ignore[method-assign]
         s = Agent(cfg, c, sleep=lambda _: None, kdump_report=lambda: {}, host_info=HostInfo).run_once()
     assert s.sent_logs == 1 and s.exit_code == 1 and s.errors[0].startswith("host report:")
     assert not s.host_reported
@@ -333,7 +333,7 @@ def test_a_rate_limited_host_report_neither_waits_nor_stops_shipping(
     cfg = _cfg(tmp_path, fake_hub)
     sleeps: list[float] = []
 
-    def limited(payload: dict[str, Any]) -> dict[str, Any]:
+    def limited(report: HostReport) -> None:
         raise HubUnavailable("POST /api/v1/hosts/report: HTTP 429 too many host reports", 429, {}, 3600.0)
 
     with HubClient(cfg.hub, cfg.token) as c:

@@ -25,6 +25,7 @@ from tests.need import need_module
 from crashhub.agent import config, state
 from crashhub.agent.client import HubClient
 from crashhub.agent.ship import Agent, RunSummary
+from crashhub.model import UploadState
 
 pytestmark = [pytest.mark.slow, pytest.mark.lab]
 need_module("fastapi", "the hub extra is not installed")
@@ -148,21 +149,21 @@ def test_real_hub_resumes_interrupted_upload(lab: Any, tmp_path: Path, real_hub:
     cfg = _cfg(tmp_path, real_hub, report_host=False)
     # First: only the log, as if the agent was stopped right after it; then half the dump by hand.
     with HubClient(cfg.hub, cfg.token) as c:
-        body = c.post_crash(log=d / "vmcore-dmesg.txt", host=cfg.host, crash_dir=d.name)
+        ans = c.post_crash(log=d / "vmcore-dmesg.txt", host=cfg.host, crash_dir=d.name)
         # A fresh hub has no dump of this bucket yet: not wanting it would be a bug.
-        assert body["wants_vmcore"], body
+        assert ans.wants_vmcore and ans.created and not ans.has_vmcore, ans
         data = (d / "vmcore").read_bytes()
         half = (len(data) // 2) & ~0xFFF
-        c.put_chunk(body["id"], data[:half], 0, len(data))
+        assert c.put_chunk(ans.id, data[:half], 0, len(data)) == UploadState(half, len(data))
     st = state.load(cfg.state_file)
     e = st.entry(str(d))
-    e.crash_id, e.wants_vmcore, e.vmcore = body["id"], True, "vmcore"
+    e.crash_id, e.wants_vmcore, e.vmcore = ans.id, True, "vmcore"
     st.save()
     s = _run(cfg)
     assert s.errors == [] and s.resumed == 1 and s.sent_dumps == 1, s
     with HubClient(cfg.hub, cfg.token) as c:
-        status = c.upload_status(body["id"])
-    assert status["complete"] is True and status["size"] == len(data), status
+        status = c.upload_status(ans.id)
+    assert status == UploadState(len(data), len(data), complete=True), status
 
 
 def test_real_hub_outage_is_survived(lab: Any, tmp_path: Path, real_hub: RealHub) -> None:

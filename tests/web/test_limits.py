@@ -23,6 +23,7 @@ from crashhub import config
 from crashhub.agent.client import HubClient, retry_after
 from crashhub.agent.ship import Backoff
 from crashhub.errors import HubUnavailable, StoreError
+from crashhub.model import HostReport
 from crashhub.store import Store, open_store
 from crashhub.web.app import build_context, create_app
 from crashhub.web.auth import create_token
@@ -244,22 +245,22 @@ def test_agent_honours_retry_after_within_its_backoff() -> None:
         calls.append(request)
         if len(calls) < 3:
             return httpx.Response(429, json={"error": "too many uploads"}, headers={"Retry-After": "7"})
-        return httpx.Response(201, json={"id": "c1"})
+        return httpx.Response(200, json={"ok": True})
 
     slept: list[float] = []
     with HubClient("http://hub.invalid", "t", transport=httpx.MockTransport(handler)) as hc:
         with pytest.raises(HubUnavailable) as e:
-            hc.report_host({})
+            hc.report_host(HostReport("h"))
         assert e.value.status == 429 and e.value.retry_after == 7.0
         calls.clear()
-        out = Backoff(5, 2.0, 300.0, slept.append).call("log", lambda: hc.report_host({}))
-    assert out == {"id": "c1"}
+        Backoff(5, 2.0, 300.0, slept.append).call("log", lambda: hc.report_host(HostReport("h")))
+    assert len(calls) == 3
     assert slept == [7.0, 7.0]  # the hub's 7 s, not the back-off's 2 and 4
     # Capped by the back-off's maximum; a shorter Retry-After never shortens the back-off.
     calls.clear()
     slept.clear()
     with HubClient("http://hub.invalid", "t", transport=httpx.MockTransport(handler)) as hc:
-        Backoff(5, 2.0, 5.0, slept.append).call("log", lambda: hc.report_host({}))
+        Backoff(5, 2.0, 5.0, slept.append).call("log", lambda: hc.report_host(HostReport("h")))
     assert slept == [5.0, 5.0]
 
 

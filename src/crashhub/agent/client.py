@@ -21,6 +21,7 @@ import httpx
 
 from crashhub import __version__
 from crashhub.errors import HubRejected, HubUnavailable, UploadConflict
+from crashhub.model import CrashAccepted, HostReport, JsonObject, UploadState
 
 # A Retry-After beyond this is not believed (a misconfigured proxy); the caller's back-off caps it anyway.
 _MAX_RETRY_AFTER = 24 * 3600.0
@@ -42,7 +43,7 @@ def retry_after(value: str | None) -> float | None:
     return min(max(when.timestamp() - time.time(), 0.0), _MAX_RETRY_AFTER)
 
 
-def _body(r: httpx.Response) -> dict[str, Any]:
+def _body(r: httpx.Response) -> JsonObject:
     try:
         doc = r.json()
     except (ValueError, json.JSONDecodeError):
@@ -68,7 +69,7 @@ class HubClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _request(self, method: str, url: str, **kw: Any) -> dict[str, Any]:
+    def _request(self, method: str, url: str, **kw: Any) -> JsonObject:
         try:
             r = self._http.request(method, url, **kw)
         except httpx.TransportError as e:
@@ -86,11 +87,11 @@ class HubClient:
                               r.status_code, body)
         return body
 
-    def report_host(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return self._request("POST", "/api/v1/hosts/report", json=payload)
+    def report_host(self, report: HostReport) -> None:
+        self._request("POST", "/api/v1/hosts/report", json=report.to_dict())
 
     def post_crash(self, *, log: Path | None, vmcore: Path | None = None, kexec_log: Path | None = None,
-                   host: str | None = None, crash_dir: str | None = None) -> dict[str, Any]:
+                   host: str | None = None, crash_dir: str | None = None) -> CrashAccepted:
         data = {k: v for k, v in (("host", host), ("crash_dir", crash_dir)) if v}
         with ExitStack() as stack:
             files = {}
@@ -98,16 +99,21 @@ class HubClient:
                 if path is not None:
                     f = stack.enter_context(path.open("rb"))
                     files[field] = (path.name, f, "application/octet-stream")
-            return self._request("POST", "/api/v1/crashes", data=data, files=files)
+            body = self._request("POST", "/api/v1/crashes", data=data, files=files)
+        try:
+            return CrashAccepted.from_dict(body)
+        except ValueError as e:
+            raise HubRejected(f"POST /api/v1/crashes: {e}", None, body) from None
 
-    def upload_status(self, crash_id: str) -> dict[str, Any]:
-        return self._request("GET", f"/api/v1/crashes/{crash_id}/vmcore/upload")
+    def upload_status(self, crash_id: str) -> UploadState:
+        return UploadState.from_dict(self._request("GET", f"/api/v1/crashes/{crash_id}/vmcore/upload"))
 
-    def put_chunk(self, crash_id: str, data: bytes, start: int, total: int) -> dict[str, Any]:
+    def put_chunk(self, crash_id: str, data: bytes, start: int, total: int) -> UploadState:
         end = start + len(data) - 1
-        return self._request("PUT", f"/api/v1/crashes/{crash_id}/vmcore", content=data,
-                             headers={"Content-Range": f"bytes {start}-{end}/{total}",
-                                      "Content-Type": "application/octet-stream"})
+        headers = {"Content-Range": f"bytes {start}-{end}/{total}",
+                   "Content-Type": "application/octet-stream"}
+        return UploadState.from_dict(
+            self._request("PUT", f"/api/v1/crashes/{crash_id}/vmcore", content=data, headers=headers))
 
 
 def read_chunks(path: Path, offset: int, size: int, chunk: int) -> Iterator[tuple[int, bytes]]:

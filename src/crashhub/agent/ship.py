@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from crashhub.agent import scan as scan_mod
 from crashhub.agent import state as state_mod
@@ -32,7 +32,7 @@ from crashhub.agent.hostinfo import host_info
 from crashhub.agent.scan import CrashDir
 from crashhub.agent.state import Entry, State
 from crashhub.errors import HubRejected, HubUnavailable, UploadConflict
-from crashhub.model import HostInfo, HostReport
+from crashhub.model import HostInfo, HostReport, JsonObject, UploadState
 
 log = logging.getLogger("crashhub.agent")
 T = TypeVar("T")
@@ -91,7 +91,7 @@ class Backoff:
 class Agent:
     def __init__(self, cfg: AgentConfig, client: HubClient, *, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.time,
-                 kdump_report: Callable[[], dict[str, Any]] | None = None,
+                 kdump_report: Callable[[], JsonObject] | None = None,
                  host_info: Callable[[], HostInfo] | None = None) -> None:
         self.cfg = cfg
         self.client = client
@@ -105,11 +105,11 @@ class Agent:
     def report_host(self) -> None:
         info = self._host_info() if self._host_info else host_info(self.cfg.kdump_root)
         kdump = self._kdump_report() if self._kdump_report else check(self.cfg.kdump_root).to_json()
-        payload = HostReport.of(self.cfg.host, info, kdump).to_dict()
+        report = HostReport.of(self.cfg.host, info, kdump)
 
-        def once() -> dict[str, Any]:
+        def once() -> None:
             try:
-                return self.client.report_host(payload)
+                self.client.report_host(report)
             except HubUnavailable as e:
                 if e.status != 429:
                     raise
@@ -219,21 +219,18 @@ class Agent:
         # Without a log (dmesg extraction failed in the capture kernel) the dump goes in the POST:
         # the hub reads the log out of it.
         with_dump = crash.log is None
-        body = self.backoff.call(f"{crash.path}: log", lambda: self.client.post_crash(
+        ans = self.backoff.call(f"{crash.path}: log", lambda: self.client.post_crash(
             log=crash.log, vmcore=crash.vmcore if with_dump else None, kexec_log=crash.kexec_log,
             host=self.cfg.host, crash_dir=crash.path.name))
-        crash_id = body.get("id")
-        if not isinstance(crash_id, str) or not crash_id:
-            raise HubRejected(f"{crash.path}: hub answered without a crash id: {body!r}"[:300])
-        entry.crash_id = crash_id
-        entry.wants_vmcore = bool(body.get("wants_vmcore"))
-        entry.has_vmcore = bool(body.get("has_vmcore"))
+        entry.crash_id = ans.id
+        entry.wants_vmcore = ans.wants_vmcore
+        entry.has_vmcore = ans.has_vmcore
         entry.sent_at = self.clock()
         if crash.vmcore is not None:
             entry.vmcore = crash.vmcore.name
         summary.sent_logs += 1
-        log.info("%s: sent as crash %s (%s; wants_vmcore=%s)", crash.path, crash_id,
-                 "new" if body.get("created") else "known", entry.wants_vmcore)
+        log.info("%s: sent as crash %s (%s; wants_vmcore=%s)", crash.path, ans.id,
+                 "new" if ans.created else "known", entry.wants_vmcore)
 
     def _send_dump(self, crash: CrashDir, entry: Entry, st: State, summary: RunSummary) -> None:
         assert crash.vmcore is not None and entry.crash_id is not None
@@ -242,31 +239,31 @@ class Agent:
         size = path.stat().st_size
         entry.vmcore, entry.vmcore_size = path.name, size
         status = self.backoff.call(f"{path}: upload status", lambda: self.client.upload_status(cid))
-        if status.get("complete") and status.get("size") == size:
+        if status.complete and status.size == size:
             entry.has_vmcore = True
             return
-        offset = _offset(status, size)
+        offset = min(status.offset, size)
         if offset:
             summary.resumed += 1
             log.info("%s: resuming upload at %d of %d bytes", path, offset, size)
         conflicts = 0
         while True:
             try:
-                resp: dict[str, Any] = {"offset": offset, "complete": False}
+                resp = UploadState(offset)
                 for start, data in read_chunks(path, offset, size, self.cfg.chunk_size):
                     resp = self.backoff.call(f"{path}: chunk at {start}",
                                              _put(self.client, cid, data, start, size))
-                    offset = _offset(resp, size)
+                    offset = min(resp.offset, size)
                     if offset != start + len(data):
                         break  # the hub holds something else: re-ask below
                     st.save()
-                if resp.get("complete"):
+                if resp.complete:
                     break
                 status = self.backoff.call(f"{path}: upload status", lambda: self.client.upload_status(cid))
-                if status.get("complete"):
+                if status.complete:
                     resp = status
                     break
-                offset = _offset(status, size)
+                offset = min(status.offset, size)
             except UploadConflict as e:
                 conflicts += 1
                 if conflicts > _MAX_CONFLICTS or e.offset is None:
@@ -279,7 +276,7 @@ class Agent:
             if conflicts > _MAX_CONFLICTS:
                 raise HubRejected(f"{path}: upload did not complete after {_MAX_CONFLICTS} rounds "
                                   f"(hub offset {offset} of {size})")
-        entry.has_vmcore = bool(resp.get("complete"))
+        entry.has_vmcore = resp.complete
         summary.sent_dumps += 1
         log.info("%s: dump uploaded (%d bytes), hub confirmed", path, size)
 
@@ -292,7 +289,7 @@ class Agent:
         # Ask once more right before deleting: the hub is the only judge of what it holds.
         status = self.backoff.call(f"{crash.vmcore}: confirm", lambda: self.client.upload_status(cid))
         size = crash.vmcore.stat().st_size
-        if not (status.get("complete") is True and status.get("size") == size):
+        if not (status.complete and status.size == size):
             entry.has_vmcore = False
             log.warning("%s: hub does not confirm the dump (%s); keeping it", crash.vmcore, status)
             return
@@ -310,15 +307,8 @@ class Agent:
             self.backoff.sleep(self.cfg.interval)
 
 
-def _put(client: HubClient, cid: str, data: bytes, start: int, size: int) -> Callable[[], dict[str, Any]]:
+def _put(client: HubClient, cid: str, data: bytes, start: int, size: int) -> Callable[[], UploadState]:
     return lambda: client.put_chunk(cid, data, start, size)
-
-
-def _offset(doc: dict[str, Any], size: int) -> int:
-    off = doc.get("offset", 0)
-    if not isinstance(off, int) or isinstance(off, bool) or off < 0:
-        return 0
-    return min(off, size)
 
 
 def describe(crash: CrashDir) -> str:

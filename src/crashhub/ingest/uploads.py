@@ -17,9 +17,10 @@ import os
 import secrets
 import socket
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from crashhub.errors import CrashhubError, DumpError, InputError, UploadLeaseLost
+from crashhub.model import UploadState
 from crashhub.store.blobs import LocalBlobStore
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class Uploads:
     def _blobs(self) -> BlobStore:
         return self.pipeline.hub.blobs
 
-    def state(self, crash_id: str) -> dict[str, Any]:
+    def state(self, crash_id: str) -> UploadState:
         c = self._store.crashes.get_crash(crash_id)
         if c is None:
             raise InputError(f"no crash {crash_id!r}")
@@ -57,10 +58,10 @@ class Uploads:
                 # bytes) outlived the upload it tracked; whoever asks next ends it.
                 self._blobs.upload_abort(crash_id)
                 self._store.uploads.end_upload(crash_id)
-            return {"offset": dump.size, "size": dump.size, "complete": True}
+            return UploadState(dump.size, dump.size, complete=True)
         up = self._store.uploads.get_upload(crash_id)
         offset = self._blobs.upload_offset(crash_id) if up is not None else 0
-        return {"offset": offset, "size": up.size if up else None, "complete": False}
+        return UploadState(offset, up.size if up else None)
 
     def claim(self, crash_id: str) -> str | None:
         """This request's owner name once it holds the upload's lease; None while another holds it."""

@@ -4,7 +4,6 @@ upload (``PUT /api/v1/crashes/{id}/vmcore`` in Content-Range pieces), and the an
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -15,6 +14,7 @@ from crashhub.ingest.arrival import Arrival, Outcome
 from crashhub.ingest.layouts import parse_dir_name
 from crashhub.ingest.matching import same_host
 from crashhub.ingest.uploads import PIECE, Uploads
+from crashhub.model import CrashAccepted, JsonObject, UploadState
 from crashhub.store import Store
 from crashhub.store.base import TokenRecord
 from crashhub.web import auth, multipart
@@ -59,12 +59,13 @@ _CRASH_FORM = {
 }
 
 
-def upload_answer(out: Outcome) -> dict[str, Any]:
-    """The API contract's answer to ``POST /api/v1/crashes`` (docs/hub.md): what the host agent reads."""
+def upload_answer(out: Outcome) -> JsonObject:
+    """The API contract's answer to ``POST /api/v1/crashes`` (docs/hub.md); what the host agent reads
+    of it is :class:`CrashAccepted`."""
     b = out.bucket
+    accepted = CrashAccepted(out.crash.id, out.created, out.wants_vmcore, out.crash.has_vmcore)
     return {
-        "id": out.crash.id,
-        "created": out.created,
+        **accepted.to_dict(),
         "kind": out.crash.kind,
         "title": out.crash.title,
         "bucket": {"id": b.id, "key": b.key, "title": b.title, "kind": b.kind, "count": b.count},
@@ -78,8 +79,6 @@ def upload_answer(out: Outcome) -> dict[str, Any]:
             }
             for m in out.kb
         ],
-        "wants_vmcore": out.wants_vmcore,
-        "has_vmcore": out.crash.has_vmcore,
     }
 
 
@@ -145,7 +144,7 @@ async def _arrival(form: multipart.Form, tok: TokenRecord, store: Store) -> Arri
     )
 
 
-def _own(store: Store, uploads: Uploads, tok: TokenRecord, crash_id: str) -> dict[str, Any]:
+def _own(store: Store, uploads: Uploads, tok: TokenRecord, crash_id: str) -> UploadState:
     """The upload state of a crash this token may send the dump of: a host token only its own
     host's crashes (whatever the crash's id, another host's crash is not this host's to fill)."""
     c = crash_or_404(store, crash_id)
@@ -157,24 +156,24 @@ def _own(store: Store, uploads: Uploads, tok: TokenRecord, crash_id: str) -> dic
 
 
 @router.get("/api/v1/crashes/{crash_id}/vmcore/upload")
-def upload_state(tok: Uploader, ctx: Ctx, state: State, crash_id: str) -> dict[str, Any]:
-    return _own(ctx.hub.store, state.uploads, tok, crash_id)
+def upload_state(tok: Uploader, ctx: Ctx, state: State, crash_id: str) -> JsonObject:
+    return _own(ctx.hub.store, state.uploads, tok, crash_id).to_dict()
 
 
 @router.put("/api/v1/crashes/{crash_id}/vmcore")
 async def put_vmcore(request: Request, tok: Uploader, ctx: Ctx, state: State, crash_id: str) -> JSONResponse:
     uploads = state.uploads
     now = await run_in_threadpool(_own, ctx.hub.store, uploads, tok, crash_id)
-    if now["complete"]:
-        return JSONResponse(now)
+    if now.complete:
+        return JSONResponse(now.to_dict())
     # Only the start of an upload counts: the pieces that follow and a resume after a failure
     # (a Content-Range past 0) belong to an upload already allowed.
     rng = request.headers.get("content-range", "")
-    if now["offset"] == 0 and (not rng or rng.strip().startswith("bytes 0-")):
+    if now.offset == 0 and (not rng or rng.strip().startswith("bytes 0-")):
         await throttle(state.upload_limit, tok, "uploads")
     owner = await run_in_threadpool(uploads.claim, crash_id)
     if owner is None:
-        raise ApiError(409, "another upload to this crash is running", **now)
+        raise ApiError(409, "another upload to this crash is running", **now.to_dict())
     try:
         return await _Put(request, ctx, uploads, crash_id, owner).run()
     finally:
@@ -189,11 +188,11 @@ class _Put:
         self.crash_id, self.owner = crash_id, owner
         self.cap = ctx.settings.max_dump_bytes
 
-    def _state(self) -> dict[str, Any]:
+    def _state(self) -> UploadState:
         crash_or_404(self.store, self.crash_id)
         return self.uploads.state(self.crash_id)
 
-    def _range(self, rng: str, state: dict[str, Any]) -> tuple[int, int | None, int]:
+    def _range(self, rng: str, state: UploadState) -> tuple[int, int | None, int]:
         """Start, declared total and length of the piece ``rng`` announces, checked against the cap."""
         cap = self.cap
         m = _RANGE.match(rng.strip())
@@ -207,15 +206,15 @@ class _Put:
             raise ApiError(413, f"dump of {total} bytes is larger than max_dump_bytes ({cap})")
         if end >= cap:
             # Whatever total is declared (or "*"): no byte past the cap is ever written.
-            raise ApiError(413, f"Content-Range {rng!r} ends past max_dump_bytes ({cap})", **state)
-        if start != state["offset"]:
-            raise ApiError(409, f"upload is at offset {state['offset']}, not {start}", **state)
+            raise ApiError(413, f"Content-Range {rng!r} ends past max_dump_bytes ({cap})", **state.to_dict())
+        if start != state.offset:
+            raise ApiError(409, f"upload is at offset {state.offset}, not {start}", **state.to_dict())
         return start, total, end - start + 1
 
     async def run(self) -> JSONResponse:
         state = await run_in_threadpool(self._state)
-        if state["complete"]:
-            return JSONResponse(state)
+        if state.complete:
+            return JSONResponse(state.to_dict())
         rng = self.request.headers.get("content-range")
         start, total, want = self._range(rng, state) if rng else (0, None, self.cap)
         await run_in_threadpool(self.uploads.begin, self.crash_id, total, start)
@@ -223,14 +222,15 @@ class _Put:
         if rng and got != want:
             # A refused request keeps none of its bytes (a broken connection keeps what arrived).
             await run_in_threadpool(self.uploads.rollback, self.crash_id, start)
-            raise ApiError(400, f"body has {got} bytes, Content-Range announced {want}", **self._state())
+            raise ApiError(400, f"body has {got} bytes, Content-Range announced {want}",
+                           **self._state().to_dict())
         offset = start + got
         if total is None and not rng:
             total = offset
         if total is not None and offset >= total:
             await run_in_threadpool(self.uploads.finish, self.crash_id)
-            return JSONResponse({"offset": total, "size": total, "complete": True})
-        return JSONResponse({"offset": offset, "size": total, "complete": False})
+            return JSONResponse(UploadState(total, total, complete=True).to_dict())
+        return JSONResponse(UploadState(offset, total).to_dict())
 
     async def _receive(self, start: int, want: int, ranged: bool) -> int:
         """Append the body from ``start`` in pieces of ``PIECE``; how many bytes came (at most ``want``)."""
