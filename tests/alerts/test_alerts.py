@@ -77,7 +77,7 @@ def test_webhook_formats_against_a_local_receiver(receiver: Receiver, tmp_path: 
     d = Dispatcher(AlertConfig(channels=chans), tmp_path, clock=lambda: NOW)
     alert = rules.on_crash(crash(), bucket(), True, base_url="http://hub")[0]
     log = d.dispatch([alert])
-    assert [r["result"] for r in log] == ["sent"] * 5
+    assert [r.result for r in log] == ["sent"] * 5
     by = {urlparse(g["path"]).path.strip("/"): g for g in receiver.got}
     assert by["json"]["body"]["alert"]["rule"] == "new_bucket"
     assert "<http://hub/ui/buckets/b1|open in crashhub>" in by["slack"]["body"]["text"]
@@ -108,18 +108,18 @@ def test_dedup_rate_limit_and_failures_are_logged(receiver: Receiver, tmp_path: 
     assert Dispatcher(d.config, tmp_path, clock=lambda: t[0]).dispatch([a]) == []
     others = [replace(a, key=f"new-bucket:x{i}") for i in range(3)]
     res = d.dispatch(others)
-    assert [r["result"] for r in res] == ["sent", "rate-limited", "rate-limited"]
+    assert [r.result for r in res] == ["sent", "rate-limited", "rate-limited"]
     t[0] += 3601  # next hour, past the dedup window: the first alert may go again
     receiver.status, receiver.reply = 200, {"errcode": 310000, "errmsg": "keywords not in content"}
     res = d.dispatch([a])
-    assert res[0]["result"] == "failed" and "310000" in res[0]["error"]
+    assert res[0].result == "failed" and "310000" in res[0].error
     receiver.status = 500
-    assert d.dispatch([replace(a, key="new-bucket:y")])[0]["error"] == "HTTP 500"
+    assert d.dispatch([replace(a, key="new-bucket:y")])[0].error == "HTTP 500"
     dead = Channel(name="dead", type="webhook", format="json", url="http://127.0.0.1:9/", timeout=2)
     res = Dispatcher(AlertConfig(channels=[dead]), tmp_path, clock=lambda: t[0]).dispatch(
         [replace(a, key="new-bucket:z")]
     )
-    assert res[0]["result"] == "failed" and "Connect" in res[0]["error"]
+    assert res[0].result == "failed" and "Connect" in res[0].error
     results = [json.loads(x)["result"] for x in (tmp_path / "alerts.jsonl").read_text().splitlines()]
     assert results.count("rate-limited") == 2 and results.count("failed") == 3
 
@@ -131,7 +131,7 @@ def test_mail_through_a_local_smtp_server(smtp: tuple[Any, list[Any]], tmp_path:
     d = Dispatcher(AlertConfig(channels=[ch]), tmp_path, clock=lambda: NOW)
     alert = rules.on_crash(crash(kb=[REGRESSION]), bucket(count=3), True, base_url="http://hub")[0]
     res = d.dispatch([alert])
-    assert res[0]["result"] == "sent"
+    assert res[0].result == "sent"
     assert len(got) == 1
     env = got[0]
     assert env.rcpt_tos == ["kernel@example.org", "oncall@example.org"]
@@ -152,7 +152,7 @@ def test_config_file_and_engine(receiver: Receiver, tmp_path: Path) -> None:
     o = Outcome()
     o.crash, o.bucket, o.created = crash(kb=[HIT]), bucket(), True  # type: ignore[attr-defined]
     res = eng.on_outcome(o)
-    assert [r["rule"] for r in res] == ["new_bucket"]  # the kb_hit is not this channel's rule
+    assert [r.rule for r in res] == ["new_bucket"]  # the kb_hit is not this channel's rule
     (tmp_path / "alerts.toml").write_text('[[channel]]\nname = "h"\nformat = "teams"\nurl = "http://x"\n')
     with pytest.raises(ConfigError, match="format"):
         load_config(tmp_path / "alerts.toml")
@@ -181,6 +181,6 @@ def test_tick_finds_an_overdue_bucket_not_seen_for_days(tmp_path: Path) -> None:
         store.crashes.add_crash(c)
     eng = AlertEngine(tmp_path)
     out = eng.tick(store, now=T0 + 10 * 86400, limit=10)
-    overdue = [r["key"] for r in out if r["rule"] == "overdue_advice"]
+    overdue = [r.key for r in out if r.rule == "overdue_advice"]
     assert overdue == [f"overdue:{old.bucket_id}"]
     store.close()

@@ -22,7 +22,7 @@ def _send(receiver: Receiver, tmp_path: Path, alert: rules.Alert) -> dict[str, d
     chans = [Channel(name=f, type="webhook", format=f, url=f"{receiver.url}/{f}")
              for f in ("slack", "feishu", "dingtalk", "wecom")]
     log = Dispatcher(AlertConfig(channels=chans), tmp_path, clock=lambda: NOW).dispatch([alert])
-    assert [r["result"] for r in log] == ["sent"] * 4
+    assert [r.result for r in log] == ["sent"] * 4
     return {urlparse(g["path"]).path.strip("/"): g["body"] for g in receiver.got}
 
 

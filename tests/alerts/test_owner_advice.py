@@ -70,7 +70,7 @@ def test_advice_reaches_each_owner_once(
     assert eng.tick(store) == []  # nothing advised yet
     store.buckets.set_bucket_workflow(bid, status="advice given", advice=ADVICE, actor="ui:alice")
     res = eng.tick(store)
-    assert sorted(r["result"] for r in res) == ["no-owner", "sent", "sent"]
+    assert sorted(r.result for r in res) == ["no-owner", "sent", "sent"]
 
     # dba gets a plain-text mail with their host and its kernels only.
     assert len(mails) == 1 and mails[0].rcpt_tos == ["dba@example.org"]
@@ -109,7 +109,7 @@ def test_advice_reaches_each_owner_once(
     # Changed advice goes out again, to the same owners with the same hosts.
     store.buckets.set_bucket_workflow(bid, advice=ADVICE + "\n\nUpdate: fixed in 6.1.0-60.", actor="ui:alice")
     res = AlertEngine(tmp_path).tick(store)
-    assert sorted(r["result"] for r in res) == ["no-owner", "sent", "sent"]
+    assert sorted(r.result for r in res) == ["no-owner", "sent", "sent"]
     assert len(mails) == 2 and "fixed in 6.1.0-60" in mails[1].content.decode()
     assert len(owner_posts(receiver)) == 2
     assert owner_posts(receiver)[1]["body"]["alert"]["key"] != post["body"]["alert"]["key"]
@@ -125,11 +125,11 @@ def test_history_failures_and_a_bad_owner_file(
     receiver.status = 500
     store.buckets.set_bucket_workflow(bid, advice=ADVICE, actor="ui:alice")
     res = eng.tick(store)
-    assert sorted(r["result"] for r in res) == ["failed", "no-owner", "sent"]
-    assert next(r for r in res if r["result"] == "failed")["error"] == "HTTP 500"
+    assert sorted(r.result for r in res) == ["failed", "no-owner", "sent"]
+    assert next(r for r in res if r.result == "failed").error == "HTTP 500"
     receiver.status = 200
     res = eng.tick(store)
-    assert [r["result"] for r in res] == ["sent"] and len(mails) == 1
+    assert [r.result for r in res] == ["sent"] and len(mails) == 1
     assert eng.tick(store) == []
 
     # A broken owners file: logged once, nothing sent, and the advice goes out once it is fixed.
@@ -137,11 +137,11 @@ def test_history_failures_and_a_bad_owner_file(
     (tmp_path / "host-owners.toml").write_text('[[owner]]\nhosts = ["db*"]\ncontacts = ["not-an-address"]\n')
     store.buckets.set_bucket_workflow(other, advice="new advice for db2", actor="ui:alice")
     res = eng.tick(store)
-    assert [r["result"] for r in res] == ["config-error"] and "not-an-address" in res[0]["error"]
+    assert [r.result for r in res] == ["config-error"] and "not-an-address" in res[0].error
     assert eng.tick(store) == []
     (tmp_path / "host-owners.toml").write_text(good + "\n# fixed\n")
     res = eng.tick(store)
-    assert [(r["result"], r["hosts"]) for r in res] == [("sent", ["db2"])]
+    assert [(r.result, r.hosts) for r in res] == [("sent", ("db2",))]
     assert mails[-1].rcpt_tos == ["dba@example.org"] and "new advice for db2" in mails[-1].content.decode()
 
 
@@ -163,7 +163,7 @@ def test_mail_owner_without_smtp_channel_is_logged(store: SqlStore, tmp_path: Pa
     eng = AlertEngine(tmp_path)
     store.buckets.set_bucket_workflow(c.bucket_id, advice="reboot", actor="t")
     (res,) = eng.tick(store)
-    assert res["result"] == "failed" and "no SMTP channel" in res["error"] and res["hosts"] == ["db9"]
+    assert res.result == "failed" and "no SMTP channel" in res.error and res.hosts == ("db9",)
 
 
 def test_owner_file_matching_rules(tmp_path: Path) -> None:

@@ -20,7 +20,6 @@ import hashlib
 import re
 import time
 from collections.abc import Callable
-from typing import Any
 
 from crashhub.alerts import markup
 from crashhub.alerts._records import DeliveryRecord
@@ -178,7 +177,7 @@ class AdviceNotifier:
                 return ch
         return None
 
-    def tick(self, store: Store) -> list[dict[str, Any]]:
+    def tick(self, store: Store) -> list[DeliveryRecord]:
         """Send the advice given since the last tick; returns the log records written."""
         try:
             owners = self.book.get()
@@ -194,7 +193,7 @@ class AdviceNotifier:
         self._bad_config = None
         cursor, pending = self._state()
         newest = cursor
-        out: list[dict[str, Any]] = []
+        out: list[DeliveryRecord] = []
         # Only buckets whose advice changed since the cursor (less the look-back), and those whose
         # delivery is being retried, can have something to send: read those, not every bucket.
         recent = store.buckets.bucket_events_since(cursor - LOOKBACK, action="workflow")
@@ -233,7 +232,7 @@ class AdviceNotifier:
         ver: str,
         contacts_of: Callable[[str], list[Contact]],
         smtp: Channel | None,
-    ) -> tuple[int, list[dict[str, Any]]]:
+    ) -> tuple[int, list[DeliveryRecord]]:
         """Deliver one bucket's advice to each owner not yet sent it; (failures, log records)."""
         advice = b.advice or ""
         base = f"advice:{b.id}:{ver}"
@@ -246,7 +245,7 @@ class AdviceNotifier:
                 orphans.append(h)
             for c in cs:
                 groups.setdefault(c.id, (c, {}))[1][h] = ks
-        out: list[dict[str, Any]] = []
+        out: list[DeliveryRecord] = []
         if orphans and not self._sent(f"{base}:no-owner"):
             out.append(self.dispatcher.log(DeliveryRecord(
                 self.clock(), None, RULE, base, b.title, "no-owner",
@@ -268,7 +267,7 @@ class AdviceNotifier:
             else:
                 rec = self.dispatcher.send_one(alert, ch, sorted(mine))
             out.append(rec)
-            if rec.get("ok"):
+            if rec.ok:
                 self._mark_sent(key)
             else:
                 failed += 1

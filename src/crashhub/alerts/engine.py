@@ -150,17 +150,16 @@ class Dispatcher:
         self.send = send
         self._lock = threading.Lock()
 
-    def _log(self, rec: DeliveryRecord) -> dict[str, Any]:
-        d = rec.to_dict()
+    def _log(self, rec: DeliveryRecord) -> DeliveryRecord:
         with self._lock, open(self.log_path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(d, ensure_ascii=False, default=str) + "\n")
-        return d
+            f.write(json.dumps(rec.to_dict(), ensure_ascii=False, default=str) + "\n")
+        return rec
 
-    def log(self, rec: DeliveryRecord) -> dict[str, Any]:
+    def log(self, rec: DeliveryRecord) -> DeliveryRecord:
         """Append one record to the delivery log (for results that are not a delivery)."""
         return self._log(rec)
 
-    def send_one(self, a: Alert, ch: Channel, hosts: Iterable[str] | None = None) -> dict[str, Any]:
+    def send_one(self, a: Alert, ch: Channel, hosts: Iterable[str] | None = None) -> DeliveryRecord:
         """Deliver ``a`` to ``ch`` under ``ch``'s hourly limit, without deduplication (the caller
         keeps its own: owner advice is sent once per contact, forever, not once per window)."""
         rec = self._deliver(ch, a, self.clock())
@@ -178,9 +177,9 @@ class Dispatcher:
         self.cluster.claim_key(f"{prefix}{now!r}:{uuid.uuid4().hex}", now)
         return DeliveryRecord.attempt(now, a, self.send(ch, a))
 
-    def dispatch(self, alerts: Iterable[Alert]) -> list[dict[str, Any]]:
+    def dispatch(self, alerts: Iterable[Alert]) -> list[DeliveryRecord]:
         """Send what is new to every channel that wants it; returns the log records written."""
-        out: list[dict[str, Any]] = []
+        out: list[DeliveryRecord] = []
         now = self.clock()
         since = now - self.config.dedup_seconds
         self.cluster.forget_keys("alert:", since)
@@ -217,13 +216,13 @@ periodic rules, then the advice to host owners, :mod:`crashhub.alerts.advice`)."
         self.owners = OwnerBook(Path(data_dir) / "host-owners.toml")
         self.advice = AdviceNotifier(self.dispatcher, self.owners, clock=clock)
 
-    def on_outcome(self, outcome: Any) -> list[dict[str, Any]]:
+    def on_outcome(self, outcome: Any) -> list[DeliveryRecord]:
         from crashhub.alerts.rules import on_crash  # noqa: PLC0415
 
         alerts = on_crash(outcome.crash, outcome.bucket, bool(outcome.created), base_url=self.config.base_url)
         return self.dispatcher.dispatch(alerts)
 
-    def tick(self, store: Any, *, now: float | None = None, limit: int = 2000) -> list[dict[str, Any]]:
+    def tick(self, store: Any, *, now: float | None = None, limit: int = 2000) -> list[DeliveryRecord]:
         from crashhub.alerts.rules import periodic  # noqa: PLC0415
 
         # Spikes are about today, so the most recently seen buckets are enough for them; a first

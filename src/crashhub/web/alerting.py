@@ -23,6 +23,7 @@ from crashhub.alerts.engine import AlertEngine, load_config
 from crashhub.store import node_name
 
 if TYPE_CHECKING:
+    from crashhub.alerts import DeliveryRecord
     from crashhub.config import Settings
     from crashhub.ingest.arrival import Outcome
     from crashhub.store import Store
@@ -123,7 +124,7 @@ class AlertPump:
                 next_tick = time.monotonic() + self.interval
         self._guard("release", lambda: self.store.cluster.release_lease(LEASE, self.node))
 
-    def tick(self) -> list[dict[str, Any]]:
+    def tick(self) -> list[DeliveryRecord]:
         """The periodic alerts, if this node holds (or now takes) the lease; a lease outlives two
         missed ticks, so a node that died hands over within ``2 * interval`` (a minute at least)."""
         if not self.store.cluster.try_lease(LEASE, self.node, max(2 * self.interval, 60.0)):
