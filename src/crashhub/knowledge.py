@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crashhub.errors import KbError
+from crashhub.model import JsonObject
 
 _TEXT_ID = re.compile(r"""^id:[ \t]*["']?([a-z0-9][a-z0-9._-]{0,79})["']?[ \t]*$""", re.M)
 
@@ -42,9 +43,9 @@ if TYPE_CHECKING:
     from crashhub.store import Kb, Store
 
 
-def match_dict(m: Any) -> dict[str, Any]:
+def match_dict(m: Any) -> JsonObject:
     """A KbMatch as the API shows it (``id`` is the entry id, per the API contract)."""
-    d: dict[str, Any] = m.to_dict()
+    d: JsonObject = m.to_dict()
     d["id"] = d.get("entry_id")
     return d
 
@@ -123,7 +124,7 @@ class KnowledgeBase:
 
     def match(
         self, report: CrashReport | None, *, release: str | None, hardware: str | None
-    ) -> list[dict[str, Any]]:
+    ) -> list[JsonObject]:
         if report is None:
             return []
         from crashhub.kb import match

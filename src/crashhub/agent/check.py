@@ -22,7 +22,7 @@ from crashhub.agent.estimate import DumpEstimate, estimate, parse_meminfo, physi
 from crashhub.agent.kdumpconf import KdumpConfig
 from crashhub.errors import InputError
 from crashhub.kernel import kernel_version
-from crashhub.model import to_jsonable
+from crashhub.model import JsonObject, to_jsonable
 
 OK, WARN, FAIL, UNKNOWN = "ok", "warn", "fail", "unknown"
 _RANK = {OK: 0, UNKNOWN: 1, WARN: 2, FAIL: 3}
@@ -81,10 +81,10 @@ class CheckResult:
     release: str | None
     items: tuple[Item, ...]
     estimate: DumpEstimate | None = None
-    config: dict[str, Any] = field(default_factory=dict)
+    config: JsonObject = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = to_jsonable(self)
+    def to_json(self) -> JsonObject:
+        out: JsonObject = to_jsonable(self)
         return out
 
 
@@ -291,7 +291,7 @@ def evaluate(f: HostFacts) -> CheckResult:
     verdict = max((i.status for i in items), key=_RANK.__getitem__, default=OK)
     if verdict == UNKNOWN:
         verdict = OK
-    conf: dict[str, Any] = {}
+    conf: JsonObject = {}
     if cfg is not None:
         conf = {"source": cfg.source, "path": cfg.path, "target": cfg.target,
                 "target_value": cfg.target_value, "core_collector": cfg.collector.command,

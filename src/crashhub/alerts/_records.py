@@ -7,10 +7,11 @@ JSON lines are read by people and scripts, so :meth:`DeliveryRecord.to_dict` kee
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
 from crashhub.alerts.channels import Delivery
 from crashhub.alerts.rules import Alert
+from crashhub.model import JsonObject
 
 Result = Literal["sent", "failed", "rate-limited", "no-channel", "no-owner", "config-error"]
 RESULTS: tuple[Result, ...] = get_args(Result)
@@ -42,8 +43,8 @@ class DeliveryRecord:
         return cls(at, d.channel, alert.rule, alert.key, alert.title, "sent" if d.ok else "failed",
                    attempted=True, status=d.status, error=d.error, seconds=d.seconds)
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"at": self.at, "channel": self.channel, "rule": self.rule, "key": self.key,
+    def to_dict(self) -> JsonObject:
+        out: JsonObject = {"at": self.at, "channel": self.channel, "rule": self.rule, "key": self.key,
                                "title": self.title, "result": self.result, "ok": self.ok}
         if self.attempted:
             out.update(status=self.status, error=self.error, seconds=self.seconds)
@@ -56,7 +57,7 @@ class DeliveryRecord:
         return out
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> DeliveryRecord:
+    def from_dict(cls, d: JsonObject) -> DeliveryRecord:
         result = d.get("result")
         if result not in RESULTS:
             raise ValueError(f"unknown delivery result {result!r}")

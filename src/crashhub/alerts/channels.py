@@ -32,6 +32,7 @@ from urllib.parse import quote_plus
 
 from crashhub.alerts import markup
 from crashhub.alerts.rules import Alert
+from crashhub.model import JsonObject
 
 FORMATS = ("json", "slack", "feishu", "dingtalk", "wecom")
 
@@ -83,14 +84,14 @@ def _slack(a: Alert) -> str:
     return f"*{markup.slack(markup.one_line(a.title))}*\n{markup.slack(a.plain or a.text)}{link}"
 
 
-def payload(fmt: str, a: Alert, secret: str | None = None, now: float | None = None) -> dict[str, Any]:
+def payload(fmt: str, a: Alert, secret: str | None = None, now: float | None = None) -> JsonObject:
     """The JSON body for format ``fmt`` (Feishu's signature goes into the body)."""
     if fmt == "json":
         return {"source": "crashhub", "alert": a.wire()}
     if fmt == "slack":
         return {"text": _slack(a)}
     if fmt == "feishu":
-        body: dict[str, Any] = {"msg_type": "text", "content": {"text": markup.feishu_text(_plain(a))}}
+        body: JsonObject = {"msg_type": "text", "content": {"text": markup.feishu_text(_plain(a))}}
         if secret:
             ts = str(int(now if now is not None else time.time()))
             key = f"{ts}\n{secret}".encode()

@@ -8,10 +8,11 @@ Each alert carries a ``key`` that names the condition, not the moment (``new-buc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
+from crashhub.model import JsonObject
 from crashhub.store.base import BucketRecord, CrashRecord, KernelRecord, day_of
 from crashhub.store.workflow import is_overdue
 
@@ -34,7 +35,7 @@ class Alert:
     text: str
     severity: Severity = "warning"
     link: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
+    data: JsonObject = field(default_factory=dict)
     # ``plain``, when set, is what mail, Slack and Feishu's text message carry instead of ``text``
     # (the owner advice has Markdown structure a mail reader shows raw).
     plain: str | None = None
@@ -42,7 +43,7 @@ class Alert:
     # otherwise it is text, and every chat format escapes all of it.
     markdown: bool = False
 
-    def wire(self) -> dict[str, Any]:
+    def wire(self) -> JsonObject:
         """The alert in the ``json`` webhook's body (a receiver's contract: these keys only)."""
         return {
             "rule": self.rule,
@@ -54,11 +55,11 @@ class Alert:
             "data": self.data,
         }
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {**self.wire(), "plain": self.plain, "markdown": self.markdown}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Alert:
+    def from_dict(cls, d: JsonObject) -> Alert:
         """An alert from :meth:`to_dict` (or a webhook's :meth:`wire` body); a rule or severity
         outside the closed sets is refused."""
         rule, sev = d.get("rule"), d.get("severity", "warning")
@@ -78,7 +79,7 @@ def _link(base: str | None, path: str) -> str | None:
     return base.rstrip("/") + path if base else None
 
 
-def _specific(kb: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def _specific(kb: Sequence[JsonObject]) -> list[JsonObject]:
     return [m for m in kb if not m.get("generic")]
 
 

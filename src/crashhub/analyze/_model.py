@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_args
 
-from crashhub.model import DumpFacts, to_jsonable
+from crashhub.model import DumpFacts, JsonObject, to_jsonable
 
 Json = Any  # a value json.loads can give back: nested dicts, lists, str, int, float, bool, None
 Severity = Literal["critical", "error", "warning", "info"]
@@ -51,8 +51,8 @@ class Finding:
     evidence: tuple[str, ...] = ()
     command: str | None = None
 
-    def to_dict(self) -> dict[str, Json]:
-        d: dict[str, Json] = {
+    def to_dict(self) -> JsonObject:
+        d: JsonObject = {
             "id": self.id,
             "severity": self.severity,
             "title": self.claim,
@@ -64,7 +64,7 @@ class Finding:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Json]) -> Finding:
+    def from_dict(cls, d: JsonObject) -> Finding:
         sev = d.get("severity")
         return cls(
             id=str(d.get("id") or ""),
@@ -82,11 +82,11 @@ class Diagnosis:
 
     findings: tuple[Finding, ...] = ()
 
-    def to_dict(self) -> dict[str, Json]:
+    def to_dict(self) -> JsonObject:
         return {"findings": [f.to_dict() for f in self.findings]}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Json]) -> Diagnosis:
+    def from_dict(cls, d: JsonObject) -> Diagnosis:
         return cls(tuple(Finding.from_dict(f) for f in d.get("findings") or ()))
 
 
@@ -108,9 +108,9 @@ class StackFrame:
     sp: int | None = None
     locals: dict[str, str] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Json]:
+    def to_dict(self) -> JsonObject:
         # Only the keys the engine gave: the stored shape differs by engine, and stays so.
-        d: dict[str, Json] = {
+        d: JsonObject = {
             "function": self.function,
             "module": self.module,
             "file": self.file,
@@ -128,7 +128,7 @@ class StackFrame:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Json]) -> StackFrame:
+    def from_dict(cls, d: JsonObject) -> StackFrame:
         nf = d.get("name_from")
         return cls(
             function=_opt_str(d.get("function")),
@@ -166,8 +166,8 @@ class TaskInfo:
     waiting_on: str | None = None
     stack: tuple[StackFrame, ...] | None = None
 
-    def to_dict(self) -> dict[str, Json]:
-        d: dict[str, Json] = {"pid": self.pid, "comm": self.comm, "cpu": self.cpu}
+    def to_dict(self) -> JsonObject:
+        d: JsonObject = {"pid": self.pid, "comm": self.comm, "cpu": self.cpu}
         for k in ("state", "source", "error", "waiting_on"):
             if getattr(self, k) is not None:
                 d[k] = getattr(self, k)
@@ -176,7 +176,7 @@ class TaskInfo:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Json]) -> TaskInfo:
+    def from_dict(cls, d: JsonObject) -> TaskInfo:
         return cls(
             pid=_opt_int(d.get("pid")),
             comm=_opt_str(d.get("comm")),
@@ -199,12 +199,12 @@ class RssUser:
     shmem_kb: int = 0
     swap_kb: int = 0
 
-    def to_dict(self) -> dict[str, Json]:
-        d: dict[str, Json] = to_jsonable(self)
+    def to_dict(self) -> JsonObject:
+        d: JsonObject = to_jsonable(self)
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Json]) -> RssUser:
+    def from_dict(cls, d: JsonObject) -> RssUser:
         sizes = {k: _opt_int(d.get(k)) or 0 for k in ("rss_kb", "anon_kb", "file_kb", "shmem_kb", "swap_kb")}
         return cls(pid=_opt_int(d.get("pid")), comm=_opt_str(d.get("comm")), **sizes)
 
@@ -215,11 +215,11 @@ class ModuleInfo:
     taints: str | None = None
     debuginfo: bool = False
 
-    def to_dict(self) -> dict[str, Json]:
+    def to_dict(self) -> JsonObject:
         return {"name": self.name, "taints": self.taints, "debuginfo": self.debuginfo}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Json]) -> ModuleInfo:
+    def from_dict(cls, d: JsonObject) -> ModuleInfo:
         return cls(
             name=str(d.get("name") or ""),
             taints=_opt_str(d.get("taints")),
@@ -232,11 +232,11 @@ class EngineError:
     section: str
     error: str
 
-    def to_dict(self) -> dict[str, Json]:
+    def to_dict(self) -> JsonObject:
         return {"section": self.section, "error": self.error}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Json]) -> EngineError:
+    def from_dict(cls, d: JsonObject) -> EngineError:
         return cls(section=str(d.get("section") or ""), error=str(d.get("error") or ""))
 
 
@@ -269,10 +269,10 @@ class EngineRun:
     timings: dict[str, float | None] = field(default_factory=dict)
     errors: tuple[EngineError, ...] = ()
     warnings: tuple[str, ...] = ()
-    raw: dict[str, Json] = field(default_factory=dict)
+    raw: JsonObject = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Json]:
-        d: dict[str, Json] = {"engine": self.engine, "ok": self.ok}
+    def to_dict(self) -> JsonObject:
+        d: JsonObject = {"engine": self.engine, "ok": self.ok}
         for k in ("version", "failure", "seconds", "peak_rss_kb", "mode"):
             if getattr(self, k) is not None:
                 d[k] = getattr(self, k)
@@ -286,7 +286,7 @@ class EngineRun:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Json]) -> EngineRun:
+    def from_dict(cls, d: JsonObject) -> EngineRun:
         secs = d.get("seconds")
         return cls(
             engine=str(d.get("engine") or ""),
@@ -307,7 +307,7 @@ class EngineRun:
         return self.raw.get(name)
 
 
-def _facts_json(facts: DumpFacts | None) -> dict[str, Json]:
+def _facts_json(facts: DumpFacts | None) -> JsonObject:
     """Dump facts as analyses store them: without VMCOREINFO (kept once, on the crash)."""
     if facts is None:
         return {}
@@ -344,19 +344,19 @@ class Analysis:
     notes: tuple[str, ...] = ()
     seconds: float | None = None
     dump: DumpFacts | None = None  # None: the dump reader could not read it
-    debuginfo: dict[str, Json] = field(default_factory=dict)
-    sys: dict[str, Json] = field(default_factory=dict)
-    memory: dict[str, Json] = field(default_factory=dict)
+    debuginfo: JsonObject = field(default_factory=dict)
+    sys: JsonObject = field(default_factory=dict)
+    memory: JsonObject = field(default_factory=dict)
     runq: tuple[Json, ...] = ()
-    agreement: dict[str, Json] | None = None
+    agreement: JsonObject | None = None
     sources: tuple[Json, ...] = ()
 
     @property
     def findings(self) -> tuple[Finding, ...]:
         return self.diagnosis.findings
 
-    def to_dict(self) -> dict[str, Json]:
-        d: dict[str, Json] = {
+    def to_dict(self) -> JsonObject:
+        d: JsonObject = {
             "dump": _facts_json(self.dump),
             "debuginfo": self.debuginfo,
             "notes": list(self.notes),
@@ -388,7 +388,7 @@ class Analysis:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Json]) -> Analysis:
+    def from_dict(cls, d: JsonObject) -> Analysis:
         pt, ss, secs = d.get("panic_task"), d.get("stack_source"), d.get("seconds")
         return cls(
             engine=_opt_str(d.get("engine")),
@@ -436,8 +436,8 @@ class AnalysisRecord:
     seconds: float | None = None
     vmlinux: str | None = None
 
-    def to_dict(self) -> dict[str, Json]:
-        d: dict[str, Json] = {"status": self.status}
+    def to_dict(self) -> JsonObject:
+        d: JsonObject = {"status": self.status}
         if self.result is not None:
             d["result"] = self.result.to_dict()
         for k in ("error", "reason"):
@@ -448,7 +448,7 @@ class AnalysisRecord:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Json]) -> AnalysisRecord:
+    def from_dict(cls, d: JsonObject) -> AnalysisRecord:
         res = d.get("result")
         num = {k: float(d[k]) if isinstance(d.get(k), (int, float)) else None for k in ("started", "seconds")}
         return cls(

@@ -37,6 +37,7 @@ from crashhub.ingest.matching import (
     times_disagree,
 )
 from crashhub.ingest.reports import IDENTITY_VERSION, identity
+from crashhub.model import JsonObject
 from crashhub.store.base import BucketRecord, CrashRecord, FileRecord, NewCrash
 from crashhub.store.blobs import Blob, LocalBlobStore
 
@@ -80,7 +81,7 @@ class Outcome:
     crash: CrashRecord
     created: bool
     bucket: BucketRecord
-    kb: list[dict[str, Any]]
+    kb: list[JsonObject]
     wants_vmcore: bool
     notes: list[str] = field(default_factory=list)
 
@@ -88,7 +89,7 @@ class Outcome:
 @dataclass
 class _Dump:
     file: FileRecord
-    facts: dict[str, Any] | None
+    facts: JsonObject | None
     log: bytes | None
     notes: list[str]
     fresh: tuple[str, int] | None = None  # the blob, if this ingest created it (see Pipeline._fresh)

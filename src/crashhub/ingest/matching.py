@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Any
 
 from crashhub.ingest.reports import identity
+from crashhub.model import JsonObject
 
 # Two VMCORE CRASHTIMEs of one crash are the same second; two minutes covers clocks read twice.
 DUMP_TIME_SKEW = 120.0
@@ -122,7 +122,7 @@ def log_identity(text: str, release: str | None) -> str:
     return identity(text, reports[0] if reports else None, release)
 
 
-def disagreement(known: Known, facts: dict[str, Any] | None, dump_log: bytes | None) -> str | None:
+def disagreement(known: Known, facts: JsonObject | None, dump_log: bytes | None) -> str | None:
     """The first fact of the dump that contradicts ``known``, as one line; None when none does."""
     f = facts or {}
     node, host = real_host(f.get("hostname")), known.host

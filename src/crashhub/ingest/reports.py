@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
 
-from crashhub.model import CrashReport
+from crashhub.model import CrashReport, JsonObject
 
 IDENTITY_VERSION = "crash-id:2026-11-26"
 _CALLER = re.compile(r"^(\[\s*\d+\.\d+\])\s*\[\s*[TC]\d+\]")  # CONFIG_PRINTK_CALLER's "[T123]" / "[C1]"
@@ -19,7 +18,7 @@ _LEVEL = re.compile(r"^<\d{1,2}>")
 IDENTITY_TAIL = 200  # lines hashed when triage finds no report
 
 
-def report_from_dict(d: dict[str, Any]) -> CrashReport:
+def report_from_dict(d: JsonObject) -> CrashReport:
     """The stored report as a model again (``CrashReport.from_dict``: every field round-trips)."""
     return CrashReport.from_dict(d)
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
-from typing import Any
 
-Handler = Callable[[dict[str, Any]], dict[str, Any] | None]
+from crashhub.model import JsonObject
+
+Handler = Callable[[JsonObject], JsonObject | None]
 
 
 class Queue(abc.ABC):
@@ -24,7 +25,7 @@ class Queue(abc.ABC):
         self.handlers[kind] = handler
 
     @abc.abstractmethod
-    def submit(self, kind: str, payload: dict[str, Any], key: str | None = None) -> str:
+    def submit(self, kind: str, payload: JsonObject, key: str | None = None) -> str:
         """Queue a job; with ``key`` a job of the same key is queued only once. Returns the job id."""
 
     @abc.abstractmethod

@@ -12,10 +12,10 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from crashhub.errors import CrashhubError
-from crashhub.model import CrashReport
+from crashhub.model import CrashReport, JsonObject
 
 if TYPE_CHECKING:
     from crashhub.jobs.base import Queue
@@ -40,7 +40,7 @@ def find_vmlinux(vmlinux_dir: str | None, release: str | None) -> Path | None:
     return None
 
 
-def analyze_job(hub: Hub, payload: dict[str, Any]) -> dict[str, Any]:
+def analyze_job(hub: Hub, payload: JsonObject) -> JsonObject:
     crash_id = str(payload["crash_id"])
     crash = hub.store.crashes.get_crash(crash_id)
     if crash is None:
@@ -52,7 +52,7 @@ def analyze_job(hub: Hub, payload: dict[str, Any]) -> dict[str, Any]:
     try:
         from crashhub.analyze import AnalysisRecord, analyze  # type: ignore[attr-defined,unused-ignore]
     except ImportError as e:
-        result: dict[str, Any] = {"status": "engine unavailable", "error": str(e)}
+        result: JsonObject = {"status": "engine unavailable", "error": str(e)}
         hub.store.crashes.set_crash_analysis(crash_id, result)
         return result
     vmlinux = find_vmlinux(hub.settings.vmlinux_dir, crash.release)

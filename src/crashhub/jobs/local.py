@@ -13,9 +13,9 @@ import secrets
 import threading
 import time
 import traceback
-from typing import Any
 
 from crashhub.jobs.base import Queue
+from crashhub.model import JsonObject
 from crashhub.store import Store
 
 log = logging.getLogger("crashhub.jobs")
@@ -33,7 +33,7 @@ class LocalQueue(Queue):
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
-    def submit(self, kind: str, payload: dict[str, Any], key: str | None = None) -> str:
+    def submit(self, kind: str, payload: JsonObject, key: str | None = None) -> str:
         if kind not in self.handlers:
             raise KeyError(f"no handler for job kind {kind!r}")
         jid, _ = self.store.jobs.enqueue_job(kind, payload, key)

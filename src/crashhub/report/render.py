@@ -11,13 +11,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from crashhub import i18n
 from crashhub.analyze import Analysis, AnalysisRecord
 from crashhub.errors import InputError
+from crashhub.model import JsonObject
 from crashhub.store.base import iso
 
 if TYPE_CHECKING:
@@ -28,13 +29,13 @@ FORMATS = ("json", "md", "html")
 WEEK = 7 * 86400
 
 
-def _status(kb: list[dict[str, Any]]) -> str:
+def _status(kb: list[JsonObject]) -> str:
     if any(m.get("regression") for m in kb):
         return "regression"
     return "known" if any(not m.get("generic") for m in kb) else "new"
 
 
-def _entry(kb: KnowledgeBase, matches: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _entry(kb: KnowledgeBase, matches: list[JsonObject]) -> JsonObject | None:
     best = next((m for m in matches if not m.get("generic")), None) or (matches[0] if matches else None)
     if best is None:
         return None
@@ -42,7 +43,7 @@ def _entry(kb: KnowledgeBase, matches: list[dict[str, Any]]) -> dict[str, Any] |
     return e.to_dict() if e is not None else None
 
 
-def crash_doc(hub: Hub, kb: KnowledgeBase, crash_id: str) -> dict[str, Any]:
+def crash_doc(hub: Hub, kb: KnowledgeBase, crash_id: str) -> JsonObject:
     c = hub.store.crashes.get_crash(crash_id)
     if c is None:
         raise InputError(f"no crash {crash_id!r}")
@@ -94,7 +95,7 @@ def crash_doc(hub: Hub, kb: KnowledgeBase, crash_id: str) -> dict[str, Any]:
     }
 
 
-def bucket_doc(hub: Hub, kb: KnowledgeBase, bucket_id: str) -> dict[str, Any]:
+def bucket_doc(hub: Hub, kb: KnowledgeBase, bucket_id: str) -> JsonObject:
     b = hub.store.buckets.get_bucket(bucket_id)
     if b is None:
         raise InputError(f"no bucket {bucket_id!r}")
@@ -116,7 +117,7 @@ def bucket_doc(hub: Hub, kb: KnowledgeBase, bucket_id: str) -> dict[str, Any]:
     }
 
 
-def weekly_doc(hub: Hub, now: float | None = None, *, top: int = 10, scan: int = 5000) -> dict[str, Any]:
+def weekly_doc(hub: Hub, now: float | None = None, *, top: int = 10, scan: int = 5000) -> JsonObject:
     """New buckets, top buckets, regressions and kernels by crash rate over the 7 days before ``now``."""
     now = now or datetime.now(UTC).timestamp()
     since = now - WEEK
@@ -128,7 +129,7 @@ def weekly_doc(hub: Hub, now: float | None = None, *, top: int = 10, scan: int =
     def week_count(b: Any) -> int:
         return sum(v for d, v in b.days.items() if d in days)
 
-    def row(b: Any) -> dict[str, Any]:
+    def row(b: Any) -> JsonObject:
         return {"id": b.id, "kind": b.kind, "title": b.title, "week": week_count(b), "count": b.count,
                 "first_seen": iso(b.first_seen), "hosts": len(b.hosts), "kb_status": _status(b.kb)}
 
@@ -142,7 +143,7 @@ def weekly_doc(hub: Hub, now: float | None = None, *, top: int = 10, scan: int =
     for h in store.hosts.list_hosts():
         if h.release:
             running[h.release] = running.get(h.release, 0) + 1
-    kernels: list[dict[str, Any]] = sorted(
+    kernels: list[JsonObject] = sorted(
         (
             {"release": k, "crashes": n, "hosts_running": running.get(k),
              "per_host": round(n / running[k], 3) if running.get(k) else None}
@@ -177,7 +178,7 @@ def _table(head: list[str], rows: list[list[Any]]) -> list[str]:
     return [*out, ""]
 
 
-def _entry_md(e: Mapping[str, Any] | None, _: Callable[[str], str]) -> list[str]:
+def _entry_md(e: JsonObject | None, _: Callable[[str], str]) -> list[str]:
     if not e:
         return [_("No advice recorded yet."), ""]
     out = [f"**{_md_escape(e.get('title'))}** (`{e.get('id')}`, {e.get('status')})", ""]
@@ -191,7 +192,7 @@ def _entry_md(e: Mapping[str, Any] | None, _: Callable[[str], str]) -> list[str]
     return out
 
 
-def to_markdown(doc: Mapping[str, Any], lang: str = "en") -> str:
+def to_markdown(doc: JsonObject, lang: str = "en") -> str:
     _ = i18n.gettext(lang)
     t = doc.get("type")
     out: list[str] = []
@@ -250,7 +251,7 @@ def to_markdown(doc: Mapping[str, Any], lang: str = "en") -> str:
         out += [f"# {_('Weekly summary')} {str(doc['from'])[:10]} – {str(doc['to'])[:10]}", "",
                 _("{n} crashes this week").format(n=doc["crashes"]), ""]
 
-        def brows(rows: list[dict[str, Any]]) -> list[list[Any]]:
+        def brows(rows: list[JsonObject]) -> list[list[Any]]:
             return [[r["week"], r["kind"], r["title"], r["hosts"], _(r["kb_status"]), r["id"]] for r in rows]
 
         head = [_("This week"), _("Kind"), _("Title"), _("Hosts"), _("KB status"), _("Bucket")]
@@ -280,7 +281,7 @@ _CSS = (
 STYLE_HASH = "'sha256-" + base64.b64encode(hashlib.sha256(_CSS.encode()).digest()).decode() + "'"
 
 
-def to_html(doc: Mapping[str, Any], lang: str = "en") -> str:
+def to_html(doc: JsonObject, lang: str = "en") -> str:
     from markdown_it import MarkdownIt  # noqa: PLC0415 - only the HTML format needs it
     from markupsafe import escape  # noqa: PLC0415
 
@@ -292,11 +293,11 @@ def to_html(doc: Mapping[str, Any], lang: str = "en") -> str:
             f"<style>{_CSS}</style></head><body>{body}</body></html>\n")
 
 
-def to_json(doc: Mapping[str, Any]) -> str:
+def to_json(doc: JsonObject) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
 
 
-def render(doc: Mapping[str, Any], fmt: str, lang: str = "en") -> str:
+def render(doc: JsonObject, fmt: str, lang: str = "en") -> str:
     if fmt == "json":
         return to_json(doc)
     if fmt in ("md", "markdown"):

@@ -5,8 +5,8 @@ counters and shared secrets (all shared by every hub node on one database).
 from __future__ import annotations
 
 import abc
-from typing import Any
 
+from crashhub.model import JsonObject
 from crashhub.store.base import AuditRecord, TokenRecord, UiUserRecord
 
 
@@ -32,7 +32,7 @@ class Access(abc.ABC):
     def revoke_token(self, token_id: str) -> bool: ...
 
     @abc.abstractmethod
-    def audit(self, actor: str, action: str, target: str, detail: dict[str, Any] | None = None) -> None: ...
+    def audit(self, actor: str, action: str, target: str, detail: JsonObject | None = None) -> None: ...
 
     @abc.abstractmethod
     def list_audit(self, limit: int = 100) -> list[AuditRecord]: ...

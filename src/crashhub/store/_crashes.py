@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable
-from typing import Any
 
+from crashhub.model import JsonObject
 from crashhub.store.base import CrashRecord, FileRecord, NewCrash
 
 
@@ -42,13 +42,13 @@ class Crashes(abc.ABC):
         self,
         crash_id: str,
         file: FileRecord,
-        facts: dict[str, Any] | None,
+        facts: JsonObject | None,
         extra_files: Iterable[FileRecord] = (),
     ) -> CrashRecord:
         """Record a dump for a crash (idempotent: a second dump of the same crash is ignored)."""
 
     @abc.abstractmethod
-    def set_crash_analysis(self, crash_id: str, analysis: dict[str, Any]) -> None: ...
+    def set_crash_analysis(self, crash_id: str, analysis: JsonObject) -> None: ...
 
     @abc.abstractmethod
     def latest_crash_of_bucket(self, bucket_id: str) -> CrashRecord | None: ...

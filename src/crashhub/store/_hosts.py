@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import abc
-from typing import Any
 
+from crashhub.model import JsonObject
 from crashhub.store.base import HostRecord, KernelRecord
 
 
@@ -21,7 +21,7 @@ class Hosts(abc.ABC):
         hardware: str | None,
         machine: str | None,
         agent_version: str | None,
-        kdump: dict[str, Any] | None,
+        kdump: JsonObject | None,
     ) -> None: ...
 
     @abc.abstractmethod

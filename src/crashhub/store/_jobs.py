@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable
-from typing import Any
 
+from crashhub.model import JsonObject
 from crashhub.store.base import JobRecord
 
 
@@ -15,7 +15,7 @@ class Jobs(abc.ABC):
     """One transaction per method."""
 
     @abc.abstractmethod
-    def enqueue_job(self, kind: str, payload: dict[str, Any], key: str | None = None) -> tuple[str, bool]:
+    def enqueue_job(self, kind: str, payload: JsonObject, key: str | None = None) -> tuple[str, bool]:
         """Add a job; with a ``key`` a second job of the same key is not added. Returns (id, created)."""
 
     @abc.abstractmethod
@@ -23,7 +23,7 @@ class Jobs(abc.ABC):
 
     @abc.abstractmethod
     def finish_job(
-        self, job_id: str, *, ok: bool, result: dict[str, Any] | None = None, error: str | None = None
+        self, job_id: str, *, ok: bool, result: JsonObject | None = None, error: str | None = None
     ) -> None: ...
 
     @abc.abstractmethod

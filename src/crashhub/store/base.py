@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
+from crashhub.model import JsonObject
 from crashhub.store.retention_records import EvictedDump
 from crashhub.store.workflow import effective_status, kb_status
 
@@ -60,14 +60,14 @@ class NewCrash:
     crash_time: float | None = None
     crash_time_source: str | None = None  # "dump" | "dir-name" | "received"
     hardware: str | None = None
-    report: dict[str, Any] | None = None  # primary CrashReport.to_dict()
+    report: JsonObject | None = None  # primary CrashReport.to_dict()
     reports: int = 0  # how many reports triage found in the log
     source: str = "cli"  # "http" | "spool" | "cli" | "demo"
     crash_dir: str | None = None
-    dump_facts: dict[str, Any] | None = None
+    dump_facts: JsonObject | None = None
     versions: dict[str, str] = field(default_factory=dict)  # stage -> algorithm/version id
     files: list[FileRecord] = field(default_factory=list)
-    kb: list[dict[str, Any]] = field(default_factory=list)
+    kb: list[JsonObject] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,15 +86,15 @@ class CrashRecord:
     signature_algorithm: str
     signature_key: str
     hardware: str | None
-    report: dict[str, Any] | None
+    report: JsonObject | None
     reports: int
     source: str
     crash_dir: str | None
     has_vmcore: bool
-    dump_facts: dict[str, Any] | None
+    dump_facts: JsonObject | None
     versions: dict[str, str]
-    kb: list[dict[str, Any]]
-    analysis: dict[str, Any] | None
+    kb: list[JsonObject]
+    analysis: JsonObject | None
     files: tuple[FileRecord, ...] = ()
     pinned_by: str | None = None
     pinned_at: float | None = None
@@ -105,7 +105,7 @@ class CrashRecord:
         """Whether the dump's bytes are still here (``has_vmcore``: a dump was ever received)."""
         return self.has_vmcore and self.dump_evicted is None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "id": self.id,
             "identity": self.identity,
@@ -152,7 +152,7 @@ class BucketRecord:
     first_seen: float
     last_seen: float
     merged_into: str | None
-    kb: list[dict[str, Any]]
+    kb: list[JsonObject]
     hosts: tuple[str, ...] = ()
     kernels: tuple[str, ...] = ()
     hardware: tuple[str, ...] = ()
@@ -173,7 +173,7 @@ class BucketRecord:
     advice: str | None = None
     kb_status: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "id": self.id,
             "key": self.key,
@@ -208,7 +208,7 @@ class BucketEvent:
     at: float
     action: str  # "merge" | "split" | "workflow"
     actor: str
-    detail: dict[str, Any]
+    detail: JsonObject
     bucket_id: str | None = None  # set by bucket_events_since (bucket_events is one bucket's)
 
 
@@ -234,10 +234,10 @@ class HostRecord:
     hardware: str | None
     machine: str | None
     agent_version: str | None
-    kdump: dict[str, Any] | None
+    kdump: JsonObject | None
     crashes: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "host": self.name,
             "first_seen": iso(self.first_seen),
@@ -272,11 +272,11 @@ class JobRecord:
     id: str
     kind: str
     key: str | None
-    payload: dict[str, Any]
+    payload: JsonObject
     state: str  # "pending" | "running" | "done" | "failed"
     attempts: int
     created_at: float
-    result: dict[str, Any] | None
+    result: JsonObject | None
     error: str | None
 
 
@@ -297,4 +297,4 @@ class AuditRecord:
     actor: str
     action: str
     target: str
-    detail: dict[str, Any]
+    detail: JsonObject

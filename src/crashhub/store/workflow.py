@@ -8,10 +8,10 @@ is due (first seen + ``first_advice_hours``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 from crashhub.errors import InputError
+from crashhub.model import JsonObject
 
 STATUSES = ("new", "investigating", "advice_given", "known_issue", "fixed")
 KB_STATUSES = ("known", "new", "regression")
@@ -25,7 +25,7 @@ def normalize_status(value: str) -> str:
     return s
 
 
-def kb_status(matches: Iterable[Mapping[str, Any]]) -> str:
+def kb_status(matches: Iterable[JsonObject]) -> str:
     """``regression`` (a match past its ``fixed_in``), ``known`` (a specific entry), else ``new``:
     a generic starter entry explains the kind, not this bug."""
     ms = list(matches)
@@ -36,13 +36,13 @@ def kb_status(matches: Iterable[Mapping[str, Any]]) -> str:
     return "new"
 
 
-def effective_status(status: str | None, matches: Iterable[Mapping[str, Any]]) -> str:
+def effective_status(status: str | None, matches: Iterable[JsonObject]) -> str:
     """The stored status, or for a bucket from before the workflow existed, one derived from the KB."""
     if status:
         return status
     return "known_issue" if kb_status(matches) == "known" else "new"
 
 
-def is_overdue(status: str | None, matches: Iterable[Mapping[str, Any]], deadline: float, now: float) -> bool:
+def is_overdue(status: str | None, matches: Iterable[JsonObject], deadline: float, now: float) -> bool:
     """A bucket nobody has answered yet (still ``new``) past its first-advice deadline."""
     return effective_status(status, matches) == "new" and now > deadline

@@ -14,11 +14,12 @@ are removed afterwards (``crashhub.retention.apply``).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
 from crashhub.errors import ApiError, StoreError
+from crashhub.model import JsonObject
 from crashhub.store import Store
 from crashhub.store.base import TokenRecord
 from crashhub.web.api._deps import Admin, Ctx, HubStore, actor, principal_after
@@ -39,7 +40,7 @@ def jobs(
     _tok: Annotated[TokenRecord, Depends(principal_after("read", _jobs_query))],
     store: HubStore,
     q: Annotated[tuple[str | None, int], Depends(_jobs_query)],
-) -> dict[str, Any]:
+) -> JsonObject:
     state, limit = q
     return {
         "depth": store.jobs.job_depth(),
@@ -63,7 +64,7 @@ def audit(
     _tok: Annotated[TokenRecord, Depends(principal_after("admin", _audit_query))],
     store: HubStore,
     limit: Annotated[int, Depends(_audit_query)],
-) -> dict[str, Any]:
+) -> JsonObject:
     return {
         "audit": [
             {"at": a.at, "actor": a.actor, "action": a.action, "target": a.target, "detail": a.detail}
@@ -72,7 +73,7 @@ def audit(
     }
 
 
-def _pin(store: Store, who: str, crash_id: str, on: bool) -> dict[str, Any]:
+def _pin(store: Store, who: str, crash_id: str, on: bool) -> JsonObject:
     c = store.crashes.get_crash(crash_id)
     if c is None:
         raise ApiError(404, f"no crash {crash_id!r}")
@@ -84,17 +85,17 @@ def _pin(store: Store, who: str, crash_id: str, on: bool) -> dict[str, Any]:
 
 
 @router.put("/api/v1/crashes/{crash_id}/pin", tags=["retention"])
-def pin_dump(tok: Admin, store: HubStore, crash_id: str) -> dict[str, Any]:
+def pin_dump(tok: Admin, store: HubStore, crash_id: str) -> JsonObject:
     return _pin(store, actor(tok), crash_id, True)
 
 
 @router.delete("/api/v1/crashes/{crash_id}/pin", tags=["retention"])
-def unpin_dump(tok: Admin, store: HubStore, crash_id: str) -> dict[str, Any]:
+def unpin_dump(tok: Admin, store: HubStore, crash_id: str) -> JsonObject:
     return _pin(store, actor(tok), crash_id, False)
 
 
 @router.delete("/api/v1/crashes/{crash_id}", tags=["retention"])
-def delete_crash(tok: Admin, ctx: Ctx, crash_id: str) -> dict[str, Any]:
+def delete_crash(tok: Admin, ctx: Ctx, crash_id: str) -> JsonObject:
     from crashhub.retention import apply
 
     store = ctx.hub.store
@@ -105,7 +106,7 @@ def delete_crash(tok: Admin, ctx: Ctx, crash_id: str) -> dict[str, Any]:
 
 
 @router.delete("/api/v1/hosts/{host}", tags=["retention"])
-def delete_host(tok: Admin, ctx: Ctx, host: str) -> dict[str, Any]:
+def delete_host(tok: Admin, ctx: Ctx, host: str) -> JsonObject:
     from crashhub.retention import apply
 
     if len(host) > 255:
@@ -118,7 +119,7 @@ def delete_host(tok: Admin, ctx: Ctx, host: str) -> dict[str, Any]:
 
 
 @router.get("/api/v1/retention", tags=["retention"])
-def retention(_tok: Admin, ctx: Ctx) -> dict[str, Any]:
+def retention(_tok: Admin, ctx: Ctx) -> JsonObject:
     from crashhub.retention import apply
     from crashhub.retention.policy import REASONS
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 
 from crashhub.errors import ApiError
+from crashhub.model import JsonObject
 from crashhub.store.base import TokenRecord
 from crashhub.web import auth
 from crashhub.web.api._deps import (
@@ -52,7 +53,7 @@ def list_crashes(
     _tok: Annotated[TokenRecord, Depends(principal_after("read", crash_query))],
     store: HubStore,
     q: Annotated[CrashQuery, Depends(crash_query)],
-) -> dict[str, Any]:
+) -> JsonObject:
     rows = store.crashes.list_crashes(
         host=q.host, kind=q.kind, bucket=q.bucket, since=parse_since(q.since), limit=q.limit, offset=q.offset
     )
@@ -60,8 +61,8 @@ def list_crashes(
 
 
 @router.get("/api/v1/crashes/{crash_id}")
-def get_crash(_tok: Reader, store: HubStore, crash_id: str) -> dict[str, Any]:
-    d: dict[str, Any] = crash_or_404(store, crash_id).to_dict()
+def get_crash(_tok: Reader, store: HubStore, crash_id: str) -> JsonObject:
+    d: JsonObject = crash_or_404(store, crash_id).to_dict()
     # "kb" is what matched when the crash arrived; "bucket_kb" what the knowledge base says now
     # (entries added or edited later are re-applied to every bucket).
     b = store.buckets.get_bucket(d["bucket"])
@@ -70,7 +71,7 @@ def get_crash(_tok: Reader, store: HubStore, crash_id: str) -> dict[str, Any]:
 
 
 @router.get("/api/v1/crashes/{crash_id}/files")
-def list_files(_tok: Reader, store: HubStore, crash_id: str) -> dict[str, Any]:
+def list_files(_tok: Reader, store: HubStore, crash_id: str) -> JsonObject:
     return {"files": crash_or_404(store, crash_id).to_dict()["files"]}
 
 

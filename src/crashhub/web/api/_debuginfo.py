@@ -8,12 +8,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from crashhub.errors import ApiError
+from crashhub.model import JsonObject
 from crashhub.web.api._deps import Admin, Ctx, HubStore, Reader, State
 
 router = APIRouter()
@@ -34,7 +34,7 @@ def analyze_now(_tok: Admin, ctx: Ctx, crash_id: str) -> JSONResponse:
 
 
 @router.get("/api/v1/debuginfo", tags=["debuginfo"])
-def debuginfo_list(_tok: Reader, store: HubStore, state: State) -> dict[str, Any]:
+def debuginfo_list(_tok: Reader, store: HubStore, state: State) -> JsonObject:
     kernels = [{"release": k.release, "build_id": next(iter(k.build_ids), None)}
                for k in store.hosts.list_kernels()]
     return {

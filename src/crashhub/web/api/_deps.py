@@ -17,6 +17,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from crashhub.errors import ApiError, InputError
+from crashhub.model import JsonObject
 from crashhub.store import Store
 from crashhub.store.base import CrashRecord, TokenRecord
 from crashhub.web import auth
@@ -160,7 +161,7 @@ def bucket_opts(ctx: Context) -> dict[str, Any]:
     }
 
 
-def crash_summary(d: dict[str, Any]) -> dict[str, Any]:
+def crash_summary(d: JsonObject) -> JsonObject:
     return {
         k: d[k]
         for k in (

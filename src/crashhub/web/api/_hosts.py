@@ -4,13 +4,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from crashhub.errors import ApiError
-from crashhub.model import HostReport
+from crashhub.model import HostReport, JsonObject
 from crashhub.web import auth, jsonbody
 from crashhub.web.api._deps import SAFE_NAME, Ctx, HubStore, Reader, State, Uploader, throttle
 
@@ -18,7 +16,7 @@ router = APIRouter(tags=["hosts"])
 
 
 @router.post("/api/v1/hosts/report")
-async def host_report(request: Request, tok: Uploader, ctx: Ctx, state: State) -> dict[str, Any]:
+async def host_report(request: Request, tok: Uploader, ctx: Ctx, state: State) -> JsonObject:
     store = ctx.hub.store
     await throttle(state.report_limit, tok, "host reports")
     body = await jsonbody.parse(request, ctx.settings.max_host_report_bytes, "max_host_report_bytes")
@@ -52,12 +50,12 @@ async def host_report(request: Request, tok: Uploader, ctx: Ctx, state: State) -
 
 
 @router.get("/api/v1/hosts")
-def hosts(_tok: Reader, store: HubStore) -> dict[str, Any]:
+def hosts(_tok: Reader, store: HubStore) -> JsonObject:
     return {"hosts": [h.to_dict() for h in store.hosts.list_hosts()]}
 
 
 @router.get("/api/v1/kernels")
-def kernels(_tok: Reader, ctx: Ctx) -> dict[str, Any]:
+def kernels(_tok: Reader, ctx: Ctx) -> JsonObject:
     from crashhub.jobs.handlers import find_vmlinux
 
     store = ctx.hub.store

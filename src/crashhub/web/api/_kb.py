@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from crashhub.errors import ApiError, KbError
+from crashhub.model import JsonObject
 from crashhub.store.base import TokenRecord
 from crashhub.web import jsonbody
 from crashhub.web.api._deps import Admin, Ctx, Reader, State, actor, throttle
@@ -21,21 +22,21 @@ router = APIRouter(tags=["kb"])
 _YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/plain")
 
 
-def _entry(e: Any) -> dict[str, Any]:
-    d: dict[str, Any] = e.to_dict()
+def _entry(e: Any) -> JsonObject:
+    d: JsonObject = e.to_dict()
     d["source"] = "starter" if (e.path or "").startswith("crashhub/kb/") else "local"
     return d
 
 
 @router.get("/api/v1/kb")
-def kb_list(_tok: Reader, ctx: Ctx) -> dict[str, Any]:
+def kb_list(_tok: Reader, ctx: Ctx) -> JsonObject:
     entries = [_entry(e) for e in ctx.kb.entries()]
     # Files in the KB directory that do not load (edited by hand): named with line and field.
     return {"entries": entries, "errors": [str(e) for e in ctx.kb.errors]}
 
 
 @router.get("/api/v1/kb/{entry_id}")
-def kb_get(_tok: Reader, ctx: Ctx, entry_id: str) -> dict[str, Any]:
+def kb_get(_tok: Reader, ctx: Ctx, entry_id: str) -> JsonObject:
     e = ctx.kb.get(entry_id)
     if e is None:
         raise ApiError(404, f"no knowledge-base entry {entry_id!r}")
@@ -71,14 +72,14 @@ async def kb_create(request: Request, tok: Admin, ctx: Ctx, state: State) -> JSO
 
 
 @router.put("/api/v1/kb/{entry_id}")
-async def kb_put(request: Request, tok: Admin, ctx: Ctx, state: State, entry_id: str) -> dict[str, Any]:
+async def kb_put(request: Request, tok: Admin, ctx: Ctx, state: State, entry_id: str) -> JsonObject:
     await throttle(state.kb_limit, tok, "knowledge-base writes")
     entry, changed = await _kb_write(request, tok, ctx, entry_id)
     return {"entry": _entry(entry), "buckets_changed": changed}
 
 
 @router.delete("/api/v1/kb/{entry_id}")
-async def kb_delete(tok: Admin, ctx: Ctx, state: State, entry_id: str) -> dict[str, Any]:
+async def kb_delete(tok: Admin, ctx: Ctx, state: State, entry_id: str) -> JsonObject:
     await throttle(state.kb_limit, tok, "knowledge-base writes")
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,79}", entry_id):
         raise ApiError(400, f"bad entry id {entry_id!r}")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from crashhub.errors import PageError
+from crashhub.model import JsonObject
 from crashhub.web.ui.base import UIState, harden, page
 
 router = APIRouter()
@@ -47,7 +48,7 @@ def weekly(request: Request, ui: UIState, format: str = "html") -> Response:
     return _report_response(render, doc, format, ui.lang(request), "weekly")
 
 
-def _report_response(render: Any, doc: dict[str, Any], fmt: str, lang: str, stem: str) -> Response:
+def _report_response(render: Any, doc: JsonObject, fmt: str, lang: str, stem: str) -> Response:
     # The headers of every other page (issue 14): the report shows the same crash data.  Its one
     # inline style is allowed by hash; nothing else loads, runs, frames it or submits from it.
     csp = (f"default-src 'none'; style-src {render.STYLE_HASH}; img-src data:; base-uri 'none'; "

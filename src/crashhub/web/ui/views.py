@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crashhub.analyze import Analysis, AnalysisRecord
+from crashhub.model import JsonObject
 from crashhub.store.workflow import kb_status
 
 __all__ = ["kb_status"]  # re-exported: the templates' KB status is the store's
@@ -106,7 +107,7 @@ class Line:
     guilty: bool
 
 
-def oops_excerpt(report: Mapping[str, Any] | None, limit: int = 80) -> list[Line]:
+def oops_excerpt(report: JsonObject | None, limit: int = 80) -> list[Line]:
     """The oops text with the guilty line(s) marked: the guilty frame's line, else the RIP's."""
     if not report:
         return []
@@ -127,7 +128,7 @@ def oops_excerpt(report: Mapping[str, Any] | None, limit: int = 80) -> list[Line
     return out
 
 
-def frames_of(report: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+def frames_of(report: JsonObject | None) -> list[dict[str, Any]]:
     if not report:
         return []
     fr = report.get("frames") or []
@@ -153,7 +154,7 @@ DUMP_FACT_KEYS = (
 )
 
 
-def dump_facts(facts: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+def dump_facts(facts: JsonObject | None) -> list[tuple[str, str]]:
     if not facts:
         return []
     out = []
@@ -167,7 +168,7 @@ def dump_facts(facts: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     return out
 
 
-def analysis_view(analysis: Mapping[str, Any] | None) -> dict[str, Any]:
+def analysis_view(analysis: JsonObject | None) -> dict[str, Any]:
     """Flatten the analysis job's record (rows of every age, through ``AnalysisRecord.from_dict``):
     status, stack, findings, sources and raw engine outputs."""
     if not analysis:
