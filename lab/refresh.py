@@ -98,7 +98,7 @@ def compare(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[str]:
 def adopt(run: LabRun, case: str) -> None:
     """Keep ``run``'s log as the case's log, with what the lab knew of it."""
     shutil.copyfile(run.path("rhel/vmcore-dmesg.txt"), KEPT / f"{case}.vmcore-dmesg.txt")
-    keys = ("release", "comm", "guilty_function", "culprit_function", "module")
+    keys = ("release", "comm", "guilty_function", "culprit_function", "earlier_functions", "module")
     m = run.manifest
     expected: dict[str, Any] = {k: m["expected"].get(k) for k in keys}
     expected.update(kind=m["kind"], kernel=m["kernel"]["key"], lab_version=m.get("lab_version"))

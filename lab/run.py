@@ -196,7 +196,7 @@ _SEE = " (see failed-<instance>-console.log beside the run directory)"
 
 # The first console line of any kind's crash (its time is the manifest's timings.panic).
 _FIRST_SIGN = (r"(Kernel panic - not syncing|Oops|BUG: |kernel BUG at|general protection|WARNING: CPU|"
-               r"stack guard page)")
+               r"stack guard page|Uhhuh\. NMI|rcu: INFO:)")
 
 
 def _panic_pid(spec: Kind, trig: re.Match[str] | None, panic_pid: re.Match[str] | None) -> int | None:
@@ -221,6 +221,20 @@ def _check_tools() -> None:
                           ("mkfs.ext4", "e2fsprogs"), ("debugfs", "e2fsprogs"), ("readelf", "binutils"),
                           ("make", "make"), ("gcc", "gcc"), ("ldd", "libc-bin")):
         tool(name, package)
+
+
+def _inject_nmi(g: Guest, spec: Kind, timeout: float) -> float | None:
+    """Raise an NMI in the guest once it is ready for one (the host stands in for a watchdog).
+
+    Returns when it was sent (seconds since QEMU started): the serial console never shows an NMI
+    panic (printk defers from NMI context and kexec comes first), so timings.panic stays unknown.
+    """
+    assert spec.nmi_after is not None
+    if g.wait_for(spec.nmi_after, timeout) is None:
+        return None  # the guest died first; the run fails on its log patterns with the console kept
+    time.sleep(spec.nmi_delay_s)
+    g.qmp("inject-nmi")
+    return round(time.monotonic() - g.started, 2)
 
 
 def _make(k: Kernel, spec: Kind, variant: str | None, instance: int, dest: Path) -> LabRun:
@@ -259,7 +273,8 @@ def _boot(k: Kernel, spec: Kind, variant: str | None, instance: int, *, work: Pa
     level = {"d23": 23, "large": 0}.get(variant or "", 31)
     cv = {"incomplete": "incomplete", "large": "large"}.get(variant or "", "default")
     comp = "none" if variant == "large" else "-l"
-    cmdline = "console=ttyS0" + (" crashkernel=256M" if mode == "kdump" else "")
+    cmdline = "console=ttyS0" + (" crashkernel=256M" if mode == "kdump" else "") + (
+        f" {spec.cmdline}" if spec.cmdline else "")
     # What RHEL's kdump.sysconfig appends for the capture kernel, minus what needs systemd.
     capture_cmdline = (f"console=ttyS0 irqpoll nr_cpus=1 reset_devices cgroup_disable=memory mce=off "
                        f"numa=off panic=10 transparent_hugepage=never novmcoredd "
@@ -289,6 +304,7 @@ def _boot(k: Kernel, spec: Kind, variant: str | None, instance: int, *, work: Pa
     timeout = spec.timeout_s + (600 if variant == "large" else 0)
     with Guest(kernel=k.vmlinuz, initrd=initrd, cmdline=cmdline, memory_mib=memory, cpus=2, disk=disk,
                qmp_dir=work) as g:
+        nmi_at = _inject_nmi(g, spec, timeout) if spec.nmi_after is not None else None
         if mode == "qemu":
             panicked = g.wait_for(r"---\[ end Kernel panic", timeout)
             if panicked is None:
@@ -314,6 +330,8 @@ def _boot(k: Kernel, spec: Kind, variant: str | None, instance: int, *, work: Pa
         accel = g.accel
     (work / "console.log").write_text(console.text())
     initrd.unlink()
+    if nmi_at is not None:
+        timings["nmi"] = nmi_at
 
     for name, pattern in (("boot", r"^LAB-T boot "), ("armed", r"^LAB-T armed "),
                           ("trigger", r"^LAB-T trigger "), ("capture_start", r"^LAB-T capture-start"),
@@ -369,6 +387,7 @@ def _boot(k: Kernel, spec: Kind, variant: str | None, instance: int, *, work: Pa
         "trigger_pid": int(trig.group(1)) if trig else None,
         "guilty_function": spec.guilty,
         "culprit_function": spec.culprit,
+        "earlier_functions": list(spec.earlier),
         "log_patterns": list(spec.log_patterns),
         "module": "crashmod" if spec.needs_module else None,
         "module_base": mods.group(1) if mods else None,
@@ -383,7 +402,10 @@ def _boot(k: Kernel, spec: Kind, variant: str | None, instance: int, *, work: Pa
         "kind": spec.name,
         "variant": variant,
         "instance": instance,
-        "trigger": {"command": spec.trigger, "description": spec.description, "sysctls": spec.sysctls},
+        "trigger": {"command": spec.trigger, "description": spec.description, "sysctls": spec.sysctls,
+                    "cmdline": spec.cmdline,
+                    "host_nmi": ({"after": spec.nmi_after, "delay_s": spec.nmi_delay_s}
+                                 if spec.nmi_after else None)},
         "capture": {"mode": mode, "dump_level": level if mode == "kdump" else None,
                     "compression": {"-l": "lzo", "none": "none"}[comp] if mode == "kdump" else None},
         "guest": {"accel": accel, "memory_mib": memory, "cpus": 2, "cmdline": cmdline,

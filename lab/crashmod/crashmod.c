@@ -19,6 +19,13 @@
 #include <linux/mutex.h>
 #include <linux/sched.h>
 #include <linux/string.h>
+#include <linux/smp.h>
+#include <linux/irqflags.h>
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/page_ref.h>
+#include <linux/idr.h>
+#include <linux/spinlock.h>
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("crashhub crash lab: crash the kernel on demand");
@@ -138,6 +145,110 @@ static void crashmod_start_spinner(bool rcu)
 		pr_err("crashmod: kthread_run failed\n");
 }
 
+/* The CPU the irqs-off spinner runs on: the one the writer then waits for. */
+static int crashmod_irqoff_cpu = -1;
+
+static int crashmod_irqoff_spin(void *arg)
+{
+	/*
+	 * A hard lockup: interrupts off, so the CPU takes no IPI and no timer tick.
+	 * TCG has no PMU for the NMI watchdog; the lab injects an NMI from the host.
+	 */
+	local_irq_disable();
+	WRITE_ONCE(crashmod_irqoff_cpu, smp_processor_id());
+	for (;;)
+		cpu_relax();
+	return 0;
+}
+
+static void crashmod_ipi(void *arg)
+{
+}
+
+static noinline void crashmod_nmi(void)
+{
+	struct task_struct *t;
+	int cpu, me = get_cpu();
+
+	/*
+	 * The spinner goes on the other CPU (the lab pins the writer to CPU 0, where
+	 * the host's NMI lands); the writer then calls it and waits in csd_lock_wait.
+	 */
+	cpu = cpumask_any_but(cpu_online_mask, me);
+	put_cpu();
+	if (cpu >= nr_cpu_ids) {
+		pr_err("crashmod: nmi needs two CPUs\n");
+		return;
+	}
+	t = kthread_create(crashmod_irqoff_spin, NULL, "crashmod_irqoff");
+	if (IS_ERR(t))
+		return;
+	kthread_bind(t, cpu);
+	wake_up_process(t);
+	while (READ_ONCE(crashmod_irqoff_cpu) < 0)
+		msleep(10);
+	pr_info("crashmod: waiting for CPU %d\n", cpu);
+	smp_call_function_single(cpu, crashmod_ipi, NULL, 1);
+	/* Never printed; keeps the call from being a tail call, so crashmod_nmi stays on the stack. */
+	pr_info("crashmod: CPU %d answered\n", cpu);
+}
+
+static noinline void crashmod_bad_page(void)
+{
+	/*
+	 * Free a buffer whose head page still counts as mapped (as if it had been
+	 * vm_insert_page()d into a user mapping that is still there): the free
+	 * path's check reports "BUG: Bad page state" and taints the kernel 'B';
+	 * panic_on_taint=0x20 turns that into a panic, as a fleet may set it.
+	 * Order 4 (64 KiB), above PAGE_ALLOC_COSTLY_ORDER: such a page bypasses the
+	 * per-cpu lists, so it is checked at once. 6.1 without CONFIG_DEBUG_VM
+	 * checks an order-0..3 page only when its per-cpu list drains, later and
+	 * in another task. 6.12 checks only with check_pages_enabled, which
+	 * Debian's CONFIG_INIT_ON_ALLOC_DEFAULT_ON=y turns on.
+	 */
+	struct page *page = alloc_pages(GFP_KERNEL, 4);
+
+	if (!page)
+		return;
+	atomic_set(&page->_mapcount, 0);
+	__free_pages(page, 4);
+	/* Reached only without panic_on_taint; also keeps __free_pages() from being a tail call. */
+	pr_info("crashmod: bad page freed\n");
+}
+
+static DEFINE_SPINLOCK(crashmod_spinlock);
+
+static noinline void crashmod_atomic_sleep(void)
+{
+	/*
+	 * "BUG: scheduling while atomic": a sleep under a spinlock. Not fatal: the
+	 * scheduler prints its report, resets the preempt count and goes on; the
+	 * spin_unlock() then underflows the count and the writer faults on its
+	 * next user page fault (the lab writes from a subshell for that reason).
+	 */
+	spin_lock(&crashmod_spinlock);
+	msleep(1);
+	spin_unlock(&crashmod_spinlock);
+}
+
+static DEFINE_IDA(crashmod_ida);
+
+static noinline void crashmod_ida_double_free(void)
+{
+	/*
+	 * An API misuse the core kernel catches with its own WARN (lib/idr.c),
+	 * so the WARNING's "at" path and RIP are the kernel's, the caller ours.
+	 */
+	int id = ida_alloc(&crashmod_ida, GFP_KERNEL);
+
+	if (id < 0)
+		return;
+	ida_free(&crashmod_ida, id);
+	ida_free(&crashmod_ida, id);
+	/* Reached only without panic_on_warn; also keeps ida_free() from being a tail call. */
+	pr_info("crashmod: id %d freed twice\n", id);
+}
+
 static ssize_t crashmod_write(struct file *file, const char __user *ubuf,
 			      size_t count, loff_t *ppos)
 {
@@ -170,6 +281,14 @@ static ssize_t crashmod_write(struct file *file, const char __user *ubuf,
 		crashmod_start_spinner(false);
 	else if (!strcmp(kind, "rcu_stall"))
 		crashmod_start_spinner(true);
+	else if (!strcmp(kind, "nmi"))
+		crashmod_nmi();
+	else if (!strcmp(kind, "bad_page"))
+		crashmod_bad_page();
+	else if (!strcmp(kind, "atomic_sleep"))
+		crashmod_atomic_sleep();
+	else if (!strcmp(kind, "ida_double_free"))
+		crashmod_ida_double_free();
 	else
 		return -EINVAL;
 	return count;

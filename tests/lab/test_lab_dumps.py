@@ -34,7 +34,7 @@ CORE_KINDS = {(k, kind) for k, kind, variant, _ in CI_CORE if variant is None}
 def _kinds(kernel: str) -> list[Any]:
     return [pytest.param(kernel, k, id=f"{kernel}-{k}",
                          marks=() if (kernel, k) in CORE_KINDS else (pytest.mark.slow,))
-            for k in KINDS]
+            for k, spec in KINDS.items() if kernel in spec.kernels]
 
 
 def _head(path: Path, n: int = 16) -> bytes:
@@ -123,6 +123,11 @@ CRASH_PANIC = {
     "softlockup": r'PANIC: "Kernel panic - not syncing: softlockup: hung tasks"',
     "hung": r'PANIC: "Kernel panic - not syncing: hung_task: blocked tasks"',
     "oom": r'PANIC: "Kernel panic - not syncing: Out of memory',
+    "nmi": r'PANIC: "Kernel panic - not syncing: NMI: Not continuing"',
+    "nmi_idle": r'PANIC: "Kernel panic - not syncing: NMI: Not continuing"',
+    "bad_page": r'PANIC: "Kernel panic - not syncing: panic_on_taint set',
+    "atomic_sysrq": r'PANIC: "Kernel panic - not syncing: sysrq triggered crash"',
+    "warn_core": r'PANIC: "Kernel panic - not syncing: (kernel: )?panic_on_warn set',
 }
 
 

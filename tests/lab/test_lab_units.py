@@ -27,6 +27,8 @@ def test_every_kind_has_patterns_and_a_readme_row() -> None:
             re.compile(p)
         assert f"| {name} |" in text, f"{name} missing from lab/README.md's kind table"
         assert not k.needs_module or "/proc/crashmod" in k.trigger or k.needs_module is False
+        assert k.kernels and set(k.kernels) <= set(FAMILIES), name
+        assert k.nmi_after is None or re.compile(k.nmi_after)
 
 
 def test_logical_names_are_documented() -> None:
