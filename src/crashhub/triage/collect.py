@@ -1,0 +1,249 @@
+"""A report's lines: the header lines of a log, and the lines each report collects from its header on.
+
+Linear in the log: a ``str.find`` pass per scan anchor finds every header line; only the lines
+of reports are split into prefixes (the log itself is never split); every line is visited by at
+most one report, plus a bounded look-ahead for interleaved lines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from crashhub.triage.extract import may_start_stack
+from crashhub.triage.frames import CONTEXT_MARKERS, parse_frame
+from crashhub.triage.lines import Line, strip
+from crashhub.triage.oops import SCAN_ANCHORS, STACK_START_RE, Oops, find_oops
+from crashhub.triage.title import sanitize
+
+MAX_REPORT_LINES = 1500  # a lockdep report with held locks of many tasks stays under this
+JOIN_WINDOW = 40  # die() lines come within this many lines of the header that caused them
+MAX_GAP_SECONDS = 10.0  # one report is printed in one go; a longer pause means it ended
+NO_TRACE_LINES = 120  # a report with no stack section this far from its header is over
+MAX_HITS = 200_000  # header lines looked at; a log of nothing but headers stays linear and bounded
+
+_MODULE_TOKENS_RE = re.compile(r"^[\w\-]+(?:\([A-Z+\-]+\))?(?: [\w\-]+(?:\([A-Z+\-]+\))?)*\s*(?:\[.*\])?\s*$")
+_END_RE = re.compile(r"---\[ end (?:trace|Kernel panic)")
+PANIC = "Kernel panic - not syncing"
+_DELIBERATE_PANIC_RE = re.compile(r"not syncing: (?:sysrq triggered crash|SysRq : Trigger a crash)")
+
+
+@dataclass(slots=True)
+class Span:
+    oops: Oops
+    start: int
+    end: int
+    head: Line
+    lines: list[Line] = field(default_factory=list)
+    panic: str | None = None
+    interleaved: int = 0  # unrelated lines skipped inside the stack trace
+
+
+def line_index(text: str) -> list[tuple[int, int]]:
+    """(line number, offset) of every line holding a header, in order, one per line.
+
+    One ``str.find`` pass per header literal: CPython's substring search is far faster than an
+    alternation regexp over the whole log, and the number of hits is small in real logs.
+    """
+    hits: list[int] = []
+    for header in SCAN_ANCHORS:
+        pos = text.find(header)
+        while pos >= 0:
+            hits.append(pos)
+            if len(hits) > MAX_HITS:
+                break
+            pos = text.find(header, pos + 1)
+    hits.sort()
+    out: list[tuple[int, int]] = []
+    line_no = 0
+    last = 0
+    prev_line = -1
+    for pos in hits:
+        line_no += text.count("\n", last, pos)
+        last = pos
+        if line_no != prev_line:
+            out.append((line_no, pos))
+            prev_line = line_no
+    return out
+
+
+class Log:
+    """Lines of a log by number without splitting it all: a cursor moved with ``str.find``.
+
+    Reports touch a small part of a log; a 200 MB log split into millions of strings would cost
+    more memory and time than everything else together.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.lines = text.count("\n") + 1
+        self._j = 0  # the cursor: line self._j starts at offset self._pos
+        self._pos = 0
+
+    def __len__(self) -> int:
+        return self.lines
+
+    def seek(self, j: int, pos: int) -> None:
+        self._j, self._pos = j, pos
+
+    def following(self, j: int, stop: int) -> Iterator[tuple[int, str]]:
+        """Lines ``j+1 .. stop-1`` with their numbers; the cursor must be at line ``j``."""
+        text = self.text
+        if self._j != j:
+            self[j]  # move the cursor there
+        pos = text.find("\n", self._pos) + 1
+        j += 1
+        while pos > 0 and j < stop:
+            nl = text.find("\n", pos)
+            if nl < 0:
+                yield j, text[pos:]
+                return
+            yield j, text[pos:nl]
+            pos = nl + 1
+            j += 1
+
+    def __getitem__(self, j: int) -> str:
+        text = self.text
+        while self._j > j:
+            self._pos = text.rfind("\n", 0, self._pos - 1) + 1
+            self._j -= 1
+        while self._j < j:
+            nl = text.find("\n", self._pos)
+            if nl < 0:
+                raise IndexError(j)
+            self._pos = nl + 1
+            self._j += 1
+        end = text.find("\n", self._pos)
+        return text[self._pos : end if end >= 0 else len(text)]
+
+
+def collect(raw: Log, start: int, head: Line, oops: Oops, limit: int) -> Span:
+    span = Span(oops, start, start, head, [head])
+    context = head.caller
+    cpu_traceback = False
+    last_ts = head.timestamp
+    frames_seen = False
+    in_trace = False
+    stop = min(len(raw), start + MAX_REPORT_LINES, limit)
+    for j, line in raw.following(start, stop):
+        ln = strip(j, line)
+        text = ln.text
+        if ln.foreign:
+            continue
+        if (
+            context is not None
+            and ln.caller is not None
+            and ln.caller != context
+            and not (cpu_traceback and ln.caller.startswith("C"))
+        ):
+            continue
+        prev = span.lines[-1]
+        if (
+            prev.text.startswith("Modules linked in:")
+            and _MODULE_TOKENS_RE.match(text.strip())
+            and (text.startswith(" ") or (head.stamped and not ln.stamped))
+        ):
+            # A long module list wraps (printk cut lines at 1 KiB before Linux 3.5; print_modules
+            # breaks lines itself in some distribution kernels).
+            span.lines[-1] = Line(
+                prev.lineno,
+                prev.text + " " + text.strip(),
+                prev.timestamp,
+                prev.caller,
+                prev.level,
+                prev.stamped,
+            )
+            continue
+        if head.stamped and not ln.stamped and text:
+            # Console noise between kernel lines (a program's own output on the same serial port).
+            continue
+        if ln.timestamp is not None and last_ts is not None and ln.timestamp - last_ts > MAX_GAP_SECONDS:
+            break
+        if ln.timestamp is not None:
+            last_ts = ln.timestamp
+        if "Sending NMI from CPU" in text:
+            cpu_traceback = True
+        if "---[ end " in text and _END_RE.search(text):
+            span.lines.append(ln)
+            span.end = j
+            return span
+        if _has_anchor(text):
+            other = find_oops(text)
+            if other is not None:
+                if other.interleaves:
+                    continue
+                if other.header == "Kernel panic":
+                    if _DELIBERATE_PANIC_RE.search(text):
+                        break  # SysRq-c is a crash of its own, never the consequence of this report
+                    if span.panic is None:
+                        span.panic = panic_text(text)
+                elif (
+                    not (other.joins and j - start <= JOIN_WINDOW)
+                    and not (oops.prelude and j - start <= 10)
+                    and not (other is oops and oops.header == "INFO:" and "blocked for more than" not in text)
+                ):
+                    break
+        if not in_trace and j - start > NO_TRACE_LINES:
+            break
+        if may_start_stack(text) and STACK_START_RE.search(text):
+            in_trace = True
+        elif in_trace:
+            is_frame = parse_frame(text) is not None or text.strip() in CONTEXT_MARKERS
+            if is_frame:
+                frames_seen = True
+            elif frames_seen and text and not text[0].isspace() and not _continues(text):
+                # An unrelated message after frames: the report is over, unless frames resume
+                # right after it (another source's line interleaved into the trace).
+                if not _frames_follow(raw, j + 1, stop):
+                    break
+                span.interleaved += 1
+                continue
+        span.lines.append(ln)
+        if text.strip():
+            span.end = j
+    while len(span.lines) > 1 and span.lines[-1].lineno > span.end:
+        span.lines.pop()  # blank lines after the last line of the report are not part of it
+    return span
+
+
+_CONTINUATION_RE = re.compile(
+    r"^(?:Code:|RIP:|EIP:|RSP:|R[A-Z0-9]{1,2}:|E[A-Z]{2}:|CR2:|FS:|DS:|Modules linked in|Kernel Offset|"
+    r"---\[|irq event stamp|hardirqs|softirqs|Allocated|Freed|Last potentially|Second to last|The buggy|"
+    r"Memory state|Uninit was|Local variable|page:|flags:|raw:|page dumped|page_owner|Disabling lock|"
+    r"Dumping ftrace|Showing all locks|\d+ locks? held by|INFO: lockdep|CPU: |Hardware name|Workqueue:|"
+    r"Call Trace|Call trace|NMI backtrace|Sending NMI|Kernel panic|Rebooting|Bytes b4|Object |Redzone |"
+    r"Padding |Tainted:|x\d+ *:|sp :|pc :|lr :|pstate:|==+|NIP|LR |MSR|GPR|CFAR|Instruction dump|"
+    r"Krnl|Last Breaking|\(stack is not available\)|unreferenced object|comm |hex dump|backtrace|"
+    r"Exception stack|Stack:|Backtrace|Function entered|Process |Pid: |Mem-Info|Node |DMA|Normal|"
+    r"Free swap|Total swap|\d+ pages|Tasks state|\[ *pid *\]|\[ *\d+\]|oom-kill|Out of memory|"
+    r"rcu: |\s*\(detected by|\s*\(t=|task:|Not tainted)"
+)
+
+
+# A user-space program's syslog tag ("name[pid]: ") before a header: the kernel never prints one there.
+QUOTED_RE = re.compile(r"\s*[\w.\-/@]+\[\d+\]: ")
+_ANCHOR_RE = re.compile("|".join(re.escape(a) for a in SCAN_ANCHORS))
+
+
+def _has_anchor(text: str) -> bool:
+    """Whether a line may hold a header: a cheap test before the table's own."""
+    return _ANCHOR_RE.search(text) is not None
+
+
+def _frames_follow(raw: Log, j: int, stop: int, look: int = 4) -> bool:
+    for k in range(j, min(stop, j + look)):
+        t = strip(k, raw[k]).text
+        if parse_frame(t) is not None or t.strip() in CONTEXT_MARKERS:
+            return True
+    return False
+
+
+def _continues(text: str) -> bool:
+    return bool(_CONTINUATION_RE.match(text))
+
+
+def panic_text(text: str) -> str:
+    i = text.find(PANIC)
+    return sanitize(text[i:] if i >= 0 else text)
+
