@@ -127,6 +127,7 @@ def build(span: Span, total_lines: int, release: tuple[str, str] | None) -> Cras
     head = span.head
     lines = _title_lines(span)
     report_text = "\n".join(lines)[:MAX_REPORT_CHARS]
+    lines += [ln.text for ln in span.borrowed]
     hpos = head.text.find(span.oops.header)
     head_text = head.text[hpos:] if hpos >= 0 else head.text
     fmt, groups = choose_format(span.oops, head.text, report_text)
@@ -155,7 +156,7 @@ def build(span: Span, total_lines: int, release: tuple[str, str] | None) -> Cras
     if _TIMESTAMP_IN_TITLE_RE.search(head_text):
         corrupted = "interleaved: another line's timestamp inside the header line"
     frames, cut = _trace(span.lines)
-    if corrupted is None and fmt is not None and not fmt.no_stack and not frames and fmt.stack is not None:
+    if corrupted is None and fmt is not None and not fmt.no_stack and not (frames or span.borrowed) and fmt.stack:
         corrupted = "no stack trace in the report"
     if corrupted is None and cut and span.end == total_lines - 1:
         corrupted = "truncated: the log ends inside the stack trace"

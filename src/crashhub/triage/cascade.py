@@ -25,6 +25,7 @@ DELIBERATE = frozenset({"sysrq"})
 # Reports that are no symptom of a bug of their own: the OOM report before panic_on_oom's panic is
 # the same event (the panic names it better), an allocation failure is a victim, "other" unknown.
 NOT_A_FIRST_SYMPTOM = frozenset({"oom", "alloc_failure", "other", "panic", "reboot"})
+_ADJACENT_LINES = 3  # a report cut by another: the other's header follows (a blank line or two between)
 
 
 def primary(reports: list[CrashReport]) -> int:
@@ -103,3 +104,21 @@ def _fold(span: Span, prev: Span) -> bool:
     prev.lines.extend(span.lines)
     prev.end = span.end
     return True
+
+
+def raised_inside(outer: Span, report: CrashReport, inner: Span) -> bool:
+    """Was ``inner`` raised while ``outer`` was being printed?
+
+    ``outer`` stops before its stack (no frame of its own) because ``inner`` starts right after it,
+    in the same task or on the same CPU (the printk caller id says so), within a second: the kernel
+    was still inside the code printing ``outer`` when it reported ``inner``, so ``inner``'s stack is
+    ``outer``'s stack too (syzkaller 502: the RCU stall dump raised a WARNING; 657: lockdep hit a
+    GPF while printing its report).  Without caller ids nothing says whose lines these are.
+    """
+    if report.frames or report.guilty is not None or outer.borrowed:
+        return False
+    if outer.head.caller is None or outer.head.caller != inner.head.caller:
+        return False
+    if inner.start - outer.end > _ADJACENT_LINES:
+        return False
+    return 0.0 <= _seconds_apart(outer, inner) <= CASCADE_SECONDS

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Literal
 
 from crashhub.triage.extract import may_start_stack
 from crashhub.triage.frames import CONTEXT_MARKERS, parse_frame
@@ -38,6 +39,9 @@ class Span:
     lines: list[Line] = field(default_factory=list)
     panic: str | None = None
     interleaved: int = 0  # unrelated lines skipped inside the stack trace
+    # The lines of a report raised while this one was being printed (``cascade.raised_inside``):
+    # its stack is this report's stack too, read when this report's own lines end before theirs.
+    borrowed: list[Line] = field(default_factory=list)
 
 
 def line_index(text: str) -> list[tuple[int, int]]:
@@ -169,21 +173,11 @@ def collect(raw: Log, start: int, head: Line, oops: Oops, limit: int) -> Span:
             span.end = j
             return span
         if _has_anchor(text):
-            other = find_oops(text)
-            if other is not None:
-                if other.interleaves:
-                    continue
-                if other.header == "Kernel panic":
-                    if _DELIBERATE_PANIC_RE.search(text):
-                        break  # SysRq-c is a crash of its own, never the consequence of this report
-                    if span.panic is None:
-                        span.panic = panic_text(text)
-                elif (
-                    not (other.joins and j - start <= JOIN_WINDOW)
-                    and not (oops.prelude and j - start <= 10)
-                    and not (other is oops and oops.header == "INFO:" and "blocked for more than" not in text)
-                ):
-                    break
+            action = _other_header(span, text, j, in_trace)
+            if action == "skip":
+                continue
+            if action == "end":
+                break
         if not in_trace and j - start > NO_TRACE_LINES:
             break
         if may_start_stack(text) and STACK_START_RE.search(text):
@@ -207,6 +201,41 @@ def collect(raw: Log, start: int, head: Line, oops: Oops, limit: int) -> Span:
     return span
 
 
+def _other_header(span: Span, text: str, j: int, in_trace: bool) -> Literal["keep", "skip", "end"]:
+    """What a line holding a header does to the report being collected: it is one of its lines
+    ("keep"), another task's message printed in its middle ("skip"), or the start of the next
+    report ("end")."""
+    other = find_oops(text)
+    if other is None:
+        return "keep"
+    if other.interleaves:
+        return "skip"
+    if other.header == "Kernel panic":
+        if _DELIBERATE_PANIC_RE.search(text):
+            return "end"  # SysRq-c is a crash of its own, never the consequence of this report
+        if span.panic is None:
+            span.panic = panic_text(text)
+        return "keep"
+    near = j - span.start
+    # A die() line ("Oops: 0000 [#1]") belongs to the header before it: within a few lines, or
+    # however far while no stack has begun (other sources' lines, without caller ids to tell them
+    # apart, may come between the header and its die line: KernelCI's linux_boot_005, 44 lines).
+    if other.joins and (near <= JOIN_WINDOW or not in_trace):
+        return "keep"
+    if span.oops.prelude and near <= 10:
+        return "keep"
+    if other is span.oops and other.header == "INFO:" and "blocked for more than" not in text:
+        return "keep"
+    # A header that starts no report where it stands is part of this report's text: arm64's die()
+    # line "Internal error: Oops - BUG: 00000000f2000800 [#1]" after "kernel BUG at ...!" names
+    # "BUG:" in its middle, where no format of that header reads it.
+    return "end" if _starts_report(other, text) else "keep"
+
+
+def _starts_report(oops: Oops, text: str) -> bool:
+    return text.lstrip().startswith(oops.header) or any(f.title_re.search(text) for f in oops.formats)
+
+
 _CONTINUATION_RE = re.compile(
     r"^(?:Code:|RIP:|EIP:|RSP:|R[A-Z0-9]{1,2}:|E[A-Z]{2}:|CR2:|FS:|DS:|Modules linked in|Kernel Offset|"
     r"---\[|irq event stamp|hardirqs|softirqs|Allocated|Freed|Last potentially|Second to last|The buggy|"
@@ -217,7 +246,9 @@ _CONTINUATION_RE = re.compile(
     r"Krnl|Last Breaking|\(stack is not available\)|unreferenced object|comm |hex dump|backtrace|"
     r"Exception stack|Stack:|Backtrace|Function entered|Process |Pid: |Mem-Info|Node |DMA|Normal|"
     r"Free swap|Total swap|\d+ pages|Tasks state|\[ *pid *\]|\[ *\d+\]|oom-kill|Out of memory|"
-    r"rcu: |\s*\(detected by|\s*\(t=|task:|Not tainted)"
+    r"rcu: |\s*\(detected by|\s*\(t=|task:|Not tainted|"
+    # arm's words under "Exception stack(0x814fbfb0 to 0x814fbff8)": "bfa0: 00000000 00000000 ...".
+    r"[0-9a-f]{4}: +[0-9a-f]{8}(?: |$))"
 )
 
 

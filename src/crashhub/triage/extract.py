@@ -28,6 +28,9 @@ from crashhub.triage.oops import (
 _FRAME_RES = (
     re.compile(expand(r"^ *(?:{{PC}} ){0,2}{{FUNC}}")),
     re.compile(expand(r"^ *{{PC}} \(([a-zA-Z0-9_.]+)\) from {{PC}} \({{FUNC}}")),
+    # old arm with offsets ("[<c01b46b0>] (do_raw_spin_lock+0x100/0x144) from [<c02f6724>] (...)"):
+    # the callee; the caller is the next line's callee.
+    re.compile(expand(r"^ *{{PC}} \({{FUNC}}")),
     # arm 5.x+ ("callee from caller+0x10/0x14"): the callee is the frame.
     re.compile(r"^ *([a-zA-Z0-9_]+)(?:\.[a-z0-9.]+)? from [a-zA-Z0-9_.]+\+0x"),
     # ppc64 ELFv1 dot-symbols (".func+0x1/0x2") and s390 "([<addr>] func+0x..)".

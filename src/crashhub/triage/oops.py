@@ -47,14 +47,19 @@ FRAMES = "<frames>"
 
 RIP_RE = re.compile(
     expand(
-        r"(?:IP|NIP|pc |PC is at):? (?:(?:[0-9]+:)?(?:{{PC}} +){0,2}{{FUNC}}|(?:[0-9]+:)?0x[0-9a-f]+"
+        # Beyond syzkaller's: i386 2.6's "EIP is at func+0x4d/0xab" (its "EIP: 0060:[<c04ac80f>]
+        # EFLAGS:" line names no function) and ppc64 ELFv1's ".func" ("NIP [d00...] .func+0x18c/0x220").
+        r"(?:IP is at|IP|NIP|pc |PC is at):? (?:(?:[0-9]+:)?(?:{{PC}} +){0,2}\.?{{FUNC}}|(?:[0-9]+:)?0x[0-9a-f]+"
         r"|(?:[0-9]+:)?{{PC}} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))"
         # s390 (no syzkaller equivalent):
         # "Krnl PSW : 0704c00180000000 000003ff801f0a3e (crashmod_init+0x3e/..."
         r"|Krnl PSW : [0-9a-f]+ [0-9a-f]+ \({{FUNC}}"
     )
 )
-CALL_TRACE_RE = re.compile(r"Call (?:T|t)race:|Backtrace:")
+# arm32's unwinder prints no "Call trace:" line: its first frame, unwind_backtrace itself (old
+# "[<c0014990>] (unwind_backtrace+0x0/0xf4) from ...", 5.x+ "unwind_backtrace from show_stack+0x18"),
+# opens the section.
+CALL_TRACE_RE = re.compile(r"Call (?:T|t)race:|Backtrace:|^ *(?:\[<[0-9a-f]+>\] \()?unwind_backtrace\b")
 # Lines that open a stack section: a frame list after one belongs to that section.
 STACK_START_RE = re.compile(
     r"Call (?:T|t)race|Allocated:|Allocated by task [0-9]+:|Freed:|Freed by task [0-9]+:"

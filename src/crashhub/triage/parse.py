@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from crashhub.model import CrashReport
 from crashhub.triage.build import build
-from crashhub.triage.cascade import cause, primary
+from crashhub.triage.cascade import cause, primary, raised_inside
 from crashhub.triage.collect import QUOTED_RE, Log, Span, collect, line_index
 from crashhub.triage.fields import banner
 from crashhub.triage.lines import decode, strip
@@ -56,6 +56,10 @@ def parse(data: bytes | str) -> list[CrashReport]:
             # A false start (a program quoting a title, a collector's header): it hides nothing;
             # the scan goes on from the next line, where a real report may begin.
             continue
+        last = len(spans) - 1
+        if last in built and raised_inside(spans[last], built[last], span):
+            spans[last].borrowed = span.lines  # the report cut short is named from this one's stack
+            built[last] = build(spans[last], len(raw), release) or built[last]
         built[len(spans)] = report
         spans.append(span)
         consumed = span.end
