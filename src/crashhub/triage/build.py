@@ -156,7 +156,8 @@ def build(span: Span, total_lines: int, release: tuple[str, str] | None) -> Cras
     if _TIMESTAMP_IN_TITLE_RE.search(head_text):
         corrupted = "interleaved: another line's timestamp inside the header line"
     frames, cut = _trace(span.lines)
-    if corrupted is None and fmt is not None and not fmt.no_stack and not (frames or span.borrowed) and fmt.stack:
+    needs_stack = fmt is not None and fmt.stack is not None and not fmt.no_stack
+    if corrupted is None and needs_stack and not (frames or span.borrowed):
         corrupted = "no stack trace in the report"
     if corrupted is None and cut and span.end == total_lines - 1:
         corrupted = "truncated: the log ends inside the stack trace"

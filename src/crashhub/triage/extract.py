@@ -64,12 +64,12 @@ def _append(names: list[str], m: re.Match[str] | None, skip: re.Pattern[str]) ->
             names.append(g)
 
 
-def _pick(names: list[str], extractor: str | None) -> str:
-    if not names:
-        return ""
+def _pick(names: list[str], extractor: str | None, rip: str) -> str:
     stripped = [strip_prefix(n) for n in names]
     if extractor == "stall":
-        return _stall(stripped)
+        return _stall(stripped, rip)
+    if not names:
+        return ""
     if extractor == "hang":
         return _hang(stripped)
     if extractor == "overflow":
@@ -84,6 +84,7 @@ def _walk(
 ) -> tuple[list[str], bool]:
     results: list[str] = []
     names: list[str] = []
+    rip = ""  # the function on the first RIP line, skip list or not (see _stall)
     ok = True
     pos = 0
     n = len(lines)
@@ -91,7 +92,7 @@ def _walk(
     i = 0
     while True:
         if i == len(parts) or (parts[i] == FRAMES and stacks > 0):
-            frame = _pick(names, extractor)
+            frame = _pick(names, extractor, rip)
             if not frame:
                 frame, ok = "corrupted", False
             results.append(frame)
@@ -133,6 +134,8 @@ def _walk(
                 m = pre.search(ln)
                 if m is not None:
                     _append(names, m, skip)
+                    if part == RIP and not rip:
+                        rip = next((g for g in m.groups() if g), "")
                     break
             i += 1
     return results, ok
@@ -231,13 +234,24 @@ STALL_ANCHORS = re.compile(
 )
 
 
-def _stall(frames: list[str]) -> str:
-    prev = frames[0]
+def _stall(frames: list[str], rip: str = "", single: bool = True) -> str:
+    """The looping function: the frame just before the first dispatch point.
+
+    The stalled CPU's RIP line names the function it was executing.  When a dispatch point is the
+    first kept frame (a kthread's own function spinning, "kthread" right below it, the RIP's name
+    dropped by the format's skip list, as "rcu" drops rcutorture's rcu_torture_stall), or when the
+    RIP is all the report has (its trace lost), that function is the answer; only the global skip
+    list (lock primitives and the like, whose caller is in the trace) keeps it out.
+    """
+    rip = strip_prefix(rip) if rip and not _skip_re(()).search(rip) else ""
+    prev = ""
     for f in frames:
         if STALL_ANCHORS.search(f):
-            return "smp_call_function" if "smp_call_function" in f else prev
+            # With neither, syzkaller's answer: the dispatch point (its pkg/report does so).
+            return "smp_call_function" if "smp_call_function" in f else prev or rip or f
         prev = f
-    return ""
+    # No dispatch point: one candidate is the answer; several mean a trace cut too early to tell.
+    return (frames[0] if frames else rip) if single and len(frames) <= 1 else ""
 
 
 def _overflow(frames: list[str]) -> str:
@@ -249,7 +263,8 @@ def _overflow(frames: list[str]) -> str:
         run = run + 1 if cur == prev else 1
         if run >= 3:
             return cur
-    return _stall(frames)
+    # Where the guard page was hit is no looping function: a lone frame names nothing.
+    return _stall(frames, single=False)
 
 
 _HANG_ANCHORS = {

@@ -49,7 +49,8 @@ RIP_RE = re.compile(
     expand(
         # Beyond syzkaller's: i386 2.6's "EIP is at func+0x4d/0xab" (its "EIP: 0060:[<c04ac80f>]
         # EFLAGS:" line names no function) and ppc64 ELFv1's ".func" ("NIP [d00...] .func+0x18c/0x220").
-        r"(?:IP is at|IP|NIP|pc |PC is at):? (?:(?:[0-9]+:)?(?:{{PC}} +){0,2}\.?{{FUNC}}|(?:[0-9]+:)?0x[0-9a-f]+"
+        r"(?:IP is at|IP|NIP|pc |PC is at):? (?:(?:[0-9]+:)?(?:{{PC}} +){0,2}\.?{{FUNC}}"
+        r"|(?:[0-9]+:)?0x[0-9a-f]+"
         r"|(?:[0-9]+:)?{{PC}} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))"
         # s390 (no syzkaller equivalent):
         # "Krnl PSW : 0704c00180000000 000003ff801f0a3e (crashmod_init+0x3e/..."
