@@ -33,6 +33,7 @@ KIND = {
     "rcu_stall": "rcu_stall",
     "stack_overflow": "stack_overflow",
     "uaf": "gpf",
+    "bad_page": "bad_page",
 }
 # Where the lab's expectation and the log part ways, and why we follow the log.
 NOTES = {

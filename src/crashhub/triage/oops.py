@@ -220,10 +220,14 @@ OOPSES: tuple[Oops, ...] = (
                 no_stack=True,),
             Format(r"BUG: Dentry .* still in use", "BUG: Dentry still in use in {1}", "bug",
                 report=r"BUG: Dentry .* still in use \([0-9]+\) \[(unmount) of ([^\]]+)\]",),
+            # With page_owner (syzkaller's kernels) the allocation stack names the page's owner;
+            # without it (distribution kernels) the caller of the page-freeing frames that found
+            # the bad state ("bad_page.cold, __free_pages_ok, crashmod_bad_page" on Debian 6.1).
             Format(r"BUG: Bad page (state|cache)", "BUG: Bad page {1} in {frame}", "bad_page", stack=Stack(
-                    (r"page last allocated", FRAMES), skip=("(free|put|get|update|release)_page",
-                        "free_unref", "^_*folio", "truncate_inode_pages", "page_frag_free", "alloc", "vmap",
-                        "page_owner",),),),
+                    (r"page last allocated", FRAMES), parts2=(CALL_TRACE, FRAMES),
+                    skip=("(free|put|get|update|release)_page", "free_unref", "^_*folio",
+                        "truncate_inode_pages", "page_frag_free", "alloc", "vmap", "page_owner", "^bad_page$",
+                        "^free_pcp_prepare$", "^free_tail_page", "^_*free_one_page$", "^check_new_page",),),),
             Format(r"BUG: Bad page map", "BUG: Bad page map", "bad_page"),
             Format(r"BUG: workqueue lockup", "BUG: workqueue lockup", "workqueue_lockup", no_stack=True),
             Format(r"BUG: sleeping function called from invalid context at (.*)",
