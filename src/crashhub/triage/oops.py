@@ -145,6 +145,9 @@ def _warning(*skip: str) -> Stack:
     )
 
 
+# The sleep primitives an atomic-context sleep goes through: the bug is their caller, which slept
+# holding a spinlock or with preemption off (Debian 6.1: "schedule_timeout, msleep, crashmod_...").
+_SLEEPS = ("^msleep", "^usleep_range", "^ssleep$", "^fsleep$", "^schedule_hrtimeout")
 _SYZ_LOCKDEP = ("process_one_work", "flush_workqueue", "drain_workqueue", "destroy_workqueue")
 _BAD_ACCESS = "BUG: unable to handle kernel"
 
@@ -203,7 +206,7 @@ OOPSES: tuple[Oops, ...] = (
             Format(r"BUG: .*still has locks held!", "BUG: still has locks held in {1}", "lockdep",
                 report=r"BUG: .*still has locks held!(?:.*\n)+?.*{{PC}} +{{FUNC}}",),
             Format(r"BUG: scheduling while atomic", "BUG: scheduling while atomic in {frame}", "atomic_sleep",
-                stack=_calltrace(skip=("schedule",)),),
+                stack=_calltrace(skip=("schedule", *_SLEEPS)),),
             Format(r"BUG: lock held when returning to user space",
                 "BUG: lock held when returning to user space in {1}", "lockdep", no_stack=True,
                 report=r"BUG: lock held when returning to user space(?:.*\n)+?"
@@ -232,7 +235,7 @@ OOPSES: tuple[Oops, ...] = (
             Format(r"BUG: workqueue lockup", "BUG: workqueue lockup", "workqueue_lockup", no_stack=True),
             Format(r"BUG: sleeping function called from invalid context at (.*)",
                 "BUG: sleeping function called from invalid context in {frame}", "atomic_sleep",
-                stack=_calltrace(),),
+                stack=_calltrace(skip=_SLEEPS),),
             Format(r"BUG: using ([a-z_]+)\(\) in preemptible",
                 "BUG: using {1}() in preemptible code in {frame}", "atomic_sleep", stack=_calltrace(
                     skip=("dump_stack", "preemption", "preempt", "debug_", "processor_id", "this_cpu")),),
