@@ -7,6 +7,7 @@ lines ``collect`` gathered.  Nothing raises: a damaged report comes back ``corru
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from crashhub.kernel import base_name
 from crashhub.model import CrashReport, Frame
@@ -65,6 +66,7 @@ def _fill(template: str, groups: tuple[str, ...], frames: list[str]) -> str:
     out = template
     for k, g in enumerate(groups, 1):
         out = out.replace(f"{{{k}}}", g)
+    out = out.replace("{in_frame}", f" in {frames[0]}" if frames else "")  # a frame the report may lack
     out = out.replace("{frame}", frames[0] if frames else "corrupted")
     out = out.replace("{frame2}", frames[1] if len(frames) > 1 else "corrupted")
     return re.sub(r"\{\d+\}", "", out)
@@ -168,7 +170,7 @@ def build(span: Span, total_lines: int, release: tuple[str, str] | None) -> Cras
         fatal = True  # a panic, or die() ("Oops: 0002 [#1]", "invalid opcode: 0000 [#1]") killed the task
     facts = read_facts([ln.text for ln in span.lines])
     rip = next((r for r in (parse_rip(ln.text) for ln in span.lines[:400]) if r is not None), None)
-    guilty = _guilty(title_frame(title) or (names[0] if names else None), rip, frames)
+    guilty = _guilty(title_frame(title) or (names[0] if names else None), rip, frames, span.lines)
     version = facts.version
     if release is not None and (facts.release is None or facts.release == release[0]):
         version = release[1] or version
@@ -220,12 +222,25 @@ def title_frame(title: str) -> str | None:
     return m.group(1)
 
 
-def _guilty(name: str | None, rip: Frame | None, frames: tuple[Frame, ...]) -> Frame | None:
-    """The guilty frame as a Frame: its name from the title or stack walk, its module from the trace."""
+def _guilty(
+    name: str | None, rip: Frame | None, frames: tuple[Frame, ...], lines: list[Line]
+) -> Frame | None:
+    """The guilty frame as a Frame: its name from the title or stack walk, its module from the trace
+    (or from the RIP line of another CPU's dump that names it)."""
     if not name or name == "corrupted":
         return None
-    for f in ((rip,) if rip else ()) + frames:
+    for f in _candidates(rip, frames, lines):
         if f.function and (base_name(f.function) == name or base_name(f.function).endswith(name)):
             return Frame(name, f.offset, f.size, f.module, f.address, f.reliable, f.context, f.file, f.line)
     return Frame(name)
+
+
+def _candidates(rip: Frame | None, frames: tuple[Frame, ...], lines: list[Line]) -> Iterator[Frame]:
+    if rip is not None:
+        yield rip
+    yield from frames
+    for ln in lines:  # only reached when the first stack section lacks the name: rare
+        f = parse_rip(ln.text) if "IP" in ln.text or "pc" in ln.text else None
+        if f is not None:
+            yield f
 

@@ -237,7 +237,8 @@ def _starts_report(oops: Oops, text: str) -> bool:
 
 
 _CONTINUATION_RE = re.compile(
-    r"^(?:Code:|RIP:|EIP:|RSP:|R[A-Z0-9]{1,2}:|E[A-Z]{2}:|CR2:|FS:|DS:|Modules linked in|Kernel Offset|"
+    r"^(?:Code:|RIP:|EIP:|RSP:|R[A-Z0-9]{1,2}:|E[A-Z]{2}:|CR2:|FS:|DS:|CS:|DR[0-7]:|PKRU:|Modules linked in|"
+    r"Kernel Offset|"
     r"---\[|irq event stamp|hardirqs|softirqs|Allocated|Freed|Last potentially|Second to last|The buggy|"
     r"Memory state|Uninit was|Local variable|page:|flags:|raw:|page dumped|page_owner|Disabling lock|"
     r"Dumping ftrace|Showing all locks|\d+ locks? held by|INFO: lockdep|CPU: |Hardware name|Workqueue:|"

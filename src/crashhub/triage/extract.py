@@ -13,6 +13,7 @@ import itertools
 import re
 
 from crashhub.kernel import SKIP, STRIP_PREFIXES, strip_prefix
+from crashhub.triage.cpus import nmi_culprit
 from crashhub.triage.oops import (
     CALL_TRACE,
     CALL_TRACE_RE,
@@ -143,13 +144,35 @@ def _walk(
 
 def extract_frames(lines: list[str], stack: Stack) -> tuple[list[str], bool]:
     """Guilty frame names (one per stack section) and whether every section gave one."""
+    if stack.extractor == "cpus":
+        culprit = nmi_culprit(lines)
+        return ([culprit] if culprit else []), True
     skip = _skip_re(stack.skip)
+    if stack.ignore:
+        lines = _without(lines, stack.ignore)
     frames, ok = _walk(lines, stack.parts, skip, stack.extractor)
     for alternative in (stack.parts2, stack.parts3):
         if ok or not alternative:
             break
         frames, ok = _walk(lines, alternative, skip, stack.extractor)
     return frames, ok
+
+
+def _without(lines: list[str], sections: tuple[tuple[str, str], ...]) -> list[str]:
+    """``lines`` less the sections ``Stack.ignore`` names."""
+    out: list[str] = []
+    end: re.Pattern[str] | None = None
+    for ln in lines:
+        if end is not None:
+            if not end.search(ln):
+                continue
+            end = None
+        opened = next((e for s, e in sections if _compile(s).search(ln)), None)
+        if opened is not None:
+            end = _compile(opened)
+            continue
+        out.append(ln)
+    return out
 
 
 # Dispatch points for stalls and lockups: the looping code is the frame just before one of these.

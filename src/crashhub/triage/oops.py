@@ -14,7 +14,9 @@ groups and ``{frame}``/``{frame2}`` from the stack, found as the ``Stack`` spec 
 
 The guilty frame is the first collected function that the global skip list (``classify``'s
 ``SKIP``) and the format's own ``skip`` do not match; ``extractor`` names a special rule
-(``stall``: the frame before a dispatch anchor, ``hang``: the waited-for function).
+(``stall``: the frame before a dispatch anchor, ``hang``: the waited-for function, ``cpus``: the
+busy CPU's function in an unknown NMI's CPU dumps).  ``{in_frame}`` is `` in FRAME`` when a frame
+was found and nothing otherwise (a report that may rightly name none).
 Placeholders ``{{PC}}``, ``{{FUNC}}``, ``{{SRC}}``, ``{{TASK}}`` are expanded by ``expand``.
 ``tests/triage/test_oops_table.py`` checks that no title regexp is shadowed by an earlier one.
 """
@@ -76,7 +78,10 @@ class Stack:
     parts2: tuple[str, ...] = ()  # tried when ``parts`` finds no frame
     parts3: tuple[str, ...] = ()  # tried when ``parts2`` finds none either
     skip: tuple[str, ...] = ()
-    extractor: str | None = None  # None | "stall" | "hang" | "overflow"
+    extractor: str | None = None  # None | "stall" | "hang" | "overflow" | "cpus" (cpus.py)
+    # Sections of the report the walk does not read: (regexp of the line opening one, of the
+    # line after its last), for dumps printed inside a report that are not its stack.
+    ignore: tuple[tuple[str, str], ...] = ()
 
 
 ANY_REPORT = ("*",)
@@ -148,6 +153,13 @@ def _warning(*skip: str) -> Stack:
 # The sleep primitives an atomic-context sleep goes through: the bug is their caller, which slept
 # holding a spinlock or with preemption off (Debian 6.1: "schedule_timeout, msleep, crashmod_...").
 _SLEEPS = ("^msleep", "^usleep_range", "^ssleep$", "^fsleep$", "^schedule_hrtimeout")
+# A stall report dumps the RCU grace-period kthread's stack when it is starved (since 4.x), and since
+# 5.9 the stack of the CPU where it last ran: neither is a stalled CPU's (syzkaller 718, 719: "All
+# QSes seen", no CPU stalled).  A stalled CPU's "NMI backtrace" may follow the first.
+_RCU_GP_DUMPS = (
+    (r"RCU grace-period kthread stack dump:", r"^rcu: |NMI backtrace for cpu|Sending NMI"),
+    (r"Stack dump where RCU GP kthread last ran:", r"^rcu: "),
+)
 _SYZ_LOCKDEP = ("process_one_work", "flush_workqueue", "drain_workqueue", "destroy_workqueue")
 _BAD_ACCESS = "BUG: unable to handle kernel"
 
@@ -374,7 +386,7 @@ OOPSES: tuple[Oops, ...] = (
                 # 5.x+ x86 (seen on 6.12): the stalled function is on the RIP line, the task
                 # stack below it has no timer-interrupt frame.
                 parts3=(RIP, CALL_TRACE, FRAMES),
-                    skip=("apic_timer_interrupt", "rcu"), extractor="stall",),),
+                    skip=("apic_timer_interrupt", "rcu"), extractor="stall", ignore=_RCU_GP_DUMPS),),
             Format(r"INFO: trying to register non-static key",
                 "INFO: trying to register non-static key in {frame}", "lockdep",
                 stack=_calltrace(skip=("stack", "lock", "IRQ")),),
@@ -535,8 +547,11 @@ OOPSES: tuple[Oops, ...] = (
     # Not a crash: the all-CPU backtrace a lockup or panic asks for.  Listed (and always suppressed)
     # so that its lines, which contain the "NMI" scan anchor, never end the report they belong to.
     Oops("NMI backtrace for cpu", (), suppress=(".",)),
-    Oops("Uhhuh. NMI received",
-        (Format(r"Uhhuh\. NMI received for unknown reason", "NMI: unknown reason", "nmi", no_stack=True),),),
+    # The CPUs' dumps say whether the NMI came to a hung machine (a CPU busy with IRQs off, or
+    # waiting for one) or to an idle one: two bugs, two buckets (cpus.py).
+    Oops("Uhhuh. NMI received", (
+            Format(r"Uhhuh\. NMI received for unknown reason", "NMI: unknown reason{in_frame}", "nmi",
+                no_stack=True, stack=Stack((), extractor="cpus"),),),),
     Oops("NMI: IOCK error", (Format(r"NMI: IOCK error", "NMI: IOCK error", "nmi", no_stack=True),)),
     Oops("NMI: PCI system error",
         (Format(r"NMI: PCI system error", "NMI: PCI system error (SERR)", "nmi", no_stack=True),),),
