@@ -37,6 +37,7 @@ KIND = {
     "atomic_sysrq": "sysrq",
     "nmi": "nmi",
     "nmi_idle": "nmi",
+    "warn_core": "warning",
 }
 # Lab kinds whose primary report is another kind's bug: SysRq-c after an earlier bug is the SysRq
 # crash (the earlier bug is a report of its own, tests/triage/test_two_reports.py).
