@@ -41,7 +41,6 @@ SYZKALLER_DISAGREE: dict[str, str] = {
     "consoles (KernelCI logs: 'WARNING: RO_VPD is uninitialized'), so an unknown WARNING needs a trace",
     "716": "SYZFAIL is syzkaller's own executor failing, not a kernel crash",
     "380": "ppc64 'interrupt' frames: syzkaller skips do_slb_fault by powerpc-only rules we lack",
-    "749": "Rust panic ('rust_kernel: panicked'): not in our table yet; we report the kernel BUG it causes",
 }
 SATYR_DISAGREE: dict[str, str] = {
     "rhbz-1040900-s390x-1": "satyr misses the s390 taint on the 'CPU: ... Tainted: GF W' line and the "

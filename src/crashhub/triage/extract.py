@@ -12,7 +12,7 @@ import functools
 import itertools
 import re
 
-from crashhub.kernel import SKIP, STRIP_PREFIXES, strip_prefix
+from crashhub.kernel import SKIP, STRIP_PREFIXES, demangle, strip_prefix
 from crashhub.triage.cpus import nmi_culprit
 from crashhub.triage.oops import (
     CALL_TRACE,
@@ -61,7 +61,7 @@ def _append(names: list[str], m: re.Match[str] | None, skip: re.Pattern[str]) ->
     if m is None:
         return
     for g in m.groups():
-        if g is not None and not skip.search(g):
+        if g is not None and not skip.search(g := demangle(g)):
             names.append(g)
 
 
@@ -136,7 +136,7 @@ def _walk(
                 if m is not None:
                     _append(names, m, skip)
                     if part == RIP and not rip:
-                        rip = next((g for g in m.groups() if g), "")
+                        rip = demangle(next((g for g in m.groups() if g), ""))
                     break
             i += 1
     return results, ok

@@ -7,6 +7,8 @@ Frame lines seen in real logs::
     i686            " [<c10349b9>] warn_slowpath_common+0x79/0x90"
     modules         " crashmod_init+0x16/0x1000 [crashmod]"  (6.x may add a build id: "[mod abc123]")
     symbolized      " dump_stack+0x194/0x257 lib/dump_stack.c:53"
+    Rust, C++       " _RNvNtCs9jEwPDbx20M_4core9panicking9panic_fmt+0x84/0x90" (kept demangled:
+                    "core::panicking::panic_fmt", crashhub.kernel.demangle)
     arm64           " el0_svc+0x28/0x34"  /  old: " [<ffffff8008085c1c>] dump_backtrace+0x0/0x1d0"
     arm (old)       " [<c0014990>] (unwind_backtrace+0x0/0xf4) from [<c005ccb8>] (__lock_acquire+0x14f8/..)"
     arm (5.x+)      " unwind_backtrace from show_stack+0x10/0x14"
@@ -20,6 +22,7 @@ from __future__ import annotations
 import functools
 import re
 
+from crashhub.kernel import demangle
 from crashhub.model import Frame
 
 _ADDR = r"\[<?(?:0x)?(?P<addr>[0-9a-f]+)>?\]"
@@ -90,7 +93,7 @@ def parse_frame(text: str, context: str = "task") -> Frame | None:
         m = ARM_OLD_RE.match(text)
         if m:
             return Frame(
-                m.group("func"),
+                demangle(m.group("func")),
                 int(m.group("off"), 16),
                 int(m.group("size"), 16),
                 m.group("mod"),
@@ -107,7 +110,7 @@ def parse_frame(text: str, context: str = "task") -> Frame | None:
             line = m.group("line")
             # ppc64 ELFv1 names code entry points ".func"; the function is "func".
             return Frame(
-                m.group("func").lstrip(".") or m.group("func"),
+                demangle(m.group("func").lstrip(".") or m.group("func")),
                 int(m.group("off"), 16),
                 int(m.group("size"), 16),
                 m.group("mod"),
@@ -119,7 +122,7 @@ def parse_frame(text: str, context: str = "task") -> Frame | None:
             )
         m = ARM_FROM_RE.match(text)
         if m:
-            return Frame(m.group("func"), None, None, None, None, True, context)
+            return Frame(demangle(m.group("func")), None, None, None, None, True, context)
     if " from " in text:
         m = _ARM_OLD_BARE_RE.match(text)
         if m:
@@ -139,7 +142,7 @@ def parse_rip(text: str) -> Frame | None:
     if m is None:
         return None
     return Frame(
-        m.group("func"),
+        demangle(m.group("func")),
         int(m.group("off"), 16),
         int(m.group("size"), 16),
         m.group("mod"),

@@ -160,6 +160,10 @@ _RCU_GP_DUMPS = (
     (r"RCU grace-period kthread stack dump:", r"^rcu: |NMI backtrace for cpu|Sending NMI"),
     (r"Stack dump where RCU GP kthread last ran:", r"^rcu: "),
 )
+# Rust's panic machinery between the panicking function and BUG(): the handler, core::panicking's
+# panic_fmt/panic_const_*_overflow/panic_bounds_check/unwrap_failed, the BUG() helper.
+_RUST = ("rust_begin_unwind", "^core::panicking::", "^core::(?:option|result)::unwrap_failed",
+         "^rust_helper_BUG$", "^__rustc::")
 _SYZ_LOCKDEP = ("process_one_work", "flush_workqueue", "drain_workqueue", "destroy_workqueue")
 _BAD_ACCESS = "BUG: unable to handle kernel"
 
@@ -507,6 +511,15 @@ OOPSES: tuple[Oops, ...] = (
                 "ubsan", stack=_calltrace(skip=("ubsan", "overflow")),),
             Format(r"UBSAN:", "UBSAN: {1} in {frame}", "ubsan", report=r"UBSAN: (.*?) in",
                 stack=_calltrace(skip=("ubsan", "overflow")),),),),
+    # Rust code's panic!() (overflow checks, unwrap() on None, slice bounds) goes to the kernel
+    # crate's handler: "rust_kernel: panicked at FILE:LINE:COL:" and the message on the next line
+    # (Rust 1.73+; before, "panicked at 'MESSAGE', FILE:LINE:COL"), then BUG() in rust_helper_BUG,
+    # whose "kernel BUG at rust/helpers/bug.c:7!" report joins this one.  The panicking function
+    # is the first frame under the panic machinery (names demangled: crashhub.kernel.demangle).
+    Oops("rust_kernel: panicked at", (
+            Format(r"rust_kernel: panicked at '(.*)', ", "{1} in {frame}", "bug", stack=_calltrace(_RUST)),
+            Format(r"rust_kernel: panicked at ", "{1} in {frame}", "bug", report=r"panicked at [^\n]*\n(.+)",
+                stack=_calltrace(_RUST),),), prelude=True,),
     Oops("Booting the kernel.",
         (Format(r"^Booting the kernel", "unexpected kernel reboot", "reboot", no_stack=True),),
         suppress=("Parsing ELF|Decompressing Linux|Unknown parameter '",),),
@@ -603,6 +616,7 @@ SCAN_ANCHORS: tuple[str, ...] = (
     "corruption",
     "Oops:",
     "page allocation failure:",
+    "rust_kernel: panicked",
 )
 HEADER_RE = re.compile("|".join(re.escape(h) for h in HEADERS))
 
