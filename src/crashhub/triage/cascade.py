@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from crashhub.model import CrashReport
 from crashhub.triage.build import choose_format
-from crashhub.triage.collect import MAX_REPORT_LINES, Span, panic_text
+from crashhub.triage.collect import BODY_RE, MAX_REPORT_LINES, Span, panic_text
 from crashhub.triage.oops import ANY_REPORT, Format
 
 CONSEQUENCE_WINDOW = 15  # "Kernel panic - not syncing: Fatal exception" after "---[ end trace"
@@ -34,11 +34,13 @@ def primary(reports: list[CrashReport]) -> int:
     The first splat is the one that matters: a sanitizer or lockdep report, a WARNING, printed
     moments before the oops that killed the task is its first symptom (KASAN, then the GPF the bad
     access led to).  Reports earlier than that are not pulled in: hours-old WARNINGs on a
-    production console are other bugs.  A deliberate crash (SysRq-c) stays the primary.
+    production console are other bugs.  A deliberate crash (SysRq-c) stays the primary.  A false
+    start (``said_nothing``) is never the primary while a report with a body is in the log.
     """
-    fatal = next((i for i, r in enumerate(reports) if r.fatal), None)
+    told = [i for i, r in enumerate(reports) if not said_nothing(r)] or list(range(len(reports)))
+    fatal = next((i for i in told if reports[i].fatal), None)
     if fatal is None:
-        return 0
+        return told[0]
     if reports[fatal].kind in DELIBERATE:
         return fatal
     first = fatal
@@ -47,9 +49,24 @@ def primary(reports: list[CrashReport]) -> int:
     return first
 
 
+def said_nothing(report: CrashReport) -> bool:
+    """A quoted header: behind someone's prefix, and no report after it (no frame, no faulting
+    function, no task line).
+
+    A program quoting a title through /dev/kmsg ("monitor: WARNING: CPU: 0 PID: 1 at ...") or a
+    collector's banner: listed, since it may be a crash cut to its first line, but it hides no
+    report that says where and who (issue 16, class 7).  A bare header cut to its first line is
+    a crash as syzkaller counts it (its cases 114, 154), and stays one.
+    """
+    if report.frames or report.rip is not None or report.guilty is not None:
+        return False
+    first, _, rest = report.text.partition("\n")
+    return not first.lstrip().startswith((report.message or "")[:16]) and not BODY_RE.search(rest)
+
+
 def _precedes(earlier: CrashReport, later: CrashReport) -> bool:
     """Is ``earlier`` part of the same cascade as ``later``: printed just before it, and not a reboot?"""
-    if earlier.kind in NOT_A_FIRST_SYMPTOM or later.kind == "reboot":
+    if earlier.kind in NOT_A_FIRST_SYMPTOM or later.kind == "reboot" or said_nothing(earlier):
         return False
     if earlier.timestamp is not None and later.timestamp is not None:
         return 0.0 <= later.timestamp - earlier.timestamp <= CASCADE_SECONDS

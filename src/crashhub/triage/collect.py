@@ -15,7 +15,7 @@ from typing import Literal
 from crashhub.triage.extract import may_start_stack
 from crashhub.triage.frames import CONTEXT_MARKERS, parse_frame
 from crashhub.triage.lines import Line, strip
-from crashhub.triage.oops import SCAN_ANCHORS, STACK_START_RE, Oops, find_oops
+from crashhub.triage.oops import SCAN_ANCHORS, STACK_START_RE, Format, Oops, find_oops
 from crashhub.triage.title import sanitize
 
 MAX_REPORT_LINES = 1500  # a lockdep report with held locks of many tasks stays under this
@@ -39,6 +39,8 @@ class Span:
     lines: list[Line] = field(default_factory=list)
     panic: str | None = None
     interleaved: int = 0  # unrelated lines skipped inside the stack trace
+    quoted: bool = False  # the header sits behind a prefix ("monitor: WARNING: ...") and needs a stack
+    body: bool = False  # a line of a report's body followed it: a task line, registers, a stack
     # The lines of a report raised while this one was being printed (``cascade.raised_inside``):
     # its stack is this report's stack too, read when this report's own lines end before theirs.
     borrowed: list[Line] = field(default_factory=list)
@@ -123,7 +125,12 @@ class Log:
 
 
 def collect(raw: Log, start: int, head: Line, oops: Oops, limit: int) -> Span:
-    span = Span(oops, start, start, head, [head])
+    # A header behind a prefix whose report needs a stack (not "CPU 0: Machine Check Exception").
+    fmt = _format_of(oops, head.text)
+    quoted = bool(head.text[: head.text.find(oops.header)].strip()) and fmt is not None and (
+        fmt.stack is not None and not fmt.no_stack
+    )
+    span = Span(oops, start, start, head, [head], quoted=quoted)
     context = head.caller
     cpu_traceback = False
     last_ts = head.timestamp
@@ -172,6 +179,8 @@ def collect(raw: Log, start: int, head: Line, oops: Oops, limit: int) -> Span:
             span.lines.append(ln)
             span.end = j
             return span
+        if not span.body and BODY_RE.search(text):
+            span.body = True
         if _has_anchor(text):
             action = _other_header(span, text, j, in_trace)
             if action == "skip":
@@ -208,6 +217,10 @@ def _other_header(span: Span, text: str, j: int, in_trace: bool) -> Literal["kee
     other = find_oops(text)
     if other is None:
         return "keep"
+    if span.quoted and not span.body and (other.interleaves or other.header == "Kernel panic"):
+        # A header behind someone's prefix that has said nothing of its own yet (a program quoting
+        # a title, class 7): the report that follows is not its own, nor the panic after it.
+        return "end"
     if other.interleaves:
         return "skip"
     if other.header == "Kernel panic":
@@ -225,17 +238,28 @@ def _other_header(span: Span, text: str, j: int, in_trace: bool) -> Literal["kee
     if span.oops.prelude and near <= 10:
         return "keep"
     if other is span.oops and other.header == "INFO:" and "blocked for more than" not in text:
-        return "keep"
+        # SLUB's "INFO: Allocated in ..." lines, a stall's second header line (syzkaller 57): this
+        # report's own; an INFO: report with a stack of another kind (an RCU stall after a hung
+        # task's header) is not.
+        fmt = _format_of(other, text)
+        if fmt is None or fmt.stack is None or fmt is _format_of(other, span.head.text):
+            return "keep"
     # A header that starts no report where it stands is part of this report's text: arm64's die()
     # line "Internal error: Oops - BUG: 00000000f2000800 [#1]" after "kernel BUG at ...!" names
     # "BUG:" in its middle, where no format of that header reads it.
     return "end" if _starts_report(other, text) else "keep"
 
 
+def _format_of(oops: Oops, text: str) -> Format | None:
+    return next((f for f in oops.formats if f.title_re.search(text)), None)
+
+
 def _starts_report(oops: Oops, text: str) -> bool:
     return text.lstrip().startswith(oops.header) or any(f.title_re.search(text) for f in oops.formats)
 
 
+# Lines of a report after its header: a task line, the hardware, a stack, registers.
+BODY_RE = re.compile(r"CPU: \d|Pid: \d|Hardware name:|Call [Tt]race|Backtrace:|RIP: |EIP: |pc : |NIP ")
 _CONTINUATION_RE = re.compile(
     r"^(?:Code:|RIP:|EIP:|RSP:|R[A-Z0-9]{1,2}:|E[A-Z]{2}:|CR2:|FS:|DS:|CS:|DR[0-7]:|PKRU:|Modules linked in|"
     r"Kernel Offset|"
@@ -256,6 +280,15 @@ _CONTINUATION_RE = re.compile(
 # A user-space program's syslog tag ("name[pid]: ") before a header: the kernel never prints one there.
 QUOTED_RE = re.compile(r"\s*[\w.\-/@]+\[\d+\]: ")
 _ANCHOR_RE = re.compile("|".join(re.escape(a) for a in SCAN_ANCHORS))
+
+
+def console_noise(raw: Log, head: Line) -> bool:
+    """A header line without the printk timestamp both its neighbours have: a program writing to
+    the same serial console (collect drops such lines inside a report for the same reason)."""
+    j = head.lineno
+    if head.stamped or j == 0 or j + 1 >= len(raw):
+        return False
+    return strip(j - 1, raw[j - 1]).stamped and strip(j + 1, raw[j + 1]).stamped
 
 
 def _has_anchor(text: str) -> bool:

@@ -122,6 +122,9 @@ class Oops:
     # A header whose details follow under another header a few lines on ("list_del corruption."
     # then "kernel BUG at lib/list_debug.c:53!" since Linux 4.x): the following header joins it.
     prelude: bool = False
+    # Printed by no printk (the boot decompressor's "Booting the kernel."): never timestamped, so an
+    # unstamped line among stamped ones is no console noise for it (``collect.console_noise``).
+    unstamped: bool = False
     suppress_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -522,7 +525,7 @@ OOPSES: tuple[Oops, ...] = (
                 stack=_calltrace(_RUST),),), prelude=True,),
     Oops("Booting the kernel.",
         (Format(r"^Booting the kernel", "unexpected kernel reboot", "reboot", no_stack=True),),
-        suppress=("Parsing ELF|Decompressing Linux|Unknown parameter '",),),
+        suppress=("Parsing ELF|Decompressing Linux|Unknown parameter '",), unstamped=True,),
     Oops("unregister_netdevice: waiting for", (
             Format(r"unregister_netdevice: waiting for (?:.*) to become free",
                 "unregister_netdevice: waiting for DEV to become free", "refcount", no_stack=True,),),

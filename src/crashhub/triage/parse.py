@@ -11,7 +11,7 @@ from __future__ import annotations
 from crashhub.model import CrashReport
 from crashhub.triage.build import build
 from crashhub.triage.cascade import cause, primary, raised_inside
-from crashhub.triage.collect import QUOTED_RE, Log, Span, collect, line_index
+from crashhub.triage.collect import QUOTED_RE, Log, Span, collect, console_noise, line_index
 from crashhub.triage.fields import banner
 from crashhub.triage.lines import decode, strip
 from crashhub.triage.oops import find_oops
@@ -43,7 +43,9 @@ def parse(data: bytes | str) -> list[CrashReport]:
             continue  # a reboot is only news in the middle of a console log, not at its start
         if not oops.formats and oops.suppress:
             continue
-        if QUOTED_RE.fullmatch(head.text[: head.text.find(oops.header)]):
+        if QUOTED_RE.fullmatch(head.text[: head.text.find(oops.header)]) or (
+            not oops.unstamped and console_noise(raw, head)
+        ):
             continue  # "prog[123]: BUG: ..." is a program's output quoting a title, not the kernel's
         span = collect(raw, idx, head, oops, len(raw))
         caused = cause(span, spans, built) if spans and span.oops.header == "Kernel panic" else None
