@@ -291,6 +291,55 @@ def console_noise(raw: Log, head: Line) -> bool:
     return strip(j - 1, raw[j - 1]).stamped and strip(j + 1, raw[j + 1]).stamped
 
 
+_EMBEDDED_STAMP_RE = re.compile(r"\[ *\d+\.\d+\]")
+REJOIN_LINES = 4  # the rest of a header cut by another CPU's output comes this soon
+
+
+def rejoin(raw: Log, head: Line, oops: Oops) -> Line:
+    """The header line whole again when another CPU's output cut it.
+
+    A console prints a record in pieces; another CPU's line can land in the middle, with its own
+    timestamp, and the record's rest follows on a line of its own without one::
+
+        [   21.140760] INFO: t[   21.140761] e1000e: eth0 NIC Link is Up      "INFO: t" + "ask sh:132 ..."
+        ask sh:132 blocked for more than 10 seconds.
+        [   21.140760] INFO: task                                           "INFO: task" + " sh:132 ..."
+        [   21.140761] e1000e: eth0 NIC Link is Up
+         sh:132 blocked for more than 10 seconds.
+
+    When the header's piece (up to another line's timestamp) joined with the first unstamped line
+    among the next few is read by a more specific format than the line as printed (by any format,
+    where no format read the line), that is the header; the other line's part is dropped.
+    """
+    if not head.stamped:
+        return head
+    m = _EMBEDDED_STAMP_RE.search(head.text, max(0, head.text.find(oops.header)))
+    rank = _rank(oops, head.text)
+    if m is None and rank < len(oops.formats) and _whole(oops.formats[rank]):
+        return head  # read by a format that takes no rest of the line: nothing was cut
+    piece = head.text[: m.start()] if m else head.text
+    if m is not None:  # cut for sure: the rest may read as well as the line did
+        rank = min(rank, _rank(oops, piece)) + 1
+    for j, line in raw.following(head.lineno, min(len(raw), head.lineno + 1 + REJOIN_LINES)):
+        ln = strip(j, line)
+        if ln.stamped or not ln.text.strip():
+            continue
+        if _rank(oops, piece + ln.text) < rank:
+            return head._replace(text=piece + ln.text)
+        break  # the first unstamped line is the rest, or nothing is
+    return head._replace(text=piece) if m else head
+
+
+def _whole(fmt: Format) -> bool:
+    """A format that reads a whole header: not a catch-all taking the line's rest, not "damaged"."""
+    return not fmt.corrupted and not fmt.title.endswith(".*)")
+
+
+def _rank(oops: Oops, text: str) -> int:
+    """The index of the first format that reads ``text`` (the most specific), else len(formats)."""
+    return next((i for i, f in enumerate(oops.formats) if f.title_re.search(text)), len(oops.formats))
+
+
 def _has_anchor(text: str) -> bool:
     """Whether a line may hold a header: a cheap test before the table's own."""
     return _ANCHOR_RE.search(text) is not None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from crashhub.model import CrashReport
 from crashhub.triage.build import build
 from crashhub.triage.cascade import cause, primary, raised_inside
-from crashhub.triage.collect import QUOTED_RE, Log, Span, collect, console_noise, line_index
+from crashhub.triage.collect import QUOTED_RE, Log, Span, collect, console_noise, line_index, rejoin
 from crashhub.triage.fields import banner
 from crashhub.triage.lines import decode, strip
 from crashhub.triage.oops import find_oops
@@ -47,6 +47,7 @@ def parse(data: bytes | str) -> list[CrashReport]:
             not oops.unstamped and console_noise(raw, head)
         ):
             continue  # "prog[123]: BUG: ..." is a program's output quoting a title, not the kernel's
+        head = rejoin(raw, head, oops)
         span = collect(raw, idx, head, oops, len(raw))
         caused = cause(span, spans, built) if spans and span.oops.header == "Kernel panic" else None
         if caused is not None:
