@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 PLACEHOLDERS = {
     "{{PC}}": r"\[<?(?:0x)?[0-9a-f]+>?\]",
     "{{FUNC}}": r"([a-zA-Z0-9_]+)(?:\.|\+)",
-    # Source paths may hold a Debian version: 6.12 builds under
-    # /build/reproducible-path/linux-6.12.117+deb12/ (and "~" appears in Debian versions too).
-    "{{SRC}}": r"([a-zA-Z0-9\-_/.+~]+\.[a-z]+:[0-9]+)",
+    # Source paths are whatever the build's directory was: Debian 6.12 builds under
+    # /build/reproducible-path/linux-6.12.117+deb12/, backports hold "~" ("~bpo12+1"), builders "@".
+    "{{SRC}}": r"([^\s:]+\.[a-zA-Z]+:[0-9]+)",
     "{{TASK}}": r".{0,100}?",
     "{{ADDR}}": r"0x[0-9a-f]+",
 }
@@ -314,6 +314,10 @@ OOPSES: tuple[Oops, ...] = (
             Format(r"WARNING: {{SRC}} at 0x\d+, CPU#\d+", "WARNING in {frame}", "warning", stack=_warning()),
             Format(r"WARNING: .* at {{SRC}} {{FUNC}}", "WARNING in {frame}", "warning", stack=_warning()),
             Format(r"WARNING: {{SRC}} at {{FUNC}}", "WARNING in {frame}", "warning", stack=_warning()),
+            # The caller unsymbolized ("at lib/idr.c:527 0xffffffffc0a01234", a module without
+            # symbols): the stack names the function; the path never makes the title.
+            Format(r"WARNING: CPU: [0-9]+ PID: [0-9]+ at {{SRC}}", "WARNING in {frame}", "warning",
+                stack=_warning()),
             Format(r"WARNING: \[.*\] {{SRC}} at {{FUNC}}.*", "WARNING in {frame}", "warning", stack=_warning()
             ),
             Format(r"WARNING: possible circular locking dependency detected", "possible deadlock in {frame}",
@@ -485,10 +489,10 @@ OOPSES: tuple[Oops, ...] = (
             Format(r"PANIC: double fault", "PANIC: double fault in {frame}", "double_fault",
                 stack=Stack((RIP,)), fatal=True,),), joins=True,),
     Oops("kernel BUG", (
-            Format(r"kernel BUG at mm/usercopy.c", "BUG: bad usercopy in {frame}", "usercopy",
+            Format(r"kernel BUG at (?:\S*/)?mm/usercopy\.c", "BUG: bad usercopy in {frame}", "usercopy",
                 stack=_calltrace(skip=("usercopy", "__check")), fatal=True,),
-            Format(r"kernel BUG at lib/list_debug.c", "BUG: corrupted list in {frame}", "list_corruption",
-                stack=_calltrace(), fatal=True,),
+            Format(r"kernel BUG at (?:\S*/)?lib/list_debug\.c", "BUG: corrupted list in {frame}",
+                "list_corruption", stack=_calltrace(), fatal=True,),
             Format(
                 r"kernel BUG at (.*)", "kernel BUG in {frame}", "bug", stack=_rip(skip=("^skb_",)), fatal=True
             ),),),
