@@ -19,6 +19,7 @@ from tests.labdata import LOGS
 
 from crashhub.classify import signature
 from crashhub.triage import parse
+from crashhub.triage.frames import parse_frame
 
 PREFIXES = (
     "/build/reproducible-path/linux-6.12.117+deb12/",
@@ -55,3 +56,9 @@ def test_kernel_bug_in_list_debug_under_a_build_path(corpus: Path) -> None:
     assert moved != text
     want = "BUG: corrupted list in nilfs_sysfs_delete_device_group"
     assert parse(moved)[0].title == parse(text)[0].title == want
+
+
+def test_a_symbolized_frame_under_a_build_path() -> None:
+    f = parse_frame(f" dump_stack+0x194/0x257 {PREFIXES[0]}lib/dump_stack.c:53")
+    assert f is not None and f.function == "dump_stack"
+    assert (f.file, f.line) == (f"{PREFIXES[0]}lib/dump_stack.c", 53)

@@ -30,7 +30,7 @@ FRAME_RE = re.compile(
     r"^\s*\(?(?:" + _ADDR + r"\s*)?(?:\[<?(?:0x)?[0-9a-f]+>?\]\s*)?(?P<q>\?\s+)?\(?"
     r"(?P<func>[A-Za-z0-9_.$]+)\+0x(?P<off>[0-9a-f]+)/0x(?P<size>[0-9a-f]+)"
     r"(?:\s+\[(?P<mod>[\w\-]+)(?:\s+[0-9a-fA-FA-Z]+)?\])?\)?"
-    r"(?:\s+(?P<file>[\w\-./]+\.[a-zS]+):(?P<line>\d+))?"
+    r"(?:\s+(?P<file>[\w\-./+~@]+\.[a-zS]+):(?P<line>\d+))?"  # "+": Debian's linux-6.12.117+deb12/
     r"(?P<rest>.*)$"
 )
 # arm 5.x+: "callee from caller+0x10/0x14"
