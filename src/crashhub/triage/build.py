@@ -14,9 +14,9 @@ from crashhub.model import CrashReport, Frame
 from crashhub.triage.collect import PANIC, Span
 from crashhub.triage.extract import extract_frames
 from crashhub.triage.fields import read_facts
+from crashhub.triage.formats import STACK_START_RE, Format, Oops
 from crashhub.triage.frames import CONTEXT_MARKERS, parse_frame, parse_rip, split_marker
 from crashhub.triage.lines import Line
-from crashhub.triage.oops import STACK_START_RE, Format, Oops
 from crashhub.triage.title import normalize, sanitize
 
 MAX_REPORT_CHARS = 256 * 1024  # bound for the multi-line report regexps

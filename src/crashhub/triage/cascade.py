@@ -11,7 +11,7 @@ from __future__ import annotations
 from crashhub.model import CrashReport
 from crashhub.triage.build import choose_format
 from crashhub.triage.collect import BODY_RE, MAX_REPORT_LINES, Span, panic_text
-from crashhub.triage.oops import ANY_REPORT, Format
+from crashhub.triage.formats import ANY_REPORT, Format
 
 CONSEQUENCE_WINDOW = 15  # "Kernel panic - not syncing: Fatal exception" after "---[ end trace"
 # A panic_on_* panic finds its cause this far back: between a hung-task or soft-lockup report and

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from crashhub.triage.extract import may_start_stack
+from crashhub.triage.formats import STACK_START_RE, Format, Oops
 from crashhub.triage.frames import CONTEXT_MARKERS, parse_frame
 from crashhub.triage.lines import Line, strip
-from crashhub.triage.oops import SCAN_ANCHORS, STACK_START_RE, Format, Oops, find_oops
+from crashhub.triage.oops import SCAN_ANCHORS, find_oops
 from crashhub.triage.title import sanitize
 
 MAX_REPORT_LINES = 1500  # a lockdep report with held locks of many tasks stays under this

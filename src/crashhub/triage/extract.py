@@ -14,7 +14,7 @@ import re
 
 from crashhub.kernel import SKIP, STRIP_PREFIXES, demangle, strip_prefix
 from crashhub.triage.cpus import nmi_culprit
-from crashhub.triage.oops import (
+from crashhub.triage.formats import (
     CALL_TRACE,
     CALL_TRACE_RE,
     FAULT_INJECTION_RE,
