@@ -229,18 +229,20 @@ def _guilty(
     (or from the RIP line of another CPU's dump that names it)."""
     if not name or name == "corrupted":
         return None
-    for f in _candidates(rip, frames, lines):
+    for f in ((rip,) if rip else ()) + frames:
         if f.function and (base_name(f.function) == name or base_name(f.function).endswith(name)):
+            return Frame(name, f.offset, f.size, f.module, f.address, f.reliable, f.context, f.file, f.line)
+    for f in _rip_lines(lines):
+        if f.function == name:
             return Frame(name, f.offset, f.size, f.module, f.address, f.reliable, f.context, f.file, f.line)
     return Frame(name)
 
 
-def _candidates(rip: Frame | None, frames: tuple[Frame, ...], lines: list[Line]) -> Iterator[Frame]:
-    if rip is not None:
-        yield rip
-    yield from frames
-    for ln in lines:  # only reached when the first stack section lacks the name: rare
-        f = parse_rip(ln.text) if "IP" in ln.text or "pc" in ln.text else None
-        if f is not None:
-            yield f
+def _rip_lines(lines: list[Line]) -> Iterator[Frame]:
+    """Every RIP line's frame: a guilty frame named from another section (another CPU's dump)."""
+    for ln in lines:
+        if "IP: " in ln.text or "pc : " in ln.text or "IP is at" in ln.text:
+            f = parse_rip(ln.text)
+            if f is not None:
+                yield f
 

@@ -40,8 +40,8 @@ class Span:
     lines: list[Line] = field(default_factory=list)
     panic: str | None = None
     interleaved: int = 0  # unrelated lines skipped inside the stack trace
-    quoted: bool = False  # the header sits behind a prefix ("monitor: WARNING: ...") and needs a stack
-    body: bool = False  # a line of a report's body followed it: a task line, registers, a stack
+    quoted: bool = False  # the header sits behind a prefix ("monitor: WARNING: ...")
+    body: bool = False  # (quoted only) a line of a report's body followed: a task line, registers...
     # The lines of a report raised while this one was being printed (``cascade.raised_inside``):
     # its stack is this report's stack too, read when this report's own lines end before theirs.
     borrowed: list[Line] = field(default_factory=list)
@@ -110,6 +110,21 @@ class Log:
             pos = nl + 1
             j += 1
 
+    def after(self, j: int, n: int) -> str:
+        """The text of the ``n`` lines after line ``j`` (newlines kept between them), in one slice."""
+        if self._j != j:
+            self[j]
+        text = self.text
+        start = text.find("\n", self._pos) + 1
+        if start == 0:
+            return ""
+        end = start
+        for _ in range(n):
+            end = text.find("\n", end) + 1
+            if end == 0:
+                return text[start:]
+        return text[start : end - 1]
+
     def __getitem__(self, j: int) -> str:
         text = self.text
         while self._j > j:
@@ -126,12 +141,8 @@ class Log:
 
 
 def collect(raw: Log, start: int, head: Line, oops: Oops, limit: int) -> Span:
-    # A header behind a prefix whose report needs a stack (not "CPU 0: Machine Check Exception").
-    fmt = _format_of(oops, head.text)
-    quoted = bool(head.text[: head.text.find(oops.header)].strip()) and fmt is not None and (
-        fmt.stack is not None and not fmt.no_stack
-    )
-    span = Span(oops, start, start, head, [head], quoted=quoted)
+    prefixed = bool(head.text[: head.text.find(oops.header)].strip())
+    span = Span(oops, start, start, head, [head], quoted=prefixed)
     context = head.caller
     cpu_traceback = False
     last_ts = head.timestamp
@@ -180,8 +191,8 @@ def collect(raw: Log, start: int, head: Line, oops: Oops, limit: int) -> Span:
             span.lines.append(ln)
             span.end = j
             return span
-        if not span.body and BODY_RE.search(text):
-            span.body = True
+        if span.quoted and not span.body and BODY_RE.search(text):
+            span.body = True  # only a quoted header's report asks
         if _has_anchor(text):
             action = _other_header(span, text, j, in_trace)
             if action == "skip":
@@ -214,11 +225,17 @@ def collect(raw: Log, start: int, head: Line, oops: Oops, limit: int) -> Span:
 def _other_header(span: Span, text: str, j: int, in_trace: bool) -> Literal["keep", "skip", "end"]:
     """What a line holding a header does to the report being collected: it is one of its lines
     ("keep"), another task's message printed in its middle ("skip"), or the start of the next
-    report ("end")."""
+    report ("end").  A prefixed header whose report needs a stack (not "CPU 0: Machine Check
+    Exception") and has said nothing yet ends at a panic or an interleaving report."""
     other = find_oops(text)
     if other is None:
         return "keep"
-    if span.quoted and not span.body and (other.interleaves or other.header == "Kernel panic"):
+    if (
+        span.quoted
+        and not span.body
+        and (other.interleaves or other.header == "Kernel panic")
+        and _needs_stack(_format_of(span.oops, span.head.text))
+    ):
         # A header behind someone's prefix that has said nothing of its own yet (a program quoting
         # a title, class 7): the report that follows is not its own, nor the panic after it.
         return "end"
@@ -242,8 +259,9 @@ def _other_header(span: Span, text: str, j: int, in_trace: bool) -> Literal["kee
         # SLUB's "INFO: Allocated in ..." lines, a stall's second header line (syzkaller 57): this
         # report's own; an INFO: report with a stack of another kind (an RCU stall after a hung
         # task's header) is not.
-        fmt = _format_of(other, text)
-        if fmt is None or fmt.stack is None or fmt is _format_of(other, span.head.text):
+        if other.stack_title_re is None or not other.stack_title_re.search(text):
+            return "keep"
+        if _format_of(other, text) is _format_of(other, span.head.text):
             return "keep"
     # A header that starts no report where it stands is part of this report's text: arm64's die()
     # line "Internal error: Oops - BUG: 00000000f2000800 [#1]" after "kernel BUG at ...!" names
@@ -251,12 +269,16 @@ def _other_header(span: Span, text: str, j: int, in_trace: bool) -> Literal["kee
     return "end" if _starts_report(other, text) else "keep"
 
 
+def _needs_stack(fmt: Format | None) -> bool:
+    return fmt is not None and fmt.stack is not None and not fmt.no_stack
+
+
 def _format_of(oops: Oops, text: str) -> Format | None:
     return next((f for f in oops.formats if f.title_re.search(text)), None)
 
 
 def _starts_report(oops: Oops, text: str) -> bool:
-    return text.lstrip().startswith(oops.header) or any(f.title_re.search(text) for f in oops.formats)
+    return text.lstrip().startswith(oops.header) or bool(oops.any_title_re and oops.any_title_re.search(text))
 
 
 # Lines of a report after its header: a task line, the hardware, a stack, registers.
@@ -293,6 +315,7 @@ def console_noise(raw: Log, head: Line) -> bool:
 
 
 _EMBEDDED_STAMP_RE = re.compile(r"\[ *\d+\.\d+\]")
+_UNSTAMPED_START_RE = re.compile(r"(?:^|\n)(?!\[ *\d+\.\d+\])[^\n]")
 REJOIN_LINES = 4  # the rest of a header cut by another CPU's output comes this soon
 
 
@@ -315,20 +338,29 @@ def rejoin(raw: Log, head: Line, oops: Oops) -> Line:
     if not head.stamped:
         return head
     m = _EMBEDDED_STAMP_RE.search(head.text, max(0, head.text.find(oops.header)))
+    rest = _unstamped_after(raw, head.lineno)
+    if m is None and rest is None:
+        return head  # the usual case: nothing was cut, or nothing to join
     rank = _rank(oops, head.text)
     if m is None and rank < len(oops.formats) and _whole(oops.formats[rank]):
         return head  # read by a format that takes no rest of the line: nothing was cut
     piece = head.text[: m.start()] if m else head.text
     if m is not None:  # cut for sure: the rest may read as well as the line did
         rank = min(rank, _rank(oops, piece)) + 1
-    for j, line in raw.following(head.lineno, min(len(raw), head.lineno + 1 + REJOIN_LINES)):
-        ln = strip(j, line)
-        if ln.stamped or not ln.text.strip():
-            continue
-        if _rank(oops, piece + ln.text) < rank:
-            return head._replace(text=piece + ln.text)
-        break  # the first unstamped line is the rest, or nothing is
+    if rest is not None and _rank(oops, piece + rest) < rank:
+        return head._replace(text=piece + rest)
     return head._replace(text=piece) if m else head
+
+
+def _unstamped_after(raw: Log, j: int) -> str | None:
+    """The first unstamped, non-blank line among the few after line ``j`` (a cut record's rest)."""
+    if not _UNSTAMPED_START_RE.search(raw.after(j, REJOIN_LINES)):
+        return None  # the common case, in one search: every line after it starts with a stamp
+    for k, line in raw.following(j, min(len(raw), j + 1 + REJOIN_LINES)):
+        ln = strip(k, line)
+        if not ln.stamped and ln.text.strip():
+            return ln.text
+    return None
 
 
 def _whole(fmt: Format) -> bool:

@@ -28,10 +28,9 @@ from crashhub.triage.formats import (
 
 _FRAME_RES = (
     re.compile(expand(r"^ *(?:{{PC}} ){0,2}{{FUNC}}")),
-    re.compile(expand(r"^ *{{PC}} \(([a-zA-Z0-9_.]+)\) from {{PC}} \({{FUNC}}")),
-    # old arm with offsets ("[<c01b46b0>] (do_raw_spin_lock+0x100/0x144) from [<c02f6724>] (...)"):
-    # the callee; the caller is the next line's callee.
-    re.compile(expand(r"^ *{{PC}} \({{FUNC}}")),
+    # old arm: callee and caller; with offsets ("[<c01b46b0>] (do_raw_spin_lock+0x100/0x144) from
+    # [<c02f6724>] (...)") the callee alone, the caller being the next line's callee.
+    re.compile(expand(r"^ *{{PC}} \((?:([a-zA-Z0-9_.]+)\) from {{PC}} \({{FUNC}}|{{FUNC}})")),
     # arm 5.x+ ("callee from caller+0x10/0x14"): the callee is the frame.
     re.compile(r"^ *([a-zA-Z0-9_]+)(?:\.[a-z0-9.]+)? from [a-zA-Z0-9_.]+\+0x"),
     # ppc64 ELFv1 dot-symbols (".func+0x1/0x2") and s390 "([<addr>] func+0x..)".
@@ -57,12 +56,22 @@ def _skip_re(extra: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(SKIP + extra))
 
 
+_MANGLED = ("_Z", "_R")  # demangle's prefixes, tested inline: _append runs for every frame line
+
+
 def _append(names: list[str], m: re.Match[str] | None, skip: re.Pattern[str]) -> None:
     if m is None:
         return
     for g in m.groups():
-        if g is not None and not skip.search(g := demangle(g)):
+        if g is not None and not _skipped(skip, g := demangle(g) if g[:2] in _MANGLED else g):
             names.append(g)
+
+
+@functools.lru_cache(maxsize=16384)
+def _skipped(skip: re.Pattern[str], name: str) -> bool:
+    """Cached: the skip list is one alternation of ~250 patterns (several microseconds a search),
+    and the same few thousand names (dump_stack, do_syscall_64...) come back in every report."""
+    return skip.search(name) is not None
 
 
 def _pick(names: list[str], extractor: str | None, rip: str) -> str:
@@ -266,7 +275,7 @@ def _stall(frames: list[str], rip: str = "", single: bool = True) -> str:
     RIP is all the report has (its trace lost), that function is the answer; only the global skip
     list (lock primitives and the like, whose caller is in the trace) keeps it out.
     """
-    rip = strip_prefix(rip) if rip and not _skip_re(()).search(rip) else ""
+    rip = strip_prefix(rip) if rip and not _skipped(_skip_re(()), rip) else ""
     prev = ""
     for f in frames:
         if STALL_ANCHORS.search(f):

@@ -9,6 +9,7 @@ itself is ``oops.py``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 PLACEHOLDERS = {
@@ -36,7 +37,7 @@ RIP_RE = re.compile(
     expand(
         # Beyond syzkaller's: i386 2.6's "EIP is at func+0x4d/0xab" (its "EIP: 0060:[<c04ac80f>]
         # EFLAGS:" line names no function) and ppc64 ELFv1's ".func" ("NIP [d00...] .func+0x18c/0x220").
-        r"(?:IP is at|IP|NIP|pc |PC is at):? (?:(?:[0-9]+:)?(?:{{PC}} +){0,2}\.?{{FUNC}}"
+        r"(?:IP(?: is at)?|NIP|pc |PC is at):? (?:(?:[0-9]+:)?(?:{{PC}} +){0,2}\.?{{FUNC}}"
         r"|(?:[0-9]+:)?0x[0-9a-f]+"
         r"|(?:[0-9]+:)?{{PC}} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))"
         # s390 (no syzkaller equivalent):
@@ -111,6 +112,10 @@ class Oops:
     # unstamped line among stamped ones is no console noise for it (``collect.console_noise``).
     unstamped: bool = False
     suppress_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    # One search instead of one per format: does any format read a line, does any that needs a
+    # stack (the questions collecting a report asks of every header line inside it).
+    any_title_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    stack_title_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -118,3 +123,11 @@ class Oops:
             "suppress_re",
             re.compile("|".join(expand(s) for s in self.suppress)) if self.suppress else None,
         )
+        object.__setattr__(self, "any_title_re", _any(f.title for f in self.formats))
+        stacked = (f.title for f in self.formats if f.stack is not None and not f.no_stack)
+        object.__setattr__(self, "stack_title_re", _any(stacked))
+
+
+def _any(titles: Iterable[str]) -> re.Pattern[str] | None:
+    alternatives = [f"(?:{expand(t)})" for t in titles]
+    return re.compile("|".join(alternatives)) if alternatives else None

@@ -25,6 +25,8 @@ import re
 from crashhub.kernel import demangle
 from crashhub.model import Frame
 
+_MANGLED = ("_Z", "_R")  # demangle's prefixes, tested inline: every frame line comes through here
+
 _ADDR = r"\[<?(?:0x)?(?P<addr>[0-9a-f]+)>?\]"
 FRAME_RE = re.compile(
     r"^\s*\(?(?:" + _ADDR + r"\s*)?(?:\[<?(?:0x)?[0-9a-f]+>?\]\s*)?(?P<q>\?\s+)?\(?"
@@ -109,8 +111,9 @@ def parse_frame(text: str, context: str = "task") -> Frame | None:
             addr = m.group("addr")
             line = m.group("line")
             # ppc64 ELFv1 names code entry points ".func"; the function is "func".
+            func = m.group("func").lstrip(".") or m.group("func")
             return Frame(
-                demangle(m.group("func").lstrip(".") or m.group("func")),
+                demangle(func) if func[:2] in _MANGLED else func,
                 int(m.group("off"), 16),
                 int(m.group("size"), 16),
                 m.group("mod"),
