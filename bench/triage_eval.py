@@ -1,7 +1,7 @@
 """Agreement of crashhub.triage with the answers other tools give on the public corpus.
 
-Run: ``.venv/bin/python bench/triage_eval.py [--show-misses] [--half a|b]``.  Prints one line per
-corpus and figure.  On the syzkaller cases it scores what a user sees: the *primary* report
+Run: ``.venv/bin/python bench/triage_eval.py [--show-misses] [--half a|b] [--issue16]``.  Prints one
+line per corpus and figure.  On the syzkaller cases it scores what a user sees: the *primary* report
 (``crashes[0]`` of ``crashhub triage --json``, the one that names the bucket) and, separately, whether
 *any* report in the log gives syzkaller's answer; then a table per class of title.  ``--half`` keeps
 one stable half of the cases, so a fix made while looking at one half is checked on the other.
@@ -298,16 +298,39 @@ def eval_fwts(corpus: Path, show: bool) -> None:
     print(f"fwts: {len(reports) - warns} oopses (want 39), {warns} WARN_ON (want 1)")
 
 
+def eval_issue16(corpus: Path, show: bool) -> None:
+    """Issue 16's classes 2-10 (bench/issue16_cases.py): right answers per class, and per half."""
+    from issue16_cases import cases  # noqa: PLC0415 - only this table needs the lab's kept logs
+
+    right: dict[int, dict[str, list[int]]] = defaultdict(lambda: {"a": [0, 0], "b": [0, 0]})
+    for cls, name, text, check in cases(corpus):
+        miss = check(parse(text))
+        tally = right[cls][half(f"{cls}/{name}")]
+        tally[0] += miss is None
+        tally[1] += 1
+        if miss and show:
+            print(f"  class {cls} {name}: {miss}")
+    for cls in sorted(right):
+        a, b = right[cls]["a"], right[cls]["b"]
+        print(f"issue 16 class {cls:<2}  {a[1] + b[1]:>4} cases  right {_pct(a[0] + b[0], a[1] + b[1]):>17}  "
+              f"half a {_pct(*a):>17}  half b {_pct(*b):>17}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--show-misses", action="store_true")
     ap.add_argument("--half", choices=("a", "b"),
                     help="one half of the syzkaller cases (a stable split by name)")
+    ap.add_argument("--issue16", action="store_true",
+                    help="only the cases of issue 16's classes 2-10, each split in halves")
     args = ap.parse_args()
     corpus = corpus_dir()
     if corpus is None:
         print("corpus ../shared/corpus is absent", file=sys.stderr)
         return 2
+    if args.issue16:
+        eval_issue16(corpus, args.show_misses)
+        return 0
     eval_syzkaller(corpus, args.show_misses, args.half)
     eval_satyr(corpus, args.show_misses)
     eval_faf(corpus, args.show_misses)

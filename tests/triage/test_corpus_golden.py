@@ -40,14 +40,7 @@ SYZKALLER_DISAGREE: dict[str, str] = {
     "6": "a bare 'WARNING: foo' with no stack trace: firmware and drivers print such lines on production "
     "consoles (KernelCI logs: 'WARNING: RO_VPD is uninitialized'), so an unknown WARNING needs a trace",
     "716": "SYZFAIL is syzkaller's own executor failing, not a kernel crash",
-    "502": "the RCU stall report is cut by a WARNING+panic after 4 lines; syzkaller names the stall by the "
-    "panic's stack, we keep the stall as a truncated (corrupted) report and the WARNING as its own",
-    "549": "the RCU stall's stack belongs to another report that interrupts it; we do not borrow it",
-    "657": "the lockdep report is interrupted by a general protection fault; syzkaller names the "
-    "WARNING by the GPF's stack, we report the WARNING as truncated and the GPF separately",
-    "659": "list corruption report interrupted before its stack; syzkaller names the next report's frame",
     "380": "ppc64 'interrupt' frames: syzkaller skips do_slb_fault by powerpc-only rules we lack",
-    "749": "Rust panic ('rust_kernel: panicked'): not in our table yet; we report the kernel BUG it causes",
 }
 SATYR_DISAGREE: dict[str, str] = {
     "rhbz-1040900-s390x-1": "satyr misses the s390 taint on the 'CPU: ... Tainted: GF W' line and the "

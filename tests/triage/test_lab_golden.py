@@ -33,8 +33,9 @@ KIND = {
     "rcu_stall": "rcu_stall",
     "stack_overflow": "stack_overflow",
     "uaf": "gpf",
-    # A CPU stuck with interrupts off, seen through an NMI: a hard lockup, not an NMI from outside.
-    "nmi": "hard_lockup",
+    # A CPU stuck with interrupts off, stopped by an NMI from outside (a BMC's NMI button): the kernel
+    # says only "NMI: unknown reason"; the stuck function is named from the CPU dumps.
+    "nmi": "nmi",
     # The same NMI with both CPUs idle: nothing in the kernel is stuck.
     "nmi_idle": "nmi",
     "bad_page": "bad_page",

@@ -1,5 +1,5 @@
-"""The kernel's vocabulary, in one place: function names, the frame skip list, taint flags, releases
-and kdump's crash-directory layouts.
+"""The kernel's vocabulary, in one place: function names (clone suffixes, C++/Rust mangling), the frame
+skip list, taint flags, releases and kdump's crash-directory layouts.
 
 Pure (standard library only, no I/O): every other package (triage, classify, analyze, kb, dump,
 ingest, the agent) asks this one what a kernel name, letter or release means, so the answers agree.
@@ -14,6 +14,7 @@ from __future__ import annotations
 # TYPE_CHECKING as true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from crashhub.kernel._demangle import demangle
     from crashhub.kernel._functions import (
         SKIP,
         SKIP_GROUPS,
@@ -55,6 +56,7 @@ _WHERE = {
     "layout_of": "_layouts",
     "log_name": "_layouts",
     "parse_dir_name": "_layouts",
+    "demangle": "_demangle",
     "SKIP": "_functions",
     "SKIP_GROUPS": "_functions",
     "STRIP_PREFIXES": "_functions",
@@ -89,6 +91,7 @@ __all__ = [
     "base_name",
     "compile_skip",
     "crash_files",
+    "demangle",
     "is_dump_name",
     "is_incomplete",
     "is_kexec_log",

@@ -21,12 +21,12 @@ from __future__ import annotations
 import re
 
 # Everything from the first clone suffix on goes (the suffixes chain), or a static local's ".N".
-_SUFFIX_RE = re.compile(r"\.(?:isra|constprop|part|cold|lto_priv|llvm|localalias)(?:\.\d+)*.*$|\.\d+$")
+SUFFIX_RE = re.compile(r"\.(?:isra|constprop|part|cold|lto_priv|llvm|localalias)(?:\.\d+)*.*$|\.\d+$")
 
 
 def base_name(function: str) -> str:
     """``foo.isra.0``/``.constprop.3``/``.part.1``/``.cold``/``.llvm.123``/``.localalias`` -> ``foo``."""
-    return _SUFFIX_RE.sub("", function) if "." in function else function
+    return SUFFIX_RE.sub("", function) if "." in function else function
 
 
 SKIP_GROUPS: dict[str, tuple[str, ...]] = {

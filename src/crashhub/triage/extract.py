@@ -12,8 +12,9 @@ import functools
 import itertools
 import re
 
-from crashhub.kernel import SKIP, STRIP_PREFIXES, strip_prefix
-from crashhub.triage.oops import (
+from crashhub.kernel import SKIP, STRIP_PREFIXES, demangle, strip_prefix
+from crashhub.triage.cpus import nmi_culprit
+from crashhub.triage.formats import (
     CALL_TRACE,
     CALL_TRACE_RE,
     FAULT_INJECTION_RE,
@@ -27,7 +28,9 @@ from crashhub.triage.oops import (
 
 _FRAME_RES = (
     re.compile(expand(r"^ *(?:{{PC}} ){0,2}{{FUNC}}")),
-    re.compile(expand(r"^ *{{PC}} \(([a-zA-Z0-9_.]+)\) from {{PC}} \({{FUNC}}")),
+    # old arm: callee and caller; with offsets ("[<c01b46b0>] (do_raw_spin_lock+0x100/0x144) from
+    # [<c02f6724>] (...)") the callee alone, the caller being the next line's callee.
+    re.compile(expand(r"^ *{{PC}} \((?:([a-zA-Z0-9_.]+)\) from {{PC}} \({{FUNC}}|{{FUNC}})")),
     # arm 5.x+ ("callee from caller+0x10/0x14"): the callee is the frame.
     re.compile(r"^ *([a-zA-Z0-9_]+)(?:\.[a-z0-9.]+)? from [a-zA-Z0-9_.]+\+0x"),
     # ppc64 ELFv1 dot-symbols (".func+0x1/0x2") and s390 "([<addr>] func+0x..)".
@@ -53,20 +56,30 @@ def _skip_re(extra: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(SKIP + extra))
 
 
+_MANGLED = ("_Z", "_R")  # demangle's prefixes, tested inline: _append runs for every frame line
+
+
 def _append(names: list[str], m: re.Match[str] | None, skip: re.Pattern[str]) -> None:
     if m is None:
         return
     for g in m.groups():
-        if g is not None and not skip.search(g):
+        if g is not None and not _skipped(skip, g := demangle(g) if g[:2] in _MANGLED else g):
             names.append(g)
 
 
-def _pick(names: list[str], extractor: str | None) -> str:
-    if not names:
-        return ""
+@functools.lru_cache(maxsize=16384)
+def _skipped(skip: re.Pattern[str], name: str) -> bool:
+    """Cached: the skip list is one alternation of ~250 patterns (several microseconds a search),
+    and the same few thousand names (dump_stack, do_syscall_64...) come back in every report."""
+    return skip.search(name) is not None
+
+
+def _pick(names: list[str], extractor: str | None, rip: str) -> str:
     stripped = [strip_prefix(n) for n in names]
     if extractor == "stall":
-        return _stall(stripped)
+        return _stall(stripped, rip)
+    if not names:
+        return ""
     if extractor == "hang":
         return _hang(stripped)
     if extractor == "overflow":
@@ -81,6 +94,7 @@ def _walk(
 ) -> tuple[list[str], bool]:
     results: list[str] = []
     names: list[str] = []
+    rip = ""  # the function on the first RIP line, skip list or not (see _stall)
     ok = True
     pos = 0
     n = len(lines)
@@ -88,7 +102,7 @@ def _walk(
     i = 0
     while True:
         if i == len(parts) or (parts[i] == FRAMES and stacks > 0):
-            frame = _pick(names, extractor)
+            frame = _pick(names, extractor, rip)
             if not frame:
                 frame, ok = "corrupted", False
             results.append(frame)
@@ -130,6 +144,8 @@ def _walk(
                 m = pre.search(ln)
                 if m is not None:
                     _append(names, m, skip)
+                    if part == RIP and not rip:
+                        rip = demangle(next((g for g in m.groups() if g), ""))
                     break
             i += 1
     return results, ok
@@ -137,13 +153,35 @@ def _walk(
 
 def extract_frames(lines: list[str], stack: Stack) -> tuple[list[str], bool]:
     """Guilty frame names (one per stack section) and whether every section gave one."""
+    if stack.extractor == "cpus":
+        culprit = nmi_culprit(lines)
+        return ([culprit] if culprit else []), True
     skip = _skip_re(stack.skip)
+    if stack.ignore:
+        lines = _without(lines, stack.ignore)
     frames, ok = _walk(lines, stack.parts, skip, stack.extractor)
     for alternative in (stack.parts2, stack.parts3):
         if ok or not alternative:
             break
         frames, ok = _walk(lines, alternative, skip, stack.extractor)
     return frames, ok
+
+
+def _without(lines: list[str], sections: tuple[tuple[str, str], ...]) -> list[str]:
+    """``lines`` less the sections ``Stack.ignore`` names."""
+    out: list[str] = []
+    end: re.Pattern[str] | None = None
+    for ln in lines:
+        if end is not None:
+            if not end.search(ln):
+                continue
+            end = None
+        opened = next((e for s, e in sections if _compile(s).search(ln)), None)
+        if opened is not None:
+            end = _compile(opened)
+            continue
+        out.append(ln)
+    return out
 
 
 # Dispatch points for stalls and lockups: the looping code is the frame just before one of these.
@@ -228,13 +266,24 @@ STALL_ANCHORS = re.compile(
 )
 
 
-def _stall(frames: list[str]) -> str:
-    prev = frames[0]
+def _stall(frames: list[str], rip: str = "", single: bool = True) -> str:
+    """The looping function: the frame just before the first dispatch point.
+
+    The stalled CPU's RIP line names the function it was executing.  When a dispatch point is the
+    first kept frame (a kthread's own function spinning, "kthread" right below it, the RIP's name
+    dropped by the format's skip list, as "rcu" drops rcutorture's rcu_torture_stall), or when the
+    RIP is all the report has (its trace lost), that function is the answer; only the global skip
+    list (lock primitives and the like, whose caller is in the trace) keeps it out.
+    """
+    rip = strip_prefix(rip) if rip and not _skipped(_skip_re(()), rip) else ""
+    prev = ""
     for f in frames:
         if STALL_ANCHORS.search(f):
-            return "smp_call_function" if "smp_call_function" in f else prev
+            # With neither, syzkaller's answer: the dispatch point (its pkg/report does so).
+            return "smp_call_function" if "smp_call_function" in f else prev or rip or f
         prev = f
-    return ""
+    # No dispatch point: one candidate is the answer; several mean a trace cut too early to tell.
+    return (frames[0] if frames else rip) if single and len(frames) <= 1 else ""
 
 
 def _overflow(frames: list[str]) -> str:
@@ -246,7 +295,8 @@ def _overflow(frames: list[str]) -> str:
         run = run + 1 if cur == prev else 1
         if run >= 3:
             return cur
-    return _stall(frames)
+    # Where the guard page was hit is no looping function: a lone frame names nothing.
+    return _stall(frames, single=False)
 
 
 _HANG_ANCHORS = {

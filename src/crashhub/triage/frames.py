@@ -7,6 +7,8 @@ Frame lines seen in real logs::
     i686            " [<c10349b9>] warn_slowpath_common+0x79/0x90"
     modules         " crashmod_init+0x16/0x1000 [crashmod]"  (6.x may add a build id: "[mod abc123]")
     symbolized      " dump_stack+0x194/0x257 lib/dump_stack.c:53"
+    Rust, C++       " _RNvNtCs9jEwPDbx20M_4core9panicking9panic_fmt+0x84/0x90" (kept demangled:
+                    "core::panicking::panic_fmt", crashhub.kernel.demangle)
     arm64           " el0_svc+0x28/0x34"  /  old: " [<ffffff8008085c1c>] dump_backtrace+0x0/0x1d0"
     arm (old)       " [<c0014990>] (unwind_backtrace+0x0/0xf4) from [<c005ccb8>] (__lock_acquire+0x14f8/..)"
     arm (5.x+)      " unwind_backtrace from show_stack+0x10/0x14"
@@ -20,14 +22,17 @@ from __future__ import annotations
 import functools
 import re
 
+from crashhub.kernel import demangle
 from crashhub.model import Frame
+
+_MANGLED = ("_Z", "_R")  # demangle's prefixes, tested inline: every frame line comes through here
 
 _ADDR = r"\[<?(?:0x)?(?P<addr>[0-9a-f]+)>?\]"
 FRAME_RE = re.compile(
     r"^\s*\(?(?:" + _ADDR + r"\s*)?(?:\[<?(?:0x)?[0-9a-f]+>?\]\s*)?(?P<q>\?\s+)?\(?"
     r"(?P<func>[A-Za-z0-9_.$]+)\+0x(?P<off>[0-9a-f]+)/0x(?P<size>[0-9a-f]+)"
     r"(?:\s+\[(?P<mod>[\w\-]+)(?:\s+[0-9a-fA-FA-Z]+)?\])?\)?"
-    r"(?:\s+(?P<file>[\w\-./]+\.[a-zS]+):(?P<line>\d+))?"
+    r"(?:\s+(?P<file>[\w\-./+~@]+\.[a-zS]+):(?P<line>\d+))?"  # "+": Debian's linux-6.12.117+deb12/
     r"(?P<rest>.*)$"
 )
 # arm 5.x+: "callee from caller+0x10/0x14"
@@ -90,7 +95,7 @@ def parse_frame(text: str, context: str = "task") -> Frame | None:
         m = ARM_OLD_RE.match(text)
         if m:
             return Frame(
-                m.group("func"),
+                demangle(m.group("func")),
                 int(m.group("off"), 16),
                 int(m.group("size"), 16),
                 m.group("mod"),
@@ -106,8 +111,9 @@ def parse_frame(text: str, context: str = "task") -> Frame | None:
             addr = m.group("addr")
             line = m.group("line")
             # ppc64 ELFv1 names code entry points ".func"; the function is "func".
+            func = m.group("func").lstrip(".") or m.group("func")
             return Frame(
-                m.group("func").lstrip(".") or m.group("func"),
+                demangle(func) if func[:2] in _MANGLED else func,
                 int(m.group("off"), 16),
                 int(m.group("size"), 16),
                 m.group("mod"),
@@ -119,7 +125,7 @@ def parse_frame(text: str, context: str = "task") -> Frame | None:
             )
         m = ARM_FROM_RE.match(text)
         if m:
-            return Frame(m.group("func"), None, None, None, None, True, context)
+            return Frame(demangle(m.group("func")), None, None, None, None, True, context)
     if " from " in text:
         m = _ARM_OLD_BARE_RE.match(text)
         if m:
@@ -139,7 +145,7 @@ def parse_rip(text: str) -> Frame | None:
     if m is None:
         return None
     return Frame(
-        m.group("func"),
+        demangle(m.group("func")),
         int(m.group("off"), 16),
         int(m.group("size"), 16),
         m.group("mod"),

@@ -14,7 +14,9 @@ groups and ``{frame}``/``{frame2}`` from the stack, found as the ``Stack`` spec 
 
 The guilty frame is the first collected function that the global skip list (``classify``'s
 ``SKIP``) and the format's own ``skip`` do not match; ``extractor`` names a special rule
-(``stall``: the frame before a dispatch anchor, ``hang``: the waited-for function).
+(``stall``: the frame before a dispatch anchor, ``hang``: the waited-for function, ``cpus``: the
+busy CPU's function in an unknown NMI's CPU dumps).  ``{in_frame}`` is `` in FRAME`` when a frame
+was found and nothing otherwise (a report that may rightly name none).
 Placeholders ``{{PC}}``, ``{{FUNC}}``, ``{{SRC}}``, ``{{TASK}}`` are expanded by ``expand``.
 ``tests/triage/test_oops_table.py`` checks that no title regexp is shadowed by an earlier one.
 """
@@ -22,103 +24,43 @@ Placeholders ``{{PC}}``, ``{{FUNC}}``, ``{{SRC}}``, ``{{TASK}}`` are expanded by
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
-PLACEHOLDERS = {
-    "{{PC}}": r"\[<?(?:0x)?[0-9a-f]+>?\]",
-    "{{FUNC}}": r"([a-zA-Z0-9_]+)(?:\.|\+)",
-    # Source paths may hold a Debian version: 6.12 builds under
-    # /build/reproducible-path/linux-6.12.117+deb12/ (and "~" appears in Debian versions too).
-    "{{SRC}}": r"([a-zA-Z0-9\-_/.+~]+\.[a-z]+:[0-9]+)",
-    "{{TASK}}": r".{0,100}?",
-    "{{ADDR}}": r"0x[0-9a-f]+",
-}
-
-
-def expand(pattern: str) -> str:
-    for k, v in PLACEHOLDERS.items():
-        pattern = pattern.replace(k, v)
-    return pattern
-
-
-RIP = "<rip>"
-CALL_TRACE = "<call-trace>"
-FRAMES = "<frames>"
-
-RIP_RE = re.compile(
-    expand(
-        r"(?:IP|NIP|pc |PC is at):? (?:(?:[0-9]+:)?(?:{{PC}} +){0,2}{{FUNC}}|(?:[0-9]+:)?0x[0-9a-f]+"
-        r"|(?:[0-9]+:)?{{PC}} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))"
-        # s390 (no syzkaller equivalent):
-        # "Krnl PSW : 0704c00180000000 000003ff801f0a3e (crashmod_init+0x3e/..."
-        r"|Krnl PSW : [0-9a-f]+ [0-9a-f]+ \({{FUNC}}"
-    )
+from crashhub.triage.formats import (
+    ANY_REPORT,
+    CALL_TRACE,
+    CALL_TRACE_RE,
+    FAULT_INJECTION_RE,
+    FRAMES,
+    PLACEHOLDERS,
+    RIP,
+    RIP_RE,
+    STACK_START_RE,
+    Format,
+    Oops,
+    Stack,
+    expand,
 )
-CALL_TRACE_RE = re.compile(r"Call (?:T|t)race:|Backtrace:")
-# Lines that open a stack section: a frame list after one belongs to that section.
-STACK_START_RE = re.compile(
-    r"Call (?:T|t)race|Allocated:|Allocated by task [0-9]+:|Freed:|Freed by task [0-9]+:"
-    r"|[^k] backtrace(?: \(crc [0-9a-fA-F]*\))?:|Backtrace:|Uninit was stored to memory at"
-)
-# Fault-injection stacks are printed in the middle of reports (syzkaller's corruptedLines).
-FAULT_INJECTION_RE = re.compile(r"^( \[<?(?:0x)?[0-9a-f]+>?\])? should_fail(slab)?(\.[a-z0-9.]+)?\+0x")
 
-
-@dataclass(frozen=True, slots=True)
-class Stack:
-    parts: tuple[str, ...]
-    parts2: tuple[str, ...] = ()  # tried when ``parts`` finds no frame
-    parts3: tuple[str, ...] = ()  # tried when ``parts2`` finds none either
-    skip: tuple[str, ...] = ()
-    extractor: str | None = None  # None | "stall" | "hang" | "overflow"
-
-
-ANY_REPORT = ("*",)
-
-
-@dataclass(frozen=True, slots=True)
-class Format:
-    title: str
-    template: str
-    kind: str
-    report: str | None = None
-    stack: Stack | None = None
-    corrupted: bool = False  # the title alone says the log is damaged
-    no_stack: bool = False  # a report of this format needs no stack trace
-    fatal: bool = False  # the kernel killed a task (die()) or panicked
-    consequence: bool = False  # a panic that an earlier report caused (panic_on_warn, Fatal exception)
-    # Kinds of report whose panic_on_* sysctl raises this panic, found however far back the report is
-    # (a hung task's panic follows every CPU's backtrace); ``ANY_REPORT``: any report not itself fatal.
-    caused_by: tuple[str, ...] = ()
-    title_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
-    report_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "title_re", re.compile(expand(self.title)))
-        object.__setattr__(self, "report_re", re.compile(expand(self.report)) if self.report else None)
-
-
-@dataclass(frozen=True, slots=True)
-class Oops:
-    header: str
-    formats: tuple[Format, ...]
-    suppress: tuple[str, ...] = ()
-    # A header that continues the report begun a few lines before rather than starting one
-    # (the die() line "invalid opcode: 0000 [#1]" printed after "kernel BUG at ...!").
-    joins: bool = False
-    # A message that other tasks print in the middle of a report (skipped there, not a new report).
-    interleaves: bool = False
-    # A header whose details follow under another header a few lines on ("list_del corruption."
-    # then "kernel BUG at lib/list_debug.c:53!" since Linux 4.x): the following header joins it.
-    prelude: bool = False
-    suppress_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(
-            self,
-            "suppress_re",
-            re.compile("|".join(expand(s) for s in self.suppress)) if self.suppress else None,
-        )
+__all__ = [
+    "ANY_REPORT",
+    "CALL_TRACE",
+    "CALL_TRACE_RE",
+    "FAULT_INJECTION_RE",
+    "FRAMES",
+    "HEADERS",
+    "HEADER_RE",
+    "OOPSES",
+    "PLACEHOLDERS",
+    "RIP",
+    "RIP_RE",
+    "SCAN_ANCHORS",
+    "STACK_START_RE",
+    "Format",
+    "Oops",
+    "Stack",
+    "expand",
+    "find_oops",
+]
 
 
 def _calltrace(skip: tuple[str, ...] = (), extractor: str | None = None) -> Stack:
@@ -139,6 +81,20 @@ def _warning(*skip: str) -> Stack:
     )
 
 
+# The sleep primitives an atomic-context sleep goes through: the bug is their caller, which slept
+# holding a spinlock or with preemption off (Debian 6.1: "schedule_timeout, msleep, crashmod_...").
+_SLEEPS = ("^msleep", "^usleep_range", "^ssleep$", "^fsleep$", "^schedule_hrtimeout")
+# A stall report dumps the RCU grace-period kthread's stack when it is starved (since 4.x), and since
+# 5.9 the stack of the CPU where it last ran: neither is a stalled CPU's (syzkaller 718, 719: "All
+# QSes seen", no CPU stalled).  A stalled CPU's "NMI backtrace" may follow the first.
+_RCU_GP_DUMPS = (
+    (r"RCU grace-period kthread stack dump:", r"^rcu: |NMI backtrace for cpu|Sending NMI"),
+    (r"Stack dump where RCU GP kthread last ran:", r"^rcu: "),
+)
+# Rust's panic machinery between the panicking function and BUG(): the handler, core::panicking's
+# panic_fmt/panic_const_*_overflow/panic_bounds_check/unwrap_failed, the BUG() helper.
+_RUST = ("rust_begin_unwind", "^core::panicking::", "^core::(?:option|result)::unwrap_failed",
+         "^rust_helper_BUG$", "^__rustc::")
 _SYZ_LOCKDEP = ("process_one_work", "flush_workqueue", "drain_workqueue", "destroy_workqueue")
 _BAD_ACCESS = "BUG: unable to handle kernel"
 
@@ -197,7 +153,7 @@ OOPSES: tuple[Oops, ...] = (
             Format(r"BUG: .*still has locks held!", "BUG: still has locks held in {1}", "lockdep",
                 report=r"BUG: .*still has locks held!(?:.*\n)+?.*{{PC}} +{{FUNC}}",),
             Format(r"BUG: scheduling while atomic", "BUG: scheduling while atomic in {frame}", "atomic_sleep",
-                stack=_calltrace(skip=("schedule",)),),
+                stack=_calltrace(skip=("schedule", *_SLEEPS)),),
             Format(r"BUG: lock held when returning to user space",
                 "BUG: lock held when returning to user space in {1}", "lockdep", no_stack=True,
                 report=r"BUG: lock held when returning to user space(?:.*\n)+?"
@@ -214,15 +170,19 @@ OOPSES: tuple[Oops, ...] = (
                 no_stack=True,),
             Format(r"BUG: Dentry .* still in use", "BUG: Dentry still in use in {1}", "bug",
                 report=r"BUG: Dentry .* still in use \([0-9]+\) \[(unmount) of ([^\]]+)\]",),
+            # With page_owner (syzkaller's kernels) the allocation stack names the page's owner;
+            # without it (distribution kernels) the caller of the page-freeing frames that found
+            # the bad state ("bad_page.cold, __free_pages_ok, crashmod_bad_page" on Debian 6.1).
             Format(r"BUG: Bad page (state|cache)", "BUG: Bad page {1} in {frame}", "bad_page", stack=Stack(
-                    (r"page last allocated", FRAMES), skip=("(free|put|get|update|release)_page",
-                        "free_unref", "^_*folio", "truncate_inode_pages", "page_frag_free", "alloc", "vmap",
-                        "page_owner",),),),
+                    (r"page last allocated", FRAMES), parts2=(CALL_TRACE, FRAMES),
+                    skip=("(free|put|get|update|release)_page", "free_unref", "^_*folio",
+                        "truncate_inode_pages", "page_frag_free", "alloc", "vmap", "page_owner", "^bad_page$",
+                        "^free_pcp_prepare$", "^free_tail_page", "^_*free_one_page$", "^check_new_page",),),),
             Format(r"BUG: Bad page map", "BUG: Bad page map", "bad_page"),
             Format(r"BUG: workqueue lockup", "BUG: workqueue lockup", "workqueue_lockup", no_stack=True),
             Format(r"BUG: sleeping function called from invalid context at (.*)",
                 "BUG: sleeping function called from invalid context in {frame}", "atomic_sleep",
-                stack=_calltrace(),),
+                stack=_calltrace(skip=_SLEEPS),),
             Format(r"BUG: using ([a-z_]+)\(\) in preemptible",
                 "BUG: using {1}() in preemptible code in {frame}", "atomic_sleep", stack=_calltrace(
                     skip=("dump_stack", "preemption", "preempt", "debug_", "processor_id", "this_cpu")),),
@@ -282,6 +242,10 @@ OOPSES: tuple[Oops, ...] = (
             Format(r"WARNING: {{SRC}} at 0x\d+, CPU#\d+", "WARNING in {frame}", "warning", stack=_warning()),
             Format(r"WARNING: .* at {{SRC}} {{FUNC}}", "WARNING in {frame}", "warning", stack=_warning()),
             Format(r"WARNING: {{SRC}} at {{FUNC}}", "WARNING in {frame}", "warning", stack=_warning()),
+            # The caller unsymbolized ("at lib/idr.c:527 0xffffffffc0a01234", a module without
+            # symbols): the stack names the function; the path never makes the title.
+            Format(r"WARNING: CPU: [0-9]+ PID: [0-9]+ at {{SRC}}", "WARNING in {frame}", "warning",
+                stack=_warning()),
             Format(r"WARNING: \[.*\] {{SRC}} at {{FUNC}}.*", "WARNING in {frame}", "warning", stack=_warning()
             ),
             Format(r"WARNING: possible circular locking dependency detected", "possible deadlock in {frame}",
@@ -361,7 +325,7 @@ OOPSES: tuple[Oops, ...] = (
                 # 5.x+ x86 (seen on 6.12): the stalled function is on the RIP line, the task
                 # stack below it has no timer-interrupt frame.
                 parts3=(RIP, CALL_TRACE, FRAMES),
-                    skip=("apic_timer_interrupt", "rcu"), extractor="stall",),),
+                    skip=("apic_timer_interrupt", "rcu"), extractor="stall", ignore=_RCU_GP_DUMPS),),
             Format(r"INFO: trying to register non-static key",
                 "INFO: trying to register non-static key in {frame}", "lockdep",
                 stack=_calltrace(skip=("stack", "lock", "IRQ")),),
@@ -453,10 +417,10 @@ OOPSES: tuple[Oops, ...] = (
             Format(r"PANIC: double fault", "PANIC: double fault in {frame}", "double_fault",
                 stack=Stack((RIP,)), fatal=True,),), joins=True,),
     Oops("kernel BUG", (
-            Format(r"kernel BUG at mm/usercopy.c", "BUG: bad usercopy in {frame}", "usercopy",
+            Format(r"kernel BUG at (?:\S*/)?mm/usercopy\.c", "BUG: bad usercopy in {frame}", "usercopy",
                 stack=_calltrace(skip=("usercopy", "__check")), fatal=True,),
-            Format(r"kernel BUG at lib/list_debug.c", "BUG: corrupted list in {frame}", "list_corruption",
-                stack=_calltrace(), fatal=True,),
+            Format(r"kernel BUG at (?:\S*/)?lib/list_debug\.c", "BUG: corrupted list in {frame}",
+                "list_corruption", stack=_calltrace(), fatal=True,),
             Format(
                 r"kernel BUG at (.*)", "kernel BUG in {frame}", "bug", stack=_rip(skip=("^skb_",)), fatal=True
             ),),),
@@ -482,9 +446,18 @@ OOPSES: tuple[Oops, ...] = (
                 "ubsan", stack=_calltrace(skip=("ubsan", "overflow")),),
             Format(r"UBSAN:", "UBSAN: {1} in {frame}", "ubsan", report=r"UBSAN: (.*?) in",
                 stack=_calltrace(skip=("ubsan", "overflow")),),),),
+    # Rust code's panic!() (overflow checks, unwrap() on None, slice bounds) goes to the kernel
+    # crate's handler: "rust_kernel: panicked at FILE:LINE:COL:" and the message on the next line
+    # (Rust 1.73+; before, "panicked at 'MESSAGE', FILE:LINE:COL"), then BUG() in rust_helper_BUG,
+    # whose "kernel BUG at rust/helpers/bug.c:7!" report joins this one.  The panicking function
+    # is the first frame under the panic machinery (names demangled: crashhub.kernel.demangle).
+    Oops("rust_kernel: panicked at", (
+            Format(r"rust_kernel: panicked at '(.*)', ", "{1} in {frame}", "bug", stack=_calltrace(_RUST)),
+            Format(r"rust_kernel: panicked at ", "{1} in {frame}", "bug", report=r"panicked at [^\n]*\n(.+)",
+                stack=_calltrace(_RUST),),), prelude=True,),
     Oops("Booting the kernel.",
         (Format(r"^Booting the kernel", "unexpected kernel reboot", "reboot", no_stack=True),),
-        suppress=("Parsing ELF|Decompressing Linux|Unknown parameter '",),),
+        suppress=("Parsing ELF|Decompressing Linux|Unknown parameter '",), unstamped=True,),
     Oops("unregister_netdevice: waiting for", (
             Format(r"unregister_netdevice: waiting for (?:.*) to become free",
                 "unregister_netdevice: waiting for DEV to become free", "refcount", no_stack=True,),),
@@ -522,8 +495,11 @@ OOPSES: tuple[Oops, ...] = (
     # Not a crash: the all-CPU backtrace a lockup or panic asks for.  Listed (and always suppressed)
     # so that its lines, which contain the "NMI" scan anchor, never end the report they belong to.
     Oops("NMI backtrace for cpu", (), suppress=(".",)),
-    Oops("Uhhuh. NMI received",
-        (Format(r"Uhhuh\. NMI received for unknown reason", "NMI: unknown reason", "nmi", no_stack=True),),),
+    # The CPUs' dumps say whether the NMI came to a hung machine (a CPU busy with IRQs off, or
+    # waiting for one) or to an idle one: two bugs, two buckets (cpus.py).
+    Oops("Uhhuh. NMI received", (
+            Format(r"Uhhuh\. NMI received for unknown reason", "NMI: unknown reason{in_frame}", "nmi",
+                no_stack=True, stack=Stack((), extractor="cpus"),),),),
     Oops("NMI: IOCK error", (Format(r"NMI: IOCK error", "NMI: IOCK error", "nmi", no_stack=True),)),
     Oops("NMI: PCI system error",
         (Format(r"NMI: PCI system error", "NMI: PCI system error (SERR)", "nmi", no_stack=True),),),
@@ -575,6 +551,7 @@ SCAN_ANCHORS: tuple[str, ...] = (
     "corruption",
     "Oops:",
     "page allocation failure:",
+    "rust_kernel: panicked",
 )
 HEADER_RE = re.compile("|".join(re.escape(h) for h in HEADERS))
 

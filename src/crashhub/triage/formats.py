@@ -1,0 +1,133 @@
+"""The oops table's vocabulary: formats, stack specs, and the placeholders their regexps use.
+
+A ``Format`` names one kind of report: its ``title`` regexp (on the header line), an optional
+``report`` regexp (on the report's text), a title ``template``, a ``kind`` and a ``Stack`` spec
+saying where its guilty frame is read; an ``Oops`` groups the formats of one header.  The table
+itself is ``oops.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+PLACEHOLDERS = {
+    "{{PC}}": r"\[<?(?:0x)?[0-9a-f]+>?\]",
+    "{{FUNC}}": r"([a-zA-Z0-9_]+)(?:\.|\+)",
+    # Source paths are whatever the build's directory was: Debian 6.12 builds under
+    # /build/reproducible-path/linux-6.12.117+deb12/, backports hold "~" ("~bpo12+1"), builders "@".
+    "{{SRC}}": r"([^\s:]+\.[a-zA-Z]+:[0-9]+)",
+    "{{TASK}}": r".{0,100}?",
+    "{{ADDR}}": r"0x[0-9a-f]+",
+}
+
+
+def expand(pattern: str) -> str:
+    for k, v in PLACEHOLDERS.items():
+        pattern = pattern.replace(k, v)
+    return pattern
+
+
+RIP = "<rip>"
+CALL_TRACE = "<call-trace>"
+FRAMES = "<frames>"
+
+RIP_RE = re.compile(
+    expand(
+        # Beyond syzkaller's: i386 2.6's "EIP is at func+0x4d/0xab" (its "EIP: 0060:[<c04ac80f>]
+        # EFLAGS:" line names no function) and ppc64 ELFv1's ".func" ("NIP [d00...] .func+0x18c/0x220").
+        r"(?:IP(?: is at)?|NIP|pc |PC is at):? (?:(?:[0-9]+:)?(?:{{PC}} +){0,2}\.?{{FUNC}}"
+        r"|(?:[0-9]+:)?0x[0-9a-f]+"
+        r"|(?:[0-9]+:)?{{PC}} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))"
+        # s390 (no syzkaller equivalent):
+        # "Krnl PSW : 0704c00180000000 000003ff801f0a3e (crashmod_init+0x3e/..."
+        r"|Krnl PSW : [0-9a-f]+ [0-9a-f]+ \({{FUNC}}"
+    )
+)
+# arm32's unwinder prints no "Call trace:" line: its first frame, unwind_backtrace itself (old
+# "[<c0014990>] (unwind_backtrace+0x0/0xf4) from ...", 5.x+ "unwind_backtrace from show_stack+0x18"),
+# opens the section.
+CALL_TRACE_RE = re.compile(r"Call (?:T|t)race:|Backtrace:|^ *(?:\[<[0-9a-f]+>\] \()?unwind_backtrace\b")
+# Lines that open a stack section: a frame list after one belongs to that section.
+STACK_START_RE = re.compile(
+    r"Call (?:T|t)race|Allocated:|Allocated by task [0-9]+:|Freed:|Freed by task [0-9]+:"
+    r"|[^k] backtrace(?: \(crc [0-9a-fA-F]*\))?:|Backtrace:|Uninit was stored to memory at"
+)
+# Fault-injection stacks are printed in the middle of reports (syzkaller's corruptedLines).
+FAULT_INJECTION_RE = re.compile(r"^( \[<?(?:0x)?[0-9a-f]+>?\])? should_fail(slab)?(\.[a-z0-9.]+)?\+0x")
+
+
+@dataclass(frozen=True, slots=True)
+class Stack:
+    parts: tuple[str, ...]
+    parts2: tuple[str, ...] = ()  # tried when ``parts`` finds no frame
+    parts3: tuple[str, ...] = ()  # tried when ``parts2`` finds none either
+    skip: tuple[str, ...] = ()
+    extractor: str | None = None  # None | "stall" | "hang" | "overflow" | "cpus" (cpus.py)
+    # Sections of the report the walk does not read: (regexp of the line opening one, of the
+    # line after its last), for dumps printed inside a report that are not its stack.
+    ignore: tuple[tuple[str, str], ...] = ()
+
+
+ANY_REPORT = ("*",)
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    title: str
+    template: str
+    kind: str
+    report: str | None = None
+    stack: Stack | None = None
+    corrupted: bool = False  # the title alone says the log is damaged
+    no_stack: bool = False  # a report of this format needs no stack trace
+    fatal: bool = False  # the kernel killed a task (die()) or panicked
+    consequence: bool = False  # a panic that an earlier report caused (panic_on_warn, Fatal exception)
+    # Kinds of report whose panic_on_* sysctl raises this panic, found however far back the report is
+    # (a hung task's panic follows every CPU's backtrace); ``ANY_REPORT``: any report not itself fatal.
+    caused_by: tuple[str, ...] = ()
+    title_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    report_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "title_re", re.compile(expand(self.title)))
+        object.__setattr__(self, "report_re", re.compile(expand(self.report)) if self.report else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Oops:
+    header: str
+    formats: tuple[Format, ...]
+    suppress: tuple[str, ...] = ()
+    # A header that continues the report begun a few lines before rather than starting one
+    # (the die() line "invalid opcode: 0000 [#1]" printed after "kernel BUG at ...!").
+    joins: bool = False
+    # A message that other tasks print in the middle of a report (skipped there, not a new report).
+    interleaves: bool = False
+    # A header whose details follow under another header a few lines on ("list_del corruption."
+    # then "kernel BUG at lib/list_debug.c:53!" since Linux 4.x): the following header joins it.
+    prelude: bool = False
+    # Printed by no printk (the boot decompressor's "Booting the kernel."): never timestamped, so an
+    # unstamped line among stamped ones is no console noise for it (``collect.console_noise``).
+    unstamped: bool = False
+    suppress_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    # One search instead of one per format: does any format read a line, does any that needs a
+    # stack (the questions collecting a report asks of every header line inside it).
+    any_title_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    stack_title_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self,
+            "suppress_re",
+            re.compile("|".join(expand(s) for s in self.suppress)) if self.suppress else None,
+        )
+        object.__setattr__(self, "any_title_re", _any(f.title for f in self.formats))
+        stacked = (f.title for f in self.formats if f.stack is not None and not f.no_stack)
+        object.__setattr__(self, "stack_title_re", _any(stacked))
+
+
+def _any(titles: Iterable[str]) -> re.Pattern[str] | None:
+    alternatives = [f"(?:{expand(t)})" for t in titles]
+    return re.compile("|".join(alternatives)) if alternatives else None

@@ -1,0 +1,38 @@
+"""Class 10 of issue 16: a log with a real bug and then a deliberate crash holds two crashes.
+
+The lab's real 6.1 log: a module sleeps under a spinlock (``BUG: scheduling while atomic``, the
+task then dies and reports it again on exit), a second later SysRq-c crashes the machine.  The
+SysRq panic made the dump and stays the primary; the earlier bug is a report of its own in
+``crashes`` wherever the crash is shown (the CLI's JSON and text, the golden answer), named by the
+function that slept in atomic context, not by the sleep primitive it called.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from tests.labdata import LOGS
+
+from crashhub.cli import main
+from crashhub.triage import parse
+
+LOG = LOGS / "6.1-atomic_sysrq-1.vmcore-dmesg.txt"
+
+
+def test_the_earlier_bug_is_a_report_of_the_crash() -> None:
+    primary, *others = parse(LOG.read_bytes())
+    assert (primary.kind, primary.guilty and primary.guilty.function) == ("sysrq", "sysrq_handle_crash")
+    bug = next(r for r in others if r.kind == "atomic_sleep")
+    assert bug.title == "BUG: scheduling while atomic in crashmod_atomic_sleep"
+    assert bug.guilty is not None and bug.guilty.module == "crashmod"
+    assert bug.start_line < primary.start_line and not bug.fatal and not bug.corrupted
+
+
+def test_every_view_lists_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["triage", "--json", str(LOG)]) == 0
+    crashes = json.loads(capsys.readouterr().out)["crashes"]
+    assert crashes[0]["kind"] == "sysrq"
+    assert {"function": "crashmod_atomic_sleep", "module": "crashmod"} in [c["guilty"] for c in crashes]
+    assert main(["triage", str(LOG)]) == 0
+    assert "atomic_sleep: BUG: scheduling while atomic in crashmod_atomic_sleep" in capsys.readouterr().out
