@@ -120,7 +120,8 @@ def test_a_rekey_renames_splits_and_merges_with_a_ledger(store: Store) -> None:
     assert gone is not None and gone.merged_into == z.bucket_id
     assert store.grouping.resolve("y") == z.bucket_id == store.grouping.resolve(y.bucket_id)
     kept = store.buckets.get_bucket(x1.bucket_id)
-    assert kept is not None and (kept.key, kept.count, kept.status, kept.owner) == ("X1", 3, "investigating", "ana")
+    assert kept is not None
+    assert (kept.key, kept.count, kept.status, kept.owner) == ("X1", 3, "investigating", "ana")
     assert kept.title == "title x"
     ledger = store.grouping.ledger(run="run1")
     assert {(e.old_key, e.new_key, e.change, e.crashes) for e in ledger} == {

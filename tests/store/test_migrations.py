@@ -70,8 +70,9 @@ def test_tokens_made_before_0011_keep_working_unbound(tmp_path: Path) -> None:
 def test_0013_keeps_the_merges_and_splits_made_before_it(tmp_path: Path) -> None:
     """Buckets from before 0013: each key an alias of its bucket, a merge a merge rule, a split's
     bucket a split rule of its crashes, so a re-key keeps what users did before rules existed."""
-    from crashhub.classify.rules import Condition  # noqa: PLC0415
     from tests.store.contract import crash  # noqa: PLC0415
+
+    from crashhub.classify.rules import Condition  # noqa: PLC0415
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     engine = create_engine(url)
