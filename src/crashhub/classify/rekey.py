@@ -247,7 +247,8 @@ def _survivors(
         else:
             pick = next((b for b in sorted(votes, key=lambda b: rank(b, votes))
                          if w.eligible(b) and b not in claimed), None)
-        newest = max(group, key=lambda c: (c.seen, c.id))
+        # Named by its newest crash that was given a title by the new algorithm (others kept theirs).
+        newest = max(group, key=lambda c: (bool(c.title), c.seen, c.id))
         if pick is None:
             bid = new_bucket_id(key)
             heir = min(votes, key=lambda b: rank(b, votes))

@@ -34,7 +34,6 @@ from functools import partial
 
 from crashhub.kernel import base_name, compile_skip, strip_prefix
 from crashhub.model import CrashReport, Frame, Signature
-from crashhub.triage.title import normalize
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +125,9 @@ def _key_frames(report: CrashReport, stack: list[str], guilty: str | None, top: 
 
 def _signature(recipe: Recipe, report: CrashReport) -> Signature:
     """The signature of a report under ``recipe`` (see the module docstring)."""
+    # Imported here: the store imports classify (rules, re-key plans) and need not load triage.
+    from crashhub.triage.title import normalize  # noqa: PLC0415
+
     title = normalize(report.title)
     guilty = _base(report.guilty.function) if report.guilty and report.guilty.function else None
     module = report.guilty.module if report.guilty and report.guilty.module else ""
