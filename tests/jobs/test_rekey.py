@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -140,3 +141,36 @@ def test_one_node_rekeys_at_a_time(hub: Hub, pipeline: Pipeline) -> None:
     assert hub.store.cluster.try_lease(rekey.LEASE, "other-node", 60)
     with pytest.raises(Exception, match="other-node"):
         rekey.Rekey(hub.store, hub.blobs).run()
+
+
+def test_a_coarser_algorithm_merges_buckets_and_keeps_their_state(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """An algorithm that keys by kind alone: the lab's GPF and use-after-free (both general protection
+    faults) become one bucket; the larger keeps its id, the other becomes its alias and hands over the
+    owner it lacked; the ledger says merge; a second re-key has nothing to do."""
+    h = open_store(config.load(tmp_path / "data", env={}))
+    try:
+        p = Pipeline(h, KnowledgeBase(h.settings.kb_path))
+        for name in ("6.1-gpf-1", "6.12-gpf-1", "6.1-uaf-1", "6.1-null-1"):
+            log = (Path(LOGS) / f"{name}.vmcore-dmesg.txt").read_bytes()
+            p.ingest(Arrival(log=log, host="h", source="cli"))
+        by_title = {b.title: b for b in h.store.buckets.list_buckets()}
+        gpf = next(b for t, b in by_title.items() if "crashmod_gpf" in t)
+        uaf = next(b for t, b in by_title.items() if "crashmod_uaf" in t)
+        h.store.buckets.set_bucket_workflow(uaf.id, owner="ana", actor="ana")
+
+        def by_kind(report):  # type: ignore[no-untyped-def]
+            return replace(sigmod._signature(sigmod.RECIPES[-1], report), algorithm=NEW, key=report.kind)
+
+        monkeypatch.setattr(rekey, "ALGORITHM", NEW)
+        monkeypatch.setattr(rekey, "signature", by_kind)
+        (out,) = rekey.Rekey(h.store, h.blobs).run()
+        assert (out.moved, out.retired, out.new_buckets) == (1, 1, 0)
+        kept = h.store.buckets.get_bucket(gpf.id)
+        assert kept is not None and (kept.count, kept.key, kept.owner) == (3, "gpf", "ana")
+        assert h.store.grouping.resolve(uaf.id) == gpf.id == h.store.grouping.resolve(uaf.key)
+        changes = {(e.old_bucket, e.change, e.crashes) for e in h.store.grouping.ledger()}
+        assert (gpf.id, "merge", 2) in changes and (uaf.id, "merge", 1) in changes
+        assert rekey.Rekey(h.store, h.blobs).run() == []
+    finally:
+        h.close()
