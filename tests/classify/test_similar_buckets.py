@@ -81,7 +81,9 @@ def test_the_parts_say_why() -> None:
     null, gpf = _profile("n", _report("6.1", "null")), _profile("g", _report("6.1", "gpf"))
     other = likeness(null, gpf)
     assert other.guilty == 0.0 and other.stack == 1.0 and other.score < 0.5  # same path, another bug
-    assert rank(null, [gpf], floor=0.5) == []
+    assert rank(null, [gpf]) == []
+    renamed = replace(null, bucket="r", guilty="crashmod_null2", title=null.title + "2")
+    assert rank(null, [renamed]) != []  # the same bug under a renamed guilty function still shows
 
 
 def test_a_missing_part_is_left_out_not_counted_against() -> None:

@@ -139,8 +139,14 @@ def likeness(a: Profile, b: Profile) -> Likeness:
     return Likeness(score, guilty, stack, title, kind)
 
 
+# Below this, a bucket shares little more than a call path with another (another bug in the same
+# caller scores about 0.37: same stack, another guilty function, title and kind), while the same bug
+# under a renamed guilty function still scores 0.65 (stack, title and kind agree).
+FLOOR = 0.5
+
+
 def rank(
-    me: Profile, others: Iterable[Profile], *, limit: int = 10, floor: float = 0.3
+    me: Profile, others: Iterable[Profile], *, limit: int = 10, floor: float = FLOOR
 ) -> list[tuple[Profile, Likeness]]:
     """The other buckets most like ``me``, best first (ties: bucket id), none below ``floor``."""
     scored = [(o, likeness(me, o)) for o in others if o.bucket != me.bucket]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crashhub.classify import signature
-from crashhub.classify.similarity import Likeness, Profile, profile, rank
+from crashhub.classify.similarity import FLOOR, Likeness, Profile, profile, rank
 from crashhub.model import CrashReport
 from crashhub.store import Store
 from crashhub.store.base import BucketRecord, CrashRecord
@@ -84,7 +84,7 @@ class SimilarIndex:
                 self._pool, self._at, self._live = pool, time.monotonic(), live
             return self._pool
 
-    def similar(self, bucket: BucketRecord, *, limit: int = 5, floor: float = 0.3) -> list[Similar]:
+    def similar(self, bucket: BucketRecord, *, limit: int = 5, floor: float = FLOOR) -> list[Similar]:
         """The buckets most like ``bucket``, best first."""
         latest = self.store.crashes.latest_crash_of_bucket(bucket.id)
         with self._lock:
