@@ -45,7 +45,8 @@ class Recipe:
     why: str  # what changed from the id before (here or in triage)
 
 
-# Every id ever shipped, oldest first; the last is the current one.  Append, never edit.
+# Every id ever shipped, oldest first; the last is the current one.  Append, never edit; then
+# ``pytest --update-golden`` records the new id's keys, and docs/triage.md names the id.
 RECIPES: tuple[Recipe, ...] = (
     Recipe("sig:2026-11", 3, "kind, normalised title, guilty module and the top 3 reliable frames"),
 )
