@@ -177,3 +177,33 @@ def test_rekey_pages_and_an_empty_second_round(store: Store) -> None:
     assert len(first) == 2 and len(rest) == 3 and all(c.log_digest == "a" * 64 for c in first + rest)
     _rekey(store, str.upper)
     assert _rekey(store, str.upper).empty
+
+
+def test_two_nodes_making_one_new_key_make_one_bucket(store: Store) -> None:
+    """Eight threads on two store instances (two hub nodes) store crashes of one new key at once:
+    one bucket, one alias, every crash counted in it."""
+    import threading  # noqa: PLC0415
+
+    from crashhub.store.sql import SqlStore  # noqa: PLC0415
+
+    assert isinstance(store, SqlStore)
+    other = SqlStore(store.url)
+    errors: list[BaseException] = []
+
+    def worker(st: Store, i: int) -> None:
+        try:
+            st.crashes.add_crash(crash(f"race{i}", key="fresh"))
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    try:
+        threads = [threading.Thread(target=worker, args=(store if i % 2 else other, i)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not errors, errors
+        (b,) = store.buckets.list_buckets()
+        assert b.count == 8 and [a.key for a in store.grouping.aliases(b.id)] == ["fresh"]
+    finally:
+        other.close()
