@@ -16,6 +16,14 @@ that is in its group and recall the share of its group that is in its bucket; bo
 items and F1 is their harmonic mean.  A log with no report is a bucket of its own.  The script
 prints the figures, then the split groups (a group spread over several buckets) and the mixed
 buckets (a bucket holding several groups), largest first.
+
+**similar** scores the similar-bucket ranking (``crashhub.classify.similarity.rank``, what a
+bucket's page lists) across kernels: the lab kinds' first runs (RHEL log, the CLI's primary report)
+grouped into buckets by kernel family (5.10, 6.1, 6.12) and key, as a fleet gets when inlining or
+a renamed helper gives the same bug another key on another kernel.  For each bucket of a bug that
+the lab has on another kernel too, every other bucket is ranked: "first" counts the buckets whose
+top answer is the same bug on another kernel, "ahead" those where every other-kernel bucket of the
+bug ranks above every other bug's bucket; MRR is the mean reciprocal rank of the first such answer.
 """
 
 from __future__ import annotations
@@ -33,6 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _triage_cli import triage_json
 from corpus_cases import corpus_dir, syzkaller_cases
+from crashhub.classify import signature
+from crashhub.classify.similarity import Profile, profile, rank
+from crashhub.model import CrashReport
 
 LAB_RUNS = Path.home() / ".cache" / "crashhub-lab" / "runs"
 # The kernel log each layout leaves, as the lab's manifest names it (never kexec-dmesg.log: that
@@ -139,12 +150,108 @@ def _listings(items: Iterable[Item], keys: dict[str, str], show: int) -> None:
         print(f"  mixed  {k[:12]}: " + ", ".join(f"{g!r}×{n}" for g, n in c.most_common()))
 
 
+def family(release: str) -> str:
+    """A kernel's family as the lab names it: "6.1.0-57-cloud-amd64" -> "6.1"."""
+    return ".".join(release.split(".")[:2])
+
+
+def similar_items(runs: Path) -> list[Item]:
+    """One item per lab kind (variants such as ``null+d23`` left out) and kernel family: its first
+    run's RHEL log; ``Item.name`` is ``<family>/<kind>``."""
+    items: dict[str, Item] = {}
+    for manifest in sorted(runs.glob("*/*/*/manifest.json")):
+        run = manifest.parent
+        kind, release = run.parent.name, run.parent.parent.name
+        log = json.loads(manifest.read_text()).get("files", {}).get("rhel/vmcore-dmesg.txt")
+        name = f"{family(release)}/{kind}"
+        if "+" not in kind and log:
+            items.setdefault(name, Item(name, kind, run / log["path"]))
+    return list(items.values())
+
+
+@dataclass(frozen=True)
+class RankScores:
+    queries: int  # buckets of a bug the lab has on another kernel too
+    first: int  # ... whose top answer is that bug on another kernel
+    ahead: int  # ... where all of that bug's other-kernel buckets rank above any other bug's
+    mrr: float
+    misses: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LabBucket:
+    """The bucket a hub would hold on one kernel family: the lab kinds whose logs share a key there."""
+
+    name: str  # "<family>/<kind>+<kind>..."
+    kernel: str
+    kinds: frozenset[str]
+    profile: Profile
+
+
+def lab_buckets(items: list[Item]) -> list[LabBucket]:
+    """Items grouped by kernel family and the key of their primary report (``crashhub triage --json``),
+    each group's profile made from its first item's report."""
+    answers = triage_json([it.log for it in items])
+    grouped: dict[tuple[str, str], list[tuple[Item, CrashReport]]] = defaultdict(list)
+    for it in items:
+        crashes = answers[str(it.log)]
+        if crashes:
+            report = CrashReport.from_dict({k: v for k, v in crashes[0].items() if k != "signature"})
+            grouped[(it.name.split("/")[0], crashes[0]["signature"]["key"])].append((it, report))
+    out = []
+    for (kernel, _key), members in sorted(grouped.items()):
+        kinds = frozenset(it.group for it, _ in members)
+        name = f"{kernel}/{'+'.join(sorted(kinds))}"
+        report = members[0][1]
+        module = report.guilty.module if report.guilty else None
+        out.append(LabBucket(name, kernel, kinds, profile(name, signature(report), module=module,
+                                                          release=report.release)))
+    return out
+
+
+def rank_scores(buckets: list[LabBucket]) -> RankScores:
+    by_name = {b.name: b for b in buckets}
+    queries = first = ahead = 0
+    rr = 0.0
+    misses = []
+    for me in buckets:
+        same = {b.name for b in buckets if b.kinds & me.kinds and b.kernel != me.kernel}
+        if not same:
+            continue
+        queries += 1
+        ranked = [o.bucket for o, _ in rank(me.profile, [b.profile for b in buckets], limit=len(buckets),
+                                            floor=0.0)]
+        pos = next(i for i, o in enumerate(ranked) if o in same)
+        rr += 1 / (pos + 1)
+        first += pos == 0
+        others = [i for i, o in enumerate(ranked) if not by_name[o].kinds & me.kinds]
+        ok = all(ranked.index(o) < min(others, default=len(ranked)) for o in same)
+        ahead += ok
+        if pos or not ok:
+            misses.append(f"{me.name}: " + ", ".join(ranked[:3]))
+    return RankScores(queries, first, ahead, rr / queries if queries else 0.0, tuple(misses))
+
+
+def similar_report(items: list[Item], show: int) -> None:
+    if not items:
+        print("similar: no lab runs")
+        return
+    buckets = lab_buckets(items)
+    s = rank_scores(buckets)
+    kernels = sorted({b.kernel for b in buckets})
+    print(f"similar: other kernel's bucket first {s.first}/{s.queries}, all of them ahead of other bugs "
+          f"{s.ahead}/{s.queries}, MRR {s.mrr:.4f} ({len(buckets)} buckets, kernels {', '.join(kernels)})")
+    for m in s.misses[:show]:
+        print(f"  miss   {m}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lab", type=Path, default=LAB_RUNS, help="the crash lab's runs directory")
     ap.add_argument("--show", type=int, default=15, help="how many split groups and mixed buckets to list")
     args = ap.parse_args()
     report("lab", lab_items(args.lab), args.show)
+    similar_report(similar_items(args.lab), args.show)
     corpus = corpus_dir()
     if corpus is None:
         print("syzkaller: no corpus (../shared/corpus or CRASHHUB_CORPUS)")

@@ -31,8 +31,10 @@ from crashhub.analyze import (
     TaskInfo,
 )
 from crashhub.analyze._model import ENGINE_KEYS
+from crashhub.classify.rules import FIELDS, Condition, GroupingRule
 from crashhub.ingest.reports import report_from_dict
 from crashhub.model import CrashReport, DumpFacts, Frame, HostInfo, HostReport, Process, Taint
+from crashhub.store.grouping_records import BucketAlias, RekeyEntry, RekeyOutcome
 from crashhub.triage import parse_file
 
 _text = st.text(max_size=12)
@@ -138,10 +140,33 @@ _host_infos = st.builds(HostInfo, release=_opt_text, build_id=_opt_text, machine
 _host_reports = st.builds(HostReport, host=_text.filter(bool), release=_opt_text, build_id=_opt_text,
                           hardware=_opt_text, machine=_opt_text, agent_version=_opt_text,
                           kdump=st.none() | _json_obj)
+# Versioned grouping: rules (checked on the way in, so only rules that can work) and the ledger.
+_name = st.text("abcdef0123456789", min_size=1, max_size=8)
+_conditions = st.builds(Condition, field=st.sampled_from(FIELDS),
+                        pattern=st.text(min_size=1, max_size=12).map(str.strip).filter(bool))
+_times = st.floats(0, 2e9, allow_nan=False)
+_merges = st.builds(GroupingRule, id=_name, action=st.just("merge"), target=_name, algorithm=_name, key=_name,
+                    created_at=_times, created_by=_text, note=_text, parent=st.none() | _name)
+_splits = st.builds(
+    lambda rid, source, target, when, at, by: GroupingRule(rid, "split", target, source=source, when=when,
+                                                           created_at=at, created_by=by),
+    _name, _name.map(lambda x: "s" + x), _name.map(lambda x: "t" + x),
+    st.lists(_conditions, min_size=1, max_size=3).map(tuple), _times, _text)
+_aliases = st.builds(BucketAlias, algorithm=_name, key=_name, bucket_id=_name, created_at=_times,
+                     origin=st.sampled_from(["ingest", "rekey", "migration"]))
+_rekey_entries = st.builds(
+    RekeyEntry, run=_name, at=_times, from_algorithm=_name, to_algorithm=_name, old_key=_name, new_key=_name,
+    old_bucket=_name, new_bucket=_name, crashes=st.integers(0, 10**6),
+    change=st.sampled_from(["same", "rename", "merge", "split", "regroup"]), rule=st.none() | _name)
+_n = st.integers(0, 10**6)
+_outcomes = st.builds(RekeyOutcome, run=_name, algorithm=_name, crashes=_n, rekeyed=_n, moved=_n,
+                      new_buckets=_n, retired=_n, rules_carried=_n, flows=_n)
 MODELS: list[tuple[type[Any], st.SearchStrategy[Any]]] = [
     (StackFrame, _stack_frames), (TaskInfo, _tasks), (Finding, _findings), (Diagnosis, _diagnoses),
     (EngineRun, _engine_runs), (Analysis, _analyses), (AnalysisRecord, _records), (HostInfo, _host_infos),
-    (HostReport, _host_reports), (DumpFacts, _facts),
+    (HostReport, _host_reports), (DumpFacts, _facts), (Condition, _conditions),
+    (GroupingRule, _merges | _splits), (BucketAlias, _aliases), (RekeyEntry, _rekey_entries),
+    (RekeyOutcome, _outcomes),
 ]
 
 
@@ -157,7 +182,7 @@ def test_every_model_has_a_strategy() -> None:
     import crashhub.analyze._model as amod  # noqa: PLC0415
 
     typed = {c for c in vars(amod).values() if isinstance(c, type) and hasattr(c, "from_dict")}
-    typed |= {HostInfo, HostReport, DumpFacts}
+    typed |= {HostInfo, HostReport, DumpFacts, Condition, GroupingRule, BucketAlias, RekeyEntry, RekeyOutcome}
     covered = {m for m, _s in MODELS} | {RssUser, ModuleInfo, EngineError}  # covered inside Analysis
     assert typed <= covered, typed - covered
 

@@ -9,7 +9,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from bucket_eval import Item, bcubed
+from bucket_eval import Item, LabBucket, bcubed, rank_scores
+from crashhub.classify.similarity import Profile
 
 
 def _items(groups: str) -> list[Item]:
@@ -38,3 +39,18 @@ def test_a_mixed_bucket_costs_precision_only() -> None:
     # a: 2/3 each, b: 1/3 -> (2/3 + 2/3 + 1/3) / 3
     assert s.precision == pytest.approx(5 / 9)
     assert s.f1 == pytest.approx(2 * (5 / 9) / (5 / 9 + 1))
+
+
+def test_rank_scores_count_first_ahead_and_mrr() -> None:
+    def bucket(kernel: str, kind: str, guilty: str, title: str) -> LabBucket:
+        name = f"{kernel}/{kind}"
+        return LabBucket(name, kernel, frozenset({kind}), Profile(name, "oops", title, guilty=guilty))
+
+    a1, a2 = bucket("6.1", "a", "f", "BUG in f"), bucket("6.12", "a", "f", "BUG in f")
+    b1 = bucket("6.1", "b", "g", "BUG in g")
+    s = rank_scores([a1, a2, b1])
+    assert (s.queries, s.first, s.ahead, s.mrr, s.misses) == (2, 2, 2, 1.0, ())
+    # A bug whose other-kernel bucket looks like another bug's: ranked second, half a reciprocal rank.
+    a2_drifted = bucket("6.12", "a", "g", "BUG in g")
+    s = rank_scores([a1, a2_drifted, b1])
+    assert (s.queries, s.first) == (2, 0) and s.mrr == pytest.approx(0.5) and len(s.misses) == 2

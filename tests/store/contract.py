@@ -17,6 +17,7 @@ def crash(
     when: float | None = None,
     files: tuple[FileRecord, ...] = (LOG,),
     hw: str | None = None,
+    algorithm: str = "sig:test",
 ) -> NewCrash:
     return NewCrash(
         identity=identity,
@@ -25,7 +26,7 @@ def crash(
         release=release,
         kind="null_deref",
         title=f"NULL in f ({key})",
-        signature_algorithm="sig:test",
+        signature_algorithm=algorithm,
         signature_key=key,
         signature_title=f"NULL in f ({key})",
         signature_frames=("f", "g"),

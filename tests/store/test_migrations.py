@@ -65,3 +65,38 @@ def test_tokens_made_before_0011_keep_working_unbound(tmp_path: Path) -> None:
         assert store.access.bind_token("t-old", "web-08") == "web-07"
     finally:
         store.close()
+
+
+def test_0013_keeps_the_merges_and_splits_made_before_it(tmp_path: Path) -> None:
+    """Buckets from before 0013: each key an alias of its bucket, a merge a merge rule, a split's
+    bucket a split rule of its crashes, so a re-key keeps what users did before rules existed."""
+    from tests.store.contract import crash  # noqa: PLC0415
+
+    from crashhub.classify.rules import Condition  # noqa: PLC0415
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    migrate.upgrade(engine, "0012")
+    engine.dispose()
+    store = SqlStore(url)
+    try:
+        # Rows as a 0012 hub wrote them: the models of today, minus the tables 0013 adds.
+        for name in ("bucket_keys", "bucket_rules"):
+            models.Base.metadata.tables[name].create(store.engine)
+        a, _ = store.crashes.add_crash(crash("1", key="x"))
+        b, _ = store.crashes.add_crash(crash("2", key="y"))
+        c, _ = store.crashes.add_crash(crash("3", key="y"))
+        store.buckets.merge_buckets(a.bucket_id, b.bucket_id, "admin")
+        split = store.buckets.split_bucket(b.bucket_id, [c.id], "admin")
+        with store.engine.begin() as conn:
+            conn.execute(text("DROP TABLE bucket_rules"))
+            conn.execute(text("DROP TABLE bucket_keys"))
+        store.migrate()
+        rules = {r.action: r for r in store.grouping.rules()}
+        assert (rules["merge"].key, rules["merge"].target) == ("x", b.bucket_id)
+        assert (rules["split"].source, rules["split"].target) == (b.bucket_id, split.id)
+        assert rules["split"].when == (Condition("crash", c.id),)
+        assert store.grouping.resolve("x") == b.bucket_id
+        assert {x.key for x in store.grouping.aliases(b.bucket_id)} == {"x", "y"}
+    finally:
+        store.close()

@@ -1,4 +1,5 @@
-"""Classify: signatures (bucket keys under versioned algorithm ids) and stack similarity."""
+"""Classify: signatures (bucket keys under versioned algorithm ids), stack similarity, grouping
+rules (``rules``) and the re-key plan (``rekey``)."""
 
 from __future__ import annotations
 

@@ -15,22 +15,43 @@
    stack is a random victim's, so only the guilty frame counts.
 
 Nothing that changes between two occurrences of one bug enters the key: no address, offset, pid,
-CPU, timestamp, KASLR base, build id or release.  Old buckets keep the algorithm they were made
-with: ``ALGORITHMS`` maps every id ever shipped to its function, and a new algorithm is a new
-entry, never an edit of an old one.
+CPU, timestamp, KASLR base, build id or release.
+
+The id names the whole recipe, triage's part included: a triage change that moves a title or a
+guilty frame changes keys as surely as a change here, so it needs a new id too.  A new id is one
+more line of ``RECIPES`` (never an edit of a shipped one), and its keys are recorded with
+``pytest tests/classify/test_golden_keys.py --update-golden``, which refuses to record changed keys
+under an unchanged id.  A hub that starts with buckets of an older id re-keys them in the
+background (``crashhub.jobs.rekey``; old keys stay as aliases of the buckets that took them over).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 
 from crashhub.kernel import base_name, compile_skip, strip_prefix
 from crashhub.model import CrashReport, Frame, Signature
-from crashhub.triage.title import normalize
 
-ALGORITHM = "sig:2026-11"
-TOP_FRAMES = 3
+
+@dataclass(frozen=True, slots=True)
+class Recipe:
+    """One algorithm id and what its keys are made of."""
+
+    id: str  # "sig:YYYY-MM", hashed into every key it makes
+    top_frames: int  # frames of the main stack in the key, from the guilty one
+    why: str  # what changed from the id before (here or in triage)
+
+
+# Every id ever shipped, oldest first; the last is the current one.  Append, never edit; then
+# ``pytest --update-golden`` records the new id's keys, and docs/triage.md names the id.
+RECIPES: tuple[Recipe, ...] = (
+    Recipe("sig:2026-11", 3, "kind, normalised title, guilty module and the top 3 reliable frames"),
+)
+ALGORITHM = RECIPES[-1].id
+TOP_FRAMES = RECIPES[-1].top_frames
 STACK_FRAMES = 16
 # Kinds whose stack shows where a victim waited or a CPU happened to be, not the bug.
 # An OOM's allocation path is whichever task asked last under memory pressure, not the cause.
@@ -93,33 +114,34 @@ def _stack(frames: tuple[Frame, ...]) -> list[str]:
     return out
 
 
-def _key_frames(report: CrashReport, stack: list[str], guilty: str | None) -> tuple[str, ...]:
+def _key_frames(report: CrashReport, stack: list[str], guilty: str | None, top: int) -> tuple[str, ...]:
     if report.kind in VICTIM_KINDS:
         return (guilty,) if guilty else ()
     if guilty and guilty in stack:
         start = stack.index(guilty)
-        return tuple(stack[start : start + TOP_FRAMES])
-    top = stack[: TOP_FRAMES - 1] if guilty else stack[:TOP_FRAMES]
-    return ((guilty,) if guilty else ()) + tuple(top)
+        return tuple(stack[start : start + top])
+    above = stack[: top - 1] if guilty else stack[:top]
+    return ((guilty,) if guilty else ()) + tuple(above)
 
 
-def signature_2026_11(report: CrashReport) -> Signature:
-    """The ``sig:2026-11`` signature of a report (see the module docstring)."""
+def _signature(recipe: Recipe, report: CrashReport) -> Signature:
+    """The signature of a report under ``recipe`` (see the module docstring)."""
+    # Imported here: the store imports classify (rules, re-key plans) and need not load triage.
+    from crashhub.triage.title import normalize  # noqa: PLC0415
+
     title = normalize(report.title)
     guilty = _base(report.guilty.function) if report.guilty and report.guilty.function else None
     module = report.guilty.module if report.guilty and report.guilty.module else ""
     stack = _stack(report.frames)
-    frames = _key_frames(report, stack, guilty)
-    material = "\n".join([ALGORITHM, report.kind, title, module, *frames])
+    frames = _key_frames(report, stack, guilty, recipe.top_frames)
+    material = "\n".join([recipe.id, report.kind, title, module, *frames])
     key = hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return Signature(
-        ALGORITHM, key, title, frames, guilty=guilty, kind=report.kind, stack=tuple(stack[:STACK_FRAMES])
+        recipe.id, key, title, frames, guilty=guilty, kind=report.kind, stack=tuple(stack[:STACK_FRAMES])
     )
 
 
-ALGORITHMS: dict[str, Callable[[CrashReport], Signature]] = {
-    "sig:2026-11": signature_2026_11,
-}
+ALGORITHMS: dict[str, Callable[[CrashReport], Signature]] = {r.id: partial(_signature, r) for r in RECIPES}
 
 
 def signature(report: CrashReport, algorithm: str = ALGORITHM) -> Signature:

@@ -215,4 +215,23 @@ ZH: dict[str, str] = {
     'Unpin the dump': '取消固定转储',
     'Evicted': '清除时间',
     'Size': '大小',
+    # Versioned grouping: similar buckets across kernels, keys, rules and re-keys (bucket page).
+    '(later crashes like them follow)': '（之后的同类崩溃也会归入其中）',
+    "A merge holds for later crashes of this bucket's keys, also after a re-key.":
+        '合并对此问题桶各个键的后续崩溃持续有效，重新计算键之后也一样。',
+    'Grouping': '分组',
+    'Keys that lead here': '指向此处的键',
+    'No rule: this bucket holds what its key says.': '没有规则：此问题桶按其键收纳崩溃。',
+    'Re-keys': '键的重新计算',
+    'Rules': '规则',
+    'Score': '得分',
+    'Signature algorithm': '签名算法',
+    'Why': '依据',
+    'guilty': '肇事函数',
+    'key': '键',
+    'matches, e.g. 6.12.*': '匹配，例如 6.12.*',
+    'or every crash whose': '或每个满足以下条件的崩溃：',
+    'stack': '调用栈',
+    'title': '标题',
+    '{old} was merged or re-keyed into this bucket.': '{old} 已被合并或重新计算键后并入此问题桶。',
 }

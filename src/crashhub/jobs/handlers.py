@@ -1,7 +1,9 @@
-"""The hub's job kinds: ``analyze`` (deep analysis of a crash's dump) and ``kb-apply`` (re-match buckets).
+"""The hub's job kinds: ``analyze`` (deep analysis of a crash's dump), ``kb-apply`` (re-match
+buckets) and ``rekey`` (regroup the buckets under the current signature algorithm, ``jobs.rekey``).
 
-Both are idempotent: an analysis result replaces the crash's previous one, and re-applying the
-knowledge base recomputes every bucket's matches from scratch.
+All are idempotent: an analysis result replaces the crash's previous one, re-applying the knowledge
+base recomputes every bucket's matches from scratch, and a re-key of buckets already keyed by the
+current algorithm plans nothing.
 """
 
 # ruff: noqa: PLC0415 - imports inside functions are deliberate: each command and stage loads
@@ -87,3 +89,6 @@ def register(queue: Queue, hub: Hub, kb: KnowledgeBase) -> None:
     # Re-matching every bucket: the API does it in the request (the answer shows the change); a large
     # store or another node can queue it instead.
     queue.register("kb-apply", lambda p: {"changed": kb.reapply(hub.store)})
+    from crashhub.jobs import rekey
+
+    queue.register(rekey.KIND, lambda p: rekey.rekey_job(hub.store, hub.blobs, p))

@@ -2,7 +2,8 @@
 
 ``Store`` is a composition of small repositories, each an interface here with its SQL
 implementation in ``crashhub.store.sql``: ``store.crashes`` (:class:`Crashes`), ``store.buckets``
-(:class:`Buckets`), ``store.retention`` (:class:`Retention`), ``store.hosts`` (:class:`Hosts`),
+(:class:`Buckets`), ``store.grouping`` (:class:`Grouping`: key aliases, grouping rules, re-keys),
+``store.retention`` (:class:`Retention`), ``store.hosts`` (:class:`Hosts`),
 ``store.access`` (:class:`Access`), ``store.uploads`` (:class:`Uploads`), ``store.jobs``
 (:class:`Jobs`).  Records are in ``crashhub.store.base``.
 
@@ -22,6 +23,7 @@ from crashhub.store._access import Access
 from crashhub.store._buckets import Buckets
 from crashhub.store._cluster import Cluster, node_name
 from crashhub.store._crashes import Crashes
+from crashhub.store._grouping import Grouping
 from crashhub.store._hosts import Hosts
 from crashhub.store._jobs import Jobs
 from crashhub.store._kb import Kb, KbRecord
@@ -68,6 +70,7 @@ __all__ = [
     "Buckets",
     "Cluster",
     "Crashes",
+    "Grouping",
     "Hosts",
     "Hub",
     "Jobs",

@@ -5,8 +5,10 @@ and the history of each.
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from typing import Any
 
+from crashhub.classify.rules import Condition
 from crashhub.store.base import BucketEvent, BucketRecord
 
 
@@ -70,13 +72,24 @@ class Buckets(abc.ABC):
 
     @abc.abstractmethod
     def merge_buckets(self, source: str, target: str, actor: str) -> BucketRecord:
-        """Move every crash of ``source`` into ``target``; later crashes of ``source``'s key go there too."""
+        """Move every crash of ``source`` into ``target`` and record a merge rule per key of
+        ``source`` (``crashhub.classify.rules``): later crashes of those keys go to ``target``, under
+        this algorithm and, carried over by a re-key, under the next.  ``source``'s split rules
+        go with its crashes to ``target``."""
 
     @abc.abstractmethod
     def split_bucket(
-        self, bucket_id: str, crash_ids: list[str], actor: str, title: str | None = None
+        self,
+        bucket_id: str,
+        crash_ids: list[str],
+        actor: str,
+        title: str | None = None,
+        when: Sequence[Condition] = (),
     ) -> BucketRecord:
-        """Move the given crashes into a new bucket (kept apart from later crashes of the same key)."""
+        """Move crashes into a new bucket and record a split rule that sends every later crash
+        like them there too: the crashes given by id (the rule names them), and with ``when``
+        every crash of the bucket that matches a condition (the rule keeps the conditions, so
+        later crashes that match follow).  The bucket must keep at least one crash."""
 
     @abc.abstractmethod
     def bucket_events(self, bucket_id: str) -> list[BucketEvent]: ...

@@ -7,9 +7,11 @@ with it, in the same transaction, or a bucket list would disagree with the crash
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from crashhub.store import models as m
@@ -83,3 +85,59 @@ def set_kb(s: Session, bucket_id: str, matches: list[dict[str, Any]], *, actor: 
             )
         )
         b.status = "known_issue"
+
+
+def recount(s: Session, bucket_ids: Iterable[str]) -> None:
+    """Count buckets again from the crashes they hold: counters, first/last seen and aggregates.
+
+    For changes of many crashes at once (a re-key): one read of the crashes' few columns instead
+    of six statements per crash moved.
+    """
+    ids = sorted(set(bucket_ids))
+    for chunk in range(0, len(ids), 500):
+        part = ids[chunk : chunk + 500]
+        for model in (m.BucketDay, m.BucketHost, m.BucketKernel, m.BucketHardware):
+            s.execute(delete(model).where(model.bucket_id.in_(part)))
+        agg: dict[str, _Agg] = {b: _Agg() for b in part}
+        cols = (m.Crash.bucket_id, m.Crash.crash_time, m.Crash.received_at, m.Crash.host, m.Crash.release,
+                m.Crash.hardware, m.Crash.has_vmcore)
+        q = select(*cols).where(m.Crash.bucket_id.in_(part))
+        for bid, ct, rt, host, release, hw, dump in s.execute(q):
+            agg[bid].add(ct if ct is not None else rt, host, release, hw, bool(dump))
+        for bid, a in agg.items():
+            vals: dict[str, Any] = {"count": a.count, "dumps": a.dumps}
+            if a.count:
+                vals.update(first_seen=a.first, last_seen=a.last)
+            s.execute(update(m.Bucket).where(m.Bucket.id == bid).values(**vals))
+            rows: list[tuple[type[m.Base], str, Counter[str]]] = [
+                (m.BucketDay, "day", a.days), (m.BucketHost, "host", a.hosts),
+                (m.BucketKernel, "release", a.kernels), (m.BucketHardware, "hardware", a.hardware),
+            ]
+            for table, col, counts in rows:
+                if counts:
+                    values = [{"bucket_id": bid, col: v, "count": n} for v, n in counts.items()]
+                    s.execute(insert(table), values)
+
+
+class _Agg:
+    """One bucket's counters and aggregates, summed from its crashes."""
+
+    def __init__(self) -> None:
+        self.count = self.dumps = 0
+        self.first = float("inf")
+        self.last = float("-inf")
+        self.days: Counter[str] = Counter()
+        self.hosts: Counter[str] = Counter()
+        self.kernels: Counter[str] = Counter()
+        self.hardware: Counter[str] = Counter()
+
+    def add(self, seen: float, host: str, release: str | None, hardware: str | None, dump: bool) -> None:
+        self.count += 1
+        self.dumps += dump
+        self.first, self.last = min(self.first, seen), max(self.last, seen)
+        self.days[day_of(seen)] += 1
+        self.hosts[host] += 1
+        if release:
+            self.kernels[release] += 1
+        if hardware:
+            self.hardware[hardware[:512]] += 1

@@ -7,15 +7,19 @@ what to what, so a bucket's history shows who did it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
+from crashhub.classify.rules import Condition, GroupingRule, check
 from crashhub.errors import InputError, StoreError
 from crashhub.store import models as m
 from crashhub.store._bucket_queries import _filtered, bucket_records, trend_order
 from crashhub.store._buckets import Buckets
 from crashhub.store._counting import move, recompute_seen, set_kb
+from crashhub.store._routing import crash_subject, row_of
 from crashhub.store._sql import SqlRepository, new_id
 from crashhub.store.base import BucketEvent, BucketRecord, day_of, now
 from crashhub.store.workflow import normalize_status
@@ -212,6 +216,7 @@ class SqlBuckets(SqlRepository, Buckets):
     def merge_buckets(self, source: str, target: str, actor: str) -> BucketRecord:
         if source == target:
             raise StoreError("cannot merge a bucket into itself")
+        t = now()
         with self._write() as s:
             src, dst = s.get(m.Bucket, source), s.get(m.Bucket, target)
             if src is None or dst is None:
@@ -223,58 +228,114 @@ class SqlBuckets(SqlRepository, Buckets):
             src.merged_into = target
             s.execute(update(m.Bucket).where(m.Bucket.merged_into == source).values(merged_into=target))
             recompute_seen(s, target)
-            detail = {"source": source, "target": target, "crashes": len(crashes)}
+            rules = []
+            for alias in s.scalars(select(m.BucketKey).where(m.BucketKey.bucket_id == source)):
+                rule = GroupingRule(new_id("r"), "merge", target, algorithm=alias.algorithm, key=alias.key,
+                                    created_at=t, created_by=actor)
+                s.add(row_of(rule))
+                rules.append(rule.id)
+            carried = _carry_splits(s, source, target)
+            detail = {"source": source, "target": target, "crashes": len(crashes), "rules": rules,
+                      "split_rules": carried}
             for bid in (source, target):
-                s.add(m.BucketEventRow(bucket_id=bid, at=now(), action="merge", actor=actor, detail=detail))
+                s.add(m.BucketEventRow(bucket_id=bid, at=t, action="merge", actor=actor, detail=detail))
         rec = self.get_bucket(target)
         assert rec is not None
         return rec
 
     def split_bucket(
-        self, bucket_id: str, crash_ids: list[str], actor: str, title: str | None = None
+        self,
+        bucket_id: str,
+        crash_ids: list[str],
+        actor: str,
+        title: str | None = None,
+        when: Sequence[Condition] = (),
     ) -> BucketRecord:
-        if not crash_ids:
-            raise StoreError("a split needs at least one crash id")
+        if not crash_ids and not when:
+            raise StoreError("a split needs at least one crash id or condition")
+        t = now()
         with self._write() as s:
             b = s.get(m.Bucket, bucket_id)
             if b is None:
                 raise StoreError(f"no bucket {bucket_id!r}")
-            crashes = list(s.scalars(select(m.Crash).where(m.Crash.id.in_(crash_ids))))
-            wrong = sorted(set(crash_ids) - {c.id for c in crashes if c.bucket_id == bucket_id})
-            if wrong:
-                raise StoreError(f"crashes not in bucket {bucket_id}: {', '.join(wrong)}")
-            if len(crashes) == b.count:
+            if b.merged_into:
+                raise StoreError(f"bucket {bucket_id} is merged into {b.merged_into}; split that one")
+            crashes = _split_off(s, bucket_id, crash_ids, when)
+            if len(crashes) >= b.count:
                 raise StoreError("a split must leave at least one crash in the bucket")
-            t = now()
-            nb = m.Bucket(
-                id=new_id("s"),
-                algorithm=b.algorithm,
-                key=b.key,
-                primary=False,
-                kind=b.kind,
-                title=title or b.title,
-                frames=list(b.frames or []),
-                count=0,
-                dumps=0,
-                first_seen=t,
-                last_seen=0.0,
-                kb=list(b.kb or []),
-                created_at=t,
-                status=b.status,
-                owner=b.owner,
-                advice_deadline=b.advice_deadline,
-                advice=b.advice,
-                kb_status=b.kb_status,
-            )
+            nb = _split_bucket_row(b, new_id("s"), title, t)
             s.add(nb)
             s.flush()
+            rule = GroupingRule(
+                new_id("r"), "split", nb.id, source=_rule_source(s, b),
+                when=(*when, *(Condition("crash", c) for c in sorted(crash_ids))),
+                created_at=t, created_by=actor, note=title or "",
+            )
+            check(rule)
+            s.add(row_of(rule))
             move(s, crashes, nb.id)
             recompute_seen(s, nb.id)
             recompute_seen(s, bucket_id)
-            detail = {"source": bucket_id, "new": nb.id, "crashes": sorted(crash_ids)}
+            detail = {"source": bucket_id, "new": nb.id, "crashes": sorted(c.id for c in crashes),
+                      "rule": rule.id, "when": [c.to_dict() for c in when]}
             for bid in (bucket_id, nb.id):
                 s.add(m.BucketEventRow(bucket_id=bid, at=t, action="split", actor=actor, detail=detail))
             new_bid = nb.id
         rec = self.get_bucket(new_bid)
         assert rec is not None
         return rec
+
+
+def _split_off(s: Session, bucket_id: str, crash_ids: list[str], when: Sequence[Condition]) -> list[m.Crash]:
+    """The crashes a split moves: those named (all must be in the bucket) and those ``when`` takes."""
+    named = list(s.scalars(select(m.Crash).where(m.Crash.id.in_(crash_ids)))) if crash_ids else []
+    wrong = sorted(set(crash_ids) - {c.id for c in named if c.bucket_id == bucket_id})
+    if wrong:
+        raise StoreError(f"crashes not in bucket {bucket_id}: {', '.join(wrong)}")
+    if not when:
+        return named
+    have = {c.id for c in named}
+    for c in s.scalars(select(m.Crash).where(m.Crash.bucket_id == bucket_id)):
+        subject = crash_subject(c)
+        if c.id not in have and any(cond.holds(subject) for cond in when):
+            named.append(c)
+    return named
+
+
+def _split_bucket_row(b: m.Bucket, bid: str, title: str | None, t: float) -> m.Bucket:
+    """A split's new bucket: the source's key and workflow state, its own title if given."""
+    return m.Bucket(
+        id=bid, algorithm=b.algorithm, key=b.key, primary=False, kind=b.kind, title=title or b.title,
+        frames=list(b.frames or []), count=0, dumps=0, first_seen=t, last_seen=0.0, kb=list(b.kb or []),
+        created_at=t, status=b.status, owner=b.owner, advice_deadline=b.advice_deadline, advice=b.advice,
+        kb_status=b.kb_status,
+    )
+
+
+def _rule_source(s: Session, b: m.Bucket) -> str:
+    """The bucket a split rule takes crashes from: this one, or for a split's own bucket (which
+    takes no crash by key) the source of the newest rule that fills it, so the new rule, newer,
+    wins for the crashes it names."""
+    if b.primary:
+        return b.id
+    feeding = s.scalar(
+        select(m.BucketRule.source)
+        .where(m.BucketRule.action == "split", m.BucketRule.target == b.id, m.BucketRule.retired_at.is_(None))
+        .order_by(m.BucketRule.created_at.desc())
+        .limit(1)
+    )
+    return feeding or b.id
+
+
+def _carry_splits(s: Session, source: str, target: str) -> list[str]:
+    """A merged bucket's split rules now split the crashes of the bucket it went into."""
+    out = []
+    live = m.BucketRule.retired_at.is_(None)
+    for row in s.scalars(select(m.BucketRule).where(
+            m.BucketRule.action == "split", m.BucketRule.source == source, live)):
+        if row.target == target:
+            row.retired_at, row.retired_by = now(), "merge"  # it would split the target from itself
+        else:
+            row.source = target
+            out.append(row.id)
+    return out

@@ -16,14 +16,25 @@ from typing import Any
 
 from sqlalchemy import Integer, cast, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from crashhub.classify.rules import Subject, subject_of
 from crashhub.errors import StoreError
+from crashhub.model import CrashReport
 from crashhub.store import models as m
 from crashhub.store._counting import count_in, set_kb
 from crashhub.store._crashes import Crashes
+from crashhub.store._routing import by_key, route, set_alias
 from crashhub.store._sql import Db, SqlRepository, _crash, bucket_id_for, new_id
 from crashhub.store.base import CrashRecord, FileRecord, NewCrash, now
 from crashhub.store.workflow import kb_status
+
+
+def _subject(crash_id: str, new: NewCrash) -> Subject:
+    """What split rules look at in a crash being stored."""
+    report = CrashReport.from_dict(new.report) if new.report else None
+    return subject_of(crash_id, title=new.title, host=new.host, release=new.release,
+                      hardware=new.hardware, report=report)
 
 
 class SqlCrashes(SqlRepository, Crashes):
@@ -65,37 +76,15 @@ class SqlCrashes(SqlRepository, Crashes):
                 return _crash(old, files), False
 
             bid = bucket_id_for(new.signature_algorithm, new.signature_key)
-            bucket = s.get(m.Bucket, bid)
-            hops = 0
-            while bucket is not None and bucket.merged_into and hops < 16:
-                bucket = s.get(m.Bucket, bucket.merged_into)
-                hops += 1
+            crash_id = new_id("c")
             seen = new.crash_time if new.crash_time is not None else t
-            if bucket is None:
-                bucket = m.Bucket(
-                    id=bid,
-                    algorithm=new.signature_algorithm,
-                    key=new.signature_key,
-                    primary=True,
-                    kind=new.kind,
-                    title=new.signature_title or new.title,
-                    frames=list(new.signature_frames),
-                    count=0,
-                    dumps=0,
-                    first_seen=seen,
-                    last_seen=seen,
-                    kb=list(new.kb),
-                    created_at=t,
-                    # Known from the KB at once: the KB's advice is the answer, nothing is due.
-                    status="known_issue" if kb_status(new.kb) == "known" else "new",
-                    advice_deadline=seen + self.first_advice_hours * 3600,
-                    kb_status=kb_status(new.kb),
-                )
-                s.add(bucket)
-                s.flush()
+            default = by_key(s, new.signature_algorithm, new.signature_key, bid)
+            if default is None:
+                default = self._new_bucket(s, new, bid, seen, t)
+            bucket = route(s, default, lambda: _subject(crash_id, new))
             has_dump = any(f.role == "vmcore" for f in new.files)
             crash = m.Crash(
-                id=new_id("c"),
+                id=crash_id,
                 identity=new.identity,
                 received_at=t,
                 crash_time=new.crash_time,
@@ -136,6 +125,31 @@ class SqlCrashes(SqlRepository, Crashes):
             set_kb(s, bucket.id, list(new.kb), actor="ingest")
             files = s.scalars(select(m.CrashFile).where(m.CrashFile.crash_id == crash.id)).all()
             return _crash(crash, files), True
+
+    def _new_bucket(self, s: Session, new: NewCrash, bid: str, seen: float, t: float) -> m.Bucket:
+        bucket = m.Bucket(
+            id=bid,
+            algorithm=new.signature_algorithm,
+            key=new.signature_key,
+            primary=True,
+            kind=new.kind,
+            title=new.signature_title or new.title,
+            frames=list(new.signature_frames),
+            count=0,
+            dumps=0,
+            first_seen=seen,
+            last_seen=seen,
+            kb=list(new.kb),
+            created_at=t,
+            # Known from the KB at once: the KB's advice is the answer, nothing is due.
+            status="known_issue" if kb_status(new.kb) == "known" else "new",
+            advice_deadline=seen + self.first_advice_hours * 3600,
+            kb_status=kb_status(new.kb),
+        )
+        s.add(bucket)
+        set_alias(s, new.signature_algorithm, new.signature_key, bid, at=t, origin="ingest")
+        s.flush()
+        return bucket
 
     def get_crash(self, crash_id: str) -> CrashRecord | None:
         with self._read() as s:

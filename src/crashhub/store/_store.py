@@ -13,6 +13,7 @@ from crashhub.store._access import Access
 from crashhub.store._buckets import Buckets
 from crashhub.store._cluster import Cluster
 from crashhub.store._crashes import Crashes
+from crashhub.store._grouping import Grouping
 from crashhub.store._hosts import Hosts
 from crashhub.store._jobs import Jobs
 from crashhub.store._kb import Kb
@@ -37,6 +38,8 @@ class Store(abc.ABC):
     cluster: Cluster
     #: The knowledge base's entries (every node matches with these).
     kb: Kb
+    #: Key aliases, users' grouping rules, re-keys and their ledger.
+    grouping: Grouping
 
     @abc.abstractmethod
     def migrate(self) -> None:

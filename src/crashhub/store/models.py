@@ -297,6 +297,9 @@ __all__ = [
     "BucketHardware",
     "BucketHost",
     "BucketKernel",
+    "BucketKey",
+    "BucketRekey",
+    "BucketRule",
     "CeleryJob",
     "CeleryWorker",
     "ClusterCursor",
@@ -356,3 +359,66 @@ class KbRow(Base):
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[float] = mapped_column(Float)
     updated_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+# ---------------------------------------------------------------- versioned grouping (0013)
+class BucketKey(Base):
+    """Every (algorithm, key) a bucket took: ingest finds a key's bucket here, and a key from before
+    a re-key still leads to the bucket that took its crashes over (an alias)."""
+
+    __tablename__ = "bucket_keys"
+    algorithm: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    bucket_id: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[float] = mapped_column(Float)
+    origin: Mapped[str] = mapped_column(String(16))  # "ingest" | "rekey" | "migration"
+    __table_args__ = (Index("ix_bucket_keys_bucket", "bucket_id"), Index("ix_bucket_keys_key", "key"))
+
+
+class BucketRule(Base):
+    """A user's merge or split kept as a rule (crashhub.classify.rules.GroupingRule); a rule a re-key
+    carried over or a user deleted keeps its row, ``retired_at`` set."""
+
+    __tablename__ = "bucket_rules"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    action: Mapped[str] = mapped_column(String(8))  # "merge" | "split"
+    target: Mapped[str] = mapped_column(String(40))
+    algorithm: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    source: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    when: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[float] = mapped_column(Float)
+    created_by: Mapped[str] = mapped_column(String(255))
+    note: Mapped[str] = mapped_column(Text, default="")
+    parent: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    retired_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    retired_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    __table_args__ = (
+        Index("ix_bucket_rules_key", "algorithm", "key"),
+        Index("ix_bucket_rules_source", "source"),
+        Index("ix_bucket_rules_target", "target"),
+    )
+
+
+class BucketRekey(Base):
+    """The re-key ledger: one row per (old key, old bucket) -> (new key, new bucket) flow of a run."""
+
+    __tablename__ = "bucket_rekeys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run: Mapped[str] = mapped_column(String(40))
+    at: Mapped[float] = mapped_column(Float)
+    from_algorithm: Mapped[str] = mapped_column(String(64))
+    to_algorithm: Mapped[str] = mapped_column(String(64))
+    old_key: Mapped[str] = mapped_column(String(128))
+    new_key: Mapped[str] = mapped_column(String(128))
+    old_bucket: Mapped[str] = mapped_column(String(40))
+    new_bucket: Mapped[str] = mapped_column(String(40))
+    crashes: Mapped[int] = mapped_column(Integer)
+    change: Mapped[str] = mapped_column(String(16))  # crashhub.classify.rekey.Change
+    rule: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    __table_args__ = (
+        Index("ix_bucket_rekeys_run", "run"),
+        Index("ix_bucket_rekeys_old_bucket", "old_bucket"),
+        Index("ix_bucket_rekeys_new_bucket", "new_bucket"),
+    )

@@ -1,7 +1,8 @@
 """The store on SQLAlchemy 2: SQLite (WAL) embedded, PostgreSQL for teams.
 
 ``SqlStore`` builds every repository on one :class:`Db` (engine and transactions, ``_sql.py``):
-crashes (``_sql_crashes``), buckets (``_sql_buckets``, queries in ``_bucket_queries``), retention
+crashes (``_sql_crashes``), buckets (``_sql_buckets``, queries in ``_bucket_queries``; aliases, rules
+and re-keys in ``_sql_grouping``, routing in ``_routing``), retention
 (``_sql_retention``), hosts, access, uploads and jobs (``_sql_<name>``).  What must change in one
 transaction across them (a crash counted in its bucket) is in ``_counting``.
 """
@@ -17,6 +18,7 @@ from crashhub.store._sql import Db, bucket_id_for, new_id
 from crashhub.store._sql_access import SqlAccess
 from crashhub.store._sql_buckets import SqlBuckets
 from crashhub.store._sql_crashes import SqlCrashes
+from crashhub.store._sql_grouping import SqlGrouping
 from crashhub.store._sql_hosts import SqlHosts
 from crashhub.store._sql_jobs import SqlJobs
 from crashhub.store._sql_retention import SqlRetention
@@ -28,6 +30,7 @@ __all__ = [
     "SqlAccess",
     "SqlBuckets",
     "SqlCrashes",
+    "SqlGrouping",
     "SqlHosts",
     "SqlJobs",
     "SqlRetention",
@@ -52,6 +55,7 @@ class SqlStore(Store):
     jobs: SqlJobs
     cluster: SqlCluster
     kb: SqlKb
+    grouping: SqlGrouping
 
     def __init__(self, url: str, *, echo: bool = False, first_advice_hours: float = 4.0) -> None:
         self.db = Db(url, echo=echo)
@@ -65,6 +69,7 @@ class SqlStore(Store):
         self.jobs = SqlJobs(self.db)
         self.cluster = SqlCluster(self.db)
         self.kb = SqlKb(self.db)
+        self.grouping = SqlGrouping(self.db)
 
     @property
     def engine(self) -> Engine:

@@ -256,6 +256,9 @@ def _start_background(ctx: Context, stop: threading.Event) -> None:
             log.info("released %d claims of a previous run", n)
     log.info("garbage collection: %s", collect_garbage(ctx))
     ctx.queue.start()
+    from crashhub.jobs.rekey import submit_if_needed
+
+    submit_if_needed(ctx.hub.store, ctx.queue)  # buckets of an older signature algorithm: re-key them
     spool = settings.spool_path
     if spool is not None:
         ctx.watcher = SpoolWatcher(

@@ -1,4 +1,6 @@
-"""Buckets: the list and one bucket (read), and the admin's merge, split and response workflow."""
+"""Buckets: the list and one bucket (read, with its similar buckets, keys, rules and re-keys), the
+admin's merge, split and response workflow, and the grouping rules and re-keys (``/api/v1/bucket-rules``,
+``/api/v1/rekeys``, ``POST /api/v1/rekey``)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from crashhub.errors import ApiError
+from crashhub.classify.rules import Condition
+from crashhub.errors import ApiError, InputError
 from crashhub.store.base import TokenRecord
 from crashhub.web import jsonbody
 from crashhub.web.api._deps import (
@@ -23,6 +26,7 @@ from crashhub.web.api._deps import (
     crash_summary,
     principal_after,
 )
+from crashhub.web.similar import for_store
 
 router = APIRouter(tags=["buckets"])
 
@@ -76,18 +80,43 @@ def list_buckets(
 
 @router.get("/api/v1/buckets/{bucket_id}")
 def get_bucket(_tok: Reader, ctx: Ctx, bucket_id: str) -> dict[str, Any]:
+    """One bucket.  An id or key from before a merge or a re-key answers with the bucket that took
+    its crashes over (``resolved_from`` says what was asked)."""
     store = ctx.hub.store
     b = store.buckets.get_bucket(bucket_id, **bucket_opts(ctx))
+    asked = bucket_id
+    if b is None or b.merged_into:
+        survivor = store.grouping.resolve(bucket_id)
+        if survivor is not None and survivor != bucket_id:
+            bucket_id, b = survivor, store.buckets.get_bucket(survivor, **bucket_opts(ctx))
     if b is None:
-        raise ApiError(404, f"no bucket {bucket_id!r}")
+        raise ApiError(404, f"no bucket {asked!r}")
     d = b.to_dict()
+    if asked != bucket_id:
+        d["resolved_from"] = asked
     d["events"] = [
         {"at": e.at, "action": e.action, "actor": e.actor, "detail": e.detail}
         for e in store.buckets.bucket_events(bucket_id)
     ]
     recent = store.crashes.list_crashes(bucket=bucket_id, limit=20)
     d["crashes"] = [crash_summary(c.to_dict()) for c in recent]
+    d["similar"] = [x.to_dict() for x in for_store(store).similar(b)]
+    d["keys"] = [a.to_dict() for a in store.grouping.aliases(bucket_id)]
+    d["rules"] = [r.to_dict() for r in store.grouping.rules(bucket=bucket_id)]
+    d["rekeys"] = [e.to_dict() for e in store.grouping.ledger(bucket=bucket_id, limit=50)]
     return d
+
+
+@router.get("/api/v1/buckets/{bucket_id}/similar")
+def similar(
+    _tok: Reader, ctx: Ctx, bucket_id: str, limit: int = Query(10, ge=1, le=100)
+) -> dict[str, Any]:
+    """The buckets most like this one across kernels, best first, with the parts of each score."""
+    b = ctx.hub.store.buckets.get_bucket(bucket_id)
+    if b is None:
+        raise ApiError(404, f"no bucket {bucket_id!r}")
+    found = for_store(ctx.hub.store).similar(b, limit=limit)
+    return {"bucket": bucket_id, "similar": [x.to_dict() for x in found]}
 
 
 @router.post("/api/v1/buckets/{bucket_id}/merge")
@@ -125,10 +154,72 @@ async def set_workflow(request: Request, tok: Admin, store: HubStore, bucket_id:
 
 @router.post("/api/v1/buckets/{bucket_id}/split")
 async def split(request: Request, tok: Admin, store: HubStore, bucket_id: str) -> dict[str, Any]:
+    """Split crashes off into a new bucket, for good: ``{"crashes": [ids], "when": [{"field",
+    "pattern"}], "title"}`` (crashes, conditions or both); the split is kept as a rule that later
+    crashes follow (``crashhub.classify.rules``)."""
     body = await jsonbody.parse(request)
-    crashes = body.get("crashes") if isinstance(body, dict) else None
+    usage = ('body must be {"crashes": ["<crash id>", ...], "when": [{"field": ..., "pattern": ...}], '
+             '"title": "..."}')
+    if not isinstance(body, dict):
+        raise ApiError(400, usage)
+    crashes = body.get("crashes", [])
+    when = body.get("when", [])
     if not isinstance(crashes, list) or not all(isinstance(x, str) for x in crashes):
-        raise ApiError(400, 'body must be {"crashes": ["<crash id>", ...], "title": "..."}')
+        raise ApiError(400, usage)
+    if not isinstance(when, list) or not all(isinstance(x, dict) for x in when):
+        raise ApiError(400, usage)
+    try:
+        conditions = [Condition.from_dict(x) for x in when]
+    except InputError as e:
+        raise ApiError(400, str(e)) from None
     title = body.get("title") if isinstance(body.get("title"), str) else None
-    b = await run_in_threadpool(store.buckets.split_bucket, bucket_id, crashes, actor(tok), title)
+    b = await run_in_threadpool(
+        lambda: store.buckets.split_bucket(bucket_id, crashes, actor(tok), title, conditions)
+    )
     return b.to_dict()
+
+
+@router.get("/api/v1/bucket-rules")
+def list_rules(
+    _tok: Reader, store: HubStore, bucket: str | None = None, retired: bool = False
+) -> dict[str, Any]:
+    """Users' merges and splits as the rules later crashes follow (``retired``: with the ended ones)."""
+    rules = store.grouping.rules(bucket=bucket, include_retired=retired)
+    return {"rules": [r.to_dict() for r in rules]}
+
+
+@router.delete("/api/v1/bucket-rules/{rule_id}")
+async def delete_rule(tok: Admin, store: HubStore, rule_id: str) -> dict[str, Any]:
+    """End a rule and undo it: a merged key's crashes go back to its own bucket, split-off crashes
+    back to their source."""
+    rule = await run_in_threadpool(store.grouping.delete_rule, rule_id, actor(tok))
+    return {"deleted": rule.to_dict()}
+
+
+@router.get("/api/v1/rekeys")
+def rekeys(
+    _tok: Reader,
+    store: HubStore,
+    bucket: str | None = None,
+    run: str | None = None,
+    limit: int = Query(1000, ge=1, le=100_000),
+) -> dict[str, Any]:
+    """The re-key ledger, newest first: which crashes went from which old key and bucket to which."""
+    from crashhub.classify import ALGORITHM  # noqa: PLC0415
+
+    return {
+        "algorithm": ALGORITHM,
+        "algorithms": store.grouping.algorithms(),
+        "rekeys": [e.to_dict() for e in store.grouping.ledger(bucket=bucket, run=run, limit=limit)],
+    }
+
+
+@router.post("/api/v1/rekey")
+async def rekey(tok: Admin, ctx: Ctx) -> JSONResponse:
+    """Queue a re-key of every bucket to the current algorithm (a hub does it by itself at start when
+    buckets carry an older one); answers the job's id."""
+    from crashhub.classify import ALGORITHM  # noqa: PLC0415
+    from crashhub.jobs.rekey import KIND  # noqa: PLC0415
+
+    job = await run_in_threadpool(ctx.queue.submit, KIND, {"algorithm": ALGORITHM, "by": actor(tok)})
+    return JSONResponse({"job": job, "algorithm": ALGORITHM}, status_code=202)

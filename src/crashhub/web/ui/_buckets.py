@@ -1,22 +1,27 @@
-"""The dashboard (buckets under filters, the releases chart) and a bucket's page, merge, split and
-response workflow."""
+"""The dashboard (buckets under filters, the releases chart) and a bucket's page: similar buckets
+across kernels, keys, grouping rules and re-keys; merge, split (of picked crashes or by a condition),
+rule deletion and the response workflow."""
 
 # ruff: noqa: PLC0415 - imports inside functions are deliberate: the similarity code loads on use.
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
+from crashhub.classify.rules import FIELDS, Condition
 from crashhub.errors import PageError, Redirect
 from crashhub.store.base import BucketRecord, day_of
 from crashhub.store.workflow import KB_STATUSES, effective_status, is_overdue
 from crashhub.web.ui import views
 from crashhub.web.ui.base import UI, UIState, page
+
+if TYPE_CHECKING:
+    from crashhub.web.similar import Similar
 
 router = APIRouter()
 
@@ -133,9 +138,14 @@ def dashboard(
 
 @router.get("/ui/buckets/{bucket_id}", include_in_schema=False)
 @page
-def bucket(request: Request, ui: UIState, bucket_id: str) -> Response:
+def bucket(request: Request, ui: UIState, bucket_id: str, came: str = Query("", alias="from")) -> Response:
     ui.require(request)
     b = ui.store.buckets.get_bucket(bucket_id, **ui.bucket_opts())
+    if b is None or b.merged_into:
+        # An id or key from before a merge or a re-key: the bucket that took its crashes over.
+        survivor = ui.store.grouping.resolve(bucket_id)
+        if survivor is not None and survivor != bucket_id:
+            raise Redirect(f"/ui/buckets/{survivor}?" + urlencode({"from": bucket_id}))
     if b is None:
         raise PageError(404, f"No bucket {bucket_id!r}.")
     now = time.time()
@@ -158,6 +168,11 @@ def bucket(request: Request, ui: UIState, bucket_id: str) -> Response:
         "similar": similar_buckets(ui, b),
         "wf": workflow(ui, b, now),
         "can_workflow": True,
+        "came_from": came,
+        "keys": ui.store.grouping.aliases(bucket_id),
+        "rules": ui.store.grouping.rules(bucket=bucket_id),
+        "rekeys": ui.store.grouping.ledger(bucket=bucket_id, limit=20),
+        "fields": FIELDS,
     }
     return ui.render(request, "bucket.html", ctx)
 
@@ -184,16 +199,34 @@ def split(
     csrf: str = Form(""),
     crash: list[str] = Form([]),  # noqa: B008
     title: str = Form(""),
+    field: str = Form(""),
+    pattern: str = Form(""),
 ) -> Response:
     s = ui.require(request, admin=True)
     ui.check_csrf(request, csrf)
-    if not crash:
-        raise PageError(400, "Tick the crashes to move into a new bucket.")
+    when = []
+    if pattern.strip():
+        when = [ui.guard("split", lambda: Condition.from_dict({"field": field, "pattern": pattern}))]
+    if not crash and not when:
+        raise PageError(400, "Tick the crashes to move into a new bucket, or give a condition.")
     new = ui.guard(
-        "split", lambda: ui.store.buckets.split_bucket(bucket_id, crash, s.actor, title.strip() or None)
+        "split",
+        lambda: ui.store.buckets.split_bucket(bucket_id, crash, s.actor, title.strip() or None, when),
     )
     ui.invalidate()
     raise Redirect(f"/ui/buckets/{new.id}")
+
+
+@router.post("/ui/buckets/{bucket_id}/rules/{rule_id}/delete", include_in_schema=False)
+@page
+def delete_rule(
+    request: Request, ui: UIState, bucket_id: str, rule_id: str, csrf: str = Form("")
+) -> Response:
+    s = ui.require(request, admin=True)
+    ui.check_csrf(request, csrf)
+    ui.guard("rule", lambda: ui.store.grouping.delete_rule(rule_id, s.actor))
+    ui.invalidate()
+    raise Redirect(f"/ui/buckets/{bucket_id}")
 
 
 @router.post("/ui/buckets/{bucket_id}/workflow", include_in_schema=False)
@@ -224,24 +257,8 @@ def _overdue(row: dict[str, Any]) -> bool:
     return bool(row["wf"]["overdue"])
 
 
-def similar_buckets(ui: UI, b: BucketRecord, limit: int = 5) -> list[tuple[BucketRecord, float]]:
-    """Buckets whose stacks look like this one's (``crashhub.classify.similarity``), best first."""
-    try:
-        from crashhub.classify.similarity import similarity
-    except ImportError:
-        return []
-    from crashhub.model import Signature
+def similar_buckets(ui: UI, b: BucketRecord, limit: int = 5) -> list[Similar]:
+    """Buckets most like this one across kernels (``crashhub.web.similar``), best first."""
+    from crashhub.web.similar import for_store
 
-    def sig(x: BucketRecord) -> Signature:
-        return Signature(x.algorithm, x.key, x.title, frames=x.frames, kind=x.kind)
-
-    me = sig(b)
-    pool = ui.cached(
-        "similar-pool",
-        30.0,
-        lambda: ui.store.buckets.list_buckets(sort="count", limit=1000, **ui.bucket_opts()),
-    )
-    scored = [(o, similarity(me, sig(o))) for o in pool if o.id != b.id and o.frames]
-    scored = [x for x in scored if x[1] >= 0.3]
-    scored.sort(key=lambda x: -x[1])
-    return scored[:limit]
+    return for_store(ui.store).similar(b, limit=limit)
