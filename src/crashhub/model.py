@@ -136,7 +136,7 @@ def _known(cls: type, d: JsonObject) -> JsonObject:
 class Signature:
     """A bucket key under a versioned algorithm."""
 
-    algorithm: str  # e.g. "sig:2026-11"
+    algorithm: str  # e.g. "sig:2026-12"
     key: str  # hex digest
     title: str  # normalised title
     frames: tuple[str, ...] = ()  # the frames that went into the key

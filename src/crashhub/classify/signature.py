@@ -1,6 +1,6 @@
 """Crash signatures: a bucket key that names a bug, under a versioned algorithm id.
 
-``sig:2026-11`` (the current algorithm) hashes, with SHA-256:
+``sig:2026-12`` (the current algorithm) hashes, with SHA-256:
 
 1. the algorithm id itself (so two algorithms never share a key);
 2. the report's kind;
@@ -49,6 +49,12 @@ class Recipe:
 # ``pytest --update-golden`` records the new id's keys, and docs/triage.md names the id.
 RECIPES: tuple[Recipe, ...] = (
     Recipe("sig:2026-11", 3, "kind, normalised title, guilty module and the top 3 reliable frames"),
+    Recipe(
+        "sig:2026-12",
+        3,
+        "same recipe; triage now names the guilty frame of self-detected RCU stalls, bad pages, "
+        "NMIs (from the CPU dumps) and cut hung-task titles, and demangles Rust/C++ names",
+    ),
 )
 ALGORITHM = RECIPES[-1].id
 TOP_FRAMES = RECIPES[-1].top_frames

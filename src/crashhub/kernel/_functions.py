@@ -13,7 +13,7 @@ function's base name.
 The list follows syzkaller's pkg/report (linux.go ``skipPatterns``), whose choices were tuned on
 hundreds of thousands of real reports; the groups below say why each family is skipped.
 Changing it, or the base-name rule, changes bucket keys: bump ``crashhub.classify.ALGORITHM``
-(``sig:2026-11`` is the algorithm this list belongs to) when you do.
+(``sig:2026-12`` is the algorithm this list belongs to; append a ``RECIPES`` line) when you do.
 """
 
 from __future__ import annotations
