@@ -11,6 +11,7 @@ from tests.labdata import LOGS
 
 from crashhub.classify import signature
 from crashhub.classify.similarity import Profile, fold, likeness, profile, rank
+from crashhub.kernel import base_name
 from crashhub.model import CrashReport, Frame
 from crashhub.triage import parse_file
 
@@ -51,7 +52,12 @@ def _drift(report: CrashReport) -> CrashReport:
     and every frame below renamed with 6.10's ``_noprof``."""
     frames = [f for f in report.frames if f.function]
     guilty = report.guilty.function if report.guilty else None
+    # Where the bucket's stack starts: the guilty frame, or (an NMI's guilty function comes from
+    # another CPU's dump) the first frame the signature keeps.
+    start = signature(report).stack[:1]
     at = next((i for i, f in enumerate(frames) if f.function == guilty), -1)
+    if at < 0:
+        at = next((i for i, f in enumerate(frames) if (base_name(f.function),) == start), -1)
     kept = [f for i, f in enumerate(frames) if i != at + 1]
     renamed = tuple(replace(f, function=f"{f.function}_noprof") if i > at + 1 else f
                     for i, f in enumerate(kept))

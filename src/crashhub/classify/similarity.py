@@ -126,6 +126,10 @@ def likeness(a: Profile, b: Profile) -> Likeness:
     guilty = None
     if a.guilty and b.guilty:
         guilty = 1.0 if (a.guilty, a.module) == (b.guilty, b.module) else 0.5 if a.guilty == b.guilty else 0.0
+    elif a.guilty or b.guilty:
+        # A bug in a function against a report that names none (an NMI that found every CPU idle
+        # against one that found a CPU spinning): two things, not one with a part missing.
+        guilty = 0.0
     stack = None
     if a.stack and b.stack:
         stack = similarity(Signature("", "", a.title, stack=a.stack),

@@ -34,19 +34,37 @@ def primary(reports: list[CrashReport]) -> int:
     The first splat is the one that matters: a sanitizer or lockdep report, a WARNING, printed
     moments before the oops that killed the task is its first symptom (KASAN, then the GPF the bad
     access led to).  Reports earlier than that are not pulled in: hours-old WARNINGs on a
-    production console are other bugs.  A deliberate crash (SysRq-c) stays the primary.  A false
-    start (``said_nothing``) is never the primary while a report with a body is in the log.
+    production console are other bugs.  A deliberate crash (SysRq-c) is the primary only of a log
+    with no bug reported before it (``_reason``).  A false start (``said_nothing``) is never the
+    primary while a report with a body is in the log.
     """
     told = [i for i, r in enumerate(reports) if not said_nothing(r)] or list(range(len(reports)))
     fatal = next((i for i in told if reports[i].fatal), None)
     if fatal is None:
         return told[0]
     if reports[fatal].kind in DELIBERATE:
-        return fatal
+        return _reason(reports, told, fatal)
     first = fatal
     while first > 0 and _precedes(reports[first - 1], reports[first]):
         first -= 1
     return first
+
+
+def _reason(reports: list[CrashReport], told: list[int], fatal: int) -> int:
+    """The primary of a log that ends in a deliberate crash: the first bug reported before it.
+
+    Nobody crashes a server by hand for nothing: SysRq-c (or a BMC's crash button) follows a hang
+    or a bug the console already reported, and that report names the bug (issue 16, class 10).  As
+    a bucket, "sysrq triggered crash" would gather every hand-made dump of a fleet into one.  Only
+    a log with no earlier report keeps the deliberate crash as its primary.
+    """
+    for i in told:
+        if i >= fatal:
+            break
+        r = reports[i]
+        if not r.fatal and r.kind not in NOT_A_FIRST_SYMPTOM and (r.frames or r.guilty is not None):
+            return i
+    return fatal
 
 
 def said_nothing(report: CrashReport) -> bool:
