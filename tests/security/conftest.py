@@ -96,7 +96,7 @@ def build(data: Path, **overrides: Any) -> SecHub:
     with hub.client("admin") as c:
         entry = c.get("/api/v1/kb").json()["entries"][0]["id"]
     hub.ids |= {"crash_id": crash["id"], "bucket_id": crash["bucket"]["id"], "entry_id": entry,
-                "name": "vmcore-dmesg.txt", "lang": "en"}
+                "name": "vmcore-dmesg.txt", "lang": "en", "rule_id": "no-such-rule"}
     return hub
 
 

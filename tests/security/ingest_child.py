@@ -102,9 +102,9 @@ def main(argv: list[str]) -> int:
 def upload(up: Uploads, crash_id: str, data: bytes) -> None:
     """What the agent does: ask where the hub is, send the rest, finish."""
     state = up.state(crash_id)
-    if state["complete"]:
+    if state.complete:
         return
-    at = int(state["offset"])
+    at = state.offset
     owner = up.claim(crash_id)
     assert owner is not None, "the killed run's lease is still held"
     try:

@@ -8,11 +8,15 @@
    CPU numbers, line numbers gone; syzkaller-style "TITLE in GUILTY");
 4. the guilty frame's module (``""`` for the kernel image), since the same function name in two
    modules is two bugs;
-5. the top reliable frames: starting at the guilty frame, up to ``TOP_FRAMES`` (3) frames of the
-   main stack, each reduced to its base name (``crashhub.kernel.base_name``: ``.isra.N``,
-   ``.constprop.N``, ``.part.N``, ``.cold`` clones folded, syscall-entry prefixes stripped) after
-   dropping the frames the skip list (``crashhub.kernel.SKIP``) names.  For stalls and hangs the
-   stack is a random victim's, so only the guilty frame counts.
+5. the guilty frame's base name (``crashhub.kernel.base_name``: ``.isra.N``, ``.constprop.N``,
+   ``.part.N``, ``.cold`` clones folded, syscall-entry prefixes stripped): the function names the
+   bug, its callers only say how this occurrence got there (one bug reached from two syscalls is
+   one bug; syzbot buckets by a title naming the guilty function for the same reason).  When no
+   guilty frame is named, the top 3 reliable frames of the main stack instead, after dropping
+   the frames the skip list (``crashhub.kernel.SKIP``) names.  For stalls and hangs the stack is
+   a random victim's, so only the guilty frame counts.  (``sig:2026-11`` kept the guilty frame's
+   two callers too: on the syzkaller corpus that split 7 titles into two or three buckets each
+   and merged none.)
 
 Nothing that changes between two occurrences of one bug enters the key: no address, offset, pid,
 CPU, timestamp, KASLR base, build id or release.
@@ -43,6 +47,8 @@ class Recipe:
     id: str  # "sig:YYYY-MM", hashed into every key it makes
     top_frames: int  # frames of the main stack in the key, from the guilty one
     why: str  # what changed from the id before (here or in triage)
+    # Frames from the stack's top when no guilty frame is named (None: top_frames).
+    bare_frames: int | None = None
 
 
 # Every id ever shipped, oldest first; the last is the current one.  Append, never edit; then
@@ -51,9 +57,11 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe("sig:2026-11", 3, "kind, normalised title, guilty module and the top 3 reliable frames"),
     Recipe(
         "sig:2026-12",
-        3,
-        "same recipe; triage now names the guilty frame of self-detected RCU stalls, bad pages, "
-        "NMIs (from the CPU dumps) and cut hung-task titles, and demangles Rust/C++ names",
+        1,
+        "a named guilty frame alone, not its two callers: one bug reached through two call paths is "
+        "one bucket (syzbot's title rule); with no guilty frame, the top 3 frames; triage now names "
+        "the guilty frame of self-detected RCU stalls, bad pages, NMIs and cut hung-task titles",
+        bare_frames=3,
     ),
 )
 ALGORITHM = RECIPES[-1].id
@@ -61,7 +69,10 @@ TOP_FRAMES = RECIPES[-1].top_frames
 STACK_FRAMES = 16
 # Kinds whose stack shows where a victim waited or a CPU happened to be, not the bug.
 # An OOM's allocation path is whichever task asked last under memory pressure, not the cause.
-VICTIM_KINDS = frozenset({"soft_lockup", "hard_lockup", "rcu_stall", "hung_task", "workqueue_lockup", "oom"})
+# Lockdep's full tables (lockdep_limit) are reported by whichever task took the next lock.
+VICTIM_KINDS = frozenset(
+    {"soft_lockup", "hard_lockup", "rcu_stall", "hung_task", "workqueue_lockup", "oom", "lockdep_limit"}
+)
 # Entry and dispatch frames at the bottom of every stack: they say nothing about the bug.
 _ENTRY = frozenset(
     {
@@ -120,14 +131,17 @@ def _stack(frames: tuple[Frame, ...]) -> list[str]:
     return out
 
 
-def _key_frames(report: CrashReport, stack: list[str], guilty: str | None, top: int) -> tuple[str, ...]:
+def _key_frames(report: CrashReport, stack: list[str], guilty: str | None, recipe: Recipe) -> tuple[str, ...]:
     if report.kind in VICTIM_KINDS:
         return (guilty,) if guilty else ()
+    top = recipe.top_frames
     if guilty and guilty in stack:
         start = stack.index(guilty)
         return tuple(stack[start : start + top])
-    above = stack[: top - 1] if guilty else stack[:top]
-    return ((guilty,) if guilty else ()) + tuple(above)
+    if guilty:
+        return (guilty, *stack[: top - 1])
+    # Nothing named the bug: the stack's top is all there is to tell two bugs apart.
+    return tuple(stack[: recipe.bare_frames or top])
 
 
 def _signature(recipe: Recipe, report: CrashReport) -> Signature:
@@ -139,7 +153,7 @@ def _signature(recipe: Recipe, report: CrashReport) -> Signature:
     guilty = _base(report.guilty.function) if report.guilty and report.guilty.function else None
     module = report.guilty.module if report.guilty and report.guilty.module else ""
     stack = _stack(report.frames)
-    frames = _key_frames(report, stack, guilty, recipe.top_frames)
+    frames = _key_frames(report, stack, guilty, recipe)
     material = "\n".join([recipe.id, report.kind, title, module, *frames])
     key = hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return Signature(

@@ -56,6 +56,7 @@ KIND_SUMMARY_EN: dict[str, str] = {
     "workqueue_lockup": "A kernel work queue stopped making progress.",
     "alloc_failure": "A kernel memory allocation failed.",
     "reboot": "The machine was rebooted by the kernel.",
+    "lockdep_limit": "The lock checker (lockdep) ran out of room and switched itself off.",
 }
 
 _CATALOGS: dict[str, dict[str, str]] = {"en": {}, "zh": ZH}

@@ -39,6 +39,7 @@ KIND_SUMMARY_ZH: dict[str, str] = {
     "workqueue_lockup": "内核工作队列停止前进。",
     "alloc_failure": "内核内存分配失败。",
     "reboot": "内核重启了机器。",
+    "lockdep_limit": "锁检查器（lockdep）的表已满，已自行关闭。",
 }
 
 ZH: dict[str, str] = {

@@ -49,10 +49,6 @@ _ITANIUM_STD = {"St": "std", "Sa": "std::allocator", "Sb": "std::basic_string", 
 _MAX_DEPTH = 64  # backrefs can loop in a malformed name
 
 
-class _Malformed(Exception):
-    """Not a name this subset reads (the caller keeps the symbol as printed)."""
-
-
 def demangle(symbol: str) -> str:
     """The readable name of a mangled symbol (``_Z``/``_R``), any clone suffix (``.cold``) kept; any
     other symbol, or one this subset cannot read, unchanged."""
@@ -62,7 +58,7 @@ def demangle(symbol: str) -> str:
     base, suffix = (symbol[: m.start()], m.group(0)) if m else (symbol, "")
     try:
         name = _Rust(base[2:]).symbol() if base.startswith("_R") else _Itanium(base[2:]).name()
-    except (_Malformed, IndexError, ValueError, RecursionError):
+    except (IndexError, ValueError, RecursionError):  # not a name this subset reads: kept as printed
         return symbol
     return name + suffix if name else symbol
 
@@ -83,19 +79,19 @@ class _Cursor:
 
     def need(self, ch: str) -> None:
         if not self.eat(ch):
-            raise _Malformed(f"expected {ch!r} at {self.i}")
+            raise ValueError(f"expected {ch!r} at {self.i}")
 
     def decimal(self) -> int:
         start = self.i
         while self.peek().isdigit():
             self.i += 1
         if start == self.i:
-            raise _Malformed("expected a number")
+            raise ValueError("expected a number")
         return int(self.s[start : self.i])
 
     def take(self, n: int) -> str:
         if n < 0 or self.i + n > len(self.s):
-            raise _Malformed("name runs past the symbol")
+            raise ValueError("name runs past the symbol")
         out = self.s[self.i : self.i + n]
         self.i += n
         return out
@@ -110,7 +106,7 @@ class _Rust(_Cursor):
 
     def symbol(self) -> str:
         if self.peek().isdigit():  # an encoding version: only version 0, printed as nothing
-            raise _Malformed("unknown v0 encoding version")
+            raise ValueError("unknown v0 encoding version")
         return self.path()
 
     def base62(self) -> int:
@@ -136,7 +132,7 @@ class _Rust(_Cursor):
     def backref(self) -> _Rust:
         target = self.base62()
         if self.depth >= _MAX_DEPTH or target >= self.i:
-            raise _Malformed("backref forward or too deep")
+            raise ValueError("backref forward or too deep")
         sub = _Rust(self.s, self.depth + 1)
         sub.i = target
         return sub
@@ -167,7 +163,7 @@ class _Rust(_Cursor):
             return name  # generic arguments left out: one name per function
         if tag == "B":
             return self.backref().path()
-        raise _Malformed(f"path tag {tag!r}")
+        raise ValueError(f"path tag {tag!r}")
 
     def generic_arg(self) -> None:
         if self.eat("L"):
@@ -216,7 +212,7 @@ class _Rust(_Cursor):
         if ch in "CNMXYI":
             self.i -= 1
             return self.path()
-        raise _Malformed(f"type tag {ch!r}")  # fn pointers and dyn types: not in function names
+        raise ValueError(f"type tag {ch!r}")  # fn pointers and dyn types: not in function names
 
 
 class _Itanium(_Cursor):
@@ -275,7 +271,7 @@ class _Itanium(_Cursor):
         if code in _OPERATORS:
             self.i += 2
             return "operator" + _OPERATORS[code]
-        raise _Malformed(f"name tag {ch!r}")
+        raise ValueError(f"name tag {ch!r}")
 
     def substitution(self) -> str:
         self.need("S")

@@ -46,4 +46,6 @@ KINDS: dict[str, str] = {
     "workqueue_lockup": "a workqueue pool made no progress (BUG: workqueue lockup)",
     "alloc_failure": "a memory allocation failed and the kernel printed why (page allocation failure)",
     "reboot": "the kernel rebooted unexpectedly (a boot banner in the middle of a console log)",
+    "lockdep_limit": "lockdep ran out of a fixed-size table (BUG: MAX_LOCKDEP_KEYS too low!): a "
+    "configuration limit, reported by whichever task took the next lock",
 }

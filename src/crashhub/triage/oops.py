@@ -161,6 +161,10 @@ OOPSES: tuple[Oops, ...] = (
                 r"still held(?:.*\n)+?.*at: (?:{{PC}} +)?{{FUNC}}",),
             Format(r"BUG: bad unlock balance detected!", "BUG: bad unlock balance in {frame}", "lockdep",
                 stack=Stack((r"{{PC}} +{{FUNC}}", CALL_TRACE, FRAMES)),),
+            # Lockdep's fixed-size tables are full (a CONFIG_LOCKDEP_*_BITS limit): whichever task
+            # took the next lock reports it, so the stack names no bug (syzkaller titles it alone).
+            Format(r"BUG: (MAX_STACK_TRACE_ENTRIES|MAX_LOCKDEP_(?:KEYS|ENTRIES|CHAINS|CHAIN_HLOCKS))"
+                r" too low!", "BUG: {1} too low!", "lockdep_limit", no_stack=True),
             Format(r"BUG: held lock freed!", "BUG: held lock freed in {1}", "lockdep",
                 report=r"BUG: held lock freed!(?:.*\n)+?.*{{PC}} +{{FUNC}}",),
             Format(r"BUG: Bad rss-counter state", "BUG: Bad rss-counter state", "bad_page", no_stack=True),
