@@ -8,7 +8,10 @@ machine does not inflate them):
    (with rising timestamps) until the ring holds 1 MiB, the crash at the end, as a big
    ``log_buf_len`` gives;
 3. the same 1 MiB log with the oops repeated after every copy of the boot messages (a flapping
-   machine's serial console: about 40 reports).
+   machine's serial console: about 40 reports);
+4. what a user runs: ``crashhub triage --json`` over the corpus's syzkaller cases in one process,
+   per log beyond interpreter start (the process's CPU time minus a bare ``python -c pass``'s),
+   and the same command's work in-process (``crashhub.cli.main``, output to /dev/null).
 
 Reference: ``grep -c -E`` over the same bytes with the header alternation; it only counts header
 lines, so it is a floor for "read the log once", not a competitor that builds reports.
@@ -33,7 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from corpus_cases import corpus_dir
+from corpus_cases import corpus_dir, syzkaller_cases
 from crashhub.triage import parse
 from crashhub.triage.oops import HEADERS
 
@@ -60,6 +63,50 @@ def grep_median(paths: list[str], runs: int) -> float:
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         times.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     return statistics.median(times[1:])
+
+
+def child_cpu_median(cmd: list[str], runs: int) -> float:
+    """Median CPU time (user + system) of a child process, after one warm-up run."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
+    times = []
+    for _ in range(runs + 1):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # Exit status 1 only says some log held no crash (syzkaller's no-crash cases).
+        done = subprocess.run(cmd, capture_output=True, check=False, env=env)
+        if done.returncode not in (0, 1):
+            raise SystemExit(f"{cmd[:4]}: exit {done.returncode}: {done.stderr[-300:]!r}")
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        times.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return statistics.median(times[1:])
+
+
+def cli_figures(corpus: Path, runs: int) -> None:
+    """``crashhub triage --json`` over the syzkaller cases: whole process and in-process."""
+    from crashhub.cli import main as cli_main  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory(prefix="triage-speed-") as tmp:
+        paths = []
+        for name, log, _row in syzkaller_cases(corpus):
+            path = Path(tmp) / name.replace("/", "_")
+            path.write_bytes(log)
+            paths.append(str(path))
+        cmd = [sys.executable, "-m", "crashhub.cli", "triage", "--json", *paths]
+        whole = child_cpu_median(cmd, runs)
+        bare = child_cpu_median([sys.executable, "-c", "pass"], runs)
+
+        def in_process() -> None:
+            with open(os.devnull, "w") as sink:
+                saved, sys.stdout = sys.stdout, sink
+                try:
+                    cli_main(["triage", "--json", *paths])
+                finally:
+                    sys.stdout = saved
+
+        inside = cpu_median(in_process, runs)
+    n = len(paths)
+    print(f"crashhub triage --json, {n} syzkaller logs in one process: {whole * 1000:.0f} ms CPU, "
+          f"interpreter start {bare * 1000:.0f} ms: {(whole - bare) * 1000 / n:.2f} ms per log beyond "
+          f"start; in-process {inside * 1000 / n:.2f} ms per log")
 
 
 def _restamp(text: str, shift: float) -> str:
@@ -120,6 +167,7 @@ def main() -> int:
         finally:
             os.unlink(fh.name)
         print(f"{label}: {t * 1000:.1f} ms ({n} reports; grep -c -E reference {g * 1000:.1f} ms)")
+    cli_figures(corpus, args.runs)
     return 0
 
 
