@@ -25,8 +25,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from crashhub.analyze import analyze
-from crashhub.analyze.drgn_engine import run as drgn_run
-from crashhub.analyze.limits import run_limited
+from crashhub.analyze._drgn_engine import run as drgn_run
+from crashhub.analyze._limits import run_limited
 
 
 def _lab_run(kernel: str, kind: str) -> Path:

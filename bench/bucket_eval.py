@@ -17,7 +17,7 @@ items and F1 is their harmonic mean.  A log with no report is a bucket of its ow
 prints the figures, then the split groups (a group spread over several buckets) and the mixed
 buckets (a bucket holding several groups), largest first.
 
-**similar** scores the similar-bucket ranking (``crashhub.classify.similarity.rank``, what a
+**similar** scores the similar-bucket ranking (``crashhub.classify._similarity.rank``, what a
 bucket's page lists) across kernels: the lab kinds' first runs (RHEL log, the CLI's primary report)
 grouped into buckets by kernel family (5.10, 6.1, 6.12) and key, as a fleet gets when inlining or
 a renamed helper gives the same bug another key on another kernel.  For each bucket of a bug that
@@ -41,8 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _triage_cli import half, triage_json
 from corpus_cases import corpus_dir, syzkaller_cases
-from crashhub.classify import signature
-from crashhub.classify.similarity import Profile, profile, rank
+from crashhub.classify import Profile, profile, rank, signature
 from crashhub.model import CrashReport
 
 LAB_RUNS = Path.home() / ".cache" / "crashhub-lab" / "runs"

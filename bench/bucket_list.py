@@ -28,11 +28,9 @@ import httpx
 from sqlalchemy import func, insert, select
 
 from crashhub import config
-from crashhub.store import models as m
-from crashhub.store.base import day_of
-from crashhub.store.sql import SqlStore, bucket_id_for
-from crashhub.web.app import build_context, create_app
-from crashhub.web.auth import create_token
+from crashhub.store import SqlStore, bucket_id_for, day_of
+from crashhub.store import _models as m
+from crashhub.web import build_context, create_app, create_token
 
 KINDS = ["null_deref", "general_protection", "bug", "warning", "soft_lockup", "hung_task", "oom", "sysrq"]
 RELEASES = [f"6.1.0-{n}-cloud-amd64" for n in range(40, 57)] + ["6.12.117+deb12-cloud-amd64"]

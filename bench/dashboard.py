@@ -32,9 +32,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bucket_list import RELEASES, populate
 from crashhub import config
-from crashhub.store.sql import SqlStore
-from crashhub.web.app import build_context, create_app
-from crashhub.web.auth import create_token
+from crashhub.store import SqlStore
+from crashhub.web import build_context, create_app, create_token
 
 
 async def _times(app: Any, token: str, path: str, params: dict[str, str], repeat: int,

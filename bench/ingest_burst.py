@@ -39,7 +39,7 @@ from crashhub import config
 from crashhub.dump import detect
 from crashhub.errors import DumpError
 from crashhub.store import open_store
-from crashhub.web.auth import create_token
+from crashhub.web import create_token
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus"

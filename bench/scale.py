@@ -108,7 +108,7 @@ def main() -> int:
         return run_burst(a)
 
     from crashhub import config
-    from crashhub.jobs.celery_queue import CeleryQueue
+    from crashhub.jobs._celery_queue import CeleryQueue
     from crashhub.store import open_store
 
     redis_exe = shutil.which("redis-server")
@@ -169,7 +169,7 @@ def main() -> int:
 
         # Reference: the same analyses in a row, in this process, no queue.
         from crashhub.analyze import analyze
-        from crashhub.jobs.handlers import find_vmlinux
+        from crashhub.jobs import find_vmlinux
 
         t0 = time.monotonic()
         for c in crashes:
@@ -373,7 +373,7 @@ def run_burst(a: argparse.Namespace) -> int:
     import ingest_burst as ib  # the same workload as bench/ingest_burst.py
     from crashhub import config
     from crashhub.store import open_store
-    from crashhub.web.auth import create_token
+    from crashhub.web import create_token
 
     bases = ib.base_logs()
     logs = [ib.variant(bases[i % len(bases)], i // len(bases)) for i in range(a.logs)]

@@ -37,7 +37,7 @@ from corpus_cases import (
 )
 from crashhub.kernel import base_name, strip_prefix
 from crashhub.triage import parse
-from crashhub.triage.frames import parse_frame, split_marker
+from crashhub.triage._frames import parse_frame, split_marker
 
 
 def _norm(func: str | None) -> str | None:

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from corpus_cases import corpus_dir, syzkaller_cases
 from crashhub.triage import parse
-from crashhub.triage.oops import HEADERS
+from crashhub.triage._oops import HEADERS
 
 LAB_LOG = Path(__file__).resolve().parent.parent / "tests/triage/data/lab/6.1-null-1.vmcore-dmesg.txt"
 _STAMP = re.compile(r"^\[ *(\d+\.\d+)\]", re.M)

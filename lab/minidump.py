@@ -25,8 +25,8 @@ import struct
 from pathlib import Path
 
 from crashhub import dump
-from crashhub.dump.detect import open_dump
-from crashhub.dump.elf import ElfDump
+from crashhub.dump._detect import open_dump
+from crashhub.dump._elf import ElfDump
 from lab.run import LabRun
 
 PT_LOAD, PT_NOTE = 1, 4

@@ -135,7 +135,41 @@ def test_the_floor_check_sees_an_upward_import(tmp_path: Path) -> None:
     src = tmp_path / "crashhub"
     (src / "triage").mkdir(parents=True)
     (src / "store").mkdir()
-    (src / "triage" / "x.py").write_text("from ..store import base\nimport crashhub.web.app\n")
+    (src / "triage" / "x.py").write_text("from ..store import base\nimport crashhub.web._app\n")
     found = {_part(m) for m in _imports(src / "triage" / "x.py", src)}
     assert found == {"store", "web"}
     assert LAYERS["store"] >= LAYERS["triage"] and "store" in IO_PARTS
+
+
+def _private_reach(path: Path, src: Path = SRC) -> list[str]:
+    """The private modules (``crashhub.<part>._x``) of other parts that ``path`` imports."""
+    module = _module_name(path, src)
+    mine = module.split(".")[1] if "." in module else ""
+    out: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+        for name in names:
+            parts = name.split(".")
+            if (len(parts) > 2 and parts[0] == "crashhub" and parts[2].startswith("_")
+                    and not parts[2].startswith("__") and parts[1] != mine):
+                out.append(".".join(parts[:3]))
+    return list(dict.fromkeys(out))
+
+
+def test_private_modules_are_reached_through_their_part_s_face() -> None:
+    """Each part's modules are private (``_x``, as httpx names them); other parts use the names its
+    ``__init__`` offers, so a module can move or split inside its part without touching its users."""
+    reach = {f"{p.relative_to(SRC)}: {name}" for p in SRC.rglob("*.py") for name in _private_reach(p)}
+    assert not reach, "imports of another part's private module:\n" + "\n".join(sorted(reach))
+
+
+def test_the_private_reach_check_finds_one(tmp_path: Path) -> None:
+    src = tmp_path / "crashhub"
+    (src / "web").mkdir(parents=True)
+    (src / "web" / "x.py").write_text("from crashhub.store._sql import Db\nfrom crashhub.store import _kb\n"
+                                     "from crashhub.web._app import create_app\n")
+    assert _private_reach(src / "web" / "x.py", src) == ["crashhub.store._sql", "crashhub.store._kb"]

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tests.labdata import LOGS
 
 from crashhub import model
-from crashhub.agent.config import AgentConfig, LocalDumps, SendVmcore
+from crashhub.agent._config import AgentConfig, LocalDumps, SendVmcore
 from crashhub.analyze import (
     SEVERITIES,
     Analysis,
@@ -31,10 +31,10 @@ from crashhub.analyze import (
     TaskInfo,
 )
 from crashhub.analyze._model import ENGINE_KEYS
-from crashhub.classify.rules import FIELDS, Condition, GroupingRule
-from crashhub.ingest.reports import report_from_dict
+from crashhub.classify import FIELDS, Condition, GroupingRule
+from crashhub.ingest._reports import report_from_dict
 from crashhub.model import CrashReport, DumpFacts, Frame, HostInfo, HostReport, Process, Taint
-from crashhub.store.grouping_records import BucketAlias, RekeyEntry, RekeyOutcome
+from crashhub.store._grouping_records import BucketAlias, RekeyEntry, RekeyOutcome
 from crashhub.triage import parse_file
 
 _text = st.text(max_size=12)

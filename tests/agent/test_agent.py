@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from crashhub import cli
-from crashhub.agent import config, state
-from crashhub.agent.client import HubClient
-from crashhub.agent.ship import Agent, RunSummary
+from crashhub.agent import HubClient
+from crashhub.agent import _config as config
+from crashhub.agent import _state as state
+from crashhub.agent._ship import Agent, RunSummary
 from crashhub.errors import HubUnavailable
 from crashhub.model import HostInfo, HostReport
 

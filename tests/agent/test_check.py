@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from crashhub import cli
-from crashhub.agent.check import HostFacts, Space, check, evaluate, gather
+from crashhub.agent._check import HostFacts, Space, check, evaluate, gather
 
 from .conftest import DATA
 

@@ -22,9 +22,10 @@ import httpx
 import pytest
 from tests.need import need_module
 
-from crashhub.agent import config, state
-from crashhub.agent.client import HubClient
-from crashhub.agent.ship import Agent, RunSummary
+from crashhub.agent import HubClient
+from crashhub.agent import _config as config
+from crashhub.agent import _state as state
+from crashhub.agent._ship import Agent, RunSummary
 from crashhub.model import UploadState
 
 pytestmark = [pytest.mark.slow, pytest.mark.lab]

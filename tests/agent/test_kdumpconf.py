@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from crashhub import cli
-from crashhub.agent import kdumpconf
-from crashhub.agent.kdumpconf import parse_collector, parse_debian, parse_rhel
+from crashhub.agent import _kdumpconf as kdumpconf
+from crashhub.agent._kdumpconf import parse_collector, parse_debian, parse_rhel
 
 from .conftest import DATA
 

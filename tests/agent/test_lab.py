@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from tests.need import need_module
 
-from crashhub.agent import estimate, scan
-from crashhub.agent.client import HubClient
-from crashhub.agent.ship import Agent
+from crashhub.agent import Agent, HubClient
+from crashhub.agent import _estimate as estimate
+from crashhub.agent import _scan as scan
 from crashhub.model import HostInfo
 
 from .conftest import FakeHub

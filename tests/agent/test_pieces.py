@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 from tests.need import missing
 
-from crashhub.agent import config, estimate, hostinfo, scan
-from crashhub.agent import makedumpfile as mdf
+from crashhub.agent import _config as config
+from crashhub.agent import _estimate as estimate
+from crashhub.agent import _hostinfo as hostinfo
+from crashhub.agent import _makedumpfile as mdf
+from crashhub.agent import _scan as scan
 from crashhub.errors import InputError
 from crashhub.kernel import kernel_version
 
@@ -154,7 +157,7 @@ def test_systemd_units_shipped() -> None:
 _NO_WEB = """
 import sys
 import crashhub.cli
-import crashhub.agent.check, crashhub.agent.ship, crashhub.agent.client, crashhub.agent.hostinfo
+import crashhub.agent._check, crashhub.agent._ship, crashhub.agent._client, crashhub.agent._hostinfo
 import crashhub.commands.agent, crashhub.commands.kdump
 heavy = sorted(m for m in sys.modules if m.split('.')[0] in
                {'fastapi', 'starlette', 'sqlalchemy', 'alembic', 'uvicorn', 'pydantic', 'jinja2',

@@ -14,11 +14,11 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from tests.alerts.conftest import Receiver
 
-from crashhub.alerts import rules
-from crashhub.alerts.channels import Channel, payload
-from crashhub.alerts.engine import AlertConfig, AlertEngine, Dispatcher, load_config
+from crashhub.alerts import _rules as rules
+from crashhub.alerts._channels import Channel, payload
+from crashhub.alerts._engine import AlertConfig, AlertEngine, Dispatcher, load_config
 from crashhub.errors import ConfigError
-from crashhub.store.base import BucketRecord, CrashRecord, KernelRecord
+from crashhub.store import BucketRecord, CrashRecord, KernelRecord
 
 NOW = 1_795_669_919.0
 
@@ -170,7 +170,7 @@ def test_tick_finds_an_overdue_bucket_not_seen_for_days(tmp_path: Path) -> None:
     """The overdue rule reads every unanswered bucket, not only the most recently seen ones."""
     from tests.store.test_workflow import KNOWN, T0, crash  # noqa: PLC0415
 
-    from crashhub.store.sql import SqlStore  # noqa: PLC0415
+    from crashhub.store import SqlStore  # noqa: PLC0415
 
     store = SqlStore(f"sqlite:///{tmp_path / 'hub.db'}")
     store.migrate()

@@ -8,10 +8,10 @@ from urllib.parse import urlparse
 from tests.alerts.conftest import Receiver
 from tests.alerts.test_alerts import NOW, bucket, crash
 
-from crashhub.alerts import rules
-from crashhub.alerts.advice import advice_alert
-from crashhub.alerts.channels import Channel
-from crashhub.alerts.engine import AlertConfig, Dispatcher
+from crashhub.alerts import Channel
+from crashhub.alerts import _rules as rules
+from crashhub.alerts._advice import advice_alert
+from crashhub.alerts._engine import AlertConfig, Dispatcher
 
 # A panic message as a compromised host can write it (it becomes the bucket's title).
 HOSTILE = "Kernel panic - not syncing: <!channel> <https://evil|Click here> [x](https://evil) <@U123>"

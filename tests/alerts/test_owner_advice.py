@@ -14,11 +14,11 @@ import pytest
 from tests.alerts.conftest import Receiver
 from tests.store.contract import crash
 
-from crashhub.alerts.advice import advice_alert, markdown_to_text
-from crashhub.alerts.engine import AlertEngine
-from crashhub.alerts.owners import OwnerBook, parse_owners
+from crashhub.alerts import AlertEngine
+from crashhub.alerts._advice import advice_alert, markdown_to_text
+from crashhub.alerts._owners import OwnerBook, parse_owners
 from crashhub.errors import ConfigError
-from crashhub.store.sql import SqlStore
+from crashhub.store import SqlStore
 
 ADVICE = "Unload **crashmod** on the hosts below; see [KB-7](https://kb.example.org/7)."
 

@@ -6,10 +6,10 @@ import pytest
 from tests.alerts.test_alerts import HIT, REGRESSION, bucket, crash
 
 from crashhub.alerts import ALL_RULES, Alert, DeliveryRecord
-from crashhub.alerts import rules as r
-from crashhub.alerts.advice import advice_alert
-from crashhub.alerts.channels import Delivery, payload
-from crashhub.store.base import KernelRecord
+from crashhub.alerts import _rules as r
+from crashhub.alerts._advice import advice_alert
+from crashhub.alerts._channels import Delivery, payload
+from crashhub.store import KernelRecord
 
 NOW = 1_800_000_000.0
 

@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 
-from crashhub.analyze import analyze, crash_engine, drgn_engine
-from crashhub.analyze.checks import PARTIAL_FIX
+from crashhub.analyze import _crash_engine as crash_engine
+from crashhub.analyze import _drgn_engine as drgn_engine
+from crashhub.analyze import analyze
+from crashhub.analyze._checks import PARTIAL_FIX
 from crashhub.debuginfo import DebuginfoStore
 from crashhub.errors import DebuginfoError
 

@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from crashhub.analyze import AnalysisRecord, checks
+from crashhub.analyze import AnalysisRecord
+from crashhub.analyze import _checks as checks
 from crashhub.web.ui.views import analysis_view
 
 STORED = Path(__file__).resolve().parents[1] / "data" / "analysis" / "stored-6.1-hung.json"

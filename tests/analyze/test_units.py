@@ -15,11 +15,17 @@ from crashhub.analyze import (
     _panic_task_from_reports,
     agreement,
     analyze,
-    checks,
-    crash_engine,
-    sources,
 )
-from crashhub.analyze.limits import run_limited
+from crashhub.analyze import (
+    _checks as checks,
+)
+from crashhub.analyze import (
+    _crash_engine as crash_engine,
+)
+from crashhub.analyze import (
+    _sources as sources,
+)
+from crashhub.analyze._limits import run_limited
 from crashhub.errors import AnalysisError
 from crashhub.triage import parse
 

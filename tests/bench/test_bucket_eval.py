@@ -10,7 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 from bucket_eval import Item, LabBucket, bcubed, rank_scores
-from crashhub.classify.similarity import Profile
+from crashhub.classify import Profile
 
 
 def _items(groups: str) -> list[Item]:

@@ -5,7 +5,7 @@ in a set of real logs: the lab's kept logs (tests/labdata.py) and a stable sampl
 corpus (read in place).  A key that changes while ``crashhub.classify.ALGORITHM`` stays the same
 fails here, and ``--update-golden`` refuses to record it: stored buckets would split or merge
 without a trace.  Whatever changed it (classify, or triage moving a title or a guilty frame), the
-fix is one more line of ``crashhub.classify.signature.RECIPES`` and then ``--update-golden``,
+fix is one more line of ``crashhub.classify._signature.RECIPES`` and then ``--update-golden``,
 which records the new id's keys; a hub re-keys its buckets when it starts on the new id.
 """
 
@@ -22,7 +22,7 @@ from bench.corpus_cases import syzkaller_cases
 from tests.labdata import LOGS
 
 from crashhub.classify import ALGORITHM, ALGORITHMS, signature
-from crashhub.classify.signature import RECIPES
+from crashhub.classify._signature import RECIPES
 from crashhub.triage import parse
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -83,7 +83,7 @@ class KeyDiff:
             return (
                 f"{len(self.changed)} keys changed under the unchanged algorithm id {algorithm} "
                 f"(e.g. {', '.join(self.changed[:3])}): append a Recipe to "
-                "crashhub.classify.signature.RECIPES, then run pytest --update-golden"
+                "crashhub.classify._signature.RECIPES, then run pytest --update-golden"
             )
         if self.recorded is not None and self.recorded != algorithm:
             if self.recorded not in ids:

@@ -10,8 +10,7 @@ from dataclasses import dataclass, field, replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crashhub.classify.rekey import BucketInfo, CrashKey, Plan, plan
-from crashhub.classify.rules import Condition, GroupingRule, Subject
+from crashhub.classify import BucketInfo, Condition, CrashKey, GroupingRule, Plan, Subject, plan
 
 OLD, NEW = "sig:2026-11", "sig:2027-01"
 

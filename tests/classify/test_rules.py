@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from tests.labdata import LOGS
 
-from crashhub.classify.rules import Condition, GroupingRule, Subject, check, split_rule, subject_of
+from crashhub.classify import Condition, GroupingRule, Subject, check, split_rule, subject_of
 from crashhub.errors import InputError
 from crashhub.triage import parse_file
 

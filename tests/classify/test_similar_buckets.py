@@ -10,7 +10,7 @@ import pytest
 from tests.labdata import LOGS
 
 from crashhub.classify import signature
-from crashhub.classify.similarity import Profile, fold, likeness, profile, rank
+from crashhub.classify._similarity import Profile, fold, likeness, profile, rank
 from crashhub.kernel import base_name
 from crashhub.model import CrashReport, Frame
 from crashhub.triage import parse_file

@@ -17,8 +17,9 @@ import httpx
 import pytest
 from tests.debuginfo.pkgs import RELEASE, build_kernel
 
-from crashhub.debuginfo import DebuginfoStore, elf
-from crashhub.debuginfo.debuginfod import Upstream, app, resolve_source
+from crashhub.debuginfo import DebuginfoStore
+from crashhub.debuginfo import _elf as elf
+from crashhub.debuginfo._debuginfod import Upstream, app, resolve_source
 
 
 class Served:

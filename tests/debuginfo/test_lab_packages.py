@@ -10,7 +10,8 @@ import pytest
 from tests.debuginfo.pkgs import build_rpm
 
 from crashhub import dump as dumpmod
-from crashhub.debuginfo import DebuginfoStore, rpm
+from crashhub.debuginfo import DebuginfoStore
+from crashhub.debuginfo import _rpm as rpm
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 

@@ -15,7 +15,9 @@ import pytest
 from tests.debuginfo.pkgs import RELEASE, ar, build_deb, build_kernel, build_rpm, write_archive
 
 from crashhub.cli import main as cli
-from crashhub.debuginfo import DebuginfoStore, Limits, check_vmlinux, elf, rpm
+from crashhub.debuginfo import DebuginfoStore, Limits, check_vmlinux
+from crashhub.debuginfo import _elf as elf
+from crashhub.debuginfo import _rpm as rpm
 from crashhub.errors import DebuginfoError
 
 MOD = f"usr/lib/debug/lib/modules/{RELEASE}/kernel/drivers/test/crashmod.ko"

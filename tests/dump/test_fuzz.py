@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from tests.dump import synth
 
 from crashhub import dump
-from crashhub.dump.flat import FlatSource
-from crashhub.dump.printk import read_log
-from crashhub.dump.source import decompress_page
+from crashhub.dump import read_log
+from crashhub.dump._flat import FlatSource
+from crashhub.dump._source import decompress_page
 from crashhub.errors import DecompressError, DumpError, DumpFormatError, DumpTruncatedError, ExcludedPageError
 
 M = synth.standard_machine("lockless")

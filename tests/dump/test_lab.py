@@ -19,7 +19,7 @@ import pytest
 from tests.need import missing, need_module
 
 from crashhub import dump
-from crashhub.dump.kdump import KdumpDump
+from crashhub.dump._kdump import KdumpDump
 from crashhub.errors import DumpError
 
 pytestmark = pytest.mark.lab

@@ -26,8 +26,8 @@ from tests.dump import synth
 from tests.need import missing, need_module
 
 from crashhub import dump
-from crashhub.dump.printk import format_record, read_log
-from crashhub.dump.vmcoreinfo import build_id_is_broken, parse
+from crashhub.dump._printk import format_record, read_log
+from crashhub.dump._vmcoreinfo import build_id_is_broken, parse
 from crashhub.errors import DumpFormatError, ExcludedPageError, TranslationError
 
 MAKEDUMPFILE = shutil.which("makedumpfile")
@@ -175,7 +175,7 @@ def test_lockless_live_part_read_only(tmp_path: Path, n: int, pad: int,
     assert text.count(b"\n") == (min(n, 16) if pad == 40 else text.count(b"record "))
     assert text.endswith(b"record %d " % (n - 1) + b"x" * ((n - 1) * 7 % pad) + b"\n")
     # The same text when every slot and the whole text ring are read (as makedumpfile does).
-    from crashhub.dump import printk  # noqa: PLC0415
+    from crashhub.dump import _printk as printk  # noqa: PLC0415
 
     def all_slots(d: Any, a: int, slot: int, count: int, *, first: int, n: int) -> bytes:
         ring = d.read_virt(a, slot * count)
@@ -457,7 +457,7 @@ def test_old_diskdump(tmp_path: Path) -> None:
 
 def test_printk_rows_any_field_layout() -> None:
     """_rows reads the same values whatever the offsets' order, and field by field when they overlap."""
-    from crashhub.dump.printk import _rows  # noqa: PLC0415
+    from crashhub.dump._printk import _rows  # noqa: PLC0415
 
     slots = b"".join(struct.pack("<QQHxxI", 10 + k, 20 + k, 30 + k, 40 + k) for k in range(5))
     want = [(20 + k, 30 + k, 40 + k) for k in range(5)]

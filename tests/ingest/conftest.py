@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from crashhub import config
-from crashhub.ingest.arrival import Pipeline
+from crashhub.ingest import Pipeline
 from crashhub.knowledge import KnowledgeBase
 from crashhub.store import Hub, open_store
 

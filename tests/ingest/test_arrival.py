@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from crashhub.errors import DumpError, LogError
-from crashhub.ingest.arrival import Arrival, Pipeline
-from crashhub.ingest.spool import ingest_path
+from crashhub.ingest import Arrival, Pipeline, ingest_path
 from crashhub.kb import parse_entry
 from crashhub.store import Hub
 

@@ -12,10 +12,9 @@ import pytest
 from crashhub import analyze as analyze_mod
 from crashhub import config, triage
 from crashhub.analyze import Analysis
-from crashhub.ingest.arrival import Pipeline
-from crashhub.ingest.spool import ingest_path
-from crashhub.jobs import handlers
-from crashhub.jobs.local import LocalQueue
+from crashhub.ingest import Pipeline, ingest_path
+from crashhub.jobs import LocalQueue
+from crashhub.jobs import _handlers as handlers
 from crashhub.knowledge import KnowledgeBase
 from crashhub.model import CrashReport
 from crashhub.store import open_store

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from crashhub.ingest.layouts import looks_like_kernel_log, parse_dir_name, scan
+from crashhub.ingest._layouts import looks_like_kernel_log, parse_dir_name, scan
 
 from .conftest import crash_dir
 

@@ -1,8 +1,8 @@
-"""crashhub.ingest.matching: which facts of a dump are compared with a crash, and how."""
+"""crashhub.ingest._matching: which facts of a dump are compared with a crash, and how."""
 
 from __future__ import annotations
 
-from crashhub.ingest.matching import (
+from crashhub.ingest._matching import (
     DIR_TIME_SKEW,
     Known,
     disagreement,

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from tests.labdata import case
 
-from crashhub.ingest.arrival import Pipeline
-from crashhub.ingest.spool import SpoolWatcher
+from crashhub.ingest import Pipeline, SpoolWatcher
 from crashhub.store import Hub
 
 from .conftest import copy_dir, crash_dir

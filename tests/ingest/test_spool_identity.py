@@ -13,8 +13,7 @@ from pathlib import Path
 
 from tests.web.test_identity import DIR, LOG_A, LOG_B, dump_of
 
-from crashhub.ingest.arrival import Pipeline
-from crashhub.ingest.spool import SpoolWatcher
+from crashhub.ingest import Pipeline, SpoolWatcher
 from crashhub.store import Hub
 
 STAMP = DIR.split("-", 1)[1]  # 2025-11-26-04:06:52, twelve seconds after the synthetic CRASHTIME

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from crashhub.ingest.arrival import Pipeline
-from crashhub.ingest.spool import SpoolWatcher
+from crashhub.ingest import Pipeline, SpoolWatcher
 from crashhub.store import Hub
 
 LOG = b"[    0.000000] Linux version 6.1.0-56-cloud-amd64\n" * 3

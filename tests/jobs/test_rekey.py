@@ -15,16 +15,15 @@ from tests.classify.test_signature import _perturb
 from tests.labdata import LOGS
 
 from crashhub import config
-from crashhub.classify import ALGORITHM
-from crashhub.classify.rules import Condition
-from crashhub.ingest.arrival import NO_REPORT_KIND, Arrival, Pipeline
-from crashhub.jobs import rekey
-from crashhub.jobs.local import LocalQueue
+from crashhub.classify import ALGORITHM, Condition
+from crashhub.ingest._arrival import NO_REPORT_KIND, Arrival, Pipeline
+from crashhub.jobs import LocalQueue
+from crashhub.jobs import _rekey as rekey
 from crashhub.knowledge import KnowledgeBase
 from crashhub.store import Hub, open_store
 
 # The module, not the function of the same name the package exports.
-sigmod = importlib.import_module("crashhub.classify.signature")
+sigmod = importlib.import_module("crashhub.classify._signature")
 NEW = "sig:2099-01"
 CASES = ("6.1-null-1", "6.1-null-2", "6.12-null-1", "6.1-sysrq-1", "6.12-sysrq-1", "6.1-warn-1", "6.1-hung-1")
 

@@ -10,7 +10,7 @@ import pytest
 from crashhub.cli import main
 from crashhub.errors import KbError
 from crashhub.kb import parse_entry
-from crashhub.kb.match import match_entry
+from crashhub.kb._match import match_entry
 from crashhub.triage import parse
 
 EVIL_TITLE = "id: evil\ntitle: t\nmatch:\n  title: (a+)+$\n"

@@ -14,13 +14,13 @@ from crashhub.kb import (
     SCHEMA_ID,
     KbEntry,
     ReleaseRange,
+    check_paths,
     dump_entry,
     load_dir,
     load_examples,
     load_starter,
     parse_entry,
 )
-from crashhub.kb.load import check_paths
 
 GOOD = """\
 schema: crashhub-kb/1

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from crashhub.kb import KbEntry, load_starter, match, parse_entry, would_match
-from crashhub.kb.match import match_entry
+from crashhub.kb._match import match_entry
 from crashhub.model import CrashReport, Frame, Taint
 
 DEBIAN_VERSION = "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-11-16)"

@@ -1,4 +1,4 @@
-"""The release comparator and the series rules (crashhub.kb.release)."""
+"""The release comparator and the series rules (crashhub.kb._release)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crashhub.kb.release import bound_series, compare_to_bound, parse_release, vercmp
+from crashhub.kb._release import bound_series, compare_to_bound, parse_release, vercmp
 
 
 @pytest.mark.parametrize(("a", "b", "want"), [

@@ -11,7 +11,7 @@ import pytest
 from crashhub.cli import main
 from crashhub.kb import parse_entry
 from crashhub.knowledge import KnowledgeBase
-from crashhub.store.sql import SqlStore
+from crashhub.store import SqlStore
 
 ENTRY = "id: {id}\ntitle: {title}\nstatus: known\nmatch:\n  kinds: [null_deref]\n  function: ^crashmod_\n"
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from crashhub.dump.vmcoreinfo import build_id_is_broken
+from crashhub.dump._vmcoreinfo import build_id_is_broken
 from crashhub.kernel import Release, kernel_version, parse_release, vercmp
 
 

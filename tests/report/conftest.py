@@ -20,7 +20,7 @@ import pytest
 from tests.labdata import case
 
 from crashhub import config
-from crashhub.web.app import Context, build_context
+from crashhub.web import Context, build_context
 
 HOST = "db7.prod.example.com"
 PLANTED = [HOST, "db7", "10.20.30.40", "fe80::1ff:fe23:4567:890a", "alice", "4a11ce-secret-tag"]
@@ -62,7 +62,7 @@ class Lab:
 
 def _build(root: Path, src: Path, other_log: Path, releases: tuple[str, str]) -> Lab:
     """A hub with ``src`` (a crash directory with vmcore and log; the log planted) and ``other_log``."""
-    from crashhub.ingest.spool import ingest_path
+    from crashhub.ingest import ingest_path
 
     settings = config.load(root / "data", env={}, spool_dir="", workers=0)
     ctx = build_context(settings)

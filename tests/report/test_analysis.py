@@ -13,9 +13,8 @@ from fastapi.testclient import TestClient
 from tests.report.conftest import Lab, leaked
 
 from crashhub.analyze import analyze
-from crashhub.report.bundle import make_bundle
-from crashhub.web.app import create_app
-from crashhub.web.auth import create_token
+from crashhub.report import make_bundle
+from crashhub.web import create_app, create_token
 
 
 @pytest.mark.slow

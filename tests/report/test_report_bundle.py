@@ -17,8 +17,8 @@ from pathlib import Path
 from tests.report.conftest import HOST, Lab, leaked
 
 from crashhub.kb import KbEntry
-from crashhub.report import render
-from crashhub.report.bundle import make_bundle
+from crashhub.report import _render as render
+from crashhub.report import make_bundle
 
 
 def members(path: Path) -> dict[str, bytes]:

@@ -1,6 +1,6 @@
 """The hub's job kinds for the cluster test (loaded into `crashhub worker` by `--register cluster_jobs`).
 
-``analyze`` is the real handler (``crashhub.jobs.handlers.analyze_job``), wrapped so the test sees each
+``analyze`` is the real handler (``crashhub.jobs._handlers.analyze_job``), wrapped so the test sees each
 attempt across processes (a line per start and per end, with the worker's tag) and has time to kill a
 worker in the middle of one (``CLUSTER_ANALYZE_DELAY`` seconds before the real work).
 """
@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from crashhub.jobs import handlers
+from crashhub.jobs import _handlers as handlers
 
 TAG = os.environ.get("SCALE_WORKER_TAG", "?")
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from crashhub.errors import StoreError, TooLarge
-from crashhub.store.blobs import BlobStore, LocalBlobStore
+from crashhub.store import BlobStore, LocalBlobStore
 
 MIB = 1 << 20
 
@@ -38,7 +38,7 @@ def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]
         yield LocalBlobStore(tmp_path / "blobs")
         return
     request.getfixturevalue("aws_env")
-    from crashhub.store.s3 import S3BlobStore
+    from crashhub.store._s3 import S3BlobStore
 
     bucket = f"b{time.monotonic_ns()}"
     _bucket(bucket)
@@ -50,7 +50,7 @@ def _pending(b: BlobStore) -> int:
     """Multipart uploads (S3) or temp files (local) left behind."""
     if isinstance(b, LocalBlobStore):
         return len(list((b.root / "tmp").iterdir()))
-    from crashhub.store.s3 import S3BlobStore
+    from crashhub.store._s3 import S3BlobStore
 
     assert isinstance(b, S3BlobStore)
     ups = b.s3.list_multipart_uploads(Bucket=b.bucket).get("Uploads", [])
@@ -141,11 +141,11 @@ def test_killed_writer_leaves_no_blob_and_gc_cleans(blobs: BlobStore, tmp_path: 
     if isinstance(blobs, LocalBlobStore):
         setup = f"b = LocalBlobStore({str(blobs.root)!r})"
     else:
-        from crashhub.store.s3 import S3BlobStore
+        from crashhub.store._s3 import S3BlobStore
 
         assert isinstance(blobs, S3BlobStore)
         setup = (
-            f"from crashhub.store.s3 import S3BlobStore\n"
+            f"from crashhub.store._s3 import S3BlobStore\n"
             f"b = S3BlobStore({blobs.bucket!r}, {blobs.prefix!r}, cache_dir=Path({str(tmp_path / 'c2')!r}),"
             f" part_size={5 * MIB})"
         )
@@ -153,7 +153,7 @@ def test_killed_writer_leaves_no_blob_and_gc_cleans(blobs: BlobStore, tmp_path: 
         """
         import sys, time
         from pathlib import Path
-        from crashhub.store.blobs import LocalBlobStore
+        from crashhub.store._blobs import LocalBlobStore
         {setup}
         def chunks():
             yield bytes(6 * 1024 * 1024)
@@ -176,7 +176,7 @@ def test_killed_writer_leaves_no_blob_and_gc_cleans(blobs: BlobStore, tmp_path: 
 
 
 def test_local_cache_is_bounded(tmp_path: Path, aws_env: str) -> None:
-    from crashhub.store.s3 import S3BlobStore
+    from crashhub.store._s3 import S3BlobStore
 
     _bucket("cachetest")
     b = S3BlobStore("cachetest", "p", cache_dir=tmp_path / "cache", cache_max_bytes=3 * MIB)
@@ -194,7 +194,7 @@ def test_s3_resumable_upload_continues_on_another_node(tmp_path: Path, aws_env: 
     """Node A takes the first request, dies in the middle of the second; node B resumes where the last
     whole request ended and finishes: one blob with exactly the bytes sent."""
     from crashhub.errors import UploadOffsetError
-    from crashhub.store.s3 import S3BlobStore
+    from crashhub.store._s3 import S3BlobStore
 
     _bucket("resume")
     a = S3BlobStore("resume", "hub", cache_dir=tmp_path / "a", part_size=5 * MIB)

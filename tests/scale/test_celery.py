@@ -19,9 +19,9 @@ import pytest
 from tests.need import need_module
 from tests.scale.workers import Workers, job, lines, queue_for, wait_for
 
-from crashhub.jobs.celery_queue import CeleryQueue, Limits
-from crashhub.store import models
-from crashhub.store.sql import SqlStore
+from crashhub.jobs._celery_queue import CeleryQueue, Limits
+from crashhub.store import SqlStore
+from crashhub.store import _models as models
 
 need_module("celery", "celery is not installed (extra 'scale')")
 REDIS_OPTIONS = ("--loglevel", "INFO", "--restore-interval", "1")  # --restore-interval: Redis only
@@ -44,7 +44,7 @@ def env(tmp_path: Path, redis_url: str, pg_url: str) -> Iterator[tuple[Workers, 
 
 def test_hub_jobs_run_on_a_worker_once_per_key(env: tuple[Workers, SqlStore, str]) -> None:
     w, store, db = env
-    w.start("real", register=("crashhub.jobs.handlers",))
+    w.start("real", register=("crashhub.jobs._handlers",))
     q = queue_for(store, w, db)
     a = q.submit("kb-apply", {}, key="kb-apply:1")
     assert q.submit("kb-apply", {}, key="kb-apply:1") == a  # same key, one job (and one message)

@@ -203,8 +203,8 @@ def _free_port() -> int:
 
 @pytest.fixture
 def cluster(tmp_path: Path, pg_url: str, own_redis: Any) -> Iterator[dict[str, Any]]:
-    from crashhub.store.sql import SqlStore
-    from crashhub.web.auth import create_token
+    from crashhub.store import SqlStore
+    from crashhub.web import create_token
 
     shared, spool, notes = tmp_path / "shared-blobs", tmp_path / "shared-spool", tmp_path / "notes.log"
     (tmp_path / "workers").mkdir()

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from tests.need import need_module
 
-from crashhub.jobs.celery_queue import Ledger, Limits, Runtime, release_queue, run_job
-from crashhub.store import models
-from crashhub.store.sql import SqlStore
+from crashhub.jobs._celery_queue import Ledger, Limits, Runtime, release_queue, run_job
+from crashhub.store import SqlStore
+from crashhub.store import _models as models
 
 need_module("celery", "celery is not installed (extra 'scale')")
 
@@ -114,7 +114,7 @@ def test_done_job_is_not_run_again_and_unknown_kind_is_dead(rt: Runtime) -> None
 def test_queue_from_settings(tmp_path: Path) -> None:
     from crashhub import config
     from crashhub.errors import ConfigError
-    from crashhub.jobs.celery_queue import queue_from_settings
+    from crashhub.jobs import queue_from_settings
 
     settings = config.load(tmp_path, env={"CRASHHUB_ANALYZE_TIMEOUT": "100"})
     store = SqlStore(settings.db_url)

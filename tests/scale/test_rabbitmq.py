@@ -29,8 +29,8 @@ from tests.scale.rabbit import (  # noqa: F401 - the fixtures, imported to be us
 )
 from tests.scale.workers import Workers, job, lines, queue_for, wait_for
 
-from crashhub.jobs.celery_queue import CeleryQueue, Limits, amqp_advice, is_amqp
-from crashhub.store.sql import SqlStore
+from crashhub.jobs._celery_queue import CeleryQueue, Limits, amqp_advice, is_amqp
+from crashhub.store import SqlStore
 
 need_module("celery", "celery is not installed (extra 'hub')")
 
@@ -60,7 +60,7 @@ def _ready_messages(url: str, queue: str) -> int:
 def test_amqp_settings() -> None:
     """The RabbitMQ-only pieces of the app: publisher confirms on, the Redis-only option off, and the
     consumer_timeout the worker asks for covers its longest unacknowledged hold."""
-    from crashhub.jobs.celery_queue import make_app
+    from crashhub.jobs import make_app
 
     assert is_amqp("amqp://u:p@mq:5672/crashhub") and is_amqp("AMQPS://mq//")
     assert not is_amqp("redis://r:6379/0") and not is_amqp("rediss://r/0")
@@ -79,7 +79,7 @@ def test_amqp_settings() -> None:
 
 def test_hub_jobs_run_on_a_worker_once_per_key(env: tuple[Workers, SqlStore, str]) -> None:
     w, store, db = env
-    w.start("real", register=("crashhub.jobs.handlers",))
+    w.start("real", register=("crashhub.jobs._handlers",))
     q = queue_for(store, w, db)
     a = q.submit("kb-apply", {}, key="kb-apply:1")
     assert q.submit("kb-apply", {}, key="kb-apply:1") == a  # same key, one job (and one message)

@@ -21,7 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from crashhub import config
-from crashhub.web.app import build_context, create_app
+from crashhub.web import build_context, create_app
 
 pytestmark = [pytest.mark.postgres]
 

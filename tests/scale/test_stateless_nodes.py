@@ -20,10 +20,9 @@ from tests.alerts.conftest import Receiver
 from tests.store.test_workflow import T0, crash
 
 from crashhub import config
-from crashhub.ingest.arrival import Arrival
-from crashhub.web.alerting import LEASE
-from crashhub.web.app import Context, build_context, create_app
-from crashhub.web.auth import create_token
+from crashhub.ingest import Arrival
+from crashhub.web import Context, build_context, create_app, create_token
+from crashhub.web._alerting import LEASE
 
 pytestmark = [pytest.mark.postgres]
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from crashhub.jobs.celery_queue import CeleryQueue, Limits
-from crashhub.store.base import JobRecord
-from crashhub.store.sql import SqlStore
+from crashhub.jobs._celery_queue import CeleryQueue, Limits
+from crashhub.store import SqlStore
+from crashhub.store._base import JobRecord
 
 HERE = Path(__file__).resolve().parent  # on the workers' PYTHONPATH: scale_jobs, cluster_jobs
 CRASHHUB = [sys.executable, "-m", "crashhub.cli"]  # the installed `crashhub` script, venv or not

@@ -13,10 +13,9 @@ from fastapi.testclient import TestClient
 from tests.security.targets import OOPS
 
 from crashhub import config
-from crashhub.ingest.spool import ingest_path
+from crashhub.ingest import ingest_path
 from crashhub.store import Store
-from crashhub.web.app import build_context, create_app
-from crashhub.web.auth import create_token
+from crashhub.web import build_context, create_app, create_token
 
 ROLES = ("anonymous", "host", "viewer", "admin")
 

@@ -18,13 +18,11 @@ from typing import Any
 from sqlalchemy.engine.default import DefaultDialect
 
 from crashhub import config, dump
-from crashhub.ingest import uploads
-from crashhub.ingest.arrival import Pipeline
-from crashhub.ingest.spool import ingest_path
-from crashhub.ingest.uploads import Uploads
-from crashhub.store.blobs import LocalBlobStore
-from crashhub.store.sql import SqlCrashes
-from crashhub.web.app import build_context
+from crashhub.ingest import Pipeline, Uploads, ingest_path
+from crashhub.ingest import _uploads as uploads
+from crashhub.store import LocalBlobStore
+from crashhub.store._sql_store import SqlCrashes
+from crashhub.web import build_context
 
 STORE = (SqlCrashes, "add_crash")
 # name -> (owner of the function, its name, "before" or "after" it runs, only inside this call)
@@ -86,7 +84,7 @@ def main(argv: list[str]) -> int:
     settings = config.load(data, env={}, spool_dir="", workers=0, alert_interval=0, **extra)
     ctx = build_context(settings)
     if point.startswith("upload:"):
-        ctx.hub.store.release_claims()  # what a restarted embedded hub does first (web/app.py)
+        ctx.hub.store.release_claims()  # what a restarted embedded hub does first (web/_app.py)
         crash = ingest_path(ctx.pipeline, crash_dir / "vmcore-dmesg.txt", source="cli").crash
         if point != "upload:none":
             arm(point)

@@ -20,13 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crashhub import triage
-from crashhub.debuginfo import deb, elf, rpm, sourcetar
-from crashhub.debuginfo.archive import Limits
-from crashhub.debuginfo.debuginfod import resolve_source
-from crashhub.dump import vmcoreinfo
+from crashhub.debuginfo import _deb as deb
+from crashhub.debuginfo import _elf as elf
+from crashhub.debuginfo import _rpm as rpm
+from crashhub.debuginfo import _sourcetar as sourcetar
+from crashhub.debuginfo._archive import Limits
+from crashhub.debuginfo._debuginfod import resolve_source
+from crashhub.dump import _vmcoreinfo as vmcoreinfo
 from crashhub.errors import CrashhubError, DebuginfoError, DumpError, KbError, LogError, MultipartError
-from crashhub.kb.load import parse_entry
-from crashhub.web import multipart
+from crashhub.kb._load import parse_entry
+from crashhub.web import _multipart as multipart
 
 # Small caps: a fuzzed archive may claim anything, the test data directory is a tmp dir.
 LIMITS = Limits(max_total=8 << 20, max_file=4 << 20, ratio_floor=1 << 20, max_entries=500)

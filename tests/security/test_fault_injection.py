@@ -23,9 +23,9 @@ from tests.security.targets import OOPS
 
 from crashhub import config
 from crashhub.errors import StoreError
-from crashhub.ingest.spool import ingest_path
+from crashhub.ingest import ingest_path
 from crashhub.store import open_store
-from crashhub.web.app import build_context
+from crashhub.web import build_context
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -156,7 +156,7 @@ def test_database_restarted_mid_ingest(tmp_path: Path, pg_url: str, pg_control: 
     crash once, on the same connection pool (which must reconnect)."""
     from sqlalchemy.engine.default import DefaultDialect  # noqa: PLC0415
 
-    from crashhub.store.sql import SqlCrashes  # noqa: PLC0415
+    from crashhub.store._sql_store import SqlCrashes  # noqa: PLC0415
 
     data = tmp_path / "data"
     crash_dir = make_crash_dir(tmp_path / "spool")

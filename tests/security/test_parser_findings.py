@@ -12,7 +12,10 @@ import pytest
 from tests.security.targets import LIMITS, OOPS, _ar, _deb_seed, _rpm_header, _rpm_seed, _tar
 
 from crashhub import dump, triage
-from crashhub.debuginfo import deb, elf, rpm, sourcetar
+from crashhub.debuginfo import _deb as deb
+from crashhub.debuginfo import _elf as elf
+from crashhub.debuginfo import _rpm as rpm
+from crashhub.debuginfo import _sourcetar as sourcetar
 from crashhub.errors import DebuginfoError, DecompressError, DumpFormatError
 
 LATIN1 = "latin-1"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from crashhub.store.sql import SqlStore
+from crashhub.store import SqlStore
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crashhub.store.base import FileRecord, NewCrash
+from crashhub.store import FileRecord, NewCrash
 
 LOG = FileRecord(name="vmcore-dmesg.txt", role="log", digest="a" * 64, size=10)
 DUMP = FileRecord(name="vmcore", role="vmcore", digest="b" * 64, size=1000)

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from crashhub.errors import StoreError
-from crashhub.store import models as m
-from crashhub.store.sql import SqlStore
+from crashhub.store import SqlStore
+from crashhub.store import _models as m
 
 
 def test_ui_users_add_replace_list_delete(store: SqlStore) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from crashhub.errors import StoreError, TooLarge
-from crashhub.store.blobs import LocalBlobStore
+from crashhub.store import LocalBlobStore
 
 
 def test_put_is_content_addressed(tmp_path: Path) -> None:

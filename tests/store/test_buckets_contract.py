@@ -6,8 +6,7 @@ import pytest
 from tests.store.contract import DUMP, LOG, crash
 
 from crashhub.errors import StoreError
-from crashhub.store import Store
-from crashhub.store.base import day_of
+from crashhub.store import Store, day_of
 
 
 def test_bucket_aggregates(store: Store) -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from crashhub.store import KbRecord
-from crashhub.store.sql import SqlStore
+from crashhub.store import KbRecord, SqlStore
 
 T = 1_800_000_000.0
 

@@ -5,7 +5,7 @@ implementation (SQLite, PostgreSQL) must pass these."""
 from __future__ import annotations
 
 from crashhub.store import Store
-from crashhub.store.migrate import current
+from crashhub.store._migrate import current
 
 
 def test_schema_is_at_head(store: Store) -> None:

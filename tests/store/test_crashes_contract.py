@@ -7,8 +7,7 @@ from dataclasses import replace
 
 from tests.store.contract import DUMP, LOG, crash
 
-from crashhub.store import Store
-from crashhub.store.base import FileRecord
+from crashhub.store import FileRecord, Store
 
 
 def test_same_identity_is_one_crash(store: Store) -> None:

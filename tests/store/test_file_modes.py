@@ -12,7 +12,7 @@ import pytest
 
 from crashhub import config
 from crashhub.store import open_store
-from crashhub.web import multipart
+from crashhub.web import _multipart as multipart
 
 
 def _mode(p: Path) -> int:

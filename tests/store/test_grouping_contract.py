@@ -9,11 +9,9 @@ from collections.abc import Callable
 import pytest
 from tests.store.contract import crash
 
-from crashhub.classify.rekey import CrashKey, Plan, plan
-from crashhub.classify.rules import Condition, subject_of
+from crashhub.classify import Condition, CrashKey, Plan, plan, subject_of
 from crashhub.errors import StoreError
-from crashhub.store import Store
-from crashhub.store.sql import bucket_id_for
+from crashhub.store import Store, bucket_id_for
 
 NEW = "sig:test2"
 
@@ -184,7 +182,7 @@ def test_two_nodes_making_one_new_key_make_one_bucket(store: Store) -> None:
     one bucket, one alias, every crash counted in it."""
     import threading  # noqa: PLC0415
 
-    from crashhub.store.sql import SqlStore  # noqa: PLC0415
+    from crashhub.store import SqlStore  # noqa: PLC0415
 
     assert isinstance(store, SqlStore)
     other = SqlStore(store.url)

@@ -8,8 +8,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
-from crashhub.store import migrate, models
-from crashhub.store.sql import SqlStore
+from crashhub.store import SqlStore
+from crashhub.store import _migrate as migrate
+from crashhub.store import _models as models
 
 
 def test_migrations_match_the_models(tmp_path: Path) -> None:
@@ -72,7 +73,7 @@ def test_0013_keeps_the_merges_and_splits_made_before_it(tmp_path: Path) -> None
     bucket a split rule of its crashes, so a re-key keeps what users did before rules existed."""
     from tests.store.contract import crash  # noqa: PLC0415
 
-    from crashhub.classify.rules import Condition  # noqa: PLC0415
+    from crashhub.classify import Condition  # noqa: PLC0415
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     engine = create_engine(url)

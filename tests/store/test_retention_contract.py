@@ -8,8 +8,7 @@ import pytest
 from tests.store.contract import LOG, crash
 
 from crashhub.errors import StoreError
-from crashhub.store import Store
-from crashhub.store.base import FileRecord
+from crashhub.store import FileRecord, Store
 
 
 def dump_of(n: int, size: int = 1000) -> FileRecord:

@@ -13,10 +13,8 @@ from pathlib import Path
 import pytest
 
 from crashhub import cli, config
-from crashhub.retention import apply
-from crashhub.store import Hub, open_store
-from crashhub.store.base import FileRecord, NewCrash
-from crashhub.store.blobs import LocalBlobStore
+from crashhub.retention import _apply as apply
+from crashhub.store import FileRecord, Hub, LocalBlobStore, NewCrash, open_store
 
 DUMP = 64 * 1024
 ENV = {

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from crashhub.retention.policy import Policy, plan
-from crashhub.store.base import FileRecord
-from crashhub.store.retention_records import DumpHolding
+from crashhub.retention._policy import Policy, plan
+from crashhub.store import DumpHolding, FileRecord
 
 MB = 1 << 20
 

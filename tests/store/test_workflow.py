@@ -10,10 +10,8 @@ from sqlalchemy import create_engine, text
 from tests.store.contract import crash as _crash
 
 from crashhub.errors import InputError, StoreError
-from crashhub.store import Store
-from crashhub.store.base import NewCrash, day_of
-from crashhub.store.migrate import upgrade
-from crashhub.store.sql import SqlStore
+from crashhub.store import NewCrash, SqlStore, Store, day_of
+from crashhub.store._migrate import upgrade
 
 KNOWN = [{"id": "crashmod-null", "title": "the test module"}]
 GENERIC = [{"id": "generic-null", "title": "t", "generic": True}]

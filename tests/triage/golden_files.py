@@ -55,7 +55,7 @@ def _refuse_rekey(path: Path, want: Any, got: Any) -> None:
         if changed and w.get("title") == g.get("title") and w.get("kind") == g.get("kind"):
             pytest.fail(
                 f"{path.name} report {i}: keys changed under unchanged algorithm id(s) {changed}; "
-                "register a new algorithm id in crashhub.classify.signature instead"
+                "register a new algorithm id in crashhub.classify._signature instead"
             )
 
 

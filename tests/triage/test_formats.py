@@ -6,11 +6,10 @@ from pathlib import Path
 
 from crashhub.classify import signature
 from crashhub.kernel import base_name
-from crashhub.triage import parse
-from crashhub.triage.frames import parse_frame, parse_rip
-from crashhub.triage.lines import decode, strip
-from crashhub.triage.taint import parse_taint
-from crashhub.triage.title import normalize
+from crashhub.triage import normalize, parse
+from crashhub.triage._frames import parse_frame, parse_rip
+from crashhub.triage._lines import decode, strip
+from crashhub.triage._taint import parse_taint
 
 # 6.12 (Debian 6.12.117): "Oops: Oops:", UID in the task line, the separate Tainted: line.
 LOG_612 = """\

@@ -19,7 +19,7 @@ from tests.labdata import LOGS
 from crashhub.classify import signature
 from crashhub.kernel import base_name, demangle
 from crashhub.triage import parse
-from crashhub.triage.frames import parse_frame, parse_rip
+from crashhub.triage._frames import parse_frame, parse_rip
 
 MMAP = "<ashmem_rust::Ashmem as kernel::miscdevice::MiscDevice>::mmap"
 

@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 from crashhub.classify import ALGORITHM, SKIP_GROUPS
-from crashhub.triage.kinds import KINDS
-from crashhub.triage.oops import OOPSES, SCAN_ANCHORS
+from crashhub.triage import KINDS
+from crashhub.triage._oops import OOPSES, SCAN_ANCHORS
 
 _META = set(".^$*+?{}[]\\|()")
 

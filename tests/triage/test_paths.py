@@ -19,7 +19,7 @@ from tests.labdata import LOGS
 
 from crashhub.classify import signature
 from crashhub.triage import parse
-from crashhub.triage.frames import parse_frame
+from crashhub.triage._frames import parse_frame
 
 PREFIXES = (
     "/build/reproducible-path/linux-6.12.117+deb12/",

@@ -17,7 +17,7 @@ from tests.labdata import LOGS
 
 from crashhub.classify import signature
 from crashhub.triage import parse
-from crashhub.triage.oops import find_oops
+from crashhub.triage._oops import find_oops
 
 CASES = sorted(p for p in Path(LOGS).glob("*-1.vmcore-dmesg.txt"))
 OTHER = "e1000e: eth0 NIC Link is Up 1000 Mbps Full Duplex, Flow Control: None"

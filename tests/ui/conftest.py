@@ -3,7 +3,7 @@
 The crashes are the ones kept in the repository (tests/labdata.py: real lab logs and one cut-down real
 dump), so the UI tests need no QEMU and run in the quick tier.
 
-The app is built the way ``crashhub.web.app`` builds it (``build_context`` + ``create_app``) and the
+The app is built the way ``crashhub.web._app`` builds it (``build_context`` + ``create_app``) and the
 ``create_app`` mounts the UI router after the API (``ui.install(app, ctx)``).
 """
 
@@ -25,8 +25,7 @@ import pytest
 from tests.labdata import case
 
 from crashhub import config
-from crashhub.web.app import Context, build_context, create_app
-from crashhub.web.auth import create_token
+from crashhub.web import Context, build_context, create_app, create_token
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "ui"
@@ -61,7 +60,7 @@ def _free_port() -> int:
 
 
 def build_hub(data: Path) -> UiHub:
-    from crashhub.ingest.spool import ingest_path
+    from crashhub.ingest import ingest_path
 
     settings = config.load(data, env={}, spool_dir="", workers=0, starter_kb=True)
     ctx = build_context(settings)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from crashhub import i18n
-from crashhub.i18n.catalog_zh import KIND_SUMMARY_ZH, ZH
+from crashhub.i18n._catalog_zh import KIND_SUMMARY_ZH, ZH
 from crashhub.kb import KINDS
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "crashhub"
@@ -19,7 +19,7 @@ DYNAMIC = ("known", "new", "regression", "viewer", "admin",
 
 
 def used_messages() -> set[str]:
-    files = [*(SRC / "web" / "ui" / "templates").glob("*.html"), SRC / "report" / "render.py",
+    files = [*(SRC / "web" / "ui" / "templates").glob("*.html"), SRC / "report" / "_render.py",
              SRC / "web" / "ui" / "_kb.py"]
     out: set[str] = set(DYNAMIC)
     for f in files:

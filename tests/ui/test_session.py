@@ -14,7 +14,7 @@ from crashhub import config
 from crashhub.commands.user import ROLES as USER_ROLES
 from crashhub.errors import AuthError
 from crashhub.store import open_store
-from crashhub.web.auth import create_token
+from crashhub.web import create_token
 from crashhub.web.ui import session as S
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from crashhub import config
 from crashhub.store import open_store
-from crashhub.web.auth import create_token
+from crashhub.web import create_token
 
 
 def free_port() -> int:

@@ -10,8 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from crashhub import config
-from crashhub.web.app import build_context, create_app
-from crashhub.web.auth import create_token
+from crashhub.web import build_context, create_app, create_token
 
 from .test_limits import OOPS
 

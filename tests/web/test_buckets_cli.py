@@ -10,7 +10,7 @@ import pytest
 from tests.labdata import LOGS
 
 from crashhub import config
-from crashhub.classify.rules import Condition
+from crashhub.classify import Condition
 from crashhub.cli import main
 from crashhub.store import open_store
 

@@ -19,8 +19,7 @@ from tests.dump import synth
 
 from crashhub import config
 from crashhub.store import Store
-from crashhub.web.app import build_context, create_app
-from crashhub.web.auth import create_token
+from crashhub.web import build_context, create_app, create_token
 
 OOPS = """\
 [  100.000000] BUG: kernel NULL pointer dereference, address: 0000000000000020

@@ -20,14 +20,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from crashhub import config
-from crashhub.agent.client import HubClient, retry_after
-from crashhub.agent.ship import Backoff
+from crashhub.agent._client import HubClient, retry_after
+from crashhub.agent._ship import Backoff
 from crashhub.errors import HubUnavailable, StoreError
 from crashhub.model import HostReport
 from crashhub.store import Store, open_store
-from crashhub.web.app import build_context, create_app
-from crashhub.web.auth import create_token
-from crashhub.web.limits import backoff
+from crashhub.web import build_context, create_app, create_token
+from crashhub.web._limits import backoff
 from crashhub.web.ui.session import Users
 
 PASSWORD = "a long password"

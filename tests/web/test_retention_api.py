@@ -16,10 +16,10 @@ from tests.ui.conftest import csrf_of
 from tests.ui.test_pages import login
 
 from crashhub import config
-from crashhub.retention import apply
+from crashhub.retention import _apply as apply
 from crashhub.store import Hub
-from crashhub.web.app import build_context, create_app, periodic_retention
-from crashhub.web.auth import create_token
+from crashhub.web import create_token
+from crashhub.web._app import build_context, create_app, periodic_retention
 
 
 @dataclass

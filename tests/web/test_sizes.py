@@ -24,10 +24,10 @@ from fastapi.testclient import TestClient
 from tests.dump import synth
 
 from crashhub import config
-from crashhub.web.app import Context, build_context, collect_garbage, create_app
-from crashhub.web.auth import create_token
+from crashhub.web import create_token
+from crashhub.web._app import Context, build_context, collect_garbage, create_app
 
-detect_mod = importlib.import_module("crashhub.dump.detect")  # the module, not the function of its name
+detect_mod = importlib.import_module("crashhub.dump._detect")  # the module, not the function of its name
 MiB = 1 << 20
 HOST = synth.Machine().hostname  # the host the synthetic dumps name in their utsname; the token's
 KDUMP_MAGIC = b"KDUMP   "
@@ -139,7 +139,7 @@ def test_a_wrapped_flat_bomb_is_refused_too(hub: Any) -> None:
 
 def test_a_bomb_in_the_spool_keeps_the_crash_and_drops_the_dump(hub: Any, tmp_path: Path) -> None:
     """The spool and the CLI go through the same pipeline; there a bad dump is a note, not a refusal."""
-    from crashhub.ingest.arrival import Arrival  # noqa: PLC0415
+    from crashhub.ingest import Arrival  # noqa: PLC0415
 
     _, ctx, _ = hub(max_dump_bytes=16 * MiB)
     bomb = tmp_path / "vmcore"

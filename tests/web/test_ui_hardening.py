@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from crashhub.store import Store
-from crashhub.web.auth import create_token
+from crashhub.web import create_token
 from crashhub.web.ui.session import COOKIE, Users
 
 from .test_limits import OOPS, PASSWORD, client, login, make_app

@@ -1,7 +1,32 @@
 """Alerts: rules (what deserves a message), channels (webhooks, SMTP), the dispatcher (dedup, limits, log)."""
 
 from crashhub.alerts._records import RESULTS, DeliveryRecord, Result
-from crashhub.alerts.rules import ALL_RULES, RULES, SEVERITIES, Alert, RuleName, Severity
+from crashhub.alerts._rules import ALL_RULES, RULES, SEVERITIES, Alert, RuleName, Severity
 
 __all__ = ["ALL_RULES", "RESULTS", "RULES", "SEVERITIES", "Alert", "DeliveryRecord", "Result", "RuleName",
            "Severity"]
+
+
+# The public face (as httpx does): the names other parts use, loaded on first use so that importing
+# crashhub.alerts stays cheap and free of import cycles; the modules behind it are private (_x).
+TYPE_CHECKING = False  # not typing's: importing typing is not free on the CLI's fast paths
+if TYPE_CHECKING:
+    from crashhub.alerts._channels import Channel as Channel
+    from crashhub.alerts._engine import AlertEngine as AlertEngine
+    from crashhub.alerts._engine import load_config as load_config
+
+_FACE: dict[str, str] = {
+    "AlertEngine": "crashhub.alerts._engine",
+    "Channel": "crashhub.alerts._channels",
+    "load_config": "crashhub.alerts._engine",
+}
+__all__ += ["AlertEngine", "Channel", "load_config"]
+
+
+def __getattr__(name: str) -> object:
+    if name in _FACE:
+        value: object = getattr(__import__(_FACE[name], fromlist=[name]), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # once resolved, a plain attribute
+    return value

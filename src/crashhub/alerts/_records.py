@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from crashhub.alerts.channels import Delivery
-from crashhub.alerts.rules import Alert
+from crashhub.alerts._channels import Delivery
+from crashhub.alerts._rules import Alert
 from crashhub.model import JsonObject
 
 Result = Literal["sent", "failed", "rate-limited", "no-channel", "no-owner", "config-error"]

@@ -74,7 +74,7 @@ def _facts(dump: Path, given: DumpFacts | None) -> tuple[dict[str, Any], str | N
 def _resolve(facts: dict[str, Any], vmlinux: Path | None, debuginfo_dir: Path | None
              ) -> tuple[Path | None, list[Path], dict[str, Any]]:
     """The vmlinux and module files to use, and how they were matched; refuses a wrong vmlinux."""
-    from crashhub.debuginfo.index import DebuginfoStore, check_vmlinux  # noqa: PLC0415
+    from crashhub.debuginfo import DebuginfoStore, check_vmlinux  # noqa: PLC0415
 
     bid, rel = facts.get("build_id"), facts.get("release")
     if vmlinux is not None:
@@ -123,7 +123,7 @@ def agreement(drgn_stack: list[dict[str, Any]], crash_stack: list[dict[str, Any]
     """Do drgn and crash show the same top frames?  crash lists the panic path (machine_kexec,
     __crash_kexec, ...) above the exception frame; drgn starts where the oops hit, so the two
     are aligned on drgn's first (non-inline) function."""
-    from crashhub.analyze.crash_engine import from_exception  # noqa: PLC0415
+    from crashhub.analyze._crash_engine import from_exception  # noqa: PLC0415
 
     d = [_base(str(f["function"])) for f in drgn_stack if not f.get("inline") and f.get("function")]
     full = [_base(str(f["function"])) for f in crash_stack]
@@ -222,7 +222,8 @@ def _run_engines(res: dict[str, Any], dump: Path, vml: Path | None, mod_dirs: li
                  engines: Sequence[str], *, modules: Sequence[Path], timeout: float, mem_bytes: int | None,
                  sections: Sequence[str] | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Run the asked engines, recording each in ``res``; their raw results (None: not asked)."""
-    from crashhub.analyze import crash_engine, drgn_engine  # noqa: PLC0415
+    from crashhub.analyze import _crash_engine as crash_engine  # noqa: PLC0415
+    from crashhub.analyze import _drgn_engine as drgn_engine  # noqa: PLC0415
 
     drgn_res: dict[str, Any] | None = None
     crash_res: dict[str, Any] | None = None
@@ -252,11 +253,11 @@ def _run_engines(res: dict[str, Any], dump: Path, vml: Path | None, mod_dirs: li
 
 def _sources(stack: list[dict[str, Any]], facts: dict[str, Any], source_dirs: Sequence[Path],
              debuginfo_dir: Path | None) -> list[dict[str, Any]]:
-    from crashhub.analyze import sources  # noqa: PLC0415
+    from crashhub.analyze import _sources as sources  # noqa: PLC0415
 
     roots = [*map(Path, source_dirs)]
     if debuginfo_dir is not None and facts.get("release"):
-        from crashhub.debuginfo.index import DebuginfoStore  # noqa: PLC0415
+        from crashhub.debuginfo import DebuginfoStore  # noqa: PLC0415
 
         tree = DebuginfoStore(Path(debuginfo_dir)).source_dir(str(facts["release"]))
         if tree is not None:
@@ -267,7 +268,7 @@ def _sources(stack: list[dict[str, Any]], facts: dict[str, Any], source_dirs: Se
 def _typed(res: dict[str, Any], t0: float) -> Analysis:
     """The merged result as an :class:`Analysis`, with the diagnosis over it and the watchdog
     lines triage finds in its log."""
-    from crashhub.analyze import checks  # noqa: PLC0415
+    from crashhub.analyze import _checks as checks  # noqa: PLC0415
     from crashhub.triage import watchdog_events  # noqa: PLC0415
 
     merged = Analysis.from_dict(res)

@@ -10,11 +10,8 @@ import logging
 import sys
 import time
 
+from crashhub.agent import Agent, AgentConfig, HubClient, scan, state
 from crashhub.agent import config as config_mod
-from crashhub.agent import scan, state
-from crashhub.agent.client import HubClient
-from crashhub.agent.config import AgentConfig
-from crashhub.agent.ship import Agent
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

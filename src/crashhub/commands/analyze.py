@@ -69,7 +69,7 @@ def _text(r: Analysis) -> str:
 def _stored_crash(args: argparse.Namespace) -> int:
     """Run the hub's own analysis job for a stored crash, now, and store its result."""
     from crashhub.errors import InputError  # noqa: PLC0415
-    from crashhub.jobs.handlers import analyze_job  # noqa: PLC0415
+    from crashhub.jobs import analyze_job  # noqa: PLC0415
     from crashhub.store import open_store  # noqa: PLC0415
 
     hub = open_store(config.load(args.data, env=config.environ()))

@@ -101,7 +101,7 @@ def _list(hub: Hub, args: argparse.Namespace) -> int:
 
 def _similar(hub: Hub, args: argparse.Namespace) -> int:
     from crashhub.errors import StoreError
-    from crashhub.web.similar import SimilarIndex
+    from crashhub.web import SimilarIndex
 
     bid = hub.store.grouping.resolve(args.bucket)
     b = hub.store.buckets.get_bucket(bid) if bid else None
@@ -139,7 +139,7 @@ def _rules(hub: Hub, args: argparse.Namespace) -> int:
 
 
 def _rekey(hub: Hub, args: argparse.Namespace) -> int:
-    from crashhub.jobs.rekey import Rekey, stale_algorithms, total
+    from crashhub.jobs import Rekey, stale_algorithms, total
 
     before = stale_algorithms(hub.store)
     rounds = Rekey(hub.store, hub.blobs, actor="cli", dry_run=args.dry_run).run()

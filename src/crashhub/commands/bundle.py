@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from crashhub.knowledge import KnowledgeBase
-    from crashhub.report.bundle import make_bundle
+    from crashhub.report import make_bundle
 
     settings = settings_from(args)
     patterns = list(args.redact)

@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "serve":
         import uvicorn  # noqa: PLC0415
 
-        from crashhub.debuginfo.debuginfod import Upstream, app  # noqa: PLC0415
+        from crashhub.debuginfo import Upstream, app  # noqa: PLC0415
 
         up = Upstream(args.upstream, store) if args.upstream else None
         uvicorn.run(app(store, up), host=args.listen, port=args.port, log_level="warning")

@@ -109,7 +109,7 @@ def _write_dmesg(paths: list[str], output: str | None, caller_id: bool) -> int:
     if len(paths) == 1:
         text = dmesg(paths[0], caller_id=caller_id)
     else:
-        from crashhub.dump.printk import read_log  # noqa: PLC0415
+        from crashhub.dump import read_log  # noqa: PLC0415
 
         with open_split(list(paths)) as d:
             text = read_log(d, caller_id).text

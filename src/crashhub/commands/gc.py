@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from crashhub.ingest.uploads import expire_uploads
+    from crashhub.ingest import expire_uploads
     from crashhub.retention import apply
 
     hub = open_hub(args)

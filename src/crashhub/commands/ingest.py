@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from crashhub.commands._store import add_store_arguments, settings_from
 
 if TYPE_CHECKING:
-    from crashhub.ingest.arrival import Outcome
+    from crashhub.ingest import Outcome
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,8 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from crashhub.errors import CrashhubError
-    from crashhub.ingest.arrival import Pipeline
-    from crashhub.ingest.spool import ingest_path
+    from crashhub.ingest import Pipeline, ingest_path
     from crashhub.knowledge import KnowledgeBase
     from crashhub.store import open_store
 
@@ -35,8 +34,7 @@ def run(args: argparse.Namespace) -> int:
     hub = open_store(settings)
     kb = KnowledgeBase(settings.kb_path, starter=settings.starter_kb, store=hub.store)
     # Analysis jobs queued here run in `crashhub serve`'s workers (they share the store).
-    from crashhub.jobs import handlers
-    from crashhub.jobs.local import LocalQueue
+    from crashhub.jobs import LocalQueue, handlers
 
     queue = LocalQueue(hub.store, workers=0)
     handlers.register(queue, hub, kb)

@@ -20,9 +20,7 @@ from pathlib import Path
 
 from crashhub.commands._store import add_store_arguments, open_hub, settings_from
 from crashhub.errors import KbError, LogError
-from crashhub.kb.load import check_paths, dump_entry, load_dir, load_examples, load_starter
-from crashhub.kb.match import match
-from crashhub.kb.schema import KbEntry
+from crashhub.kb import KbEntry, check_paths, dump_entry, load_dir, load_examples, load_starter, match
 from crashhub.kernel import log_name
 from crashhub.model import CrashReport
 from crashhub.triage import parse_file

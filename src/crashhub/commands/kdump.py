@@ -13,9 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from crashhub.agent import kdumpconf
+from crashhub.agent import HostFacts, check, gather, kdumpconf
 from crashhub.agent import makedumpfile as mdf
-from crashhub.agent.check import HostFacts, check, gather
 from crashhub.errors import ConfigError
 from crashhub.kernel import kernel_version
 

@@ -15,7 +15,7 @@ from crashhub.commands._store import add_store_arguments, settings_from
 
 if TYPE_CHECKING:
     from crashhub.store import Store
-    from crashhub.web.app import Context
+    from crashhub.web import Context
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def demo_sources() -> list[Path]:
     """Kernel logs shipped in ``crashhub/examples`` (real crash-lab logs), else the lab's cache."""
-    from crashhub.ingest.layouts import looks_like_kernel_log
+    from crashhub.ingest import looks_like_kernel_log
 
     roots = [Path(__file__).resolve().parent.parent / "examples", Path.home() / ".cache" / "crashhub-lab"]
     for root in roots:
@@ -66,8 +66,7 @@ def load_demo(ctx: Context) -> int:
     """Example KB entries into the KB directory, example logs into the store; returns crashes loaded."""
     from crashhub import kb as kbmod
     from crashhub.errors import CrashhubError
-    from crashhub.ingest.arrival import Arrival
-    from crashhub.ingest.layouts import parse_dir_name
+    from crashhub.ingest import Arrival, parse_dir_name
 
     have = {e.id for e in ctx.kb.entries()}
     for entry in kbmod.load_examples():
@@ -119,7 +118,7 @@ def _host_for_url(listen: str) -> str:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from crashhub.web.app import build_context, create_app
+    from crashhub.web import build_context, create_app
 
     overrides: dict[str, object] = {"listen": args.listen, "port": args.port, "workers": args.workers}
     if args.spool is not None:
@@ -136,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if args.admin_token:
-        from crashhub.web.auth import create_token
+        from crashhub.web import create_token
 
         token, _ = create_token(ctx.hub.store, "admin", "serve --admin-token")
         print(f"admin token: {token}", file=sys.stderr)
@@ -169,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
     # X-Forwarded-For, trusted only from the proxies named here; none named, none trusted (not even
     # loopback: any local process could then pick the address its logins are counted under).
     proxies = (settings.forwarded_allow_ips or "").strip()
-    from crashhub.web.timeouts import protocol
+    from crashhub.web import protocol
 
     uvicorn.run(
         app,

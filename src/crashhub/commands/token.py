@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from crashhub.web.auth import create_token
+    from crashhub.web import create_token
 
     hub = open_hub(args)
     try:

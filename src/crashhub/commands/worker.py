@@ -26,7 +26,7 @@ from crashhub.errors import ConfigError
 
 if TYPE_CHECKING:
     from crashhub.config import Settings
-    from crashhub.jobs.celery_queue import Limits, Runtime
+    from crashhub.jobs import Limits, Runtime
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,7 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="MODULE",
         help="module whose register(queue, hub, kb) defines the job kinds "
-        "(default: crashhub.jobs.handlers; repeatable)",
+        "(default: crashhub.jobs._handlers; repeatable)",
     )
     parser.add_argument(
         "--restore-interval",
@@ -117,7 +117,7 @@ def held_releases(args: argparse.Namespace, settings: Settings) -> list[str]:
 
 
 def limits_from(args: argparse.Namespace, settings: Settings) -> Limits:
-    from crashhub.jobs.celery_queue import Limits
+    from crashhub.jobs import Limits
 
     soft = float(args.time_limit if args.time_limit is not None else settings.analyze_timeout)
     return Limits(
@@ -150,8 +150,7 @@ def make_runtime_factory(settings: Settings, limits: Limits, modules: list[str],
         pid = os.getpid()
         rt = cache.get(pid)
         if rt is None:
-            from crashhub.jobs.celery_queue import Ledger, Runtime
-            from crashhub.jobs.local import LocalQueue
+            from crashhub.jobs import Ledger, LocalQueue, Runtime
             from crashhub.knowledge import KnowledgeBase
             from crashhub.store import open_store
 
@@ -178,7 +177,7 @@ def make_runtime_factory(settings: Settings, limits: Limits, modules: list[str],
 def run(args: argparse.Namespace) -> int:
     from celery.signals import worker_process_init  # type: ignore[import-untyped,unused-ignore]
 
-    from crashhub.jobs.celery_queue import (
+    from crashhub.jobs import (
         ANALYZE_QUEUE,
         DEFAULT_QUEUE,
         Ledger,
@@ -208,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
         transport = {"unacked_restore_interval": args.restore_interval, "unacked_restore_throttle": 1}
     app = make_app(url, limits, transport_options=transport)
     install_task(
-        app, make_runtime_factory(settings, limits, args.register or ["crashhub.jobs.handlers"], name)
+        app, make_runtime_factory(settings, limits, args.register or ["crashhub.jobs._handlers"], name)
     )
 
     @worker_process_init.connect  # type: ignore[untyped-decorator,unused-ignore]

@@ -1,12 +1,37 @@
 """The debuginfo store: kernel-debuginfo RPMs, -dbg debs, trees and bare vmlinux, by build-id.
 
 ``DebuginfoStore(root)`` imports, lists, removes and matches debuginfo to dumps;
-``crashhub.debuginfo.debuginfod.router(store)`` serves it over the debuginfod protocol.
+``crashhub.debuginfo._debuginfod.router(store)`` serves it over the debuginfod protocol.
 """
 
 from __future__ import annotations
 
-from crashhub.debuginfo.archive import Limits
-from crashhub.debuginfo.index import DebuginfoStore, Entry, Match, check_vmlinux
+from crashhub.debuginfo._archive import Limits
+from crashhub.debuginfo._index import DebuginfoStore, Entry, Match, check_vmlinux
 
 __all__ = ["DebuginfoStore", "Entry", "Limits", "Match", "check_vmlinux"]
+
+
+# The public face (as httpx does): the names other parts use, loaded on first use so that importing
+# crashhub.debuginfo stays cheap and free of import cycles; the modules behind it are private (_x).
+TYPE_CHECKING = False  # not typing's: importing typing is not free on the CLI's fast paths
+if TYPE_CHECKING:
+    from crashhub.debuginfo._debuginfod import Upstream as Upstream
+    from crashhub.debuginfo._debuginfod import app as app
+    from crashhub.debuginfo._debuginfod import router as router
+
+_FACE: dict[str, str] = {
+    "Upstream": "crashhub.debuginfo._debuginfod",
+    "app": "crashhub.debuginfo._debuginfod",
+    "router": "crashhub.debuginfo._debuginfod",
+}
+__all__ += ["Upstream", "app", "router"]
+
+
+def __getattr__(name: str) -> object:
+    if name in _FACE:
+        value: object = getattr(__import__(_FACE[name], fromlist=[name]), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # once resolved, a plain attribute
+    return value

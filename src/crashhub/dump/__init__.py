@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import os
 
-from crashhub.dump.base import DumpReader
-from crashhub.dump.detect import detect, open_dump
-from crashhub.dump.printk import read_log
+from crashhub.dump._base import DumpReader
+from crashhub.dump._detect import detect, open_dump
+from crashhub.dump._printk import read_log
 from crashhub.errors import DumpError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import BinaryIO
 
-    from crashhub.dump.flat import Progress
+    from crashhub.dump._flat import Progress
     from crashhub.model import DumpFacts
 
 __all__ = ["DumpReader", "detect", "dmesg", "facts", "open_dump", "open_split", "reassemble"]
@@ -49,10 +49,10 @@ def reassemble(src: str | os.PathLike[str] | BinaryIO, dst: str | os.PathLike[st
 
     A flat file wrapped in gzip/xz/bzip2/zstd/lz4 (``detect`` says ``flat-kdump+gzip``) is decompressed
     on the way."""
-    from crashhub.dump.flat import reassemble as _reassemble  # noqa: PLC0415 (fast start for dmesg)
+    from crashhub.dump._flat import reassemble as _reassemble  # noqa: PLC0415 (fast start for dmesg)
 
     if isinstance(src, (str, os.PathLike)):
-        from crashhub.dump.source import open_wrapped, wrapper_of  # noqa: PLC0415
+        from crashhub.dump._source import open_wrapped, wrapper_of  # noqa: PLC0415
 
         with open(src, "rb") as f:
             wrapper = wrapper_of(f.read(8))
@@ -65,7 +65,7 @@ def reassemble(src: str | os.PathLike[str] | BinaryIO, dst: str | os.PathLike[st
 
 def open_split(paths: list[str | os.PathLike[str]]) -> DumpReader:
     """The parts of a split dump (vmcore.1 … vmcore.N, any order) read as one dump."""
-    from crashhub.dump.split import open_split as _open_split  # noqa: PLC0415
+    from crashhub.dump._split import open_split as _open_split  # noqa: PLC0415
 
     return _open_split(paths)
 
@@ -74,7 +74,7 @@ def facts(path: str | os.PathLike[str]) -> DumpFacts:
     """What the dump at ``path`` is.  A log that cannot be read is a warning here, not an error."""
     import dataclasses  # noqa: PLC0415 (facts need the models; dmesg does not)
 
-    from crashhub.dump.describe import facts_of  # noqa: PLC0415
+    from crashhub.dump._describe import facts_of  # noqa: PLC0415
     with open_dump(path) as d:
         log = layout = None
         problem = None
@@ -89,3 +89,25 @@ def facts(path: str | os.PathLike[str]) -> DumpFacts:
     if problem:
         f = dataclasses.replace(f, warnings=(*f.warnings, problem))
     return f
+
+
+# The public face (as httpx does): the names other parts use, loaded on first use so that importing
+# crashhub.dump stays cheap and free of import cycles; the modules behind it are private (_x).
+if TYPE_CHECKING:
+    from crashhub.dump._detect import unwrap as unwrap
+    from crashhub.dump._source import wrapper_of as wrapper_of
+
+_FACE: dict[str, str] = {
+    "unwrap": "crashhub.dump._detect",
+    "wrapper_of": "crashhub.dump._source",
+}
+__all__ += ["read_log", "unwrap", "wrapper_of"]
+
+
+def __getattr__(name: str) -> object:
+    if name in _FACE:
+        value: object = getattr(__import__(_FACE[name], fromlist=[name]), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # once resolved, a plain attribute
+    return value

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from crashhub.i18n.catalog_zh import KIND_SUMMARY_ZH, ZH
+from crashhub.i18n._catalog_zh import KIND_SUMMARY_ZH, ZH
 
 LANGUAGES = ("en", "zh")
 DEFAULT = "en"

@@ -1,1 +1,54 @@
 """ingest."""
+
+
+# The public face (as httpx does): the names other parts use, loaded on first use so that importing
+# crashhub.ingest stays cheap and free of import cycles; the modules behind it are private (_x).
+TYPE_CHECKING = False  # not typing's: importing typing is not free on the CLI's fast paths
+if TYPE_CHECKING:
+    from crashhub.ingest._arrival import Arrival as Arrival
+    from crashhub.ingest._arrival import Outcome as Outcome
+    from crashhub.ingest._arrival import Pipeline as Pipeline
+    from crashhub.ingest._layouts import looks_like_kernel_log as looks_like_kernel_log
+    from crashhub.ingest._layouts import parse_dir_name as parse_dir_name
+    from crashhub.ingest._matching import same_host as same_host
+    from crashhub.ingest._spool import SpoolWatcher as SpoolWatcher
+    from crashhub.ingest._spool import ingest_path as ingest_path
+    from crashhub.ingest._uploads import PIECE as PIECE
+    from crashhub.ingest._uploads import Uploads as Uploads
+    from crashhub.ingest._uploads import expire_uploads as expire_uploads
+
+_FACE: dict[str, str] = {
+    "Arrival": "crashhub.ingest._arrival",
+    "Outcome": "crashhub.ingest._arrival",
+    "PIECE": "crashhub.ingest._uploads",
+    "Pipeline": "crashhub.ingest._arrival",
+    "SpoolWatcher": "crashhub.ingest._spool",
+    "Uploads": "crashhub.ingest._uploads",
+    "expire_uploads": "crashhub.ingest._uploads",
+    "ingest_path": "crashhub.ingest._spool",
+    "looks_like_kernel_log": "crashhub.ingest._layouts",
+    "parse_dir_name": "crashhub.ingest._layouts",
+    "same_host": "crashhub.ingest._matching",
+}
+__all__ = [
+    "PIECE",
+    "Arrival",
+    "Outcome",
+    "Pipeline",
+    "SpoolWatcher",
+    "Uploads",
+    "expire_uploads",
+    "ingest_path",
+    "looks_like_kernel_log",
+    "parse_dir_name",
+    "same_host",
+]
+
+
+def __getattr__(name: str) -> object:
+    if name in _FACE:
+        value: object = getattr(__import__(_FACE[name], fromlist=[name]), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # once resolved, a plain attribute
+    return value

@@ -5,7 +5,7 @@
 generic entries shipped with crashhub (one per crash kind).  See docs/kb.md.
 """
 
-from crashhub.kb.load import (
+from crashhub.kb._load import (
     check_paths,
     dump_entry,
     entry_from_data,
@@ -14,8 +14,8 @@ from crashhub.kb.load import (
     load_starter,
     parse_entry,
 )
-from crashhub.kb.match import match, match_entry, would_match
-from crashhub.kb.schema import (
+from crashhub.kb._match import match, match_entry, would_match
+from crashhub.kb._schema import (
     KINDS,
     MATCH_ALGORITHM,
     SCHEMA_ID,

@@ -1,11 +1,11 @@
 """The hub's store: the database behind :class:`Store` and the blobs behind :class:`BlobStore`.
 
 ``Store`` is a composition of small repositories, each an interface here with its SQL
-implementation in ``crashhub.store.sql``: ``store.crashes`` (:class:`Crashes`), ``store.buckets``
+implementation in ``crashhub.store._sql_store``: ``store.crashes`` (:class:`Crashes`), ``store.buckets``
 (:class:`Buckets`), ``store.grouping`` (:class:`Grouping`: key aliases, grouping rules, re-keys),
 ``store.retention`` (:class:`Retention`), ``store.hosts`` (:class:`Hosts`),
 ``store.access`` (:class:`Access`), ``store.uploads`` (:class:`Uploads`), ``store.jobs``
-(:class:`Jobs`).  Records are in ``crashhub.store.base``.
+(:class:`Jobs`).  Records are in ``crashhub.store._base``.
 
 ``open_store(settings)`` is what commands call: it opens the configured database, upgrades
 its schema and opens the blob store.
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from crashhub.store._access import Access
+from crashhub.store._blobs import BlobStore
 from crashhub.store._buckets import Buckets
 from crashhub.store._cluster import Cluster, node_name
 from crashhub.store._crashes import Crashes
@@ -30,7 +31,6 @@ from crashhub.store._kb import Kb, KbRecord
 from crashhub.store._retention import Retention
 from crashhub.store._store import Store
 from crashhub.store._uploads import Uploads
-from crashhub.store.blobs import BlobStore
 
 if TYPE_CHECKING:
     from crashhub.config import Settings
@@ -49,9 +49,9 @@ class Hub:
 
 
 def open_store(settings: Settings, *, migrate: bool = True) -> Hub:
-    from crashhub.store.blobs import open_blobs
-    from crashhub.store.private import DIR_MODE, prepare_sqlite
-    from crashhub.store.sql import SqlStore
+    from crashhub.store._blobs import open_blobs
+    from crashhub.store._private import DIR_MODE, prepare_sqlite
+    from crashhub.store._sql_store import SqlStore
 
     settings.data_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     prepare_sqlite(settings.db_url)
@@ -82,3 +82,98 @@ __all__ = [
     "node_name",
     "open_store",
 ]
+
+
+# The public face (as httpx does): the names other parts use, loaded on first use so that importing
+# crashhub.store stays cheap and free of import cycles; the modules behind it are private (_x).
+if TYPE_CHECKING:
+    from crashhub.store import _private as private
+    from crashhub.store._base import ROLES as ROLES
+    from crashhub.store._base import BucketEvent as BucketEvent
+    from crashhub.store._base import BucketRecord as BucketRecord
+    from crashhub.store._base import CrashRecord as CrashRecord
+    from crashhub.store._base import FileRecord as FileRecord
+    from crashhub.store._base import KernelRecord as KernelRecord
+    from crashhub.store._base import NewCrash as NewCrash
+    from crashhub.store._base import TokenRecord as TokenRecord
+    from crashhub.store._base import day_of as day_of
+    from crashhub.store._base import iso as iso
+    from crashhub.store._blobs import Blob as Blob
+    from crashhub.store._blobs import LocalBlobStore as LocalBlobStore
+    from crashhub.store._grouping_records import RekeyCrash as RekeyCrash
+    from crashhub.store._grouping_records import RekeyOutcome as RekeyOutcome
+    from crashhub.store._retention_records import DeletedCrash as DeletedCrash
+    from crashhub.store._retention_records import DumpHolding as DumpHolding
+    from crashhub.store._sql_store import SqlStore as SqlStore
+    from crashhub.store._sql_store import bucket_id_for as bucket_id_for
+    from crashhub.store._sql_store import new_id as new_id
+    from crashhub.store._workflow import KB_STATUSES as KB_STATUSES
+    from crashhub.store._workflow import effective_status as effective_status
+    from crashhub.store._workflow import is_overdue as is_overdue
+    from crashhub.store._workflow import kb_status as kb_status
+
+_FACE: dict[str, str] = {
+    "Blob": "crashhub.store._blobs",
+    "BucketEvent": "crashhub.store._base",
+    "BucketRecord": "crashhub.store._base",
+    "CrashRecord": "crashhub.store._base",
+    "DeletedCrash": "crashhub.store._retention_records",
+    "DumpHolding": "crashhub.store._retention_records",
+    "FileRecord": "crashhub.store._base",
+    "KB_STATUSES": "crashhub.store._workflow",
+    "KernelRecord": "crashhub.store._base",
+    "LocalBlobStore": "crashhub.store._blobs",
+    "NewCrash": "crashhub.store._base",
+    "ROLES": "crashhub.store._base",
+    "RekeyCrash": "crashhub.store._grouping_records",
+    "RekeyOutcome": "crashhub.store._grouping_records",
+    "SqlStore": "crashhub.store._sql_store",
+    "TokenRecord": "crashhub.store._base",
+    "bucket_id_for": "crashhub.store._sql_store",
+    "day_of": "crashhub.store._base",
+    "effective_status": "crashhub.store._workflow",
+    "is_overdue": "crashhub.store._workflow",
+    "iso": "crashhub.store._base",
+    "kb_status": "crashhub.store._workflow",
+    "new_id": "crashhub.store._sql_store",
+}
+_MODULES: dict[str, str] = {  # modules other parts use as a namespace
+    "private": "crashhub.store._private",
+}
+__all__ += [
+    "KB_STATUSES",
+    "ROLES",
+    "Blob",
+    "BucketEvent",
+    "BucketRecord",
+    "CrashRecord",
+    "DeletedCrash",
+    "DumpHolding",
+    "FileRecord",
+    "KernelRecord",
+    "LocalBlobStore",
+    "NewCrash",
+    "RekeyCrash",
+    "RekeyOutcome",
+    "SqlStore",
+    "TokenRecord",
+    "bucket_id_for",
+    "day_of",
+    "effective_status",
+    "is_overdue",
+    "iso",
+    "kb_status",
+    "new_id",
+    "private",
+]
+
+
+def __getattr__(name: str) -> object:
+    if name in _MODULES:
+        value: object = __import__(_MODULES[name], fromlist=[name])
+    elif name in _FACE:
+        value = getattr(__import__(_FACE[name], fromlist=[name]), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # once resolved, a plain attribute
+    return value

@@ -7,7 +7,7 @@ from __future__ import annotations
 import abc
 
 from crashhub.model import JsonObject
-from crashhub.store.base import AuditRecord, TokenRecord, UiUserRecord
+from crashhub.store._base import AuditRecord, TokenRecord, UiUserRecord
 
 
 class Access(abc.ABC):

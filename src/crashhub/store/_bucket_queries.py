@@ -15,11 +15,11 @@ from sqlalchemy import TextClause, case, func, select, text
 from sqlalchemy.orm import Session
 
 from crashhub.errors import InputError
-from crashhub.store import models as m
-from crashhub.store.base import (
+from crashhub.store import _models as m
+from crashhub.store._base import (
     BucketRecord,
 )
-from crashhub.store.workflow import KB_STATUSES, STATUSES, effective_status, kb_status
+from crashhub.store._workflow import KB_STATUSES, STATUSES, effective_status, kb_status
 
 
 def trailing_days(today: str, window: int) -> list[str]:

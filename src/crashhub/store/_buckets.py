@@ -8,8 +8,8 @@ import abc
 from collections.abc import Sequence
 from typing import Any
 
-from crashhub.classify.rules import Condition
-from crashhub.store.base import BucketEvent, BucketRecord
+from crashhub.classify import Condition
+from crashhub.store._base import BucketEvent, BucketRecord
 
 
 class Buckets(abc.ABC):
@@ -73,7 +73,7 @@ class Buckets(abc.ABC):
     @abc.abstractmethod
     def merge_buckets(self, source: str, target: str, actor: str) -> BucketRecord:
         """Move every crash of ``source`` into ``target`` and record a merge rule per key of
-        ``source`` (``crashhub.classify.rules``): later crashes of those keys go to ``target``, under
+        ``source`` (``crashhub.classify._rules``): later crashes of those keys go to ``target``, under
         this algorithm and, carried over by a re-key, under the next.  ``source``'s split rules
         go with its crashes to ``target``."""
 
@@ -111,6 +111,6 @@ class Buckets(abc.ABC):
         advice: str | None = None,
         actor: str,
     ) -> BucketRecord:
-        """Change a bucket's response status (``crashhub.store.workflow.STATUSES``; spaces or
+        """Change a bucket's response status (``crashhub.store._workflow.STATUSES``; spaces or
         underscores), owner and advice; None leaves a field as it is, "" clears owner or advice.
         Recorded as a bucket event (action ``workflow``) with each change as ``[old, new]``."""

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from crashhub.store import models as m
+from crashhub.store import _models as m
 
 if TYPE_CHECKING:
     from crashhub.store._sql import Db
@@ -85,7 +85,7 @@ def node_name() -> str:
 
 
 def _now(t: float | None) -> float:
-    from crashhub.store.base import now  # noqa: PLC0415 - base imports this module's ABC
+    from crashhub.store._base import now  # noqa: PLC0415 - base imports this module's ABC
 
     return now() if t is None else t
 

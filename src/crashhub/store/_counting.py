@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from crashhub.store import models as m
+from crashhub.store import _models as m
+from crashhub.store._base import day_of, now
 from crashhub.store._sql import _upsert_inc
-from crashhub.store.base import day_of, now
-from crashhub.store.workflow import kb_status
+from crashhub.store._workflow import kb_status
 
 
 def count_in(s: Session, bucket_id: str, c: m.Crash, sign: int) -> None:

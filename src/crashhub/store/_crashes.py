@@ -8,7 +8,7 @@ import abc
 from collections.abc import Iterable
 
 from crashhub.model import JsonObject
-from crashhub.store.base import CrashRecord, FileRecord, NewCrash
+from crashhub.store._base import CrashRecord, FileRecord, NewCrash
 
 
 class Crashes(abc.ABC):

@@ -1,12 +1,12 @@
 """Versioned grouping: the keys that lead to each bucket, the users' grouping rules, and re-keys
 with their ledger.
 
-Bucket keys are versioned (``crashhub.classify.signature.RECIPES``).  Every (algorithm, key) a
+Bucket keys are versioned (``crashhub.classify._signature.RECIPES``).  Every (algorithm, key) a
 bucket took stays an alias of it, so a key, a URL or a KB link from before a re-key still finds the
 bucket that took its crashes over.  A user's merge or split is a rule
-(``crashhub.classify.rules``) that ingest applies to every later crash and a re-key re-applies.
-A re-key (``crashhub.jobs.rekey``) reads the crashes (``rekey_crashes``) and the state
-(``rekey_state``), plans (``crashhub.classify.rekey.plan``) and applies the plan here
+(``crashhub.classify._rules``) that ingest applies to every later crash and a re-key re-applies.
+A re-key (``crashhub.jobs._rekey``) reads the crashes (``rekey_crashes``) and the state
+(``rekey_state``), plans (``crashhub.classify._rekey.plan``) and applies the plan here
 (``apply_rekey``), writing the ledger (``ledger``).
 """
 
@@ -15,9 +15,8 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 
-from crashhub.classify.rekey import Plan
-from crashhub.classify.rules import GroupingRule
-from crashhub.store.grouping_records import BucketAlias, RekeyCrash, RekeyEntry, RekeyOutcome, RekeyState
+from crashhub.classify import GroupingRule, Plan
+from crashhub.store._grouping_records import BucketAlias, RekeyCrash, RekeyEntry, RekeyOutcome, RekeyState
 
 
 class Grouping(abc.ABC):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 
 from crashhub.model import JsonObject
-from crashhub.store.base import HostRecord, KernelRecord
+from crashhub.store._base import HostRecord, KernelRecord
 
 
 class Hosts(abc.ABC):

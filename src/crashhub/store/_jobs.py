@@ -8,7 +8,7 @@ import abc
 from collections.abc import Iterable
 
 from crashhub.model import JsonObject
-from crashhub.store.base import JobRecord
+from crashhub.store._base import JobRecord
 
 
 class Jobs(abc.ABC):
@@ -37,7 +37,7 @@ class Jobs(abc.ABC):
         """Put running jobs back to pending (the embedded hub, the only node, calls it at start
         through ``Store.release_claims``).  Returns the jobs put back."""
 
-    # -- the Celery ledger (crashhub.jobs.celery_queue.Ledger): one row per job a broker delivers,
+    # -- the Celery ledger (crashhub.jobs._celery_queue.Ledger): one row per job a broker delivers,
     # apart from the job's own row because a delivery may come before, after or twice around it.
     @abc.abstractmethod
     def ledger_queued(self, job_id: str, kind: str) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from crashhub.store import models as m
+from crashhub.store import _models as m
 
 T = TypeVar("T")
 _KB_LOCK = 0x6B62  # "kb": the advisory lock key of KB writes
@@ -134,6 +134,6 @@ class SqlKb(Kb):
 
 
 def _now() -> float:
-    from crashhub.store.base import now  # noqa: PLC0415 - base imports this module's ABC
+    from crashhub.store._base import now  # noqa: PLC0415 - base imports this module's ABC
 
     return now()

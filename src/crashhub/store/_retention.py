@@ -7,8 +7,8 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable
 
-from crashhub.store.base import CrashRecord
-from crashhub.store.retention_records import DeletedCrash, DumpHolding, EvictedDump
+from crashhub.store._base import CrashRecord
+from crashhub.store._retention_records import DeletedCrash, DumpHolding, EvictedDump
 
 
 class Retention(abc.ABC):

@@ -2,7 +2,7 @@
 names (``bucket_keys``), through merges; then the split rules of that bucket.
 
 Shared by ingest (``add_crash``), merges, splits and rule deletion, so a rule means the same to
-each.  Rules are ``crashhub.classify.rules.GroupingRule``; rows convert here.
+each.  Rules are ``crashhub.classify._rules.GroupingRule``; rows convert here.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crashhub.classify.rules import Condition, GroupingRule, Subject, split_rule, subject_of
+from crashhub.classify import Condition, GroupingRule, Subject, split_rule, subject_of
 from crashhub.model import CrashReport
-from crashhub.store import models as m
+from crashhub.store import _models as m
 
 MAX_HOPS = 16  # merged_into chains longer than this are a loop someone made by hand
 

@@ -26,15 +26,15 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from crashhub.errors import StoreError
-from crashhub.store import models as m
-from crashhub.store._cluster import Cluster
-from crashhub.store._kb import Kb
-from crashhub.store.base import (
+from crashhub.store import _models as m
+from crashhub.store._base import (
     CrashRecord,
     FileRecord,
     JobRecord,
 )
-from crashhub.store.retention_records import EvictedDump
+from crashhub.store._cluster import Cluster
+from crashhub.store._kb import Kb
+from crashhub.store._retention_records import EvictedDump
 
 
 def new_id(prefix: str = "") -> str:
@@ -173,7 +173,7 @@ class Db:
             self._local.write = False
 
     def migrate(self) -> None:
-        from crashhub.store.migrate import upgrade
+        from crashhub.store._migrate import upgrade
 
         upgrade(self.engine)
 

@@ -23,10 +23,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from crashhub.errors import StoreError
-from crashhub.store import models as m
+from crashhub.store import _models as m
 from crashhub.store._access import Access
+from crashhub.store._base import AuditRecord, TokenRecord, UiUserRecord, now
 from crashhub.store._sql import SqlRepository, new_id
-from crashhub.store.base import AuditRecord, TokenRecord, UiUserRecord, now
 
 MAX_KEY = 255
 # Old windows are deleted by whichever hit comes first after this many seconds (per process): a

@@ -13,16 +13,16 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from crashhub.classify.rules import Condition, GroupingRule, check
+from crashhub.classify import Condition, GroupingRule, check
 from crashhub.errors import InputError, StoreError
-from crashhub.store import models as m
+from crashhub.store import _models as m
+from crashhub.store._base import BucketEvent, BucketRecord, day_of, now
 from crashhub.store._bucket_queries import _filtered, bucket_records, trend_order
 from crashhub.store._buckets import Buckets
 from crashhub.store._counting import move, recompute_seen, set_kb
 from crashhub.store._routing import crash_subject, row_of
 from crashhub.store._sql import SqlRepository, new_id
-from crashhub.store.base import BucketEvent, BucketRecord, day_of, now
-from crashhub.store.workflow import normalize_status
+from crashhub.store._workflow import normalize_status
 
 MAX_OWNER = 255
 MAX_ADVICE = 64 * 1024

@@ -18,16 +18,16 @@ from sqlalchemy import Integer, cast, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crashhub.classify.rules import Subject, subject_of
+from crashhub.classify import Subject, subject_of
 from crashhub.errors import StoreError
 from crashhub.model import CrashReport
-from crashhub.store import models as m
+from crashhub.store import _models as m
+from crashhub.store._base import CrashRecord, FileRecord, NewCrash, now
 from crashhub.store._counting import count_in, set_kb
 from crashhub.store._crashes import Crashes
 from crashhub.store._routing import by_key, route, set_alias
 from crashhub.store._sql import Db, SqlRepository, _crash, bucket_id_for, new_id
-from crashhub.store.base import CrashRecord, FileRecord, NewCrash, now
-from crashhub.store.workflow import kb_status
+from crashhub.store._workflow import kb_status
 
 
 def _subject(crash_id: str, new: NewCrash) -> Subject:

@@ -14,12 +14,13 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from crashhub.classify.rekey import BucketInfo, Plan
-from crashhub.classify.rules import GroupingRule
+from crashhub.classify import BucketInfo, GroupingRule, Plan
 from crashhub.errors import StoreError
-from crashhub.store import models as m
+from crashhub.store import _models as m
+from crashhub.store._base import now
 from crashhub.store._counting import recount
 from crashhub.store._grouping import Grouping
+from crashhub.store._grouping_records import BucketAlias, RekeyCrash, RekeyEntry, RekeyOutcome, RekeyState
 from crashhub.store._routing import (
     MAX_HOPS,
     crash_subject,
@@ -31,9 +32,7 @@ from crashhub.store._routing import (
     set_alias,
 )
 from crashhub.store._sql import SqlRepository
-from crashhub.store.base import now
-from crashhub.store.grouping_records import BucketAlias, RekeyCrash, RekeyEntry, RekeyOutcome, RekeyState
-from crashhub.store.workflow import kb_status
+from crashhub.store._workflow import kb_status
 
 CHUNK = 500
 LOG_ROLES = ("log", "log_from_dump")

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from crashhub.store import models as m
+from crashhub.store import _models as m
+from crashhub.store._base import HostRecord, KernelRecord, now
 from crashhub.store._hosts import Hosts
 from crashhub.store._sql import SqlRepository
-from crashhub.store.base import HostRecord, KernelRecord, now
 
 
 class SqlHosts(SqlRepository, Hosts):

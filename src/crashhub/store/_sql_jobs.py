@@ -1,7 +1,7 @@
 """The jobs repository on SQL: the job queue's table and the Celery ledger's two tables.
 
 The ledger (tables ``celery_jobs`` and ``celery_workers``) gives each job a broker delivers a lease
-and an attempt count, apart from the job's own row (see ``crashhub.jobs.celery_queue``).  Its
+and an attempt count, apart from the job's own row (see ``crashhub.jobs._celery_queue``).  Its
 statements are Core ones on the store's engine and transactions: one conditional UPDATE decides
 which of two racing deliveries runs, on SQLite and PostgreSQL alike.
 """
@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from crashhub.store import models as m
+from crashhub.store import _models as m
+from crashhub.store._base import JobRecord, now
 from crashhub.store._jobs import Jobs
 from crashhub.store._sql import SqlRepository, _job, new_id
-from crashhub.store.base import JobRecord, now
 
 LEDGER: Table = m.Base.metadata.tables["celery_jobs"]
 WORKERS: Table = m.Base.metadata.tables["celery_workers"]

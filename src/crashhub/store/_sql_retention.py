@@ -2,7 +2,7 @@
 
 Each method is one transaction with its audit row in it, so a deletion is never done without its
 record (nor recorded without being done).  Blobs are not touched here: the methods return the
-files whose records went, and ``crashhub.retention.apply`` removes the blobs no record points at.
+files whose records went, and ``crashhub.retention._apply`` removes the blobs no record points at.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from crashhub.errors import StoreError
-from crashhub.store import models as m
+from crashhub.store import _models as m
+from crashhub.store._base import CrashRecord, now
 from crashhub.store._counting import count_in, recompute_seen
 from crashhub.store._retention import Retention
+from crashhub.store._retention_records import DeletedCrash, DumpHolding, EvictedDump
 from crashhub.store._sql import SqlRepository, _crash, _file
-from crashhub.store.base import CrashRecord, now
-from crashhub.store.retention_records import DeletedCrash, DumpHolding, EvictedDump
 
 HOLD_PINNED = "pinned"
 HOLD_BUNDLE = "vendor bundle"

@@ -9,10 +9,10 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from crashhub.store import models as m
+from crashhub.store import _models as m
+from crashhub.store._base import UploadRecord, now
 from crashhub.store._sql import SqlRepository
 from crashhub.store._uploads import Uploads
-from crashhub.store.base import UploadRecord, now
 
 
 class SqlUploads(SqlRepository, Uploads):

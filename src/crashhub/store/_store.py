@@ -2,7 +2,7 @@
 
 Each repository is an interface with its contract tests (``tests/store/``), so a caller names the
 part of the state it works on (``store.crashes.add_crash``, ``store.access.rate_hit``) and depends
-on nothing else; :class:`crashhub.store.sql.SqlStore` builds them all on one SQLAlchemy engine.
+on nothing else; :class:`crashhub.store._sql_store.SqlStore` builds them all on one SQLAlchemy engine.
 """
 
 from __future__ import annotations

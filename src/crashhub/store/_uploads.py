@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 
-from crashhub.store.base import UploadRecord
+from crashhub.store._base import UploadRecord
 
 
 class Uploads(abc.ABC):

@@ -13,8 +13,8 @@ from typing import BinaryIO
 from crashhub.errors import LogError
 from crashhub.model import CrashReport
 from crashhub.triage._events import WatchdogEvents, last_task_line, watchdog_events
-from crashhub.triage.kinds import KINDS
-from crashhub.triage.parse import parse
+from crashhub.triage._kinds import KINDS
+from crashhub.triage._parse import parse
 
 MAX_LOG_BYTES = 1 << 30  # a kernel log ring is at most a few MiB; a GiB is surely not a log
 
@@ -64,3 +64,24 @@ def looks_like_text(data: bytes) -> bool:
     # A few garbage bytes are a serial console's daily fare (a corrupted comm, line noise): a short
     # log keeps a fixed allowance; random binary data has about 11% such bytes.
     return bad <= len(head) // 100 + 16 and nul <= len(head) // 4 and invalid <= len(head) // 20 + 16
+
+
+# The public face (as httpx does): the names other parts use, loaded on first use so that importing
+# crashhub.triage stays cheap and free of import cycles; the modules behind it are private (_x).
+TYPE_CHECKING = False  # not typing's: importing typing is not free on the CLI's fast paths
+if TYPE_CHECKING:
+    from crashhub.triage._title import normalize as normalize
+
+_FACE: dict[str, str] = {
+    "normalize": "crashhub.triage._title",
+}
+__all__ += ["normalize"]
+
+
+def __getattr__(name: str) -> object:
+    if name in _FACE:
+        value: object = getattr(__import__(_FACE[name], fromlist=[name]), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # once resolved, a plain attribute
+    return value

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from crashhub.store.models import Base
+from crashhub.store._models import Base
 
 config = context.config
 target_metadata = Base.metadata

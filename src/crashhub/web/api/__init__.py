@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from crashhub.web._app import Context
 from crashhub.web.api import _admin, _buckets, _crashes, _debuginfo, _hosts, _kb, _uploads
 from crashhub.web.api._deps import MAX_OFFSET, ApiState, build_state
 from crashhub.web.api._uploads import upload_answer
-from crashhub.web.app import Context
 
 __all__ = ["MAX_OFFSET", "ApiState", "install", "upload_answer"]
 
@@ -41,6 +41,6 @@ def install(app: FastAPI, ctx: Context) -> None:
     for router in _ROUTERS:
         app.include_router(router)
     if ctx.settings.debuginfod:
-        from crashhub.debuginfo.debuginfod import router as debuginfod
+        from crashhub.debuginfo import router as debuginfod
 
         app.include_router(debuginfod(state.debuginfo))

@@ -7,7 +7,7 @@ delete a crash or a host, preview what gc would evict.
 - ``GET /api/v1/retention``: what ``crashhub gc --dry-run`` would evict, and why.
 
 Deletions and pins are audited by the store in the same transaction; blobs no record points at
-are removed afterwards (``crashhub.retention.apply``).
+are removed afterwards (``crashhub.retention._apply``).
 """
 
 # ruff: noqa: PLC0415 - the retention package loads only when these routes are used
@@ -20,8 +20,7 @@ from fastapi import APIRouter, Depends, Query
 
 from crashhub.errors import ApiError, StoreError
 from crashhub.model import JsonObject
-from crashhub.store import Store
-from crashhub.store.base import TokenRecord
+from crashhub.store import Store, TokenRecord
 from crashhub.web.api._deps import Admin, Ctx, HubStore, actor, principal_after
 
 router = APIRouter()
@@ -120,8 +119,7 @@ def delete_host(tok: Admin, ctx: Ctx, host: str) -> JsonObject:
 
 @router.get("/api/v1/retention", tags=["retention"])
 def retention(_tok: Admin, ctx: Ctx) -> JsonObject:
-    from crashhub.retention import apply
-    from crashhub.retention.policy import REASONS
+    from crashhub.retention import REASONS, apply
 
     p = apply.make_plan(ctx.hub)
     return {

@@ -11,10 +11,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from crashhub.classify.rules import Condition
+from crashhub.classify import Condition
 from crashhub.errors import ApiError, InputError
-from crashhub.store.base import TokenRecord
-from crashhub.web import jsonbody
+from crashhub.store import TokenRecord
+from crashhub.web import _jsonbody as jsonbody
+from crashhub.web._similar import for_store
 from crashhub.web.api._deps import (
     MAX_OFFSET,
     Admin,
@@ -26,7 +27,6 @@ from crashhub.web.api._deps import (
     crash_summary,
     principal_after,
 )
-from crashhub.web.similar import for_store
 
 router = APIRouter(tags=["buckets"])
 
@@ -156,7 +156,7 @@ async def set_workflow(request: Request, tok: Admin, store: HubStore, bucket_id:
 async def split(request: Request, tok: Admin, store: HubStore, bucket_id: str) -> dict[str, Any]:
     """Split crashes off into a new bucket, for good: ``{"crashes": [ids], "when": [{"field",
     "pattern"}], "title"}`` (crashes, conditions or both); the split is kept as a rule that later
-    crashes follow (``crashhub.classify.rules``)."""
+    crashes follow (``crashhub.classify._rules``)."""
     body = await jsonbody.parse(request)
     usage = ('body must be {"crashes": ["<crash id>", ...], "when": [{"field": ..., "pattern": ...}], '
              '"title": "..."}')
@@ -219,7 +219,7 @@ async def rekey(tok: Admin, ctx: Ctx) -> JSONResponse:
     """Queue a re-key of every bucket to the current algorithm (a hub does it by itself at start when
     buckets carry an older one); answers the job's id."""
     from crashhub.classify import ALGORITHM  # noqa: PLC0415
-    from crashhub.jobs.rekey import KIND  # noqa: PLC0415
+    from crashhub.jobs import KIND  # noqa: PLC0415
 
     job = await run_in_threadpool(ctx.queue.submit, KIND, {"algorithm": ALGORITHM, "by": actor(tok)})
     return JSONResponse({"job": job, "algorithm": ALGORITHM}, status_code=202)

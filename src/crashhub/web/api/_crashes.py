@@ -10,8 +10,8 @@ from fastapi.responses import FileResponse
 
 from crashhub.errors import ApiError
 from crashhub.model import JsonObject
-from crashhub.store.base import TokenRecord
-from crashhub.web import auth
+from crashhub.store import TokenRecord
+from crashhub.web import _auth as auth
 from crashhub.web.api._deps import (
     MAX_OFFSET,
     Ctx,

@@ -18,15 +18,14 @@ from starlette.concurrency import run_in_threadpool
 
 from crashhub.errors import ApiError, InputError
 from crashhub.model import JsonObject
-from crashhub.store import Store
-from crashhub.store.base import CrashRecord, TokenRecord
-from crashhub.web import auth
-from crashhub.web.app import Context
-from crashhub.web.limits import Limit, retry_after
+from crashhub.store import CrashRecord, Store, TokenRecord
+from crashhub.web import _auth as auth
+from crashhub.web._app import Context
+from crashhub.web._limits import Limit, retry_after
 
 if TYPE_CHECKING:
     from crashhub.debuginfo import DebuginfoStore
-    from crashhub.ingest.uploads import Uploads
+    from crashhub.ingest import Uploads
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$")
 # Past this an offset pages nothing real, and past 2**63 SQLite cannot even bind it (a 500).
@@ -46,7 +45,7 @@ class ApiState:
 
 def build_state(ctx: Context) -> ApiState:
     from crashhub.debuginfo import DebuginfoStore
-    from crashhub.ingest.uploads import Uploads
+    from crashhub.ingest import Uploads
 
     store, s = ctx.hub.store, ctx.settings
     return ApiState(
@@ -60,7 +59,7 @@ def build_state(ctx: Context) -> ApiState:
             store, "host-report", s.host_report_rate_limit, s.host_report_rate_window
         ),
         kb_limit=Limit(store, "kb-write", s.kb_write_rate_limit, s.kb_write_rate_window),
-        # Any node continues an upload (ingest/uploads.py): the bytes are in the blob store, the record
+        # Any node continues an upload (ingest/_uploads.py): the bytes are in the blob store, the record
         # and a per-request write lease in the database.
         uploads=Uploads(ctx.pipeline, lease=s.upload_lease),
         debuginfo=DebuginfoStore(s.data_dir / "debuginfo"),

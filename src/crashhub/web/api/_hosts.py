@@ -9,7 +9,8 @@ from starlette.concurrency import run_in_threadpool
 
 from crashhub.errors import ApiError
 from crashhub.model import HostReport, JsonObject
-from crashhub.web import auth, jsonbody
+from crashhub.web import _auth as auth
+from crashhub.web import _jsonbody as jsonbody
 from crashhub.web.api._deps import SAFE_NAME, Ctx, HubStore, Reader, State, Uploader, throttle
 
 router = APIRouter(tags=["hosts"])
@@ -56,7 +57,7 @@ def hosts(_tok: Reader, store: HubStore) -> JsonObject:
 
 @router.get("/api/v1/kernels")
 def kernels(_tok: Reader, ctx: Ctx) -> JsonObject:
-    from crashhub.jobs.handlers import find_vmlinux
+    from crashhub.jobs import find_vmlinux
 
     store = ctx.hub.store
     return {

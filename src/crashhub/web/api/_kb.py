@@ -12,10 +12,10 @@ from starlette.concurrency import run_in_threadpool
 
 from crashhub.errors import ApiError, KbError
 from crashhub.model import JsonObject
-from crashhub.store.base import TokenRecord
-from crashhub.web import jsonbody
+from crashhub.store import TokenRecord
+from crashhub.web import _jsonbody as jsonbody
+from crashhub.web._app import Context
 from crashhub.web.api._deps import Admin, Ctx, Reader, State, actor, throttle
-from crashhub.web.app import Context
 
 router = APIRouter(tags=["kb"])
 

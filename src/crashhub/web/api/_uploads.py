@@ -10,16 +10,13 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from crashhub.errors import ApiError, InputError
-from crashhub.ingest.arrival import Arrival, Outcome
-from crashhub.ingest.layouts import parse_dir_name
-from crashhub.ingest.matching import same_host
-from crashhub.ingest.uploads import PIECE, Uploads
+from crashhub.ingest import PIECE, Arrival, Outcome, Uploads, parse_dir_name, same_host
 from crashhub.model import CrashAccepted, JsonObject, UploadState
-from crashhub.store import Store
-from crashhub.store.base import TokenRecord
-from crashhub.web import auth, multipart
+from crashhub.store import Store, TokenRecord
+from crashhub.web import _auth as auth
+from crashhub.web import _multipart as multipart
+from crashhub.web._app import Context
 from crashhub.web.api._deps import SAFE_NAME, Ctx, State, Uploader, crash_or_404, throttle
-from crashhub.web.app import Context
 
 router = APIRouter(tags=["crashes"])
 
@@ -120,7 +117,7 @@ async def _arrival(form: multipart.Form, tok: TokenRecord, store: Store) -> Arri
     for label, v in (("host", host), ("crash_dir", crash_dir)):
         if v is not None and not SAFE_NAME.match(v):
             raise ApiError(400, f"field {label!r}: {v!r} is not a plain name (letters, digits, . _ : -)")
-    # The host comes from the token: a host token uploads for its own host only (web/auth.py).
+    # The host comes from the token: a host token uploads for its own host only (web/_auth.py).
     host = await run_in_threadpool(auth.host_of, store, tok, host)
     try:
         dh, dk, dt, _ = parse_dir_name(crash_dir) if crash_dir else (None, None, None, None)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 if TYPE_CHECKING:
-    from crashhub.web.app import Context
+    from crashhub.web._app import Context
     from crashhub.web.ui.base import UI
 
 

@@ -13,15 +13,14 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
-from crashhub.classify.rules import FIELDS, Condition
+from crashhub.classify import FIELDS, Condition
 from crashhub.errors import PageError, Redirect
-from crashhub.store.base import BucketRecord, day_of
-from crashhub.store.workflow import KB_STATUSES, effective_status, is_overdue
+from crashhub.store import KB_STATUSES, BucketRecord, day_of, effective_status, is_overdue
 from crashhub.web.ui import views
 from crashhub.web.ui.base import UI, UIState, page
 
 if TYPE_CHECKING:
-    from crashhub.web.similar import Similar
+    from crashhub.web._similar import Similar
 
 router = APIRouter()
 
@@ -258,7 +257,7 @@ def _overdue(row: dict[str, Any]) -> bool:
 
 
 def similar_buckets(ui: UI, b: BucketRecord, limit: int = 5) -> list[Similar]:
-    """Buckets most like this one across kernels (``crashhub.web.similar``), best first."""
-    from crashhub.web.similar import for_store
+    """Buckets most like this one across kernels (``crashhub.web._similar``), best first."""
+    from crashhub.web._similar import for_store
 
     return for_store(ui.store).similar(b, limit=limit)

@@ -80,7 +80,7 @@ def bundle(request: Request, ui: UIState, crash_id: str, dump: int = 0) -> Respo
 
     from starlette.background import BackgroundTask
 
-    from crashhub.report.bundle import make_bundle
+    from crashhub.report import make_bundle
 
     fd, name = tempfile.mkstemp(prefix="crashhub-bundle-", suffix=".tar.gz")
     os.close(fd)

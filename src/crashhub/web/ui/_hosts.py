@@ -24,7 +24,7 @@ def hosts(request: Request, ui: UIState) -> Response:
 @page
 def kernels_page(request: Request, ui: UIState) -> Response:
     ui.require(request)
-    from crashhub.jobs.handlers import find_vmlinux
+    from crashhub.jobs import find_vmlinux
 
     vdir = ui.ctx.settings.vmlinux_dir
     rows = [

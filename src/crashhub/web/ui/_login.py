@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from crashhub.errors import AuthError, PageError
-from crashhub.web.limits import backoff, retry_after
+from crashhub.web._limits import backoff, retry_after
 from crashhub.web.ui.base import UI, UIState, page
 from crashhub.web.ui.session import COOKIE
 

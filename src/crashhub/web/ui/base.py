@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from crashhub import __version__, i18n
 from crashhub.errors import CrashhubError, PageError, Redirect
-from crashhub.web.limits import Limit
+from crashhub.web._limits import Limit
 from crashhub.web.ui import views
 from crashhub.web.ui.session import (
     COOKIE,
@@ -37,7 +37,7 @@ from crashhub.web.ui.session import (
 )
 
 if TYPE_CHECKING:
-    from crashhub.web.app import Context
+    from crashhub.web._app import Context
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger("crashhub.web.ui")

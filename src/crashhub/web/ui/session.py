@@ -10,7 +10,7 @@ database (PostgreSQL) in the database instead (table ``secrets``, seeded by the 
 so every hub node accepts a session any of them issued.  Nothing secret ever travels in a URL.
 
 Login attempts are rate-limited in the database too (per user name and per client address, see
-:mod:`crashhub.web.limits`), so spreading guesses over the nodes gains nothing.
+:mod:`crashhub.web._limits`), so spreading guesses over the nodes gains nothing.
 
 CSRF: every form carries a token that is the HMAC of the session nonce (or, before login, of a
 pre-session cookie's nonce); a POST whose token does not verify is refused.  A session made from an
@@ -37,7 +37,7 @@ from typing import Any
 
 from crashhub.errors import AuthError, CrashhubError
 from crashhub.store import Store
-from crashhub.web import auth as api_auth
+from crashhub.web import _auth as api_auth
 
 log = logging.getLogger("crashhub.web.ui")
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from crashhub.analyze import Analysis, AnalysisRecord
 from crashhub.model import JsonObject
-from crashhub.store.workflow import kb_status
+from crashhub.store import kb_status
 
 __all__ = ["kb_status"]  # re-exported: the templates' KB status is the store's
 

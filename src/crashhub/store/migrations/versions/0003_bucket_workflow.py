@@ -24,7 +24,7 @@ depends_on = None
 
 
 def _kb_status(matches: Any) -> str:
-    # The same rule as crashhub.store.workflow.kb_status (a migration must not import code that
+    # The same rule as crashhub.store._workflow.kb_status (a migration must not import code that
     # may change after it): a regression wins, then a specific (non-generic) entry.
     if isinstance(matches, str):
         matches = json.loads(matches or "[]")

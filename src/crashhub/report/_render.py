@@ -1,0 +1,307 @@
+"""Reports: one crash, one bucket, and the weekly summary, as JSON, Markdown and HTML.
+
+The ``*_doc`` functions read the store once and build a plain dict (the JSON report); the
+renderers are pure functions of that dict and a language, so the three formats always agree.
+HTML is the Markdown rendered by markdown-it with raw HTML disabled (log text cannot inject
+markup) inside a small self-contained page.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from crashhub import i18n
+from crashhub.analyze import Analysis, AnalysisRecord
+from crashhub.errors import InputError
+from crashhub.model import JsonObject
+from crashhub.store import iso
+
+if TYPE_CHECKING:
+    from crashhub.knowledge import KnowledgeBase
+    from crashhub.store import Hub
+
+FORMATS = ("json", "md", "html")
+WEEK = 7 * 86400
+
+
+def _status(kb: list[JsonObject]) -> str:
+    if any(m.get("regression") for m in kb):
+        return "regression"
+    return "known" if any(not m.get("generic") for m in kb) else "new"
+
+
+def _entry(kb: KnowledgeBase, matches: list[JsonObject]) -> JsonObject | None:
+    best = next((m for m in matches if not m.get("generic")), None) or (matches[0] if matches else None)
+    if best is None:
+        return None
+    e = kb.get(str(best.get("id") or best.get("entry_id")))
+    return e.to_dict() if e is not None else None
+
+
+def crash_doc(hub: Hub, kb: KnowledgeBase, crash_id: str) -> JsonObject:
+    c = hub.store.crashes.get_crash(crash_id)
+    if c is None:
+        raise InputError(f"no crash {crash_id!r}")
+    b = hub.store.buckets.get_bucket(c.bucket_id)
+    rep = c.report or {}
+    an = AnalysisRecord.from_dict(c.analysis) if c.analysis else None
+    res = (an.result if an else None) or Analysis()
+    guilty = rep.get("guilty") or rep.get("rip") or {}
+    return {
+        "type": "crash",
+        "generated_at": iso(datetime.now(UTC).timestamp()),
+        "crash": {
+            "id": c.id,
+            "time": iso(c.crash_time or c.received_at),
+            "host": c.host,
+            "release": c.release,
+            "version": rep.get("version"),
+            "build_id": (c.dump_facts or {}).get("build_id"),
+            "kind": c.kind,
+            "title": c.title,
+            "hardware": c.hardware,
+            "has_vmcore": c.has_vmcore,
+        },
+        "kb_status": _status(c.kb),
+        "kb": c.kb,
+        "entry": _entry(kb, c.kb),
+        "panic_message": rep.get("panic_message"),
+        "guilty": guilty.get("function") if isinstance(guilty, dict) else None,
+        "oops": str(rep.get("text") or "")[:20000],
+        "frames": [{"function": f.function, "module": f.module, "file": f.file, "line": f.line}
+                   for f in res.stack[:64]]
+        or [
+            {k: f.get(k) for k in ("function", "module", "file", "line")}
+            for f in (rep.get("frames") or [])[:64]
+            if isinstance(f, dict)
+        ],
+        "taint": (rep.get("taint") or {}).get("letters") if isinstance(rep.get("taint"), dict) else None,
+        "dump": {
+            k: (c.dump_facts or {}).get(k)
+            for k in ("format", "compression", "release", "build_id", "partial", "incomplete", "file_size")
+        }
+        if c.dump_facts
+        else None,
+        "analysis": {"status": an.status, "engine": res.engine,
+                     "findings": [f.to_dict() for f in res.findings]}
+        if an
+        else None,
+        "bucket": b.to_dict() if b is not None else None,
+    }
+
+
+def bucket_doc(hub: Hub, kb: KnowledgeBase, bucket_id: str) -> JsonObject:
+    b = hub.store.buckets.get_bucket(bucket_id)
+    if b is None:
+        raise InputError(f"no bucket {bucket_id!r}")
+    crashes = hub.store.crashes.list_crashes(bucket=bucket_id, limit=20)
+    return {
+        "type": "bucket",
+        "generated_at": iso(datetime.now(UTC).timestamp()),
+        "bucket": b.to_dict(),
+        "kb_status": _status(b.kb),
+        "entry": _entry(kb, b.kb),
+        "events": [
+            {"at": iso(e.at), "action": e.action, "actor": e.actor, "detail": e.detail}
+            for e in hub.store.buckets.bucket_events(bucket_id)
+        ],
+        "crashes": [
+            {"id": c.id, "time": iso(c.crash_time or c.received_at), "host": c.host, "release": c.release}
+            for c in crashes
+        ],
+    }
+
+
+def weekly_doc(hub: Hub, now: float | None = None, *, top: int = 10, scan: int = 5000) -> JsonObject:
+    """New buckets, top buckets, regressions and kernels by crash rate over the 7 days before ``now``."""
+    now = now or datetime.now(UTC).timestamp()
+    since = now - WEEK
+    store = hub.store
+    buckets = store.buckets.list_buckets(sort="last_seen", limit=scan)
+    recent = [b for b in buckets if b.last_seen >= since]
+    days = {datetime.fromtimestamp(now - i * 86400, UTC).strftime("%Y-%m-%d") for i in range(7)}
+
+    def week_count(b: Any) -> int:
+        return sum(v for d, v in b.days.items() if d in days)
+
+    def row(b: Any) -> JsonObject:
+        return {"id": b.id, "kind": b.kind, "title": b.title, "week": week_count(b), "count": b.count,
+                "first_seen": iso(b.first_seen), "hosts": len(b.hosts), "kb_status": _status(b.kb)}
+
+    new = sorted((b for b in recent if b.first_seen >= since), key=lambda b: -b.count)
+    regressions = [b for b in recent if any(m.get("regression") for m in b.kb)]
+    crashes = store.crashes.list_crashes(since=since, limit=scan * 10)
+    per_kernel: dict[str, int] = {}
+    for c in crashes:
+        per_kernel[c.release or "?"] = per_kernel.get(c.release or "?", 0) + 1
+    running: dict[str, int] = {}
+    for h in store.hosts.list_hosts():
+        if h.release:
+            running[h.release] = running.get(h.release, 0) + 1
+    kernels: list[JsonObject] = sorted(
+        (
+            {"release": k, "crashes": n, "hosts_running": running.get(k),
+             "per_host": round(n / running[k], 3) if running.get(k) else None}
+            for k, n in per_kernel.items()
+        ),
+        key=lambda k: (-(k["per_host"] or 0), -k["crashes"]),
+    )
+    return {
+        "type": "weekly",
+        "generated_at": iso(now),
+        "from": iso(since),
+        "to": iso(now),
+        "crashes": len(crashes),
+        "new_buckets": [row(b) for b in new[:top]],
+        "new_buckets_total": len(new),
+        "top_buckets": [row(b) for b in sorted(recent, key=lambda b: -week_count(b))[:top]],
+        "regressions": [row(b) for b in regressions[:top]],
+        "kernels": kernels,
+    }
+
+
+# ---------------------------------------------------------------------------- Markdown
+
+
+def _md_escape(s: Any) -> str:
+    return "".join("\\" + ch if ch in "\\`*_[]<>|#" else ch for ch in str(s if s is not None else ""))
+
+
+def _table(head: list[str], rows: list[list[Any]]) -> list[str]:
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(_md_escape(x) for x in r) + " |" for r in rows]
+    return [*out, ""]
+
+
+def _entry_md(e: JsonObject | None, _: Callable[[str], str]) -> list[str]:
+    if not e:
+        return [_("No advice recorded yet."), ""]
+    out = [f"**{_md_escape(e.get('title'))}** (`{e.get('id')}`, {e.get('status')})", ""]
+    if e.get("cause"):
+        out += [f"### {_('Cause')}", "", str(e["cause"]).strip(), ""]
+    if e.get("advice"):
+        out += [f"### {_('Advice')}", "", str(e["advice"]).strip(), ""]
+    refs = e.get("references") or []
+    if refs:
+        out += [f"### {_('References')}", ""] + [f"- {_md_escape(r)}" for r in refs] + [""]
+    return out
+
+
+def to_markdown(doc: JsonObject, lang: str = "en") -> str:
+    _ = i18n.gettext(lang)
+    t = doc.get("type")
+    out: list[str] = []
+    if t == "crash":
+        c = doc["crash"]
+        out += [f"# {_('Crash')} {c['id']}: {_md_escape(c['title'])}", ""]
+        out += _table(
+            [_("Field"), _("Value")],
+            [[_("Time"), c["time"]], [_("Host"), c["host"]], [_("Kernel"), c["release"]],
+             [_("Build id"), c.get("build_id") or ""], [_("Kind"), c["kind"]],
+             [_("KB status"), _(doc["kb_status"])], [_("Hardware"), c.get("hardware") or ""],
+             [_("Taint"), doc.get("taint") or ""]],
+        )
+        out += [f"## {_('What happened')}", "", i18n.kind_summary(c["kind"], lang), ""]
+        if doc.get("panic_message"):
+            out += ["`" + str(doc["panic_message"]).replace("`", "'") + "`", ""]
+        out += [f"## {_('Known cause and advice')}", "", *_entry_md(doc.get("entry"), _)]
+        if doc.get("oops"):
+            out += [f"## {_('Oops')}", "", "```", str(doc["oops"]).replace("```", "'''"), "```", ""]
+        if doc.get("frames"):
+            out += [f"## {_('Frames')}", ""]
+            out += _table(["#", _("Function"), _("Module"), _("Source")],
+                          [[i, f.get("function"), f.get("module") or "",
+                            f"{f['file']}:{f['line']}" if f.get("file") else ""]
+                           for i, f in enumerate(doc["frames"])])
+        an = doc.get("analysis")
+        if an and an.get("findings"):
+            out += [f"## {_('Findings')}", ""]
+            out += [f"- **{_md_escape(f.get('severity'))}** {_md_escape(f.get('title'))}"
+                    for f in an["findings"]]
+            out += [""]
+        b = doc.get("bucket")
+        if b:
+            out += [f"## {_('Bucket')}", "",
+                    f"`{b['id']}`: {_md_escape(b['title'])} ({_('{n} crashes').format(n=b['count'])}, "
+                    f"{_('first seen')} {b['first_seen']}, {_('last seen')} {b['last_seen']})", ""]
+    elif t == "bucket":
+        b = doc["bucket"]
+        out += [f"# {_('Bucket')} {b['id']}: {_md_escape(b['title'])}", ""]
+        out += _table(
+            [_("Field"), _("Value")],
+            [[_("Kind"), b["kind"]], [_("Crashes"), b["count"]], [_("Dumps"), b["dumps"]],
+             [_("First seen"), b["first_seen"]], [_("Last seen"), b["last_seen"]],
+             [_("KB status"), _(doc["kb_status"])], [_("Hosts"), ", ".join(b["hosts"])],
+             [_("Kernels"), ", ".join(b["kernels"])], [_("Hardware"), ", ".join(b["hardware"])]],
+        )
+        out += [f"## {_('Known cause and advice')}", "", *_entry_md(doc.get("entry"), _)]
+        out += [f"## {_('Sample crashes')}", ""]
+        out += _table([_("Crash"), _("Time"), _("Host"), _("Kernel")],
+                      [[c["id"], c["time"], c["host"], c["release"] or ""] for c in doc["crashes"]])
+        if doc.get("events"):
+            out += [f"## {_('History')}", ""]
+            out += _table([_("Time"), _("Actor"), _("Action")],
+                          [[e["at"], e["actor"], e["action"]] for e in doc["events"]])
+    elif t == "weekly":
+        out += [f"# {_('Weekly summary')} {str(doc['from'])[:10]} – {str(doc['to'])[:10]}", "",
+                _("{n} crashes this week").format(n=doc["crashes"]), ""]
+
+        def brows(rows: list[JsonObject]) -> list[list[Any]]:
+            return [[r["week"], r["kind"], r["title"], r["hosts"], _(r["kb_status"]), r["id"]] for r in rows]
+
+        head = [_("This week"), _("Kind"), _("Title"), _("Hosts"), _("KB status"), _("Bucket")]
+        out += [f"## {_('New buckets')} ({doc['new_buckets_total']})", ""]
+        out += _table(head, brows(doc["new_buckets"]))
+        out += [f"## {_('Top buckets')}", "", *_table(head, brows(doc["top_buckets"]))]
+        out += [f"## {_('Regressions')}", ""]
+        out += _table(head, brows(doc["regressions"])) if doc["regressions"] else [_("None."), ""]
+        out += [f"## {_('Kernels by crash rate')}", ""]
+        out += _table([_("Kernel"), _("Crashes"), _("Hosts running it"), _("Crashes per host")],
+                      [[k["release"], k["crashes"], k["hosts_running"] or "", k["per_host"] or ""]
+                       for k in doc["kernels"]])
+    else:
+        raise InputError(f"unknown report type {t!r}")
+    return "\n".join(out).rstrip() + "\n"
+
+
+_CSS = (
+    "body{font:14px/1.5 system-ui,'Noto Sans CJK SC','PingFang SC',sans-serif;max-width:60em;margin:2em auto;"
+    "padding:0 1em;color:#1d2330}table{border-collapse:collapse}td,th{border:1px solid #d9dee7;"
+    "padding:.2em .5em;text-align:left}pre{background:#0f172a;color:#e2e8f0;padding:.6em;overflow:auto}"
+)
+
+
+# A report is one self-contained file, so its style is inline; served by the UI, the page's
+# Content-Security-Policy allows exactly this style by its hash (and no script at all).
+STYLE_HASH = "'sha256-" + base64.b64encode(hashlib.sha256(_CSS.encode()).digest()).decode() + "'"
+
+
+def to_html(doc: JsonObject, lang: str = "en") -> str:
+    from markdown_it import MarkdownIt  # noqa: PLC0415 - only the HTML format needs it
+    from markupsafe import escape  # noqa: PLC0415
+
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    body = md.render(to_markdown(doc, lang))
+    title = escape(str((doc.get("crash") or doc.get("bucket") or {}).get("title") or doc.get("type")))
+    html_lang = "zh-CN" if lang == "zh" else "en"
+    return (f'<!doctype html><html lang="{html_lang}"><head><meta charset="utf-8"><title>{title}</title>'
+            f"<style>{_CSS}</style></head><body>{body}</body></html>\n")
+
+
+def to_json(doc: JsonObject) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def render(doc: JsonObject, fmt: str, lang: str = "en") -> str:
+    if fmt == "json":
+        return to_json(doc)
+    if fmt in ("md", "markdown"):
+        return to_markdown(doc, lang)
+    if fmt == "html":
+        return to_html(doc, lang)
+    raise InputError(f"unknown report format {fmt!r} (json, md, html)")
