@@ -21,8 +21,8 @@ LOG_MARKS = re.compile(
 )
 # (module, a piece of the pattern): why it is not a regex over a kernel log.
 ALLOWED: dict[tuple[str, str], str] = {
-    ("analyze/_crash_engine.py", "PID:"): "crash's bt header (PID: TASK: CPU: COMMAND:), crash-tool output",
-    ("analyze/_crash_engine.py", "exception RIP"): "crash's bt '[exception RIP: f+off]' line (crash's output)",
+    ("analyze/_crash_engine.py", "PID:"): "crash's bt header (PID: TASK: CPU: COMMAND:), crash's output",
+    ("analyze/_crash_engine.py", "exception RIP"): "crash's bt '[exception RIP: f+off]' line (crash)",
     ("dump/_describe.py", "Linux version"): "linux_banner read from the dump's memory pages, not from its log",
 }
 
