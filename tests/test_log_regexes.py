@@ -23,7 +23,7 @@ LOG_MARKS = re.compile(
 ALLOWED: dict[tuple[str, str], str] = {
     ("analyze/_crash_engine.py", "PID:"): "crash's bt header (PID: TASK: CPU: COMMAND:), crash's output",
     ("analyze/_crash_engine.py", "exception RIP"): "crash's bt '[exception RIP: f+off]' line (crash)",
-    ("dump/_describe.py", "Linux version"): "linux_banner read from the dump's memory pages, not from its log",
+    ("dump/_describe.py", "Linux version"): "linux_banner read from the dump's memory, not its log",
 }
 
 

@@ -17,15 +17,31 @@ from typing import Any, TypeAlias
 JsonObject: TypeAlias = dict[str, Any]
 
 
+_SCALARS = (str, int, float, bool, type(None))
+_SCALAR_TYPES = frozenset(_SCALARS)
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # a dataclass's field names (dataclasses.fields is slow)
+
+
 def to_jsonable(obj: Any) -> Any:
     """Turn a model (or nested models) into plain JSON types."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, _SCALARS):
+        return obj
     if isinstance(obj, (list, tuple)):
         return [to_jsonable(x) for x in obj]
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
-    return obj
+    cls = type(obj)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
+            return obj
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(obj))
+    out = {}
+    for name in names:
+        v = getattr(obj, name)
+        # Most fields are scalars: no call for them (a report's frames make ~250 values a report).
+        out[name] = v if type(v) in _SCALAR_TYPES else to_jsonable(v)
+    return out
 
 
 # --------------------------------------------------------------------------- triage

@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from crashhub.kernel import base_name, compile_skip, strip_prefix
+from crashhub.kernel import base_name, skipped, strip_prefix
 from crashhub.model import CrashReport, Frame, Signature
 
 
@@ -109,7 +109,6 @@ _ENTRY = frozenset(
         "cpu_idle",
     }
 )
-_SKIP = compile_skip()
 
 
 def _base(function: str) -> str:
@@ -123,7 +122,7 @@ def _stack(frames: tuple[Frame, ...]) -> list[str]:
     for f in usable:
         assert f.function is not None
         name = _base(f.function)
-        if name in _ENTRY or _SKIP.search(name):
+        if name in _ENTRY or skipped(name):
             continue
         if out and out[-1] == name:
             continue  # recursion and clone pairs (foo, foo.cold) count once

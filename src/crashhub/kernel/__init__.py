@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         STRIP_PREFIXES,
         base_name,
         compile_skip,
+        skipped,
         strip_prefix,
     )
     from crashhub.kernel._layouts import (
@@ -62,6 +63,7 @@ _WHERE = {
     "STRIP_PREFIXES": "_functions",
     "base_name": "_functions",
     "compile_skip": "_functions",
+    "skipped": "_functions",
     "strip_prefix": "_functions",
     "MAX_RELEASE_LEN": "_release",
     "Release": "_release",
@@ -102,6 +104,7 @@ __all__ = [
     "log_name",
     "parse_dir_name",
     "parse_release",
+    "skipped",
     "strip_prefix",
     "vercmp",
 ]
