@@ -1,4 +1,4 @@
-"""The cases of issue 16's classes 2-10, each with what triage must answer, for bench/triage_eval.py.
+"""The cases of issue 16's classes 1-10, each with what triage must answer, for bench/triage_eval.py.
 
 Real logs only: the crash lab's kept ``vmcore-dmesg.txt`` files (tests/triage/data/lab) and the
 public corpus (read in place), some reshaped the way the class's miss happens in the field (a panic
@@ -53,6 +53,33 @@ def _insert(text: str, line: str, back: int, stamped: bool) -> str:
     at = max(0, parse(text)[0].start_line - back)
     stamp = lines[at].split("]", 1)[0] + "] " if stamped and lines[at].startswith("[") else ""
     return "".join([*lines[:at], stamp + line + "\n", *lines[at:]])
+
+
+def _caused_panic(reports: list[CrashReport]) -> str | None:
+    """The primary is the report that raised the panic: the panic line is its ``panic``, it names
+    the lab module's function, and no report of its own is the panic."""
+    r = reports[0] if reports else None
+    if r is None or r.panic_message is None or r.kind == "panic":
+        return f"primary {r.title if r else None!r} (panic {r.panic_message if r else None!r})"
+    if r.guilty is None or r.guilty.module != "crashmod":
+        return f"guilty {r.guilty} (want a crashmod function)"
+    return None if not [o for o in reports[1:] if o.kind == "panic"] else "the panic is a report of its own"
+
+
+def _with_callers(text: str) -> str:
+    """The log as CONFIG_PRINTK_CALLER prints it: "[  12.345678][  T123] text" on every line."""
+    return re.sub(r"^(\[ *\d+\.\d+\])", lambda m: f"{m.group(1)}[  T{1000 + len(m.group(1))}]", text,
+                  flags=re.M)
+
+
+def class1() -> Iterator[Case]:
+    # The lab's panic_on_* kinds: panic_on_warn, softlockup_panic, hung_task_panic,
+    # panic_on_rcu_stall, panic_on_taint (bad page), unknown_nmi_panic over a spinning CPU.
+    for kernel in ("6.1", "6.12"):
+        for kind in ("warn", "softlockup", "hung", "rcu_stall", "bad_page", "nmi"):
+            text = _lab(f"{kernel}-{kind}-1")
+            yield 1, f"{kernel}/{kind}", text, _caused_panic
+            yield 1, f"{kernel}/{kind}/caller-ids", _with_callers(text), _caused_panic
 
 
 def class2() -> Iterator[Case]:
@@ -175,6 +202,7 @@ def class10() -> Iterator[Case]:
 
 
 def cases(corpus: Path) -> Iterator[Case]:
+    yield from class1()
     yield from class2()
     yield from class3(corpus)
     yield from class4(corpus)

@@ -299,7 +299,7 @@ def eval_fwts(corpus: Path, show: bool) -> None:
 
 
 def eval_issue16(corpus: Path, show: bool) -> None:
-    """Issue 16's classes 2-10 (bench/issue16_cases.py): right answers per class, and per half."""
+    """Issue 16's classes 1-10 (bench/issue16_cases.py): right answers per class, and per half."""
     from issue16_cases import cases  # noqa: PLC0415 - only this table needs the lab's kept logs
 
     right: dict[int, dict[str, list[int]]] = defaultdict(lambda: {"a": [0, 0], "b": [0, 0]})
@@ -322,7 +322,7 @@ def main() -> int:
     ap.add_argument("--half", choices=("a", "b"),
                     help="one half of the syzkaller cases (a stable split by name)")
     ap.add_argument("--issue16", action="store_true",
-                    help="only the cases of issue 16's classes 2-10, each split in halves")
+                    help="only the cases of issue 16's classes 1-10, each split in halves")
     args = ap.parse_args()
     corpus = corpus_dir()
     if corpus is None:
