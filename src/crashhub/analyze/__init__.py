@@ -214,7 +214,7 @@ def analyze(dump: Path, *, reports: Sequence[CrashReport] | None = None, facts: 
         res["agreement"] = {"pid": ct.get("pid") == pt.get("pid"), "comm": ct.get("comm") == pt.get("comm"),
                             "frames": agreement(res["stack"], crash_res["stack"]),
                             "tasks": {"drgn": res["tasks"], "crash": crash_res.get("tasks")}}
-    res["sources"] = _sources(res["stack"], fd, source_dirs, debuginfo_dir)
+    res["sources"] = _annotated(res["stack"], fd, source_dirs, debuginfo_dir)
     return _typed(res, t0)
 
 
@@ -251,7 +251,7 @@ def _run_engines(res: dict[str, Any], dump: Path, vml: Path | None, mod_dirs: li
     return drgn_res, crash_res
 
 
-def _sources(stack: list[dict[str, Any]], facts: dict[str, Any], source_dirs: Sequence[Path],
+def _annotated(stack: list[dict[str, Any]], facts: dict[str, Any], source_dirs: Sequence[Path],
              debuginfo_dir: Path | None) -> list[dict[str, Any]]:
     from crashhub.analyze import _sources as sources  # noqa: PLC0415
 
