@@ -4,7 +4,6 @@ rules (``rules``) and the re-key plan (``rekey``)."""
 from __future__ import annotations
 
 from crashhub.classify._signature import ALGORITHM, ALGORITHMS, signature
-from crashhub.classify._similarity import similarity
 from crashhub.kernel import SKIP, SKIP_GROUPS
 
 __all__ = ["ALGORITHM", "ALGORITHMS", "SKIP", "SKIP_GROUPS", "signature", "similarity"]
@@ -30,6 +29,7 @@ if TYPE_CHECKING:
     from crashhub.classify._similarity import Profile as Profile
     from crashhub.classify._similarity import profile as profile
     from crashhub.classify._similarity import rank as rank
+    from crashhub.classify._similarity import similarity as similarity
 
 _FACE: dict[str, str] = {
     "BucketInfo": "crashhub.classify._rekey",
@@ -46,6 +46,7 @@ _FACE: dict[str, str] = {
     "plan": "crashhub.classify._rekey",
     "profile": "crashhub.classify._similarity",
     "rank": "crashhub.classify._similarity",
+    "similarity": "crashhub.classify._similarity",
     "split_rule": "crashhub.classify._rules",
     "subject_of": "crashhub.classify._rules",
 }

@@ -9,7 +9,7 @@ itself is ``oops.py``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 PLACEHOLDERS = {
@@ -87,12 +87,28 @@ class Format:
     # Kinds of report whose panic_on_* sysctl raises this panic, found however far back the report is
     # (a hung task's panic follows every CPU's backtrace); ``ANY_REPORT``: any report not itself fatal.
     caused_by: tuple[str, ...] = ()
-    title_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
-    report_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    # Compiled on first use: the table's ~400 regexps cost ~20 ms to compile, most of every
+    # `crashhub triage` start, and a log meets only the formats of the headers it holds.
+    _title_re: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+    _report_re: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "title_re", re.compile(expand(self.title)))
-        object.__setattr__(self, "report_re", re.compile(expand(self.report)) if self.report else None)
+    @property
+    def title_re(self) -> re.Pattern[str]:
+        rx = self._title_re
+        if rx is None:
+            rx = re.compile(expand(self.title))
+            object.__setattr__(self, "_title_re", rx)
+        return rx
+
+    @property
+    def report_re(self) -> re.Pattern[str] | None:
+        if self.report is None:
+            return None
+        rx = self._report_re
+        if rx is None:
+            rx = re.compile(expand(self.report))
+            object.__setattr__(self, "_report_re", rx)
+        return rx
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,21 +127,30 @@ class Oops:
     # Printed by no printk (the boot decompressor's "Booting the kernel."): never timestamped, so an
     # unstamped line among stamped ones is no console noise for it (``collect.console_noise``).
     unstamped: bool = False
-    suppress_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
-    # One search instead of one per format: does any format read a line, does any that needs a
-    # stack (the questions collecting a report asks of every header line inside it).
-    any_title_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
-    stack_title_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    # Compiled on first use, as Format's.  One search instead of one per format: does any format
+    # read a line, does any that needs a stack (the questions collecting a report asks of every
+    # header line inside it).
+    _compiled: dict[str, re.Pattern[str] | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
-    def __post_init__(self) -> None:
-        object.__setattr__(
-            self,
-            "suppress_re",
-            re.compile("|".join(expand(s) for s in self.suppress)) if self.suppress else None,
-        )
-        object.__setattr__(self, "any_title_re", _any(f.title for f in self.formats))
+    def _lazy(self, name: str, make: Callable[[], re.Pattern[str] | None]) -> re.Pattern[str] | None:
+        if name not in self._compiled:
+            self._compiled[name] = make()
+        return self._compiled[name]
+
+    @property
+    def suppress_re(self) -> re.Pattern[str] | None:
+        return self._lazy("suppress", lambda: _any(self.suppress))
+
+    @property
+    def any_title_re(self) -> re.Pattern[str] | None:
+        return self._lazy("any", lambda: _any(f.title for f in self.formats))
+
+    @property
+    def stack_title_re(self) -> re.Pattern[str] | None:
         stacked = (f.title for f in self.formats if f.stack is not None and not f.no_stack)
-        object.__setattr__(self, "stack_title_re", _any(stacked))
+        return self._lazy("stack", lambda: _any(stacked))
 
 
 def _any(titles: Iterable[str]) -> re.Pattern[str] | None:
