@@ -281,6 +281,13 @@ STALL_ANCHORS = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=8192)
+def _dispatch(function: str) -> bool:
+    """Is this a dispatch point (cached: a stall's trace is walked frame by frame, the same names
+    in every report)?"""
+    return STALL_ANCHORS.search(function) is not None
+
+
 def _stall(frames: list[str], rip: str = "", single: bool = True) -> str:
     """The looping function: the frame just before the first dispatch point.
 
@@ -293,7 +300,7 @@ def _stall(frames: list[str], rip: str = "", single: bool = True) -> str:
     rip = strip_prefix(rip) if rip and not _skipped(_skip_re(()), rip) else ""
     prev = ""
     for f in frames:
-        if STALL_ANCHORS.search(f):
+        if _dispatch(f):
             # With neither, syzkaller's answer: the dispatch point (its pkg/report does so).
             return "smp_call_function" if "smp_call_function" in f else prev or rip or f
         prev = f
