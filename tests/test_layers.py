@@ -16,6 +16,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "crashhub"
 # Floor of each top-level part of the package, lowest first. Pure cores sit on floors 0-2: they take
 # bytes, text and models in and give models out; the store, jobs, ingest and web own the I/O.
 LAYERS: dict[str, int] = {
+    "_face": -1,  # the parts' lazy faces (PEP 562): below everything, it imports nothing of crashhub
     "errors": 0, "model": 0, "kernel": 0, "i18n": 0,
     "config": 1, "triage": 1,
     "dump": 2, "debuginfo": 2, "classify": 2, "kb": 2,
@@ -30,7 +31,7 @@ LAYERS: dict[str, int] = {
 PURE = {"kernel", "model", "triage", "dump", "classify", "kb"}
 IO_PARTS = {"store", "knowledge", "jobs", "ingest", "alerts", "report", "web", "commands", "cli", "retention"}
 # What runs on every fleet host imports nothing of the hub's server side.
-AGENT_MAY_IMPORT = {"errors", "model", "kernel", "config", "agent"}
+AGENT_MAY_IMPORT = {"errors", "model", "kernel", "config", "agent", "_face"}
 
 
 def _module_name(path: Path, src: Path = SRC) -> str:

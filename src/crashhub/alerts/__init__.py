@@ -1,5 +1,6 @@
 """Alerts: rules (what deserves a message), channels (webhooks, SMTP), the dispatcher (dedup, limits, log)."""
 
+from crashhub._face import face
 from crashhub.alerts._records import RESULTS, DeliveryRecord, Result
 from crashhub.alerts._rules import ALL_RULES, RULES, SEVERITIES, Alert, RuleName, Severity
 
@@ -23,10 +24,4 @@ _FACE: dict[str, str] = {
 __all__ += ["AlertEngine", "Channel", "load_config"]
 
 
-def __getattr__(name: str) -> object:
-    if name in _FACE:
-        value: object = getattr(__import__(_FACE[name], fromlist=[name]), name)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value  # once resolved, a plain attribute
-    return value
+__getattr__ = face(globals(), _FACE)

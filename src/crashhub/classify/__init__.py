@@ -3,6 +3,7 @@ rules (``rules``) and the re-key plan (``rekey``)."""
 
 from __future__ import annotations
 
+from crashhub._face import face
 from crashhub.classify._signature import ALGORITHM, ALGORITHMS, signature
 from crashhub.kernel import SKIP, SKIP_GROUPS
 
@@ -70,10 +71,4 @@ __all__ += [
 ]
 
 
-def __getattr__(name: str) -> object:
-    if name in _FACE:
-        value: object = getattr(__import__(_FACE[name], fromlist=[name]), name)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value  # once resolved, a plain attribute
-    return value
+__getattr__ = face(globals(), _FACE)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from crashhub._face import face
 from crashhub.debuginfo._archive import Limits
 from crashhub.debuginfo._index import DebuginfoStore, Entry, Match, check_vmlinux
 
@@ -28,10 +29,4 @@ _FACE: dict[str, str] = {
 __all__ += ["Upstream", "app", "router"]
 
 
-def __getattr__(name: str) -> object:
-    if name in _FACE:
-        value: object = getattr(__import__(_FACE[name], fromlist=[name]), name)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value  # once resolved, a plain attribute
-    return value
+__getattr__ = face(globals(), _FACE)

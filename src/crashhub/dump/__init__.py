@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 
+from crashhub._face import face
 from crashhub.dump._base import DumpReader
 from crashhub.dump._detect import detect, open_dump
 from crashhub.dump._printk import read_log
@@ -104,10 +105,4 @@ _FACE: dict[str, str] = {
 __all__ += ["read_log", "unwrap", "wrapper_of"]
 
 
-def __getattr__(name: str) -> object:
-    if name in _FACE:
-        value: object = getattr(__import__(_FACE[name], fromlist=[name]), name)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value  # once resolved, a plain attribute
-    return value
+__getattr__ = face(globals(), _FACE)

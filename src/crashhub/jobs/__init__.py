@@ -1,6 +1,7 @@
 """Background jobs: the queue interface (``base.Queue``), in-process workers (``local``) and the
 handlers the hub registers (``handlers``)."""
 
+from crashhub._face import face
 
 # The public face (as httpx does): the names other parts use, loaded on first use so that importing
 # crashhub.jobs stays cheap and free of import cycles; the modules behind it are private (_x).
@@ -78,12 +79,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    if name in _MODULES:
-        value: object = __import__(_MODULES[name], fromlist=[name])
-    elif name in _FACE:
-        value = getattr(__import__(_FACE[name], fromlist=[name]), name)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value  # once resolved, a plain attribute
-    return value
+__getattr__ = face(globals(), _FACE, _MODULES)

@@ -10,6 +10,8 @@ and must not pay for ``re`` or ``dataclasses`` at start-up (tests/dump/test_cli.
 
 from __future__ import annotations
 
+from crashhub._face import face
+
 # Not typing.TYPE_CHECKING: importing typing is what the lazy loading avoids.  mypy treats any name
 # TYPE_CHECKING as true.
 TYPE_CHECKING = False
@@ -110,10 +112,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    where = _WHERE.get(name)
-    if where is None:
-        raise AttributeError(f"module 'crashhub.kernel' has no attribute {name!r}")
-    value = getattr(__import__(f"crashhub.kernel.{where}", fromlist=[name]), name)
-    globals()[name] = value  # once loaded, a plain module attribute
-    return value
+__getattr__ = face(globals(), {name: f"crashhub.kernel.{where}" for name, where in _WHERE.items()})

@@ -4,6 +4,7 @@
 reads the store, carries the decisions out and removes blobs no record points at any more.
 """
 
+from crashhub._face import face
 
 # The public face (as httpx does): the names other parts use, loaded on first use so that importing
 # crashhub.retention stays cheap and free of import cycles; the modules behind it are private (_x).
@@ -21,12 +22,4 @@ _MODULES: dict[str, str] = {  # modules other parts use as a namespace
 __all__ = ["REASONS", "apply"]
 
 
-def __getattr__(name: str) -> object:
-    if name in _MODULES:
-        value: object = __import__(_MODULES[name], fromlist=[name])
-    elif name in _FACE:
-        value = getattr(__import__(_FACE[name], fromlist=[name]), name)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value  # once resolved, a plain attribute
-    return value
+__getattr__ = face(globals(), _FACE, _MODULES)

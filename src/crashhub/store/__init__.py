@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from crashhub._face import face
 from crashhub.store._access import Access
 from crashhub.store._blobs import BlobStore
 from crashhub.store._buckets import Buckets
@@ -168,12 +169,4 @@ __all__ += [
 ]
 
 
-def __getattr__(name: str) -> object:
-    if name in _MODULES:
-        value: object = __import__(_MODULES[name], fromlist=[name])
-    elif name in _FACE:
-        value = getattr(__import__(_FACE[name], fromlist=[name]), name)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value  # once resolved, a plain attribute
-    return value
+__getattr__ = face(globals(), _FACE, _MODULES)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import BinaryIO
 
+from crashhub._face import face
 from crashhub.errors import LogError
 from crashhub.model import CrashReport
 from crashhub.triage._events import WatchdogEvents, last_task_line, watchdog_events
@@ -82,10 +83,4 @@ _FACE: dict[str, str] = {
 __all__ += ["normalize"]
 
 
-def __getattr__(name: str) -> object:
-    if name in _FACE:
-        value: object = getattr(__import__(_FACE[name], fromlist=[name]), name)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value  # once resolved, a plain attribute
-    return value
+__getattr__ = face(globals(), _FACE)

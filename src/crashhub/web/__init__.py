@@ -1,5 +1,6 @@
 """web."""
 
+from crashhub._face import face
 
 # The public face (as httpx does): the names other parts use, loaded on first use so that importing
 # crashhub.web stays cheap and free of import cycles; the modules behind it are private (_x).
@@ -23,10 +24,4 @@ _FACE: dict[str, str] = {
 __all__ = ["Context", "SimilarIndex", "build_context", "create_app", "create_token", "protocol"]
 
 
-def __getattr__(name: str) -> object:
-    if name in _FACE:
-        value: object = getattr(__import__(_FACE[name], fromlist=[name]), name)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value  # once resolved, a plain attribute
-    return value
+__getattr__ = face(globals(), _FACE)
