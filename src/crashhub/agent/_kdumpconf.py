@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from crashhub.errors import ConfigError
@@ -261,32 +261,50 @@ def render_rhel(current: str, hub: str, *, ssh_user: str = "root", path: str,
     conflicting = {*(t for t in _RHEL_TARGETS if t != "ssh"),
                    "failure_action" if uses_default else "default"}
 
+    def option(raw: str) -> str:
+        active = raw.split("#", 1)[0].strip()
+        return active.split(None, 1)[0] if active else ""
+
+    def conflicts(opt: str | None, raw: str) -> bool:
+        return opt in conflicting or (opt == "dracut_args" and "--mount" in raw.split("#", 1)[0])
+
+    return _edit(lines, wanted, option, conflicts, lambda opt, val: f"{opt} {val}")
+
+
+def _edit(
+    lines: Sequence[str],
+    wanted: dict[str, str],
+    option: Callable[[str], str | None],
+    conflicts: Callable[[str | None, str], bool],
+    render: Callable[[str, str], str],
+) -> str:
+    """``lines`` of a kdump configuration with the ``wanted`` options set: a conflicting line and
+    a second setting of a wanted option are commented out with the reason, and an option not yet
+    set goes where the template has it commented, else at the end.  ``option`` names a line's
+    option (None or "": none), ``render`` writes an option's line."""
     done: set[str] = set()
     out: list[str] = []
     for raw in lines:
-        active = raw.split("#", 1)[0].strip()
-        opt = active.split(None, 1)[0] if active else ""
-        if opt in conflicting or (opt == "dracut_args" and "--mount" in active):
+        opt = option(raw)
+        if conflicts(opt, raw):
             out.append(f"#{raw}  # disabled by crashhub kdump config")
             continue
-        if opt in wanted:
+        if opt and opt in wanted:
             if opt in done:
                 out.append(f"#{raw}  # duplicate, disabled by crashhub kdump config")
                 continue
-            out.append(f"{opt} {wanted[opt]}")
+            out.append(render(opt, wanted[opt]))
             done.add(opt)
             continue
         out.append(raw)
-    # Options not yet present go where the template has them commented, else at the end.
     for opt, val in wanted.items():
         if opt in done:
             continue
         idx = _commented_template_line(out, opt)
         if idx is None:
-            out.append(f"{opt} {val}")
+            out.append(render(opt, val))
         else:
-            out.insert(idx + 1, f"{opt} {val}")
-        done.add(opt)
+            out.insert(idx + 1, render(opt, val))
     return "\n".join(out) + "\n"
 
 
@@ -317,33 +335,13 @@ def render_debian(current: str, hub: str, *, ssh_user: str = "root", path: str,
     if sshkey:
         wanted["SSH_KEY"] = sshkey
     conflicting = {"NFS", "FTP"}
-    lines = current.splitlines()
-    out: list[str] = []
-    done: set[str] = set()
-    for raw in lines:
+
+    def option(raw: str) -> str | None:
         m = _ASSIGN.match(raw)
-        name = m.group(1) if m else None
-        if name in conflicting:
-            out.append(f"#{raw}  # disabled by crashhub kdump config")
-            continue
-        if name is not None and name in wanted:
-            if name in done:
-                out.append(f"#{raw}  # duplicate, disabled by crashhub kdump config")
-                continue
-            out.append(f"{name}={shlex.quote(wanted[name])}")
-            done.add(name)
-            continue
-        out.append(raw)
-    for name, val in wanted.items():
-        if name in done:
-            continue
-        idx = _commented_template_line(out, name)
-        line = f"{name}={shlex.quote(val)}"
-        if idx is None:
-            out.append(line)
-        else:
-            out.insert(idx + 1, line)
-    return "\n".join(out) + "\n"
+        return m.group(1) if m else None
+
+    return _edit(current.splitlines(), wanted, option, lambda name, _raw: name in conflicting,
+                 lambda name, val: f"{name}={shlex.quote(val)}")
 
 
 def unified_diff(old: str, new: str, path: str) -> str:

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from crashhub.kernel import base_name, compile_skip
+from crashhub.kernel import base_name, skipped
 from crashhub.triage._frames import parse_frame, parse_rip, split_marker
 
 _SECTION_RE = re.compile(r"NMI backtrace for cpu (\d+)(?: skipped: idling at)?")
@@ -35,7 +35,6 @@ _IDLE_RE = re.compile(
 )
 # A CPU spinning here waits for another CPU to answer an IPI (csd_lock_wait is inlined on 6.x).
 _WAITING_RE = re.compile(r"^smp_call_function|^csd_lock_wait|^on_each_cpu|^smp_call_on_cpu")
-_SKIP = compile_skip()
 
 State = Literal["idle", "waiting", "busy"]
 
@@ -59,7 +58,7 @@ class _Cpu:
     def function(self) -> str | None:
         """The RIP's function, or (a lock primitive, say) the first frame under it not skipped."""
         for name in (self.rips[-1], *self.frames) if self.rips else ():
-            if not _SKIP.search(base_name(name)):
+            if not skipped(base_name(name)):
                 return name
         return None
 

@@ -55,8 +55,9 @@ def _compile(part: str) -> re.Pattern[str]:
 @dataclass(frozen=True, slots=True)
 class _Skip:
     """The global skip list or a format's own plumbing.  Two patterns, not one alternation of both:
-    the global list (~250 patterns) compiles once per process (``compile_skip`` caches it), where a
-    joined pattern per format cost ~3 ms of compiling each, ~90 ms a process over every format."""
+    the global list (~250 patterns) compiles once per process and its searches are cached
+    (``crashhub.kernel.skipped``), where a joined pattern per format cost ~3 ms of compiling each,
+    ~90 ms a process over every format."""
 
     extra: re.Pattern[str] | None
 
@@ -84,8 +85,8 @@ def _append(names: list[str], m: re.Match[str] | None, skip: _Skip) -> None:
 
 @functools.lru_cache(maxsize=16384)
 def _skipped(skip: _Skip, name: str) -> bool:
-    """Cached: the skip list is one alternation of ~250 patterns (several microseconds a search),
-    and the same few thousand names (dump_stack, do_syscall_64...) come back in every report."""
+    """Cached per format: the same few thousand names (dump_stack, do_syscall_64...) come back in
+    every report, and a format's own patterns are searched after the global list's."""
     return skip.search(name)
 
 

@@ -89,26 +89,20 @@ class Format:
     caused_by: tuple[str, ...] = ()
     # Compiled on first use: the table's ~400 regexps cost ~20 ms to compile, most of every
     # `crashhub triage` start, and a log meets only the formats of the headers it holds.
-    _title_re: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
-    _report_re: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+    _compiled: dict[str, re.Pattern[str] | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def title_re(self) -> re.Pattern[str]:
-        rx = self._title_re
-        if rx is None:
-            rx = re.compile(expand(self.title))
-            object.__setattr__(self, "_title_re", rx)
+        rx = _once(self._compiled, "title", lambda: re.compile(expand(self.title)))
+        assert rx is not None
         return rx
 
     @property
     def report_re(self) -> re.Pattern[str] | None:
-        if self.report is None:
-            return None
-        rx = self._report_re
-        if rx is None:
-            rx = re.compile(expand(self.report))
-            object.__setattr__(self, "_report_re", rx)
-        return rx
+        report = self.report
+        return None if report is None else _once(self._compiled, "report", lambda: re.compile(expand(report)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,23 +128,27 @@ class Oops:
         default_factory=dict, init=False, repr=False, compare=False
     )
 
-    def _lazy(self, name: str, make: Callable[[], re.Pattern[str] | None]) -> re.Pattern[str] | None:
-        if name not in self._compiled:
-            self._compiled[name] = make()
-        return self._compiled[name]
-
     @property
     def suppress_re(self) -> re.Pattern[str] | None:
-        return self._lazy("suppress", lambda: _any(self.suppress))
+        return _once(self._compiled, "suppress", lambda: _any(self.suppress))
 
     @property
     def any_title_re(self) -> re.Pattern[str] | None:
-        return self._lazy("any", lambda: _any(f.title for f in self.formats))
+        return _once(self._compiled, "any", lambda: _any(f.title for f in self.formats))
 
     @property
     def stack_title_re(self) -> re.Pattern[str] | None:
-        stacked = (f.title for f in self.formats if f.stack is not None and not f.no_stack)
-        return self._lazy("stack", lambda: _any(stacked))
+        return _once(self._compiled, "stack", lambda: _any(
+            f.title for f in self.formats if f.stack is not None and not f.no_stack))
+
+
+def _once(
+    cache: dict[str, re.Pattern[str] | None], name: str, make: Callable[[], re.Pattern[str] | None]
+) -> re.Pattern[str] | None:
+    """``cache[name]``, made by ``make`` the first time it is asked for (None is an answer too)."""
+    if name not in cache:
+        cache[name] = make()
+    return cache[name]
 
 
 def _any(titles: Iterable[str]) -> re.Pattern[str] | None:
