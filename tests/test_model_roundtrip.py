@@ -21,6 +21,7 @@ from crashhub.analyze import (
     SEVERITIES,
     Analysis,
     AnalysisRecord,
+    Culprit,
     Diagnosis,
     EngineError,
     EngineRun,
@@ -100,7 +101,9 @@ _stacks = st.lists(_stack_frames, max_size=3).map(tuple)
 _tasks = st.builds(TaskInfo, pid=_opt_int, comm=_opt_text, cpu=_opt_int, state=_opt_text, source=_opt_text,
                    error=_opt_text, waiting_on=_opt_text, stack=st.none() | _stacks)
 _findings = st.builds(Finding, id=_text, severity=st.sampled_from(SEVERITIES), claim=_text, detail=_text,
-                      evidence=st.lists(_text, max_size=3).map(tuple), command=_opt_text)
+                      evidence=st.lists(_text, max_size=3).map(tuple), command=_opt_text,
+                      culprit=st.none() | st.builds(Culprit, function=_opt_text, cpu=_opt_int, pid=_opt_int,
+                                                    comm=_opt_text))
 _diagnoses = st.builds(Diagnosis, st.lists(_findings, max_size=3).map(tuple))
 _engine_runs = st.builds(
     EngineRun, engine=st.sampled_from(["drgn", "crash", ""]), ok=st.booleans(), version=_opt_text,
@@ -163,6 +166,7 @@ _outcomes = st.builds(RekeyOutcome, run=_name, algorithm=_name, crashes=_n, reke
                       new_buckets=_n, retired=_n, rules_carried=_n, flows=_n)
 MODELS: list[tuple[type[Any], st.SearchStrategy[Any]]] = [
     (StackFrame, _stack_frames), (TaskInfo, _tasks), (Finding, _findings), (Diagnosis, _diagnoses),
+    (Culprit, st.builds(Culprit, function=_opt_text, cpu=_opt_int, pid=_opt_int, comm=_opt_text)),
     (EngineRun, _engine_runs), (Analysis, _analyses), (AnalysisRecord, _records), (HostInfo, _host_infos),
     (HostReport, _host_reports), (DumpFacts, _facts), (Condition, _conditions),
     (GroupingRule, _merges | _splits), (BucketAlias, _aliases), (RekeyEntry, _rekey_entries),

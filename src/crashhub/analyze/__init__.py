@@ -29,6 +29,7 @@ from crashhub.analyze._model import (
     SEVERITIES,
     Analysis,
     AnalysisRecord,
+    Culprit,
     Diagnosis,
     EngineError,
     EngineRun,
@@ -47,7 +48,7 @@ DEFAULT_TIMEOUT = 300.0
 DEFAULT_MEMORY = 6 << 30
 
 __all__ = [
-    "DEFAULT_TIMEOUT", "SEVERITIES", "Analysis", "AnalysisRecord", "Diagnosis", "EngineError",
+    "DEFAULT_TIMEOUT", "SEVERITIES", "Analysis", "AnalysisRecord", "Culprit", "Diagnosis", "EngineError",
     "EngineRun", "Finding", "ModuleInfo", "RssUser", "Severity", "StackFrame", "TaskInfo", "analyze",
 ]
 

@@ -40,6 +40,26 @@ def _fields(cls: type) -> set[str]:
 
 
 @dataclass(frozen=True, slots=True)
+class Culprit:
+    """What a finding blames, as read from the dump: the function at fault and, where known, the
+    CPU it ran on and the task (pid, comm) that ran it."""
+
+    function: str | None = None
+    cpu: int | None = None
+    pid: int | None = None
+    comm: str | None = None
+
+    def to_dict(self) -> JsonObject:
+        keys = ("function", "cpu", "pid", "comm")
+        return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+
+    @classmethod
+    def from_dict(cls, d: JsonObject) -> Culprit:
+        return cls(function=_opt_str(d.get("function")), cpu=_opt_int(d.get("cpu")),
+                   pid=_opt_int(d.get("pid")), comm=_opt_str(d.get("comm")))
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One thing the checks concluded, and why.  ``claim`` is stored as ``title`` (its name in the
     JSON since the first analysis rows); ``command`` reproduces the evidence by hand."""
@@ -49,7 +69,8 @@ class Finding:
     claim: str
     detail: str = ""
     evidence: tuple[str, ...] = ()
-    command: str | None = None
+    command: str | None = None  # a drgn snippet or crash command that shows the evidence again
+    culprit: Culprit | None = None
 
     def to_dict(self) -> JsonObject:
         d: JsonObject = {
@@ -61,6 +82,8 @@ class Finding:
         }
         if self.command is not None:
             d["command"] = self.command
+        if self.culprit is not None:
+            d["culprit"] = self.culprit.to_dict()
         return d
 
     @classmethod
@@ -73,6 +96,7 @@ class Finding:
             detail=str(d.get("detail") or ""),
             evidence=tuple(str(e) for e in d.get("evidence") or ()),
             command=_opt_str(d.get("command")),
+            culprit=Culprit.from_dict(c) if isinstance(c := d.get("culprit"), dict) else None,
         )
 
 
