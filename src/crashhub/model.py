@@ -120,6 +120,10 @@ class CrashReport:
     panic_message: str | None = None
     timestamp: float | None = None
     caller: str | None = None
+    # The first "Code:" line's bytes as printed (the byte at RIP in <..>), and the address a page
+    # fault or general protection fault names in its header line (x86).
+    code: str | None = None
+    fault_address: int | None = None
 
     def to_dict(self) -> JsonObject:
         d: JsonObject = to_jsonable(self)

@@ -82,7 +82,10 @@ def test_check_taint_and_partial() -> None:
     fs = {f["id"]: f for f in checks.run_checks(a)}
     assert fs["dump-partial"]["title"] == checks.PARTIAL_FIX
     assert "proprietary" in fs["tainted"]["title"] and "nvidia" in fs["tainted"]["title"]
-    assert fs["tainted"]["severity"] == "error"  # the crashing stack runs through it
+    # One rule: a taint is a warning whatever the stack; the module on the stack is its culprit.
+    assert fs["tainted"]["severity"] == "warning" and fs["tainted"]["culprit"] == {"function": "nv_fn"}
+    a_off = {**a, "stack": []}
+    assert {f["id"]: f for f in checks.run_checks(a_off)}["tainted"]["severity"] == "warning"
     a["dump"] = {"dump_level": 31, "release": "6.1.0-56-cloud-amd64"}  # the slab quirk is 6.10+
     assert checks.run_checks(a)[0]["title"].startswith("dump too partial")
 

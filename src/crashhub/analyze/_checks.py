@@ -11,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from crashhub.analyze._diag_fault import check_fault
+from crashhub.analyze._diag_memory import check_bad_page, memstate_of, oom_evidence
 from crashhub.analyze._model import (
     SEVERITIES,
     Analysis,
+    Culprit,
     Diagnosis,
     EngineError,
     EngineRun,
@@ -136,6 +139,9 @@ def check_lockups(a: Analysis, ev_log: WatchdogEvents) -> list[Finding]:
 
 
 def check_oom(a: Analysis, ev_log: WatchdogEvents) -> list[Finding]:
+    """Out of memory: the log's OOM lines, the memory figures, and who held the memory at the dump
+    (processes by RSS with their ``oom_score_adj`` and memcg, slab caches, shmem, page tables).
+    The culprit is the biggest process; a panic on OOM is an error, an OOM kill a warning."""
     invoked, killed = list(ev_log.oom_invoked), list(ev_log.oom_killed)
     # The engines' panic message (drgn reads it from memory) counts when the log's line is gone.
     panic = ev_log.oom_panic or ("Out of memory" if "Out of memory" in (a.panic_message or "") else None)
@@ -148,17 +154,40 @@ def check_oom(a: Analysis, ev_log: WatchdogEvents) -> list[Finding]:
         ev.append(f"memory: total {kb.get('total')} KiB, free {kb.get('free')} KiB "
                   f"({mem.get('free_percent')}%), anon {kb.get('anon')} KiB, slab {kb.get('slab')} KiB, "
                   f"cached {kb.get('cached')} KiB, swap {kb.get('swap_total')} KiB")
-    top = a.top_rss
-    if top:
-        ev.append("biggest users: " + ", ".join(f"{t.comm}:{t.pid} {t.rss_kb} KiB" for t in top[:5]))
+    ms = memstate_of(a)
+    ev += oom_evidence(ms, int(mem.get("page_kb") or 4))
+    top = ms.top_tasks[0] if ms.top_tasks else None
+    rss = a.top_rss[0] if a.top_rss else None
+    if top is None and rss is not None:
+        ev.append("biggest users: " + ", ".join(f"{t.comm}:{t.pid} {t.rss_kb} KiB" for t in a.top_rss[:5]))
     title = ("out of memory: the kernel panicked on OOM (panic_on_oom)" if panic
              else f"out of memory: the OOM killer ran {len(invoked)} time(s)")
-    if top:
-        title += f"; biggest user {top[0].comm}:{top[0].pid} ({top[0].rss_kb // 1024} MiB)"
-    return [_f("oom", "error" if panic else "warning", title, "", ev)]
+    culprit = None
+    if top is not None:
+        share = f" of {int(kb['total']) // 1024} MiB" if kb.get("total") else ""
+        title += (f"; {top.comm}:{top.pid} held {top.rss_kb // 1024} MiB{share} "
+                  f"({top.anon_kb // 1024} MiB anonymous), oom_score_adj {top.oom_score_adj}")
+        culprit = Culprit(comm=top.comm, pid=top.pid)
+    elif rss is not None:
+        title += f"; biggest user {rss.comm}:{rss.pid} ({rss.rss_kb // 1024} MiB)"
+        culprit = Culprit(comm=rss.comm, pid=rss.pid)
+    cmd = ("from drgn.helpers.linux.mm import task_rss; from drgn.helpers.linux.pid import for_each_task; "
+           "print(sorted(((task_rss(prog, t).total, t.pid.value_(), t.comm.string_(), "
+           "t.signal.oom_score_adj.value_()) for t in for_each_task(prog) if t.mm), reverse=True)[:5])")
+    sev: Severity = "error" if panic else "warning"
+    return [Finding("oom", sev, title, "", tuple(ev), command=cmd, culprit=culprit)]
 
 
 def check_taint(a: Analysis) -> list[Finding]:
+    """Taint flags that say foreign code ran: proprietary (P), out-of-tree (O), unsigned (E),
+    forced load (F), staging (C).
+
+    One rule for the severity: always ``warning``.  A taint says what ran, not what broke, and the
+    unwound stack that used to raise it to ``error`` differs between dumps of one crash (with and
+    without the module's debuginfo, a stack from the log or from the unwinder); the findings of
+    the crash itself blame a module when it is at fault.  The culprit is the tainting module's
+    function on the crashing stack, when there is one.
+    """
     letters = (a.taint or "").replace(" ", "")
     bad = [c for c in letters if c in "POEFC"]
     if not bad:
@@ -169,12 +198,19 @@ def check_taint(a: Analysis) -> list[Finding]:
     ev += [f"module {m.name} [{m.taints}]" for m in mods][:10]
     names = ", ".join(m.name for m in mods) or "unknown modules"
     kinds = " and ".join(TAINT[c].short for c in bad if c in TAINT)
-    guilty = next((f for f in a.stack if f.module not in (None, "kernel")), None)
+    tainting = {m.name for m in mods}
+    guilty = next((f for f in a.stack if f.module in tainting), None) or next(
+        (f for f in a.stack if f.module not in (None, "kernel")), None)
     detail = ""
+    culprit = None
     if guilty is not None:
         detail = f"The crashing stack runs through module {guilty.module} ({guilty.function})."
-    sev: Severity = "warning" if guilty is None else "error"
-    return [_f("tainted", sev, f"kernel tainted: {kinds} ({names})", detail, ev)]
+        culprit = Culprit(function=guilty.function)
+    cmd = ("from drgn.helpers.linux.panic import tainted; from drgn.helpers.linux.module import "
+           "for_each_module, module_taints; print(tainted(prog), [(m.name.string_(), module_taints(m)) "
+           "for m in for_each_module(prog) if module_taints(m)])")
+    return [Finding("tainted", "warning", f"kernel tainted: {kinds} ({names})", detail, tuple(ev),
+                    command=cmd, culprit=culprit)]
 
 
 def check_engines(a: Analysis) -> list[Finding]:
@@ -190,7 +226,8 @@ def check_engines(a: Analysis) -> list[Finding]:
 def diagnose(a: Analysis, events: WatchdogEvents) -> Diagnosis:
     """The findings over the merged analysis ``a`` and the log's watchdog events, worst first."""
     findings = (check_partial(a) + check_hung(a, events) + check_lockups(a, events) + check_oom(a, events)
-                + check_taint(a) + check_engines(a))
+                + check_taint(a) + check_engines(a) + check_fault(a)
+                + check_bad_page(a))
     return Diagnosis(tuple(sorted(findings, key=lambda f: SEVERITIES.index(f.severity))))
 
 

@@ -359,6 +359,16 @@ class Collector:
         data: bytes = get_dmesg(self.prog)
         return data[-MAX_LOG:].decode("utf-8", "replace")
 
+    def fault(self) -> dict[str, Any]:
+        from crashhub.analyze._probe_fault import fault  # noqa: PLC0415
+
+        return fault(self.prog, self.log())
+
+    def memstate(self) -> dict[str, Any]:
+        from crashhub.analyze._probe_fault import memstate  # noqa: PLC0415
+
+        return memstate(self.prog, self.log())
+
 
 def _module_files(paths: list[str], wanted: set[str]) -> Iterator[str]:
     """The module debug files among ``paths`` (files or directories) for the loaded modules."""
@@ -409,7 +419,7 @@ def open_program(req: dict[str, Any]) -> tuple[Any, list[str]]:
     return prog, notes
 
 
-SECTIONS = ("sys", "panic", "cpus", "tasks", "runq", "memory", "modules", "log")
+SECTIONS = ("sys", "panic", "cpus", "tasks", "runq", "memory", "modules", "log", "fault", "memstate")
 
 
 def collect(req: dict[str, Any], emit: Callable[[str, Any, float], None]) -> None:

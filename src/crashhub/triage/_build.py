@@ -183,6 +183,8 @@ def build(span: Span, total_lines: int, release: tuple[str, str] | None) -> Cras
         rip=rip,
         frames=frames,
         registers=facts.registers,
+        code=facts.code,
+        fault_address=facts.fault_address,
         process=facts.process,
         cpu=facts.cpu,
         taint=facts.taint,

@@ -45,6 +45,15 @@ _REG_LINE_RE = re.compile(
     r"^\s*(?:R[A-Z0-9]{1,2}|E[A-Z]{2}|[RE]SP|[RE]IP|EFLAGS|x\d{1,2}|sp|lr|pc|pstate|r\d{1,2}|ip|fp|GPR\d\d|"
     r"NIP|MSR|CTR|LNK|LR|CR[0-4]|XER|DS|ES|FS|GS|CS|SS)\s?:"
 )
+# x86 headers that name the faulting address: "BUG: kernel NULL pointer dereference, address:
+# 0000000000000020" and "BUG: unable to handle page fault for address: ..." (4.19+), "... at
+# 0000000000000020" / "paging request at ..." (older), "general protection fault, probably for
+# non-canonical address 0xdead000000000100" (5.4+).  The register dump's CR2 is not used: a failed
+# read of the Code: bytes faults again and overwrites it (seen on 6.1), and a GPF sets no CR2.
+_FAULT_ADDRESS_RE = re.compile(
+    r"(?:NULL pointer dereference|unable to handle page fault for|paging request)(?:,)? (?:address:|at) "
+    r"(?:0x)?([0-9a-f]{8,16})\b|non-canonical address (0x[0-9a-f]{1,16})\b")
+_CODE_LINE_RE = re.compile(r"^\s*Code: (.*)$")
 _MAX_REGISTERS = 64
 _MAX_MODULES = 1024
 
@@ -61,6 +70,8 @@ class Facts:
     arch: str | None = None
     modules: tuple[str, ...] = ()
     registers: dict[str, int] = field(default_factory=dict)
+    code: str | None = None
+    fault_address: int | None = None
 
 
 def read_facts(lines: list[str]) -> Facts:
@@ -69,7 +80,14 @@ def read_facts(lines: list[str]) -> Facts:
     pid: int | None = None
     mods_done = False
     regs_done = False
+    code_seen = False
     for text in lines:
+        if not code_seen and "Code: " in text and (mc := _CODE_LINE_RE.match(text)):
+            code_seen = True  # the first is the kernel's; a later one is the user-mode registers'
+            f.code = mc.group(1).strip()[:400] if "<" in mc.group(1) else None
+        elif (f.fault_address is None and ("address" in text or "paging request" in text)
+              and (ma := _FAULT_ADDRESS_RE.search(text))):
+            f.fault_address = int(ma.group(1) or ma.group(2), 16)
         if f.release is None and ("PID: " in text or "Pid: " in text):
             m = _TASK_RE.search(text) or _TASK_OLD_RE.search(text)
             if m:
