@@ -238,8 +238,9 @@ def caller_outside_helpers(stack: Sequence[StackFrame], report: CrashReport | No
                  and not _helper(f.function, f.file)), None)
 
 
-def _named(value: int) -> str:
-    what = _insn.describe_pointer(value)
+def _named(value: int, disp: int | None = None) -> str:
+    """``value`` with what it is; with ``disp``, as the address of an access (``NULL + 0x20``)."""
+    what = _insn.describe_pointer(value) if disp is None else _insn.describe_address(value, disp)
     if what is None:
         return f"{value:#x}"
     for key, meaning in MEANING.items():
@@ -325,6 +326,8 @@ def _where(acc: Access, hit: Hit | None, report: CrashReport | None) -> str:
     fault_addr = report.fault_address if report else None
     label = "CR2" if report and report.kind in ("null_deref", "paging_request") else "address"
     where = f"{label} = {ea:#x}" if fault_addr in (None, ea) else f"address {ea:#x}"
+    if fault_addr is not None and fault_addr != ea and _spans(acc, fault_addr):
+        where = f"{label} = {fault_addr:#x}, inside the access at {ea:#x}"
     if hit is not None and hit.member:
         moff = _member_offset(hit)
         off = f"offsetof({hit.var.points_to}, {hit.member})"
@@ -332,6 +335,13 @@ def _where(acc: Access, hit: Hit | None, report: CrashReport | None) -> str:
         where += f" = {off}" if hit.var.value == 0 else f" = {hit.var.name} + {off}"
     facts.append(where)
     return "; ".join(facts)
+
+
+def _spans(acc: Access, addr: int) -> bool:
+    """Whether the access covers ``addr`` (a 16-byte load crossing into an unmapped page faults
+    at the page, past the address it names)."""
+    mem, ea = acc.insn.mem, acc.address
+    return mem is not None and ea is not None and ea <= addr < ea + max(mem.size, 1)
 
 
 def _member_offset(hit: Hit) -> int:
@@ -365,7 +375,9 @@ def _evidence(acc: Access, hit: Hit | None, probe: FaultProbe | None, report: Cr
         ev.append(f"{base.upper()} points into {sl.text()}")
     fault_addr = report.fault_address if report else None
     if fault_addr is not None and ea is not None and fault_addr != ea:
-        ev.append(f"the log's fault address {fault_addr:#x} differs from the decoded {ea:#x}")
+        ev.append(f"the access of {mem.size} bytes at {ea:#x} crosses into the fault address {fault_addr:#x} "
+                  "(the next page)" if _spans(acc, fault_addr)
+                  else f"the log's fault address {fault_addr:#x} differs from the decoded {ea:#x}")
     return ev
 
 
@@ -382,7 +394,7 @@ def bad_access(a: Analysis, probe: FaultProbe | None, report: CrashReport | None
     if hit is not None:
         claim += f"{_expr(acc, hit)} with {hit.var.name} == {_named(hit.var.value)}"
     elif ea is not None:
-        claim += f"{acc.insn.mem.size} bytes at {_named(ea)}"
+        claim += f"{acc.insn.mem.size} bytes at {_named(ea, acc.insn.mem.disp)}"
     else:
         claim += _expr(acc, hit)
     claim += f" ({_where(acc, hit, report)})"

@@ -20,7 +20,7 @@ from typing import Literal
 Access = Literal["read", "write", "read-write"]
 Arch = Literal["x86_64", "i386"]
 
-_CODE_RE = re.compile(r"Code:\s+((?:[(<]?[0-9a-f]{2}[)>]?\s*){8,})$")
+_CODE_RE = re.compile(r"Code:\s+((?:[(<]?[0-9a-f]{2}[)>]?\s+){7,}[(<]?[0-9a-f]{2}[)>]?)$")
 _BYTE_RE = re.compile(r"([(<]?)([0-9a-f]{2})[)>]?")
 MAX_INSN = 15  # the longest x86 instruction
 
@@ -89,15 +89,19 @@ class Insn:
 
 
 def parse_code_line(line: str) -> CodeBytes | None:
-    """The bytes of an oops's ``Code:`` line, or None (no bytes, or no ``<..>`` marking RIP)."""
+    """The bytes of an oops's ``Code:`` line, or None (no bytes, not x86's two-digit bytes, or no
+    ``<..>`` marking RIP)."""
     m = _CODE_RE.search(line.strip())
     if m is None:
         return None
     data, fault = bytearray(), -1
-    for mark, hx in _BYTE_RE.findall(m.group(1)):
-        if mark == "<":
+    for tok in m.group(1).split():
+        b = _BYTE_RE.fullmatch(tok)
+        if b is None:
+            return None  # arm64's 8-digit words, or text
+        if b.group(1) == "<":
             fault = len(data)
-        data.append(int(hx, 16))
+        data.append(int(b.group(2), 16))
     return CodeBytes(bytes(data), fault) if fault >= 0 else None
 
 
