@@ -215,7 +215,7 @@ def test_oom_and_bad_page_from_memstate() -> None:
     a = {"log": log, "memory": {"kb": {"total": 734224}, "page_kb": 4},
          "engines": {"drgn": {"engine": "drgn", "memstate": ms}}}
     [f] = [f for f in run_checks(a) if f["id"] == "oom"]
-    assert f["title"] == ("out of memory: the kernel panicked on OOM (panic_on_oom); dd:139 held 625 MiB of "
+    assert f["title"] == ("out of memory: the kernel panicked on OOM (panic_on_oom); biggest user dd:139 held 625 MiB of "
                           "717 MiB (623 MiB anonymous), oom_score_adj 0")
     assert f["culprit"] == {"pid": 139, "comm": "dd"}
     assert any("inode_cache 6888 KiB" in e for e in f["evidence"])

@@ -165,7 +165,7 @@ def check_oom(a: Analysis, ev_log: WatchdogEvents) -> list[Finding]:
     culprit = None
     if top is not None:
         share = f" of {int(kb['total']) // 1024} MiB" if kb.get("total") else ""
-        title += (f"; {top.comm}:{top.pid} held {top.rss_kb // 1024} MiB{share} "
+        title += (f"; biggest user {top.comm}:{top.pid} held {top.rss_kb // 1024} MiB{share} "
                   f"({top.anon_kb // 1024} MiB anonymous), oom_score_adj {top.oom_score_adj}")
         culprit = Culprit(comm=top.comm, pid=top.pid)
     elif rss is not None:
