@@ -13,13 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.need import need_module
 
 from crashhub.analyze import _insn, analyze
 from crashhub.analyze._checks import run_checks
 from crashhub.analyze._diag_fault import _access, context_of
 from crashhub.triage import parse
 
-pytest.importorskip("capstone")
+
+@pytest.fixture(autouse=True)
+def _capstone() -> None:
+    """The decoder's library (the ``analyze`` extra): missing, the tests skip, or fail in CI."""
+    need_module("capstone", "capstone (the analyze extra)")
+
 
 # The lab's 6.1 oopses (crashmod gpf and uaf), as the kernel printed them.
 GPF_CODE = ("Code: 48 8b 05 3c 24 00 00 c7 40 20 01 00 00 00 c3 cc cc cc cc 0f 1f 84 00 00 00 00 00 0f 1f 44 "
