@@ -161,6 +161,17 @@ def test_bad_access_without_locals_gives_register_and_offset() -> None:
     assert f["title"] == "NULL dereference: crashmod_null() wrote 4 bytes at NULL + 0x20 (RAX = 0; CR2 = 0x20)"
 
 
+def test_bad_access_ignores_a_dump_frame_that_is_not_the_fault() -> None:
+    # An oops that then panicked: the dump's crashed frame is panic()'s, so the log's Code: and
+    # registers tell the instruction (here none: the kernel could not read them) and no local is used.
+    elsewhere = {**NULL_FAULT, "function": "crash_setup_regs", "symbol": "__crash_kexec"}
+    a = {"log": NULL_OOPS, "engines": {"drgn": {"engine": "drgn", "ok": True, "fault": elsewhere}}}
+    assert not [f for f in run_checks(a) if f["id"] == "bad-access"]
+    here = {**NULL_FAULT, "symbol": "crashmod_null"}
+    a = {"log": NULL_OOPS, "engines": {"drgn": {"engine": "drgn", "ok": True, "fault": here}}}
+    assert [f for f in run_checks(a) if f["id"] == "bad-access"]
+
+
 def test_bad_access_from_the_log_alone() -> None:
     log = ("BUG: unable to handle page fault for address: ffff8880bfffd000\n#PF: supervisor read access in "
            "kernel mode\nOops: 0000 [#1] SMP\nRIP: 0010:memcpy_orig+0x10/0x120\n"

@@ -16,6 +16,7 @@ from typing import Any
 
 from crashhub.analyze import _insn
 from crashhub.analyze._model import Analysis, Culprit, Finding, StackFrame
+from crashhub.kernel import base_name
 from crashhub.model import CrashReport
 
 BAD_ACCESS_KINDS = ("null_deref", "paging_request", "gpf")
@@ -178,6 +179,7 @@ class FaultProbe:
     comm: str | None
     pc: int | None
     function: str | None
+    symbol: str | None  # the ELF symbol at pc: the function frame 0 is inlined in, if it is
     module: str | None
     regs: dict[str, int]
     code: bytes | None
@@ -202,7 +204,7 @@ def parse_fault(raw: Any) -> FaultProbe | None:
     lockdep = ctx.get("lockdep")
     return FaultProbe(
         pid=_i(raw.get("pid")), cpu=_i(raw.get("cpu")), comm=_s(raw.get("comm")), pc=_i(raw.get("pc")),
-        function=_s(raw.get("function")), module=_s(raw.get("module")),
+        function=_s(raw.get("function")), symbol=_s(raw.get("symbol")), module=_s(raw.get("module")),
         regs={str(k): int(v) for k, v in (raw.get("regs") or {}).items() if _i(v) is not None},
         code=code,
         pointers=tuple(p for p in map(PointerVar.parse, raw.get("pointers") or ()) if p),
@@ -259,8 +261,18 @@ class Access:
     source: str  # "dump" (bytes at pc, registers of the crashed frame) or "log" (Code: and registers)
 
 
+def at_the_fault(probe: FaultProbe, report: CrashReport | None) -> bool:
+    """Whether the dump's crashed frame is where the oops faulted.  An oops goes to kdump with the
+    fault's registers (oops_end -> crash_kexec(regs)); an oops that then panics ("Fatal exception
+    in interrupt") goes with panic()'s, and the bytes at that pc are not the faulting instruction."""
+    rip = report.rip.function if report and report.rip else None
+    if not rip or not probe.symbol:
+        return True  # nothing to tell them apart: a module without symbols, a log without RIP
+    return base_name(probe.symbol) == base_name(rip)
+
+
 def _access(probe: FaultProbe | None, report: CrashReport | None) -> Access | None:
-    if probe is not None and probe.code and probe.pc is not None:
+    if probe is not None and probe.code and probe.pc is not None and at_the_fault(probe, report):
         insn = _insn.decode(probe.code, probe.pc)
         if insn is not None:
             return Access(insn, probe.regs, _insn.effective_address(insn, probe.regs), "dump")
@@ -308,7 +320,8 @@ def _kind_label(report: CrashReport | None, ea: int | None) -> str:
 
 def _function(probe: FaultProbe | None, report: CrashReport | None, stack: Sequence[StackFrame]
               ) -> str | None:
-    for fn in (probe.function if probe else None, stack[0].function if stack else None,
+    own = probe.function if probe and at_the_fault(probe, report) else None
+    for fn in (own, stack[0].function if stack else None,
                report.rip.function if report and report.rip else None):
         if not _unnamed(fn):
             return fn
@@ -371,7 +384,7 @@ def _evidence(acc: Access, hit: Hit | None, probe: FaultProbe | None, report: Cr
         ev.append("no local of the crashed function holds the pointer (no debuginfo for its module, "
                   "or optimized out): register and offset only")
     base = _insn.wide(mem.base) if mem.base else None
-    if probe and base and (sl := probe.reg_slabs.get(base)):
+    if probe and base and acc.source == "dump" and (sl := probe.reg_slabs.get(base)):
         ev.append(f"{base.upper()} points into {sl.text()}")
     fault_addr = report.fault_address if report else None
     if fault_addr is not None and ea is not None and fault_addr != ea:

@@ -313,9 +313,12 @@ def fault(prog: Any, log: str) -> dict[str, Any]:
     out.update(pc=pc, regs=regs, function=f0.name)
     with contextlib.suppress(LookupError, ValueError):
         out["module"] = prog.module(pc).name
+    # The ELF symbol is the outermost function at pc (frame 0 may be an inline in it), as the log's
+    # RIP line names it.
+    with contextlib.suppress(LookupError):
+        out["symbol"] = prog.symbol(pc).name
     if out["function"] is None or str(out["function"]).startswith("0x"):
-        with contextlib.suppress(LookupError):
-            out["function"] = prog.symbol(pc).name
+        out["function"] = out.get("symbol") or out["function"]
     try:
         out["code"] = prog.read(pc, _insn.MAX_INSN).hex()
     except Exception as e:  # module text the dump left out
