@@ -276,13 +276,14 @@ def _access(probe: FaultProbe | None, report: CrashReport | None) -> Access | No
         insn = _insn.decode(probe.code, probe.pc)
         if insn is not None:
             return Access(insn, probe.regs, _insn.effective_address(insn, probe.regs), "dump")
-    if report is not None and report.code:
+    if report is not None and report.code and (report.arch or "x86_64") in ("x86_64", "i686"):
         cb = _insn.parse_code_line(f"Code: {report.code}")
-        arch: _insn.Arch = "i386" if (report.arch or "").startswith(("i386", "x86_32")) else "x86_64"
-        insn = _insn.decode(cb.at_rip(), 0, arch) if cb else None
+        insn = _insn.decode(cb.at_rip(), 0, "i386" if report.arch == "i686" else "x86_64") if cb else None
         if insn is not None:
             regs = {k.lower(): v for k, v in report.registers.items()}
-            return Access(insn, regs, _insn.effective_address(insn, regs), "log")
+            # The log gives RIP as function+offset, not an address: a RIP-relative operand has none.
+            rel = insn.mem is not None and _insn.wide(insn.mem.base or "") == "rip"
+            return Access(insn, regs, None if rel else _insn.effective_address(insn, regs), "log")
     return None
 
 

@@ -83,6 +83,7 @@ class Insn:
     operands: str
     mem: MemOperand | None = None
     access: Access | None = None  # what the instruction does to ``mem``
+    arch: Arch = "x86_64"
 
     def text(self) -> str:
         return f"{self.mnemonic} {self.operands}".strip()
@@ -132,7 +133,7 @@ def decode(code: bytes, address: int = 0, arch: Arch = "x86_64") -> Insn | None:
         rd, wr = bool(op.access & capstone.CS_AC_READ), bool(op.access & capstone.CS_AC_WRITE)
         access = "read-write" if rd and wr else "write" if wr else "read"
         break
-    return Insn(int(insn.address), int(insn.size), str(insn.mnemonic), str(insn.op_str), mem, access)
+    return Insn(int(insn.address), int(insn.size), str(insn.mnemonic), str(insn.op_str), mem, access, arch)
 
 
 # Sub-registers name the 64-bit register that holds them (a 32-bit address size is rare in the kernel).
@@ -160,7 +161,7 @@ def effective_address(insn: Insn, regs: Mapping[str, int]) -> int | None:
         if wide(reg) == "rip":
             addr += insn.address + insn.size
             continue
-        val = regs.get(wide(reg))
+        val = regs.get(wide(reg), regs.get(reg))  # i386's eax is itself
         if val is None:
             return None
         addr += val * mult
@@ -169,7 +170,8 @@ def effective_address(insn: Insn, regs: Mapping[str, int]) -> int | None:
         if base is None:
             return None
         addr += base
-    return addr & 0xFFFFFFFFFFFFFFFF
+    # Addresses wrap at the machine's width: i386's 0xfffffff4 + 0xc is 0.
+    return addr & (0xFFFFFFFF if insn.arch == "i386" else 0xFFFFFFFFFFFFFFFF)
 
 
 def canonical(addr: int) -> bool:
