@@ -60,13 +60,14 @@ HOSTILE = Finding(
     command="crash> p '</code></pre><script>alert(1)</script>'\n```\nstill the command",
     culprit=Culprit("spin<script>", cpu=0, pid=66, comm="<svg onload=x>"),
 )
-# The null crash's stack as drgn unwinds it with the lab's debuginfo.
+# The null crash's stack (its log's RIP and Call Trace); file:line where crashmod.c says it.
 STACK = (
-    StackFrame("crashmod_null", module="crashmod", file="lab/crashmod/crashmod.c", line=48),
-    StackFrame("crashmod_write", module="crashmod", file="lab/crashmod/crashmod.c", line=265),
-    StackFrame("full_proxy_write", file="fs/debugfs/file.c", line=236),
-    StackFrame("vfs_write", file="fs/read_write.c", line=582),
-    StackFrame("ksys_write", file="fs/read_write.c", line=637),
+    StackFrame("crashmod_null", module="crashmod", file="lab/crashmod/crashmod.c", line=48, offset=0xC),
+    StackFrame("crashmod_write", module="crashmod", file="lab/crashmod/crashmod.c", line=265, offset=0x1CF),
+    StackFrame("proc_reg_write", offset=0x56),
+    StackFrame("vfs_write", offset=0xC7),
+    StackFrame("ksys_write", offset=0x6B),
+    StackFrame("do_syscall_64", offset=0x5D),
 )
 
 
