@@ -87,6 +87,7 @@ def test_code_span_and_block_outrun_backticks() -> None:
     assert code_span("a`b") == "``a`b``"
     assert code_span("`x`") == "`` `x` ``"
     assert code_span("two\nlines") == "`two lines`"
+    assert code_span("PID  148   sh") == "`PID  148   sh`"
     assert code_block("x\n````\ny") == ["`````", "x\n````\ny", "`````"]
 
 

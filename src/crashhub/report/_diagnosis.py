@@ -31,7 +31,11 @@ def _ticks(text: str, least: int) -> str:
 
 
 def code_span(text: str) -> str:
-    t = " ".join(str(text).split())  # a span is one line; evidence lines are single lines anyway
+    # A span is one line (evidence is one line a value anyway); spaces inside are kept (crash's
+    # aligned columns).
+    t = str(text).replace("\r\n", " ").replace("\n", " ").strip()
+    if not t:
+        return ""
     fence = _ticks(t, 1)
     pad = " " if t.startswith("`") or t.endswith("`") else ""
     return f"{fence}{pad}{t}{pad}{fence}"
@@ -105,9 +109,9 @@ def diagnosis_md(an: JsonObject | None, _: Callable[[str], str], *, bucket: bool
     """The ``## Diagnosis`` section: every finding, worst first as the checks ordered them."""
     out = [f"## {_('Diagnosis')}", ""]
     if not an:
-        none = _("No crash of this bucket has been analysed yet.") if bucket else _(
-            "Not analysed (no dump, or the analysis has not run yet).")
-        return [*out, none, ""]
+        if bucket:
+            return [*out, _("No crash of this bucket has been analysed yet."), ""]
+        return [*out, _("Not analysed (no dump, or the analysis has not run yet)."), ""]
     if bucket:
         out += [_("From crash {id}, the newest analysed crash of this bucket.").format(id=an["crash"]), ""]
     if an.get("status") != "done":
