@@ -7,6 +7,8 @@ the lab tests read the 6.1 (default variant) and 6.12 (``d23``) dumps of ``hung`
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 from typing import Any
 
@@ -191,7 +193,11 @@ def test_rwsem_read_locked_owner_is_flagged() -> None:
 # ---- real dumps ----------------------------------------------------------------------------------------
 
 _cache: dict[tuple[str, str, str | None], tuple[Any, dict[str, Any]]] = {}
-CASES = [pytest.param(k, kind, v, id=f"{k}-{kind}") for k, v in (("6.1", None), ("6.12", "d23"))
+# 6.12 at the default -d 31 too: makedumpfile 1.7.2 drops live slab pages there (the task list breaks,
+# crashmod's section table is gone), yet the hung tasks are found through the pid hash and the module's
+# symbols through its kallsyms.
+CASES = [pytest.param(k, kind, v, id=f"{k}{'-' + v if v else ''}-{kind}")
+         for k, v in (("6.1", None), ("6.12", "d23"), ("6.12", None))
          for kind in ("hung", "hung_chain", "abba")]
 
 
@@ -214,6 +220,14 @@ def test_lab_wait_chains(lab: Any, kernel: str, kind: str, variant: str | None) 
     assert drgn["ok"] and drgn["timings"]["wait_chains"] < 0.3, drgn["timings"]
     hung = {int(p): c for c, p in re.findall(r"INFO: task (\S+):(\d+) blocked", r["log"])}
     found = [f for f in r["findings"] if f["id"] in ("hung-task", "deadlock", "d-state")]
+    if not all(f.get("culprit") for f in found):
+        # Only the partial dump may lack a hung task (whether its pages were kept varies by boot): then
+        # the log's finding stands for it, once, and the section says why.
+        assert (kernel, variant) == ("6.12", None), found
+        assert "Excluded page" in str(drgn["wait_chains"]["walk_error"])
+        for pid, comm in hung.items():
+            assert sum(f"{comm}:{pid} " in f["title"] or f"{comm} ({pid})" in f["title"] for f in found) == 1
+        return
     [f] = found  # one finding, whichever and however many hung tasks the watchdog reported
     culprit = f["culprit"]
     trigger = run.manifest["expected"]["trigger_pid"]
@@ -242,3 +256,17 @@ def test_lab_wait_chains(lab: Any, kernel: str, kind: str, variant: str | None) 
     assert re.search(r"for mutex crashmod_\w+ at 0xffffffffc[0-9a-f]{7} \(read from the frame's variable\)",
                      " ".join(f["evidence"]))
     assert f["command"] and "crash> bt " in f["command"]
+    if kernel == "6.1":
+        _replay(run, f["command"], culprit["pid"])
+
+
+def _replay(run: Any, command: str, owner: int) -> None:
+    """The finding's drgn snippet, run on the dump, prints the lock's owner again."""
+    drgn = pytest.importorskip("drgn")
+    prog = drgn.Program()
+    prog.set_core_dump(str(run.path("rhel/vmcore")))
+    prog.load_debug_info([str(run.vmlinux), str(run.dir / "crashmod.ko")])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(command.split(" | ", maxsplit=1)[0], {"prog": prog})
+    assert re.search(rf"^\(pid_t\){owner} ", out.getvalue(), re.M), out.getvalue()[:500]

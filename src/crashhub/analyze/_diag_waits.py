@@ -204,7 +204,7 @@ def walk(graph: WaitGraph, head: WaitTask) -> Chain:
 
 
 def _waits(t: WaitTask) -> str:
-    """``waits for mutex crashmod_lock_b at 0x... in crashmod_take_ab``."""
+    """``waits for mutex crashmod_lock_b in crashmod_take_ab``."""
     w = t.wait
     return f"waits for {w.short if w else 'something'} in {t.function}"
 
@@ -220,8 +220,10 @@ def _end(last: WaitTask, rel: str = "") -> str:
 
 def _state(last: WaitTask, w: Wait | None) -> str:
     if w is None:
-        if last.on_cpu or last.state == "R":
+        if last.on_cpu:
             return f"runs{f' on CPU {last.cpu}' if last.cpu is not None else ''} in {last.function}"
+        if last.state == "R":
+            return f"is runnable (state R, waiting for a CPU) in {last.function}"
         inner = f" ({last.sits_in})" if last.sits_in and last.sits_in != last.function else ""
         return f"is in state {last.state} in {last.function}{inner}"
     if w.kind == "sleep":
@@ -302,12 +304,12 @@ def _command(chain: Chain) -> str:
         obj = f'Object(prog, "{_STRUCT[w.kind]} *", {w.address:#x})'
         lines.append(f"o = {helper}({obj}); print(o.pid, o.comm)" if helper else f"print({obj}[0])")
         lines.append(f"crash> struct {_STRUCT[w.kind].split()[1]} {w.address:#x}")
-    drgn = [ln for ln in lines if not ln.startswith("crash>")]
-    crash = [ln for ln in lines if ln.startswith("crash>")]
-    head = ("from drgn import Object; from drgn.helpers.linux.locking import mutex_owner, rwsem_owner; "
-            if drgn else "")
-    return " | ".join(filter(None, [head + "; ".join(drgn[:4]), f"for p in ({', '.join(pids)},): "
-                                    "print(prog.stack_trace(p))", f"crash> bt {' '.join(pids)}", *crash[:4]]))
+    drgn = [ln for ln in lines if not ln.startswith("crash>")][:4]
+    drgn += [f"print(prog.stack_trace({p}))" for p in pids[:4]]
+    crash = [f"crash> bt {' '.join(pids)}"] if pids else []
+    crash += [ln for ln in lines if ln.startswith("crash>")][:4]
+    head = "from drgn import Object; from drgn.helpers.linux.locking import mutex_owner, rwsem_owner; "
+    return " | ".join([head + "; ".join(drgn), *crash])
 
 
 def _culprit(chain: Chain) -> Culprit:

@@ -354,10 +354,14 @@ class Collector:
         return out
 
     def wait_chains(self) -> dict[str, Any]:
-        """What each D-state task waits on and who owns it (_probe_waits)."""
+        """What each D-state task (and each hung task the log names) waits on, and who owns it."""
         from crashhub.analyze._probe_waits import wait_chains  # noqa: PLC0415
+        from crashhub.triage import watchdog_events  # noqa: PLC0415
 
-        return wait_chains(self.prog)
+        pids: list[int] = []
+        with contextlib.suppress(Exception):  # no log: the D-state tasks alone
+            pids = [h.pid for h in watchdog_events(self.log()).hung]
+        return wait_chains(self.prog, pids)
 
     def log(self) -> str:
         from drgn.helpers.linux.printk import get_dmesg  # noqa: PLC0415

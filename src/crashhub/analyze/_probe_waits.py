@@ -22,10 +22,10 @@ MAX_CHAIN = 16  # owners followed from one blocked task
 MAX_RECORDS = 160
 MAX_FRAMES = 24
 
-# Scheduler internals: never "what a task runs in".
+# Scheduler internals: never "what a task runs in".  __schedule_loop is 6.9+ (seen on 6.12).
 SCHED = frozenset((
-    "__schedule", "__schedule_loop", "schedule", "schedule_preempt_disabled", "schedule_timeout", "io_schedule",
-    "io_schedule_timeout", "schedule_hrtimeout_range_clock", "schedule_hrtimeout_range",
+    "__schedule", "__schedule_loop", "schedule", "schedule_preempt_disabled", "schedule_timeout",
+    "io_schedule", "io_schedule_timeout", "schedule_hrtimeout_range_clock", "schedule_hrtimeout_range",
     "__switch_to", "__switch_to_asm", "context_switch", "preempt_schedule_common",
     "schedule_timeout_uninterruptible", "schedule_timeout_killable", "schedule_timeout_interruptible",
 ))
@@ -73,6 +73,26 @@ def _err(e: Exception) -> str:
     return f"{type(e).__name__}: {e}"[:200]
 
 
+def _symbol(prog: Any, addr: int) -> Any:
+    """``prog.symbol(addr)``; when that fails, once, the loaded modules' own kallsyms are added
+    (read from the dump; 1 ms): a module whose section table sits in a page the dump left out
+    (6.12 at -d 31) gets no debug info from drgn, but its symbol table is still in its memory."""
+    try:
+        return prog.symbol(addr)
+    except LookupError:
+        if "crashhub_module_kallsyms" in prog.cache:
+            raise
+    prog.cache["crashhub_module_kallsyms"] = True
+    from drgn.helpers.linux.kallsyms import load_module_kallsyms  # noqa: PLC0415
+
+    try:
+        finder = load_module_kallsyms(prog)
+    except Exception as e:  # no kallsyms in the modules (CONFIG_KALLSYMS=n) or unreadable
+        raise LookupError(f"no module kallsyms: {e}") from e
+    prog.register_symbol_finder("crashhub_module_kallsyms", finder, enable_index=-1)
+    return prog.symbol(addr)
+
+
 def _frames(prog: Any, task: Any) -> tuple[list[Any], list[dict[str, Any]]]:
     """The task's drgn frames (kept for their variables) and their JSON (function, file:line)."""
     trace = prog.stack_trace(task)
@@ -81,9 +101,9 @@ def _frames(prog: Any, task: Any) -> tuple[list[Any], list[dict[str, Any]]]:
         if i >= MAX_FRAMES:
             break
         name = f.name
-        if name is None:
+        if name is None or name.startswith("0x"):  # drgn names a frame without DWARF by its pc
             with contextlib.suppress(LookupError, ValueError):
-                name = prog.symbol(f.pc).name
+                name = _symbol(prog, f.pc).name
         d: dict[str, Any] = {"function": name, "file": None, "line": None}
         with contextlib.suppress(LookupError):
             d["file"], d["line"], _col = f.source()
@@ -95,7 +115,7 @@ def _frames(prog: Any, task: Any) -> tuple[list[Any], list[dict[str, Any]]]:
 def _name(prog: Any, addr: int) -> str | None:
     """A global's name (``crashmod_lock``, ``crashmod_lock+0x8``) or what drgn makes of the address."""
     with contextlib.suppress(LookupError):
-        sym = prog.symbol(addr)
+        sym = _symbol(prog, addr)
         return sym.name if addr == sym.address else f"{sym.name}+{addr - sym.address:#x}"
     from drgn.helpers.common.memory import identify_address  # noqa: PLC0415
 
@@ -216,24 +236,44 @@ def _record(prog: Any, task: Any) -> dict[str, Any]:
     return d
 
 
-def wait_chains(prog: Any) -> dict[str, Any]:
-    """Every D-state task's wait and, followed from it, each lock owner's (see the module doc)."""
+def _by_pid(prog: Any, pids: list[int], blocked: list[Any]) -> list[Any]:
+    """The tasks of ``pids`` (the log's hung tasks) not among ``blocked``, found through the pid
+    hash: on a dump missing a page of the task list (6.12 at -d 31) they are often still there."""
+    from drgn.helpers.linux.pid import find_task  # noqa: PLC0415
+
+    seen = {t.value_() for t in blocked}
+    out = []
+    for pid in pids[:MAX_BLOCKED]:
+        with contextlib.suppress(Exception):
+            task = find_task(prog, pid)
+            if task and task.value_() not in seen:
+                out.append(task)
+    return out
+
+
+def wait_chains(prog: Any, pids: list[int] | None = None) -> dict[str, Any]:
+    """Every D-state task's wait (and that of each task of ``pids``) and, followed from it, each
+    lock owner's (see the module doc)."""
     from drgn import Object  # noqa: PLC0415
     from drgn.helpers.linux.pid import for_each_task  # noqa: PLC0415
     from drgn.helpers.linux.sched import task_state_to_char  # noqa: PLC0415
 
     records: dict[int, dict[str, Any]] = {}
-    scanned, blocked, unreadable = 0, [], 0
-    for task in for_each_task(prog):
-        scanned += 1
-        if scanned > MAX_SCAN:
-            break
-        try:
-            if task_state_to_char(task) == "D":
-                blocked.append(task)
-        except Exception:
-            unreadable += 1
-    for task in blocked[:MAX_BLOCKED]:
+    scanned, blocked, unreadable, walk_error = 0, [], 0, None
+    try:
+        for task in for_each_task(prog):
+            scanned += 1
+            if scanned > MAX_SCAN:
+                break
+            try:
+                if task_state_to_char(task) == "D":
+                    blocked.append(task)
+            except Exception:
+                unreadable += 1
+    except Exception as e:  # the task list runs through a page the dump left out: keep what was read
+        walk_error = _err(e)
+    extra = _by_pid(prog, pids or [], blocked)
+    for task in extra + blocked[:MAX_BLOCKED]:
         rec = records.get(task.value_()) or _record(prog, task)
         records[task.value_()] = rec
         for _ in range(MAX_CHAIN):  # follow owners: each owner's own wait is read in turn
@@ -246,5 +286,6 @@ def wait_chains(prog: Any) -> dict[str, Any]:
                 rec = {"task": nxt, "error": _err(e)}
             records[nxt] = rec
     return {"tasks": list(records.values()), "scanned": min(scanned, MAX_SCAN), "blocked": len(blocked),
-            "unreadable": unreadable, "truncated": scanned > MAX_SCAN or len(blocked) > MAX_BLOCKED,
+            "unreadable": unreadable, "walk_error": walk_error, "by_pid": [t.pid.value_() for t in extra],
+            "truncated": scanned > MAX_SCAN or len(blocked) > MAX_BLOCKED,
             "limits": {"scan": MAX_SCAN, "blocked": MAX_BLOCKED, "chain": MAX_CHAIN, "records": MAX_RECORDS}}
