@@ -193,9 +193,9 @@ def test_rwsem_read_locked_owner_is_flagged() -> None:
 # ---- real dumps ----------------------------------------------------------------------------------------
 
 _cache: dict[tuple[str, str, str | None], tuple[Any, dict[str, Any]]] = {}
-# 6.12 at the default -d 31 too: makedumpfile 1.7.2 drops live slab pages there (the task list breaks,
-# crashmod's section table is gone), yet the hung tasks are found through the pid hash and the module's
-# symbols through its kallsyms.
+# 6.12 at the default -d 31 too: makedumpfile 1.7.2 drops live slab pages there (the pid idr walk
+# breaks, crashmod's section table is gone), yet the blocked tasks are found by looking pids up one by
+# one and the module's symbols through its kallsyms.
 CASES = [pytest.param(k, kind, v, id=f"{k}{'-' + v if v else ''}-{kind}")
          for k, v in (("6.1", None), ("6.12", "d23"), ("6.12", None))
          for kind in ("hung", "hung_chain", "abba")]

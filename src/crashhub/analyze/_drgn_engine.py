@@ -354,14 +354,10 @@ class Collector:
         return out
 
     def wait_chains(self) -> dict[str, Any]:
-        """What each D-state task (and each hung task the log names) waits on, and who owns it."""
+        """What each D-state task waits on and who owns it, owner by owner (_probe_waits)."""
         from crashhub.analyze._probe_waits import wait_chains  # noqa: PLC0415
-        from crashhub.triage import watchdog_events  # noqa: PLC0415
 
-        pids: list[int] = []
-        with contextlib.suppress(Exception):  # no log: the D-state tasks alone
-            pids = [h.pid for h in watchdog_events(self.log()).hung]
-        return wait_chains(self.prog, pids)
+        return wait_chains(self.prog)
 
     def log(self) -> str:
         from drgn.helpers.linux.printk import get_dmesg  # noqa: PLC0415

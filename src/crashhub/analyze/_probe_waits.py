@@ -236,24 +236,28 @@ def _record(prog: Any, task: Any) -> dict[str, Any]:
     return d
 
 
-def _by_pid(prog: Any, pids: list[int], blocked: list[Any]) -> list[Any]:
-    """The tasks of ``pids`` (the log's hung tasks) not among ``blocked``, found through the pid
-    hash: on a dump missing a page of the task list (6.12 at -d 31) they are often still there."""
+def _by_pid(prog: Any, seen: set[int]) -> tuple[list[Any], int]:
+    """D-state tasks found by looking each pid up, when the pid idr walk broke on a page the dump
+    left out (6.12 at -d 31): ``find_task`` takes another path down the idr and often gets through.
+    Pids from 1 to the namespace's next pid (``idr_next``), at most MAX_SCAN; the tasks and the count."""
     from drgn.helpers.linux.pid import find_task  # noqa: PLC0415
+    from drgn.helpers.linux.sched import task_state_to_char  # noqa: PLC0415
 
-    seen = {t.value_() for t in blocked}
+    try:
+        last = min(int(prog["init_pid_ns"].idr.idr_next), MAX_SCAN)
+    except Exception:
+        return [], 0
     out = []
-    for pid in pids[:MAX_BLOCKED]:
+    for pid in range(1, last + 1):
         with contextlib.suppress(Exception):
             task = find_task(prog, pid)
-            if task and task.value_() not in seen:
+            if task and task.value_() not in seen and task_state_to_char(task) == "D":
                 out.append(task)
-    return out
+    return out, last
 
 
-def wait_chains(prog: Any, pids: list[int] | None = None) -> dict[str, Any]:
-    """Every D-state task's wait (and that of each task of ``pids``) and, followed from it, each
-    lock owner's (see the module doc)."""
+def wait_chains(prog: Any) -> dict[str, Any]:
+    """Every D-state task's wait and, followed from it, each lock owner's (see the module doc)."""
     from drgn import Object  # noqa: PLC0415
     from drgn.helpers.linux.pid import for_each_task  # noqa: PLC0415
     from drgn.helpers.linux.sched import task_state_to_char  # noqa: PLC0415
@@ -272,8 +276,11 @@ def wait_chains(prog: Any, pids: list[int] | None = None) -> dict[str, Any]:
                 unreadable += 1
     except Exception as e:  # the task list runs through a page the dump left out: keep what was read
         walk_error = _err(e)
-    extra = _by_pid(prog, pids or [], blocked)
-    for task in extra + blocked[:MAX_BLOCKED]:
+    looked_up = 0
+    if walk_error is not None:
+        extra, looked_up = _by_pid(prog, {t.value_() for t in blocked})
+        blocked += extra
+    for task in blocked[:MAX_BLOCKED]:
         rec = records.get(task.value_()) or _record(prog, task)
         records[task.value_()] = rec
         for _ in range(MAX_CHAIN):  # follow owners: each owner's own wait is read in turn
@@ -286,6 +293,6 @@ def wait_chains(prog: Any, pids: list[int] | None = None) -> dict[str, Any]:
                 rec = {"task": nxt, "error": _err(e)}
             records[nxt] = rec
     return {"tasks": list(records.values()), "scanned": min(scanned, MAX_SCAN), "blocked": len(blocked),
-            "unreadable": unreadable, "walk_error": walk_error, "by_pid": [t.pid.value_() for t in extra],
+            "unreadable": unreadable, "walk_error": walk_error, "pids_looked_up": looked_up,
             "truncated": scanned > MAX_SCAN or len(blocked) > MAX_BLOCKED,
             "limits": {"scan": MAX_SCAN, "blocked": MAX_BLOCKED, "chain": MAX_CHAIN, "records": MAX_RECORDS}}
