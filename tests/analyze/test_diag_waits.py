@@ -16,7 +16,7 @@ import pytest
 
 from crashhub.analyze import analyze
 from crashhub.analyze._checks import diagnose
-from crashhub.analyze._diag_waits import MAX_CHAIN, parse, walk
+from crashhub.analyze._diag_waits import MAX_CHAIN, Wait, parse, walk
 from crashhub.analyze._model import Analysis, EngineRun, Finding, StackFrame, TaskInfo
 from crashhub.triage import watchdog_events
 
@@ -188,6 +188,13 @@ def test_rwsem_read_locked_owner_is_flagged() -> None:
     [f] = _findings(tasks, _hung(("a", 5)))
     assert "waits for rw_semaphore some_sem in fa, held by b (6), which runs on CPU 0 in fb" in f.claim
     assert "rwsem=read_locked" in f.evidence[1] and f.culprit is not None and f.culprit.cpu == 0
+
+
+def test_a_lock_is_named_by_its_symbol_not_by_what_drgn_says_of_an_anonymous_address() -> None:
+    named = Wait.parse(_mutex(LOCK_A, "pagecache_lock", None))
+    anon = Wait.parse(_mutex(C, "slab object: kmalloc-128+0x10", None))
+    assert named is not None and named.short == "mutex pagecache_lock"
+    assert anon is not None and anon.short == f"mutex at {C:#x}, slab object: kmalloc-128+0x10"
 
 
 # ---- real dumps ----------------------------------------------------------------------------------------

@@ -26,7 +26,9 @@ MAX_CHAIN = 16
 OWNED: tuple[WaitKind, ...] = ("mutex", "rwsem")  # the kinds whose owner the kernel records
 _NAMES = {"mutex": "mutex", "rwsem": "rw_semaphore", "semaphore": "semaphore", "completion": "completion",
           "folio": "folio lock", "bit": "bit wait", "sleep": "sleep"}
-_ANON = ("slab", "free slab", "task", "vmap", "page", "object symbol", "symbol")  # identify_address's kinds
+# What drgn's identify_address() calls an address that is not a named global ("slab object: ...").
+_ANON = ("slab object:", "free slab object:", "unknown slab object", "task:", "task stack:", "vmap:", "page:",
+         "object symbol:", "function symbol:", "symbol:")
 # struct mutex's owner word keeps flags in its low bits (kernel/locking/mutex.c, since 4.10).
 _MUTEX_FLAGS = ((1, "WAITERS"), (2, "HANDOFF"), (4, "PICKUP"))
 _STRUCT = {"mutex": "struct mutex", "rwsem": "struct rw_semaphore", "semaphore": "struct semaphore",
