@@ -13,6 +13,7 @@ from typing import Any
 
 from crashhub.analyze._diag_fault import check_fault
 from crashhub.analyze._diag_memory import check_bad_page, memstate_of, oom_evidence
+from crashhub.analyze._diag_waits import check_waits
 from crashhub.analyze._model import (
     SEVERITIES,
     Analysis,
@@ -225,8 +226,8 @@ def check_engines(a: Analysis) -> list[Finding]:
 
 def diagnose(a: Analysis, events: WatchdogEvents) -> Diagnosis:
     """The findings over the merged analysis ``a`` and the log's watchdog events, worst first."""
-    findings = (check_partial(a) + check_hung(a, events) + check_lockups(a, events) + check_oom(a, events)
-                + check_taint(a) + check_engines(a) + check_fault(a)
+    findings = (check_partial(a) + check_waits(a, events, check_hung) + check_lockups(a, events)
+                + check_oom(a, events) + check_taint(a) + check_engines(a) + check_fault(a)
                 + check_bad_page(a))
     return Diagnosis(tuple(sorted(findings, key=lambda f: SEVERITIES.index(f.severity))))
 

@@ -353,6 +353,12 @@ class Collector:
             d["debuginfo"] = d["name"] in loaded
         return out
 
+    def wait_chains(self) -> dict[str, Any]:
+        """What each D-state task waits on and who owns it, owner by owner (_probe_waits)."""
+        from crashhub.analyze._probe_waits import wait_chains  # noqa: PLC0415
+
+        return wait_chains(self.prog)
+
     def log(self) -> str:
         from drgn.helpers.linux.printk import get_dmesg  # noqa: PLC0415
 
@@ -419,7 +425,8 @@ def open_program(req: dict[str, Any]) -> tuple[Any, list[str]]:
     return prog, notes
 
 
-SECTIONS = ("sys", "panic", "cpus", "tasks", "runq", "memory", "modules", "log", "fault", "memstate")
+SECTIONS = ("sys", "panic", "cpus", "tasks", "runq", "memory", "modules", "wait_chains", "log", "fault",
+            "memstate")
 
 
 def collect(req: dict[str, Any], emit: Callable[[str, Any, float], None]) -> None:
