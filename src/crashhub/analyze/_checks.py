@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from crashhub.analyze._diag_cpus import check_cpus
 from crashhub.analyze._model import (
     SEVERITIES,
     Analysis,
@@ -189,7 +190,8 @@ def check_engines(a: Analysis) -> list[Finding]:
 
 def diagnose(a: Analysis, events: WatchdogEvents) -> Diagnosis:
     """The findings over the merged analysis ``a`` and the log's watchdog events, worst first."""
-    findings = (check_partial(a) + check_hung(a, events) + check_lockups(a, events) + check_oom(a, events)
+    findings = (check_partial(a) + check_hung(a, events) + check_cpus(a, events, check_lockups(a, events))
+                + check_oom(a, events)
                 + check_taint(a) + check_engines(a))
     return Diagnosis(tuple(sorted(findings, key=lambda f: SEVERITIES.index(f.severity))))
 

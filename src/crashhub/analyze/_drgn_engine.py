@@ -353,6 +353,11 @@ class Collector:
             d["debuginfo"] = d["name"] in loaded
         return out
 
+    def cpu_waits(self) -> dict[str, Any]:
+        from crashhub.analyze._probe_cpus import probe  # noqa: PLC0415
+
+        return probe(self.prog)
+
     def log(self) -> str:
         from drgn.helpers.linux.printk import get_dmesg  # noqa: PLC0415
 
@@ -409,7 +414,7 @@ def open_program(req: dict[str, Any]) -> tuple[Any, list[str]]:
     return prog, notes
 
 
-SECTIONS = ("sys", "panic", "cpus", "tasks", "runq", "memory", "modules", "log")
+SECTIONS = ("sys", "panic", "cpus", "tasks", "runq", "memory", "modules", "cpu_waits", "log")
 
 
 def collect(req: dict[str, Any], emit: Callable[[str, Any, float], None]) -> None:
