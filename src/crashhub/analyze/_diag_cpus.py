@@ -202,6 +202,11 @@ class RcuState:
     cpus: tuple[RcuCpu, ...] = ()
 
     @property
+    def g(self) -> int:
+        """gp_seq as the kernel's stall report prints it (g=): signed, as it starts below zero."""
+        return self.gp_seq - JIFFIES_WRAP if self.gp_seq >= JIFFIES_WRAP // 2 else self.gp_seq
+
+    @property
     def gp_running(self) -> bool:
         return bool(self.gp_seq & RCU_SEQ_STATE_MASK)
 
@@ -350,12 +355,12 @@ def _lock_finding(w: CpuWaits, c: CpuState, s: SpinWait, head: str, ev: list[str
     cands = _holders(w, s) if s.lock is not None and s.locked else []
     culprit = Culprit(function=s.caller, cpu=c.cpu, pid=c.pid, comm=c.comm)
     if s.lock is None:
-        claim = f"{head} spins in {s.frame} on a lock whose address the dump does not give"
+        claim = f"{head}, spinning in {s.frame} on a lock whose address the dump does not give"
     elif not s.locked:
-        claim = f"{head} spins in {s.frame} on {s.name()}, which is free in the dump"
+        claim = f"{head}, spinning in {s.frame} on {s.name()}, which is free in the dump"
     elif len(cands) == 1:
         h = cands[0]
-        claim = (f"{head} spins in {s.frame} on {s.name()}, held by CPU {h.cpu}, which runs "
+        claim = (f"{head}, spinning in {s.frame} on {s.name()}, held by CPU {h.cpu}, which runs "
                  f"{h.function}() {_state(h)} ({h.who()})")
         ev.append(h.flags())
         ev.append(f"qspinlocks record no owner: CPU {h.cpu} is the only other CPU that runs a task with "
@@ -364,7 +369,7 @@ def _lock_finding(w: CpuWaits, c: CpuState, s: SpinWait, head: str, ev: list[str
     else:
         why = (", ".join(f"CPU {h.cpu} ({h.function})" for h in cands) if cands
                else "no other CPU runs with preemption off: a task may have left it locked")
-        claim = f"{head} spins in {s.frame} on {s.name()}, locked; its holder cannot be told ({why})"
+        claim = f"{head}, spinning in {s.frame} on {s.name()}, locked; its holder cannot be told ({why})"
     cmd = (_BT_CMD.format(cpu=c.cpu) +
            (f"\ndrgn> hex(prog.read_u32({s.lock:#x}))  # {s.name()}" if s.lock is not None else ""))
     return Finding("soft-lockup", "error", claim,
@@ -405,7 +410,7 @@ def _rcu_findings(w: CpuWaits, events: WatchdogEvents, a: Analysis) -> list[Find
     stalled = bool(events.rcu) or "RCU Stall" in (a.panic_message or "")
     if rcu is None or not stalled or not rcu.gp_running:
         return []
-    gp = f"grace period {rcu.gp_seq >> 2} of {rcu.flavour}{rcu.age()}"
+    gp = f"{rcu.flavour} grace period g={rcu.g}{rcu.age()}"
     ev0 = [r.line for r in events.rcu[:1]]
     out = []
     for rc in rcu.cpus:
@@ -417,7 +422,10 @@ def _rcu_findings(w: CpuWaits, events: WatchdogEvents, a: Analysis) -> list[Find
               f"{rc.cpu}'s bit still set; rcu_data cpu_no_qs.norm {rc.cpu_no_qs}", c.flags()]
         out.append(Finding("rcu-stall", "error",
                            f"RCU stall: CPU {rc.cpu} holds up {gp}: it runs {c.function}() {_state(c)} "
-                           f"({c.who()}) and reports no quiescent state", "",
+                           f"({c.who()}) and reports no quiescent state",
+                           "The CPU's bit is still set in its leaf rcu_node's qsmask: since the grace "
+                           "period began it has not passed a quiescent state (a context switch, user "
+                           "mode, idle); it runs the function named without scheduling.",
                            tuple(ev), _RCU_CMD, _culprit(c)))
     for n in rcu.nodes:
         for t in n.blocked:
@@ -426,7 +434,7 @@ def _rcu_findings(w: CpuWaits, events: WatchdogEvents, a: Analysis) -> list[Find
             blocks = "blocks the grace period" if t.blocks_gp else "blocks an expedited one"
             ev = [*ev0, f"rcu_node {n.index} (CPUs {n.grplo}-{n.grphi}) blkd_tasks: pid {t.pid} {t.comm}, "
                   f"state {t.state}, {blocks}",
-                  f"its stack: {' <- '.join(t.frames[:6])}"]
+                  f"its stack: {_around(t.frames, t.sleeps_in)}"]
             out.append(Finding("rcu-stall", "error",
                                f"RCU stall: {t.comm} (pid {t.pid}) holds up {gp}: it sleeps in "
                                f"{t.sleeps_in}() inside an RCU read-side critical section",
@@ -435,6 +443,12 @@ def _rcu_findings(w: CpuWaits, events: WatchdogEvents, a: Analysis) -> list[Find
                                tuple(ev), _RCU_CMD,
                                Culprit(function=t.sleeps_in, cpu=t.cpu, pid=t.pid, comm=t.comm)))
     return out
+
+
+def _around(frames: Sequence[str], name: str | None) -> str:
+    """A sleeper's stack from a few frames above ``name`` (the scheduler's) to just below it."""
+    i = frames.index(name) if name in frames else 3
+    return " <- ".join(frames[max(0, i - 3):i + 2])
 
 
 _RCU_CMD = ("drgn> rs = prog['rcu_state']; rnp = rs.node[0]; rs.gp_seq, hex(rnp.qsmask), rnp.gp_tasks\n"

@@ -35,10 +35,12 @@ CSD_WAIT_FRAMES = frozenset(("csd_lock_wait", "__csd_lock_wait"))
 # The qspinlock slow path and the lock entry points above it, innermost first: the first of them
 # on a stack whose ``lock`` argument drgn can read gives the lock.
 SPIN_FRAMES = ("native_queued_spin_lock_slowpath", "queued_spin_lock_slowpath",
-               "__pv_queued_spin_lock_slowpath", "pv_queued_spin_lock_slowpath", "do_raw_spin_lock",
-               "queued_spin_lock", "_raw_spin_lock", "_raw_spin_lock_irq", "_raw_spin_lock_irqsave",
-               "_raw_spin_lock_bh")
-SPIN_SLOWPATHS = frozenset(SPIN_FRAMES[:4])
+               "__pv_queued_spin_lock_slowpath", "pv_queued_spin_lock_slowpath", "virt_spin_lock",
+               "do_raw_spin_lock", "queued_spin_lock", "__raw_spin_lock", "_raw_spin_lock",
+               "__raw_spin_lock_irq", "_raw_spin_lock_irq", "__raw_spin_lock_irqsave",
+               "_raw_spin_lock_irqsave", "__raw_spin_lock_bh", "_raw_spin_lock_bh", "spin_lock",
+               "spin_lock_irq", "spin_lock_irqsave", "spin_lock_bh")
+SPIN_SLOWPATHS = frozenset(SPIN_FRAMES[:5])
 
 
 def _err(e: Exception) -> str:
@@ -226,17 +228,22 @@ def _spin_wait(prog: Any, cpu: int, trace: Any) -> dict[str, Any] | None:
     from drgn.helpers.common.memory import identify_address  # noqa: PLC0415
 
     frames = [f for i, f in enumerate(trace) if i < MAX_FRAMES]
-    hits = [(i, f) for i, f in enumerate(frames) if f.name in SPIN_FRAMES]
-    if not hits or not any(f.name in SPIN_SLOWPATHS for _, f in hits):
+    first = next((i for i, f in enumerate(frames) if f.name in SPIN_SLOWPATHS), None)
+    if first is None:
         return None
-    d: dict[str, Any] = {"cpu": cpu, "frame": hits[0][1].name}
-    for _, f in hits:
+    # The run of lock frames around the slow path (cpu_relax() may sit above it); the frame after
+    # the run is the code that wanted the lock.
+    end = first
+    while end < len(frames) and frames[end].name in SPIN_FRAMES:
+        end += 1
+    slow = next((f.name for f in frames[first:end] if f.name.endswith("spin_lock_slowpath")), None)
+    d: dict[str, Any] = {"cpu": cpu, "frame": slow or frames[first].name}
+    for f in frames[first:end]:
         obj = _frame_obj(f, "lock")
         if obj is not None:
             d["lock"], d["lock_from"] = obj.value_(), f"frame {f.name}"
             break
-    last = hits[-1][0]
-    d["caller"] = next((f.name for f in frames[last + 1:] if f.name), None)
+    d["caller"] = next((f.name or _sym(prog, f.pc) for f in frames[end:end + 1]), None)
     if "lock" in d:
         d["symbol"] = _sym(prog, d["lock"])
         with contextlib.suppress(Exception):
