@@ -181,9 +181,11 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
          kernels=_NEW_KERNELS),
     # A task asleep inside rcu_read_lock() (preemptible RCU: it waits on the rcu_node's blkd_tasks
     # list), holding up the grace period the module then asks for. Every CPU reports its quiescent
-    # states; the stall names the task. The trigger shell then loops in user space, so its CPU keeps
-    # ticking and runs the stall check: the panic is the shell's, in the timer interrupt.
-    Kind("rcu_blocked", f"{_mod('rcu_blocked')}; while :; do :; done",
+    # states; the stall names the task. The trigger shell, pinned to CPU 0 with the sleeper and the
+    # RCU callback, then loops in user space: CPU 0 keeps ticking and runs the stall check while CPU 1
+    # idles tickless, so the panic is the shell's, in its timer interrupt. (Unpinned, 6.12.118 once
+    # found the stall on the idle CPU 1, whose tick the pending callback kept alive.)
+    Kind("rcu_blocked", f"taskset -p 1 $$ >/dev/null; {_mod('rcu_blocked')}; while :; do :; done",
          "a kthread sleeps (msleep) inside rcu_read_lock, a grace period is requested, "
          "panic_on_rcu_stall=1",
          "sh", True, None, "crashmod_rcu_sleeper",

@@ -310,7 +310,7 @@ static int crashmod_rcu_sleeper(void *arg)
 	rcu_read_lock();
 	WRITE_ONCE(crashmod_rcu_reading, 1);
 	for (;;)
-		msleep(1000);
+		msleep(60 * 1000);	/* no wakeups while the lab waits for the stall */
 	rcu_read_unlock();
 	return 0;
 }
@@ -321,12 +321,20 @@ static void crashmod_rcu_cb(struct rcu_head *head)
 
 static noinline void crashmod_rcu_blocked(void)
 {
-	struct task_struct *t = kthread_run(crashmod_rcu_sleeper, NULL, "crashmod_rcublk");
+	struct task_struct *t = kthread_create(crashmod_rcu_sleeper, NULL, "crashmod_rcublk");
 
 	if (IS_ERR(t)) {
-		pr_err("crashmod: kthread_run failed\n");
+		pr_err("crashmod: kthread_create failed\n");
 		return;
 	}
+	/*
+	 * Everything on the writer's CPU (the lab pins it to CPU 0, then loops there in user
+	 * space): the sleeper, and below the callback, whose pending state keeps a CPU's tick
+	 * running when idle. The other CPU then idles tickless and the stall is found in the
+	 * looping shell's tick, so the panicking task is known.
+	 */
+	kthread_bind(t, raw_smp_processor_id());
+	wake_up_process(t);
 	while (!READ_ONCE(crashmod_rcu_reading))
 		msleep(10);
 	msleep(50);	/* the sleeper is now blocked in its reader */

@@ -97,6 +97,15 @@ def test_soft_lockup_names_the_looping_function() -> None:
     assert any("watchdog last ran 13 s before the dump" in e for e in f["evidence"])
 
 
+def test_soft_lockup_found_in_the_dump_when_the_log_lost_its_line() -> None:
+    fx = _fixture("6.1-softlockup")
+    assert "softlockup" in fx["panic_message"]
+    [f] = _findings(fx, log="")
+    assert f["title"].startswith("soft lockup: CPU 1 stuck for 13 s in crashmod_spin() with preemption off")
+    assert f["culprit"]["function"] == "crashmod_spin" and f["evidence"][0].startswith("panic: ")
+    assert _findings(dict(fx, panic_message="sysrq triggered crash"), log="") == []
+
+
 def test_soft_lockup_on_a_held_spinlock_names_the_holder() -> None:
     fx = _fixture("6.1-spin_held")
     [f] = _findings(fx)

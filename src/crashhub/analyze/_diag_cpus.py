@@ -326,7 +326,9 @@ def _nmi_findings(w: CpuWaits, events: WatchdogEvents) -> list[Finding]:
             out.append(Finding("hard-lockup", "error",
                                f"hard lockup: CPU {c.cpu} ran {c.function}() with interrupts off ({c.who()})",
                                "A CPU ran with interrupts off when the NMI came: it took no interrupt, "
-                               "no IPI and no timer tick.", (c.flags(),), _BT_CMD.format(cpu=c.cpu),
+                               "no IPI and no timer tick. (A short interrupts-off section caught by "
+                               "chance reads the same: the NMI watchdog's report or a second dump "
+                               "confirms it.)", (c.flags(),), _BT_CMD.format(cpu=c.cpu),
                                _culprit(c)))
     if not out and w.panic_via_nmi and all(c.idle for c in w.cpus):
         where = "; ".join(f"CPU {c.cpu} {c.comm} in {c.function}" for c in w.cpus)
@@ -377,15 +379,26 @@ def _lock_finding(w: CpuWaits, c: CpuState, s: SpinWait, head: str, ev: list[str
                    "is the one to look at.", tuple(ev), cmd, culprit)
 
 
-def _soft_findings(w: CpuWaits, events: WatchdogEvents) -> list[Finding] | None:
-    """One finding per CPU the log reports stuck; None when a CPU the log names is not in the dump."""
+def _stuck_cpus(w: CpuWaits, events: WatchdogEvents, a: Analysis) -> list[tuple[int, int | None, str]]:
+    """(CPU, seconds, evidence line) of each soft-locked CPU: the log's reports, or, when the panic
+    says soft lockup but the log lost its lines, the busy CPUs whose watchdog is past its threshold."""
+    if events.soft:
+        first = {e.cpu: e for e in reversed(events.soft)}
+        return [(cpu, e.seconds, e.line) for cpu, e in sorted(first.items())]
+    if "softlockup" not in (a.panic_message or ""):
+        return []
+    limit = 2 * (w.watchdog_thresh or 10)
+    return [(c.cpu, w.stuck_s(c), f"panic: {a.panic_message}") for c in w.cpus
+            if not c.idle and (w.stuck_s(c) or 0) > limit]
+
+
+def _soft_findings(w: CpuWaits, events: WatchdogEvents, a: Analysis) -> list[Finding] | None:
+    """One finding per soft-locked CPU; None when a CPU the log names is not in the dump."""
     out = []
-    for cpu in dict.fromkeys(e.cpu for e in events.soft):
+    for cpu, secs, line in _stuck_cpus(w, events, a):
         c = w.cpu(cpu)
         if c is None:
             return None
-        line = next(e.line for e in events.soft if e.cpu == cpu)
-        secs = next(e.seconds for e in events.soft if e.cpu == cpu)
         ev = [line]
         stuck = w.stuck_s(c)
         if stuck is not None:
@@ -393,7 +406,7 @@ def _soft_findings(w: CpuWaits, events: WatchdogEvents) -> list[Finding] | None:
             ev.append(f"CPU {cpu}'s watchdog last ran {stuck} s before the dump "
                       f"(watchdog_touch_ts {c.watchdog_touch_ts}, threshold {limit} s)")
         spin = next((s for s in w.spin_waits if s.cpu == cpu), None)
-        head = f"soft lockup: CPU {cpu} stuck for {secs} s"
+        head = f"soft lockup: CPU {cpu} stuck for {secs if secs is not None else '?'} s"
         if spin is not None:
             out.append(_lock_finding(w, c, spin, head, ev))
             continue
@@ -465,7 +478,7 @@ def check_cpus(a: Analysis, events: WatchdogEvents, fallback: Sequence[Finding])
     if w is None:
         return list(fallback)
     mine = _nmi_findings(w, events)
-    soft = _soft_findings(w, events)
+    soft = _soft_findings(w, events, a)
     mine += soft or []
     mine += _rcu_findings(w, events, a)
     covered = {f.id for f in mine}

@@ -291,7 +291,10 @@ def _rcu_node(prog: Any, i: int, rnp: Any) -> dict[str, Any]:
     # blkd_tasks runs newest to oldest; the tasks from gp_tasks (exp_tasks) to its end block the
     # current normal (expedited) grace period.
     in_gp = in_exp = False
-    for t in _list_tasks(rnp.blkd_tasks, MAX_BLOCKED):
+    head = rnp.blkd_tasks.address_of_().value_()
+    # An empty list is not walked: without CONFIG_PREEMPT_RCU task_struct has no rcu_node_entry.
+    empty = rnp.blkd_tasks.next.value_() == head
+    for t in () if empty else _list_tasks(rnp.blkd_tasks, MAX_BLOCKED):
         entry = t.rcu_node_entry.address_of_().value_()
         in_gp, in_exp = in_gp or entry == gp_tasks, in_exp or entry == exp_tasks
         b = _blocked_task(prog, t)
