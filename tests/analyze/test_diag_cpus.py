@@ -120,6 +120,17 @@ def test_soft_lockup_on_a_held_spinlock_names_the_holder() -> None:
     assert any("qspinlock value 0x1 (locked 1" in e for e in f["evidence"])
 
 
+def test_a_holder_spinning_on_another_lock_is_a_lock_order_deadlock() -> None:
+    fx = _fixture("6.1-spin_held")
+    section = copy.deepcopy(fx["cpu_waits"])
+    other = dict(section["spin_waits"][0], cpu=1, lock=0xFFFFFFFFC0001000, symbol="lock_b", caller="take_b")
+    section["spin_waits"].append(other)
+    [f] = _findings(fx, section)
+    assert f["title"].endswith("held by CPU 1, which runs take_b() (pid 110 crashmod_holder) and itself "
+                               "spins on lock_b (0xffffffffc0001000): a lock-order deadlock")
+    assert f["culprit"]["function"] == "take_b" and f["culprit"]["cpu"] == 1
+
+
 def test_holder_cannot_be_told_between_two_busy_cpus() -> None:
     fx = _fixture("6.1-spin_held")
     section = copy.deepcopy(fx["cpu_waits"])

@@ -362,12 +362,15 @@ def _lock_finding(w: CpuWaits, c: CpuState, s: SpinWait, head: str, ev: list[str
         claim = f"{head}, spinning in {s.frame} on {s.name()}, which is free in the dump"
     elif len(cands) == 1:
         h = cands[0]
-        claim = (f"{head}, spinning in {s.frame} on {s.name()}, held by CPU {h.cpu}, which runs "
-                 f"{h.function}() {_state(h)} ({h.who()})")
+        # A holder that itself spins on another lock: the two wait on each other (lock order).
+        hw = next((x for x in w.spin_waits if x.cpu == h.cpu), None)
+        runs = (f"{h.function}() {_state(h)} ({h.who()})" if hw is None else
+                f"{hw.caller}() ({h.who()}) and itself spins on {hw.name()}: a lock-order deadlock")
+        claim = f"{head}, spinning in {s.frame} on {s.name()}, held by CPU {h.cpu}, which runs {runs}"
         ev.append(h.flags())
         ev.append(f"qspinlocks record no owner: CPU {h.cpu} is the only other CPU that runs a task with "
                   "preemption off and does not wait on this lock itself")
-        culprit = _culprit(h)
+        culprit = Culprit(function=h.function if hw is None else hw.caller, cpu=h.cpu, pid=h.pid, comm=h.comm)
     else:
         why = (", ".join(f"CPU {h.cpu} ({h.function})" for h in cands) if cands
                else "no other CPU runs with preemption off: a task may have left it locked")
