@@ -181,13 +181,14 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
          kernels=_NEW_KERNELS),
     # A task asleep inside rcu_read_lock() (preemptible RCU: it waits on the rcu_node's blkd_tasks
     # list), holding up the grace period the module then asks for. Every CPU reports its quiescent
-    # states; the stall names the task. The trigger shell, pinned to CPU 0 with the sleeper and the
-    # RCU callback, then loops in user space: CPU 0 keeps ticking and runs the stall check while CPU 1
-    # idles tickless, so the panic is the shell's, in its timer interrupt. (Unpinned, 6.12.118 once
-    # found the stall on the idle CPU 1, whose tick the pending callback kept alive.)
-    Kind("rcu_blocked", f"taskset -p 1 $$ >/dev/null; {_mod('rcu_blocked')}; while :; do :; done",
-         "a kthread sleeps (msleep) inside rcu_read_lock, a grace period is requested, "
-         "panic_on_rcu_stall=1",
+    # states; the stall names the task. CPU 1 goes offline first and the trigger shell then loops in
+    # user space on CPU 0, so the stall check runs in the shell's tick and the panic is the shell's.
+    # With CPU 1 online, 6.12.118 found the stall there in some runs, in the idle task (an idle CPU
+    # still ticks for its pending RCU callbacks and the timers it expires for others).
+    Kind("rcu_blocked", f"echo 0 > /sys/devices/system/cpu/cpu1/online; {_mod('rcu_blocked')}; "
+         "while :; do :; done",
+         "CPU 1 offline, a kthread sleeps (msleep) inside rcu_read_lock, a grace period is requested, "
+         "the shell loops in user space, panic_on_rcu_stall=1",
          "sh", True, None, "crashmod_rcu_sleeper",
          (r"rcu: INFO: rcu_preempt detected stalls on CPUs/tasks",
           r"Tasks blocked on level-0 rcu_node \(CPUs 0-1\): P\d+",

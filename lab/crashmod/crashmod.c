@@ -327,12 +327,7 @@ static noinline void crashmod_rcu_blocked(void)
 		pr_err("crashmod: kthread_create failed\n");
 		return;
 	}
-	/*
-	 * Everything on the writer's CPU (the lab pins it to CPU 0, then loops there in user
-	 * space): the sleeper, and below the callback, whose pending state keeps a CPU's tick
-	 * running when idle. The other CPU then idles tickless and the stall is found in the
-	 * looping shell's tick, so the panicking task is known.
-	 */
+	/* On the writer's CPU, with the callback below (the lab offlines the other CPU first). */
 	kthread_bind(t, raw_smp_processor_id());
 	wake_up_process(t);
 	while (!READ_ONCE(crashmod_rcu_reading))
