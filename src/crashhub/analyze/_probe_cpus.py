@@ -27,6 +27,7 @@ MAX_NODES = 128  # rcu_node structures
 MAX_BLOCKED = 64  # tasks read from one rcu_node's blkd_tasks list
 X86_EFLAGS_IF = 0x200
 CSD_FLAG_LOCK = 0x01
+CSD_TYPE_MASK = 0xF0
 # x86 keeps PREEMPT_NEED_RESCHED inverted in bit 31 of the per-CPU count; the rest is the count.
 PREEMPT_COUNT_MASK = 0x7FFFFFFF
 # Frames where an exception or interrupt entered the kernel: what lies below them was interrupted.
@@ -160,7 +161,8 @@ def _frame_obj(frame: Any, name: str) -> Any:
 
 def _stack_range(prog: Any, task: Any) -> tuple[int, int]:
     base = task.stack.value_()
-    return base, base + prog.type("union thread_union").size
+    # drgn gives THREAD_SIZE as a constant; union thread_union is not in Debian's DWARF.
+    return base, base + int(prog["THREAD_SIZE"].value_())
 
 
 def _cfd_csds(prog: Any, waiter: int, cpus: list[int]) -> dict[int, int]:
@@ -197,22 +199,36 @@ def _csd_wait(prog: Any, cpu: int, trace: Any, cpus: list[int], queued: dict[int
         d["locked"] = bool(d["flags"] & CSD_FLAG_LOCK)
         if addr in queued:
             d["target"], d["target_from"] = queued[addr], "call_single_queue"
-        # node.src/dst are filled in only with CONFIG_CSD_LOCK_WAIT_DEBUG (kernel/smp.c); without
-        # it they stay 0 whatever the target, so they are read only when that code is built in.
-        elif "csdlock_debug_enabled" in prog or "csd_lock_wait_toolong" in prog:
+        elif _csd_debug(prog):
             d["target"], d["target_from"] = csd.node.dst.value_(), "csd.node.dst"
         return d
     # The csd pointer is optimized out: find the waiter's own csd among the queued entries: one
-    # on its stack (smp_call_function_single's csd_stack) or one of its cfd_data csds.
+    # on its stack (smp_call_function_single's csd_stack), one of its cfd_data csds, or (with the
+    # CSD debug code) a function-call csd whose node.src is the waiter.
     lo, hi = _stack_range(prog, cpu_curr(prog, cpu))
     mine = {}
     with contextlib.suppress(Exception):
         mine = _cfd_csds(prog, cpu, cpus)
+    debug = _csd_debug(prog)
     for addr, target in queued.items():
-        if lo <= addr < hi or mine.get(addr) == target:
+        if lo <= addr < hi or mine.get(addr) == target or (debug and _src_is(prog, addr, cpu)):
             d.update(csd=addr, csd_from="call_single_queue", target=target, target_from="call_single_queue")
             break
     return d
+
+
+def _csd_debug(prog: Any) -> bool:
+    """node.src/dst are filled in only with CONFIG_CSD_LOCK_WAIT_DEBUG (kernel/smp.c); without it
+    they stay 0 whatever the CPUs, so they are read only when that code is built in."""
+    return "csdlock_debug_enabled" in prog or "csd_lock_wait_toolong" in prog
+
+
+def _src_is(prog: Any, addr: int, cpu: int) -> bool:
+    from drgn import Object  # noqa: PLC0415
+
+    node = Object(prog, "struct __call_single_node *", addr)
+    # Function-call csds only (CSD_TYPE_ASYNC 0x00, CSD_TYPE_SYNC 0x10), not irq_work or ttwu entries.
+    return node.u_flags.value_() & CSD_TYPE_MASK in (0x00, 0x10) and node.src.value_() == cpu
 
 
 def _lock_value(prog: Any, addr: int) -> dict[str, Any]:
