@@ -356,7 +356,10 @@ class Collector:
     def cpu_waits(self) -> dict[str, Any]:
         from crashhub.analyze._probe_cpus import probe  # noqa: PLC0415
 
-        return probe(self.prog)
+        out = probe(self.prog)
+        # The probe keeps each part's error; pages the dump left out count as for any section.
+        self.excluded += sum("xcluded page" in e for e in out["errors"])
+        return out
 
     def log(self) -> str:
         from drgn.helpers.linux.printk import get_dmesg  # noqa: PLC0415
