@@ -165,6 +165,17 @@ def test_rcu_stall_names_the_blocked_reader() -> None:
     assert any("msleep <- crashmod_rcu_sleeper" in e for e in f["evidence"])
 
 
+def test_a_preempted_reader_is_not_said_to_sleep() -> None:
+    fx = _fixture("6.1-rcu_blocked")
+    section = copy.deepcopy(fx["cpu_waits"])
+    section["rcu"]["nodes"][0]["blocked"][0].update(state="R", sleeps_in="crashmod_walk", frames=[])
+    [f] = _findings(fx, section)
+    assert "it was preempted in crashmod_walk() inside an RCU read-side critical section" in f["title"]
+    section["rcu"]["nodes"][0]["blocked"][0].update(state="D", sleeps_in=None)
+    [f] = _findings(fx, section)
+    assert "it sleeps (its stack is not in the dump) inside" in f["title"] and "function" not in f["culprit"]
+
+
 def test_rcu_stall_names_the_cpu_that_reports_no_quiescent_state() -> None:
     fx = _fixture("6.12-rcu_stall")
     [f] = _findings(fx)

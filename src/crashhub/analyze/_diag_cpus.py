@@ -451,9 +451,11 @@ def _rcu_findings(w: CpuWaits, events: WatchdogEvents, a: Analysis) -> list[Find
             ev = [*ev0, f"rcu_node {n.index} (CPUs {n.grplo}-{n.grphi}) blkd_tasks: pid {t.pid} {t.comm}, "
                   f"state {t.state}, {blocks}",
                   f"its stack: {_around(t.frames, t.sleeps_in)}"]
+            how = "was preempted" if t.state == "R" else "sleeps"
+            where = f" in {t.sleeps_in}()" if t.sleeps_in else " (its stack is not in the dump)"
             out.append(Finding("rcu-stall", "error",
-                               f"RCU stall: {t.comm} (pid {t.pid}) holds up {gp}: it sleeps in "
-                               f"{t.sleeps_in}() inside an RCU read-side critical section",
+                               f"RCU stall: {t.comm} (pid {t.pid}) holds up {gp}: it {how}{where} inside "
+                               "an RCU read-side critical section",
                                "A task preempted or asleep inside rcu_read_lock() waits on its rcu_node's "
                                "blkd_tasks list; no grace period can end until it runs rcu_read_unlock().",
                                tuple(ev), _RCU_CMD,
