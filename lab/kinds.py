@@ -45,6 +45,7 @@ _SPIN = "preempt_disable + cpu_relax loop in a kthread"
 _NMI_SYSCTLS = {"/proc/sys/kernel/unknown_nmi_panic": "1", "/proc/sys/kernel/panic_print": "64"}
 _NMI_CMDLINE = "crash_kexec_post_notifiers"
 _NEW_KERNELS = ("6.1", "6.12")
+_HUNG_SYSCTLS = {"/proc/sys/kernel/hung_task_timeout_secs": "10", "/proc/sys/kernel/hung_task_panic": "1"}
 
 KINDS: dict[str, Kind] = {k.name: k for k in [
     Kind("sysrq", "echo c > /proc/sysrq-trigger", "SysRq-c (sysrq_handle_crash)",
@@ -167,6 +168,26 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
           r"Kernel panic - not syncing: (kernel: )?panic_on_warn set"),
          sysctls={"/proc/sys/kernel/panic_on_warn": "1"},
          kernels=_NEW_KERNELS),
+    # Wait chains (issue 17): sleeping locks, hung_task_panic=1 as "hung". hung_chain: a kthread holds a
+    # mutex across msleep() in a loop (each sleep ends in a context switch, so khungtaskd never reports
+    # it); the writer blocks on that mutex and is the task reported. The bug is the holder's.
+    Kind("hung_chain", _mod("hung_chain"),
+         "kthread holds a mutex across msleep() loops, the writer blocks on it, hung_task_panic=1",
+         "khungtaskd", False, "crashmod_hung_chain", "crashmod_hold_and_sleep",
+         (r"INFO: task sh:\d+ blocked for more than \d+ seconds\.",
+          r"Kernel panic - not syncing: hung_task: blocked tasks"),
+         sysctls=_HUNG_SYSCTLS, kernels=_NEW_KERNELS),
+    # abba: crashmod_a takes lock_a then lock_b, crashmod_b lock_b then lock_a; both hold their first
+    # before either asks for its second. khungtaskd walks the task list in creation order, so it reports
+    # crashmod_a first (guilty: its function); the fault is the cycle, of which crashmod_take_ba is the
+    # other half.
+    Kind("abba", _mod("abba"), "two kthreads take two mutexes in opposite orders (ABBA deadlock), "
+         "hung_task_panic=1",
+         "khungtaskd", False, "crashmod_take_ab", None,
+         (r"INFO: task crashmod_a:\d+ blocked for more than \d+ seconds\.",
+          r"INFO: task crashmod_b:\d+ blocked for more than \d+ seconds\.",
+          r"Kernel panic - not syncing: hung_task: blocked tasks"),
+         sysctls=_HUNG_SYSCTLS, kernels=_NEW_KERNELS),
     # A spinlock held forever on CPU 1 (with interrupts off, so CPU 1's own watchdog never runs),
     # wanted by the writer pinned to CPU 0: the soft lockup is CPU 0's, spinning in the qspinlock
     # slow path; the culprit is the holder, which only the dump shows (qspinlocks record no owner).

@@ -249,6 +249,87 @@ static noinline void crashmod_ida_double_free(void)
 	pr_info("crashmod: id %d freed twice\n", id);
 }
 
+/* ---- wait chains (hung_chain, abba): sleeping locks held across sleeps ---- */
+
+static DEFINE_MUTEX(crashmod_chain_lock);
+static DECLARE_COMPLETION(crashmod_chain_held);
+
+static noinline void crashmod_hold_and_sleep(struct mutex *lock)
+{
+	/*
+	 * The bug of hung_chain: a mutex held across a long sleep. Each msleep() ends
+	 * with a context switch, so khungtaskd never reports this task itself (its
+	 * switch count moves); it reports the task that waits for the mutex.
+	 */
+	mutex_lock(lock);
+	complete(&crashmod_chain_held);
+	for (;;)
+		msleep(1000);
+	mutex_unlock(lock);
+}
+
+static int crashmod_holder(void *arg)
+{
+	crashmod_hold_and_sleep(&crashmod_chain_lock);
+	return 0;
+}
+
+static noinline void crashmod_hung_chain(void)
+{
+	struct task_struct *t = kthread_run(crashmod_holder, NULL, "crashmod_holder");
+
+	if (IS_ERR(t))
+		return;
+	wait_for_completion(&crashmod_chain_held);
+	/* Blocks for good; the unlock keeps mutex_lock() from being a tail call. */
+	mutex_lock(&crashmod_chain_lock);
+	mutex_unlock(&crashmod_chain_lock);
+}
+
+static DEFINE_MUTEX(crashmod_lock_a);
+static DEFINE_MUTEX(crashmod_lock_b);
+static atomic_t crashmod_abba_first = ATOMIC_INIT(0);
+
+/* Both tasks hold their first lock before either asks for its second: a deadlock every boot. */
+static void crashmod_abba_meet(void)
+{
+	atomic_inc(&crashmod_abba_first);
+	while (atomic_read(&crashmod_abba_first) < 2)
+		msleep(10);
+	msleep(100);
+}
+
+static int crashmod_take_ab(void *arg)
+{
+	mutex_lock(&crashmod_lock_a);
+	crashmod_abba_meet();
+	mutex_lock(&crashmod_lock_b);
+	mutex_unlock(&crashmod_lock_b);
+	mutex_unlock(&crashmod_lock_a);
+	return 0;
+}
+
+static int crashmod_take_ba(void *arg)
+{
+	mutex_lock(&crashmod_lock_b);
+	crashmod_abba_meet();
+	mutex_lock(&crashmod_lock_a);
+	mutex_unlock(&crashmod_lock_a);
+	mutex_unlock(&crashmod_lock_b);
+	return 0;
+}
+
+static noinline void crashmod_abba(void)
+{
+	/* The writer returns: the two kthreads deadlock on their own. */
+	if (IS_ERR(kthread_run(crashmod_take_ab, NULL, "crashmod_a")))
+		return;
+	if (IS_ERR(kthread_run(crashmod_take_ba, NULL, "crashmod_b")))
+		pr_err("crashmod: kthread_run failed\n");
+}
+
+/* ---- end of wait chains ---- */
+
 /*
  * spin_held and rcu_blocked: a CPU or a grace period held up by another task, which the
  * dump must name (the log names only the waiter).
@@ -378,6 +459,10 @@ static ssize_t crashmod_write(struct file *file, const char __user *ubuf,
 		crashmod_atomic_sleep();
 	else if (!strcmp(kind, "ida_double_free"))
 		crashmod_ida_double_free();
+	else if (!strcmp(kind, "hung_chain"))	/* wait chains */
+		crashmod_hung_chain();
+	else if (!strcmp(kind, "abba"))
+		crashmod_abba();
 	else if (!strcmp(kind, "spin_held"))
 		crashmod_spin_held();
 	else if (!strcmp(kind, "rcu_blocked"))

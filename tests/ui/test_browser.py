@@ -129,3 +129,37 @@ def test_dump_download_refused_without_admin_in_chromium(browser: Any, served: U
     # And without any cookie at the HTTP level: a redirect to the login, never the file.
     r = httpx.get(url, follow_redirects=False)
     assert r.status_code == 303 and len(r.content) < 10_000
+
+
+def test_diagnosis_leads_and_its_command_copies_in_chromium(browser: Any, served: UiHub) -> None:
+    from tests.ui.findings import NULL_DEREF, TAINTED, store_analysis  # noqa: PLC0415
+
+    hub = served
+    store_analysis(hub.ctx.hub.store, hub.dump_crash, NULL_DEREF, TAINTED)
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=hub.url)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    log_in(page, hub, "victor")
+    page.goto(hub.url + f"/ui/crashes/{hub.dump_crash}")
+    card = page.locator("#diagnosis")
+    # Seen first: the card is in the first screen, above the oops and the frames.
+    box, oops = card.bounding_box(), page.locator("pre.oops").bounding_box()
+    assert box is not None and oops is not None and box["y"] < 300 and box["y"] + box["height"] <= oops["y"]
+    assert card.locator("h2").inner_text() == "诊断"
+    assert card.locator(".finding .claim").first.inner_text() == NULL_DEREF.claim
+    button = card.locator("pre.cmd button.copy").first
+    assert button.inner_text() == "复制"
+    button.click()
+    need_module("playwright.sync_api").expect(button).to_have_text("已复制")  # the CSP forbids eval'd waits
+    assert page.evaluate("navigator.clipboard.readText()") == NULL_DEREF.command
+    shot(page, "crash-diagnosis-zh")
+    c = hub.ctx.hub.store.crashes.get_crash(hub.dump_crash)
+    assert c is not None
+    page.goto(hub.url + f"/ui/buckets/{c.bucket_id}")
+    assert page.locator("#diagnosis-of a").get_attribute("href") == f"/ui/crashes/{c.id}"
+    shot(page, "bucket-diagnosis-zh")
+    assert not errors, errors  # the copy button's script runs under the CSP
+    ctx.close()

@@ -8,19 +8,20 @@ from pathlib import Path
 import pytest
 
 from crashhub import i18n
+from crashhub.analyze import SEVERITIES
 from crashhub.i18n._catalog_zh import KIND_SUMMARY_ZH, ZH
 from crashhub.kb import KINDS
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "crashhub"
 _CALL = re.compile(r"""_\((?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\)""")
-# Values the templates pass through _() as variables (statuses, roles).
+# Values the templates pass through _() as variables (statuses, roles, a finding's severity).
 DYNAMIC = ("known", "new", "regression", "viewer", "admin",
-           "investigating", "advice given", "known issue", "fixed")
+           "investigating", "advice given", "known issue", "fixed", *SEVERITIES)
 
 
 def used_messages() -> set[str]:
     files = [*(SRC / "web" / "ui" / "templates").glob("*.html"), SRC / "report" / "_render.py",
-             SRC / "web" / "ui" / "_kb.py"]
+             SRC / "report" / "_diagnosis.py", SRC / "web" / "ui" / "_kb.py"]
     out: set[str] = set(DYNAMIC)
     for f in files:
         for a, b in _CALL.findall(f.read_text("utf-8")):

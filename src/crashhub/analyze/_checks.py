@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from crashhub.analyze._diag_cpus import check_cpus
+from crashhub.analyze._diag_waits import check_waits
 from crashhub.analyze._model import (
     SEVERITIES,
     Analysis,
@@ -190,9 +191,9 @@ def check_engines(a: Analysis) -> list[Finding]:
 
 def diagnose(a: Analysis, events: WatchdogEvents) -> Diagnosis:
     """The findings over the merged analysis ``a`` and the log's watchdog events, worst first."""
-    findings = (check_partial(a) + check_hung(a, events) + check_cpus(a, events, check_lockups(a, events))
-                + check_oom(a, events)
-                + check_taint(a) + check_engines(a))
+    findings = (check_partial(a) + check_waits(a, events, check_hung)
+                + check_cpus(a, events, check_lockups(a, events))
+                + check_oom(a, events) + check_taint(a) + check_engines(a))
     return Diagnosis(tuple(sorted(findings, key=lambda f: SEVERITIES.index(f.severity))))
 
 

@@ -353,6 +353,12 @@ class Collector:
             d["debuginfo"] = d["name"] in loaded
         return out
 
+    def wait_chains(self) -> dict[str, Any]:
+        """What each D-state task waits on and who owns it, owner by owner (_probe_waits)."""
+        from crashhub.analyze._probe_waits import wait_chains  # noqa: PLC0415
+
+        return wait_chains(self.prog)
+
     def cpu_waits(self) -> dict[str, Any]:
         from crashhub.analyze._probe_cpus import probe  # noqa: PLC0415
 
@@ -417,7 +423,8 @@ def open_program(req: dict[str, Any]) -> tuple[Any, list[str]]:
     return prog, notes
 
 
-SECTIONS = ("sys", "panic", "cpus", "tasks", "runq", "memory", "modules", "cpu_waits", "log")
+SECTIONS = ("sys", "panic", "cpus", "tasks", "runq", "memory", "modules", "wait_chains", "cpu_waits",
+            "log")
 
 
 def collect(req: dict[str, Any], emit: Callable[[str, Any, float], None]) -> None:

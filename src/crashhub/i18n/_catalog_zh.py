@@ -235,4 +235,22 @@ ZH: dict[str, str] = {
     'stack': '调用栈',
     'title': '标题',
     '{old} was merged or re-keyed into this bucket.': '{old} 已被合并或重新计算键后并入此问题桶。',
+    # The diagnosis (crash and bucket pages, reports): the labels around a finding's claim, which
+    # stays English (it is data, like the evidence); the severities are Finding.severity's values.
+    'Diagnosis': '诊断',
+    'Culprit': '肇事者',
+    'Evidence': '证据',
+    'Command': '复现命令',
+    'Copy': '复制',
+    'Copied': '已复制',
+    'task': '任务',
+    'critical': '严重',
+    'error': '错误',
+    'warning': '警告',
+    'info': '提示',
+    'From crash {id}, the newest analysed crash of this bucket.':
+        '来自崩溃 {id}，即此问题桶中最新一次已分析的崩溃。',
+    'No crash of this bucket has been analysed yet.': '此问题桶中尚无已分析的崩溃。',
+    'The analysis found nothing to report.': '分析未发现需要报告的问题。',
+    '{n} findings, in the diagnosis above': '共 {n} 项发现，见上方诊断',
 }

@@ -8,14 +8,18 @@ TYPE_CHECKING = False  # not typing's: importing typing is not free on the CLI's
 if TYPE_CHECKING:
     from crashhub.report import _render as render
     from crashhub.report._bundle import make_bundle as make_bundle
+    from crashhub.report._diagnosis import REPRESENTATIVE_SCAN as REPRESENTATIVE_SCAN
+    from crashhub.report._diagnosis import representative as representative
 
 _FACE: dict[str, str] = {
     "make_bundle": "crashhub.report._bundle",
+    "representative": "crashhub.report._diagnosis",
+    "REPRESENTATIVE_SCAN": "crashhub.report._diagnosis",
 }
 _MODULES: dict[str, str] = {  # modules other parts use as a namespace
     "render": "crashhub.report._render",
 }
-__all__ = ["make_bundle", "render"]
+__all__ = ["REPRESENTATIVE_SCAN", "make_bundle", "render", "representative"]
 
 
 __getattr__ = face(globals(), _FACE, _MODULES)

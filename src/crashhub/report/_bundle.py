@@ -192,11 +192,13 @@ def make_bundle(
 def _readme(crash_id: str, with_dump: bool) -> str:
     return (
         f"crashhub vendor bundle for crash {crash_id}\n\n"
-        "report.md is the place to start: what happened, the known cause and advice, the oops and\n"
-        "its frames.  kernel.json names the kernel (release, version, build-id) and its taint;\n"
-        "log/ holds the kernel logs, analysis/ the outputs of crash (sys, bt, mod, log) when the\n"
-        "dump was analysed, bucket/history.json every crash of the same bug and what was changed\n"
-        "by hand, kb/ the knowledge-base entries that matched.\n\n"
+        "report.md is the place to start: the diagnosis (each finding's claim, culprit, evidence read\n"
+        "from the dump and the command that shows it again), what happened, the known cause and\n"
+        "advice, the oops and its frames.  kernel.json names the kernel (release, version,\n"
+        "build-id) and its taint; log/ holds the kernel logs, analysis/ the outputs of crash (sys,\n"
+        "bt, mod, log) and summary.json (the findings as data) when the dump was analysed,\n"
+        "bucket/history.json every crash of the same bug and what was changed by hand, kb/ the\n"
+        "knowledge-base entries that matched.\n\n"
         "Host names, IP addresses and user names were replaced by placeholders (host-1, ip-1,\n"
         "user-1, redacted-1); redactions.json lists them.  The same value has the same placeholder\n"
         "in every file.\n"

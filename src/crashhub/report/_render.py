@@ -19,6 +19,13 @@ from crashhub import i18n
 from crashhub.analyze import Analysis, AnalysisRecord
 from crashhub.errors import InputError
 from crashhub.model import JsonObject
+from crashhub.report._diagnosis import (
+    REPRESENTATIVE_SCAN,
+    analysis_doc,
+    diagnosis_md,
+    representative,
+)
+from crashhub.report._diagnosis import md_escape as _md_escape
 from crashhub.store import iso
 
 if TYPE_CHECKING:
@@ -87,10 +94,7 @@ def crash_doc(hub: Hub, kb: KnowledgeBase, crash_id: str) -> JsonObject:
         }
         if c.dump_facts
         else None,
-        "analysis": {"status": an.status, "engine": res.engine,
-                     "findings": [f.to_dict() for f in res.findings]}
-        if an
-        else None,
+        "analysis": analysis_doc(c),
         "bucket": b.to_dict() if b is not None else None,
     }
 
@@ -99,7 +103,8 @@ def bucket_doc(hub: Hub, kb: KnowledgeBase, bucket_id: str) -> JsonObject:
     b = hub.store.buckets.get_bucket(bucket_id)
     if b is None:
         raise InputError(f"no bucket {bucket_id!r}")
-    crashes = hub.store.crashes.list_crashes(bucket=bucket_id, limit=20)
+    crashes = hub.store.crashes.list_crashes(bucket=bucket_id, limit=REPRESENTATIVE_SCAN)
+    rep = representative(crashes)
     return {
         "type": "bucket",
         "generated_at": iso(datetime.now(UTC).timestamp()),
@@ -112,8 +117,10 @@ def bucket_doc(hub: Hub, kb: KnowledgeBase, bucket_id: str) -> JsonObject:
         ],
         "crashes": [
             {"id": c.id, "time": iso(c.crash_time or c.received_at), "host": c.host, "release": c.release}
-            for c in crashes
+            for c in crashes[:20]
         ],
+        # The diagnosis of the bucket's newest analysed crash (``analysis.crash`` names it).
+        "analysis": analysis_doc(rep) if rep is not None else None,
     }
 
 
@@ -168,10 +175,6 @@ def weekly_doc(hub: Hub, now: float | None = None, *, top: int = 10, scan: int =
 # ---------------------------------------------------------------------------- Markdown
 
 
-def _md_escape(s: Any) -> str:
-    return "".join("\\" + ch if ch in "\\`*_[]<>|#" else ch for ch in str(s if s is not None else ""))
-
-
 def _table(head: list[str], rows: list[list[Any]]) -> list[str]:
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     out += ["| " + " | ".join(_md_escape(x) for x in r) + " |" for r in rows]
@@ -199,6 +202,7 @@ def to_markdown(doc: JsonObject, lang: str = "en") -> str:
     if t == "crash":
         c = doc["crash"]
         out += [f"# {_('Crash')} {c['id']}: {_md_escape(c['title'])}", ""]
+        out += diagnosis_md(doc.get("analysis"), _)  # the diagnosis first, then the facts and stack
         out += _table(
             [_("Field"), _("Value")],
             [[_("Time"), c["time"]], [_("Host"), c["host"]], [_("Kernel"), c["release"]],
@@ -218,12 +222,6 @@ def to_markdown(doc: JsonObject, lang: str = "en") -> str:
                           [[i, f.get("function"), f.get("module") or "",
                             f"{f['file']}:{f['line']}" if f.get("file") else ""]
                            for i, f in enumerate(doc["frames"])])
-        an = doc.get("analysis")
-        if an and an.get("findings"):
-            out += [f"## {_('Findings')}", ""]
-            out += [f"- **{_md_escape(f.get('severity'))}** {_md_escape(f.get('title'))}"
-                    for f in an["findings"]]
-            out += [""]
         b = doc.get("bucket")
         if b:
             out += [f"## {_('Bucket')}", "",
@@ -232,6 +230,7 @@ def to_markdown(doc: JsonObject, lang: str = "en") -> str:
     elif t == "bucket":
         b = doc["bucket"]
         out += [f"# {_('Bucket')} {b['id']}: {_md_escape(b['title'])}", ""]
+        out += diagnosis_md(doc.get("analysis"), _, bucket=True)
         out += _table(
             [_("Field"), _("Value")],
             [[_("Kind"), b["kind"]], [_("Crashes"), b["count"]], [_("Dumps"), b["dumps"]],

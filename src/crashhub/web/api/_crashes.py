@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 
+from crashhub.analyze import AnalysisRecord
 from crashhub.errors import ApiError
 from crashhub.model import JsonObject
 from crashhub.store import TokenRecord
@@ -67,6 +68,10 @@ def get_crash(_tok: Reader, store: HubStore, crash_id: str) -> JsonObject:
     # (entries added or edited later are re-applied to every bucket).
     b = store.buckets.get_bucket(d["bucket"])
     d["bucket_kb"] = b.kb if b is not None else []
+    if isinstance(d.get("analysis"), dict):
+        # Rows of every age in the shape docs/analysis.md documents (a finding's "title", its
+        # "command" and "culprit" when known): read through the typed record and written again.
+        d["analysis"] = AnalysisRecord.from_dict(d["analysis"]).to_dict()
     return d
 
 

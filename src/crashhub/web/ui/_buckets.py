@@ -15,6 +15,7 @@ from fastapi.responses import Response
 
 from crashhub.classify import FIELDS, Condition
 from crashhub.errors import PageError, Redirect
+from crashhub.report import REPRESENTATIVE_SCAN, representative
 from crashhub.store import KB_STATUSES, BucketRecord, day_of, effective_status, is_overdue
 from crashhub.web.ui import views
 from crashhub.web.ui.base import UI, UIState, page
@@ -155,7 +156,9 @@ def bucket(request: Request, ui: UIState, bucket_id: str, came: str = Query("", 
     if days[0] > first:
         days = views.days_back(today, 180)
     chart = views.stacked_days({"crashes": b.days}, days)
-    crashes = ui.store.crashes.list_crashes(bucket=bucket_id, limit=50)
+    crashes = ui.store.crashes.list_crashes(bucket=bucket_id, limit=REPRESENTATIVE_SCAN)
+    # The diagnosis shown is the newest analysed crash's, as the bucket report's.
+    rep = representative(crashes)
     entries = [(m, ui.ctx.kb.get(str(m.get("id") or m.get("entry_id")))) for m in b.kb]
     ctx = {
         "b": b,
@@ -172,6 +175,8 @@ def bucket(request: Request, ui: UIState, bucket_id: str, came: str = Query("", 
         "rules": ui.store.grouping.rules(bucket=bucket_id),
         "rekeys": ui.store.grouping.ledger(bucket=bucket_id, limit=20),
         "fields": FIELDS,
+        "diag": views.analysis_view(rep.analysis) if rep is not None else {},
+        "diag_crash": rep,
     }
     return ui.render(request, "bucket.html", ctx)
 

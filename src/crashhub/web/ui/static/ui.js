@@ -11,3 +11,20 @@
   }
   form.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(run, 300); });
 })();
+
+// A "Copy" button on each finding's command; without script (or clipboard) the block is still
+// plain selectable text.
+(function () {
+  if (!navigator.clipboard) return;
+  document.querySelectorAll("pre.cmd[data-copy]").forEach(function (pre) {
+    var b = document.createElement("button");
+    b.type = "button"; b.className = "copy"; b.textContent = pre.dataset.copy;
+    b.addEventListener("click", function () {
+      navigator.clipboard.writeText(pre.querySelector("code").textContent).then(function () {
+        b.textContent = pre.dataset.copied;
+        setTimeout(function () { b.textContent = pre.dataset.copy; }, 1500);
+      });
+    });
+    pre.appendChild(b);
+  });
+})();
