@@ -188,6 +188,38 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
           r"INFO: task crashmod_b:\d+ blocked for more than \d+ seconds\.",
           r"Kernel panic - not syncing: hung_task: blocked tasks"),
          sysctls=_HUNG_SYSCTLS, kernels=_NEW_KERNELS),
+    # A spinlock held forever on CPU 1 (with interrupts off, so CPU 1's own watchdog never runs),
+    # wanted by the writer pinned to CPU 0: the soft lockup is CPU 0's, spinning in the qspinlock
+    # slow path; the culprit is the holder, which only the dump shows (qspinlocks record no owner).
+    Kind("spin_held", f"taskset -p 1 $$ >/dev/null; {_mod('spin_held')}",
+         "a kthread on CPU 1 holds a module spinlock forever (spin_lock_irq), the writer on CPU 0 "
+         "spin_locks it, softlockup_panic=1",
+         "sh", True, "native_queued_spin_lock_slowpath", "crashmod_spin_holder",
+         (r"watchdog: BUG: soft lockup - CPU#0 stuck for \d+s! \[sh:\d+\]",
+          r"RIP: 0010:native_queued_spin_lock_slowpath\+0x",
+          r"Kernel panic - not syncing: softlockup: hung tasks"),
+         sysctls={"/proc/sys/kernel/watchdog_thresh": "5", "/proc/sys/kernel/softlockup_panic": "1"},
+         kernels=_NEW_KERNELS),
+    # A task asleep inside rcu_read_lock() (preemptible RCU: it waits on the rcu_node's blkd_tasks
+    # list), holding up the grace period the module then asks for. Every CPU reports its quiescent
+    # states; the stall names the task. CPU 1 goes offline first and the trigger shell then loops in
+    # user space on CPU 0, so the stall check runs in the shell's tick and the panic is the shell's.
+    # With CPU 1 online, 6.12.118 found the stall there in some runs, in the idle task (an idle CPU
+    # still ticks for its pending RCU callbacks and the timers it expires for others).
+    Kind("rcu_blocked", f"echo 0 > /sys/devices/system/cpu/cpu1/online; {_mod('rcu_blocked')}; "
+         "while :; do :; done",
+         "CPU 1 offline, a kthread sleeps (msleep) inside rcu_read_lock, a grace period is requested, "
+         "the shell loops in user space, panic_on_rcu_stall=1",
+         "sh", True, None, "crashmod_rcu_sleeper",
+         (r"rcu: INFO: rcu_preempt detected stalls on CPUs/tasks",
+          r"Tasks blocked on level-0 rcu_node \(CPUs 0-1\): P\d+",
+          r"Kernel panic - not syncing: RCU Stall"),
+         sysctls={"/proc/sys/kernel/panic_on_rcu_stall": "1",
+                  "/sys/module/rcupdate/parameters/rcu_cpu_stall_timeout": "5"},
+         # The sleep itself draws "Voluntary context switch within RCU read-side critical section!"
+         # (a WARN_ONCE in rcu_note_context_switch, not fatal), seen on 6.1.192.
+         earlier=("rcu_note_context_switch",),
+         kernels=_NEW_KERNELS),
 ]}
 
 def kind(name: str) -> Kind:

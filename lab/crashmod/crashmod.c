@@ -330,6 +330,95 @@ static noinline void crashmod_abba(void)
 
 /* ---- end of wait chains ---- */
 
+/*
+ * spin_held and rcu_blocked: a CPU or a grace period held up by another task, which the
+ * dump must name (the log names only the waiter).
+ */
+static DEFINE_SPINLOCK(crashmod_held_lock);
+static int crashmod_held_cpu = -1;
+
+static int crashmod_spin_holder(void *arg)
+{
+	/*
+	 * Takes the lock and never lets it go. Interrupts off too (spin_lock_irq, as for a
+	 * lock shared with an interrupt handler): the holder's CPU takes no watchdog tick, so
+	 * the soft lockup is reported on the waiter's CPU and only the dump shows the holder.
+	 */
+	spin_lock_irq(&crashmod_held_lock);
+	WRITE_ONCE(crashmod_held_cpu, smp_processor_id());
+	for (;;)
+		cpu_relax();
+	spin_unlock_irq(&crashmod_held_lock);
+	return 0;
+}
+
+static noinline void crashmod_spin_held(void)
+{
+	struct task_struct *t;
+	int cpu, me = get_cpu();
+
+	/* The holder goes on the other CPU; the writer (pinned by the lab) then waits here. */
+	cpu = cpumask_any_but(cpu_online_mask, me);
+	put_cpu();
+	if (cpu >= nr_cpu_ids) {
+		pr_err("crashmod: spin_held needs two CPUs\n");
+		return;
+	}
+	t = kthread_create(crashmod_spin_holder, NULL, "crashmod_holder");
+	if (IS_ERR(t))
+		return;
+	kthread_bind(t, cpu);
+	wake_up_process(t);
+	while (READ_ONCE(crashmod_held_cpu) < 0)
+		msleep(10);
+	pr_info("crashmod: CPU %d holds the lock\n", cpu);
+	spin_lock(&crashmod_held_lock);
+	/* Never reached; keeps spin_lock() from being a tail call. */
+	spin_unlock(&crashmod_held_lock);
+	pr_info("crashmod: got the lock\n");
+}
+
+static int crashmod_rcu_reading;
+static struct rcu_head crashmod_rcu_head;
+
+static int crashmod_rcu_sleeper(void *arg)
+{
+	/*
+	 * Sleeps inside an RCU read-side critical section. With preemptible RCU (Debian's
+	 * PREEMPT_DYNAMIC kernels) the task goes on its rcu_node's blkd_tasks list and holds up
+	 * every grace period from then on; its CPU itself reports quiescent states.
+	 */
+	rcu_read_lock();
+	WRITE_ONCE(crashmod_rcu_reading, 1);
+	for (;;)
+		msleep(60 * 1000);	/* no wakeups while the lab waits for the stall */
+	rcu_read_unlock();
+	return 0;
+}
+
+static void crashmod_rcu_cb(struct rcu_head *head)
+{
+}
+
+static noinline void crashmod_rcu_blocked(void)
+{
+	struct task_struct *t = kthread_create(crashmod_rcu_sleeper, NULL, "crashmod_rcublk");
+
+	if (IS_ERR(t)) {
+		pr_err("crashmod: kthread_create failed\n");
+		return;
+	}
+	/* On the writer's CPU, with the callback below (the lab offlines the other CPU first). */
+	kthread_bind(t, raw_smp_processor_id());
+	wake_up_process(t);
+	while (!READ_ONCE(crashmod_rcu_reading))
+		msleep(10);
+	msleep(50);	/* the sleeper is now blocked in its reader */
+	/* An idle guest may start no grace period for a while: ask for one, which cannot end. */
+	call_rcu(&crashmod_rcu_head, crashmod_rcu_cb);
+	pr_info("crashmod: reader blocked, grace period requested\n");
+}
+
 static ssize_t crashmod_write(struct file *file, const char __user *ubuf,
 			      size_t count, loff_t *ppos)
 {
@@ -374,6 +463,10 @@ static ssize_t crashmod_write(struct file *file, const char __user *ubuf,
 		crashmod_hung_chain();
 	else if (!strcmp(kind, "abba"))
 		crashmod_abba();
+	else if (!strcmp(kind, "spin_held"))
+		crashmod_spin_held();
+	else if (!strcmp(kind, "rcu_blocked"))
+		crashmod_rcu_blocked();
 	else
 		return -EINVAL;
 	return count;

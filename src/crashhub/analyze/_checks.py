@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from crashhub.analyze._diag_cpus import check_cpus
 from crashhub.analyze._diag_fault import check_fault
 from crashhub.analyze._diag_memory import check_bad_page, memstate_of, oom_evidence
 from crashhub.analyze._diag_waits import check_waits
@@ -226,7 +227,8 @@ def check_engines(a: Analysis) -> list[Finding]:
 
 def diagnose(a: Analysis, events: WatchdogEvents) -> Diagnosis:
     """The findings over the merged analysis ``a`` and the log's watchdog events, worst first."""
-    findings = (check_partial(a) + check_waits(a, events, check_hung) + check_lockups(a, events)
+    findings = (check_partial(a) + check_waits(a, events, check_hung)
+                + check_cpus(a, events, check_lockups(a, events))
                 + check_oom(a, events) + check_taint(a) + check_engines(a) + check_fault(a)
                 + check_bad_page(a))
     return Diagnosis(tuple(sorted(findings, key=lambda f: SEVERITIES.index(f.severity))))

@@ -359,6 +359,14 @@ class Collector:
 
         return wait_chains(self.prog)
 
+    def cpu_waits(self) -> dict[str, Any]:
+        from crashhub.analyze._probe_cpus import probe  # noqa: PLC0415
+
+        out = probe(self.prog)
+        # The probe keeps each part's error; pages the dump left out count as for any section.
+        self.excluded += sum("xcluded page" in e for e in out["errors"])
+        return out
+
     def log(self) -> str:
         from drgn.helpers.linux.printk import get_dmesg  # noqa: PLC0415
 
@@ -425,8 +433,8 @@ def open_program(req: dict[str, Any]) -> tuple[Any, list[str]]:
     return prog, notes
 
 
-SECTIONS = ("sys", "panic", "cpus", "tasks", "runq", "memory", "modules", "wait_chains", "log", "fault",
-            "memstate")
+SECTIONS = ("sys", "panic", "cpus", "tasks", "runq", "memory", "modules", "wait_chains", "cpu_waits",
+            "log", "fault", "memstate")
 
 
 def collect(req: dict[str, Any], emit: Callable[[str, Any, float], None]) -> None:
