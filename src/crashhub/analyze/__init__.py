@@ -89,7 +89,9 @@ def _resolve(facts: dict[str, Any], vmlinux: Path | None, debuginfo_dir: Path | 
         store = DebuginfoStore(debuginfo_dir)
         m = store.check(facts)
         if m.ok and m.entry is not None:
-            return m.entry.vmlinux, [m.entry.dir / "modules"], m.to_dict()
+            # In-tree modules come with the kernel's entry; out-of-tree ones were imported alone.
+            extra = store.module_dir()
+            return m.entry.vmlinux, [m.entry.dir / "modules", *([extra] if extra else [])], m.to_dict()
         return None, [], m.to_dict()
     return None, [], {"ok": False, "reason": "no vmlinux given and no debuginfo store", "by": None}
 

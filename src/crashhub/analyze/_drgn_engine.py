@@ -171,8 +171,8 @@ def log_stack(prog: Any, log: str, pid: int | None = None) -> list[dict[str, Any
             continue
         fn, off, mod = fr.function, fr.offset, fr.module or "kernel"
         locs: list[Any] = []
-        with contextlib.suppress(LookupError, ValueError):
-            locs = list(prog.source_location(f"{fn}+{off if is_rip else max(off - 1, 0)}"))
+        with contextlib.suppress(LookupError, ValueError):  # prog None: the log's names alone
+            locs = list(prog.source_location(f"{fn}+{off if is_rip else max(off - 1, 0)}")) if prog else []
         if not locs:
             out.append({"function": fn, "module": mod, "file": None, "line": None,
                         "offset": off, "inline": False, "source": "log", "name_from": "log"})
