@@ -119,3 +119,18 @@ def test_kallsyms_name_source_and_stack_note_round_trip() -> None:
 def test_cli_runs_drgn_alone_unless_crash_is_asked() -> None:
     assert engines(None) == ("drgn",) and engines(["drgn"]) == ("drgn",)
     assert engines(["crash"]) == engines(["all"]) == ("drgn", "crash")
+
+
+def test_crash_page_frames_table_never_worse_than_the_log() -> None:
+    """A row analysed before the merge holds raw module frames: the page shows the log's frames."""
+    from crashhub.model import to_jsonable  # noqa: PLC0415
+    from crashhub.triage import parse  # noqa: PLC0415
+    from crashhub.web.ui.views import analysis_view  # noqa: PLC0415
+
+    report = to_jsonable(next(r for r in parse(NULL_LOG.encode()) if r.frames))
+    old = {"status": "done", "result": {"stack": UNWOUND, "stack_source": "unwind"}}
+    assert analysis_view(old, report)["stack"] == ()
+    merged = merge(UNWOUND, log_stack(None, NULL_LOG)).stack
+    view = analysis_view({"status": "done", "result": {"stack": merged, "stack_source": "merged"}}, report)
+    assert [f.function for f in view["stack"]][:2] == ["crashmod_null", "crashmod_write"]
+    assert view["stack"][0].name_from == "log"

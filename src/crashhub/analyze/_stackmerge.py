@@ -51,7 +51,9 @@ def unnamed(frame: dict[str, Any]) -> bool:
 
 
 def named_count(frames: Frames) -> int:
-    return sum(not unnamed(f) for f in frames)
+    """Named real frames: inline ones aside, since the log's lines are return addresses (one per
+    real frame) and DWARF may expand any of them into inline frames."""
+    return sum(not unnamed(f) and not f.get("inline") for f in frames)
 
 
 def _groups(frames: Frames) -> list[Frames]:
