@@ -147,19 +147,20 @@ def waiting_on(stack: list[dict[str, Any]]) -> str | None:
 
 def log_stack(prog: Any, log: str, pid: int | None = None) -> list[dict[str, Any]]:
     """The first oops's RIP and Call Trace, as triage reads them from the log, with file:line
-    looked up in the DWARF; with ``pid``, the first report of that task (a hung-task panic's log
-    shows the blocked task's trace before khungtaskd's own).
+    looked up in the DWARF; with ``pid``, the first report of that task (an earlier warning in
+    the log may be another task's).
 
-    For when the crashed task cannot be unwound (its task_struct or stack is not in the dump):
-    the log still names each frame as ``function+offset``, and the vmlinux/module DWARF turns
-    that into file:line.  Return addresses (all but the RIP) are looked up one byte back, so
-    the line is the call's, as an unwinder would give it.  ``?`` entries (unreliable) are skipped.
+    What the unwound stack is merged with (:mod:`._stackmerge`), and the stack when the crashed
+    task cannot be unwound (its task_struct or stack is not in the dump): the log still names
+    each frame as ``function+offset``, and the vmlinux/module DWARF turns that into file:line.
+    Return addresses (all but the RIP) are looked up one byte back, so the line is the call's,
+    as an unwinder would give it.  ``?`` entries (unreliable) are skipped.
     """
     from crashhub.triage import parse  # noqa: PLC0415
 
     reports = [r for r in parse(log.encode()) if r.rip is not None or r.frames]
-    if pid is not None:
-        reports = [r for r in reports if r.process is not None and r.process.pid == pid]
+    if pid is not None:  # else (no report names that task) the first report, as without a pid
+        reports = [r for r in reports if r.process is not None and r.process.pid == pid] or reports
     if not reports:
         return []
     report = reports[0]
