@@ -45,12 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from crashhub.debuginfo import DebuginfoStore  # noqa: PLC0415  (keep the CLI start light)
+    from crashhub.debuginfo import DebuginfoStore, is_module  # noqa: PLC0415  (keep the CLI start light)
 
     store = DebuginfoStore(Path(args.data) / "debuginfo")
     if args.action == "import":
-        from crashhub.debuginfo._modules import is_module  # noqa: PLC0415
-
         for p in args.paths:
             if is_module(p):
                 m = store.import_module(p)
