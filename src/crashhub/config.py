@@ -175,6 +175,12 @@ class Settings:
         900.0,
         "Seconds one analysis job may run before it is recorded as failed.",
     )
+    analyze_crash: bool = _setting(
+        True,
+        "After drgn's analysis (with its diagnosis) is stored, run `crash` on the dump as a second job "
+        "and merge its answer into the stored analysis (`bt` to compare, its answer where drgn failed). "
+        "false: drgn only, several times less CPU per dump.",
+    )
     vmlinux_dir: str | None = _setting(
         None,
         "Directory searched for `vmlinux-<release>` when analysing (e.g. a debuginfo cache).",

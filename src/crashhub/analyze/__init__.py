@@ -4,6 +4,7 @@
 
     analyze(dump, reports=None, facts=None, vmlinux=None, debuginfo_dir=None,
             engines=("drgn", "crash"), timeout=300.0) -> Analysis
+    add_crash(analysis, dump, ...) -> Analysis   # crash run later, merged into drgn's analysis
 
 It consumes triage: the panic message and task it falls back on when the engines cannot read
 them, and the watchdog lines the checks need, come from the ``CrashReport``s of the dump's log
@@ -49,7 +50,8 @@ DEFAULT_MEMORY = 6 << 30
 
 __all__ = [
     "DEFAULT_TIMEOUT", "SEVERITIES", "Analysis", "AnalysisRecord", "Culprit", "Diagnosis", "EngineError",
-    "EngineRun", "Finding", "ModuleInfo", "RssUser", "Severity", "StackFrame", "TaskInfo", "analyze",
+    "EngineRun", "Finding", "ModuleInfo", "RssUser", "Severity", "StackFrame", "TaskInfo", "add_crash",
+    "analyze",
 ]
 
 
@@ -87,7 +89,9 @@ def _resolve(facts: dict[str, Any], vmlinux: Path | None, debuginfo_dir: Path | 
         store = DebuginfoStore(debuginfo_dir)
         m = store.check(facts)
         if m.ok and m.entry is not None:
-            return m.entry.vmlinux, [m.entry.dir / "modules"], m.to_dict()
+            # In-tree modules come with the kernel's entry; out-of-tree ones were imported alone.
+            extra = store.module_dir()
+            return m.entry.vmlinux, [m.entry.dir / "modules", *([extra] if extra else [])], m.to_dict()
         return None, [], m.to_dict()
     return None, [], {"ok": False, "reason": "no vmlinux given and no debuginfo store", "by": None}
 
@@ -155,10 +159,12 @@ def _merge(res: dict[str, Any], drgn: dict[str, Any] | None, crash: dict[str, An
         task = {**(alt or {}), **{k: v for k, v in (task or {}).items() if v is not None}} or None
     res["panic_task"] = task
     res["stack"] = panic.get("stack") or (crash or {}).get("stack") or []
-    # "unwind": drgn walked the crashed task's stack; "log": the oops's Call Trace looked up in
-    # the DWARF (the task could not be unwound); "crash": crash's bt.
+    # "unwind": drgn walked the crashed task's stack; "merged": that, with raw frames named or a
+    # tail filled from the log; "log": the oops's Call Trace looked up in the DWARF (the task could
+    # not be unwound); "crash": crash's bt.
     res["stack_source"] = (panic.get("stack_source", "unwind") if panic.get("stack")
                            else "crash" if res["stack"] else None)
+    res["stack_note"] = panic.get("unwind_note") if panic.get("stack") else None
     res["tasks"] = dt.get("count") if dt else (crash or {}).get("tasks")
     drgn_d = drgn or {}
     res["cpus"] = drgn_d.get("cpus") or []
@@ -208,6 +214,40 @@ def analyze(dump: Path, *, reports: Sequence[CrashReport] | None = None, facts: 
                            "versions": {}, "crash_mode": None}
     drgn_res, crash_res = _run_engines(res, dump, vml, mod_dirs, engines, modules=modules, timeout=timeout,
                                        mem_bytes=mem_bytes, sections=sections)
+    return _finish(res, drgn_res, crash_res, log, reports, source_dirs, debuginfo_dir, t0)
+
+
+def add_crash(prior: Analysis, dump: Path, *, reports: Sequence[CrashReport] | None = None,
+              vmlinux: Path | None = None, debuginfo_dir: Path | None = None,
+              timeout: float = DEFAULT_TIMEOUT, mem_bytes: int | None = DEFAULT_MEMORY,
+              source_dirs: Sequence[Path] = ()) -> Analysis:
+    """``prior`` (a drgn analysis, as :func:`analyze` gave it first) with crash run on ``dump`` and
+    merged in, as if both had run together: the hub stores drgn's answer at once and this later."""
+    dump = Path(dump)
+    if not dump.is_file():
+        raise AnalysisError(f"{dump}: no such dump file")
+    t0 = time.monotonic() - (prior.seconds or 0.0)
+    d = prior.to_dict()
+    if reports is None:
+        from crashhub.triage import parse  # noqa: PLC0415
+
+        reports = parse((prior.log or "").encode())
+    vml, _mods, _match = _resolve(d["dump"], Path(vmlinux) if vmlinux else None,
+                                  Path(debuginfo_dir) if debuginfo_dir else None)
+    engines_raw = {k: v for k, v in d["engines"].items() if k != "crash"}
+    res: dict[str, Any] = {"dump": d["dump"], "debuginfo": d["debuginfo"], "notes": d["notes"],
+                           "engines": engines_raw, "versions": {k: v for k, v in d["versions"].items()
+                                                                if k != "crash"}, "crash_mode": None}
+    _, crash_res = _run_engines(res, dump, vml, [], ("crash",), modules=(), timeout=timeout,
+                                mem_bytes=mem_bytes, sections=None)
+    drgn_res = engines_raw.get("drgn")
+    return _finish(res, drgn_res, crash_res, prior.log, reports, source_dirs, debuginfo_dir, t0)
+
+
+def _finish(res: dict[str, Any], drgn_res: dict[str, Any] | None, crash_res: dict[str, Any] | None,  # noqa: PLR0917
+            log: str | None, reports: Sequence[CrashReport], source_dirs: Sequence[Path],
+            debuginfo_dir: Path | None, t0: float) -> Analysis:
+    """The engines' raw results merged, compared and annotated, as the typed analysis."""
     _merge(res, drgn_res, crash_res, log, reports)
     if drgn_res and crash_res and crash_res.get("stack") and res["stack"]:
         ct = crash_res.get("panic_task") or {}
@@ -215,7 +255,7 @@ def analyze(dump: Path, *, reports: Sequence[CrashReport] | None = None, facts: 
         res["agreement"] = {"pid": ct.get("pid") == pt.get("pid"), "comm": ct.get("comm") == pt.get("comm"),
                             "frames": agreement(res["stack"], crash_res["stack"]),
                             "tasks": {"drgn": res["tasks"], "crash": crash_res.get("tasks")}}
-    res["sources"] = _annotated(res["stack"], fd, source_dirs, debuginfo_dir)
+    res["sources"] = _annotated(res["stack"], res["dump"], source_dirs, debuginfo_dir)
     return _typed(res, t0)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from crashhub import config
+from crashhub.analyze import _stackmerge as stackmerge
 from crashhub.analyze._limits import memory_exhausted, run_limited
 from crashhub.model import Frame
 
@@ -48,11 +49,14 @@ def _s(b: bytes | str | None) -> str | None:
 
 
 def _frame(prog: Any, frame: Any, with_locals: bool) -> dict[str, Any]:
-    d: dict[str, Any] = {"function": frame.name, "module": None, "file": None, "line": None,
+    # function_name is the DWARF's only: frame.name would give a symbol's name as if from DWARF.
+    d: dict[str, Any] = {"function": frame.function_name, "module": None, "file": None, "line": None,
                          "address": None, "inline": bool(frame.is_inline), "name_from": "dwarf"}
+    with_debug = False
     try:
         d["address"] = frame.pc
-        d["module"] = prog.module(frame.pc).name
+        mod = prog.module(frame.pc)
+        d["module"], with_debug = mod.name, mod.debug_file_path is not None
     except (LookupError, ValueError):
         pass
     try:
@@ -60,11 +64,14 @@ def _frame(prog: Any, frame: Any, with_locals: bool) -> dict[str, Any]:
         d["file"], d["line"] = fname, line
     except LookupError:
         pass
-    # Without the module's DWARF drgn names a frame by its pc; the module's symbol table
-    # (read from the dump) still gives the function.
-    if (d["function"] is None or str(d["function"]).startswith("0x")) and d["address"] is not None:
+    # Without the module's DWARF the frame has no function; the symbol tables still name it: the
+    # vmlinux's ELF symbols, or for a module without debug info its kallsyms read from the dump.
+    if d["function"] is None and d["address"] is not None:
         with contextlib.suppress(LookupError):
-            d["function"], d["name_from"] = prog.symbol(d["address"]).name, "symbol"
+            via = "symbol" if d["module"] in (None, "kernel") or with_debug else "kallsyms"
+            d["function"], d["name_from"] = prog.symbol(d["address"]).name, via
+    if d["function"] is None and d["address"] is not None:
+        d["function"] = hex(d["address"])
     if _unnamed(d):
         d["name_from"] = None
     if with_locals:
@@ -97,8 +104,7 @@ def _stack(prog: Any, trace: Any, locals_frames: int = 0) -> list[dict[str, Any]
 
 def _unnamed(frame: dict[str, Any]) -> bool:
     """A frame the unwinder could only give as an address."""
-    fn = frame.get("function")
-    return fn is None or str(fn).startswith("0x")
+    return stackmerge.unnamed(frame)
 
 
 def _task(task: Any) -> dict[str, Any]:
@@ -113,6 +119,23 @@ def _task(task: Any) -> dict[str, Any]:
     return d
 
 
+def _stop_reason(prog: Any, frame: dict[str, Any]) -> str:
+    """Why the unwinder gave no caller for ``frame``, as far as the program can tell."""
+    where = f"{frame.get('function')}" + (f" [{frame['module']}]" if frame.get("module") not in
+                                          (None, "kernel") else "")
+    mod = frame.get("module")
+    if mod and mod != "kernel":
+        try:
+            loaded = next(m for m in prog.modules() if m.name == mod).debug_file_path is not None
+        except (StopIteration, LookupError):
+            loaded = False
+        if not loaded:
+            # drgn 0.3.0 reads a module's ORC tables from its .ko, not from the dump.
+            return (f"unwinding stopped in {where}: no ORC data for module {mod} "
+                    "(its .ko with debug info was neither given nor in the debuginfo store)")
+    return f"unwinding stopped at {where}: drgn found no caller for it"
+
+
 def waiting_on(stack: list[dict[str, Any]]) -> str | None:
     """The first frame above the scheduler's: what a sleeping task waits in."""
     for f in stack:
@@ -122,20 +145,25 @@ def waiting_on(stack: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def log_stack(prog: Any, log: str) -> list[dict[str, Any]]:
+def log_stack(prog: Any, log: str, pid: int | None = None) -> list[dict[str, Any]]:
     """The first oops's RIP and Call Trace, as triage reads them from the log, with file:line
-    looked up in the DWARF.
+    looked up in the DWARF; with ``pid``, the first report of that task (an earlier warning in
+    the log may be another task's).
 
-    For when the crashed task cannot be unwound (its task_struct or stack is not in the dump):
-    the log still names each frame as ``function+offset``, and the vmlinux/module DWARF turns
-    that into file:line.  Return addresses (all but the RIP) are looked up one byte back, so
-    the line is the call's, as an unwinder would give it.  ``?`` entries (unreliable) are skipped.
+    What the unwound stack is merged with (:mod:`._stackmerge`), and the stack when the crashed
+    task cannot be unwound (its task_struct or stack is not in the dump): the log still names
+    each frame as ``function+offset``, and the vmlinux/module DWARF turns that into file:line.
+    Return addresses (all but the RIP) are looked up one byte back, so the line is the call's,
+    as an unwinder would give it.  ``?`` entries (unreliable) are skipped.
     """
     from crashhub.triage import parse  # noqa: PLC0415
 
-    report = next((r for r in parse(log.encode()) if r.rip is not None or r.frames), None)
-    if report is None:
+    reports = [r for r in parse(log.encode()) if r.rip is not None or r.frames]
+    if pid is not None:  # else (no report names that task) the first report, as without a pid
+        reports = [r for r in reports if r.process is not None and r.process.pid == pid] or reports
+    if not reports:
         return []
+    report = reports[0]
     entries: list[tuple[Frame, bool]] = [(report.rip, True)] if report.rip is not None else []
     entries += [(f, False) for f in report.frames if f.reliable][:MAX_FRAMES]
     out: list[dict[str, Any]] = []
@@ -144,8 +172,8 @@ def log_stack(prog: Any, log: str) -> list[dict[str, Any]]:
             continue
         fn, off, mod = fr.function, fr.offset, fr.module or "kernel"
         locs: list[Any] = []
-        with contextlib.suppress(LookupError, ValueError):
-            locs = list(prog.source_location(f"{fn}+{off if is_rip else max(off - 1, 0)}"))
+        with contextlib.suppress(LookupError, ValueError):  # prog None: the log's names alone
+            locs = list(prog.source_location(f"{fn}+{off if is_rip else max(off - 1, 0)}")) if prog else []
         if not locs:
             out.append({"function": fn, "module": mod, "file": None, "line": None,
                         "offset": off, "inline": False, "source": "log", "name_from": "log"})
@@ -220,19 +248,36 @@ class Collector:
             out["panic_message"] = _s(panic_message(prog))
         except Exception as e:
             out["panic_message_error"] = f"{type(e).__name__}: {e}"[:300]
-        if not out["stack"] or _unnamed(out["stack"][0]):
-            # Never worse than the log: an unwinder that starts in a module whose symbols are not in
-            # the dump (6.12 at -d 31 drops the module's struct; an out-of-tree .ko not imported) gives
-            # raw addresses where the log names every frame.  The unwound frames are kept beside it.
-            try:
-                named = log_stack(prog, self.log())
-                if named:
-                    if out["stack"]:
-                        out["unwound_stack"] = out["stack"]
-                    out["stack"], out["stack_source"] = named, "log"
-            except Exception as e:
-                out["log_stack_error"] = f"{type(e).__name__}: {e}"[:300]
+        self._with_log(out)
         return out
+
+    def _with_log(self, out: dict[str, Any]) -> None:
+        """Never worse than the log: the unwound stack merged with the log's Call Trace
+        (:mod:`._stackmerge`), saying in ``unwind_note`` when and why unwinding stopped early."""
+        unwound: list[dict[str, Any]] = out["stack"]
+        pid = (out.get("panic_task") or {}).get("pid")
+        try:
+            logged = log_stack(self.prog, self.log(), pid if isinstance(pid, int) else None)
+        except Exception as e:
+            out["log_stack_error"] = f"{type(e).__name__}: {e}"[:300]
+            return
+        if not logged:
+            return
+        m = stackmerge.merge(unwound, logged)
+        if not unwound or m.worse_than(logged):
+            # Still fewer names than the log (an unwinder lost in a module without symbols): the
+            # log's stack, the unwound frames kept beside it.
+            if unwound:
+                out["unwound_stack"] = unwound
+            out["stack"], out["stack_source"] = logged, "log"
+            why = out.get("stack_error") or "its frames name fewer functions than the log's Call Trace"
+            out["unwind_note"] = f"the crashed task's unwound stack is not used ({why}): frames from the log"
+            return
+        out["stack"] = m.stack
+        out["stack_source"] = "merged" if m.named_from_log or m.appended else "unwind"
+        if m.stopped_at is not None:
+            out["unwind_note"] = (f"{_stop_reason(self.prog, m.stopped_at)}; the {m.appended} frames "
+                                  "after it are the log's Call Trace")
 
     def cpus(self) -> list[dict[str, Any]]:
         from drgn.helpers.linux.cpumask import for_each_online_cpu  # noqa: PLC0415
@@ -430,7 +475,23 @@ def open_program(req: dict[str, Any]) -> tuple[Any, list[str]]:
             prog.load_debug_info(mods)
         except drgn.MissingDebugInfoError as e:
             notes.append(f"module debuginfo: {e}"[:500])
+    _module_kallsyms(prog, notes)
     return prog, notes
+
+
+def _module_kallsyms(prog: Any, notes: list[str]) -> None:
+    """Name module code from the symbol tables the kernel keeps of each module (CONFIG_KALLSYMS),
+    read from the dump: what names a frame in a module whose .ko nobody gave."""
+    from drgn.helpers.linux.kallsyms import load_module_kallsyms  # noqa: PLC0415
+
+    try:
+        finder = load_module_kallsyms(prog)
+        # First: drgn's ELF finder knows no symbol of a module without a file.
+        prog.register_symbol_finder("module_kallsyms", finder, enable_index=0)
+        # _probe_waits adds the same finder on a failed lookup when this one is missing.
+        prog.cache["crashhub_module_kallsyms"] = True
+    except Exception as e:  # the modules' pages may be left out of the dump
+        notes.append(f"module kallsyms: {type(e).__name__}: {e}"[:300])
 
 
 SECTIONS = ("sys", "panic", "cpus", "tasks", "runq", "memory", "modules", "wait_chains", "cpu_waits",

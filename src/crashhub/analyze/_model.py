@@ -19,11 +19,12 @@ Json = Any  # a value json.loads can give back: nested dicts, lists, str, int, f
 Severity = Literal["critical", "error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 # How the panic stack was got: drgn unwound the task, the log's Call Trace was looked up in DWARF,
-# or crash's bt.
-StackSource = Literal["unwind", "log", "crash"]
-# Where a frame's function name came from: the DWARF subprogram, the symbol table, the log's
-# "function+off/size", crash's bt.
-NameSource = Literal["dwarf", "symbol", "log", "crash"]
+# the unwound stack with raw frames named or its missing tail filled from the log ("merged"; each
+# frame from the log has source "log"), or crash's bt.
+StackSource = Literal["unwind", "log", "merged", "crash"]
+# Where a frame's function name came from: the DWARF subprogram, the vmlinux's (or a module file's)
+# symbol table, a module's kallsyms read from the dump, the log's "function+off/size", crash's bt.
+NameSource = Literal["dwarf", "symbol", "kallsyms", "log", "crash"]
 Status = Literal["done", "failed", "skipped", "engine unavailable"]
 
 
@@ -353,6 +354,7 @@ class Analysis:
     panic_task: TaskInfo | None = None
     stack: tuple[StackFrame, ...] = ()
     stack_source: StackSource | None = None
+    stack_note: str | None = None  # when and why unwinding stopped early, or was not used
     tasks: int | None = None
     cpus: tuple[TaskInfo, ...] = ()
     dstate: tuple[TaskInfo, ...] = ()
@@ -409,6 +411,8 @@ class Analysis:
         }
         if self.agreement is not None:
             d["agreement"] = self.agreement
+        if self.stack_note is not None:  # rows before it was kept have no key
+            d["stack_note"] = self.stack_note
         return d
 
     @classmethod
@@ -420,6 +424,7 @@ class Analysis:
             panic_task=TaskInfo.from_dict(pt) if isinstance(pt, dict) else None,
             stack=_stack(d.get("stack")),
             stack_source=cast(StackSource, ss) if ss in get_args(StackSource) else None,
+            stack_note=_opt_str(d.get("stack_note")),
             tasks=_opt_int(d.get("tasks")),
             cpus=tuple(TaskInfo.from_dict(c) for c in d.get("cpus") or () if isinstance(c, dict)),
             dstate=tuple(TaskInfo.from_dict(t) for t in d.get("dstate") or () if isinstance(t, dict)),

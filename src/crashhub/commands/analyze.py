@@ -3,6 +3,9 @@
     crashhub analyze [--vmlinux PATH] DUMP [--json]     one dump file, no hub needed
     crashhub analyze CRASH_ID [--data DIR] [--json]     a stored crash: the hub's analysis job, run now
 
+drgn alone by default: its diagnosis comes in seconds; ``--engine crash`` (or ``all``) adds crash
+after it (crash's bt to compare, and its answer where drgn fails), several times slower.
+
 The vmlinux comes from ``--vmlinux`` (checked against the dump's build-id) or from the debuginfo store
 under ``<data>/debuginfo`` (``crashhub debuginfo import``), matched by build-id, else release.
 """
@@ -26,8 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a module's .ko with debug info (or a directory of them); repeatable")
     parser.add_argument("--source", type=Path, action="append", default=[],
                         help="a source tree for snippets and MAINTAINERS; repeatable")
-    parser.add_argument("--engine", action="append", choices=("drgn", "crash"),
-                        help="engines to run (default: drgn and crash)")
+    parser.add_argument("--engine", action="append", choices=("drgn", "crash", "all"),
+                        help="drgn (the default: its diagnosis in seconds); crash or all: drgn, then "
+                             "crash too (crash's bt to compare, its answer where drgn fails; slower)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per engine")
     parser.add_argument("--memory", type=float, default=6.0, help="GiB of address space per engine")
     parser.add_argument("--json", action="store_true", help="print the whole result as JSON")
@@ -39,7 +43,15 @@ def _frame(f: StackFrame) -> str:
         s += f" [{f.module}]"
     if f.file:
         s += f"  {f.file}:{f.line}"
+    # Say where a name came from when it is not the DWARF's: a reader weighs a kallsyms or log name.
+    if f.name_from not in (None, "dwarf"):
+        s += f"  ({f.name_from})"
     return s
+
+
+def engines(asked: list[str] | None) -> tuple[str, ...]:
+    """The engines to run: drgn always (the fast first answer); "crash" or "all" add crash."""
+    return ("drgn", "crash") if {"crash", "all"} & set(asked or ()) else ("drgn",)
 
 
 def _text(r: Analysis) -> str:
@@ -53,6 +65,8 @@ def _text(r: Analysis) -> str:
                  f"crash mode {r.crash_mode}, stack from {r.stack_source})")
     lines.append("stack")
     lines += [f"  #{i:<2} {_frame(f)}" for i, f in enumerate(r.stack)]
+    if r.stack_note:
+        lines.append(f"  note: {r.stack_note}")
     for s in r.sources:
         lines.append(f"source   {s['file']}:{s['line']} ({s.get('function')})")
         lines += [f"  {'>' if ln['n'] == s['line'] else ' '}{ln['n']:>6}  {ln['text']}"
@@ -69,13 +83,15 @@ def _text(r: Analysis) -> str:
 def _stored_crash(args: argparse.Namespace) -> int:
     """Run the hub's own analysis job for a stored crash, now, and store its result."""
     from crashhub.errors import InputError  # noqa: PLC0415
-    from crashhub.jobs import analyze_job  # noqa: PLC0415
+    from crashhub.jobs import analyze_crash_job, analyze_job  # noqa: PLC0415
     from crashhub.store import open_store  # noqa: PLC0415
 
     hub = open_store(config.load(args.data, env=config.environ()))
     if hub.store.crashes.get_crash(args.dump) is None:
         raise InputError(f"no such dump file and no stored crash with this id (data: {args.data})", args.dump)
     summary = analyze_job(hub, {"crash_id": args.dump, "timeout": args.timeout})
+    if "crash" in engines(args.engine) and summary.get("status") == "done":
+        analyze_crash_job(hub, {"crash_id": args.dump, "timeout": args.timeout})
     crash = hub.store.crashes.get_crash(args.dump)
     analysis = (crash.analysis if crash is not None else None) or {}
     record = AnalysisRecord.from_dict(analysis)
@@ -97,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     store = Path(args.data) / "debuginfo"
     r = analyze(Path(args.dump), vmlinux=args.vmlinux,
                 debuginfo_dir=store if args.vmlinux is None and store.is_dir() else None,
-                engines=tuple(args.engine or ("drgn", "crash")), timeout=args.timeout,
+                engines=engines(args.engine), timeout=args.timeout,
                 mem_bytes=int(args.memory * 2**30), modules=args.module, source_dirs=args.source)
     if args.json:
         print(json.dumps(r.to_dict(), indent=1, default=str))

@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_argument("--data", default=argparse.SUPPRESS, help=data_help)
     sub = parser.add_subparsers(dest="action", required=True)
     imp = sub.add_parser(
-        "import", parents=[common], help="import kernel-debuginfo RPMs, -dbg debs, trees or vmlinux[.gz|.xz]"
+        "import", parents=[common],
+        help="import kernel-debuginfo RPMs, -dbg debs, trees, vmlinux[.gz|.xz] or an out-of-tree module's .ko"
     )
     imp.add_argument("paths", nargs="+", type=Path)
     imp.add_argument("--release", help="kernel release, when the file does not say")
@@ -44,11 +45,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from crashhub.debuginfo import DebuginfoStore  # noqa: PLC0415  (keep the CLI start light)
+    from crashhub.debuginfo import DebuginfoStore, is_module  # noqa: PLC0415  (keep the CLI start light)
 
     store = DebuginfoStore(Path(args.data) / "debuginfo")
     if args.action == "import":
         for p in args.paths:
+            if is_module(p):
+                m = store.import_module(p)
+                size = m.path.stat().st_size / 2**20
+                print(f"{m.build_id}  module {m.name}  {size:.1f} MiB  from {p.name}")
+                continue
             for e in store.import_path(p, release=args.release):
                 print(
                     f"{e.id}  {e.release or '?'}  {len(e.modules)} modules  {e.size / 2**20:.0f} MiB  "

@@ -1,4 +1,5 @@
-"""The debuginfo store: kernel-debuginfo RPMs, -dbg debs, trees and bare vmlinux, by build-id.
+"""The debuginfo store: kernel-debuginfo RPMs, -dbg debs, trees, bare vmlinux and out-of-tree
+modules, by build-id.
 
 ``DebuginfoStore(root)`` imports, lists, removes and matches debuginfo to dumps;
 ``crashhub.debuginfo._debuginfod.router(store)`` serves it over the debuginfod protocol.
@@ -9,8 +10,9 @@ from __future__ import annotations
 from crashhub._face import face
 from crashhub.debuginfo._archive import Limits
 from crashhub.debuginfo._index import DebuginfoStore, Entry, Match, check_vmlinux
+from crashhub.debuginfo._modules import ModuleFile, is_module
 
-__all__ = ["DebuginfoStore", "Entry", "Limits", "Match", "check_vmlinux"]
+__all__ = ["DebuginfoStore", "Entry", "Limits", "Match", "ModuleFile", "check_vmlinux", "is_module"]
 
 
 # The public face (as httpx does): the names other parts use, loaded on first use so that importing

@@ -168,6 +168,22 @@ def _release_from_banner(chunk: bytes) -> str | None:
     return None
 
 
+def modinfo(path: Path, info: ElfInfo | None = None) -> dict[str, str]:
+    """A module's ``.modinfo`` (``name``, ``vermagic``, ...); empty for a file without one."""
+    info = info or read_elf(path)
+    sec = info.section(".modinfo")
+    if sec is None or sec.type == SHT_NOBITS:
+        return {}
+    with path.open("rb") as f:
+        data = _read_at(f, sec.offset, min(sec.size, MAX_MODINFO), path.stat().st_size, info.path)
+    out: dict[str, str] = {}
+    for item in data.split(b"\0"):
+        key, eq, val = item.partition(b"=")
+        if eq and key:
+            out.setdefault(key.decode("ascii", "replace"), val.decode("utf-8", "replace"))
+    return out
+
+
 def kernel_release(path: Path, info: ElfInfo | None = None) -> str | None:
     """The release a vmlinux (banner) or module (vermagic) was built for, or None."""
     info = info or read_elf(path)

@@ -5,6 +5,7 @@ Layout under ``root`` (``<data>/debuginfo``)::
     <build-id>/vmlinux              the kernel with DWARF
     <build-id>/modules/<path>.ko[.debug]
     <build-id>/meta.json            release, package, module build-ids
+    modules/<build-id>/<name>.ko    an out-of-tree module imported alone (._modules)
     sources/<release>               a kernel source tree (directory or symlink to one)
     .tmp/<pid>-<uuid>/              an import in progress
 
@@ -30,6 +31,7 @@ from typing import Any, BinaryIO, cast
 
 from crashhub.debuginfo import _deb as deb
 from crashhub.debuginfo import _elf as elf
+from crashhub.debuginfo import _modules as mods
 from crashhub.debuginfo import _rpm as rpm
 from crashhub.debuginfo._archive import Budget, CountingStream, Kept, Limits, fsync_tree, keep_kind, safe_name
 from crashhub.debuginfo._sourcetar import extract_sources
@@ -73,6 +75,7 @@ class Entry:
 Entries = list[Entry]
 Names = list[str]
 Rows = list[dict[str, Any]]
+ModuleFiles = list[mods.ModuleFile]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +139,7 @@ class DebuginfoStore:
         if not self.root.is_dir():
             return []
         out = [e for d in self.root.iterdir()
-               if d.is_dir() and not d.name.startswith(".") and d.name != SOURCES
+               if d.is_dir() and not d.name.startswith(".") and d.name not in (SOURCES, mods.MODULES)
                for e in [self._entry(d)] if e is not None]
         return sorted(out, key=lambda e: (e.release or "", e.imported_at))
 
@@ -214,6 +217,15 @@ class DebuginfoStore:
                         "entry": m.entry.id if m.entry else None})
         return out
 
+    def modules(self) -> ModuleFiles:
+        """The out-of-tree modules imported alone (:meth:`import_module`)."""
+        return mods.module_files(self.root)
+
+    def module_dir(self) -> Path | None:
+        """The directory of those modules, for drgn to pick the dump's among (by name, then build-id)."""
+        d = self.root / mods.MODULES
+        return d if d.is_dir() else None
+
     def source_dir(self, release: str | None) -> Path | None:
         if not release:
             return None
@@ -229,6 +241,14 @@ class DebuginfoStore:
             yield tmp
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+    def import_module(self, p: Path) -> mods.ModuleFile:
+        """Import an out-of-tree module's ``.ko`` (with DWARF), kept by build-id and name."""
+        p = Path(p)
+        if not p.is_file():
+            raise DebuginfoError("no such file", p)
+        with self._staging() as tmp:
+            return mods.import_module(self.root, p, tmp)
 
     def import_path(self, p: Path, *, release: str | None = None) -> Entries:
         """Import an RPM, a .deb, a directory tree or a bare ``vmlinux[.gz|.xz]``.
@@ -257,6 +277,9 @@ class DebuginfoStore:
                     dinfo, kept = deb.extract(p, files, self.limits)
                     kind = "deb"
                     package = f"{dinfo.package} {dinfo.version}" if dinfo else None
+                elif mods.is_module(p):
+                    raise DebuginfoError("a kernel module, not a kernel: import it with import_module "
+                                         "(`crashhub debuginfo import` does so)", p)
                 else:
                     kind, kept = "vmlinux", [self._bare(p, magic, files)]
             return self._commit(tmp, kept, kind, str(p.resolve()), package, pkg_release)
@@ -427,7 +450,7 @@ class DebuginfoStore:
                     removed.append(f"unfinished import {d.name}")
         if self.root.is_dir():
             for d in self.root.iterdir():
-                if not d.is_dir() or d.name.startswith(".") or d.name == SOURCES:
+                if not d.is_dir() or d.name.startswith(".") or d.name in (SOURCES, mods.MODULES):
                     continue
                 e = self._entry(d)
                 if e is None or not e.vmlinux.is_file():

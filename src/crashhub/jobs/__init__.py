@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from crashhub.jobs._celery_queue import make_app as make_app
     from crashhub.jobs._celery_queue import queue_from_settings as queue_from_settings
     from crashhub.jobs._celery_queue import release_queue as release_queue
+    from crashhub.jobs._handlers import analyze_crash_job as analyze_crash_job
     from crashhub.jobs._handlers import analyze_job as analyze_job
     from crashhub.jobs._handlers import find_vmlinux as find_vmlinux
     from crashhub.jobs._local import LocalQueue as LocalQueue
@@ -40,6 +41,7 @@ _FACE: dict[str, str] = {
     "Rekey": "crashhub.jobs._rekey",
     "Runtime": "crashhub.jobs._celery_queue",
     "amqp_advice": "crashhub.jobs._celery_queue",
+    "analyze_crash_job": "crashhub.jobs._handlers",
     "analyze_job": "crashhub.jobs._handlers",
     "find_vmlinux": "crashhub.jobs._handlers",
     "install_task": "crashhub.jobs._celery_queue",
@@ -65,6 +67,7 @@ __all__ = [
     "Rekey",
     "Runtime",
     "amqp_advice",
+    "analyze_crash_job",
     "analyze_job",
     "find_vmlinux",
     "handlers",

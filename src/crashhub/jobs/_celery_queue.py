@@ -243,7 +243,7 @@ class CeleryQueue(Queue):
         return None
 
     def route(self, kind: str, payload: dict[str, Any]) -> str:
-        if kind != "analyze":
+        if kind not in ("analyze", "analyze-crash"):  # both read the dump with its kernel's debuginfo
             return DEFAULT_QUEUE
         release = self._release_of(payload)
         if not release:

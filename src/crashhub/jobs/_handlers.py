@@ -42,7 +42,20 @@ def find_vmlinux(vmlinux_dir: str | None, release: str | None) -> Path | None:
     return None
 
 
-def analyze_job(hub: Hub, payload: JsonObject) -> JsonObject:
+def _debuginfo_for(hub: Hub, release: str | None) -> tuple[Path | None, Path | None]:
+    """The vmlinux (``vmlinux_dir``'s ``vmlinux-<release>``) or else the debuginfo store to analyse with."""
+    vmlinux = find_vmlinux(hub.settings.vmlinux_dir, release)
+    # Without a vmlinux-<release> file, the debuginfo store (`crashhub debuginfo import`) answers by
+    # build-id, else release; a vmlinux_dir laid out as such a store works too.
+    store_dir = hub.settings.data_dir / "debuginfo"
+    if vmlinux is None and not store_dir.is_dir() and hub.settings.vmlinux_dir:
+        store_dir = Path(hub.settings.vmlinux_dir)
+    return vmlinux, store_dir if vmlinux is None and store_dir.is_dir() else None
+
+
+def analyze_job(hub: Hub, payload: JsonObject, queue: Queue | None = None) -> JsonObject:
+    """Fast first: drgn's analysis (with its diagnosis) is stored as soon as it exists; crash, several
+    times slower, follows as the ``analyze-crash`` job on ``queue`` (setting ``analyze_crash``)."""
     crash_id = str(payload["crash_id"])
     crash = hub.store.crashes.get_crash(crash_id)
     if crash is None:
@@ -57,12 +70,7 @@ def analyze_job(hub: Hub, payload: JsonObject) -> JsonObject:
         result: JsonObject = {"status": "engine unavailable", "error": str(e)}
         hub.store.crashes.set_crash_analysis(crash_id, result)
         return result
-    vmlinux = find_vmlinux(hub.settings.vmlinux_dir, crash.release)
-    # Without a vmlinux-<release> file, the debuginfo store (`crashhub debuginfo import`) answers by
-    # build-id, else release; a vmlinux_dir laid out as such a store works too.
-    store_dir = hub.settings.data_dir / "debuginfo"
-    if vmlinux is None and not store_dir.is_dir() and hub.settings.vmlinux_dir:
-        store_dir = Path(hub.settings.vmlinux_dir)
+    vmlinux, store_dir = _debuginfo_for(hub, crash.release)
     # Triage's word, as the crash was bucketed and titled by it: analyze does not read the log again.
     # Only the primary report is stored (``CrashRecord.report``); none when triage found no report.
     reports = () if crash.report is None else (CrashReport.from_dict(crash.report),)
@@ -71,7 +79,8 @@ def analyze_job(hub: Hub, payload: JsonObject) -> JsonObject:
             hub.blobs.local_path(dump.digest),
             reports=reports,
             vmlinux=vmlinux,
-            debuginfo_dir=store_dir if vmlinux is None and store_dir.is_dir() else None,
+            debuginfo_dir=store_dir,
+            engines=("drgn",),
             timeout=float(payload.get("timeout") or hub.settings.analyze_timeout),
         )
         record = AnalysisRecord("done", result=out)
@@ -81,11 +90,50 @@ def analyze_job(hub: Hub, payload: JsonObject) -> JsonObject:
                                  vmlinux=str(vmlinux) if vmlinux else None)
     result = record.to_dict()
     hub.store.crashes.set_crash_analysis(crash_id, result)
-    return {k: v for k, v in result.items() if k != "result"}
+    summary = {k: v for k, v in result.items() if k != "result"}
+    # crash needs the vmlinux drgn had; without it the second job could only fail.
+    if (queue is not None and hub.settings.analyze_crash and record.result is not None
+            and record.result.debuginfo.get("ok")):
+        summary["crash_job"] = queue.submit(CRASH_JOB, {"crash_id": crash_id},
+                                            key=f"{CRASH_JOB}:{crash_id}:{started:.3f}")
+    return summary
+
+
+CRASH_JOB = "analyze-crash"
+
+
+def analyze_crash_job(hub: Hub, payload: JsonObject) -> JsonObject:
+    """The second half of an analysis: crash run on the dump, merged into the stored drgn analysis."""
+    crash_id = str(payload["crash_id"])
+    crash = hub.store.crashes.get_crash(crash_id)
+    dump = next((f for f in crash.files if f.role == "vmcore"), None) if crash is not None else None
+    if crash is None or dump is None:
+        return {"status": "skipped", "reason": f"no crash {crash_id} with a dump"}
+    from crashhub.analyze import AnalysisRecord, add_crash  # type: ignore[attr-defined,unused-ignore]
+
+    prior = AnalysisRecord.from_dict(crash.analysis or {})
+    if prior.status != "done" or prior.result is None:
+        return {"status": "skipped", "reason": f"no drgn analysis to add crash to ({prior.status or 'none'})"}
+    started = time.time()
+    vmlinux, store_dir = _debuginfo_for(hub, crash.release)
+    reports = () if crash.report is None else (CrashReport.from_dict(crash.report),)
+    try:
+        out = add_crash(prior.result, hub.blobs.local_path(dump.digest), reports=reports, vmlinux=vmlinux,
+                        debuginfo_dir=store_dir,
+                        timeout=float(payload.get("timeout") or hub.settings.analyze_timeout))
+    except CrashhubError as e:
+        return {"status": "failed", "error": f"{type(e).__name__}: {e}"}
+    # The record keeps when the analysis started; its seconds now count both jobs' work.
+    record = dataclasses.replace(prior, result=out,
+                                 seconds=round((prior.seconds or 0.0) + time.time() - started, 3))
+    hub.store.crashes.set_crash_analysis(crash_id, record.to_dict())
+    crash_run = out.engines.get("crash")
+    return {"status": "done", "crash_ok": bool(crash_run and crash_run.ok), "seconds": record.seconds}
 
 
 def register(queue: Queue, hub: Hub, kb: KnowledgeBase) -> None:
-    queue.register("analyze", lambda p: analyze_job(hub, p))
+    queue.register("analyze", lambda p: analyze_job(hub, p, queue))
+    queue.register(CRASH_JOB, lambda p: analyze_crash_job(hub, p))
     # Re-matching every bucket: the API does it in the request (the answer shows the change); a large
     # store or another node can queue it instead.
     queue.register("kb-apply", lambda p: {"changed": kb.reapply(hub.store)})

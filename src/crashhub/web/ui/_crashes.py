@@ -33,7 +33,7 @@ def crash(request: Request, ui: UIState, crash_id: str) -> Response:
         "oops": views.oops_excerpt(c.report),
         "frames": views.frames_of(c.report),
         "facts": views.dump_facts(c.dump_facts),
-        "an": views.analysis_view(c.analysis),
+        "an": views.analysis_view(c.analysis, c.report),
         "taint": (c.report or {}).get("taint") or {},
     }
     return ui.render(request, "crash.html", ctx)

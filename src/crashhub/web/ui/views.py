@@ -168,13 +168,28 @@ def dump_facts(facts: JsonObject | None) -> list[tuple[str, str]]:
     return out
 
 
-def analysis_view(analysis: JsonObject | None) -> dict[str, Any]:
+def _log_names(report: JsonObject | None) -> int:
+    """Frames the log's report names: its RIP and the reliable Call Trace entries."""
+    if not report:
+        return 0
+    frames = [f for f in report.get("frames") or [] if isinstance(f, Mapping)]
+    rip = report.get("rip")
+    named = sum(1 for f in frames if f.get("function") and f.get("reliable", True))
+    return named + (1 if isinstance(rip, Mapping) and rip.get("function") else 0)
+
+
+def analysis_view(analysis: JsonObject | None, report: JsonObject | None = None) -> dict[str, Any]:
     """Flatten the analysis job's record (rows of every age, through ``AnalysisRecord.from_dict``):
-    status, stack, findings, sources and raw engine outputs."""
+    status, stack, findings, sources and raw engine outputs.  The stack is left out (the page shows
+    the log's frames) when it names fewer frames than triage's ``report`` does: rows analysed before
+    the stack was merged with the log may hold raw addresses where the log names every frame."""
     if not analysis:
         return {}
     rec = AnalysisRecord.from_dict(dict(analysis))
     res = rec.result or Analysis()
+    # Real frames only: the log has one line per return address, DWARF may add inline frames to any.
+    named = sum(1 for f in res.stack if f.function and not f.function.startswith("0x") and not f.inline)
+    stack = res.stack[:64] if named >= _log_names(report) else ()
     outputs: dict[str, str] = {}
     crash_eng = res.engines.get("crash")
     for k, v in ((crash_eng.section("outputs") if crash_eng else None) or {}).items():
@@ -188,7 +203,7 @@ def analysis_view(analysis: JsonObject | None) -> dict[str, Any]:
         "engine": res.engine,
         "panic_message": res.panic_message,
         "panic_task": res.panic_task,
-        "stack": res.stack[:64],
+        "stack": stack,
         "findings": res.findings,
         "sources": res.sources,
         "outputs": outputs,
