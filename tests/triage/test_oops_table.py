@@ -6,8 +6,14 @@ import re
 from pathlib import Path
 
 from crashhub.classify import ALGORITHM, SKIP_GROUPS
+from crashhub.kernel import skipped
 from crashhub.triage import KINDS
-from crashhub.triage._oops import OOPSES, SCAN_ANCHORS
+from crashhub.triage._extract import _skip_re
+from crashhub.triage._formats import expand, required_literal
+from crashhub.triage._oops import HEADERS, OOPSES, SCAN_ANCHORS
+
+DATA = Path(__file__).resolve().parent / "data"
+_HEADER_RE = re.compile("|".join(re.escape(h) for h in HEADERS))
 
 _META = set(".^$*+?{}[]\\|()")
 
@@ -77,3 +83,47 @@ def test_docs_cover_every_kind_skip_group_and_algorithm() -> None:
         for p in patterns:
             assert "`" + p.replace("|", "\\|") + "`" in doc, p  # pipes escaped in the table
     assert ALGORITHM in doc
+
+
+def test_required_literal_reads_plain_text_only_where_every_match_holds_it() -> None:
+    assert required_literal(r"WARNING: .*kernel/watchdog\.c") == "kernel/watchdog.c"
+    assert required_literal(r"BUG: KASAN: ([a-z\-]+) on address(?:.*\n)+?") == "BUG: KASAN: "
+    assert required_literal(r"^\s*BUG:[ \t]*$") == "BUG:"
+    assert required_literal(r"kernel BUG at (?:\S*/)?mm/usercopy\.c") == "kernel BUG at "
+    assert required_literal(r"Oops: (?:Kernel access|Exception)") == "Oops: "
+    assert required_literal(r"abcd?e") == "abc"  # "d" is optional
+    assert required_literal(r"ab{0,2}cd") == "cd"
+    assert required_literal(r"int3|NMI") == ""  # either: neither is sure
+    assert required_literal(r"(?i)warning") == ""
+    assert required_literal(r"[(|)]xyz") == "xyz"  # a class's "|" and parentheses are members
+
+
+def test_every_title_literal_is_in_every_line_its_title_matches(corpus: Path) -> None:
+    # title_search answers None without the regexp when the literal is absent: over the header
+    # lines of the corpus and the lab logs, that must never hide a match.
+    files = [p for d in (DATA, corpus) for p in sorted(d.rglob("*")) if p.is_file() and p.suffix != ".json"]
+    lines = {ln for path in files for ln in path.read_text(errors="replace").splitlines()
+             if _HEADER_RE.search(ln)}
+    assert len(lines) > 1000
+    for oops in OOPSES:
+        for f in oops.formats:
+            literal = required_literal(expand(f.title))
+            assert literal in f.title.replace("\\", ""), (f.title, literal)
+            for ln in lines:
+                if f.title_re.search(ln):
+                    assert literal in ln, (f.title, ln)
+                    assert f.title_search(ln) is not None
+
+
+def test_a_formats_skip_list_answers_as_its_regexp_would() -> None:
+    # Plain patterns ("spin_", "^msleep", "^ssleep$") are string tests: the same answers as the
+    # alternation searched as a regexp, on real frame names and on names made to hit each anchor.
+    names = {m.group(1) for path in sorted(DATA.rglob("*")) if path.is_file()
+             for m in re.finditer(r"([A-Za-z_][\w.]*)\+0x", path.read_text(errors="replace"))}
+    skips = {f.stack.skip for o in OOPSES for f in o.formats if f.stack is not None and f.stack.skip}
+    for skip in skips:
+        made = {p.strip("^$") for p in skip} | {"x" + p.strip("^$") + "x" for p in skip}
+        alternation = re.compile("|".join(skip))
+        for name in names | made:
+            expected = skipped(name) or alternation.search(name) is not None
+            assert _skip_re(skip).search(name) == expected, (skip, name)

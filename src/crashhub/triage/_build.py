@@ -28,12 +28,12 @@ _TIMESTAMP_IN_TITLE_RE = re.compile(r"\[ *[0-9]+\.[0-9]+\]")
 
 def choose_format(oops: Oops, head: str, report: str) -> tuple[Format | None, tuple[str, ...]]:
     for f in oops.formats:
-        m = f.title_re.search(head)
+        m = f.title_search(head)
         if m is None:
             # Some titles span lines (KASAN "on address ... Read of size").
             if "\\n" not in f.title:
                 continue
-            m = f.title_re.search(report)
+            m = f.title_search(report)
             if m is None or report.find("\n", 0, m.start()) != -1:
                 continue
         groups = tuple(g or "" for g in m.groups())
@@ -98,7 +98,8 @@ def _trace(lines: list[Line]) -> tuple[tuple[Frame, ...], bool]:
         if s.startswith("--- interrupt:"):
             context = "irq"
             continue
-        f = parse_frame(t, context)
+        # The one-argument call in task context: collect cached the same line under that key.
+        f = parse_frame(t) if context == "task" else parse_frame(t, context)
         if f is not None:
             frames.append(f)
             misses = 0
@@ -118,7 +119,7 @@ def _plausible(span: Span, head_text: str) -> bool:
     syzkaller takes any such line; on production consoles and syslog, firmware and drivers print
     "WARNING: ..."/"INFO: ..." lines that are not kernel warnings.
     """
-    if any(f.title_re.search(span.head.text) for f in span.oops.formats):
+    if span.oops.any_title(span.head.text):
         return True  # a known header whose report is cut short: a damaged crash, still a crash
     if not span.head.text.lstrip().startswith(head_text[:8]):
         return False
@@ -141,7 +142,7 @@ def build(span: Span, total_lines: int, release: tuple[str, str] | None) -> Cras
         # No format matched in full: the header line is the title, the kind that of the first
         # format whose title alone matches (its report regexp did not), else the header's.
         title = sanitize(head_text)
-        loose = next((f for f in span.oops.formats if f.title_re.search(head.text)), None)
+        loose = next((f for f in span.oops.formats if f.title_search(head.text)), None)
         kind = loose.kind if loose else _HEADER_KINDS.get(span.oops.header, "other")
         fatal = loose.fatal if loose else span.oops.header in ("Kernel panic", "Oops:", "kernel BUG")
     else:

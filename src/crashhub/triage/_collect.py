@@ -259,7 +259,7 @@ def _other_header(span: Span, text: str, j: int, in_trace: bool) -> Literal["kee
         # SLUB's "INFO: Allocated in ..." lines, a stall's second header line (syzkaller 57): this
         # report's own; an INFO: report with a stack of another kind (an RCU stall after a hung
         # task's header) is not.
-        if other.stack_title_re is None or not other.stack_title_re.search(text):
+        if not other.any_title(text, needs_stack=True):
             return "keep"
         if _format_of(other, text) is _format_of(other, span.head.text):
             return "keep"
@@ -274,11 +274,11 @@ def _needs_stack(fmt: Format | None) -> bool:
 
 
 def _format_of(oops: Oops, text: str) -> Format | None:
-    return next((f for f in oops.formats if f.title_re.search(text)), None)
+    return next((f for f in oops.formats if f.title_search(text)), None)
 
 
 def _starts_report(oops: Oops, text: str) -> bool:
-    return text.lstrip().startswith(oops.header) or bool(oops.any_title_re and oops.any_title_re.search(text))
+    return text.lstrip().startswith(oops.header) or oops.any_title(text)
 
 
 # Lines of a report after its header: a task line, the hardware, a stack, registers.
@@ -370,7 +370,7 @@ def _whole(fmt: Format) -> bool:
 
 def _rank(oops: Oops, text: str) -> int:
     """The index of the first format that reads ``text`` (the most specific), else len(formats)."""
-    return next((i for i, f in enumerate(oops.formats) if f.title_re.search(text)), len(oops.formats))
+    return next((i for i, f in enumerate(oops.formats) if f.title_search(text)), len(oops.formats))
 
 
 def _has_anchor(text: str) -> bool:

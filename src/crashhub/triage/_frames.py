@@ -79,7 +79,7 @@ _MARKER_PREFIX_RE = re.compile(r"^\s*(<<?[A-Z]+>>?)\s+(\S.*)$")
 
 def split_marker(text: str) -> tuple[str | None, str]:
     """``" <IRQ>  [<ffffffff81656735>] dump_stack+0x19/0x1b"`` (3.x) -> ("irq", the frame text)."""
-    m = _MARKER_PREFIX_RE.match(text)
+    m = _MARKER_PREFIX_RE.match(text) if "<" in text else None  # a marker's "<": most lines hold none
     if m is None or m.group(1) not in CONTEXT_MARKERS:
         return None, text
     return CONTEXT_MARKERS[m.group(1)], " " + m.group(2)
