@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from crashhub.kernel import base_name
 from crashhub.model import CrashReport, Frame
 from crashhub.triage._collect import PANIC, Span
-from crashhub.triage._extract import extract_frames
+from crashhub.triage._extract import extract_frames, may_start_stack
 from crashhub.triage._fields import read_facts
 from crashhub.triage._formats import STACK_START_RE, Format, Oops
 from crashhub.triage._frames import CONTEXT_MARKERS, parse_frame, parse_rip, split_marker
@@ -54,7 +54,7 @@ def _title_lines(span: Span) -> list[str]:
         t = ln.text
         if i and PANIC in t and len(out) > min_lines:
             break
-        if _QUESTIONABLE_RE.match(t) or t.endswith(" (unreliable)"):
+        if ("?" in t and _QUESTIONABLE_RE.match(t)) or t.endswith(" (unreliable)"):
             continue
         if "Disabling lock debugging due to kernel taint" in t:
             continue
@@ -82,7 +82,7 @@ def _trace(lines: list[Line]) -> tuple[tuple[Frame, ...], bool]:
         t = ln.text
         s = t.strip()
         if not started:
-            if STACK_START_RE.search(t) or s == "stack backtrace:":
+            if (may_start_stack(t) and STACK_START_RE.search(t)) or s == "stack backtrace:":
                 started = True
                 continue
             f = parse_frame(t)
@@ -106,7 +106,8 @@ def _trace(lines: list[Line]) -> tuple[tuple[Frame, ...], bool]:
             if len(frames) >= 256:
                 break
             continue
-        if frames and (STACK_START_RE.search(t) or not s or s.startswith("Code:") or misses >= 12):
+        if frames and ((may_start_stack(t) and STACK_START_RE.search(t)) or not s or s.startswith("Code:")
+                       or misses >= 12):
             return tuple(frames), False
         misses += 1
     # The report ended on a frame line: the log may have been cut inside the trace.

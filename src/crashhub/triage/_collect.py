@@ -47,18 +47,21 @@ class Span:
     borrowed: list[Line] = field(default_factory=list)
 
 
-def line_index(text: str) -> list[tuple[int, int]]:
-    """(line number, offset) of every line holding a header, in order, one per line.
+def line_index(text: str) -> tuple[list[tuple[int, int]], bool]:
+    """(line number, offset) of every line holding a scan anchor, in order, one per line; and
+    whether that is every such line (not cut at ``MAX_HITS``).
 
     One ``str.find`` pass per header literal: CPython's substring search is far faster than an
     alternation regexp over the whole log, and the number of hits is small in real logs.
     """
     hits: list[int] = []
+    complete = True
     for header in SCAN_ANCHORS:
         pos = text.find(header)
         while pos >= 0:
             hits.append(pos)
             if len(hits) > MAX_HITS:
+                complete = False
                 break
             pos = text.find(header, pos + 1)
     hits.sort()
@@ -72,7 +75,7 @@ def line_index(text: str) -> list[tuple[int, int]]:
         if line_no != prev_line:
             out.append((line_no, pos))
             prev_line = line_no
-    return out
+    return out, complete
 
 
 class Log:
@@ -87,6 +90,9 @@ class Log:
         self.lines = text.count("\n") + 1
         self._j = 0  # the cursor: line self._j starts at offset self._pos
         self._pos = 0
+        # The numbers of the lines holding a scan anchor (``line_index``), None when not known: a
+        # line not among them holds no header, and collect asks that of every line of a report.
+        self.anchored: set[int] | None = None
 
     def __len__(self) -> int:
         return self.lines
@@ -149,6 +155,9 @@ def collect(raw: Log, start: int, head: Line, oops: Oops, limit: int) -> Span:
     frames_seen = False
     in_trace = False
     stop = min(len(raw), start + MAX_REPORT_LINES, limit)
+    anchor = _ANCHOR_RE.search  # bound once: the loop below runs for every line of every report
+    # A line without an anchor in the raw log has none in its message (a part of the line) either.
+    anchored = raw.anchored
     for j, line in raw.following(start, stop):
         ln = strip(j, line)
         text = ln.text
@@ -193,7 +202,7 @@ def collect(raw: Log, start: int, head: Line, oops: Oops, limit: int) -> Span:
             return span
         if span.quoted and not span.body and BODY_RE.search(text):
             span.body = True  # only a quoted header's report asks
-        if _has_anchor(text):
+        if (anchored is None or j in anchored) and anchor(text) is not None:  # may hold a header
             action = _other_header(span, text, j, in_trace)
             if action == "skip":
                 continue
@@ -215,7 +224,7 @@ def collect(raw: Log, start: int, head: Line, oops: Oops, limit: int) -> Span:
                 span.interleaved += 1
                 continue
         span.lines.append(ln)
-        if text.strip():
+        if text and not text.isspace():  # text.strip(), without making the stripped copy
             span.end = j
     while len(span.lines) > 1 and span.lines[-1].lineno > span.end:
         span.lines.pop()  # blank lines after the last line of the report are not part of it
@@ -371,11 +380,6 @@ def _whole(fmt: Format) -> bool:
 def _rank(oops: Oops, text: str) -> int:
     """The index of the first format that reads ``text`` (the most specific), else len(formats)."""
     return next((i for i, f in enumerate(oops.formats) if f.title_search(text)), len(oops.formats))
-
-
-def _has_anchor(text: str) -> bool:
-    """Whether a line may hold a header: a cheap test before the table's own."""
-    return _ANCHOR_RE.search(text) is not None
 
 
 def _frames_follow(raw: Log, j: int, stop: int, look: int = 4) -> bool:

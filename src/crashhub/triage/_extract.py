@@ -168,6 +168,8 @@ def _walk(
                         _append(names, m, skip)
                         i += 1
                         break
+                if "+" not in ln and "." not in ln:
+                    continue  # every frame regexp needs "func+" or "func." (most register lines lack both)
                 for fre in _FRAME_RES:
                     fm = fre.search(ln)
                     if fm is not None:
