@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass
 
 from crashhub.kernel import STRIP_PREFIXES, demangle, skipped, strip_prefix
-from crashhub.triage._cpus import nmi_culprit
 from crashhub.triage._formats import (
     CALL_TRACE,
     CALL_TRACE_RE,
@@ -116,18 +115,17 @@ def _skipped(skip: _Skip, name: str) -> bool:
 
 
 def _pick(names: list[str], extractor: str | None, rip: str) -> str:
-    stripped = [strip_prefix(n) for n in names]
     if extractor == "stall":
-        return _stall(stripped, rip)
+        return _stall([strip_prefix(n) for n in names], rip)
     if not names:
         return ""
     if extractor == "hang":
-        return _hang(stripped)
+        return _hang([strip_prefix(n) for n in names])
     if extractor == "overflow":
         # Runs are looked for in raw names: ____sys_sendmsg, ___sys_sendmsg and __sys_sendmsg are
         # three functions that only strip to one name.
         return strip_prefix(_overflow(names)) if _overflow(names) else ""
-    return stripped[0]
+    return strip_prefix(names[0])
 
 
 def _walk(
@@ -197,6 +195,9 @@ def _walk(
 def extract_frames(lines: list[str], stack: Stack) -> tuple[list[str], bool]:
     """Guilty frame names (one per stack section) and whether every section gave one."""
     if stack.extractor == "cpus":
+        # Loaded here: only an unknown NMI's report reads the CPUs' dumps.
+        from crashhub.triage._cpus import nmi_culprit  # noqa: PLC0415
+
         culprit = nmi_culprit(lines)
         return ([culprit] if culprit else []), True
     skip = _skip_re(stack.skip)
