@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from crashhub.triage._extract import may_start_stack
 from crashhub.triage._formats import STACK_START_RE, Format, Oops
 from crashhub.triage._frames import CONTEXT_MARKERS, parse_frame
 from crashhub.triage._lines import Line, strip
@@ -158,6 +157,7 @@ def collect(raw: Log, start: int, head: Line, oops: Oops, limit: int) -> Span:
     anchor = _ANCHOR_RE.search  # bound once: the loop below runs for every line of every report
     # A line without an anchor in the raw log has none in its message (a part of the line) either.
     anchored = raw.anchored
+    lines = span.lines
     for j, line in raw.following(start, stop):
         ln = strip(j, line)
         text = ln.text
@@ -170,7 +170,7 @@ def collect(raw: Log, start: int, head: Line, oops: Oops, limit: int) -> Span:
             and not (cpu_traceback and ln.caller.startswith("C"))
         ):
             continue
-        prev = span.lines[-1]
+        prev = lines[-1]
         if (
             prev.text.startswith("Modules linked in:")
             and _MODULE_TOKENS_RE.match(text.strip())
@@ -178,7 +178,7 @@ def collect(raw: Log, start: int, head: Line, oops: Oops, limit: int) -> Span:
         ):
             # A long module list wraps (printk cut lines at 1 KiB before Linux 3.5; print_modules
             # breaks lines itself in some distribution kernels).
-            span.lines[-1] = Line(
+            lines[-1] = Line(
                 prev.lineno,
                 prev.text + " " + text.strip(),
                 prev.timestamp,
@@ -197,7 +197,7 @@ def collect(raw: Log, start: int, head: Line, oops: Oops, limit: int) -> Span:
         if "Sending NMI from CPU" in text:
             cpu_traceback = True
         if "---[ end " in text and _END_RE.search(text):
-            span.lines.append(ln)
+            lines.append(ln)
             span.end = j
             return span
         if span.quoted and not span.body and BODY_RE.search(text):
@@ -210,7 +210,11 @@ def collect(raw: Log, start: int, head: Line, oops: Oops, limit: int) -> Span:
                 break
         if not in_trace and j - start > NO_TRACE_LINES:
             break
-        if may_start_stack(text) and STACK_START_RE.search(text):
+        if (
+            # may_start_stack, inline: every line of a report asks
+            ("race" in text or "llocated" in text or "reed" in text or "acktrace" in text or "Uninit" in text)
+            and STACK_START_RE.search(text)
+        ):
             in_trace = True
         elif in_trace:
             is_frame = parse_frame(text) is not None or text.strip() in CONTEXT_MARKERS
@@ -223,11 +227,11 @@ def collect(raw: Log, start: int, head: Line, oops: Oops, limit: int) -> Span:
                     break
                 span.interleaved += 1
                 continue
-        span.lines.append(ln)
+        lines.append(ln)
         if text and not text.isspace():  # text.strip(), without making the stripped copy
             span.end = j
-    while len(span.lines) > 1 and span.lines[-1].lineno > span.end:
-        span.lines.pop()  # blank lines after the last line of the report are not part of it
+    while len(lines) > 1 and lines[-1].lineno > span.end:
+        lines.pop()  # blank lines after the last line of the report are not part of it
     return span
 
 

@@ -92,7 +92,7 @@ class Format:
     _compiled: dict[str, re.Pattern[str] | None] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
-    _literal: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
+    _literals: list[tuple[str, ...]] = field(default_factory=list, init=False, repr=False, compare=False)
 
     @property
     def title_re(self) -> re.Pattern[str]:
@@ -104,11 +104,12 @@ class Format:
         """``title_re.search(text)``, answered without the regexp (nor compiling it) when ``text``
         lacks the plain text every match holds: most formats of a header never meet a line of theirs
         (a WARNING report tries some 30 formats' titles before its own)."""
-        literal = self._literal
-        if not literal:
-            literal.append(required_literal(expand(self.title)))
-        if literal[0] not in text:
-            return None
+        literals = self._literals
+        if not literals:
+            literals.append(required_literals(expand(self.title)))
+        for literal in literals[0]:
+            if literal not in text:
+                return None
         return self.title_re.search(text)
 
     @property
@@ -171,13 +172,13 @@ def _any(titles: Iterable[str]) -> re.Pattern[str] | None:
 _GLOBAL_FLAGS_RE = re.compile(r"\(\?[aiLmsux]+\)")
 
 
-def required_literal(pattern: str) -> str:
-    """The longest run of plain characters that every match of ``pattern`` holds ("" when there is
-    none for sure): the runs of literal characters outside groups, classes and quantifiers, unless a
-    "|" outside any group makes each of them optional.  ``tests/triage/test_oops_table.py`` checks
-    it against every title of the table on real lines."""
+def required_literals(pattern: str) -> tuple[str, ...]:
+    """The runs of plain characters every match of ``pattern`` holds, longest first (none when
+    nothing is sure): the runs of literal characters outside groups, classes and quantifiers, unless
+    a "|" outside any group makes each of them optional.  ``tests/triage/test_oops_table.py`` checks
+    them against every title of the table on real lines."""
     if _GLOBAL_FLAGS_RE.search(pattern):
-        return ""
+        return ()
     runs: list[str] = []
     run: list[str] = []
     depth = 0
@@ -199,7 +200,7 @@ def required_literal(pattern: str) -> str:
         elif depth:
             continue  # inside a group: its text may be optional or one of alternatives
         elif ch == "|":
-            return ""
+            return ()
         elif ch in "*?{":
             run = run[:-1]  # the character before may be absent
             if ch == "{":
@@ -212,7 +213,7 @@ def required_literal(pattern: str) -> str:
         runs.append("".join(run))
         run = []
     runs.append("".join(run))
-    return max(runs, key=len)
+    return tuple(sorted({r for r in runs if r}, key=len, reverse=True))
 
 
 def _class_end(pattern: str, i: int) -> int:
