@@ -176,12 +176,15 @@ def _walk(
             i += 1
         else:
             pre = _compile(part)
+            trace = part == CALL_TRACE
             while pos < n:
                 ln = lines[pos]
                 pos += 1
                 if "should_fail" in ln and FAULT_INJECTION_RE.search(ln):
                     ok = False
                     break
+                if trace and "race:" not in ln and "acktrace" not in ln:
+                    continue  # CALL_TRACE_RE: "Call Trace:", "Call trace:", "Backtrace:", unwind_backtrace
                 m = pre.search(ln)
                 if m is not None:
                     _append(names, m, skip)

@@ -92,7 +92,7 @@ def parse_frame(text: str, context: str = "task") -> Frame | None:
     Cached: the same lines come back in every pass over a report and in repeated reports.
     """
     if "+0x" in text:
-        m = ARM_OLD_RE.match(text)
+        m = ARM_OLD_RE.match(text) if "[<" in text else None
         if m:
             return Frame(
                 demangle(m.group("func")),
@@ -132,15 +132,19 @@ def parse_frame(text: str, context: str = "task") -> Frame | None:
         m = re.match(r"^\s*([A-Za-z0-9_.$]+) from ([A-Za-z0-9_.$]+)\s*$", text)
         if m:
             return Frame(m.group(1), None, None, None, None, True, context)
-    m = BARE_RE.match(text)
+    m = BARE_RE.match(text) if "0x" in text else None
     if m:
         return Frame(None, None, None, None, int(m.group("addr2"), 16), m.group("q") is None, context)
     return None
 
 
+_RIP_NAMES = ("RIP", "EIP", "NIP", "pc", "PC", "Krnl PSW")  # RIP_LINE_RE's first words
+
+
 def parse_rip(text: str) -> Frame | None:
     """The faulting function from a RIP/IP/EIP/NIP/pc/PSW line, or None (user space, no symbol)."""
-    m = RIP_LINE_RE.match(text) if "+0x" in text else None  # "func+0x1/0x2": most lines have none
+    # Its regexp needs "func+0x" after a register name that starts the line: most lines fail one.
+    m = RIP_LINE_RE.match(text) if "+0x" in text and text.lstrip().startswith(_RIP_NAMES) else None
     if m is None:
         return None
     return Frame(
