@@ -3,9 +3,12 @@ skip list moved from classify."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
-from crashhub.kernel import SKIP, SKIP_GROUPS, base_name, compile_skip, strip_prefix
+from crashhub.kernel import SKIP, SKIP_GROUPS, base_name, compile_skip, skipped, strip_prefix
 
 
 @pytest.mark.parametrize(("raw", "base"), [
@@ -39,3 +42,18 @@ def test_skip_list_is_the_groups_in_order() -> None:
     for guilty in ("crashmod_init", "ext4_fill_super", "tcp_v4_rcv"):
         assert not skip.search(guilty), guilty
     assert compile_skip(("^crashmod_",)).search("crashmod_init")
+
+
+def test_skipped_answers_as_the_skip_list_regexp() -> None:
+    # skipped() splits the list (exact names, prefixes, suffixes, a trie of plain text, the rest):
+    # the same answers as compile_skip() on real frame names and on names made around each pattern.
+    data = Path(__file__).resolve().parent.parent / "triage" / "data"
+    names = {m.group(1) for path in sorted(data.rglob("*")) if path.is_file()
+             for m in re.finditer(r"([A-Za-z_][\w.]*)\+0x", path.read_text(errors="replace"))}
+    for p in SKIP:
+        text = p.strip("^$")
+        names |= {text, "x" + text, text + "x", "x" + text + "x", text + "\n", text[:-1], text[1:]}
+    assert len(names) > 1000
+    skip = compile_skip()
+    for name in names:
+        assert skipped(name) == (skip.search(name) is not None), name

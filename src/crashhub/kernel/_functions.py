@@ -328,10 +328,51 @@ def compile_skip(extra: tuple[str, ...] = ()) -> re.Pattern[str]:
 
 @functools.lru_cache(maxsize=16384)
 def skipped(name: str) -> bool:
-    """Does the skip list name this function?  Cached: one search of the ~250-pattern alternation
-    costs several microseconds, and the same few thousand names (dump_stack, do_syscall_64...)
-    come back in every report."""
-    return compile_skip().search(name) is not None
+    """Does the skip list name this function?  Cached: one search costs microseconds, and the same
+    few thousand names (dump_stack, do_syscall_64...) come back in every report."""
+    if "\n" in name:
+        return compile_skip().search(name) is not None  # "$" matches before a final newline too
+    exact, prefixes, suffixes, rest = _skip_split()
+    if name in exact or name.startswith(prefixes) or name.endswith(suffixes):
+        return True
+    return rest.search(name) is not None
+
+
+@functools.cache
+def _skip_split() -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...], re.Pattern[str]]:
+    """What ``compile_skip()`` finds, asked yes or no, in four parts: the names "^name$" patterns
+    give, the prefixes of "^text", the suffixes of "text$", and one regexp of the other patterns,
+    where those that are plain text form a trie.  The regexp engine tries every alternative at every
+    position of a name: ~10 us a name for the whole list as one alternation, ~1 us this way."""
+    exact: set[str] = set()
+    prefixes: list[str] = []
+    suffixes: list[str] = []
+    plain: list[str] = []
+    others: list[str] = []
+    for p in SKIP:
+        start, end = p.startswith("^"), p.endswith("$")
+        text = p[1 if start else 0 : len(p) - 1 if end else len(p)]
+        if _META.intersection(text):
+            others.append(p)
+        elif start and end:
+            exact.add(text)
+        else:
+            (prefixes if start else suffixes if end else plain).append(text)
+    return frozenset(exact), tuple(prefixes), tuple(suffixes), re.compile("|".join([_trie(plain), *others]))
+
+
+_META = frozenset(".^$*+?{}[]\\|()")
+
+
+def _trie(words: list[str]) -> str:
+    """A regexp found where any of ``words`` is (not which one): shared prefixes written once."""
+    if "" in words:
+        return ""  # a word ends here: what would follow it changes no answer
+    by_first: dict[str, list[str]] = {}
+    for w in words:
+        by_first.setdefault(w[0], []).append(w[1:])
+    alternatives = [re.escape(c) + _trie(rest) for c, rest in sorted(by_first.items())]
+    return alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
 
 
 def strip_prefix(function: str) -> str:

@@ -8,14 +8,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import BinaryIO
 
 from crashhub._face import face
 from crashhub.errors import LogError
-from crashhub.model import CrashReport
-from crashhub.triage._events import WatchdogEvents, last_task_line, watchdog_events
 from crashhub.triage._kinds import KINDS
 from crashhub.triage._parse import parse
+
+TYPE_CHECKING = False  # not typing's: importing typing is not free on the CLI's fast paths
+if TYPE_CHECKING:
+    from typing import BinaryIO
+
+    from crashhub.model import CrashReport
 
 MAX_LOG_BYTES = 1 << 30  # a kernel log ring is at most a few MiB; a GiB is surely not a log
 
@@ -73,12 +76,18 @@ def looks_like_text(data: bytes) -> bool:
 
 # The public face (as httpx does): the names other parts use, loaded on first use so that importing
 # crashhub.triage stays cheap and free of import cycles; the modules behind it are private (_x).
-TYPE_CHECKING = False  # not typing's: importing typing is not free on the CLI's fast paths
 if TYPE_CHECKING:
+    from crashhub.triage._events import WatchdogEvents as WatchdogEvents
+    from crashhub.triage._events import last_task_line as last_task_line
+    from crashhub.triage._events import watchdog_events as watchdog_events
     from crashhub.triage._title import normalize as normalize
 
+# The watchdog events are read by deep analysis, not by parse: `crashhub triage` does not load them.
 _FACE: dict[str, str] = {
     "normalize": "crashhub.triage._title",
+    "WatchdogEvents": "crashhub.triage._events",
+    "last_task_line": "crashhub.triage._events",
+    "watchdog_events": "crashhub.triage._events",
 }
 __all__ += ["normalize"]
 

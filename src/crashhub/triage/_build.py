@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from crashhub.kernel import base_name
 from crashhub.model import CrashReport, Frame
 from crashhub.triage._collect import PANIC, Span
-from crashhub.triage._extract import extract_frames
+from crashhub.triage._extract import extract_frames, may_start_stack
 from crashhub.triage._fields import read_facts
 from crashhub.triage._formats import STACK_START_RE, Format, Oops
 from crashhub.triage._frames import CONTEXT_MARKERS, parse_frame, parse_rip, split_marker
@@ -28,12 +28,12 @@ _TIMESTAMP_IN_TITLE_RE = re.compile(r"\[ *[0-9]+\.[0-9]+\]")
 
 def choose_format(oops: Oops, head: str, report: str) -> tuple[Format | None, tuple[str, ...]]:
     for f in oops.formats:
-        m = f.title_re.search(head)
+        m = f.title_search(head)
         if m is None:
             # Some titles span lines (KASAN "on address ... Read of size").
             if "\\n" not in f.title:
                 continue
-            m = f.title_re.search(report)
+            m = f.title_search(report)
             if m is None or report.find("\n", 0, m.start()) != -1:
                 continue
         groups = tuple(g or "" for g in m.groups())
@@ -54,7 +54,7 @@ def _title_lines(span: Span) -> list[str]:
         t = ln.text
         if i and PANIC in t and len(out) > min_lines:
             break
-        if _QUESTIONABLE_RE.match(t) or t.endswith(" (unreliable)"):
+        if ("?" in t and _QUESTIONABLE_RE.match(t)) or t.endswith(" (unreliable)"):
             continue
         if "Disabling lock debugging due to kernel taint" in t:
             continue
@@ -82,7 +82,7 @@ def _trace(lines: list[Line]) -> tuple[tuple[Frame, ...], bool]:
         t = ln.text
         s = t.strip()
         if not started:
-            if STACK_START_RE.search(t) or s == "stack backtrace:":
+            if (may_start_stack(t) and STACK_START_RE.search(t)) or s == "stack backtrace:":
                 started = True
                 continue
             f = parse_frame(t)
@@ -98,14 +98,16 @@ def _trace(lines: list[Line]) -> tuple[tuple[Frame, ...], bool]:
         if s.startswith("--- interrupt:"):
             context = "irq"
             continue
-        f = parse_frame(t, context)
+        # The one-argument call in task context: collect cached the same line under that key.
+        f = parse_frame(t) if context == "task" else parse_frame(t, context)
         if f is not None:
             frames.append(f)
             misses = 0
             if len(frames) >= 256:
                 break
             continue
-        if frames and (STACK_START_RE.search(t) or not s or s.startswith("Code:") or misses >= 12):
+        if frames and ((may_start_stack(t) and STACK_START_RE.search(t)) or not s or s.startswith("Code:")
+                       or misses >= 12):
             return tuple(frames), False
         misses += 1
     # The report ended on a frame line: the log may have been cut inside the trace.
@@ -118,7 +120,7 @@ def _plausible(span: Span, head_text: str) -> bool:
     syzkaller takes any such line; on production consoles and syslog, firmware and drivers print
     "WARNING: ..."/"INFO: ..." lines that are not kernel warnings.
     """
-    if any(f.title_re.search(span.head.text) for f in span.oops.formats):
+    if span.oops.any_title(span.head.text):
         return True  # a known header whose report is cut short: a damaged crash, still a crash
     if not span.head.text.lstrip().startswith(head_text[:8]):
         return False
@@ -141,7 +143,7 @@ def build(span: Span, total_lines: int, release: tuple[str, str] | None) -> Cras
         # No format matched in full: the header line is the title, the kind that of the first
         # format whose title alone matches (its report regexp did not), else the header's.
         title = sanitize(head_text)
-        loose = next((f for f in span.oops.formats if f.title_re.search(head.text)), None)
+        loose = next((f for f in span.oops.formats if f.title_search(head.text)), None)
         kind = loose.kind if loose else _HEADER_KINDS.get(span.oops.header, "other")
         fatal = loose.fatal if loose else span.oops.header in ("Kernel panic", "Oops:", "kernel BUG")
     else:

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from crashhub.triage._extract import may_start_stack
 from crashhub.triage._formats import STACK_START_RE, Format, Oops
 from crashhub.triage._frames import CONTEXT_MARKERS, parse_frame
 from crashhub.triage._lines import Line, strip
@@ -47,18 +46,21 @@ class Span:
     borrowed: list[Line] = field(default_factory=list)
 
 
-def line_index(text: str) -> list[tuple[int, int]]:
-    """(line number, offset) of every line holding a header, in order, one per line.
+def line_index(text: str) -> tuple[list[tuple[int, int]], bool]:
+    """(line number, offset) of every line holding a scan anchor, in order, one per line; and
+    whether that is every such line (not cut at ``MAX_HITS``).
 
     One ``str.find`` pass per header literal: CPython's substring search is far faster than an
     alternation regexp over the whole log, and the number of hits is small in real logs.
     """
     hits: list[int] = []
+    complete = True
     for header in SCAN_ANCHORS:
         pos = text.find(header)
         while pos >= 0:
             hits.append(pos)
             if len(hits) > MAX_HITS:
+                complete = False
                 break
             pos = text.find(header, pos + 1)
     hits.sort()
@@ -72,7 +74,7 @@ def line_index(text: str) -> list[tuple[int, int]]:
         if line_no != prev_line:
             out.append((line_no, pos))
             prev_line = line_no
-    return out
+    return out, complete
 
 
 class Log:
@@ -87,6 +89,9 @@ class Log:
         self.lines = text.count("\n") + 1
         self._j = 0  # the cursor: line self._j starts at offset self._pos
         self._pos = 0
+        # The numbers of the lines holding a scan anchor (``line_index``), None when not known: a
+        # line not among them holds no header, and collect asks that of every line of a report.
+        self.anchored: set[int] | None = None
 
     def __len__(self) -> int:
         return self.lines
@@ -149,6 +154,10 @@ def collect(raw: Log, start: int, head: Line, oops: Oops, limit: int) -> Span:
     frames_seen = False
     in_trace = False
     stop = min(len(raw), start + MAX_REPORT_LINES, limit)
+    anchor = _ANCHOR_RE.search  # bound once: the loop below runs for every line of every report
+    # A line without an anchor in the raw log has none in its message (a part of the line) either.
+    anchored = raw.anchored
+    lines = span.lines
     for j, line in raw.following(start, stop):
         ln = strip(j, line)
         text = ln.text
@@ -161,7 +170,7 @@ def collect(raw: Log, start: int, head: Line, oops: Oops, limit: int) -> Span:
             and not (cpu_traceback and ln.caller.startswith("C"))
         ):
             continue
-        prev = span.lines[-1]
+        prev = lines[-1]
         if (
             prev.text.startswith("Modules linked in:")
             and _MODULE_TOKENS_RE.match(text.strip())
@@ -169,7 +178,7 @@ def collect(raw: Log, start: int, head: Line, oops: Oops, limit: int) -> Span:
         ):
             # A long module list wraps (printk cut lines at 1 KiB before Linux 3.5; print_modules
             # breaks lines itself in some distribution kernels).
-            span.lines[-1] = Line(
+            lines[-1] = Line(
                 prev.lineno,
                 prev.text + " " + text.strip(),
                 prev.timestamp,
@@ -188,12 +197,12 @@ def collect(raw: Log, start: int, head: Line, oops: Oops, limit: int) -> Span:
         if "Sending NMI from CPU" in text:
             cpu_traceback = True
         if "---[ end " in text and _END_RE.search(text):
-            span.lines.append(ln)
+            lines.append(ln)
             span.end = j
             return span
         if span.quoted and not span.body and BODY_RE.search(text):
             span.body = True  # only a quoted header's report asks
-        if _has_anchor(text):
+        if (anchored is None or j in anchored) and anchor(text) is not None:  # may hold a header
             action = _other_header(span, text, j, in_trace)
             if action == "skip":
                 continue
@@ -201,7 +210,11 @@ def collect(raw: Log, start: int, head: Line, oops: Oops, limit: int) -> Span:
                 break
         if not in_trace and j - start > NO_TRACE_LINES:
             break
-        if may_start_stack(text) and STACK_START_RE.search(text):
+        if (
+            # may_start_stack, inline: every line of a report asks
+            ("race" in text or "llocated" in text or "reed" in text or "acktrace" in text or "Uninit" in text)
+            and STACK_START_RE.search(text)
+        ):
             in_trace = True
         elif in_trace:
             is_frame = parse_frame(text) is not None or text.strip() in CONTEXT_MARKERS
@@ -214,11 +227,11 @@ def collect(raw: Log, start: int, head: Line, oops: Oops, limit: int) -> Span:
                     break
                 span.interleaved += 1
                 continue
-        span.lines.append(ln)
-        if text.strip():
+        lines.append(ln)
+        if text and not text.isspace():  # text.strip(), without making the stripped copy
             span.end = j
-    while len(span.lines) > 1 and span.lines[-1].lineno > span.end:
-        span.lines.pop()  # blank lines after the last line of the report are not part of it
+    while len(lines) > 1 and lines[-1].lineno > span.end:
+        lines.pop()  # blank lines after the last line of the report are not part of it
     return span
 
 
@@ -259,7 +272,7 @@ def _other_header(span: Span, text: str, j: int, in_trace: bool) -> Literal["kee
         # SLUB's "INFO: Allocated in ..." lines, a stall's second header line (syzkaller 57): this
         # report's own; an INFO: report with a stack of another kind (an RCU stall after a hung
         # task's header) is not.
-        if other.stack_title_re is None or not other.stack_title_re.search(text):
+        if not other.any_title(text, needs_stack=True):
             return "keep"
         if _format_of(other, text) is _format_of(other, span.head.text):
             return "keep"
@@ -274,11 +287,11 @@ def _needs_stack(fmt: Format | None) -> bool:
 
 
 def _format_of(oops: Oops, text: str) -> Format | None:
-    return next((f for f in oops.formats if f.title_re.search(text)), None)
+    return next((f for f in oops.formats if f.title_search(text)), None)
 
 
 def _starts_report(oops: Oops, text: str) -> bool:
-    return text.lstrip().startswith(oops.header) or bool(oops.any_title_re and oops.any_title_re.search(text))
+    return text.lstrip().startswith(oops.header) or oops.any_title(text)
 
 
 # Lines of a report after its header: a task line, the hardware, a stack, registers.
@@ -370,12 +383,7 @@ def _whole(fmt: Format) -> bool:
 
 def _rank(oops: Oops, text: str) -> int:
     """The index of the first format that reads ``text`` (the most specific), else len(formats)."""
-    return next((i for i, f in enumerate(oops.formats) if f.title_re.search(text)), len(oops.formats))
-
-
-def _has_anchor(text: str) -> bool:
-    """Whether a line may hold a header: a cheap test before the table's own."""
-    return _ANCHOR_RE.search(text) is not None
+    return next((i for i, f in enumerate(oops.formats) if f.title_search(text)), len(oops.formats))
 
 
 def _frames_follow(raw: Log, j: int, stop: int, look: int = 4) -> bool:

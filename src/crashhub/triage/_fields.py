@@ -108,17 +108,20 @@ def read_facts(lines: list[str]) -> Facts:
             m = _EFLAGS_RELEASE_RE.match(text)
             if m:
                 f.release, f.version = m.group("release"), m.group("version")
-        if text.lstrip().startswith("Tainted: ["):
+        if "Tainted: [" in text and text.lstrip().startswith("Tainted: ["):
             f.taint = parse_taint(text) or f.taint
             continue
         if f.taint is None and ("Tainted: " in text or "Not tainted" in text):
             # lockdep headers: "3.6.0-rc1-wl+ #296 Tainted: G        W"
             f.taint = parse_taint(text)
         if comm is None:
-            m = _WARN_RE.search(text)
+            # Each search behind the literal it needs: most lines of a report hold none of them.
+            m = _WARN_RE.search(text) if "WARNING: CPU: " in text else None
             if m:
                 f.cpu, pid = int(m.group("cpu")), int(m.group("pid"))
-            m2 = _HUNG_RE.search(text) or _PROCESS_RE.search(text)
+            m2 = (_HUNG_RE.search(text) if "INFO: task " in text else None) or (
+                _PROCESS_RE.search(text) if text.startswith("Process ") else None
+            )
             if m2:
                 comm, pid = m2.group("comm"), int(m2.group("pid"))
         if f.hardware is None and "Hardware name:" in text:
@@ -133,7 +136,7 @@ def read_facts(lines: list[str]) -> Facts:
                 f.modules = parse_modules(m.group("mods"))
                 mods_done = True
             continue
-        if not regs_done and _REG_LINE_RE.match(text):
+        if not regs_done and ":" in text and _REG_LINE_RE.match(text):
             for name, value in _REG_RE.findall(text):
                 if name not in f.registers:
                     f.registers[name] = int(value, 16)

@@ -23,8 +23,6 @@ Placeholders ``{{PC}}``, ``{{FUNC}}``, ``{{SRC}}``, ``{{TASK}}`` are expanded by
 
 from __future__ import annotations
 
-import re
-
 from crashhub.triage._formats import (
     ANY_REPORT,
     CALL_TRACE,
@@ -48,7 +46,6 @@ __all__ = [
     "FAULT_INJECTION_RE",
     "FRAMES",
     "HEADERS",
-    "HEADER_RE",
     "OOPSES",
     "PLACEHOLDERS",
     "RIP",
@@ -557,7 +554,6 @@ SCAN_ANCHORS: tuple[str, ...] = (
     "page allocation failure:",
     "rust_kernel: panicked",
 )
-HEADER_RE = re.compile("|".join(re.escape(h) for h in HEADERS))
 
 
 def find_oops(line: str) -> Oops | None:

@@ -31,7 +31,10 @@ def parse(data: bytes | str) -> list[CrashReport]:
     spans: list[Span] = []
     built: dict[int, CrashReport] = {}  # span index -> its report, while no panic has joined it
     consumed = -1
-    for idx, pos in line_index(text):
+    index, complete = line_index(text)
+    if complete:
+        raw.anchored = {idx for idx, _ in index}
+    for idx, pos in index:
         if idx <= consumed or idx >= len(raw):
             continue
         raw.seek(idx, text.rfind("\n", 0, pos) + 1)

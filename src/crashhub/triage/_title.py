@@ -22,6 +22,9 @@ REPLACEMENTS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(\W)(\d+)(\W|$)"), r"\1NUM\3"),
     (re.compile(r"\d{7,}"), "NUM"),
 )
+# The text each replacement's regexp needs ("" where none is plain): a title without it is left as is
+# without running the regexp (normalize runs for every report).
+_NEEDS = ("syz-executor", "syzkaller", "", ".", ":", "+0x", "CPU#", "", "", "")
 MAX_TITLE = 120
 _SPACES = re.compile(r"\s+")
 _NON_PRINTABLE = re.compile(r"[^\x20-\x7e]")
@@ -29,12 +32,16 @@ _NON_PRINTABLE = re.compile(r"[^\x20-\x7e]")
 
 def normalize(title: str) -> str:
     """The stable form of a title (placeholders for everything an occurrence changes)."""
-    for pat, repl in REPLACEMENTS:
-        title = pat.sub(repl, title)
+    for (pat, repl), needs in zip(REPLACEMENTS, _NEEDS, strict=True):
+        if needs in title:
+            title = pat.sub(repl, title)
     return sanitize(title)
 
 
 def sanitize(title: str) -> str:
-    title = _NON_PRINTABLE.sub("", title.replace("\t", " "))
-    title = _SPACES.sub(" ", title).strip()
-    return title[:MAX_TITLE]
+    title = title.replace("\t", " ")
+    if not (title.isascii() and title.isprintable()):  # printable ASCII is all _NON_PRINTABLE keeps
+        title = _NON_PRINTABLE.sub("", title)
+    if "  " in title:  # the only white space left is " " (the rest is not printable)
+        title = _SPACES.sub(" ", title)
+    return title.strip()[:MAX_TITLE]
