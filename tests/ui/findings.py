@@ -68,6 +68,7 @@ STACK = (
     StackFrame("vfs_write", offset=0xC7),
     StackFrame("ksys_write", offset=0x6B),
     StackFrame("do_syscall_64", offset=0x5D),
+    StackFrame("entry_SYSCALL_64_after_hwframe", offset=0x6E),
 )
 
 

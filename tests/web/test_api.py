@@ -362,5 +362,9 @@ def test_spool_through_serve(fresh_server: Server, lab: Any) -> None:
             time.sleep(0.3)
         (crash,) = crashes
         assert crash["source"] == "spool" and crash["has_vmcore"] and crash["host"] == "10.0.2.15"
-        m = c.get("/metrics").text
-        assert 'crashhub_crashes_ingested_total{created="true",source="spool"} 1.0' in m
+        # The counter moves once the ingest has returned, just after the row is visible.
+        want = 'crashhub_crashes_ingested_total{created="true",source="spool"} 1.0'
+        end = time.monotonic() + 10
+        while want not in (m := c.get("/metrics").text) and time.monotonic() < end:
+            time.sleep(0.1)
+        assert want in m
