@@ -14,6 +14,7 @@ from typing import Any
 from crashhub.analyze._diag_cpus import check_cpus
 from crashhub.analyze._diag_fault import check_fault
 from crashhub.analyze._diag_memory import check_bad_page, memstate_of, oom_evidence
+from crashhub.analyze._diag_report import check_report
 from crashhub.analyze._diag_waits import check_waits
 from crashhub.analyze._model import (
     SEVERITIES,
@@ -229,7 +230,7 @@ def diagnose(a: Analysis, events: WatchdogEvents) -> Diagnosis:
     """The findings over the merged analysis ``a`` and the log's watchdog events, worst first."""
     findings = (check_partial(a) + check_waits(a, events, check_hung)
                 + check_cpus(a, events, check_lockups(a, events))
-                + check_oom(a, events) + check_taint(a) + check_engines(a) + check_fault(a)
+                + check_oom(a, events) + check_report(a) + check_taint(a) + check_engines(a) + check_fault(a)
                 + check_bad_page(a))
     return Diagnosis(tuple(sorted(findings, key=lambda f: SEVERITIES.index(f.severity))))
 
