@@ -365,9 +365,9 @@ def _compress(codec: str, page: bytes) -> tuple[bytes, int]:
     if codec == "zlib":
         return zlib.compress(page), 0x1
     if codec == "lzo":
-        import lzo  # noqa: PLC0415 (optional codec)
+        from lzallright import LZOCompressor  # noqa: PLC0415
 
-        return lzo.compress(page, 1, False), 0x2
+        return LZOCompressor().compress(page), 0x2
     if codec == "snappy":
         import cramjam  # noqa: PLC0415
 
