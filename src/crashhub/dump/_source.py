@@ -246,8 +246,8 @@ def decompress_page(codec: str, data: bytes, page_size: int, path: str, offset: 
         out = PAGE_CODECS[codec](data, page_size)
     except DecompressError as e:
         raise DecompressError(e.message, path, offset) from None
-    except ImportError as e:
-        raise DecompressError(f"{codec} codec not installed ({e.name}); install crashhub[dump]",
+    except ImportError as e:  # a dependency of crashhub's, so a broken install
+        raise DecompressError(f"{codec} codec cannot be imported ({e.name}): reinstall crashhub",
                               path, offset) from None
     except Exception as e:  # codecs raise their own error types (zlib.error, cramjam's, ...)
         raise DecompressError(f"{codec}: {e}", path, offset) from None
