@@ -5,11 +5,13 @@ and 4 KiB mappings), a kernel log in any of the three printk layouts, VMCOREINFO
 out as ELF (kexec-style, or makedumpfile -E style with p_filesz < p_memsz), kdump-compressed (any
 codec, any dump level), or flattened (records in any order and size).  The same method was checked
 against drgn/libkdumpfile and makedumpfile -R (formats.md, "Checked here"); the tests cross-check the
-output again with those tools where they are installed.
+output again with those tools where they are installed.  (``recompress`` alone takes a real dump: it
+writes a crash-lab kdump file's pages again in another codec.)
 """
 
 from __future__ import annotations
 
+import os
 import random
 import struct
 import zlib
@@ -365,9 +367,9 @@ def _compress(codec: str, page: bytes) -> tuple[bytes, int]:
     if codec == "zlib":
         return zlib.compress(page), 0x1
     if codec == "lzo":
-        import lzo  # noqa: PLC0415 (optional codec)
+        from lzallright import LZOCompressor  # noqa: PLC0415
 
-        return lzo.compress(page, 1, False), 0x2
+        return LZOCompressor().compress(page), 0x2
     if codec == "snappy":
         import cramjam  # noqa: PLC0415
 
@@ -470,6 +472,43 @@ def to_diskdump(m: Machine) -> bytes:
     struct.pack_into("<qq", hdr, 408, m.crash_time, 0)
     struct.pack_into("<IiiIIIIIIi", hdr, 424, 0x1, bs, 0, per, m.ram_pages, 0, 0, 0, 0, len(m.cpus))
     return bytes(hdr + bm + descs + data)
+
+
+def recompress(src: str | os.PathLike[str], dst: str | os.PathLike[str], codec: str) -> None:
+    """Write the kdump-compressed file ``src`` again with every page in ``codec``: a real dump in a
+    codec the crash lab cannot make (Debian 12's makedumpfile 1.7.2 is built without snappy and zstd).
+    Header, notes, bitmaps and page contents stay; the status codec bits, descriptors and page data
+    change.  Pages that shared one descriptor (makedumpfile's zero page) still share one."""
+    from crashhub import dump  # noqa: PLC0415 (the reader decodes the pages it re-encodes)
+    from crashhub.dump._kdump import CODEC_FLAGS, KdumpDump  # noqa: PLC0415
+    from crashhub.dump._source import decompress_page  # noqa: PLC0415
+
+    with dump.open_dump(src) as d:
+        assert isinstance(d, KdumpDump) and d.format == "kdump", d.format
+        e, bs, n = d.endian, d.page_size, d.pages_dumped
+        head = bytearray(d.source.pread(0, d.descs_offset))
+        table = d.source.pread(d.descs_offset, 24 * n)
+        (status,) = struct.unpack_from(e + "I", head, 424)
+        for bit, _ in CODEC_FLAGS:
+            status &= ~bit
+        struct.pack_into(e + "I", head, 424, status | _compress(codec, bytes(bs))[1])
+        data_off = d.descs_offset + len(table)
+        descs, data = bytearray(), bytearray()
+        moved: dict[tuple[int, int], tuple[int, int, int]] = {}
+        for i in range(n):
+            off, size, flags, pflags = struct.unpack_from(e + "qIIQ", table, 24 * i)
+            if (off, size) not in moved:
+                raw = d.source.pread(off, size)
+                old = next((name for bit, name in CODEC_FLAGS if flags & bit), None)
+                page = raw if old is None else decompress_page(old, raw, bs, d.path, off)
+                comp, flag = _compress(codec, page)
+                if len(comp) >= bs:
+                    comp, flag = page, 0  # stored raw, as makedumpfile does
+                moved[off, size] = (data_off + len(data), len(comp), flag)
+                data += comp
+            descs += struct.pack(e + "qIIQ", *moved[off, size], pflags)
+    with open(dst, "wb") as f:
+        f.write(head + descs + data)
 
 
 def to_flat(dump: bytes, chunk: int = 4096, shuffle: int | None = None, overlap: bool = False) -> bytes:

@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lzallright import InputNotConsumed, LZOCompressor, LZOError
 from tests.dump import synth
 
 from crashhub import dump
 from crashhub.dump import read_log
 from crashhub.dump._flat import FlatSource
-from crashhub.dump._source import decompress_page
+from crashhub.dump._source import _lzo1x_size, decompress_page
 from crashhub.errors import DecompressError, DumpError, DumpFormatError, DumpTruncatedError, ExcludedPageError
 
 M = synth.standard_machine("lockless")
@@ -154,11 +155,13 @@ def test_flat_errors_name_file_and_offset(tmp_path: Path) -> None:
 
 
 ZSTD_BOMB = __import__("zstandard").ZstdCompressor().compress(bytes(1 << 24))
+LZO_BOMB = LZOCompressor().compress(bytes(1 << 24))  # ~66 KiB; lzallright alone would make all 16 MiB
 
 
 def test_page_bombs() -> None:
     bomb = zlib.compress(bytes(64 << 20), 9)  # 64 MiB of zeros in ~64 KiB
-    for codec, data in [("zlib", bomb), ("zlib", b"garbage"), ("lzo", b"\x00" * 50),
+    for codec, data in [("zlib", bomb), ("zlib", b"garbage"), ("lzo", b"\x00" * 50), ("lzo", LZO_BOMB),
+                        ("lzo", LZO_BOMB[:4000]), ("lzo", LZO_BOMB + b"\0"),
                         ("snappy", b"\xff\xff\xff\xff\x0f"), ("zstd", ZSTD_BOMB)]:
         tracemalloc.start()
         with pytest.raises(DecompressError) as ei:
@@ -167,6 +170,38 @@ def test_page_bombs() -> None:
         tracemalloc.stop()
         assert ei.value.offset == 1234 and ei.value.path == "bomb.vmcore"
         assert peak < 1 << 20, (codec, peak)  # the bombs expand to 16-64 MiB
+
+
+# Pages whose lzo takes every instruction form: text, page tables, zeros (long-match lengths), runs.
+LZO_PAGES = [LZOCompressor().compress(bytes(p)) for p in
+             (*(M.mem[pfn] for pfn in sorted(M.mem)[:6]), bytes(4096), b"A" * 4096,
+              bytes(2000) + b"xy" * 1048, bytes(range(256)) * 16)]
+EDITS = st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), max_size=3)
+
+
+@FUZZ
+@given(page=st.sampled_from(LZO_PAGES), edits=EDITS, cut=st.integers(0, 8))
+def test_lzo_size_walk_is_lzallrights_length(page: bytes, edits: list[tuple[int, int]], cut: int) -> None:
+    """The walk that bounds an lzo page before lzallright decodes it counts exactly what lzallright
+    writes, on real and corrupted streams; a page of the wrong size is a DecompressError."""
+    data = bytearray(page[:len(page) - cut])
+    for at, value in edits:
+        if data:
+            data[at % len(data)] = value
+    size = _lzo1x_size(bytes(data))
+    try:
+        out = LZOCompressor.decompress(bytes(data))  # unbounded: these expand to at most ~1 MiB
+    except LZOError as e:
+        if isinstance(e, InputNotConsumed):
+            assert size == -1
+        out = None
+    if out is not None:
+        assert size == len(out)
+    if out is not None and len(out) == 4096:
+        assert decompress_page("lzo", bytes(data), 4096, "p", 0) == out
+    else:
+        with pytest.raises(DecompressError):
+            decompress_page("lzo", bytes(data), 4096, "p", 0)
 
 
 def test_page_bomb_in_a_dump(tmp_path: Path) -> None:

@@ -115,17 +115,94 @@ def _zlib(data: bytes, limit: int) -> bytes:
     return out
 
 
-def _lzo(data: bytes, limit: int) -> bytes:
-    import lzo  # noqa: PLC0415 (optional codec, loaded on use)
+def _lzo1x_size(data: bytes) -> int:
+    """The length a raw LZO1X stream decompresses to, or -1 when it is cut short or has bytes after its
+    end marker.  Walks the instructions without writing anything, so a stream that claims gigabytes
+    costs no memory: lzallright 0.3.0 takes no output bound (its size hint is a first guess that it
+    doubles until the output fits).  The encoding is liblzo's ``lzo1x_d.ch`` as lzokay (inside
+    lzallright) decodes it; lzokay then checks what is not counted here (how far back a match reaches).
+    """
+    n = len(data)
+    if n < 3:
+        return -1
+    first = data[0]
+    if first >= 22:  # the first literal run, 4..238 bytes
+        out = i = first - 17
+        i += 1
+        state = 4
+    elif first >= 18:  # 0..3 literals
+        out = state = first - 17
+        i = state + 1
+    else:
+        out = i = state = 0
+    while i < n:
+        inst = data[i]
+        if inst >= 64:  # M2: 3..8 bytes from <= 2 KiB back, one distance byte, then `state` literals
+            state = inst & 3
+            out += (inst >> 5) + 1 + state
+            i += 2 + state
+            continue
+        i += 1
+        if inst >= 16:  # M3 (32..63) and M4 (16..31): a length, an LE16 distance and `state` literals
+            length, ext = (inst & 31, 31) if inst >= 32 else (inst & 7, 7)
+            if length == 0:  # 255 per zero byte, then one more byte
+                z = i
+                while i < n and not data[i]:
+                    i += 1
+                if i >= n:
+                    return -1
+                length = (i - z) * 255 + ext + data[i]
+                i += 1
+            if i + 2 > n:
+                return -1
+            if inst < 32 and not inst & 8 and not (data[i] >> 2 | data[i + 1]):
+                return out if i + 2 == n else -1  # M4 at distance 16384: the end marker
+            state = data[i] & 3
+            out += length + 2 + state
+            i += 2 + state
+        elif state == 0:  # M1 after no literals: a run of 4.. literals
+            length = inst + 3
+            if inst == 0:
+                z = i
+                while i < n and not data[i]:
+                    i += 1
+                if i >= n:
+                    return -1
+                length = (i - z) * 255 + 18 + data[i]
+                i += 1
+            out += length
+            i += length
+            state = 4
+        else:  # M1 after literals: a 2-byte (after 1..3) or 3-byte (after 4+) match
+            out += (2 if state < 4 else 3) + (inst & 3)
+            state = inst & 3
+            i += 1 + state
+    return -1
 
-    # makedumpfile stores raw lzo1x_1 without python-lzo's 5-byte header; the output
-    # buffer size we pass is the bound (liblzo's safe decompressor checks it).
-    out: bytes = lzo.decompress(data, False, limit)
-    return out
+
+# What lzokay's errors mean for a page the size walk above accepted.
+_LZO_ERRORS = {"LookbehindOverrun": "a match reaches back before the page's start",
+               "Error": "its end marker is malformed"}
+
+
+def _lzo(data: bytes, limit: int) -> bytes:
+    from lzallright import LZOCompressor, LZOError  # noqa: PLC0415 (like every codec, loaded on use)
+
+    # makedumpfile stores raw lzo1x_1 (no header, no length): count the output before making it.
+    size = _lzo1x_size(data)
+    if size < 0:
+        raise DecompressError("lzo page is cut short or has bytes after its end")
+    if size > limit:
+        raise DecompressError(f"lzo page expands to {size} bytes, bound {limit}")
+    try:
+        return LZOCompressor.decompress(data, size)
+    except LZOError as e:
+        why = str(e.args[0]).removeprefix("EResult.") if e.args else str(e)  # EResult has no .name
+        raise DecompressError(f"lzo page is corrupt: {_LZO_ERRORS.get(why, why)}") from None
 
 
 def _snappy(data: bytes, limit: int) -> bytes:
-    import cramjam  # noqa: PLC0415 (optional codec, loaded on use)
+    import cramjam  # noqa: PLC0415 (loaded on use)
 
     # A raw snappy block starts with its uncompressed length as a varint: check it first so a
     # bomb is refused before any allocation.
@@ -143,7 +220,7 @@ def _snappy(data: bytes, limit: int) -> bytes:
 
 
 def _zstd(data: bytes, limit: int) -> bytes:
-    import zstandard  # noqa: PLC0415 (optional codec, loaded on use)
+    import zstandard  # noqa: PLC0415 (loaded on use)
 
     try:
         # A frame that declares its size is checked before zstandard allocates it.
@@ -169,10 +246,10 @@ def decompress_page(codec: str, data: bytes, page_size: int, path: str, offset: 
         out = PAGE_CODECS[codec](data, page_size)
     except DecompressError as e:
         raise DecompressError(e.message, path, offset) from None
-    except ImportError as e:
-        raise DecompressError(f"{codec} codec not installed ({e.name}); install crashhub[dump]",
+    except ImportError as e:  # a dependency of crashhub's, so a broken install
+        raise DecompressError(f"{codec} codec cannot be imported ({e.name}): reinstall crashhub",
                               path, offset) from None
-    except Exception as e:  # codecs raise their own error types (lzo.error, zlib.error, ...)
+    except Exception as e:  # codecs raise their own error types (zlib.error, cramjam's, ...)
         raise DecompressError(f"{codec}: {e}", path, offset) from None
     if len(out) != page_size:
         raise DecompressError(f"{codec} page gives {len(out)} bytes, expected {page_size}", path, offset)
@@ -211,11 +288,11 @@ def open_wrapped(path: str, wrapper: str) -> IO[bytes]:
     if wrapper == "bzip2":
         return bz2.open(path, "rb")
     if wrapper == "zstd":
-        import zstandard  # noqa: PLC0415 (optional codec, loaded on use)
+        import zstandard  # noqa: PLC0415 (loaded on use)
 
         return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)
     if wrapper == "lz4":
-        import lz4.frame  # noqa: PLC0415 (optional codec, loaded on use)
+        import lz4.frame  # noqa: PLC0415 (loaded on use)
 
         return lz4.frame.open(path, "rb")  # type: ignore[no-any-return]
     raise DumpFormatError(f"unknown wrapper {wrapper}", path)
