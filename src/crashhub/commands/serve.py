@@ -68,7 +68,7 @@ def load_demo(ctx: Context) -> int:
     """The demo fleet (``crashhub.examples.fleet``: 200 hosts, three kernels, 30 days of real
     crash-lab logs) and its KB entries into the hub, through the normal ingest; returns crashes loaded.
     """
-    from crashhub.examples.demo import load_fleet
+    from crashhub.commands._demo import load_fleet
 
     done = load_fleet(ctx)
     if done.created == 0 and done.planned == 0:

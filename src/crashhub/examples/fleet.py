@@ -1,7 +1,7 @@
 """The demo fleet: 200 hosts, three kernels and 30 days of crashes, made from real crash-lab logs.
 
 Pure and deterministic (a seed and "now" in, crash directories' names and log bytes out); loading
-them into a hub is :mod:`crashhub.examples.demo`'s job, through the normal ingest path.
+them into a hub is :mod:`crashhub.commands._demo`'s job, through the normal ingest path.
 
 The logs under ``_fleet/logs`` are the crash lab's own output (``python -m lab crash``, Debian
 6.1.0-56, 6.1.0-57 and 6.12.117 cloud kernels in QEMU, crashed by the lab's test module

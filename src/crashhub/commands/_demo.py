@@ -1,4 +1,4 @@
-"""``crashhub serve --demo``'s data: the demo fleet's KB entries and crashes into a hub, and a vendor
+"""``crashhub serve --demo``'s loading: the demo fleet's KB entries and crashes into a hub, and a vendor
 bundle of the regression's newest crash.
 
 The crashes go through the hub's own ingest (:class:`crashhub.ingest.Pipeline`, as the spool and
