@@ -99,6 +99,9 @@ def test_first_screen_tells_the_fleet_story(browser: Any, demo_server: Server) -
     page.click("a:text('BUG: soft lockup in crashmod_spin')")
     hardware = page.locator("section.card", has_text="Hardware").locator("li").all_text_contents()
     assert len(hardware) >= 2 and any("PowerEdge R650" in h for h in hardware), hardware
+    page.goto(demo_server.url + "/ui/")
+    page.click("a:text('WARNING in crashmod_ida_double_free')")
+    page.screenshot(path=str(ARTIFACTS / "demo-spike-bucket.png"), full_page=True)
     assert not errors, errors
     page.context.close()
 
