@@ -20,12 +20,13 @@ LAYERS: dict[str, int] = {
     "errors": 0, "model": 0, "kernel": 0, "i18n": 0,
     "config": 1, "triage": 1,
     "dump": 2, "debuginfo": 2, "classify": 2, "kb": 2,
+    "examples": 2,  # the shipped lab logs and the demo fleet's pure plan: imports nothing of crashhub
     "analyze": 3, "store": 3,
     "knowledge": 4, "retention": 4, "alerts": 4,
     "jobs": 5,
     "ingest": 6, "report": 6,
     "web": 7, "agent": 7,
-    "commands": 8, "cli": 8, "examples": 8,
+    "commands": 8, "cli": 8,
 }
 # The pure cores take bytes, text and models in and give models out: never the hub's I/O parts.
 PURE = {"kernel", "model", "triage", "dump", "classify", "kb"}

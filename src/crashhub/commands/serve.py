@@ -30,7 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--workers", type=int, default=None, help="worker threads (setting 'workers')")
     parser.add_argument(
-        "--demo", action="store_true", help="load the example crashes and knowledge-base entries first"
+        "--demo",
+        action="store_true",
+        help="load the demo fleet first (200 hosts, 3 kernels, 30 days of crash-lab logs, KB entries)",
     )
     parser.add_argument(
         "--admin-token",
@@ -63,39 +65,26 @@ def demo_sources() -> list[Path]:
 
 
 def load_demo(ctx: Context) -> int:
-    """Example KB entries into the KB directory, example logs into the store; returns crashes loaded."""
-    from crashhub import kb as kbmod
-    from crashhub.errors import CrashhubError
-    from crashhub.ingest import Arrival, parse_dir_name
+    """The demo fleet (``crashhub.examples.fleet``: 200 hosts, three kernels, 30 days of real
+    crash-lab logs) and its KB entries into the hub, through the normal ingest; returns crashes loaded.
+    """
+    from crashhub.commands._demo import load_fleet
 
-    have = {e.id for e in ctx.kb.entries()}
-    for entry in kbmod.load_examples():
-        if entry.id not in have:
-            ctx.kb.put(entry)
-    n = 0
-    for p in demo_sources():
-        try:
-            data = p.read_bytes()
-            # Host and time as the crash directory's name gives them; copies of one crash in several
-            # layouts are one crash, as they would be in a real spool.
-            host, kind, when, _ = parse_dir_name(p.parent.name)
-            out = ctx.pipeline.ingest(
-                Arrival(
-                    log=data,
-                    log_name=p.name,
-                    dir_host=host,
-                    dir_host_kind=kind,
-                    dir_time=when,
-                    crash_dir=p.parent.name,
-                    source="demo",
-                )
-            )
-        except CrashhubError as e:
-            print(f"crashhub serve: demo {p}: {e}", file=sys.stderr)
-            continue
-        n += out.created
-    ctx.kb.reapply(ctx.hub.store)
-    return n
+    done = load_fleet(ctx)
+    if done.created == 0 and done.planned == 0:
+        print("crashhub serve: demo fleet already loaded in this data directory", file=sys.stderr)
+    else:
+        print(
+            f"crashhub serve: demo fleet: {done.created} of {done.planned} crashes stored, "
+            f"{done.kb_entries} KB entries, in {done.seconds:.1f} s",
+            file=sys.stderr,
+        )
+    if done.bundle is not None:
+        print(
+            f"crashhub serve: demo vendor bundle of crash {done.bundle_crash}: {done.bundle}",
+            file=sys.stderr,
+        )
+    return done.created
 
 
 def demo_login(store: Store, user: str = "demo") -> tuple[str, str]:

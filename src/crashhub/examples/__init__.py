@@ -6,6 +6,10 @@ made by ``python -m lab crash`` (Debian 6.1.0-56 and 6.12.117 cloud kernels in Q
 the lab's test module); the vmcores themselves are not shipped.
 
     crashhub triage src/crashhub/examples/
+
+``fleet.py`` and ``_fleet/`` are ``crashhub serve --demo``'s fleet: 30 lab logs (gzipped, 6.1.0-56,
+6.1.0-57, 6.12.117), its KB entries, and the plan that spreads them over 200 hosts and 30 days;
+``crashhub.commands._demo`` loads them into a hub.
 """
 
 from __future__ import annotations
