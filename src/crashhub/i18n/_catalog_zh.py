@@ -274,4 +274,9 @@ ZH: dict[str, str] = {
     'unknown': '未知',
     '{n} checks passed': '{n} 项检查均通过',
     'no agent report': '无代理报告',
+    '{r} crashes per host per day over {h} hosts ({c} of them crashed)':
+        '每台主机每天 {r} 次崩溃（共 {h} 台主机，其中 {c} 台崩溃过）',
+    'top {n} of {total}': '前 {n} 个，共 {total} 个',
+    'Per host per day': '每台主机每天',
+    'The same summary as a file:': '同一摘要的文件版本：',
 }
