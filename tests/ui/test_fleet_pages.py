@@ -71,6 +71,11 @@ def test_kernels_page_and_api_follow_debuginfo_import(admin: TestClient, uihub: 
     assert k["state"] == "ready" and k["debuginfo"] is True and k["by"] == "release" and k["vmlinux"] is True
     assert k["store_build_id"] == elf.build_id(v612) and k["sources"] is False
     assert _row(admin.get("/ui/kernels").text, r612).startswith("ready")
+    tree = tmp_path / "linux-src"
+    (tree / "kernel").mkdir(parents=True)
+    (tree / "kernel" / "panic.c").write_text("void panic(void) {}\n")
+    assert cli(["debuginfo", "--data", data, "source", r612, str(tree)]) == 0
+    assert _api(admin, uihub)[r612]["sources"] is True
 
     # A vmlinux of the 6.1 release but another build: flagged, not ready, and its dump still waits.
     v61, _ko = build_kernel(tmp_path / "k61", release=r61, salt="other build")

@@ -53,20 +53,36 @@ class KernelReadiness:
         }
 
 
-def _find(di: DebuginfoStore, release: str, bids: tuple[str, ...]) -> tuple[Entry | None, By | None]:
-    for bid in bids:
-        if (e := di.entry_for(build_id=bid)) is not None:
-            return e, "build-id"
-    e = di.entry_for(release=release)
-    return e, "release" if e is not None else None
+@dataclass(frozen=True, slots=True)
+class StoreIndex:
+    """The debuginfo store's entries read once per page (a store lists them from disk each time)."""
+
+    by_id: dict[str, Entry]
+    by_release: dict[str, Entry]  # the newest import of each release, as the analysis picks it
+    sources: frozenset[str]  # releases with a source tree
+
+    @classmethod
+    def of(cls, di: DebuginfoStore) -> StoreIndex:
+        entries = [e for e in di.list() if e.vmlinux.is_file()]
+        newest = sorted((e for e in entries if e.release), key=lambda e: e.imported_at)
+        src = di.root / "sources"
+        return cls({e.id: e for e in entries}, {e.release: e for e in newest if e.release},
+                   frozenset(p.name for p in src.iterdir()) if src.is_dir() else frozenset())
+
+    def find(self, release: str, bids: tuple[str, ...]) -> tuple[Entry | None, By | None]:
+        for bid in bids:
+            if (e := self.by_id.get(bid)) is not None:
+                return e, "build-id"
+        e = self.by_release.get(release)
+        return e, "release" if e is not None else None
 
 
-def readiness(k: KernelRecord, dumps: KernelDumps | None, di: DebuginfoStore,
+def readiness(k: KernelRecord, dumps: KernelDumps | None, store: StoreIndex,
               vmlinux_dir: str | None) -> KernelReadiness:
     from crashhub.jobs import find_vmlinux
 
     bids = tuple(sorted({*(b.lower() for b in k.build_ids), *(dumps.build_ids if dumps else ())}))
-    entry, by = _find(di, k.release, bids)
+    entry, by = store.find(k.release, bids)
     state: State = "ready" if entry is not None else "missing"
     if entry is not None and by == "release" and bids and entry.id not in bids:
         state = "mismatch"  # the store's build of this release is not the one that crashed
@@ -75,9 +91,8 @@ def readiness(k: KernelRecord, dumps: KernelDumps | None, di: DebuginfoStore,
     waiting = dumps.waiting if dumps else ()
     return KernelReadiness(
         release=k.release, crashes=k.crashes, hosts=k.hosts, crash_build_ids=bids, state=state, by=by,
-        store_build_id=entry.id if entry else None,
-        vmlinux=state == "ready" or (entry is not None and entry.vmlinux.is_file()),
-        modules=len(entry.modules) if entry else 0, sources=di.source_dir(k.release) is not None,
+        store_build_id=entry.id if entry else None, vmlinux=state == "ready" or entry is not None,
+        modules=len(entry.modules) if entry else 0, sources=k.release in store.sources,
         dumps=dumps.dumps if dumps else 0, waiting=len(waiting), waiting_ids=waiting[:WAITING_LISTED],
     )
 
@@ -85,8 +100,9 @@ def readiness(k: KernelRecord, dumps: KernelDumps | None, di: DebuginfoStore,
 def fleet_kernels(store: Store, di: DebuginfoStore, vmlinux_dir: str | None) -> list[KernelReadiness]:
     """Every kernel seen in crashes or host reports, most crashes first."""
     dumps = store.crashes.kernel_dumps()
+    index = StoreIndex.of(di)
     kernels = sorted(store.hosts.list_kernels(), key=lambda k: (-k.crashes, k.release))
-    return [readiness(k, dumps.get(k.release), di, vmlinux_dir) for k in kernels]
+    return [readiness(k, dumps.get(k.release), index, vmlinux_dir) for k in kernels]
 
 
 # --------------------------------------------------------------------------- a host's kdump check
