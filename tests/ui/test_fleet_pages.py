@@ -17,9 +17,11 @@ from tests.ui.test_pages import login
 from crashhub.agent._check import check
 from crashhub.agent._client import HubClient
 from crashhub.cli import main as cli
+from crashhub.debuginfo import DebuginfoStore
 from crashhub.debuginfo import _elf as elf
 from crashhub.model import HostInfo, HostReport
 from crashhub.web import create_token
+from crashhub.web._fleet import fleet_kernels
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +115,16 @@ def test_hosts_page_shows_the_agents_kdump_verdict(served: UiHub, tree: str, ver
         bad = next(i for i in result.items if i.id == item)
         said = bad.summary.split("(")[0].strip()[:30]
         assert f'data-item="{item}"' in row and said in row.replace("&#39;", "'")
+
+
+def test_vmlinux_dir_laid_out_as_a_store_counts(uihub: UiHub, tmp_path: Path) -> None:
+    # As the analysis job reads it (jobs' _debuginfo_for): vmlinux_dir may be a debuginfo store.
+    rel = uihub.releases["6.1"]  # the hung and sysrq crashes' kernel: logs only, no build-id
+    v, _ko = build_kernel(tmp_path / "k", release=rel)
+    DebuginfoStore(tmp_path / "vdir").import_path(v)
+    empty = DebuginfoStore(tmp_path / "none")
+    (before,) = [k for k in fleet_kernels(uihub.ctx.hub.store, empty, None) if k.release == rel]
+    (after,) = [k for k in fleet_kernels(uihub.ctx.hub.store, empty, str(tmp_path / "vdir"))
+                if k.release == rel]
+    assert before.state == "missing" and (after.state, after.by) == ("ready", "release")
+    assert after.store_build_id == elf.build_id(v)

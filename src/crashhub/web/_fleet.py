@@ -11,6 +11,7 @@ A store vmlinux of the right release but another build-id is a mismatch: drgn wo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from crashhub.model import JsonObject
@@ -62,12 +63,12 @@ class StoreIndex:
     sources: frozenset[str]  # releases with a source tree
 
     @classmethod
-    def of(cls, di: DebuginfoStore) -> StoreIndex:
-        entries = [e for e in di.list() if e.vmlinux.is_file()]
+    def of(cls, *stores: DebuginfoStore) -> StoreIndex:
+        entries = [e for di in stores for e in di.list() if e.vmlinux.is_file()]
         newest = sorted((e for e in entries if e.release), key=lambda e: e.imported_at)
-        src = di.root / "sources"
+        dirs = [di.root / "sources" for di in stores]
         return cls({e.id: e for e in entries}, {e.release: e for e in newest if e.release},
-                   frozenset(p.name for p in src.iterdir()) if src.is_dir() else frozenset())
+                   frozenset(p.name for d in dirs if d.is_dir() for p in d.iterdir()))
 
     def find(self, release: str, bids: tuple[str, ...]) -> tuple[Entry | None, By | None]:
         for bid in bids:
@@ -99,8 +100,12 @@ def readiness(k: KernelRecord, dumps: KernelDumps | None, store: StoreIndex,
 
 def fleet_kernels(store: Store, di: DebuginfoStore, vmlinux_dir: str | None) -> list[KernelReadiness]:
     """Every kernel seen in crashes or host reports, most crashes first."""
+    from crashhub.debuginfo import DebuginfoStore
+
     dumps = store.crashes.kernel_dumps()
-    index = StoreIndex.of(di)
+    # vmlinux_dir may itself be laid out as a debuginfo store: the analysis reads it so too.
+    extra = [DebuginfoStore(Path(vmlinux_dir))] if vmlinux_dir and Path(vmlinux_dir).is_dir() else []
+    index = StoreIndex.of(di, *extra)
     kernels = sorted(store.hosts.list_kernels(), key=lambda k: (-k.crashes, k.release))
     return [readiness(k, dumps.get(k.release), index, vmlinux_dir) for k in kernels]
 
