@@ -118,6 +118,65 @@ def test_cli_config_on_612_host_picks_d23(tmp_path: Path, capsys: pytest.Capture
     assert "MAKEDUMP_ARGS='-F -l --message-level 1 -d 23'" in out and "slab" in out
 
 
-def test_cli_config_without_kdump(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_config_without_kdump_and_distro_asks_for_flavor(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["kdump", "config", "--hub", "hub", "--root", str(tmp_path)]) == 2
-    assert "no kdump configuration" in capsys.readouterr().err
+    assert "--flavor rhel|debian" in capsys.readouterr().err
+
+
+def _host(root: Path, os_release: str) -> Path:
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/os-release").write_text(os_release)
+    return root
+
+
+RHEL9 = 'NAME="Red Hat Enterprise Linux"\nID="rhel"\nID_LIKE="fedora"\nVERSION_ID="9.4"\n'
+RHEL7 = 'NAME="CentOS Linux"\nID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="7"\n'
+DEBIAN12 = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n'
+UBUNTU = 'NAME="Ubuntu"\nID=ubuntu\nID_LIKE=debian\nVERSION_ID="24.04"\n'
+
+
+@pytest.mark.parametrize(("release", "action"), [(RHEL9, "failure_action"), (RHEL7, "default")])
+def test_cli_config_recommends_a_whole_kdump_conf(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   release: str, action: str) -> None:
+    root = _host(tmp_path / "host", release)
+    assert cli.main(["kdump", "config", "--hub", "hub.example", "--root", str(root)]) == 0
+    out, err = capsys.readouterr()
+    # Standard output is the file alone: `crashhub kdump config --hub H > /etc/kdump.conf`.
+    assert out.startswith("# /etc/kdump.conf, as recommended by `crashhub kdump config`")
+    assert "none on this host" in err and not (root / "etc/kdump.conf").exists()
+    cfg = parse_rhel(out)
+    assert (cfg.target, cfg.target_value, cfg.path) == ("ssh", "root@hub.example", "/var/lib/crashhub/spool")
+    assert cfg.collector.flattened and cfg.collector.dump_level == 31 and not cfg.problems
+    assert cfg.sshkey == "/root/.ssh/kdump_id_rsa" and cfg.failure_action == "dump_to_rootfs"
+    assert f"\n{action} dump_to_rootfs\n" in out
+
+    # --write puts it in place; then the host has one, and the command edits it: nothing to change.
+    assert cli.main(["kdump", "config", "--hub", "hub.example", "--root", str(root), "--write"]) == 0
+    capsys.readouterr()
+    assert (root / "etc/kdump.conf").read_text() == out
+    assert cli.main(["kdump", "config", "--hub", "hub.example", "--root", str(root)]) == 0
+    assert "# no change: the file already has these settings" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("release", [DEBIAN12, UBUNTU])
+def test_cli_config_recommends_a_whole_kdump_tools(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    release: str) -> None:
+    root = _host(tmp_path / "host", release)
+    assert cli.main(["kdump", "config", "--hub", "hub", "--root", str(root), "--dump-level", "23"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# /etc/default/kdump-tools, as recommended")
+    cfg = parse_debian(out)
+    assert cfg.enabled and (cfg.target, cfg.target_value, cfg.path) == ("ssh", "root@hub",
+                                                                         "/var/lib/crashhub/spool")
+    assert cfg.collector.flattened and cfg.collector.dump_level == 23 and not cfg.problems
+    assert "MAKEDUMP_ARGS='-F -l --message-level 1 -d 23'" in out and "KDUMP_DUMP_DMESG=1" in out
+    # --flavor overrides what the host says.
+    assert cli.main(["kdump", "config", "--hub", "hub", "--root", str(root), "--flavor", "rhel"]) == 0
+    assert capsys.readouterr().out.startswith("# /etc/kdump.conf")
+
+
+def test_flavor_of_os_release() -> None:
+    assert kdumpconf.flavor_of_os_release(RHEL7) == ("rhel", 7)
+    assert kdumpconf.flavor_of_os_release(UBUNTU) == ("debian", 24)
+    assert kdumpconf.flavor_of_os_release('ID=arch\n') == (None, None)

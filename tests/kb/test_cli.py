@@ -55,6 +55,13 @@ def test_lint_prints_one_line_per_problem(tmp_path: Path, capsys: pytest.Capture
     assert "2 problem(s); 1 entry fine" in err
 
 
+@pytest.fixture(autouse=True)
+def no_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No hub in the default data directory: list, show and match read the shipped entries."""
+    monkeypatch.setenv("CRASHHUB_DATA", str(tmp_path / "no-hub"))
+    monkeypatch.chdir(tmp_path)
+
+
 def test_list_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["kb", "list"]) == 0
     out = capsys.readouterr().out
@@ -96,3 +103,41 @@ def test_match_on_a_directory_without_a_log(tmp_path: Path, capsys: pytest.Captu
     importlib.import_module("crashhub.triage")
     assert main(["kb", "match", str(tmp_path)]) == 2
     assert "no kernel log" in capsys.readouterr().err
+
+
+HUB_ENTRY = ("id: hub-crashmod\ntitle: crashmod NULL, the hub's own entry\nstatus: known\n"
+             "match:\n  function: ^crashmod_null$\nadvice: Unload crashmod.\n")
+
+
+def test_list_show_match_read_the_hubs_kb(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    importlib.import_module("crashhub.triage")
+    data = tmp_path / "hub"
+    write_kb(tmp_path / "review", "hub-crashmod", HUB_ENTRY)
+    assert main(["kb", "import", str(tmp_path / "review"), "--data", str(data)]) == 0
+    capsys.readouterr()
+
+    assert main(["kb", "list", "--data", str(data)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("hub-crashmod ") and "generic-hung_task" in out
+    assert f"the hub's knowledge base in {data} (1 entry)" in err
+    monkeypatch.setenv("CRASHHUB_DATA", str(data))  # as every store command: the hub's data dir
+    assert main(["kb", "show", "hub-crashmod", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["id"] == "hub-crashmod" and shown["path"] == "kb:hub-crashmod"
+    log = tmp_path / "vmcore-dmesg.txt"
+    log.write_text(NULL_LOG)
+    assert main(["kb", "match", str(log), "--no-starter"]) == 0
+    out = capsys.readouterr().out
+    assert "hub-crashmod: crashmod NULL, the hub's own entry" in out
+
+    # --kb DIR on every action: those files (and the starter KB), not the hub's entries.
+    other = tmp_path / "other"
+    write_kb(other, "file-only", "id: file-only\ntitle: from a file\nmatch: {kinds: [oom]}\n")
+    assert main(["kb", "list", "--kb", str(other)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines() == [out.splitlines()[0]] and out.startswith("file-only ")
+    assert main(["kb", "show", "hub-crashmod", "--kb", str(other)]) == 2
+    assert "no entry with id 'hub-crashmod'" in capsys.readouterr().err
+    assert main(["kb", "match", str(log), "--kb", str(other), "--no-starter"]) == 0
+    assert "no knowledge-base entry matches" in capsys.readouterr().out

@@ -64,3 +64,24 @@ def test_concurrent_adds_of_one_crash(store: Store) -> None:
     assert not errors
     assert sorted(results) == [False] * 7 + [True]
     assert store.buckets.list_buckets()[0].count == 1
+
+
+def test_attach_dump_takes_the_dumps_crash_time(store: Store) -> None:
+    c, _ = store.crashes.add_crash(replace(crash("t"), crash_time=1000.0, crash_time_source="dir-name"))
+    got = store.crashes.attach_dump(c.id, DUMP, {"format": "kdump", "crash_time": 990})
+    assert (got.crash_time, got.crash_time_source) == (990.0, "dump")
+    c2, _ = store.crashes.add_crash(replace(crash("u"), crash_time=1000.0, crash_time_source="dir-name"))
+    got = store.crashes.attach_dump(c2.id, DUMP, {"format": "kdump"})  # no CRASHTIME: kept as it was
+    assert (got.crash_time, got.crash_time_source) == (1000.0, "dir-name")
+
+
+def test_kernel_dumps_counts_kept_dumps_and_what_waits(store: Store) -> None:
+    a, _ = store.crashes.add_crash(crash("a", when=100.0))
+    b, _ = store.crashes.add_crash(crash("b", key="k2", when=200.0))
+    store.crashes.add_crash(crash("c", key="k3"))  # no dump: not counted
+    store.crashes.attach_dump(a.id, DUMP, {"build_id": "ABCD1234"})
+    store.crashes.attach_dump(b.id, replace(DUMP, digest="e" * 64), {"build_id": "abcd1234"})
+    store.crashes.set_crash_analysis(a.id, {"status": "done", "result": {"debuginfo": {"ok": True}}})
+    store.crashes.set_crash_analysis(b.id, {"status": "done", "result": {"debuginfo": {"ok": False}}})
+    [k] = store.crashes.kernel_dumps().values()
+    assert (k.release, k.build_ids, k.dumps, k.waiting) == ("6.1.0-56-cloud-amd64", ("abcd1234",), 2, (b.id,))

@@ -165,9 +165,19 @@ def test_reports_from_the_ui(viewer: TestClient, uihub: UiHub) -> None:
     assert "<pre><code>" in viewer.get(f"/ui/crashes/{cid}/report?format=html").text
 
 
-def test_weekly_summary_page(viewer: TestClient) -> None:
+def test_weekly_summary_page(viewer: TestClient, uihub: UiHub) -> None:
     html = viewer.get("/ui/weekly").text
     assert "Weekly summary" in html and "New buckets" in html and "Kernels by crash rate" in html
+    # A page of the site: its header and nav, every new bucket linked, kernels linked to their crashes.
+    assert '<nav>' in html and '<a href="/ui/weekly" class="on">' in html
+    crashes = [uihub.ctx.hub.store.crashes.get_crash(c) for c in uihub.crashes.values()]
+    buckets = {c.bucket_id for c in crashes if c is not None}
+    new = html.split('id="new"', 1)[1].split('id="top"', 1)[0]
+    assert set(re.findall(r'href="/ui/buckets/([^"]+)"', new)) == buckets
+    assert re.search(r'id="new">[^<]*<small>3</small>', html)
+    assert f'href="/ui/?kernel={uihub.releases["6.12"].replace("+", "%2B")}"' in html
     zh = viewer.get("/ui/weekly", headers={"Accept-Language": "zh-CN"}).text
-    assert "每周摘要" in zh
+    assert "每周摘要" in zh and "新问题桶" in zh
     assert viewer.get("/ui/weekly?format=json").json()["type"] == "weekly"
+    standalone = viewer.get("/ui/weekly?format=html").text
+    assert "<style>" in standalone and "<nav>" not in standalone and "## " not in standalone

@@ -18,6 +18,7 @@ import re
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from crashhub.errors import ConfigError
 
@@ -342,6 +343,66 @@ def render_debian(current: str, hub: str, *, ssh_user: str = "root", path: str,
 
     return _edit(current.splitlines(), wanted, option, lambda name, _raw: name in conflicting,
                  lambda name, val: f"{name}={shlex.quote(val)}")
+
+
+# ---------------------------------------------------------------- a whole file, for a host without one
+
+Flavor = Literal["rhel", "debian"]
+OS_RELEASE = "/etc/os-release"
+
+
+def flavor_of_os_release(text: str) -> tuple[Flavor | None, int | None]:
+    """The kdump dialect of a distribution (``ID`` and ``ID_LIKE`` of os-release(5)) and its major
+    version (RHEL 7's kdumpctl spells the failure action ``default``)."""
+    v = parse_debian_vars(text)  # the same shell-assignment syntax
+    ids = [v.get("ID", ""), *v.get("ID_LIKE", "").split()]
+    major = _int_or_none(v.get("VERSION_ID", "").split(".", 1)[0])
+    for i in ids:
+        if i in ("rhel", "fedora", "centos", "rocky", "almalinux", "ol", "amzn", "suse"):
+            return "rhel", major
+        if i in ("debian", "ubuntu"):
+            return "debian", major
+    return None, major
+
+
+_RHEL_HEAD = """\
+# /etc/kdump.conf, as recommended by `crashhub kdump config`: dumps go to the crashhub hub over
+# ssh, flattened (-F) so the hub can take them as they stream in; a failed ssh dump is kept on
+# the root file system.  Reference: kdump.conf(5).  Install kexec-tools (RHEL 7/8) or kdump-utils
+# (RHEL 9.5+, Fedora 40+), reserve crash kernel memory (`kdumpctl reset-crashkernel`, or
+# `grubby --update-kernel=ALL --args=crashkernel=auto`), then:
+#   kdumpctl propagate      # copies the ssh key to the hub (once)
+#   systemctl enable --now kdump.service
+#   crashhub kdump check    # every item should be ok
+"""
+
+_DEBIAN_HEAD = """\
+# /etc/default/kdump-tools, as recommended by `crashhub kdump config`: dumps go to the crashhub
+# hub over ssh, flattened (-F) so the hub can take them as they stream in.  kdump-tools has no
+# dump_to_rootfs: a failed ssh dump is not kept locally.  Reference: kdump-config(8).  Install
+# kdump-tools (it reserves crash kernel memory in /etc/default/grub.d/kdump-tools.cfg; run
+# update-grub and reboot), then:
+#   kdump-config propagate  # copies the ssh key to the hub (once)
+#   systemctl enable --now kdump-tools.service
+#   crashhub kdump check    # every item should be ok
+"""
+
+
+def recommended(flavor: Flavor, hub: str, *, ssh_user: str = "root", path: str,
+                sshkey: str | None = None, dump_level: int = 31, major: int | None = None) -> str:
+    """A complete configuration file for a host that has none (config management writes it)."""
+    collector = hub_collector(dump_level)
+    if flavor == "rhel":
+        # RHEL 7's kdumpctl knows only `default`; RHEL 8+ spell it `failure_action`.
+        action = "default" if major == 7 else "failure_action"
+        return _RHEL_HEAD + "".join(f"{k} {v}\n" for k, v in (
+            ("ssh", f"{ssh_user}@{hub}"), ("sshkey", sshkey or RHEL_DEFAULT_SSHKEY), ("path", path),
+            ("core_collector", collector), (action, "dump_to_rootfs")))
+    return _DEBIAN_HEAD + "".join(f"{k}={shlex.quote(v)}\n" for k, v in (
+        ("USE_KDUMP", "1"), ("SSH", f"{ssh_user}@{hub}"), ("SSH_KEY", sshkey or DEBIAN_DEFAULT_SSHKEY),
+        ("KDUMP_COREDIR", path), ("MAKEDUMP_ARGS", collector.removeprefix("makedumpfile ")),
+        # The kernel log beside the dump (dmesg.<stamp>): the hub triages it before the dump is in.
+        ("KDUMP_DUMP_DMESG", "1")))
 
 
 def unified_diff(old: str, new: str, path: str) -> str:

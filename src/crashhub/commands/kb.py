@@ -16,11 +16,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from crashhub.commands._store import add_store_arguments, open_hub, settings_from
 from crashhub.errors import KbError, LogError
-from crashhub.kb import KbEntry, check_paths, dump_entry, load_dir, load_examples, load_starter, match
+from crashhub.kb import (
+    KbEntry,
+    check_paths,
+    dump_entry,
+    load_dir,
+    load_examples,
+    load_starter,
+    match,
+    parse_entry,
+)
 from crashhub.kernel import log_name
 from crashhub.model import CrashReport
 from crashhub.triage import parse_file
@@ -35,9 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("lint", help="check entry files; one line per problem, exit 2 if any")
     p.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="a KB directory or one entry file")
 
-    p = sub.add_parser("list", help="list entries (default: the shipped starter KB)")
-    p.add_argument("dirs", nargs="*", type=Path, metavar="DIR")
-    p.add_argument("--examples", action="store_true", help="also the shipped example entries")
+    p = sub.add_parser("list", help="list entries (the hub's; else the shipped starter KB)")
+    p.add_argument("dirs", nargs="*", type=Path, metavar="DIR", help="as --kb DIR")
+    _kb_options(p, examples=True)
     p.add_argument("--json", action="store_true", help="a JSON list of entries")
 
     p = sub.add_parser("show", help="show one entry as YAML")
@@ -62,10 +72,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _kb_options(p: argparse.ArgumentParser, *, examples: bool) -> None:
     p.add_argument("--kb", action="append", type=Path, default=[], metavar="DIR",
-                   help="a KB directory (repeatable); searched before the shipped entries")
+                   help="a KB directory (repeatable), read instead of the hub's entries; searched "
+                        "before the shipped entries")
     p.add_argument("--no-starter", action="store_true", help="leave out the shipped generic entries")
     if examples:  # `show` always finds the shipped examples by id
         p.add_argument("--examples", action="store_true", help="also the shipped example entries")
+    add_store_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,6 +131,25 @@ def _lint(dirs: list[Path]) -> int:
     return 0
 
 
+@dataclass(frozen=True, slots=True)
+class Source:
+    """The entries a command reads, and where they came from (said on standard error)."""
+
+    entries: list[KbEntry]
+    what: str
+
+
+def _unique(entries: list[KbEntry]) -> list[KbEntry]:
+    """The first entry of each id: local entries override shipped ones of the same id."""
+    seen: set[str] = set()
+    unique = []
+    for e in entries:
+        if e.id not in seen:
+            seen.add(e.id)
+            unique.append(e)
+    return unique
+
+
 def _entries(dirs: list[Path], *, starter: bool, examples: bool) -> list[KbEntry]:
     """Entries from ``dirs`` (each loaded strictly) then the shipped ones; the first id wins."""
     out: list[KbEntry] = []
@@ -128,17 +159,51 @@ def _entries(dirs: list[Path], *, starter: bool, examples: bool) -> list[KbEntry
         out += load_starter()
     if examples:
         out += load_examples()
-    seen: set[str] = set()
-    unique = []
-    for e in out:
-        if e.id not in seen:
-            seen.add(e.id)
-            unique.append(e)
-    return unique
+    return _unique(out)
+
+
+def _hub_entries(args: argparse.Namespace) -> list[KbEntry] | None:
+    """The hub's own entries (its store's, as the hub matches with), or None when the data
+    directory has no hub (no database made there, and no ``database_url``)."""
+    settings = settings_from(args)
+    if settings.database_url is None and not (settings.data_dir / "crashhub.db").is_file():
+        return None
+    hub = open_hub(args)
+    try:
+        records = hub.store.kb.list()
+    finally:
+        hub.close()
+    out = []
+    for rec in records:
+        try:
+            out.append(replace(parse_entry(rec.text, f"kb:{rec.id}"), path=f"kb:{rec.id}"))
+        except KbError as e:  # as the hub does: a broken entry is left out, and said
+            print(f"crashhub kb: left out: {e}", file=sys.stderr)
+    return out
+
+
+def _source(args: argparse.Namespace, *, dirs: list[Path], starter: bool, examples: bool) -> Source:
+    if dirs:
+        return Source(_entries(dirs, starter=starter, examples=examples),
+                      ", ".join(str(d) for d in dirs) + (" and the starter KB" if starter else ""))
+    hub = _hub_entries(args)
+    if hub is None:
+        return Source(_entries([], starter=starter, examples=examples),
+                      "the shipped starter KB (no hub store in "
+                      f"{settings_from(args).data_dir}; --data DIR or --kb DIR to read another)")
+    settings = settings_from(args)
+    starter = starter and bool(settings.starter_kb)
+    shipped = (load_starter() if starter else []) + (load_examples() if examples else [])
+    return Source(_unique(hub + shipped), f"the hub's knowledge base in {settings.data_dir} ({len(hub)} "
+                  f"entr{'y' if len(hub) == 1 else 'ies'}){' and the starter KB' if starter else ''}")
 
 
 def _list(args: argparse.Namespace) -> int:
-    entries = _entries(args.dirs, starter=not args.dirs, examples=args.examples)
+    dirs = [*args.dirs, *args.kb]
+    # A directory listed alone is that directory's entries (the starter only when none is named).
+    src = _source(args, dirs=dirs, starter=not dirs and not args.no_starter, examples=args.examples)
+    print(f"# {src.what}", file=sys.stderr)
+    entries = src.entries
     if args.json:
         print(json.dumps([dict(e.to_dict(), path=e.path) for e in entries], indent=2))
         return 0
@@ -151,10 +216,10 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    entries = _entries(args.kb, starter=not args.no_starter, examples=True)
-    entry = next((e for e in entries if e.id == args.id), None)
+    src = _source(args, dirs=args.kb, starter=not args.no_starter, examples=True)
+    entry = next((e for e in src.entries if e.id == args.id), None)
     if entry is None:
-        raise KbError(f"no entry with id {args.id!r}", ", ".join(str(d) for d in args.kb) or None)
+        raise KbError(f"no entry with id {args.id!r} in {src.what}", None)
     if args.json:
         print(json.dumps(dict(entry.to_dict(), path=entry.path), indent=2))
     else:
@@ -186,7 +251,9 @@ def _rule_fields(r: CrashReport) -> dict[str, object]:
 
 
 def _match(args: argparse.Namespace) -> int:
-    entries = _entries(args.kb, starter=not args.no_starter, examples=args.examples)
+    src = _source(args, dirs=args.kb, starter=not args.no_starter, examples=args.examples)
+    print(f"# matched with {src.what}", file=sys.stderr)
+    entries = src.entries
     log = _find_log(args.log)
     reports = parse_file(log)
     results = [(r, match(entries, r, release=args.release, hardware=args.hardware)) for r in reports]

@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     c.add_argument("--root", default="/", help="read every file under this directory instead of / (tests)")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     g = sub.add_parser("config", help="print (and with --write apply) the kdump settings that ship dumps "
-                                      "to the hub over ssh")
+                                      "to the hub over ssh; on a host without a kdump configuration, "
+                                      "a complete recommended file on standard output")
     g.add_argument("--hub", required=True, help="the hub's host name or address, as ssh reaches it")
     g.add_argument("--ssh-user", default="root", help="user on the hub that receives dumps (default root)")
     g.add_argument("--path", default="/var/lib/crashhub/spool",
@@ -35,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--sshkey", default=None, help="private key the capture kernel logs in with")
     g.add_argument("--dump-level", type=int, default=None,
                    help="makedumpfile -d level (default 31, or 23 where makedumpfile drops slab pages)")
+    g.add_argument("--flavor", choices=("rhel", "debian"), default=None,
+                   help="the file to recommend where the host has none: rhel (/etc/kdump.conf) or debian "
+                        "(/etc/default/kdump-tools); default: the kdump unit installed, else /etc/os-release")
     g.add_argument("--root", default="/", help="edit the files under this directory instead of /")
     g.add_argument("--write", action="store_true", help="write the file (a .crashhub-bak copy is kept)")
 
@@ -71,16 +75,15 @@ def _config(args: argparse.Namespace) -> int:
     root = Path(args.root)
     facts = gather(root)
     cfg = facts.config
-    if cfg is None:
-        raise ConfigError("no kdump configuration found (install kdump-utils/kexec-tools or kdump-tools)",
-                          root / kdumpconf.RHEL_CONF.lstrip("/"))
-    target = root / cfg.source.lstrip("/")
-    current = target.read_text()
     level = args.dump_level
     if level is None:
         level = _safe_level(facts)
     if not 0 <= level <= 31:
         raise ConfigError(f"--dump-level must be 0..31, not {level}")
+    if cfg is None:
+        return _recommend(args, root, facts, level)
+    target = root / cfg.source.lstrip("/")
+    current = target.read_text()
     render = kdumpconf.render_rhel if cfg.flavor == "rhel" else kdumpconf.render_debian
     new = render(current, args.hub, ssh_user=args.ssh_user, path=args.path, sshkey=args.sshkey,
                  dump_level=level)
@@ -113,6 +116,47 @@ def _config(args: argparse.Namespace) -> int:
           + ("kdumpctl propagate; " if cfg.flavor == "rhel" else "kdump-config propagate; ")
           + f"systemctl restart {unit}", file=sys.stderr)
     return 0
+
+
+def _recommend(args: argparse.Namespace, root: Path, facts: HostFacts, level: int) -> int:
+    """No kdump configuration here: the whole recommended file on standard output (notes on
+    standard error), so `crashhub kdump config --hub H > FILE` is what config management ships."""
+    flavor, major = _flavor(args, root, facts)
+    conf = kdumpconf.RHEL_CONF if flavor == "rhel" else kdumpconf.DEBIAN_CONF
+    text = kdumpconf.recommended(flavor, args.hub, ssh_user=args.ssh_user, path=args.path,
+                                 sshkey=args.sshkey, dump_level=level, major=major)
+    print(text, end="")
+    print(f"# {conf}: none on this host; the recommended {flavor} file is on standard output",
+          file=sys.stderr)
+    if level != 31:
+        print(f"# -d {level}: this host's makedumpfile would drop live slab pages at -d 31", file=sys.stderr)
+    if not args.write:
+        return 0
+    target = root / conf.lstrip("/")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.crashhub-tmp")
+    tmp.write_text(text)
+    os.replace(tmp, target)
+    print(f"# written {target}", file=sys.stderr)
+    return 0
+
+
+def _flavor(args: argparse.Namespace, root: Path, facts: HostFacts) -> tuple[kdumpconf.Flavor, int | None]:
+    """--flavor, else the kdump unit installed, else the distribution (os-release)."""
+    try:
+        os_release = (root / kdumpconf.OS_RELEASE.lstrip("/")).read_text()
+    except OSError:
+        os_release = ""
+    found, major = kdumpconf.flavor_of_os_release(os_release)
+    if args.flavor is not None:
+        return ("rhel" if args.flavor == "rhel" else "debian"), major
+    if facts.service is not None and facts.service.installed:
+        return ("rhel" if facts.service.unit == "kdump.service" else "debian"), major
+    if found is None:
+        raise ConfigError("no kdump configuration, no kdump unit and no known distribution in "
+                          f"{kdumpconf.OS_RELEASE}: say which file to recommend with --flavor rhel|debian",
+                          root / kdumpconf.OS_RELEASE.lstrip("/"))
+    return found, major
 
 
 def _safe_level(facts: HostFacts) -> int:

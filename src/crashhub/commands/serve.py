@@ -113,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
     if args.spool is not None:
         overrides["spool_dir"] = args.spool
     settings = settings_from(args, **overrides)
+    # One log for the hub: requests (crashhub.access), ingests, spool pickups and analyses are INFO.
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -164,6 +165,8 @@ def run(args: argparse.Namespace) -> int:
         host=settings.listen,
         port=settings.port,
         log_level=settings.log_level,  # lower case: config folds it
+        # The hub writes its own access log (logger crashhub.access: client, method, target with
+        # secret-looking query values hidden, status, time), one line per request.
         access_log=False,
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies or None,

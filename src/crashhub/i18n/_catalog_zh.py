@@ -253,4 +253,30 @@ ZH: dict[str, str] = {
     'No crash of this bucket has been analysed yet.': '此问题桶中尚无已分析的崩溃。',
     'The analysis found nothing to report.': '分析未发现需要报告的问题。',
     '{n} findings, in the diagnosis above': '共 {n} 项发现，见上方诊断',
+    # wave-ops
+    "Debuginfo is read from the hub's debuginfo store (crashhub debuginfo import), else from vmlinux_dir.":
+        '调试信息取自 hub 的调试信息库（crashhub debuginfo import），其次取自 vmlinux_dir。',
+    'vmlinux build id': 'vmlinux 的 Build ID',
+    "Crashes' build ids": '崩溃的 Build ID',
+    'Modules': '模块',
+    'Sources': '源码',
+    'Waiting for debuginfo': '等待调试信息',
+    'by release': '按版本匹配',
+    'The store holds this release with another build id: a different build of it.':
+        '调试信息库中有此版本，但 Build ID 不同：是同一版本的另一次构建。',
+    'build id mismatch': 'Build ID 不符',
+    'present': '已有',
+    '{n} of {d} dumps': '{d} 个转储中的 {n} 个',
+    'none of {d} dumps': '{d} 个转储均已分析',
+    'pass': '通过',
+    'fail': '失败',
+    'warn': '警告',
+    'unknown': '未知',
+    '{n} checks passed': '{n} 项检查均通过',
+    'no agent report': '无代理报告',
+    '{r} crashes per host per day over {h} hosts ({c} of them crashed)':
+        '每台主机每天 {r} 次崩溃（共 {h} 台主机，其中 {c} 台崩溃过）',
+    'top {n} of {total}': '前 {n} 个，共 {total} 个',
+    'Per host per day': '每台主机每天',
+    'The same summary as a file:': '同一摘要的文件版本：',
 }

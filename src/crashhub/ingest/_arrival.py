@@ -292,7 +292,12 @@ class Pipeline:
             raise
         finally:
             self._discard(fresh, keep)
-        self._emit("ingested", source=a.source, created=out.created, seconds=time.monotonic() - t0)
+        secs = time.monotonic() - t0
+        self._emit("ingested", source=a.source, created=out.created, seconds=secs)
+        c = out.crash
+        log.info("ingest (%s): crash %s%s host %s bucket %s%s in %.2f s: %s", a.source, c.id,
+                 "" if out.created else " (already stored)", c.host, out.bucket.id,
+                 " (new)" if out.bucket.count == 1 and out.created else "", secs, c.title)
         for fn in self.listeners:
             try:
                 fn(out)
@@ -444,6 +449,8 @@ class Pipeline:
             keep = {f.digest for f in crash.files}
         finally:
             self._discard(fresh, keep)
+        log.info("ingest: dump %s (%d bytes) for crash %s host %s", d.file.digest[:12], d.file.size,
+                 crash.id, crash.host)
         bucket = self.hub.store.buckets.get_bucket(crash.bucket_id)
         if bucket is not None:
             self.maybe_analyze(crash, bucket)

@@ -249,6 +249,7 @@ class SpoolWatcher:
             return None
         if not store.uploads.claim_spool_item(key, self.owner, self.lease):
             return None
+        log.info("spool: picked up %s", d)
         outcome: Outcome | None = None
         error: str | None = None
         renewer = _Renewer(store, key, self.owner, self.lease)

@@ -12,6 +12,7 @@ current algorithm plans nothing.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from crashhub.jobs._base import Queue
     from crashhub.knowledge import KnowledgeBase
     from crashhub.store import Hub
+
+log = logging.getLogger("crashhub.analyze")
 
 
 def find_vmlinux(vmlinux_dir: str | None, release: str | None) -> Path | None:
@@ -69,8 +72,11 @@ def analyze_job(hub: Hub, payload: JsonObject, queue: Queue | None = None) -> Js
     except ImportError as e:
         result: JsonObject = {"status": "engine unavailable", "error": str(e)}
         hub.store.crashes.set_crash_analysis(crash_id, result)
+        log.warning("analysis of crash %s: engine unavailable: %s", crash_id, e)
         return result
     vmlinux, store_dir = _debuginfo_for(hub, crash.release)
+    log.info("analysis of crash %s: drgn started (kernel %s, debuginfo %s)", crash_id, crash.release,
+             vmlinux or store_dir or "none")
     # Triage's word, as the crash was bucketed and titled by it: analyze does not read the log again.
     # Only the primary report is stored (``CrashRecord.report``); none when triage found no report.
     reports = () if crash.report is None else (CrashReport.from_dict(crash.report),)
@@ -90,6 +96,8 @@ def analyze_job(hub: Hub, payload: JsonObject, queue: Queue | None = None) -> Js
                                  vmlinux=str(vmlinux) if vmlinux else None)
     result = record.to_dict()
     hub.store.crashes.set_crash_analysis(crash_id, result)
+    log.info("analysis of crash %s: drgn %s in %.1f s%s", crash_id, record.status, record.seconds or 0.0,
+             f": {record.error}" if record.error else "")
     summary = {k: v for k, v in result.items() if k != "result"}
     # crash needs the vmlinux drgn had; without it the second job could only fail.
     if (queue is not None and hub.settings.analyze_crash and record.result is not None
@@ -117,17 +125,21 @@ def analyze_crash_job(hub: Hub, payload: JsonObject) -> JsonObject:
     started = time.time()
     vmlinux, store_dir = _debuginfo_for(hub, crash.release)
     reports = () if crash.report is None else (CrashReport.from_dict(crash.report),)
+    log.info("analysis of crash %s: crash started", crash_id)
     try:
         out = add_crash(prior.result, hub.blobs.local_path(dump.digest), reports=reports, vmlinux=vmlinux,
                         debuginfo_dir=store_dir,
                         timeout=float(payload.get("timeout") or hub.settings.analyze_timeout))
     except CrashhubError as e:
+        log.info("analysis of crash %s: crash failed in %.1f s: %s", crash_id, time.time() - started, e)
         return {"status": "failed", "error": f"{type(e).__name__}: {e}"}
     # The record keeps when the analysis started; its seconds now count both jobs' work.
     record = dataclasses.replace(prior, result=out,
                                  seconds=round((prior.seconds or 0.0) + time.time() - started, 3))
     hub.store.crashes.set_crash_analysis(crash_id, record.to_dict())
     crash_run = out.engines.get("crash")
+    log.info("analysis of crash %s: crash done in %.1f s%s", crash_id, time.time() - started,
+             "" if crash_run and crash_run.ok else " (crash itself did not run through)")
     return {"status": "done", "crash_ok": bool(crash_run and crash_run.ok), "seconds": record.seconds}
 
 

@@ -124,8 +124,13 @@ def bucket_doc(hub: Hub, kb: KnowledgeBase, bucket_id: str) -> JsonObject:
     }
 
 
-def weekly_doc(hub: Hub, now: float | None = None, *, top: int = 10, scan: int = 5000) -> JsonObject:
-    """New buckets, top buckets, regressions and kernels by crash rate over the 7 days before ``now``."""
+def weekly_doc(hub: Hub, now: float | None = None, *, top: int = 10, scan: int = 5000,
+               new_top: int | None = None) -> JsonObject:
+    """New buckets, top buckets, regressions and kernels by crash rate over the 7 days before ``now``.
+
+    ``new_buckets`` lists every new bucket (``new_top`` cuts it, ``new_buckets_total`` still counts
+    them all); rates are crashes per host per day, over the fleet and per kernel (the hosts whose
+    report names that kernel or that crashed on it)."""
     now = now or datetime.now(UTC).timestamp()
     since = now - WEEK
     store = hub.store
@@ -140,22 +145,17 @@ def weekly_doc(hub: Hub, now: float | None = None, *, top: int = 10, scan: int =
         return {"id": b.id, "kind": b.kind, "title": b.title, "week": week_count(b), "count": b.count,
                 "first_seen": iso(b.first_seen), "hosts": len(b.hosts), "kb_status": _status(b.kb)}
 
-    new = sorted((b for b in recent if b.first_seen >= since), key=lambda b: -b.count)
+    new = sorted((b for b in recent if b.first_seen >= since), key=lambda b: (-week_count(b), -b.count))
     regressions = [b for b in recent if any(m.get("regression") for m in b.kb)]
     crashes = store.crashes.list_crashes(since=since, limit=scan * 10)
     per_kernel: dict[str, int] = {}
     for c in crashes:
         per_kernel[c.release or "?"] = per_kernel.get(c.release or "?", 0) + 1
-    running: dict[str, int] = {}
-    for h in store.hosts.list_hosts():
-        if h.release:
-            running[h.release] = running.get(h.release, 0) + 1
+    hosts = store.hosts.list_hosts()
+    # The hosts known to run a kernel: those reporting it and those that crashed on it.
+    running = {k.release: k.hosts for k in store.hosts.list_kernels()}
     kernels: list[JsonObject] = sorted(
-        (
-            {"release": k, "crashes": n, "hosts_running": running.get(k),
-             "per_host": round(n / running[k], 3) if running.get(k) else None}
-            for k, n in per_kernel.items()
-        ),
+        (_kernel_rate(k, n, running.get(k)) for k, n in per_kernel.items()),
         key=lambda k: (-(k["per_host"] or 0), -k["crashes"]),
     )
     return {
@@ -164,12 +164,22 @@ def weekly_doc(hub: Hub, now: float | None = None, *, top: int = 10, scan: int =
         "from": iso(since),
         "to": iso(now),
         "crashes": len(crashes),
-        "new_buckets": [row(b) for b in new[:top]],
+        "hosts": len(hosts),
+        "hosts_crashed": len({c.host for c in crashes}),
+        "per_host_day": round(len(crashes) / len(hosts) / 7, 4) if hosts else None,
+        "new_buckets": [row(b) for b in (new if new_top is None else new[:new_top])],
         "new_buckets_total": len(new),
         "top_buckets": [row(b) for b in sorted(recent, key=lambda b: -week_count(b))[:top]],
         "regressions": [row(b) for b in regressions[:top]],
         "kernels": kernels,
     }
+
+
+def _kernel_rate(release: str, crashes: int, running: int | None) -> JsonObject:
+    per_host = crashes / running if running else None
+    return {"release": release, "crashes": crashes, "hosts_running": running,
+            "per_host": round(per_host, 3) if per_host is not None else None,
+            "per_host_day": round(per_host / 7, 4) if per_host is not None else None}
 
 
 # ---------------------------------------------------------------------------- Markdown
@@ -253,16 +263,22 @@ def to_markdown(doc: JsonObject, lang: str = "en") -> str:
         def brows(rows: list[JsonObject]) -> list[list[Any]]:
             return [[r["week"], r["kind"], r["title"], r["hosts"], _(r["kb_status"]), r["id"]] for r in rows]
 
+        if doc.get("per_host_day") is not None:
+            out += [_("{r} crashes per host per day over {h} hosts ({c} of them crashed)").format(
+                r=doc["per_host_day"], h=doc["hosts"], c=doc["hosts_crashed"]), ""]
         head = [_("This week"), _("Kind"), _("Title"), _("Hosts"), _("KB status"), _("Bucket")]
-        out += [f"## {_('New buckets')} ({doc['new_buckets_total']})", ""]
-        out += _table(head, brows(doc["new_buckets"]))
+        shown, total = len(doc["new_buckets"]), doc["new_buckets_total"]
+        count = str(total) if shown == total else _("top {n} of {total}").format(n=shown, total=total)
+        out += [f"## {_('New buckets')} ({count})", ""]
+        out += _table(head, brows(doc["new_buckets"])) if shown else [_("None."), ""]
         out += [f"## {_('Top buckets')}", "", *_table(head, brows(doc["top_buckets"]))]
         out += [f"## {_('Regressions')}", ""]
         out += _table(head, brows(doc["regressions"])) if doc["regressions"] else [_("None."), ""]
         out += [f"## {_('Kernels by crash rate')}", ""]
-        out += _table([_("Kernel"), _("Crashes"), _("Hosts running it"), _("Crashes per host")],
-                      [[k["release"], k["crashes"], k["hosts_running"] or "", k["per_host"] or ""]
-                       for k in doc["kernels"]])
+        out += _table([_("Kernel"), _("Crashes"), _("Hosts running it"), _("Crashes per host"),
+                       _("Per host per day")],
+                      [[k["release"], k["crashes"], k["hosts_running"] or "", k["per_host"] or "",
+                        k.get("per_host_day") or ""] for k in doc["kernels"]])
     else:
         raise InputError(f"unknown report type {t!r}")
     return "\n".join(out).rstrip() + "\n"

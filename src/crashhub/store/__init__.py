@@ -94,6 +94,7 @@ if TYPE_CHECKING:
     from crashhub.store._base import BucketRecord as BucketRecord
     from crashhub.store._base import CrashRecord as CrashRecord
     from crashhub.store._base import FileRecord as FileRecord
+    from crashhub.store._base import KernelDumps as KernelDumps
     from crashhub.store._base import KernelRecord as KernelRecord
     from crashhub.store._base import NewCrash as NewCrash
     from crashhub.store._base import TokenRecord as TokenRecord
@@ -122,6 +123,7 @@ _FACE: dict[str, str] = {
     "DumpHolding": "crashhub.store._retention_records",
     "FileRecord": "crashhub.store._base",
     "KB_STATUSES": "crashhub.store._workflow",
+    "KernelDumps": "crashhub.store._base",
     "KernelRecord": "crashhub.store._base",
     "LocalBlobStore": "crashhub.store._blobs",
     "NewCrash": "crashhub.store._base",
@@ -151,6 +153,7 @@ __all__ += [
     "DeletedCrash",
     "DumpHolding",
     "FileRecord",
+    "KernelDumps",
     "KernelRecord",
     "LocalBlobStore",
     "NewCrash",

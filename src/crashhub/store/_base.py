@@ -261,6 +261,18 @@ class KernelRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class KernelDumps:
+    """The kept dumps of one kernel release (``Crashes.kernel_dumps``)."""
+
+    release: str
+    build_ids: tuple[str, ...]  # the dumps' own kernel build-ids (VMCOREINFO / the ELF note)
+    dumps: int  # crashes whose dump is still here
+    # Crashes whose kept dump no analysis has yet read with debuginfo, newest first: what a
+    # debuginfo import would let the hub explain.
+    waiting: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class UploadRecord:
     crash_id: str
     size: int | None

@@ -8,7 +8,7 @@ import abc
 from collections.abc import Iterable
 
 from crashhub.model import JsonObject
-from crashhub.store._base import CrashRecord, FileRecord, NewCrash
+from crashhub.store._base import CrashRecord, FileRecord, KernelDumps, NewCrash
 
 
 class Crashes(abc.ABC):
@@ -61,6 +61,10 @@ class Crashes(abc.ABC):
     @abc.abstractmethod
     def crashes_per_day_by_release(self, since: float) -> dict[str, dict[str, int]]:
         """``{release: {day: crashes}}`` of the crashes received since ``since`` (day of the crash)."""
+
+    @abc.abstractmethod
+    def kernel_dumps(self) -> dict[str, KernelDumps]:
+        """``{release: its kept dumps}`` (the kernels page: which crashes wait for debuginfo)."""
 
     @abc.abstractmethod
     def crash_releases(self) -> list[str]:

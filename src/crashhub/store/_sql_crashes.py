@@ -22,7 +22,7 @@ from crashhub.classify import Subject, subject_of
 from crashhub.errors import StoreError
 from crashhub.model import CrashReport
 from crashhub.store import _models as m
-from crashhub.store._base import CrashRecord, FileRecord, NewCrash, now
+from crashhub.store._base import CrashRecord, FileRecord, KernelDumps, NewCrash, now
 from crashhub.store._counting import count_in, set_kb
 from crashhub.store._crashes import Crashes
 from crashhub.store._routing import by_key, route, set_alias
@@ -220,6 +220,11 @@ class SqlCrashes(SqlRepository, Crashes):
                     )
                 c.has_vmcore = True
                 c.dump_facts = facts
+                # The dump's own crash time (VMCOREINFO CRASHTIME) outranks a directory name's or
+                # the upload's: an agent sends the log first and the dump after it.
+                t_dump = (facts or {}).get("crash_time")
+                if t_dump and c.crash_time_source != "dump":
+                    c.crash_time, c.crash_time_source = float(t_dump), "dump"
                 s.execute(update(m.Bucket).where(m.Bucket.id == c.bucket_id).values(dumps=m.Bucket.dumps + 1))
             for f in extra_files:
                 if s.get(m.CrashFile, (crash_id, f.name)) is None:
@@ -270,6 +275,29 @@ class SqlCrashes(SqlRepository, Crashes):
                 per = out.setdefault(rel or "?", {})
                 per[key] = per.get(key, 0) + int(n)
         return out
+
+    def kernel_dumps(self) -> dict[str, KernelDumps]:
+        """Per release, the crashes whose dump is kept: their build-ids, and those no analysis has
+        read with debuginfo (none yet, failed, or done without a vmlinux)."""
+        with_debuginfo = m.Crash.analysis[("result", "debuginfo", "ok")].as_boolean()
+        q = (
+            select(m.Crash.release, m.Crash.id, m.Crash.dump_facts["build_id"].as_string(),
+                   m.Crash.analysis["status"].as_string(), with_debuginfo)
+            .where(m.Crash.has_vmcore.is_(True), m.Crash.dump_evicted.is_(None))
+            .order_by(m.Crash.received_at.desc(), m.Crash.id.desc())
+        )
+        builds: dict[str, set[str]] = defaultdict(set)
+        dumps: dict[str, int] = defaultdict(int)
+        waiting: dict[str, list[str]] = defaultdict(list)
+        with self._read() as s:
+            for rel, cid, bid, status, ok in s.execute(q):
+                key = rel or "?"
+                dumps[key] += 1
+                if bid:
+                    builds[key].add(str(bid).lower())
+                if status != "done" or not ok:
+                    waiting[key].append(cid)
+        return {r: KernelDumps(r, tuple(sorted(builds[r])), n, tuple(waiting[r])) for r, n in dumps.items()}
 
     def crash_releases(self) -> list[str]:
         """Every kernel release with a crash, sorted (the dashboard's kernel filter)."""

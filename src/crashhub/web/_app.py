@@ -310,6 +310,39 @@ def _install_middleware(app: FastAPI, ctx: Context) -> None:
         ctx.metrics.requests.labels(request.method, str(response.status_code)).inc()
         return response
 
+    # Outermost: every request, answered by a route or refused by a middleware above, is one line.
+    @app.middleware("http")
+    async def access_log(request: Request, call_next: Any) -> Any:
+        t0 = time.monotonic()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            if access.isEnabledFor(logging.INFO):
+                client = request.client.host if request.client else "-"
+                access.info("%s %s %s %d %.0f ms", client, request.method,
+                            access_target(request.url.path, request.url.query), status,
+                            (time.monotonic() - t0) * 1000)
+
+
+access = logging.getLogger("crashhub.access")
+# Query parameters whose values never go into a log line (the API takes tokens in headers, but a
+# client may still put one in a URL).
+_SECRET_PARAM = re.compile(r"token|passw|secret|key|csrf|session|auth|sig", re.I)
+
+
+def access_target(path: str, query: str) -> str:
+    """The request target as the access log writes it: secret-looking parameters' values hidden."""
+    if not query:
+        return path
+    parts = []
+    for item in query.split("&"):
+        name, eq, _value = item.partition("=")
+        parts.append(f"{name}=***" if eq and _SECRET_PARAM.search(name) else item)
+    return f"{path}?{'&'.join(parts)}"
+
 
 def _install_health(app: FastAPI, ctx: Context) -> None:
     @app.get("/healthz", tags=["health"])

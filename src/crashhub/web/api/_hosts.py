@@ -1,6 +1,6 @@
 """Hosts and kernels: a host's report of itself (its own token only), the fleet's hosts and kernels."""
 
-# ruff: noqa: PLC0415 - the jobs package loads only when the kernels are listed
+# ruff: noqa: PLC0415 - the debuginfo code loads only when the kernels are listed
 
 from __future__ import annotations
 
@@ -56,19 +56,10 @@ def hosts(_tok: Reader, store: HubStore) -> JsonObject:
 
 
 @router.get("/api/v1/kernels")
-def kernels(_tok: Reader, ctx: Ctx) -> JsonObject:
-    from crashhub.jobs import find_vmlinux
+def kernels(_tok: Reader, ctx: Ctx, state: State) -> JsonObject:
+    """Every kernel of the fleet with its debuginfo from the store (vmlinux, modules, sources, the
+    store's build-id against the crashes') and the crashes whose dump waits for it."""
+    from crashhub.web._fleet import fleet_kernels
 
-    store = ctx.hub.store
-    return {
-        "kernels": [
-            {
-                "release": k.release,
-                "crashes": k.crashes,
-                "hosts": k.hosts,
-                "build_ids": list(k.build_ids),
-                "debuginfo": find_vmlinux(ctx.settings.vmlinux_dir, k.release) is not None,
-            }
-            for k in store.hosts.list_kernels()
-        ]
-    }
+    rows = fleet_kernels(ctx.hub.store, state.debuginfo, ctx.settings.vmlinux_dir)
+    return {"kernels": [k.to_dict() for k in rows]}

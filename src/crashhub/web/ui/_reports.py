@@ -40,11 +40,15 @@ def bucket_report(request: Request, ui: UIState, bucket_id: str, format: str = "
 
 @router.get("/ui/weekly", include_in_schema=False)
 @page
-def weekly(request: Request, ui: UIState, format: str = "html") -> Response:
+def weekly(request: Request, ui: UIState, format: str = "page") -> Response:
+    """The week as a page of the site (every new bucket, linked); ``format`` html, md or json gives
+    the standalone report of ``crashhub report --weekly``."""
     ui.require(request)
     from crashhub.report import render
 
     doc = ui.guard("report", lambda: render.weekly_doc(ui.ctx.hub))
+    if format == "page":
+        return ui.render(request, "weekly.html", {"w": doc})
     return _report_response(render, doc, format, ui.lang(request), "weekly")
 
 
@@ -63,4 +67,4 @@ def _report_response(render: Any, doc: JsonObject, fmt: str, lang: str, stem: st
         ), csp)
     if fmt == "html":
         return harden(Response(render.to_html(doc, lang), media_type="text/html; charset=utf-8"), csp)
-    raise PageError(400, f"unknown format {fmt!r} (html, md, json)")
+    raise PageError(400, f"unknown format {fmt!r} (html, md, json{', page' if stem == 'weekly' else ''})")
