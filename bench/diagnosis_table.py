@@ -7,8 +7,9 @@ TCG), the default analysis (the drgn engine, the kind's module ``.ko`` given) of
 ``rhel/vmcore``: its first finding (the line ``crashhub analyze``, the crash page and the reports
 lead with), the culprit it names, and the lab's own answer from the run's manifest (the function
 the module was written to have the culprit run, or the guilty function where the crash is the
-culprit itself).  A markdown table, one row a kind, with a "names it" column; ``nmi_idle`` (an
-NMI over an idle machine) has no culprit to name, and naming none is its right answer.
+culprit itself; for ``oom`` the process that ate the memory).  A markdown table, one row a kind,
+with a "names it" column; ``nmi_idle`` (an NMI over an idle machine) has no culprit to name, and
+naming none is its right answer.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from lab.run import crash, load, run_dir
 from crashhub.analyze import analyze
 
 NO_CULPRIT = ("nmi_idle",)
+PROCESS_CULPRIT = ("oom",)
 
 
 def one(kernel: str, kind: str, make: bool) -> dict[str, Any] | None:
@@ -49,7 +51,10 @@ def one(kernel: str, kind: str, make: bool) -> dict[str, Any] | None:
     findings = r.get("findings") or []
     first = findings[0] if findings else {}
     blamed = next((f for f in findings if f.get("culprit")), None)
-    got = (blamed or {}).get("culprit", {}).get("function")
+    c = (blamed or {}).get("culprit", {})
+    got = c.get("function")
+    if kind in PROCESS_CULPRIT:  # the culprit is a process (the OOM's memory hog), not a function
+        got, want = f"{c.get('comm')}:{c.get('pid')}" if c else None, f"{exp['comm']}:{exp['pid']}"
     right = got is None if kind in NO_CULPRIT else got == want
     return {"kind": kind, "first": f"{first.get('id', '-')}: {first.get('title', 'no finding')}",
             "culprit": got, "want": None if kind in NO_CULPRIT else want, "right": right,

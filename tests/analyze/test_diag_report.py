@@ -101,6 +101,15 @@ def test_a_warning_is_an_assertion_only_when_panic_on_warn_made_it_fatal() -> No
     assert f.claim.startswith("assertion failed: WARN() with panic_on_warn set in crashmod_warn() [crashmod] at crashmod/crashmod.c:71")
 
 
+def test_a_deep_chain_without_recursion_names_the_deepest_function() -> None:
+    frames = tuple(Frame(f"f{i}", 0, 0x40) for i in range(12))
+    r = CrashReport(kind="stack_overflow", title="BUG: stack guard page was hit in f0", guilty=Frame("f0"),
+                    frames=frames, registers={"RSP": 0x1048, "CR2": 0x1038})
+    [f] = check_report(Analysis(), [r])
+    assert f.claim == "kernel stack overflow: f0() ran the call chain past the end of the task's stack"
+    assert f.evidence[1].startswith("the fault address CR2 0x1038 is 16 bytes below RSP 0x1048")
+
+
 def test_the_dump_line_stands_in_when_the_log_names_no_file() -> None:
     # BUG() on architectures and configs without CONFIG_DEBUG_BUGVERBOSE prints no "at file:line".
     r = CrashReport(kind="bug", title="kernel BUG in crashmod_bug", message="invalid opcode: 0000 [#1] SMP",
@@ -168,3 +177,16 @@ def test_lab_fatal_warning_leads_with_the_assertion(lab: Any, kind: str) -> None
     assert f.culprit.function == (exp["culprit_function"] or exp["guilty_function"])
     assert re.search(rf"in {exp['guilty_function']}\(\)(?: \[crashmod\])? at \S+\.c:\d+", f.claim), f.claim
     assert not any("instruction at pc" in e for e in f.evidence)  # the pc is panic()'s, not the WARN's
+
+
+@pytest.mark.lab
+@pytest.mark.slow
+@pytest.mark.parametrize("kernel", ["6.1", "6.12"])
+def test_lab_stack_overflow_names_the_recursion(lab: Any, kernel: str) -> None:
+    run, a = _lab(lab, kernel, "stack_overflow")
+    f = a.findings[0]
+    assert f.id == "stack-overflow", [x.claim for x in a.findings]
+    assert f.culprit.function == run.manifest["expected"]["guilty_function"] == "crashmod_recurse"
+    assert re.search(r"crashmod_recurse\(\) \[crashmod\] called itself until the task's stack ran into its guard "
+                     r"page \(\d+ of the trace's \d+ frames are crashmod_recurse\)", f.claim), f.claim
+    assert f.culprit.pid == run.manifest["expected"]["trigger_pid"]

@@ -1,6 +1,6 @@
 """Findings a crash's own report makes once the dump stands behind it: an assertion that fired
-(``BUG()``/``BUG_ON()``, a ``WARN()`` made fatal by ``panic_on_warn``) and a crash made on purpose
-(SysRq-c).
+(``BUG()``/``BUG_ON()``, a ``WARN()`` made fatal by ``panic_on_warn``), a kernel stack overflow
+(the guard page hit, and the recursion that ran into it) and a crash made on purpose (SysRq-c).
 
 Pure.  Without them the diagnosis of a ``BUG_ON()`` led with the module's taint and a SysRq-c
 with the panic task's preempt count: less than the log's own first line says.  Each finding names
@@ -11,11 +11,13 @@ assertion the trapping instruction read from the dump (x86 ``ud2``, which ``BUG(
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 
 from crashhub.analyze import _insn
 from crashhub.analyze._diag_fault import FaultProbe, parse_fault
 from crashhub.analyze._model import Analysis, Culprit, Finding, StackFrame
+from crashhub.kernel import base_name
 from crashhub.model import CrashReport
 
 # "kernel BUG at mm/slub.c:412!" (every kernel since 2.6), "WARNING: CPU: 1 PID: 1 at fs/x.c:12 f+0x1/0x2"
@@ -36,6 +38,8 @@ def check_report(a: Analysis, reports: Sequence[CrashReport] | None = None) -> l
     out: list[Finding] = []
     if reports and _asserts(reports[0], reports):
         out.append(assertion(a, reports[0], probe))
+    if reports and reports[0].kind == "stack_overflow":
+        out.append(stack_overflow(a, reports[0], probe))
     sysrq = next((r for r in reports if r.kind == "sysrq"), None)
     if sysrq is not None:
         earlier = [r for r in reports if r is not sysrq and r.start_line < sysrq.start_line]
@@ -139,3 +143,29 @@ def deliberate(a: Analysis, r: CrashReport, earlier: Sequence[CrashReport],
                   "problem they wanted captured.")
     cmd = "print(prog.crashed_thread().stack_trace())"
     return Finding("deliberate-crash", "warning", claim, detail, tuple(ev), command=cmd, culprit=who)
+
+
+def stack_overflow(a: Analysis, r: CrashReport, probe: FaultProbe | None) -> Finding:
+    """The stack ran into its guard page (vmap stacks, x86 since 4.9): name the recursion, the
+    function whose frames fill the trace, when there is one; else the deepest function."""
+    names = [base_name(f.function) for f in r.frames if f.function and f.reliable]
+    top, count = Counter(names).most_common(1)[0] if names else (None, 0)
+    recursing = top is not None and count >= 4 and count * 2 >= len(names)
+    fn = top if recursing else (r.guilty.function if r.guilty else None)
+    mod = next((f.module for f in r.frames if f.function and base_name(f.function) == fn and f.module), None)
+    who = _culprit(fn, r, probe, a)
+    claim = f"kernel stack overflow: {fn or '?'}()" + (f" [{mod}]" if mod else "")
+    claim += (f" called itself until the task's stack ran into its guard page ({count} of the "
+              f"trace's {len(names)} frames are {fn})" if recursing
+              else " ran the call chain past the end of the task's stack")
+    if who.comm and who.cpu is not None:
+        claim += f", run by {who.comm}:{who.pid} on CPU {who.cpu}"
+    ev = [f"log: {r.message or r.title}"]
+    rsp, cr2 = r.registers.get("RSP"), r.registers.get("CR2")
+    if rsp is not None and cr2 is not None and 0 <= rsp - cr2 < 4096:
+        ev.append(f"the fault address CR2 {cr2:#x} is {rsp - cr2} bytes below RSP {rsp:#x}: a push or call "
+                  "into the guard page under the stack")
+    detail = ("Unbounded recursion (or a very deep call chain with large frames) used up the kernel "
+              "stack (16 KiB on x86_64); look for the missing termination or depth limit.")
+    cmd = "t = prog.crashed_thread().stack_trace(); print(len(t)); print(t)"
+    return Finding("stack-overflow", "critical", claim, detail, tuple(ev), command=cmd, culprit=who)
