@@ -4,7 +4,8 @@ The entries themselves are the kb helper's (:mod:`crashhub.kb`); this module add
 a thread-safe cache that reloads when the store's KB revision moves (so every node sees an edit at
 once), writes through the API, the import and export of YAML directories (``crashhub kb import`` /
 ``export``: entries reviewable in git, and a pre-0012 ``<data>/kb`` imported by the first start),
-and re-applying every entry to every bucket (matches are stored per bucket and per crash).  Without
+and re-applying every entry to every bucket (a bucket's stored matches are a cache of its
+current :meth:`KnowledgeBase.bucket_view`; what a page shows is computed when read).  Without
 a store (a hub-less pipeline) the entries are a YAML directory's, as before.
 """
 
@@ -38,16 +39,16 @@ def _named(e: KbError, entry_id: object) -> KbError:
 log = logging.getLogger("crashhub.kb")
 
 if TYPE_CHECKING:
-    from crashhub.kb import KbEntry
+    from crashhub.kb import KbEntry, KbView
     from crashhub.model import CrashReport
-    from crashhub.store import Kb, Store
+    from crashhub.store import BucketRecord, CrashRecord, Kb, Store
 
 
 def match_dict(m: Any) -> JsonObject:
     """A KbMatch as the API shows it (``id`` is the entry id, per the API contract)."""
-    d: JsonObject = m.to_dict()
-    d["id"] = d.get("entry_id")
-    return d
+    from crashhub.kb import match_json
+
+    return match_json(m)
 
 
 class KnowledgeBase:
@@ -198,20 +199,47 @@ class KnowledgeBase:
             self._stamp = None
         return True
 
-    def reapply(self, store: Store) -> int:
-        """Match every bucket's latest crash again; returns how many buckets' matches changed."""
+    def view(self, report: JsonObject | None, *, release: str | None, hardware: str | None,
+             releases: list[str] | None = None) -> KbView:
+        """The KB's answer now for a stored report (``crashhub.kb.kb_view`` over these entries)."""
+        from crashhub.kb import kb_view
         from crashhub.model import CrashReport
 
-        changed = 0
-        for bid, c in sorted(store.crashes.latest_crashes().items()):
+        rep = CrashReport.from_dict(report) if report else None
+        return kb_view(self.entries(), rep, release=release, hardware=hardware, releases=releases or ())
+
+    def crash_view(self, store: Store, c: CrashRecord) -> KbView:
+        """What every consumer shows for a crash: its report against the KB of now, with the
+        kernels of its whole bucket (so the crash says "Regressed" when its bucket does)."""
+        releases = store.crashes.bucket_releases([c.bucket_id]).get(c.bucket_id, [])
+        return self.view(c.report, release=c.release, hardware=c.hardware, releases=releases)
+
+    def bucket_view(self, store: Store, b: BucketRecord) -> KbView:
+        """A bucket's answer: its newest crash against the KB of now, with every kernel it ran."""
+        from crashhub.kb import KbView
+
+        c = store.crashes.latest_crashes([b.id]).get(b.id)
+        if c is None:
+            return KbView("new")
+        return self.view(c.report, release=c.release, hardware=c.hardware, releases=list(b.kernels))
+
+    def reapply(self, store: Store) -> int:
+        """Match every bucket again (its newest crash, with every kernel the bucket ran, so a
+        regression shown by any of its crashes is kept): the stored matches are a cache of
+        :meth:`bucket_view`, refreshed here on every KB edit.  Returns how many buckets changed."""
+        from crashhub.kb import kb_view, match_json
+        from crashhub.model import CrashReport
+
+        entries = self.entries()
+        kernels = store.crashes.bucket_releases()
+        fresh: dict[str, list[JsonObject]] = {}
+        for bid, c in store.crashes.latest_crashes().items():
             if c.report is None:
                 continue
-            matches = self.match(CrashReport.from_dict(c.report), release=c.release, hardware=c.hardware)
-            b = store.buckets.get_bucket(bid)
-            if b is not None and b.kb != matches:
-                store.buckets.set_bucket_kb(bid, matches)
-                changed += 1
-        return changed
+            v = kb_view(entries, CrashReport.from_dict(c.report), release=c.release, hardware=c.hardware,
+                        releases=kernels.get(bid, ()))
+            fresh[bid] = [match_json(m) for m in v.matches]
+        return len(store.crashes.refresh_bucket_kb(fresh, actor="kb"))
 
 
 IMPORTED = "kb-imported:"  # + the directory: the store's record that a start imported it

@@ -253,4 +253,9 @@ ZH: dict[str, str] = {
     'No crash of this bucket has been analysed yet.': '此问题桶中尚无已分析的崩溃。',
     'The analysis found nothing to report.': '分析未发现需要报告的问题。',
     '{n} findings, in the diagnosis above': '共 {n} 项发现，见上方诊断',
+    # wave-derived
+    'Regressed': '已回归',
+    "A crash of this bucket ran a kernel at or past the entry's fixed_in:":
+        '此问题桶中有崩溃运行的内核已达到或超过该条目的修复版本（fixed_in）：',
+    'Release bounds not compared': '未比较的版本界限',
 }

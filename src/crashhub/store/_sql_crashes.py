@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from crashhub.classify import Subject, subject_of
 from crashhub.errors import StoreError
-from crashhub.model import CrashReport
+from crashhub.model import CrashReport, JsonObject
 from crashhub.store import _models as m
 from crashhub.store._base import CrashRecord, FileRecord, NewCrash, now
 from crashhub.store._counting import count_in, set_kb
@@ -122,7 +122,7 @@ class SqlCrashes(SqlRepository, Crashes):
                     )
                 )
             count_in(s, bucket.id, crash, +1)
-            set_kb(s, bucket.id, list(new.kb), actor="ingest")
+            set_kb(s, bucket.id, list(new.kb), actor="ingest", sticky=True)
             files = s.scalars(select(m.CrashFile).where(m.CrashFile.crash_id == crash.id)).all()
             return _crash(crash, files), True
 
@@ -297,3 +297,29 @@ class SqlCrashes(SqlRepository, Crashes):
         q = select(m.Crash).join(sub, sub.c.id == m.Crash.id).where(sub.c.rank == 1)
         with self._read() as s:
             return {c.bucket_id: _crash(c) for c in s.scalars(q)}
+
+    def bucket_releases(self, bucket_ids: Iterable[str] | None = None) -> dict[str, list[str]]:
+        q = select(m.BucketKernel.bucket_id, m.BucketKernel.release).where(m.BucketKernel.count > 0)
+        if bucket_ids is not None:
+            ids = list(bucket_ids)
+            if not ids:
+                return {}
+            q = q.where(m.BucketKernel.bucket_id.in_(ids))
+        else:
+            live = select(m.Bucket.id).where(m.Bucket.merged_into.is_(None))
+            q = q.where(m.BucketKernel.bucket_id.in_(live))
+        out: dict[str, list[str]] = {}
+        with self._read() as s:
+            for bid, release in s.execute(q.order_by(m.BucketKernel.bucket_id, m.BucketKernel.release)):
+                out.setdefault(bid, []).append(release)
+        return out
+
+    def refresh_bucket_kb(self, matches: dict[str, list[JsonObject]], *, actor: str = "kb") -> list[str]:
+        """Set many buckets' KB matches at once (a KB edit's re-match): one transaction, and only
+        the rows whose matches changed are written; the ids of those."""
+        changed: list[str] = []
+        with self._write() as s:
+            for bid in sorted(matches):
+                if set_kb(s, bid, matches[bid], actor=actor):
+                    changed.append(bid)
+        return changed
