@@ -70,6 +70,15 @@ class KnowledgeBase:
         self._entries: list[KbEntry] = []
         self._starter_entries: list[KbEntry] | None = None
         self.errors: list[KbError] = []
+        # Entries written or deleted through this object since its last reapply, and the store's
+        # revision after the last of them: what lets a re-match after one edit touch one entry.
+        self._edited: set[str] = set()
+        self._edited_rev: int | None = None
+
+    def _note_edit(self, entry_id: str) -> None:
+        with self._lock:
+            self._edited.add(entry_id)
+            self._edited_rev = self.repo.revision() if self.repo is not None else None
 
     def _dir_stamp(self) -> tuple[tuple[str, int, int], ...]:
         out = []
@@ -147,6 +156,7 @@ class KnowledgeBase:
         if self.repo is not None:
             parse_entry(text, f"kb:{entry.id}")  # never store an entry the loader would refuse
             self.repo.put(entry.id, text, by=by)
+            self._note_edit(entry.id)
             return replace(entry, path=f"kb:{entry.id}")
         path = self._path(entry.id)
         parse_entry(text, str(path))
@@ -189,7 +199,10 @@ class KnowledgeBase:
 
     def delete(self, entry_id: str, *, by: str | None = None) -> bool:
         if self.repo is not None:
-            return self.repo.delete(entry_id, by=by)
+            gone = self.repo.delete(entry_id, by=by)
+            if gone:
+                self._note_edit(entry_id)
+            return gone
         path = self._path(entry_id)
         with self._lock:
             try:
@@ -223,23 +236,58 @@ class KnowledgeBase:
             return KbView("new")
         return self.view(c.report, release=c.release, hardware=c.hardware, releases=list(b.kernels))
 
-    def reapply(self, store: Store) -> int:
-        """Match every bucket again (its newest crash, with every kernel the bucket ran, so a
-        regression shown by any of its crashes is kept): the stored matches are a cache of
-        :meth:`bucket_view`, refreshed here on every KB edit.  Returns how many buckets changed."""
+    def reapply(self, store: Store, *, full: bool = False) -> int:
+        """Match the buckets again after KB edits; returns how many buckets' matches changed.
+
+        The stored matches are a cache of :meth:`bucket_view` (the newest crash, with every kernel
+        the bucket ran, so a regression any crash showed is kept).  After edits made through this
+        object alone, only the edited entries are matched again, and only on the buckets they can
+        concern (of the kinds they name, or holding them already); otherwise (``full``, a start,
+        an import, an edit on another node) every entry on every bucket.
+        """
+        with self._lock:
+            edited, rev = set(self._edited), self._edited_rev
+            self._edited.clear()
+        if full or not edited or self.repo is None or self.repo.revision() != rev:
+            return self._reapply(store, None)
+        return self._reapply(store, edited)
+
+    def _reapply(self, store: Store, only: set[str] | None) -> int:
         from crashhub.kb import kb_view, match_json
         from crashhub.model import CrashReport
 
         entries = self.entries()
-        kernels = store.crashes.bucket_releases()
+        stored = store.crashes.bucket_matches()
+        kept: dict[str, list[JsonObject]]
+        if only is None:
+            todo, kept = sorted(stored), {bid: [] for bid in stored}
+        else:
+            entries = [e for e in entries if e.id in only]
+            kinds = None if any(not e.rule.kinds for e in entries) else {
+                k for e in entries for k in e.rule.kinds}
+            todo = sorted(bid for bid, (kind, kb) in stored.items()
+                          if kinds is None or kind in kinds or any(_entry_id(x) in only for x in kb))
+            kept = {bid: [x for x in stored[bid][1] if _entry_id(x) not in only] for bid in todo}
         fresh: dict[str, list[JsonObject]] = {}
-        for bid, c in store.crashes.latest_crashes().items():
-            if c.report is None:
-                continue
-            v = kb_view(entries, CrashReport.from_dict(c.report), release=c.release, hardware=c.hardware,
-                        releases=kernels.get(bid, ()))
-            fresh[bid] = [match_json(m) for m in v.matches]
+        for k in range(0, len(todo), 500):
+            part = todo[k : k + 500]
+            kernels = store.crashes.bucket_releases(part)
+            for bid, c in store.crashes.latest_crashes(part).items():
+                if c.report is None:
+                    continue
+                v = kb_view(entries, CrashReport.from_dict(c.report), release=c.release, hardware=c.hardware,
+                            releases=kernels.get(bid, ()))
+                fresh[bid] = sorted(kept[bid] + [match_json(m) for m in v.matches], key=_rank)
         return len(store.crashes.refresh_bucket_kb(fresh, actor="kb"))
+
+
+def _entry_id(m: JsonObject) -> str:
+    return str(m.get("id") or m.get("entry_id"))
+
+
+def _rank(m: JsonObject) -> tuple[bool, int, str]:
+    """The matcher's order (specific first, then score, then id) for stored matches."""
+    return bool(m.get("generic")), -int(m.get("score") or 0), _entry_id(m)
 
 
 IMPORTED = "kb-imported:"  # + the directory: the store's record that a start imported it

@@ -64,6 +64,11 @@ class Crashes(abc.ABC):
         the ids of the buckets whose matches changed."""
 
     @abc.abstractmethod
+    def bucket_matches(self) -> dict[str, tuple[str, list[JsonObject]]]:
+        """``{bucket id: (kind, stored KB matches)}`` of every unmerged bucket (one read): which
+        buckets one edited entry can concern."""
+
+    @abc.abstractmethod
     def bucket_releases(self, bucket_ids: Iterable[str] | None = None) -> dict[str, list[str]]:
         """``{bucket id: every kernel release its crashes ran}`` (every unmerged bucket when None),
         from the buckets' kernel counts: what a KB range is checked against for a whole bucket."""

@@ -315,11 +315,24 @@ class SqlCrashes(SqlRepository, Crashes):
         return out
 
     def refresh_bucket_kb(self, matches: dict[str, list[JsonObject]], *, actor: str = "kb") -> list[str]:
-        """Set many buckets' KB matches at once (a KB edit's re-match): one transaction, and only
-        the rows whose matches changed are written; the ids of those."""
+        """Set many buckets' KB matches at once (a KB edit's re-match): one read of the stored
+        matches, then one transaction writing only the rows whose matches changed; their ids."""
+        ids = sorted(matches)
+        stale: list[str] = []
+        with self._read() as s:
+            for k in range(0, len(ids), 500):
+                q = select(m.Bucket.id, m.Bucket.kb).where(m.Bucket.id.in_(ids[k : k + 500]))
+                stale += [bid for bid, kb in s.execute(q) if (kb or []) != matches[bid]]
         changed: list[str] = []
-        with self._write() as s:
-            for bid in sorted(matches):
-                if set_kb(s, bid, matches[bid], actor=actor):
-                    changed.append(bid)
+        if stale:
+            with self._write() as s:
+                for bid in sorted(stale):
+                    if set_kb(s, bid, matches[bid], actor=actor):
+                        changed.append(bid)
         return changed
+
+    def bucket_matches(self) -> dict[str, tuple[str, list[JsonObject]]]:
+        """``{bucket id: (kind, stored KB matches)}`` of every unmerged bucket (one read)."""
+        q = select(m.Bucket.id, m.Bucket.kind, m.Bucket.kb).where(m.Bucket.merged_into.is_(None))
+        with self._read() as s:
+            return {bid: (kind, list(kb or [])) for bid, kind, kb in s.execute(q)}
