@@ -22,7 +22,6 @@ from tests.ui.test_pages import login
 
 from crashhub.alerts._engine import AlertConfig, AlertEngine
 from crashhub.cli import main
-from crashhub.ingest import ingest_path
 from crashhub.kb import kb_view, parse_entry
 from crashhub.model import CrashReport
 from crashhub.report import make_bundle
@@ -151,11 +150,15 @@ def test_past_fixed_in_is_regressed_everywhere_and_stays_so(
     assert [d.key for d in sent] == [f"regressed:{bucket}:lab-null:6.12.115"]
     assert not [d for d in engine.tick(store) if d.rule == "regression"]  # once per transition
 
-    # A later crash of the bug on an older kernel (6.1.0-56) keeps the bucket regressed.
+    # A later crash of the bug on an older kernel (6.1.0-56), through `crashhub ingest`, keeps the
+    # bucket regressed, and the command says so as the pages do.
     older = case("6.1", "null", 2)
-    out = ingest_path(hub.ctx.pipeline, older.log, source="cli")
-    assert out.bucket.id == bucket and out.crash.release == "6.1.0-56-cloud-amd64"
-    assert all(d.rule != "regression" for d in engine.on_outcome(out))  # already sent, once
+    printed = cli_out(hub, capsys, "ingest", str(older.log))
+    assert f"bucket {bucket} " in printed and f"kb answer: regressed ({COMPARISON})" in printed
+    assert "kb lab-null: crashmod writes through NULL [regression]" in printed
+    assert "[known]" not in printed
+    assert not [d for d in engine.tick(store) if d.rule == "regression"]  # already sent, once
+    assert "kb: regressed (lab-null" in cli_out(hub, capsys, "buckets")
     assert client.get(f"/api/v1/buckets/{bucket}").json()["regressed"] is True
     hub.ctx.kb.reapply(store)  # and a re-match from the KB keeps it too (any kernel of the bucket)
     assert client.get(f"/api/v1/buckets/{bucket}").json()["regressed"] is True
