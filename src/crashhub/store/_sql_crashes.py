@@ -316,20 +316,30 @@ class SqlCrashes(SqlRepository, Crashes):
 
     def refresh_bucket_kb(self, matches: dict[str, list[JsonObject]], *, actor: str = "kb") -> list[str]:
         """Set many buckets' KB matches at once (a KB edit's re-match): one read of the stored
-        matches, then one transaction writing only the rows whose matches changed; their ids."""
+        matches, then one transaction writing only the rows whose matches changed; their ids.
+        A bucket a specific entry now answers while nobody has (``new``) goes through
+        :func:`set_kb` (its workflow event); the others in one bulk UPDATE by primary key."""
         ids = sorted(matches)
-        stale: list[str] = []
+        bulk: list[dict[str, Any]] = []
+        answered: list[str] = []
         with self._read() as s:
             for k in range(0, len(ids), 500):
-                q = select(m.Bucket.id, m.Bucket.kb).where(m.Bucket.id.in_(ids[k : k + 500]))
-                stale += [bid for bid, kb in s.execute(q) if (kb or []) != matches[bid]]
-        changed: list[str] = []
-        if stale:
+                q = select(m.Bucket.id, m.Bucket.kb, m.Bucket.status).where(m.Bucket.id.in_(ids[k : k + 500]))
+                for bid, kb, status in s.execute(q):
+                    new = matches[bid]
+                    if (kb or []) == new:
+                        continue
+                    if kb_status(new) == "known" and (status or "new") == "new":
+                        answered.append(bid)
+                    else:
+                        bulk.append({"id": bid, "kb": new, "kb_status": kb_status(new)})
+        if bulk or answered:
             with self._write() as s:
-                for bid in sorted(stale):
-                    if set_kb(s, bid, matches[bid], actor=actor):
-                        changed.append(bid)
-        return changed
+                if bulk:
+                    s.execute(update(m.Bucket), bulk)
+                for bid in answered:
+                    set_kb(s, bid, matches[bid], actor=actor)
+        return sorted([b["id"] for b in bulk] + answered)
 
     def bucket_matches(self) -> dict[str, tuple[str, list[JsonObject]]]:
         """``{bucket id: (kind, stored KB matches)}`` of every unmerged bucket (one read)."""
