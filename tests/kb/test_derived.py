@@ -128,7 +128,8 @@ def test_a_kb_edit_is_seen_by_every_consumer(hub: UiHub, client: TestClient,
     c = hub.ctx.hub.store.crashes.get_crash(crash)
     assert c is not None
     b = client.get(f"/api/v1/buckets/{c.bucket_id}").json()
-    assert b["status"] == "known_issue" and any(e["detail"].get("kb_entry") == "lab-null" for e in b["events"])
+    assert b["status"] == "known_issue"
+    assert any(e["detail"].get("kb_entry") == "lab-null" for e in b["events"])
 
 
 def test_past_fixed_in_is_regressed_everywhere_and_stays_so(
