@@ -234,7 +234,9 @@ class KnowledgeBase:
         c = store.crashes.latest_crashes([b.id]).get(b.id)
         if c is None:
             return KbView("new")
-        return self.view(c.report, release=c.release, hardware=c.hardware, releases=list(b.kernels))
+        # Every kernel, not the record's top ones: the regressed one may be a rare kernel.
+        releases = store.crashes.bucket_releases([b.id]).get(b.id, [])
+        return self.view(c.report, release=c.release, hardware=c.hardware, releases=releases)
 
     def reapply(self, store: Store, *, full: bool = False) -> int:
         """Match the buckets again after KB edits; returns how many buckets' matches changed.

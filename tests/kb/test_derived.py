@@ -154,6 +154,8 @@ def test_past_fixed_in_is_regressed_everywhere_and_stays_so(
     sent = [d for d in engine.tick(store) if d.rule == "regression"]
     bucket = store.crashes.get_crash(hub.crashes["6.1/null"]).bucket_id  # type: ignore[union-attr]
     assert [d.key for d in sent] == [f"regressed:{bucket}:lab-null:6.12.115"]
+    rep = json.loads(cli_out(hub, capsys, "report", "--bucket", bucket, "--format", "json"))
+    assert rep["kb_status"] == "regression" and rep["kb_view"]["comparison"] == COMPARISON
     assert not [d for d in engine.tick(store) if d.rule == "regression"]  # once per transition
 
     # A later crash of the bug on an older kernel (6.1.0-56), through `crashhub ingest`, keeps the
