@@ -4,7 +4,8 @@ The entries themselves are the kb helper's (:mod:`crashhub.kb`); this module add
 a thread-safe cache that reloads when the store's KB revision moves (so every node sees an edit at
 once), writes through the API, the import and export of YAML directories (``crashhub kb import`` /
 ``export``: entries reviewable in git, and a pre-0012 ``<data>/kb`` imported by the first start),
-and re-applying every entry to every bucket (matches are stored per bucket and per crash).  Without
+and re-applying every entry to every bucket (a bucket's stored matches are a cache of its
+current :meth:`KnowledgeBase.bucket_view`; what a page shows is computed when read).  Without
 a store (a hub-less pipeline) the entries are a YAML directory's, as before.
 """
 
@@ -38,16 +39,16 @@ def _named(e: KbError, entry_id: object) -> KbError:
 log = logging.getLogger("crashhub.kb")
 
 if TYPE_CHECKING:
-    from crashhub.kb import KbEntry
+    from crashhub.kb import KbEntry, KbView
     from crashhub.model import CrashReport
-    from crashhub.store import Kb, Store
+    from crashhub.store import BucketRecord, CrashRecord, Kb, Store
 
 
 def match_dict(m: Any) -> JsonObject:
     """A KbMatch as the API shows it (``id`` is the entry id, per the API contract)."""
-    d: JsonObject = m.to_dict()
-    d["id"] = d.get("entry_id")
-    return d
+    from crashhub.kb import match_json
+
+    return match_json(m)
 
 
 class KnowledgeBase:
@@ -69,6 +70,15 @@ class KnowledgeBase:
         self._entries: list[KbEntry] = []
         self._starter_entries: list[KbEntry] | None = None
         self.errors: list[KbError] = []
+        # Entries written or deleted through this object since its last reapply, and the store's
+        # revision after the last of them: what lets a re-match after one edit touch one entry.
+        self._edited: set[str] = set()
+        self._edited_rev: int | None = None
+
+    def _note_edit(self, entry_id: str) -> None:
+        with self._lock:
+            self._edited.add(entry_id)
+            self._edited_rev = self.repo.revision() if self.repo is not None else None
 
     def _dir_stamp(self) -> tuple[tuple[str, int, int], ...]:
         out = []
@@ -146,6 +156,7 @@ class KnowledgeBase:
         if self.repo is not None:
             parse_entry(text, f"kb:{entry.id}")  # never store an entry the loader would refuse
             self.repo.put(entry.id, text, by=by)
+            self._note_edit(entry.id)
             return replace(entry, path=f"kb:{entry.id}")
         path = self._path(entry.id)
         parse_entry(text, str(path))
@@ -188,7 +199,10 @@ class KnowledgeBase:
 
     def delete(self, entry_id: str, *, by: str | None = None) -> bool:
         if self.repo is not None:
-            return self.repo.delete(entry_id, by=by)
+            gone = self.repo.delete(entry_id, by=by)
+            if gone:
+                self._note_edit(entry_id)
+            return gone
         path = self._path(entry_id)
         with self._lock:
             try:
@@ -198,20 +212,84 @@ class KnowledgeBase:
             self._stamp = None
         return True
 
-    def reapply(self, store: Store) -> int:
-        """Match every bucket's latest crash again; returns how many buckets' matches changed."""
+    def view(self, report: JsonObject | None, *, release: str | None, hardware: str | None,
+             releases: list[str] | None = None) -> KbView:
+        """The KB's answer now for a stored report (``crashhub.kb.kb_view`` over these entries)."""
+        from crashhub.kb import kb_view
         from crashhub.model import CrashReport
 
-        changed = 0
-        for bid, c in sorted(store.crashes.latest_crashes().items()):
-            if c.report is None:
-                continue
-            matches = self.match(CrashReport.from_dict(c.report), release=c.release, hardware=c.hardware)
-            b = store.buckets.get_bucket(bid)
-            if b is not None and b.kb != matches:
-                store.buckets.set_bucket_kb(bid, matches)
-                changed += 1
-        return changed
+        rep = CrashReport.from_dict(report) if report else None
+        return kb_view(self.entries(), rep, release=release, hardware=hardware, releases=releases or ())
+
+    def crash_view(self, store: Store, c: CrashRecord) -> KbView:
+        """What every consumer shows for a crash: its report against the KB of now, with the
+        kernels of its whole bucket (so the crash says "Regressed" when its bucket does)."""
+        releases = store.crashes.bucket_releases([c.bucket_id]).get(c.bucket_id, [])
+        return self.view(c.report, release=c.release, hardware=c.hardware, releases=releases)
+
+    def bucket_view(self, store: Store, b: BucketRecord) -> KbView:
+        """A bucket's answer: its newest crash against the KB of now, with every kernel it ran."""
+        from crashhub.kb import KbView
+
+        c = store.crashes.latest_crashes([b.id]).get(b.id)
+        if c is None:
+            return KbView("new")
+        # Every kernel, not the record's top ones: the regressed one may be a rare kernel.
+        releases = store.crashes.bucket_releases([b.id]).get(b.id, [])
+        return self.view(c.report, release=c.release, hardware=c.hardware, releases=releases)
+
+    def reapply(self, store: Store, *, full: bool = False) -> int:
+        """Match the buckets again after KB edits; returns how many buckets' matches changed.
+
+        The stored matches are a cache of :meth:`bucket_view` (the newest crash, with every kernel
+        the bucket ran, so a regression any crash showed is kept).  After edits made through this
+        object alone, only the edited entries are matched again, and only on the buckets they can
+        concern (of the kinds they name, or holding them already); otherwise (``full``, a start,
+        an import, an edit on another node) every entry on every bucket.
+        """
+        with self._lock:
+            edited, rev = set(self._edited), self._edited_rev
+            self._edited.clear()
+        if full or not edited or self.repo is None or self.repo.revision() != rev:
+            return self._reapply(store, None)
+        return self._reapply(store, edited)
+
+    def _reapply(self, store: Store, only: set[str] | None) -> int:
+        from crashhub.kb import kb_view, match_json
+        from crashhub.model import CrashReport
+
+        entries = self.entries()
+        stored = store.crashes.bucket_matches()
+        kept: dict[str, list[JsonObject]]
+        if only is None:
+            todo, kept = sorted(stored), {bid: [] for bid in stored}
+        else:
+            entries = [e for e in entries if e.id in only]
+            kinds = None if any(not e.rule.kinds for e in entries) else {
+                k for e in entries for k in e.rule.kinds}
+            todo = sorted(bid for bid, (kind, kb) in stored.items()
+                          if kinds is None or kind in kinds or any(_entry_id(x) in only for x in kb))
+            kept = {bid: [x for x in stored[bid][1] if _entry_id(x) not in only] for bid in todo}
+        fresh: dict[str, list[JsonObject]] = {}
+        for k in range(0, len(todo), 500):
+            part = todo[k : k + 500]
+            kernels = store.crashes.bucket_releases(part)
+            for bid, c in store.crashes.latest_crashes(part).items():
+                if c.report is None:
+                    continue
+                v = kb_view(entries, CrashReport.from_dict(c.report), release=c.release, hardware=c.hardware,
+                            releases=kernels.get(bid, ()))
+                fresh[bid] = sorted(kept[bid] + [match_json(m) for m in v.matches], key=_rank)
+        return len(store.crashes.refresh_bucket_kb(fresh, actor="kb"))
+
+
+def _entry_id(m: JsonObject) -> str:
+    return str(m.get("id") or m.get("entry_id"))
+
+
+def _rank(m: JsonObject) -> tuple[bool, int, str]:
+    """The matcher's order (specific first, then score, then id) for stored matches."""
+    return bool(m.get("generic")), -int(m.get("score") or 0), _entry_id(m)
 
 
 IMPORTED = "kb-imported:"  # + the directory: the store's record that a start imported it

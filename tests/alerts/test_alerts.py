@@ -55,7 +55,7 @@ def test_rules_on_a_crash() -> None:
     assert [a.rule for a in got] == ["new_bucket"]
     assert got[0].link == "http://hub/ui/buckets/b1"
     assert rules.on_crash(crash(), bucket(), False) == []  # a re-sent copy raises nothing
-    got = rules.on_crash(crash(kb=[REGRESSION]), bucket(count=5), True)
+    got = rules.on_crash(crash(kb=[REGRESSION]), bucket(count=5, kb=[REGRESSION]), True)
     assert [a.rule for a in got] == ["regression"] and "6.1.0-57" in got[0].text
     assert [a.rule for a in rules.on_crash(crash(kb=[HIT]), bucket(count=5), True)] == ["kb_hit"]
     assert [a.rule for a in rules.on_crash(crash(), bucket(count=9, spike=True), True)] == ["spike"]
@@ -129,14 +129,14 @@ def test_mail_through_a_local_smtp_server(smtp: tuple[Any, list[Any]], tmp_path:
     ch = Channel(name="mail", type="smtp", host="127.0.0.1", port=controller.port, sender="hub@example.org",
                  to=("kernel@example.org", "oncall@example.org"))
     d = Dispatcher(AlertConfig(channels=[ch]), tmp_path, clock=lambda: NOW)
-    alert = rules.on_crash(crash(kb=[REGRESSION]), bucket(count=3), True, base_url="http://hub")[0]
+    alert = rules.on_crash(crash(kb=[REGRESSION]), bucket(count=3, kb=[REGRESSION]), True, base_url="http://hub")[0]
     res = d.dispatch([alert])
     assert res[0].result == "sent"
     assert len(got) == 1
     env = got[0]
     assert env.rcpt_tos == ["kernel@example.org", "oncall@example.org"]
     text = env.content.decode()
-    assert "Subject: [crashhub] Regression: crashmod NULL" in text and "X-Crashhub-Rule: regression" in text
+    assert "Subject: [crashhub] Regressed: crashmod NULL" in text and "X-Crashhub-Rule: regression" in text
 
 
 def test_config_file_and_engine(receiver: Receiver, tmp_path: Path) -> None:

@@ -160,7 +160,8 @@ def test_ingest_json_prints_the_upload_answer(tmp_path: Path, lab: Any) -> None:
     (line,) = r.stdout.splitlines()
     d = json.loads(line)
     assert list(d) == [
-        "path", "id", "created", "kind", "title", "bucket", "kb", "wants_vmcore", "has_vmcore", "notes"
+        "path", "id", "created", "kind", "title", "bucket", "kb", "kb_view", "wants_vmcore", "has_vmcore",
+        "notes"
     ]
     assert d["path"] == str(log) and d["created"] and d["kind"] == "null_deref"
     assert list(d["bucket"]) == ["id", "key", "title", "kind", "count"] and d["bucket"]["count"] == 1

@@ -186,6 +186,8 @@ class Dispatcher:
         for a in alerts:
             if not self.cluster.claim_key(f"alert:{a.key}", now, since=since):
                 continue  # deduplicated: this condition was already reported in the window
+            if a.once and not self.cluster.claim_key(f"alert-once:{a.key}", now):
+                continue  # a transition reported once ever (a bucket becoming regressed)
             for ch in self.config.channels:
                 if ch.rules and a.rule not in ch.rules:
                     continue
@@ -234,6 +236,8 @@ periodic rules, then the advice to host owners, :mod:`crashhub.alerts._advice`).
             buckets.update((b.id, b) for b in page)
             if len(page) < limit:
                 break
+        # Regressed buckets whatever their age: a KB edit can regress a bucket not seen for months.
+        buckets.update((b.id, b) for b in store.buckets.list_buckets(kb_status="regression", limit=limit))
         alerts = periodic(
             buckets.values(),
             store.hosts.list_kernels(),

@@ -1,7 +1,8 @@
 """Alert rules: pure functions from what the hub knows to the alerts it should raise.
 
-Six rules (issue 6): a new bucket, a first advice overdue, a spike, a regression past a KB entry's
-``fixed_in``, a knowledge-base hit, and a kernel that crashes with no debuginfo to analyse it.
+Six rules (issue 6): a new bucket, a first advice overdue, a spike, a bucket regressed past a KB
+entry's ``fixed_in`` (by a new crash or by a KB edit; once per bucket and bound), a knowledge-base
+hit, and a kernel that crashes with no debuginfo to analyse it.
 Each alert carries a ``key`` that names the condition, not the moment (``new-bucket:<id>``,
 ``spike:<id>:<day>``): the dispatcher sends a key once per dedup window however often a rule sees it.
 """
@@ -41,6 +42,9 @@ class Alert:
     # Whether ``text`` is Markdown made by the hub with its crash values escaped (markup.markdown);
     # otherwise it is text, and every chat format escapes all of it.
     markdown: bool = False
+    # Sent once ever, not once per dedup window: the key names a transition (a bucket becoming
+    # regressed on an entry's fixed_in), claimed for good in the store so no node sends it again.
+    once: bool = False
 
     def wire(self) -> JsonObject:
         """The alert in the ``json`` webhook's body (a receiver's contract: these keys only)."""
@@ -55,7 +59,7 @@ class Alert:
         }
 
     def to_dict(self) -> JsonObject:
-        return {**self.wire(), "plain": self.plain, "markdown": self.markdown}
+        return {**self.wire(), "plain": self.plain, "markdown": self.markdown, "once": self.once}
 
     @classmethod
     def from_dict(cls, d: JsonObject) -> Alert:
@@ -71,6 +75,7 @@ class Alert:
             rule=rule, key=str(d["key"]), title=str(d["title"]), text=str(d["text"]), severity=sev,
             link=None if link is None else str(link), data=dict(d.get("data") or {}),
             plain=None if plain is None else str(plain), markdown=bool(d.get("markdown", False)),
+            once=bool(d.get("once", False)),
         )
 
 
@@ -101,14 +106,7 @@ def on_crash(
             f"A crash never seen before ({bucket.kind}) on {where}.", "warning", blink,
             {"bucket": bucket.id, "crash": crash.id, "kind": bucket.kind},
         ))
-    for m in crash.kb:
-        if m.get("regression"):
-            out.append(Alert(
-                "regression", f"regression:{bucket.id}:{m.get('id') or m.get('entry_id')}:{crash.release}",
-                f"Regression: {m.get('title')}",
-                f"{where} crashed with a known issue that should be fixed since {m.get('fixed_in')}.",
-                "critical", blink, {"bucket": bucket.id, "crash": crash.id, "entry": m.get("id")},
-            ))
+    out += regressed(bucket, base_url, crash=crash)
     spec = [x for x in _specific(crash.kb) if not x.get("regression")]
     if spec:
         m = dict(spec[0])
@@ -121,6 +119,29 @@ def on_crash(
         ))
     if bucket.spike:
         out.append(spike(bucket, day_of(crash.received_at), base_url))
+    return out
+
+
+def regressed(bucket: BucketRecord, base_url: str | None = None, *,
+              crash: CrashRecord | None = None) -> list[Alert]:
+    """A bucket regressed on a KB entry (any of its crashes ran a kernel at or past the entry's
+    ``fixed_in``), from the bucket's current matches: raised by the crash that showed it, or by the
+    tick after a KB edit did.  One alert per bucket, entry and bound, ever (``once``)."""
+    out = []
+    for m in bucket.kb:
+        if not m.get("regression"):
+            continue
+        eid = m.get("id") or m.get("entry_id")
+        how = m.get("comparison") or f"{m.get('fixed_in')}"
+        data: JsonObject = {"bucket": bucket.id, "entry": eid, "fixed_in": m.get("fixed_in"),
+                            "comparison": m.get("comparison")}
+        if crash is not None:
+            data["crash"] = crash.id
+        out.append(Alert(
+            "regression", f"regressed:{bucket.id}:{eid}:{m.get('fixed_in')}", f"Regressed: {m.get('title')}",
+            f"Bucket {bucket.id} ({bucket.title}) crashed on a kernel the KB entry {eid} says is fixed: "
+            f"{how}.", "critical", _link(base_url, f"/ui/buckets/{bucket.id}"), data, once=True,
+        ))
     return out
 
 
@@ -158,6 +179,7 @@ def periodic(
             ))
         if b.spike:
             out.append(spike(b, today, base_url))
+        out += regressed(b, base_url)
     for k in kernels:
         if k.crashes and not has_debuginfo(k.release):
             out.append(Alert(

@@ -16,7 +16,7 @@ guilty function, stack, title and kind agreements are weighed together (``WEIGHT
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from crashhub.classify._signature import VICTIM_KINDS
@@ -111,6 +111,19 @@ class Likeness:
     def to_dict(self) -> dict[str, float | None]:
         return {"score": round(self.score, 4), "guilty": self.guilty, "stack": _round(self.stack),
                 "title": round(self.title, 4), "kind": self.kind}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, float | None]) -> Likeness:
+        """The parts of :meth:`to_dict` (rounded there to 4 places)."""
+        def num(k: str) -> float:
+            v = d.get(k)
+            return 0.0 if v is None else float(v)
+
+        def opt(k: str) -> float | None:
+            v = d.get(k)
+            return None if v is None else float(v)
+
+        return cls(num("score"), opt("guilty"), opt("stack"), num("title"), num("kind"))
 
 
 def _round(x: float | None) -> float | None:

@@ -89,7 +89,9 @@ def _list(hub: Hub, args: argparse.Namespace) -> int:
     )
     lines = [] if rows else ["no buckets"]
     for b in rows:
-        kb = ", ".join(str(m.get("id")) for m in b.kb[:2])
+        # The bucket page's answer (known / new / regressed), then the entries behind it.
+        answer = (b.kb_status or "new").replace("regression", "regressed")
+        kb = f"{answer} ({', '.join(str(m.get('id')) for m in b.kb[:2])})" if b.kb else ""
         spike = " SPIKE" if b.spike else ""
         lines.append(f"{b.id}  {b.count:>6}  {b.kind:<14} {b.title}{spike}")
         lines.append(

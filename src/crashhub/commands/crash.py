@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from crashhub.commands._store import add_store_arguments, open_hub
+from crashhub.commands._store import add_store_arguments, open_hub, settings_from
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,17 +19,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from crashhub.errors import InputError
+    from crashhub.kb import match_answer
+    from crashhub.knowledge import KnowledgeBase
 
     hub = open_hub(args)
+    settings = settings_from(args)
     try:
         c = hub.store.crashes.get_crash(args.id)
         bucket = hub.store.buckets.get_bucket(c.bucket_id) if c is not None else None
+        kb = KnowledgeBase(settings.kb_path, starter=settings.starter_kb, store=hub.store)
+        view = kb.crash_view(hub.store, c) if c is not None else None
     finally:
         hub.close()
-    if c is None:
+    if c is None or view is None:
         raise InputError(f"no crash {args.id!r}")
     d = c.to_dict()
-    # "kb": what matched on arrival; "bucket_kb": what the knowledge base says now (re-applied on edits).
+    # As the API answers: "kb"/"kb_view" the knowledge base of now (the crash page's answer),
+    # "kb_at_ingest" what matched on arrival, "bucket_kb" the bucket's matches.
+    d["kb_at_ingest"] = d["kb"]
+    d["kb_view"] = view.to_dict()
+    d["kb"] = d["kb_view"]["matches"]
     d["bucket_kb"] = bucket.kb if bucket is not None else []
     if args.json:
         print(json.dumps(d, indent=2))
@@ -43,9 +52,16 @@ def run(args: argparse.Namespace) -> int:
     print(f"kind     {c.kind}")
     print(f"title    {c.title}")
     print(f"bucket   {c.bucket_id}  ({c.signature_algorithm} {c.signature_key[:16]})")
-    for m in d["bucket_kb"]:
-        reg = "  REGRESSION" if m.get("regression") else ""
-        print(f"kb       {m.get('id')}: {m.get('title')} [{m.get('status')}]{reg}")
+    best = view.best
+    print(f"answer   {'regressed' if view.regressed else view.answer}"
+          + (f"  ({best.entry_id})" if best is not None and not best.generic else ""))
+    if view.comparison:
+        print(f"         {view.comparison}")
+    for m in view.matches:  # each labelled as the bucket page's badge labels it
+        generic = " (generic)" if m.generic else ""
+        print(f"kb       {m.entry_id}: {m.title} [{match_answer(m)}]{generic}")
+    for n in view.skipped:
+        print(f"kb       not compared: {n}")
     for f in c.files:
         print(f"file     {f.name}  {f.size} bytes  {f.role}")
     if c.dump_evicted is not None:

@@ -27,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from crashhub.errors import CrashhubError
     from crashhub.ingest import Pipeline, ingest_path
+    from crashhub.kb import match_answer
     from crashhub.knowledge import KnowledgeBase
     from crashhub.store import open_store
 
@@ -49,16 +50,20 @@ def run(args: argparse.Namespace) -> int:
                 failed += 1
                 continue
             if args.json:
-                print(json.dumps(_json(p, out)))
+                print(json.dumps(_json(p, out, kb.crash_view(hub.store, out.crash).to_dict())))
                 continue
             c, b = out.crash, out.bucket
             state = "new" if out.created else "already stored"
             print(f"{p}: crash {c.id} ({state})")
             print(f"  {c.kind}: {c.title}")
             print(f"  bucket {b.id} ({b.count} crash{'es' if b.count != 1 else ''}): {b.title}")
-            for m in out.kb:
-                reg = " REGRESSION" if m.get("regression") else ""
-                print(f"  kb {m.get('id')}: {m.get('title')} [{m.get('status')}]{reg}")
+            # The bucket's answer now (as its page shows it), each match labelled as the page does.
+            view = kb.crash_view(hub.store, c)
+            print(f"  kb answer: {'regressed' if view.regressed else view.answer}"
+                  + (f" ({view.comparison})" if view.comparison else ""))
+            for m in view.matches:
+                generic = " (generic)" if m.generic else ""
+                print(f"  kb {m.entry_id}: {m.title} [{match_answer(m)}]{generic}")
             for n in out.notes:
                 print(f"  note: {n}")
     finally:
@@ -66,9 +71,10 @@ def run(args: argparse.Namespace) -> int:
     return 2 if failed else 0
 
 
-def _json(path: str, out: Outcome) -> dict[str, Any]:
+def _json(path: str, out: Outcome, view: dict[str, Any]) -> dict[str, Any]:
     """One crash as ``--json`` prints it: the fields the API answers an upload with (web/api/_uploads.py),
-    and the path and the notes only the command line shows."""
+    and the path, the KB's answer of now (``kb_view``, as the crash page shows it) and the notes
+    only the command line shows."""
     b = out.bucket
     return {
         "path": path,
@@ -87,6 +93,7 @@ def _json(path: str, out: Outcome) -> dict[str, Any]:
             }
             for m in out.kb
         ],
+        "kb_view": view,
         "wants_vmcore": out.wants_vmcore,
         "has_vmcore": out.crash.has_vmcore,
         "notes": out.notes,

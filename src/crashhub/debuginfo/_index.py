@@ -71,6 +71,17 @@ class Entry:
                 "source": self.source, "package": self.package, "imported_at": self.imported_at,
                 "size": self.size, "modules": len(self.modules), "vmlinux": str(self.vmlinux)}
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Entry:
+        """The entry of :meth:`to_dict`: its directory from ``vmlinux``; the module map is only
+        counted there (the index's ``index.json`` keeps it), so it comes back empty."""
+        return cls(
+            id=str(d["id"]), release=None if d.get("release") is None else str(d["release"]),
+            kind=str(d["kind"]), source=str(d["source"]),
+            package=None if d.get("package") is None else str(d["package"]),
+            imported_at=float(d["imported_at"]), size=int(d["size"]), dir=Path(str(d["vmlinux"])).parent,
+        )
+
 
 Entries = list[Entry]
 Names = list[str]
@@ -90,6 +101,12 @@ class Match:
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "reason": self.reason, "by": self.by,
                 "entry": self.entry.to_dict() if self.entry else None}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Match:
+        e = d.get("entry")
+        return cls(bool(d["ok"]), str(d["reason"]), None if e is None else Entry.from_dict(e),
+                   None if d.get("by") is None else str(d["by"]))
 
 
 def _get(facts: Any, name: str) -> str | None:

@@ -279,4 +279,9 @@ ZH: dict[str, str] = {
     'top {n} of {total}': '前 {n} 个，共 {total} 个',
     'Per host per day': '每台主机每天',
     'The same summary as a file:': '同一摘要的文件版本：',
+    # wave-derived
+    'Regressed': '已回归',
+    "A crash of this bucket ran a kernel at or past the entry's fixed_in:":
+        '此问题桶中有崩溃运行的内核已达到或超过该条目的修复版本（fixed_in）：',
+    'Release bounds not compared': '未比较的版本界限',
 }

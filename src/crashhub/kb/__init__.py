@@ -25,27 +25,36 @@ from crashhub.kb._schema import (
     ReleaseRange,
     Rule,
 )
+from crashhub.kb._view import ANSWERS, Answer, KbView, answer_of, kb_view, match_answer, match_json, view_of
 from crashhub.kernel import parse_release, vercmp
 
 __all__ = [
+    "ANSWERS",
     "KINDS",
     "MATCH_ALGORITHM",
     "SCHEMA_ID",
+    "Answer",
     "Command",
     "KbEntry",
     "KbMatch",
+    "KbView",
     "ReleaseRange",
     "Rule",
+    "answer_of",
     "check_paths",
     "dump_entry",
     "entry_from_data",
+    "kb_view",
     "load_dir",
     "load_examples",
     "load_starter",
     "match",
+    "match_answer",
     "match_entry",
+    "match_json",
     "parse_entry",
     "parse_release",
     "vercmp",
+    "view_of",
     "would_match",
 ]

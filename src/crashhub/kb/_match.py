@@ -45,10 +45,30 @@ class _Verdict:
         self.score = 0
         self.regression = False
         self.fixed_in: str | None = None
+        self.comparison: str | None = None
+        self.skipped: list[str] = []
 
     def hit(self, weight: str, text: str) -> None:
         self.matched.append(text)
         self.score += WEIGHTS[weight]
+
+
+def compared(r: rel.Release, op: str, side: str, bound: str) -> str:
+    """How a release was compared with a bound, as the user reads it:
+    ``6.12.117+deb12 ≥ fixed_in 6.12.115 (series deb12, as upstream 6.12.117)``."""
+    how = f"series {r.series}"
+    if rel.is_upstream_bound(bound):
+        how += f", as upstream {r.upstream}"
+    return f"{r.key} {op} {side} {bound} ({how})"
+
+
+def not_compared(r: rel.Release, side: str, bound: str) -> str:
+    """Why a bound was left out for a release (it is written for another series, or the release
+    has no upstream version to compare with an upstream bound)."""
+    if rel.is_upstream_bound(bound):
+        return (f"{r.raw} (series {r.series}) has no known upstream version: {side} {bound} "
+                "(an upstream version) not compared")
+    return f"{r.raw} (series {r.series}) not compared with {side} {bound} (series {rel.bound_series(bound)})"
 
 
 def _check_release(rule: Rule, v: _Verdict, release: str | None, version: str | None) -> bool:
@@ -58,17 +78,21 @@ def _check_release(rule: Rule, v: _Verdict, release: str | None, version: str | 
         v.unchecked.append("release (the report names no kernel release)")
         return True
     r = rel.parse_release(release, version)
-    fixed: list[str] = []
+    fixed: list[tuple[str, str]] = []
     for rng in rule.releases:
         lo = rel.compare_to_bound(r, rng.introduced_in) if rng.introduced_in else None
         hi = rel.compare_to_bound(r, rng.fixed_in) if rng.fixed_in else None
-        if (rng.introduced_in and lo is None) or (rng.fixed_in and hi is None):
+        if rng.introduced_in and lo is None:
+            v.skipped.append(not_compared(r, "introduced_in", rng.introduced_in))
             continue  # the range is written for another series
+        if rng.fixed_in and hi is None:
+            v.skipped.append(not_compared(r, "fixed_in", rng.fixed_in))
+            continue
         if lo is not None and lo < 0:
             continue  # older than the bug
         if hi is not None and hi >= 0:
             assert rng.fixed_in is not None
-            fixed.append(rng.fixed_in)
+            fixed.append((rng.fixed_in, compared(r, "≥", "fixed_in", rng.fixed_in)))
             continue
         bounds = [f">= {rng.introduced_in}" if rng.introduced_in else "",
                   f"< {rng.fixed_in}" if rng.fixed_in else ""]
@@ -76,10 +100,17 @@ def _check_release(rule: Rule, v: _Verdict, release: str | None, version: str | 
         return True
     if fixed:
         v.regression = True
-        v.fixed_in = fixed[0]
-        v.hit("release", f"release {release} >= fixed_in {fixed[0]} (regression)")
+        v.fixed_in, v.comparison = fixed[0]
+        v.hit("release", f"release {release} >= fixed_in {fixed[0][0]} (regression)")
         return True
     return False
+
+
+def skipped_bounds(rule: Rule, release: str | None, version: str | None) -> list[str]:
+    """The release bounds of ``rule`` that do not apply to ``release``, each with the reason."""
+    v = _Verdict()
+    _check_release(rule, v, release, version)
+    return v.skipped
 
 
 def match_entry(entry: KbEntry, report: CrashReport, *, release: str | None = None,
@@ -154,7 +185,8 @@ def match_entry(entry: KbEntry, report: CrashReport, *, release: str | None = No
         return None
     return KbMatch(entry_id=entry.id, title=entry.title, status=entry.status, generic=entry.generic,
                    matched_rules=v.matched, regression=v.regression, score=v.score,
-                   fixed_in=v.fixed_in, unchecked=v.unchecked)
+                   fixed_in=v.fixed_in, unchecked=v.unchecked, comparison=v.comparison,
+                   skipped=v.skipped)
 
 
 def match(entries: Iterable[KbEntry], report: CrashReport, *, release: str | None = None,

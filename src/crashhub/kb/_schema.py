@@ -84,6 +84,10 @@ class ReleaseRange:
         return {k: v for k, v in (("introduced_in", self.introduced_in), ("fixed_in", self.fixed_in))
                 if v is not None}
 
+    @classmethod
+    def from_dict(cls, d: Any) -> ReleaseRange:
+        return cls(_opt_str(d.get("introduced_in")), _opt_str(d.get("fixed_in")))
+
 
 @dataclass(frozen=True, slots=True)
 class Rule:
@@ -122,6 +126,18 @@ class Rule:
             d["hardware"] = self.hardware
         return d
 
+    @classmethod
+    def from_dict(cls, d: Any) -> Rule:
+        """The rule of :meth:`to_dict` (already validated: the loader checks what a user writes)."""
+        return cls(
+            kinds=tuple(str(k) for k in d.get("kinds") or ()), title=_opt_str(d.get("title")),
+            function=_opt_str(d.get("function")), frame=_opt_str(d.get("frame")),
+            modules=tuple(str(x) for x in d.get("modules") or ()),
+            loaded=tuple(str(x) for x in d.get("loaded") or ()), taint=str(d.get("taint") or ""),
+            releases=tuple(ReleaseRange.from_dict(r) for r in d.get("releases") or ()),
+            hardware=_opt_str(d.get("hardware")),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Command:
@@ -136,6 +152,10 @@ class Command:
         if self.why:
             d["why"] = self.why
         return d
+
+    @classmethod
+    def from_dict(cls, d: Any) -> Command:
+        return cls(str(d["tool"]), str(d["run"]), str(d.get("why") or ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,9 +211,36 @@ class KbMatch:
     fixed_in: str | None = None  # the bound that made it a regression
     unchecked: list[str] = field(default_factory=list)  # rules that could not be evaluated
     algorithm: str = MATCH_ALGORITHM
+    # How the release was compared with ``fixed_in`` when it is a regression
+    # ("6.12.117+deb12 ≥ fixed_in 6.12.115 (series deb12, as upstream 6.12.117)").
+    comparison: str | None = None
+    skipped: list[str] = field(default_factory=list)  # release bounds left out, and why
 
     def to_dict(self) -> dict[str, Any]:
         return {"entry_id": self.entry_id, "title": self.title, "status": self.status,
                 "generic": self.generic, "matched_rules": list(self.matched_rules),
                 "regression": self.regression, "score": self.score, "fixed_in": self.fixed_in,
-                "unchecked": list(self.unchecked), "algorithm": self.algorithm}
+                "unchecked": list(self.unchecked), "algorithm": self.algorithm,
+                "comparison": self.comparison, "skipped": list(self.skipped)}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> KbMatch:
+        """A stored match (a bucket's or a crash's ``kb`` item; the API's ``id`` names the entry
+        too, and rows from before ``comparison`` existed read with none)."""
+        def text(k: str, default: str) -> str:
+            v = d.get(k)
+            return default if v is None else str(v)
+
+        return cls(
+            entry_id=text("entry_id", text("id", "")), title=text("title", ""),
+            status=text("status", "known"), generic=bool(d.get("generic")),
+            matched_rules=[str(x) for x in d.get("matched_rules") or ()],
+            regression=bool(d.get("regression")), score=int(d.get("score") or 0),
+            fixed_in=_opt_str(d.get("fixed_in")), unchecked=[str(x) for x in d.get("unchecked") or ()],
+            algorithm=text("algorithm", MATCH_ALGORITHM), comparison=_opt_str(d.get("comparison")),
+            skipped=[str(x) for x in d.get("skipped") or ()],
+        )
+
+
+def _opt_str(v: Any) -> str | None:
+    return None if v is None else str(v)

@@ -144,8 +144,8 @@ def make_bundle(
     files["bucket/history.json"] = red.redact(_jsonb(history).decode()).encode()
     from crashhub.kb import dump_entry  # noqa: PLC0415
 
-    for m in c.kb:
-        e = kb.get(str(m.get("id") or m.get("entry_id")))
+    for m in kb.crash_view(store, c).matches:  # the KB of now, as the report and the UI say
+        e = kb.get(m.entry_id)
         if e is not None:
             files[f"kb/{e.id}.yaml"] = red.redact(dump_entry(e)).encode()
     files["report.md"] = red.redact(render.to_markdown(render.crash_doc(hub, kb, crash_id))).encode()

@@ -29,6 +29,7 @@ from crashhub.report._diagnosis import md_escape as _md_escape
 from crashhub.store import iso
 
 if TYPE_CHECKING:
+    from crashhub.kb import KbView
     from crashhub.knowledge import KnowledgeBase
     from crashhub.store import Hub
 
@@ -42,11 +43,11 @@ def _status(kb: list[JsonObject]) -> str:
     return "known" if any(not m.get("generic") for m in kb) else "new"
 
 
-def _entry(kb: KnowledgeBase, matches: list[JsonObject]) -> JsonObject | None:
-    best = next((m for m in matches if not m.get("generic")), None) or (matches[0] if matches else None)
+def _entry(kb: KnowledgeBase, view: KbView) -> JsonObject | None:
+    best = view.best
     if best is None:
         return None
-    e = kb.get(str(best.get("id") or best.get("entry_id")))
+    e = kb.get(best.entry_id)
     return e.to_dict() if e is not None else None
 
 
@@ -58,6 +59,7 @@ def crash_doc(hub: Hub, kb: KnowledgeBase, crash_id: str) -> JsonObject:
     rep = c.report or {}
     an = AnalysisRecord.from_dict(c.analysis) if c.analysis else None
     res = (an.result if an else None) or Analysis()
+    view = kb.crash_view(hub.store, c)  # the KB of now, as the crash page shows it
     guilty = rep.get("guilty") or rep.get("rip") or {}
     return {
         "type": "crash",
@@ -74,9 +76,10 @@ def crash_doc(hub: Hub, kb: KnowledgeBase, crash_id: str) -> JsonObject:
             "hardware": c.hardware,
             "has_vmcore": c.has_vmcore,
         },
-        "kb_status": _status(c.kb),
-        "kb": c.kb,
-        "entry": _entry(kb, c.kb),
+        "kb_status": view.answer,
+        "kb": view.to_dict()["matches"],
+        "kb_view": view.to_dict(),
+        "entry": _entry(kb, view),
         "panic_message": rep.get("panic_message"),
         "guilty": guilty.get("function") if isinstance(guilty, dict) else None,
         "oops": str(rep.get("text") or "")[:20000],
@@ -105,12 +108,14 @@ def bucket_doc(hub: Hub, kb: KnowledgeBase, bucket_id: str) -> JsonObject:
         raise InputError(f"no bucket {bucket_id!r}")
     crashes = hub.store.crashes.list_crashes(bucket=bucket_id, limit=REPRESENTATIVE_SCAN)
     rep = representative(crashes)
+    view = kb.bucket_view(hub.store, b)
     return {
         "type": "bucket",
         "generated_at": iso(datetime.now(UTC).timestamp()),
         "bucket": b.to_dict(),
-        "kb_status": _status(b.kb),
-        "entry": _entry(kb, b.kb),
+        "kb_status": view.answer,
+        "kb_view": view.to_dict(),
+        "entry": _entry(kb, view),
         "events": [
             {"at": iso(e.at), "action": e.action, "actor": e.actor, "detail": e.detail}
             for e in hub.store.buckets.bucket_events(bucket_id)
@@ -205,6 +210,21 @@ def _entry_md(e: JsonObject | None, _: Callable[[str], str]) -> list[str]:
     return out
 
 
+def _regressed_md(doc: JsonObject, _: Callable[[str], str]) -> list[str]:
+    """The comparison that makes the bucket regressed, and the release bounds left out."""
+    v = doc.get("kb_view") or {}
+    out: list[str] = []
+    if v.get("regressed") and v.get("comparison"):
+        out += [f"**{_('Regressed')}**: `{v['comparison']}`", ""]
+    if v.get("skipped"):
+        out += [f"{_('Release bounds not compared')}:", ""] + [f"- `{n}`" for n in v["skipped"]] + [""]
+    return out
+
+
+def _answer(status: str, _: Callable[[str], str]) -> str:
+    return _("Regressed") if status == "regression" else _(status)
+
+
 def to_markdown(doc: JsonObject, lang: str = "en") -> str:
     _ = i18n.gettext(lang)
     t = doc.get("type")
@@ -217,13 +237,14 @@ def to_markdown(doc: JsonObject, lang: str = "en") -> str:
             [_("Field"), _("Value")],
             [[_("Time"), c["time"]], [_("Host"), c["host"]], [_("Kernel"), c["release"]],
              [_("Build id"), c.get("build_id") or ""], [_("Kind"), c["kind"]],
-             [_("KB status"), _(doc["kb_status"])], [_("Hardware"), c.get("hardware") or ""],
+             [_("KB status"), _answer(doc["kb_status"], _)], [_("Hardware"), c.get("hardware") or ""],
              [_("Taint"), doc.get("taint") or ""]],
         )
         out += [f"## {_('What happened')}", "", i18n.kind_summary(c["kind"], lang), ""]
         if doc.get("panic_message"):
             out += ["`" + str(doc["panic_message"]).replace("`", "'") + "`", ""]
-        out += [f"## {_('Known cause and advice')}", "", *_entry_md(doc.get("entry"), _)]
+        out += [f"## {_('Known cause and advice')}", "", *_regressed_md(doc, _)]
+        out += _entry_md(doc.get("entry"), _)
         if doc.get("oops"):
             out += [f"## {_('Oops')}", "", "```", str(doc["oops"]).replace("```", "'''"), "```", ""]
         if doc.get("frames"):
@@ -245,10 +266,11 @@ def to_markdown(doc: JsonObject, lang: str = "en") -> str:
             [_("Field"), _("Value")],
             [[_("Kind"), b["kind"]], [_("Crashes"), b["count"]], [_("Dumps"), b["dumps"]],
              [_("First seen"), b["first_seen"]], [_("Last seen"), b["last_seen"]],
-             [_("KB status"), _(doc["kb_status"])], [_("Hosts"), ", ".join(b["hosts"])],
+             [_("KB status"), _answer(doc["kb_status"], _)], [_("Hosts"), ", ".join(b["hosts"])],
              [_("Kernels"), ", ".join(b["kernels"])], [_("Hardware"), ", ".join(b["hardware"])]],
         )
-        out += [f"## {_('Known cause and advice')}", "", *_entry_md(doc.get("entry"), _)]
+        out += [f"## {_('Known cause and advice')}", "", *_regressed_md(doc, _)]
+        out += _entry_md(doc.get("entry"), _)
         out += [f"## {_('Sample crashes')}", ""]
         out += _table([_("Crash"), _("Time"), _("Host"), _("Kernel")],
                       [[c["id"], c["time"], c["host"], c["release"] or ""] for c in doc["crashes"]])
@@ -261,7 +283,8 @@ def to_markdown(doc: JsonObject, lang: str = "en") -> str:
                 _("{n} crashes this week").format(n=doc["crashes"]), ""]
 
         def brows(rows: list[JsonObject]) -> list[list[Any]]:
-            return [[r["week"], r["kind"], r["title"], r["hosts"], _(r["kb_status"]), r["id"]] for r in rows]
+            return [[r["week"], r["kind"], r["title"], r["hosts"], _answer(r["kb_status"], _), r["id"]]
+                    for r in rows]
 
         if doc.get("per_host_day") is not None:
             out += [_("{r} crashes per host per day over {h} hosts ({c} of them crashed)").format(

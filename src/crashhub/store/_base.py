@@ -28,6 +28,22 @@ def iso(t: float | None) -> str | None:
     return None if t is None else datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
+def from_iso(s: object) -> float | None:
+    """The seconds of :func:`iso` (None stays None)."""
+    if s is None:
+        return None
+    return datetime.fromisoformat(str(s).replace("Z", "+00:00")).timestamp()
+
+
+def _t(s: object) -> float:
+    t = from_iso(s)
+    return 0.0 if t is None else t
+
+
+def _opt(v: object) -> str | None:
+    return None if v is None else str(v)
+
+
 def now() -> float:
     return time.time()
 
@@ -139,6 +155,35 @@ class CrashRecord:
             ],
         }
 
+    @classmethod
+    def from_dict(cls, d: JsonObject) -> CrashRecord:
+        """The record of :meth:`to_dict` (the API's crash; a file's ``created_at`` is not in it)."""
+        pin = d.get("dump_pinned") or {}
+        ev = d.get("dump_evicted")
+        return cls(
+            id=str(d["id"]), identity=str(d["identity"]), received_at=_t(d["received_at"]),
+            crash_time=from_iso(d.get("crash_time")), crash_time_source=_opt(d.get("crash_time_source")),
+            host=str(d["host"]), host_source=str(d["host_source"]), release=_opt(d.get("release")),
+            kind=str(d["kind"]), title=str(d["title"]), bucket_id=str(d["bucket"]),
+            signature_algorithm=str(d["signature"]["algorithm"]), signature_key=str(d["signature"]["key"]),
+            hardware=_opt(d.get("hardware")), report=d.get("report"), reports=int(d.get("reports") or 0),
+            source=str(d["source"]), crash_dir=_opt(d.get("crash_dir")), has_vmcore=bool(d["has_vmcore"]),
+            dump_facts=d.get("dump"), versions=dict(d.get("versions") or {}), kb=list(d.get("kb") or []),
+            analysis=d.get("analysis"),
+            files=tuple(FileRecord(str(f["name"]), str(f["role"]), str(f["sha256"]), int(f["size"]))
+                        for f in d.get("files") or ()),
+            pinned_by=_opt(pin.get("by")), pinned_at=from_iso(pin.get("at")),
+            dump_evicted=None if ev is None else EvictedDump.from_dict(ev),
+        )
+
+
+def _regressed_by(kb: list[JsonObject]) -> JsonObject | None:
+    m = next((x for x in kb if x.get("regression")), None)
+    if m is None:
+        return None
+    return {"entry": m.get("id") or m.get("entry_id"), "fixed_in": m.get("fixed_in"),
+            "comparison": m.get("comparison")}
+
 
 @dataclass(frozen=True, slots=True)
 class BucketRecord:
@@ -196,11 +241,33 @@ class BucketRecord:
             "frames": list(self.frames),
             "kb": self.kb,
             "kb_status": self.kb_status or kb_status(self.kb),
+            # Derived from ``kb`` (a cache the KB's events keep current): why it is regressed.
+            "regressed": (self.kb_status or kb_status(self.kb)) == "regression",
+            "regressed_by": _regressed_by(self.kb),
             "status": effective_status(self.status, self.kb),
             "owner": self.owner,
             "advice_deadline": iso(self.advice_deadline),
             "advice": self.advice,
         }
+
+    @classmethod
+    def from_dict(cls, d: JsonObject) -> BucketRecord:
+        """The record of :meth:`to_dict` (``regressed`` and ``regressed_by`` are derived from ``kb``)."""
+        return cls(
+            id=str(d["id"]), algorithm=str(d.get("algorithm") or ""), key=str(d.get("key") or ""),
+            kind=str(d["kind"]), title=str(d["title"]), count=int(d.get("count") or 0),
+            dumps=int(d.get("dumps") or 0), first_seen=_t(d.get("first_seen")),
+            last_seen=_t(d.get("last_seen")),
+            merged_into=_opt(d.get("merged_into")), kb=list(d.get("kb") or []),
+            hosts=tuple(d.get("hosts") or ()), kernels=tuple(d.get("kernels") or ()),
+            hardware=tuple(d.get("hardware") or ()), days=dict(d.get("days") or {}),
+            trend=float(d.get("trend") or 0.0), spike=bool(d.get("spike")),
+            frames=tuple(d.get("frames") or ()),
+            host_count=int(d.get("host_count") or 0), kernel_count=int(d.get("kernel_count") or 0),
+            status=_opt(d.get("status")), owner=_opt(d.get("owner")),
+            advice_deadline=from_iso(d.get("advice_deadline")), advice=_opt(d.get("advice")),
+            kb_status=_opt(d.get("kb_status")),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +317,16 @@ class HostRecord:
             "kdump": self.kdump,
             "crashes": self.crashes,
         }
+
+    @classmethod
+    def from_dict(cls, d: JsonObject) -> HostRecord:
+        return cls(
+            name=str(d["host"]), first_seen=_t(d.get("first_seen")), last_seen=_t(d.get("last_seen")),
+            release=_opt(d.get("release")), build_id=_opt(d.get("build_id")),
+            hardware=_opt(d.get("hardware")),
+            machine=_opt(d.get("machine")), agent_version=_opt(d.get("agent_version")), kdump=d.get("kdump"),
+            crashes=int(d.get("crashes") or 0),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,12 +64,32 @@ def recompute_seen(s: Session, bucket_id: str) -> None:
         s.execute(update(m.Bucket).where(m.Bucket.id == bucket_id).values(first_seen=lo, last_seen=hi))
 
 
-def set_kb(s: Session, bucket_id: str, matches: list[dict[str, Any]], *, actor: str) -> None:
-    """Keep a bucket's KB matches with their status; a KB entry that starts to explain a bucket
-    nobody has answered yet (``new``) makes it ``known_issue``, recorded as a workflow event."""
+def sticky_kb(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A bucket's matches after one more crash: the crash's, except that an entry the bucket was
+    already regressed on stays regressed (a crash on an older kernel does not undo a regression
+    another crash of the bucket showed).  Ranked as the matcher ranks (specific, score, id)."""
+    kept = {str(x.get("id") or x.get("entry_id")): x for x in old if x.get("regression")}
+    out = {str(x.get("id") or x.get("entry_id")): x for x in new}
+    for eid, x in kept.items():
+        if not (out.get(eid) or {}).get("regression"):
+            out[eid] = x
+    return sorted(out.values(), key=lambda x: (bool(x.get("generic")), -int(x.get("score") or 0),
+                                               str(x.get("id") or x.get("entry_id"))))
+
+
+def set_kb(s: Session, bucket_id: str, matches: list[dict[str, Any]], *, actor: str,
+           sticky: bool = False) -> bool:
+    """Keep a bucket's KB matches with their status (True when they changed); a KB entry that
+    starts to explain a bucket nobody has answered yet (``new``) makes it ``known_issue``, recorded
+    as a workflow event.  ``sticky`` (an ingest): regressions already shown are kept (see
+    :func:`sticky_kb`); a KB edit recomputes them from every kernel of the bucket instead."""
     b = s.get(m.Bucket, bucket_id)
     if b is None:
-        return
+        return False
+    if sticky:
+        matches = sticky_kb(list(b.kb or []), matches)
+    if b.kb == matches:
+        return False
     b.kb = matches
     ks = kb_status(matches)
     b.kb_status = ks
@@ -85,6 +105,7 @@ def set_kb(s: Session, bucket_id: str, matches: list[dict[str, Any]], *, actor: 
             )
         )
         b.status = "known_issue"
+    return True
 
 
 def recount(s: Session, bucket_ids: Iterable[str]) -> None:

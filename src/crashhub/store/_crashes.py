@@ -59,6 +59,21 @@ class Crashes(abc.ABC):
         None); records without their files."""
 
     @abc.abstractmethod
+    def refresh_bucket_kb(self, matches: dict[str, list[JsonObject]], *, actor: str = "kb") -> list[str]:
+        """Set many buckets' KB matches in one transaction (a KB edit's re-match of every bucket);
+        the ids of the buckets whose matches changed."""
+
+    @abc.abstractmethod
+    def bucket_matches(self) -> dict[str, tuple[str, list[JsonObject]]]:
+        """``{bucket id: (kind, stored KB matches)}`` of every unmerged bucket (one read): which
+        buckets one edited entry can concern."""
+
+    @abc.abstractmethod
+    def bucket_releases(self, bucket_ids: Iterable[str] | None = None) -> dict[str, list[str]]:
+        """``{bucket id: every kernel release its crashes ran}`` (every unmerged bucket when None),
+        from the buckets' kernel counts: what a KB range is checked against for a whole bucket."""
+
+    @abc.abstractmethod
     def crashes_per_day_by_release(self, since: float) -> dict[str, dict[str, int]]:
         """``{release: {day: crashes}}`` of the crashes received since ``since`` (day of the crash)."""
 

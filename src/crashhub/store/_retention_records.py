@@ -42,6 +42,14 @@ class EvictedDump:
         """The JSON the store keeps (``at`` in seconds since the epoch)."""
         return self.to_dict() | {"at": self.at}
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EvictedDump:
+        """The record of :meth:`to_dict` (``at`` as ISO 8601) or of :meth:`to_row` (seconds)."""
+        at = d.get("at", 0.0)
+        if isinstance(at, str):
+            at = datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
+        return cls.from_row({**d, "at": at})
+
     @staticmethod
     def from_row(d: dict[str, Any]) -> EvictedDump:
         return EvictedDump(

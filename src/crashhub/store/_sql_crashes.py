@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from crashhub.classify import Subject, subject_of
 from crashhub.errors import StoreError
-from crashhub.model import CrashReport
+from crashhub.model import CrashReport, JsonObject
 from crashhub.store import _models as m
 from crashhub.store._base import CrashRecord, FileRecord, KernelDumps, NewCrash, now
 from crashhub.store._counting import count_in, set_kb
@@ -122,7 +122,7 @@ class SqlCrashes(SqlRepository, Crashes):
                     )
                 )
             count_in(s, bucket.id, crash, +1)
-            set_kb(s, bucket.id, list(new.kb), actor="ingest")
+            set_kb(s, bucket.id, list(new.kb), actor="ingest", sticky=True)
             files = s.scalars(select(m.CrashFile).where(m.CrashFile.crash_id == crash.id)).all()
             return _crash(crash, files), True
 
@@ -325,3 +325,52 @@ class SqlCrashes(SqlRepository, Crashes):
         q = select(m.Crash).join(sub, sub.c.id == m.Crash.id).where(sub.c.rank == 1)
         with self._read() as s:
             return {c.bucket_id: _crash(c) for c in s.scalars(q)}
+
+    def bucket_releases(self, bucket_ids: Iterable[str] | None = None) -> dict[str, list[str]]:
+        q = select(m.BucketKernel.bucket_id, m.BucketKernel.release).where(m.BucketKernel.count > 0)
+        if bucket_ids is not None:
+            ids = list(bucket_ids)
+            if not ids:
+                return {}
+            q = q.where(m.BucketKernel.bucket_id.in_(ids))
+        else:
+            live = select(m.Bucket.id).where(m.Bucket.merged_into.is_(None))
+            q = q.where(m.BucketKernel.bucket_id.in_(live))
+        out: dict[str, list[str]] = {}
+        with self._read() as s:
+            for bid, release in s.execute(q.order_by(m.BucketKernel.bucket_id, m.BucketKernel.release)):
+                out.setdefault(bid, []).append(release)
+        return out
+
+    def refresh_bucket_kb(self, matches: dict[str, list[JsonObject]], *, actor: str = "kb") -> list[str]:
+        """Set many buckets' KB matches at once (a KB edit's re-match): one read of the stored
+        matches, then one transaction writing only the rows whose matches changed; their ids.
+        A bucket a specific entry now answers while nobody has (``new``) goes through
+        :func:`set_kb` (its workflow event); the others in one bulk UPDATE by primary key."""
+        ids = sorted(matches)
+        bulk: list[dict[str, Any]] = []
+        answered: list[str] = []
+        with self._read() as s:
+            for k in range(0, len(ids), 500):
+                q = select(m.Bucket.id, m.Bucket.kb, m.Bucket.status).where(m.Bucket.id.in_(ids[k : k + 500]))
+                for bid, kb, status in s.execute(q):
+                    new = matches[bid]
+                    if (kb or []) == new:
+                        continue
+                    if kb_status(new) == "known" and (status or "new") == "new":
+                        answered.append(bid)
+                    else:
+                        bulk.append({"id": bid, "kb": new, "kb_status": kb_status(new)})
+        if bulk or answered:
+            with self._write() as s:
+                if bulk:
+                    s.execute(update(m.Bucket), bulk)
+                for bid in answered:
+                    set_kb(s, bid, matches[bid], actor=actor)
+        return sorted([b["id"] for b in bulk] + answered)
+
+    def bucket_matches(self) -> dict[str, tuple[str, list[JsonObject]]]:
+        """``{bucket id: (kind, stored KB matches)}`` of every unmerged bucket (one read)."""
+        q = select(m.Bucket.id, m.Bucket.kind, m.Bucket.kb).where(m.Bucket.merged_into.is_(None))
+        with self._read() as s:
+            return {bid: (kind, list(kb or [])) for bid, kind, kb in s.execute(q)}

@@ -39,6 +39,18 @@ class Similar:
             **self.likeness.to_dict(),
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Similar:
+        """What :meth:`to_dict` shows: the bucket's summary (other fields at their defaults)."""
+        b = d["bucket"]
+        bucket = BucketRecord(
+            id=str(b["id"]), algorithm="", key="", kind=str(b["kind"]), title=str(b["title"]),
+            count=int(b["count"]), dumps=0, first_seen=0.0, last_seen=0.0, merged_into=None, kb=[],
+            kernels=tuple(str(k) for k in b.get("kernels") or ()),
+            status=None if b.get("status") is None else str(b["status"]),
+        )
+        return cls(bucket, Likeness.from_dict(d))
+
 
 def crash_profile(bucket_id: str, crash: CrashRecord) -> Profile | None:
     if not crash.report:

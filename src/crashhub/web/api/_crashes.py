@@ -62,11 +62,17 @@ def list_crashes(
 
 
 @router.get("/api/v1/crashes/{crash_id}")
-def get_crash(_tok: Reader, store: HubStore, crash_id: str) -> JsonObject:
-    d: JsonObject = crash_or_404(store, crash_id).to_dict()
-    # "kb" is what matched when the crash arrived; "bucket_kb" what the knowledge base says now
-    # (entries added or edited later are re-applied to every bucket).
-    b = store.buckets.get_bucket(d["bucket"])
+def get_crash(_tok: Reader, ctx: Ctx, crash_id: str) -> JsonObject:
+    store = ctx.hub.store
+    c = crash_or_404(store, crash_id)
+    d: JsonObject = c.to_dict()
+    # "kb" and "kb_view" are what the knowledge base says now (the UI's answer, computed when
+    # read); "kb_at_ingest" what matched when the crash arrived; "bucket_kb" the bucket's matches.
+    view = ctx.kb.crash_view(store, c)
+    d["kb_at_ingest"] = d["kb"]
+    d["kb"] = view.to_dict()["matches"]
+    d["kb_view"] = view.to_dict()
+    b = store.buckets.get_bucket(c.bucket_id)
     d["bucket_kb"] = b.kb if b is not None else []
     if isinstance(d.get("analysis"), dict):
         # Rows of every age in the shape docs/analysis.md documents (a finding's "title", its

@@ -23,13 +23,16 @@ def crash(request: Request, ui: UIState, crash_id: str) -> Response:
     c = ui.store.crashes.get_crash(crash_id)
     if c is None:
         raise PageError(404, f"No crash {crash_id!r}.")
-    best = next((m for m in c.kb if not m.get("generic")), None) or (c.kb[0] if c.kb else None)
-    entry = ui.ctx.kb.get(str(best.get("id") or best.get("entry_id"))) if best else None
+    # The KB of now, not of the crash's arrival: an entry written since answers here at once.
+    kv = ui.ctx.kb.crash_view(ui.store, c)
+    best = kv.best
+    entry = ui.ctx.kb.get(best.entry_id) if best else None
     ctx = {
         "c": c,
+        "kv": kv,
         "best": best,
         "entry": entry,
-        "kbs": views.kb_status(c.kb),
+        "kbs": kv.answer,
         "oops": views.oops_excerpt(c.report),
         "frames": views.frames_of(c.report),
         "facts": views.dump_facts(c.dump_facts),
