@@ -53,6 +53,7 @@ from crashhub.store._kb import KbRecord
 from crashhub.store._retention_records import EvictedDump
 from crashhub.store._workflow import STATUSES
 from crashhub.triage import parse_file
+from crashhub.web._fleet import KernelReadiness
 from crashhub.web._similar import Similar
 
 _text = st.text(max_size=12)
@@ -350,6 +351,12 @@ MORE_MODELS: list[tuple[type[Any], st.SearchStrategy[Any]]] = [
     (KbRecord, st.builds(KbRecord, id=_text, text=_text, revision=_n, updated_at=_times,
                          updated_by=_opt_text)),
     (DeliveryRecord, _deliveries), (Alert, _alerts),
+    (KernelReadiness, st.builds(
+        KernelReadiness, release=_text, crashes=_n, hosts=_n, crash_build_ids=st.lists(_text, max_size=2).map(tuple),
+        state=st.sampled_from(["ready", "mismatch", "missing"]),
+        by=st.none() | st.sampled_from(["build-id", "release", "vmlinux_dir"]), store_build_id=_opt_text,
+        vmlinux=st.booleans(), modules=_n, sources=st.booleans(), dumps=_n, waiting=_n,
+        waiting_ids=st.lists(_text, max_size=2).map(tuple))),
 ]
 # Round-tripped by their own tests above (a report from every real lab log, the agent's settings,
 # the upload protocol's answers).

@@ -53,6 +53,22 @@ class KernelReadiness:
             "waiting_crashes": list(self.waiting_ids),
         }
 
+    @classmethod
+    def from_dict(cls, d: JsonObject) -> KernelReadiness:
+        """The row ``to_dict`` gave (``debuginfo`` and ``mismatch`` are derived from ``state``)."""
+        state = d.get("state")
+        by = d.get("by")
+        return cls(
+            release=str(d["release"]), crashes=int(d.get("crashes") or 0), hosts=int(d.get("hosts") or 0),
+            crash_build_ids=tuple(str(b) for b in d.get("build_ids") or ()),
+            state=state if state in ("ready", "mismatch") else "missing",
+            by=by if by in ("build-id", "release", "vmlinux_dir") else None,
+            store_build_id=None if d.get("store_build_id") is None else str(d["store_build_id"]),
+            vmlinux=bool(d.get("vmlinux")), modules=int(d.get("modules") or 0), sources=bool(d.get("sources")),
+            dumps=int(d.get("dumps") or 0), waiting=int(d.get("waiting") or 0),
+            waiting_ids=tuple(str(i) for i in d.get("waiting_crashes") or ()),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class StoreIndex:
