@@ -22,6 +22,7 @@ from crashhub.kb._schema import (
     Command,
     KbEntry,
     KbMatch,
+    KbText,
     ReleaseRange,
     Rule,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "Command",
     "KbEntry",
     "KbMatch",
+    "KbText",
     "ReleaseRange",
     "Rule",
     "check_paths",

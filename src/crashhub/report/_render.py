@@ -181,9 +181,12 @@ def _table(head: list[str], rows: list[list[Any]]) -> list[str]:
     return [*out, ""]
 
 
-def _entry_md(e: JsonObject | None, _: Callable[[str], str]) -> list[str]:
+def _entry_md(e: JsonObject | None, _: Callable[[str], str], lang: str) -> list[str]:
     if not e:
         return [_("No advice recorded yet."), ""]
+    tr = e.get(lang) if lang != "en" else None
+    if isinstance(tr, dict):  # the entry's own translation (KbEntry.zh), field by field
+        e = {**e, **{k: v for k, v in tr.items() if v}}
     out = [f"**{_md_escape(e.get('title'))}** (`{e.get('id')}`, {e.get('status')})", ""]
     if e.get("cause"):
         out += [f"### {_('Cause')}", "", str(e["cause"]).strip(), ""]
@@ -202,7 +205,8 @@ def to_markdown(doc: JsonObject, lang: str = "en") -> str:
     if t == "crash":
         c = doc["crash"]
         out += [f"# {_('Crash')} {c['id']}: {_md_escape(c['title'])}", ""]
-        out += diagnosis_md(doc.get("analysis"), _)  # the diagnosis first, then the facts and stack
+        # The diagnosis first, then the facts and stack.
+        out += diagnosis_md(doc.get("analysis"), _, lang=lang)
         out += _table(
             [_("Field"), _("Value")],
             [[_("Time"), c["time"]], [_("Host"), c["host"]], [_("Kernel"), c["release"]],
@@ -213,7 +217,7 @@ def to_markdown(doc: JsonObject, lang: str = "en") -> str:
         out += [f"## {_('What happened')}", "", i18n.kind_summary(c["kind"], lang), ""]
         if doc.get("panic_message"):
             out += ["`" + str(doc["panic_message"]).replace("`", "'") + "`", ""]
-        out += [f"## {_('Known cause and advice')}", "", *_entry_md(doc.get("entry"), _)]
+        out += [f"## {_('Known cause and advice')}", "", *_entry_md(doc.get("entry"), _, lang)]
         if doc.get("oops"):
             out += [f"## {_('Oops')}", "", "```", str(doc["oops"]).replace("```", "'''"), "```", ""]
         if doc.get("frames"):
@@ -230,7 +234,7 @@ def to_markdown(doc: JsonObject, lang: str = "en") -> str:
     elif t == "bucket":
         b = doc["bucket"]
         out += [f"# {_('Bucket')} {b['id']}: {_md_escape(b['title'])}", ""]
-        out += diagnosis_md(doc.get("analysis"), _, bucket=True)
+        out += diagnosis_md(doc.get("analysis"), _, bucket=True, lang=lang)
         out += _table(
             [_("Field"), _("Value")],
             [[_("Kind"), b["kind"]], [_("Crashes"), b["count"]], [_("Dumps"), b["dumps"]],
@@ -238,7 +242,7 @@ def to_markdown(doc: JsonObject, lang: str = "en") -> str:
              [_("KB status"), _(doc["kb_status"])], [_("Hosts"), ", ".join(b["hosts"])],
              [_("Kernels"), ", ".join(b["kernels"])], [_("Hardware"), ", ".join(b["hardware"])]],
         )
-        out += [f"## {_('Known cause and advice')}", "", *_entry_md(doc.get("entry"), _)]
+        out += [f"## {_('Known cause and advice')}", "", *_entry_md(doc.get("entry"), _, lang)]
         out += [f"## {_('Sample crashes')}", ""]
         out += _table([_("Crash"), _("Time"), _("Host"), _("Kernel")],
                       [[c["id"], c["time"], c["host"], c["release"] or ""] for c in doc["crashes"]])
