@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.ui.conftest import UiHub
+from tests.ui.conftest import UiHub, csrf_of
 from tests.ui.test_pages import login
 
 from crashhub import i18n
@@ -105,8 +105,12 @@ def test_every_starter_entry_has_chinese_for_every_text_field() -> None:
             # value written as code kept as it is.
             assert len(re.findall(r"(?m)^\d+\. ", zh)) == len(re.findall(r"(?m)^\d+\. ", en)), (e.id, name)
             assert set(_SPAN.findall(en)) <= set(_SPAN.findall(zh)), (e.id, name)
+        # Each command's "why" too; the commands themselves are not translated.
+        assert len(e.zh.why) == len(e.commands) and all(_CJK.search(w) for w in e.zh.why), e.id
         shown = e.localized("zh")
         assert (shown.title, shown.cause, shown.advice) == (e.zh.title, e.zh.cause, e.zh.advice)
+        assert [c.why for c in shown.commands] == list(e.zh.why)
+        assert [c.run for c in shown.commands] == [c.run for c in e.commands]
         assert e.localized("en") == e
 
 
@@ -120,6 +124,9 @@ def test_a_translation_round_trips_and_falls_back_field_by_field() -> None:
     assert (zh.title, zh.cause, zh.advice) == ("磁盘停顿", "The array stalls.", "Replace it.")
     with pytest.raises(KbError, match=r"zh\.summary"):
         parse_entry("id: x\ntitle: t\nmatch: {kinds: [oom]}\nzh: {summary: 摘要}\n", "bad.yaml")
+    with pytest.raises(KbError, match=r"zh\.why.*2 items for 1 commands"):
+        parse_entry("id: x\ntitle: t\nmatch: {kinds: [oom]}\ncommands: [{tool: crash, run: bt}]\n"
+                    "zh: {why: [栈, 多余]}\n", "bad.yaml")
 
 
 # ---------------------------------------------------------------- findings in Chinese
@@ -344,3 +351,23 @@ def test_the_walk_finds_english(uihub: UiHub) -> None:
     assert "'Knowledge base'" in " ".join(untranslated(en)) and "'known'" in " ".join(untranslated(en))
     assert untranslated("<p>Status: <b>done</b></p><pre>Status</pre><code>known</code>") == [
         "'Status' in 'Status:'", "'done' in 'done'"]
+
+
+def test_editing_an_entry_in_the_form_keeps_its_chinese(uihub: UiHub) -> None:
+    from crashhub.web.ui._kb import entry_to_form  # noqa: PLC0415
+
+    before = uihub.ctx.kb.get("generic-oom")
+    assert before is not None and before.zh is not None
+    with TestClient(uihub.app) as admin:
+        login(admin, token=uihub.tokens["admin"])
+        page = admin.get("/ui/kb/generic-oom/edit")
+        form = {**entry_to_form(before), "advice": before.advice + "6. Check the swap too.\n",
+                "csrf": csrf_of(page.text)}
+        r = admin.post("/ui/kb/save", data=form, follow_redirects=False)
+        assert r.status_code == 303, r.text[:300]
+        after = uihub.ctx.kb.get("generic-oom")
+        assert after is not None and "6. Check the swap too." in after.advice
+        assert after.zh is not None and (after.zh.title, after.zh.cause, after.zh.advice) == (
+            before.zh.title, before.zh.cause, before.zh.advice)
+        zh = admin.get("/ui/kb/generic-oom", headers={"Accept-Language": "zh-CN"}).text
+        assert "<h1>内存耗尽：OOM killer 已运行，或按配置主动 panic</h1>" in zh

@@ -142,17 +142,22 @@ class Command:
 @dataclass(frozen=True, slots=True)
 class KbText:
     """An entry's text in another language (``zh:`` in the YAML): the same fields as the English
-    ones, each optional; a field left out is shown in English."""
+    ones, each optional; a field left out is shown in English.  ``why`` holds each command's
+    ``why``, in the order of ``commands`` (the commands themselves are not translated)."""
 
     title: str = ""
     cause: str = ""
     advice: str = ""  # Markdown
+    why: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in TEXT_FIELDS if getattr(self, k)}
+        d: dict[str, Any] = {k: getattr(self, k) for k in TEXT_FIELDS if getattr(self, k)}
+        if self.why:
+            d["why"] = list(self.why)
+        return d
 
 
-# The fields a translation may give, in the order the YAML keeps them.
+# The text fields a translation may give, in the order the YAML keeps them (then ``why``).
 TEXT_FIELDS = ("title", "cause", "advice")
 
 
@@ -179,8 +184,11 @@ class KbEntry:
         t = self.zh if lang == "zh" else None
         if t is None:
             return self
+        # One ``why`` per command (the loader holds it so); a command without one keeps its English.
+        whys = [*t.why, *([""] * len(self.commands))]
+        commands = tuple(dataclasses.replace(c, why=whys[i] or c.why) for i, c in enumerate(self.commands))
         return dataclasses.replace(self, title=t.title or self.title, cause=t.cause or self.cause,
-                                   advice=t.advice or self.advice)
+                                   advice=t.advice or self.advice, commands=commands)
 
     def to_dict(self) -> dict[str, Any]:
         """The entry as its YAML file holds it (field order as documented in docs/kb.md)."""

@@ -267,8 +267,12 @@ def kb_save(request: Request, ui: UIState, posted: Posted) -> Response:
     data = form_to_data(form)
     old = ui.ctx.kb.get(str(data.get("id") or ""))
     if old is not None and old.zh is not None:
-        # The form edits the English text; an entry's translation is kept (edit it in the YAML).
-        data["zh"] = old.zh.to_dict()
+        # The form edits the English text; an entry's translation is kept (edit it in the YAML),
+        # its commands' "why" only while the commands are the same in number.
+        zh = old.zh.to_dict()
+        if len(data.get("commands") or ()) != len(old.zh.why):
+            zh.pop("why", None)
+        data["zh"] = zh
     try:
         entry = ui.ctx.kb.put_data(data)
     except KbError as e:
