@@ -340,6 +340,10 @@ def test_every_page_in_chinese_has_no_english_ui_text(uihub: UiHub) -> None:
             if bad := untranslated(r.text):
                 problems[f"{name} ({r.status_code})"] = bad
     assert seen_ok >= 15
+    # The crash report gives its KB entry in Chinese: title, status, cause and advice.
+    report = dict(pages)[f"admin /ui/crashes/{uihub.dump_crash}/report?format=html"].text
+    assert "<strong>内核代码中的空指针解引用</strong>" in report and "已知)" in report, report[:3000]
+    assert "Kernel code loaded or stored" not in report and "</code>, known)" not in report
     assert not problems, "\n".join(f"{k}: {v}" for k, v in problems.items())
 
 

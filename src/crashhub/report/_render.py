@@ -187,7 +187,7 @@ def _entry_md(e: JsonObject | None, _: Callable[[str], str], lang: str) -> list[
     tr = e.get(lang) if lang != "en" else None
     if isinstance(tr, dict):  # the entry's own translation (KbEntry.zh), field by field
         e = {**e, **{k: v for k, v in tr.items() if v}}
-    out = [f"**{_md_escape(e.get('title'))}** (`{e.get('id')}`, {e.get('status')})", ""]
+    out = [f"**{_md_escape(e.get('title'))}** (`{e.get('id')}`, {_(str(e.get('status')))})", ""]
     if e.get("cause"):
         out += [f"### {_('Cause')}", "", str(e["cause"]).strip(), ""]
     if e.get("advice"):
