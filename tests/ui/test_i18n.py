@@ -53,6 +53,9 @@ def used_messages() -> set[str]:
     for f in [*(SRC / "web" / "ui").glob("*.py")]:
         for a, b in _PAGE_ERROR.findall(f.read_text("utf-8")):
             out.add(a or b)
+    # The login page's refusals: its own rate limit and the session's AuthError messages.
+    out |= {"Too many login attempts: try again in {n} s.", "wrong user name or password",
+            "unknown or revoked token"}
     return out
 
 
@@ -375,3 +378,16 @@ def test_editing_an_entry_in_the_form_keeps_its_chinese(uihub: UiHub) -> None:
             before.zh.title, before.zh.cause, before.zh.advice)
         zh = admin.get("/ui/kb/generic-oom", headers={"Accept-Language": "zh-CN"}).text
         assert "<h1>内存耗尽：OOM killer 已运行，或按配置主动 panic</h1>" in zh
+
+
+def test_the_login_pages_refusals_in_chinese(uihub: UiHub) -> None:
+    zh = {"Accept-Language": "zh-CN"}
+    with TestClient(uihub.app) as c:
+        csrf = csrf_of(c.get("/ui/login", headers=zh).text)
+        bad = c.post("/ui/login", headers=zh,
+                     data={"csrf": csrf, "username": "alice", "password": "nope-nope"})
+        assert bad.status_code == 401 and "用户名或密码错误" in bad.text and not untranslated(bad.text)
+        token = c.post("/ui/login", headers=zh, data={"csrf": csrf, "token": "not-a-token"})
+        assert token.status_code == 401 and "令牌未知或已被吊销" in token.text
+        stale = c.post("/ui/login", headers=zh, data={"csrf": "stale", "username": "alice", "password": "x"})
+        assert stale.status_code == 403 and "表单的 CSRF 令牌缺失或已过期" in stale.text

@@ -342,5 +342,9 @@ ZH: dict[str, str] = {
     'This crash has no dump left to pin.': '此崩溃已没有可固定的转储。',
     'Crash {id} has no file {name}.': '崩溃 {id} 没有文件 {name}。',
     'Only admins may download dumps.': '只有管理员可以下载转储。',
+    # The login page's refusals (web/ui/_login.py, web/ui/session.py).
+    'Too many login attempts: try again in {n} s.': '登录尝试次数过多：请在 {n} 秒后重试。',
+    'wrong user name or password': '用户名或密码错误',
+    'unknown or revoked token': '令牌未知或已被吊销',
     # wave-zh end
 }
