@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as htmllib
 import json
 import re
 from html.parser import HTMLParser
@@ -340,9 +341,16 @@ def test_every_page_in_chinese_has_no_english_ui_text(uihub: UiHub) -> None:
                 continue
             seen_ok += r.status_code == 200
             assert "<html" in r.text and ('lang="zh-CN"' in r.text), name
-            if bad := untranslated(r.text):
+            bad = untranslated(r.text)
+            # A finding's claim and detail are English data made readable: no English phrase left.
+            for part in re.findall(r'<span class="claim">(.*?)</span>|<p class="detail">(.*?)</p>', r.text):
+                text = htmllib.unescape("".join(part))
+                bad += [f"finding {text[:80]!r}" for _ in ENGLISH.findall(text)[:1]]
+            if bad:
                 problems[f"{name} ({r.status_code})"] = bad
     assert seen_ok >= 15
+    hung = dict(pages)[f"admin /ui/crashes/{uihub.crashes['6.1/hung']}"].text
+    assert "硬死锁：CPU 1 在关中断状态下运行 crashmod_irqoff_spin() 超过 10 秒" in hung
     # The crash report gives its KB entry in Chinese: title, status, cause and advice.
     report = dict(pages)[f"admin /ui/crashes/{uihub.dump_crash}/report?format=html"].text
     assert "<strong>内核代码中的空指针解引用</strong>" in report and "已知)" in report, report[:3000]
