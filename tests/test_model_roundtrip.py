@@ -352,7 +352,8 @@ MORE_MODELS: list[tuple[type[Any], st.SearchStrategy[Any]]] = [
                          updated_by=_opt_text)),
     (DeliveryRecord, _deliveries), (Alert, _alerts),
     (KernelReadiness, st.builds(
-        KernelReadiness, release=_text, crashes=_n, hosts=_n, crash_build_ids=st.lists(_text, max_size=2).map(tuple),
+        KernelReadiness, release=_text, crashes=_n, hosts=_n,
+        crash_build_ids=st.lists(_text, max_size=2).map(tuple),
         state=st.sampled_from(["ready", "mismatch", "missing"]),
         by=st.none() | st.sampled_from(["build-id", "release", "vmlinux_dir"]), store_build_id=_opt_text,
         vmlinux=st.booleans(), modules=_n, sources=st.booleans(), dumps=_n, waiting=_n,

@@ -249,12 +249,17 @@ class ApiError(Exception):
 
 
 class PageError(Exception):
-    """A UI page's answer: ``web.ui.base.page`` renders it as the HTML error page."""
+    """A UI page's answer: ``web.ui.base.page`` renders it as the HTML error page.
 
-    def __init__(self, status: int, message: str) -> None:
+    ``template`` is an i18n message id whose ``{name}`` placeholders ``params`` fill, so the page
+    can say it in the reader's language; ``message`` is the English text."""
+
+    def __init__(self, status: int, template: str, **params: object) -> None:
         self.status = status
-        self.message = message
-        super().__init__(message)
+        self.template = template
+        self.params = {k: str(v) for k, v in params.items()}
+        self.message = template.format(**self.params) if params else template
+        super().__init__(self.message)
 
 
 class Redirect(Exception):

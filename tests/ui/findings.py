@@ -14,8 +14,10 @@ HARD_LOCKUP = Finding(
     "hard-lockup",
     "error",
     "hard lockup: CPU 1 ran crashmod_irqoff_spin() with interrupts off for over 10 s",
-    "The NMI watchdog saw no timer interrupt on CPU 1; its RIP sits in the module's spin loop with "
-    "IF clear, and CPU 0 waits on it in smp_call_function_many_cond().",
+    # The detail the CPU checks give this claim (analyze/_diag_cpus.py).
+    "A CPU ran with interrupts off when the NMI came: it took no interrupt, no IPI and no timer tick. "
+    "(A short interrupts-off section caught by chance reads the same: the NMI watchdog's report or a "
+    "second dump confirms it.)",
     evidence=(
         "CPU 1 RIP crashmod_irqoff_spin+0x1c/0x30 [crashmod] EFLAGS 0x46 (IF=0)",
         "csd 0xffff88803e82c9e0 func=do_sync_core dst=1 flags=0x1 (CSD_FLAG_LOCK)",
@@ -30,7 +32,8 @@ NULL_DEREF = Finding(
     "null-deref",
     "critical",
     "NULL pointer dereference in crashmod_null(): obj->refcount written through obj = NULL (RAX 0)",
-    "The faulting instruction stores to 0x20(%rax); RAX holds crashmod_nullobj, which is NULL.",
+    # The detail the fault check gives: the oops line of the crash's log (analyze/_diag_fault.py).
+    "The oops: BUG: kernel NULL pointer dereference, address: 0000000000000020",
     evidence=(
         "RIP crashmod_null+0xc/0x20 [crashmod]: movl $0x1,0x20(%rax)",
         "RAX 0x0000000000000000, fault address 0x0000000000000020",

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from crashhub.i18n._catalog_zh import KIND_SUMMARY_ZH, ZH
+from crashhub.i18n._findings import finding_text
 
 LANGUAGES = ("en", "zh")
 DEFAULT = "en"
@@ -106,4 +107,5 @@ def catalog(lang: str) -> dict[str, str]:
     return dict(_CATALOGS.get(lang, {}))
 
 
-__all__ = ["DEFAULT", "KIND_SUMMARY_EN", "LANGUAGES", "catalog", "gettext", "kind_summary", "negotiate"]
+__all__ = ["DEFAULT", "KIND_SUMMARY_EN", "LANGUAGES", "catalog", "finding_text", "gettext", "kind_summary",
+           "negotiate"]

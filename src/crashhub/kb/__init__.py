@@ -22,6 +22,7 @@ from crashhub.kb._schema import (
     Command,
     KbEntry,
     KbMatch,
+    KbText,
     ReleaseRange,
     Rule,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "Command",
     "KbEntry",
     "KbMatch",
+    "KbText",
     "KbView",
     "ReleaseRange",
     "Rule",

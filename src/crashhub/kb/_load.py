@@ -25,9 +25,11 @@ from crashhub.kb._schema import (
     SCHEMA_IDS,
     STATUSES,
     TAINT_LETTERS,
+    TEXT_FIELDS,
     TOOLS,
     Command,
     KbEntry,
+    KbText,
     ReleaseRange,
     Rule,
     compiled,
@@ -41,7 +43,7 @@ SUFFIXES = (".yaml", ".yml")
 _ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,79}")
 _MODULE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 TOP_FIELDS = ("schema", "id", "title", "status", "generic", "match", "cause", "advice", "commands",
-              "references")
+              "references", "zh")
 MATCH_FIELDS = ("kinds", "title", "function", "frame", "modules", "loaded", "taint", "releases",
                 "hardware")
 RANGE_FIELDS = ("introduced_in", "fixed_in")
@@ -262,6 +264,22 @@ def entry_from_data(data: Any, path: str, lines: dict[str, int],
         commands=tuple(_command(c, x, f"commands[{i}]") for i, x in enumerate(commands)),
         schema=schema,
         path=path,
+        zh=_text(c, d["zh"], "zh", len(commands)) if "zh" in d else None,
+    )
+
+
+def _text(c: _Check, v: Any, field: str, commands: int) -> KbText:
+    """A translation block: the English text fields, each optional, with the same limits, and one
+    ``why`` per command when given."""
+    t = c.mapping(v, field, (*TEXT_FIELDS, "why"))
+    why = [s for _, s in c.strings(t.get("why", []), f"{field}.why")]
+    if why and len(why) != commands:
+        raise c.fail(f"{field}.why", f"{len(why)} items for {commands} commands: give one per command")
+    return KbText(
+        title=c.string(t.get("title", ""), f"{field}.title", empty=True),
+        cause=c.string(t.get("cause", ""), f"{field}.cause", limit=MAX_TEXT, empty=True),
+        advice=c.string(t.get("advice", ""), f"{field}.advice", limit=MAX_TEXT, empty=True),
+        why=tuple(why),
     )
 
 

@@ -16,6 +16,7 @@ visible instead of silently re-interpreting old matches (Sentry's dated grouping
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass, field
@@ -159,6 +160,28 @@ class Command:
 
 
 @dataclass(frozen=True, slots=True)
+class KbText:
+    """An entry's text in another language (``zh:`` in the YAML): the same fields as the English
+    ones, each optional; a field left out is shown in English.  ``why`` holds each command's
+    ``why``, in the order of ``commands`` (the commands themselves are not translated)."""
+
+    title: str = ""
+    cause: str = ""
+    advice: str = ""  # Markdown
+    why: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {k: getattr(self, k) for k in TEXT_FIELDS if getattr(self, k)}
+        if self.why:
+            d["why"] = list(self.why)
+        return d
+
+
+# The text fields a translation may give, in the order the YAML keeps them (then ``why``).
+TEXT_FIELDS = ("title", "cause", "advice")
+
+
+@dataclass(frozen=True, slots=True)
 class KbEntry:
     """One known issue (or, with ``generic``, what a kind of crash usually means)."""
 
@@ -173,6 +196,19 @@ class KbEntry:
     commands: tuple[Command, ...] = ()
     schema: str = SCHEMA_ID
     path: str | None = field(default=None, compare=False)  # where it was loaded from
+    zh: KbText | None = None  # Simplified Chinese title/cause/advice, shown to zh readers
+
+    def localized(self, lang: str) -> KbEntry:
+        """The entry as a reader of ``lang`` sees it: the translated fields in place of the English
+        ones (each field falls back to English when the translation lacks it)."""
+        t = self.zh if lang == "zh" else None
+        if t is None:
+            return self
+        # One ``why`` per command (the loader holds it so); a command without one keeps its English.
+        whys = [*t.why, *([""] * len(self.commands))]
+        commands = tuple(dataclasses.replace(c, why=whys[i] or c.why) for i, c in enumerate(self.commands))
+        return dataclasses.replace(self, title=t.title or self.title, cause=t.cause or self.cause,
+                                   advice=t.advice or self.advice, commands=commands)
 
     def to_dict(self) -> dict[str, Any]:
         """The entry as its YAML file holds it (field order as documented in docs/kb.md)."""
@@ -186,6 +222,8 @@ class KbEntry:
             d["commands"] = [c.to_dict() for c in self.commands]
         if self.references:
             d["references"] = list(self.references)
+        if self.zh is not None and self.zh.to_dict():
+            d["zh"] = self.zh.to_dict()
         return d
 
     @classmethod

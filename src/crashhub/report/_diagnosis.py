@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from crashhub import i18n
 from crashhub.analyze import AnalysisRecord
 from crashhub.model import JsonObject
 from crashhub.store import CrashRecord
@@ -89,11 +90,12 @@ def _culprit(c: JsonObject, _: Callable[[str], str]) -> str:
     return " · ".join(parts)
 
 
-def finding_md(i: int, f: JsonObject, _: Callable[[str], str]) -> list[str]:
+def finding_md(i: int, f: JsonObject, _: Callable[[str], str], lang: str = "en") -> list[str]:
     sev = str(f.get("severity") or "info")
-    out = [f"### {i}. {md_escape(_(sev).upper())}: {md_escape(f.get('title'))}", ""]
-    if f.get("detail"):
-        out += [md_escape(f["detail"]), ""]
+    claim, detail = i18n.finding_text(str(f.get("title") or ""), str(f.get("detail") or ""), lang)
+    out = [f"### {i}. {md_escape(_(sev).upper())}: {md_escape(claim)}", ""]
+    if detail:
+        out += [md_escape(detail), ""]
     culprit = f.get("culprit")
     if isinstance(culprit, dict) and (line := _culprit(culprit, _)):
         out += [f"**{_('Culprit')}:** {line}", ""]
@@ -105,7 +107,8 @@ def finding_md(i: int, f: JsonObject, _: Callable[[str], str]) -> list[str]:
     return out
 
 
-def diagnosis_md(an: JsonObject | None, _: Callable[[str], str], *, bucket: bool = False) -> list[str]:
+def diagnosis_md(an: JsonObject | None, _: Callable[[str], str], *, bucket: bool = False, lang: str = "en"
+                 ) -> list[str]:
     """The ``## Diagnosis`` section: every finding, worst first as the checks ordered them."""
     out = [f"## {_('Diagnosis')}", ""]
     if not an:
@@ -116,10 +119,10 @@ def diagnosis_md(an: JsonObject | None, _: Callable[[str], str], *, bucket: bool
         out += [_("From crash {id}, the newest analysed crash of this bucket.").format(id=an["crash"]), ""]
     if an.get("status") != "done":
         err = f": {md_escape(an['error'])}" if an.get("error") else ""
-        return [*out, f"{_('Status')}: {md_escape(an.get('status'))}{err}", ""]
+        return [*out, f"{_('Status')}: {md_escape(_(str(an.get('status'))))}{err}", ""]
     findings = an.get("findings") or []
     if not findings:
         return [*out, _("The analysis found nothing to report."), ""]
     for i, f in enumerate(findings, 1):
-        out += finding_md(i, f, _)
+        out += finding_md(i, f, _, lang)
     return out

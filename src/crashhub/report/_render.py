@@ -196,10 +196,13 @@ def _table(head: list[str], rows: list[list[Any]]) -> list[str]:
     return [*out, ""]
 
 
-def _entry_md(e: JsonObject | None, _: Callable[[str], str]) -> list[str]:
+def _entry_md(e: JsonObject | None, _: Callable[[str], str], lang: str) -> list[str]:
     if not e:
         return [_("No advice recorded yet."), ""]
-    out = [f"**{_md_escape(e.get('title'))}** (`{e.get('id')}`, {e.get('status')})", ""]
+    tr = e.get(lang) if lang != "en" else None
+    if isinstance(tr, dict):  # the entry's own translation (KbEntry.zh), field by field
+        e = {**e, **{k: v for k, v in tr.items() if v}}
+    out = [f"**{_md_escape(e.get('title'))}** (`{e.get('id')}`, {_(str(e.get('status')))})", ""]
     if e.get("cause"):
         out += [f"### {_('Cause')}", "", str(e["cause"]).strip(), ""]
     if e.get("advice"):
@@ -232,7 +235,8 @@ def to_markdown(doc: JsonObject, lang: str = "en") -> str:
     if t == "crash":
         c = doc["crash"]
         out += [f"# {_('Crash')} {c['id']}: {_md_escape(c['title'])}", ""]
-        out += diagnosis_md(doc.get("analysis"), _)  # the diagnosis first, then the facts and stack
+        # The diagnosis first, then the facts and stack.
+        out += diagnosis_md(doc.get("analysis"), _, lang=lang)
         out += _table(
             [_("Field"), _("Value")],
             [[_("Time"), c["time"]], [_("Host"), c["host"]], [_("Kernel"), c["release"]],
@@ -244,7 +248,7 @@ def to_markdown(doc: JsonObject, lang: str = "en") -> str:
         if doc.get("panic_message"):
             out += ["`" + str(doc["panic_message"]).replace("`", "'") + "`", ""]
         out += [f"## {_('Known cause and advice')}", "", *_regressed_md(doc, _)]
-        out += _entry_md(doc.get("entry"), _)
+        out += _entry_md(doc.get("entry"), _, lang)
         if doc.get("oops"):
             out += [f"## {_('Oops')}", "", "```", str(doc["oops"]).replace("```", "'''"), "```", ""]
         if doc.get("frames"):
@@ -261,7 +265,7 @@ def to_markdown(doc: JsonObject, lang: str = "en") -> str:
     elif t == "bucket":
         b = doc["bucket"]
         out += [f"# {_('Bucket')} {b['id']}: {_md_escape(b['title'])}", ""]
-        out += diagnosis_md(doc.get("analysis"), _, bucket=True)
+        out += diagnosis_md(doc.get("analysis"), _, bucket=True, lang=lang)
         out += _table(
             [_("Field"), _("Value")],
             [[_("Kind"), b["kind"]], [_("Crashes"), b["count"]], [_("Dumps"), b["dumps"]],
@@ -270,7 +274,7 @@ def to_markdown(doc: JsonObject, lang: str = "en") -> str:
              [_("Kernels"), ", ".join(b["kernels"])], [_("Hardware"), ", ".join(b["hardware"])]],
         )
         out += [f"## {_('Known cause and advice')}", "", *_regressed_md(doc, _)]
-        out += _entry_md(doc.get("entry"), _)
+        out += _entry_md(doc.get("entry"), _, lang)
         out += [f"## {_('Sample crashes')}", ""]
         out += _table([_("Crash"), _("Time"), _("Host"), _("Kernel")],
                       [[c["id"], c["time"], c["host"], c["release"] or ""] for c in doc["crashes"]])

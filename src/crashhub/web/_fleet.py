@@ -64,7 +64,8 @@ class KernelReadiness:
             state=state if state in ("ready", "mismatch") else "missing",
             by=by if by in ("build-id", "release", "vmlinux_dir") else None,
             store_build_id=None if d.get("store_build_id") is None else str(d["store_build_id"]),
-            vmlinux=bool(d.get("vmlinux")), modules=int(d.get("modules") or 0), sources=bool(d.get("sources")),
+            vmlinux=bool(d.get("vmlinux")), modules=int(d.get("modules") or 0),
+            sources=bool(d.get("sources")),
             dumps=int(d.get("dumps") or 0), waiting=int(d.get("waiting") or 0),
             waiting_ids=tuple(str(i) for i in d.get("waiting_crashes") or ()),
         )

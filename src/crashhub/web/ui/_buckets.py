@@ -58,7 +58,8 @@ def _filtered(
 ) -> tuple[list[BucketRecord], int]:
     """One page of buckets under the filters (all done by the store, in SQL), and how many match."""
     if kb and kb not in KB_STATUSES:
-        raise PageError(400, f"unknown KB status {kb!r} ({', '.join(KB_STATUSES)})")
+        raise PageError(400, "unknown KB status {value} ({known})", value=repr(kb),
+                        known=", ".join(KB_STATUSES))
     filters: dict[str, Any] = {"kind": kind, "kernel": kernel, "host": host, "kb_status": kb, "since": since}
     rows = ui.store.buckets.list_buckets(sort=sort, limit=PAGE, offset=offset, **filters, **ui.bucket_opts())
     return rows, ui.store.buckets.count_buckets(**filters)
@@ -90,7 +91,7 @@ def dashboard(
 ) -> Response:
     ui.require(request)
     if sort not in SORTS:
-        raise PageError(400, f"unknown sort {sort!r} ({', '.join(SORTS)})")
+        raise PageError(400, "unknown sort {value} ({known})", value=repr(sort), known=", ".join(SORTS))
     now = time.time()
     rows, total = _filtered(
         ui,
@@ -147,7 +148,7 @@ def bucket(request: Request, ui: UIState, bucket_id: str, came: str = Query("", 
         if survivor is not None and survivor != bucket_id:
             raise Redirect(f"/ui/buckets/{survivor}?" + urlencode({"from": bucket_id}))
     if b is None:
-        raise PageError(404, f"No bucket {bucket_id!r}.")
+        raise PageError(404, "No bucket {id}.", id=repr(bucket_id))
     now = time.time()
     first = day_of(b.first_seen)
     today = day_of(now)
@@ -159,7 +160,9 @@ def bucket(request: Request, ui: UIState, bucket_id: str, came: str = Query("", 
     crashes = ui.store.crashes.list_crashes(bucket=bucket_id, limit=REPRESENTATIVE_SCAN)
     # The diagnosis shown is the newest analysed crash's, as the bucket report's.
     rep = representative(crashes)
-    entries = [(m, ui.ctx.kb.get(str(m.get("id") or m.get("entry_id")))) for m in b.kb]
+    lang = ui.lang(request)
+    entries = [(m, e.localized(lang) if (e := ui.ctx.kb.get(str(m.get("id") or m.get("entry_id")))) else None)
+               for m in b.kb]
     ctx = {
         "b": b,
         "kbs": views.kb_status(b.kb),
@@ -175,7 +178,7 @@ def bucket(request: Request, ui: UIState, bucket_id: str, came: str = Query("", 
         "rules": ui.store.grouping.rules(bucket=bucket_id),
         "rekeys": ui.store.grouping.ledger(bucket=bucket_id, limit=20),
         "fields": FIELDS,
-        "diag": views.analysis_view(rep.analysis) if rep is not None else {},
+        "diag": views.analysis_view(rep.analysis, lang=lang) if rep is not None else {},
         "diag_crash": rep,
     }
     return ui.render(request, "bucket.html", ctx)

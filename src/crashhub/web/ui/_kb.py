@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from crashhub import i18n
 from crashhub.errors import KbError, PageError, Redirect
+from crashhub.kb import KbEntry
 from crashhub.web.ui.base import UI, UIState, page
 
 FIELDS = (
@@ -111,7 +112,7 @@ def bucket_to_form(ui: UI, bucket_id: str) -> dict[str, str]:
     """A new entry pre-filled from a bucket: its kind, guilty function (anchored) and module."""
     b = ui.store.buckets.get_bucket(bucket_id)
     if b is None:
-        raise PageError(404, f"No bucket {bucket_id!r}.")
+        raise PageError(404, "No bucket {id}.", id=repr(bucket_id))
     c = ui.store.crashes.latest_crash_of_bucket(bucket_id)
     guilty = ((c.report or {}).get("guilty") or (c.report or {}).get("rip") or {}) if c else {}
     func = guilty.get("function") if isinstance(guilty, dict) else None
@@ -189,11 +190,18 @@ router = APIRouter()
 @page
 def kb_list(request: Request, ui: UIState, q: str = "") -> Response:
     ui.require(request)
+    lang = ui.lang(request)
     entries = ui.ctx.kb.entries()
     if q:
         ql = q.lower()
-        entries = [e for e in entries if any(ql in x.lower() for x in (e.id, e.title, e.cause, e.advice))]
-    return ui.render(request, "kb_list.html", {"entries": entries, "q": q})
+        entries = [e for e in entries if any(ql in x.lower() for x in _searched(e))]
+    return ui.render(request, "kb_list.html", {"entries": [e.localized(lang) for e in entries], "q": q})
+
+
+def _searched(e: KbEntry) -> tuple[str, ...]:
+    """The texts a KB search looks in: id, title, cause, advice, in English and in Chinese."""
+    zh = (e.zh.title, e.zh.cause, e.zh.advice) if e.zh else ()
+    return (e.id, e.title, e.cause, e.advice, *zh)
 
 
 @router.get("/ui/kb/new", include_in_schema=False)
@@ -212,11 +220,12 @@ def kb_view(request: Request, ui: UIState, entry_id: str) -> Response:
     ui.require(request)
     e = ui.ctx.kb.get(entry_id)
     if e is None:
-        raise PageError(404, f"No knowledge-base entry {entry_id!r}.")
+        raise PageError(404, "No knowledge-base entry {id}.", id=repr(entry_id))
     from crashhub.kb import dump_entry
 
     starter = (e.path or "").startswith("crashhub/kb/") or "/crashhub/kb/" in (e.path or "")
-    return ui.render(request, "kb_view.html", {"e": e, "yaml": dump_entry(e), "starter": starter})
+    ctx = {"e": e.localized(ui.lang(request)), "yaml": dump_entry(e), "starter": starter}
+    return ui.render(request, "kb_view.html", ctx)
 
 
 @router.get("/ui/kb/{entry_id}/edit", include_in_schema=False)
@@ -225,7 +234,7 @@ def kb_edit(request: Request, ui: UIState, entry_id: str) -> Response:
     ui.require(request, admin=True)
     e = ui.ctx.kb.get(entry_id)
     if e is None:
-        raise PageError(404, f"No knowledge-base entry {entry_id!r}.")
+        raise PageError(404, "No knowledge-base entry {id}.", id=repr(entry_id))
     form = entry_to_form(e)
     n, _err = preview(ui, form)
     ctx = {"form": form, "new": False, "count": n, "error": None, "bucket": ""}
@@ -255,8 +264,17 @@ def kb_save(request: Request, ui: UIState, posted: Posted) -> Response:
     ui.check_csrf(request, posted.get("csrf", ""))
     form = _form(posted)
     bucket = posted.get("bucket", "")
+    data = form_to_data(form)
+    old = ui.ctx.kb.get(str(data.get("id") or ""))
+    if old is not None and old.zh is not None:
+        # The form edits the English text; an entry's translation is kept (edit it in the YAML),
+        # its commands' "why" only while the commands are the same in number.
+        zh = old.zh.to_dict()
+        if len(data.get("commands") or ()) != len(old.zh.why):
+            zh.pop("why", None)
+        data["zh"] = zh
     try:
-        entry = ui.ctx.kb.put_data(form_to_data(form))
+        entry = ui.ctx.kb.put_data(data)
     except KbError as e:
         n, _err = preview(ui, form)
         ctx = {"form": form, "new": bool(posted.get("new")), "count": n, "error": str(e),
@@ -275,7 +293,7 @@ def kb_delete(request: Request, ui: UIState, entry_id: str, csrf: str = Form("")
     ui.check_csrf(request, csrf)
     if not ui.guard("delete", lambda: ui.ctx.kb.delete(entry_id)):
         raise PageError(
-            404, f"No local entry {entry_id!r} (starter entries are overridden, not deleted)."
+            404, "No local entry {id} (starter entries are overridden, not deleted).", id=repr(entry_id)
         )
     ui.store.access.audit(s.actor, "kb-delete", entry_id)
     ui.ctx.kb.reapply(ui.store)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from crashhub import i18n
 from crashhub.errors import AuthError, PageError
 from crashhub.web._limits import backoff, retry_after
 from crashhub.web.ui.base import UI, UIState, page
@@ -87,8 +88,11 @@ def static(name: str) -> Response:
     return FileResponse(HERE / "static" / name, media_type=allowed[name])
 
 
-def _login_page(ui: UI, request: Request, nxt: str, error: str, status: int) -> Response:
-    return ui.render(request, "login.html", {"next": _safe_next(nxt), "error": error}, status)
+def _login_page(ui: UI, request: Request, nxt: str, error: str, status: int, **params: str) -> Response:
+    """The login form again, with ``error`` (a message id; ``params`` fill its placeholders)."""
+    msg = i18n.gettext(ui.lang(request))(error)
+    msg = msg.format(**params) if params else msg
+    return ui.render(request, "login.html", {"next": _safe_next(nxt), "error": msg}, status)
 
 
 def _login_gate(
@@ -98,7 +102,7 @@ def _login_gate(
     try:
         ui.check_csrf(request, csrf)
     except PageError as e:
-        return _login_page(ui, request, nxt, e.message, e.status)
+        return _login_page(ui, request, nxt, e.template, e.status, **e.params)
     # Behind a reverse proxy this is the client's address only when uvicorn trusts the proxy's
     # X-Forwarded-For (setting forwarded_allow_ips, docs/deploy.md); else every login shares the proxy's.
     addr = request.client.host if request.client else "unknown"
@@ -108,7 +112,7 @@ def _login_gate(
     wait = ui.login_by_addr.hit(addr)
     if wait is not None:
         n = retry_after(wait)
-        refused = _login_page(ui, request, nxt, f"Too many login attempts: try again in {n} s.", 429)
+        refused = _login_page(ui, request, nxt, "Too many login attempts: try again in {n} s.", 429, n=str(n))
         refused.headers["Retry-After"] = str(n)
         return refused
     if token.strip():

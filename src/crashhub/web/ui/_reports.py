@@ -67,4 +67,5 @@ def _report_response(render: Any, doc: JsonObject, fmt: str, lang: str, stem: st
         ), csp)
     if fmt == "html":
         return harden(Response(render.to_html(doc, lang), media_type="text/html; charset=utf-8"), csp)
-    raise PageError(400, f"unknown format {fmt!r} (html, md, json{', page' if stem == 'weekly' else ''})")
+    raise PageError(400, "unknown format {value} ({formats})", value=repr(fmt),
+                    formats="html, md, json" + (", page" if stem == "weekly" else ""))

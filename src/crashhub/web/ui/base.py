@@ -217,7 +217,7 @@ class UI:
         try:
             return fn()
         except CrashhubError as e:
-            raise PageError(400, f"{what}: {type(e).__name__}: {e}") from None
+            raise PageError(400, "{what}: {error}", what=what, error=f"{type(e).__name__}: {e}") from None
 
 
 def ui_state(request: Request) -> UI:
@@ -242,7 +242,8 @@ def page(fn: Callable[P, Response]) -> Callable[P, Response]:
         except PageError as e:
             req, ui = kwargs.get("request"), kwargs.get("ui")
             if isinstance(req, Request) and isinstance(ui, UI):
-                ctx = {"status": e.status, "message": e.message}
+                msg = i18n.gettext(ui.lang(req))(e.template)
+                ctx = {"status": e.status, "message": msg.format(**e.params) if e.params else msg}
                 return ui.render(req, "error.html", ctx, e.status)
             return HTMLResponse(f"<h1>{e.status}</h1>", status_code=e.status)
 

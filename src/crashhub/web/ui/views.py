@@ -7,12 +7,13 @@ bars in a fixed viewBox), so a page needs no JavaScript and no chart library.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from crashhub.analyze import Analysis, AnalysisRecord
+from crashhub import i18n
+from crashhub.analyze import Analysis, AnalysisRecord, Finding
 from crashhub.model import JsonObject
 from crashhub.store import kb_status
 
@@ -154,7 +155,8 @@ DUMP_FACT_KEYS = (
 )
 
 
-def dump_facts(facts: JsonObject | None) -> list[tuple[str, str]]:
+def dump_facts(facts: JsonObject | None, _: Callable[[str], str] = str) -> list[tuple[str, str]]:
+    """(label, value) rows; ``_`` translates the labels (the field names) and yes/no."""
     if not facts:
         return []
     out = []
@@ -164,7 +166,9 @@ def dump_facts(facts: JsonObject | None) -> list[tuple[str, str]]:
             continue
         if k == "crash_time" and isinstance(v, int | float):
             v = datetime.fromtimestamp(v, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        out.append((k, str(v)))
+        if isinstance(v, bool):
+            v = _("yes" if v else "no")
+        out.append((_(k), str(v)))
     return out
 
 
@@ -178,11 +182,18 @@ def _log_names(report: JsonObject | None) -> int:
     return named + (1 if isinstance(rip, Mapping) and rip.get("function") else 0)
 
 
-def analysis_view(analysis: JsonObject | None, report: JsonObject | None = None) -> dict[str, Any]:
+def _localized(f: Finding, lang: str) -> Finding:
+    claim, detail = i18n.finding_text(f.claim, f.detail, lang)
+    return f if (claim, detail) == (f.claim, f.detail) else replace(f, claim=claim, detail=detail)
+
+
+def analysis_view(analysis: JsonObject | None, report: JsonObject | None = None, lang: str = "en"
+                  ) -> dict[str, Any]:
     """Flatten the analysis job's record (rows of every age, through ``AnalysisRecord.from_dict``):
     status, stack, findings, sources and raw engine outputs.  The stack is left out (the page shows
     the log's frames) when it names fewer frames than triage's ``report`` does: rows analysed before
-    the stack was merged with the log may hold raw addresses where the log names every frame."""
+    the stack was merged with the log may hold raw addresses where the log names every frame.
+    The findings' claims and details are given in ``lang`` (``i18n.finding_text``)."""
     if not analysis:
         return {}
     rec = AnalysisRecord.from_dict(dict(analysis))
@@ -204,7 +215,7 @@ def analysis_view(analysis: JsonObject | None, report: JsonObject | None = None)
         "panic_message": res.panic_message,
         "panic_task": res.panic_task,
         "stack": stack,
-        "findings": res.findings,
+        "findings": tuple(_localized(f, lang) for f in res.findings),
         "sources": res.sources,
         "outputs": outputs,
         "seconds": rec.seconds,
