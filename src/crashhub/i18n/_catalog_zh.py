@@ -271,7 +271,7 @@ ZH: dict[str, str] = {
     'pass': '通过',
     'fail': '失败',
     'warn': '警告',
-    'unknown': '未知',
+    'not checked': '未检查',
     '{n} checks passed': '{n} 项检查均通过',
     'no agent report': '无代理报告',
     '{r} crashes per host per day over {h} hosts ({c} of them crashed)':
