@@ -175,6 +175,14 @@ REAL_CLAIMS = (
     "bad page state: pfn 0x3ff30 (nonzero mapcount), freed by crashmod_bad_page(); in the dump: flags "
     "0x100000000000000 [no flag bits set], mapcount 0, refcount 0, mapping 0x0",
     "kernel tainted: out-of-tree module loaded and unsigned module loaded (crashmod)",
+    "assertion failed: BUG()/BUG_ON() in crashmod_bug() [crashmod] at crashmod/crashmod.c:53, run by sh:109 "
+    "on CPU 0",
+    "assertion failed: WARN() with panic_on_warn set in ida_free() at lib/idr.c:527, called from "
+    "crashmod_ida_double_free() [crashmod], run by sh:110 on CPU 1",
+    "deliberate crash: echo c > /proc/sysrq-trigger by sh:147 on CPU 0 (not a kernel fault)",
+    "kernel stack overflow: crashmod_recurse() [crashmod] called itself until the task's stack ran into its "
+    "guard page (29 of the trace's 35 frames are crashmod_recurse), run by sh:124 on CPU 1",
+    "kernel stack overflow: f0() ran the call chain past the end of the task's stack",
     checks.PARTIAL_FIX,
 )
 

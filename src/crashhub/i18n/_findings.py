@@ -38,6 +38,17 @@ SENTENCES: dict[str, str] = {
         "某个 CPU 关中断运行，时间超过了 NMI 看门狗阈值。",
     "out of memory: the kernel panicked on OOM (panic_on_oom)":
         "内存耗尽：内核因 OOM 而 panic（panic_on_oom）",
+    # _diag_report.py
+    "The code checked a condition it relies on and found it false; the cause is whatever made it false "
+    "before this call (look at the caller's state, not at the assertion).":
+        "代码检查了它所依赖的条件，发现条件不成立；原因在于调用之前是什么让条件变成了假（要看调用者的状态，"
+        "而不是断言本身）。",
+    "Someone crashed the machine by hand after the report above: that report is the problem they wanted "
+    "captured.": "有人在上面那份报告之后手动让机器崩溃：那份报告才是他们想要捕获的问题。",
+    "Unbounded recursion (or a very deep call chain with large frames) used up the kernel stack (16 KiB "
+    "on x86_64); look for the missing termination or depth limit.":
+        "无界递归（或栈帧很大的极深调用链）耗尽了内核栈（x86_64 上为 16 KiB）；"
+        "请查找缺失的终止条件或深度限制。",
     # _diag_cpus.py
     "A CPU waits for another to run a cross-CPU function call (IPI); the target has not taken it. With "
     "its interrupts off it cannot: what it runs is the culprit. Node.dst is kept only with "
@@ -179,6 +190,24 @@ PHRASES: tuple[tuple[re.Pattern[str], _Repl], ...] = (
     _p(r"(?<=, )non-canonical", "非规范地址"),
     _p(r"\(SLUB: the object was freed\)", "（SLUB：对象已被释放）"),
     _p(r"\(SLUB: allocated, never written\)", "（SLUB：已分配但从未写入）"),
+    # _diag_report.py
+    _p(r"^assertion failed: (BUG\(\)/BUG_ON\(\)|WARN\(\) with panic_on_warn set) in "
+       r"([!-~]+\(\))((?: \[[!-~]+\])?)(?: at ([!-~]+))?",
+       lambda m: "断言失败："
+       + ("BUG()/BUG_ON()" if m[1].startswith("BUG") else "WARN()（已设置 panic_on_warn）")
+       + f" 位于 {m[2]}{m[3]}" + (f"，{m[4]}" if m[4] else "")),
+    _p(r", called from ([!-~]+\(\))((?: \[[!-~]+\])?)", r"，调用者为 \1\2"),
+    _p(r", run by ([!-~]+) on CPU (\d+)$", r"，由 \1 在 CPU \2 上运行"),
+    _p(r"^deliberate crash: (echo c > /proc/sysrq-trigger|SysRq-c)(?: by ([!-~]+))? on CPU ([\d?]+) "
+       r"\(not a kernel fault\)",
+       lambda m: f"人为触发的崩溃：{m[1]}" + (f"（由 {m[2]} 执行）" if m[2] else "")
+       + f"，CPU {m[3]}（不是内核故障）"),
+    _p(r"; before it: (.+)$", r"；在此之前的报告：\1"),
+    _p(r"^kernel stack overflow: ([!-~]+\(\))((?: \[[!-~]+\])?) called itself until the task's stack "
+       r"ran into its guard page \((\d+) of the trace's (\d+) frames are ([!-~]+)\)",
+       r"内核栈溢出：\1\2 不断递归调用自身，直到任务的栈撞上保护页（调用栈的 \4 帧中有 \3 帧是 \5）"),
+    _p(r"^kernel stack overflow: ([!-~]+\(\))((?: \[[!-~]+\])?) ran the call chain past the end of the "
+       r"task's stack", r"内核栈溢出：\1\2 的调用链越过了任务栈的末端"),
     # _diag_memory.py
     _p(r"^bad page state: ", "页状态异常："),
     _p(r", freed by ([!-~]+\(\))", r"，由 \1 释放"),
