@@ -34,7 +34,7 @@ from crashhub.analyze import (
 from crashhub.analyze._model import ENGINE_KEYS
 from crashhub.classify import FIELDS, Condition, GroupingRule
 from crashhub.ingest._reports import report_from_dict
-from crashhub.model import CrashReport, DumpFacts, Frame, HostInfo, HostReport, Process, Taint
+from crashhub.model import CrashReport, DumpFacts, Frame, HostInfo, HostReport, LogReport, Process, Taint
 from crashhub.store._grouping_records import BucketAlias, RekeyEntry, RekeyOutcome
 from crashhub.triage import parse_file
 
@@ -170,7 +170,7 @@ MODELS: list[tuple[type[Any], st.SearchStrategy[Any]]] = [
     (EngineRun, _engine_runs), (Analysis, _analyses), (AnalysisRecord, _records), (HostInfo, _host_infos),
     (HostReport, _host_reports), (DumpFacts, _facts), (Condition, _conditions),
     (GroupingRule, _merges | _splits), (BucketAlias, _aliases), (RekeyEntry, _rekey_entries),
-    (RekeyOutcome, _outcomes),
+    (RekeyOutcome, _outcomes), (LogReport, st.builds(LogReport, report=_reports, primary=st.booleans())),
 ]
 
 
@@ -186,7 +186,8 @@ def test_every_model_has_a_strategy() -> None:
     import crashhub.analyze._model as amod  # noqa: PLC0415
 
     typed = {c for c in vars(amod).values() if isinstance(c, type) and hasattr(c, "from_dict")}
-    typed |= {HostInfo, HostReport, DumpFacts, Condition, GroupingRule, BucketAlias, RekeyEntry, RekeyOutcome}
+    typed |= {HostInfo, HostReport, DumpFacts, Condition, GroupingRule, BucketAlias, RekeyEntry, RekeyOutcome,
+              LogReport}
     covered = {m for m, _s in MODELS} | {RssUser, ModuleInfo, EngineError}  # covered inside Analysis
     assert typed <= covered, typed - covered
 
