@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse
 
 from crashhub.analyze import AnalysisRecord
 from crashhub.errors import ApiError
+from crashhub.ingest import crash_reports
 from crashhub.model import JsonObject
 from crashhub.store import TokenRecord
 from crashhub.web import _auth as auth
@@ -62,8 +63,13 @@ def list_crashes(
 
 
 @router.get("/api/v1/crashes/{crash_id}")
-def get_crash(_tok: Reader, store: HubStore, crash_id: str) -> JsonObject:
-    d: JsonObject = crash_or_404(store, crash_id).to_dict()
+def get_crash(_tok: Reader, ctx: Ctx, crash_id: str) -> JsonObject:
+    store = ctx.hub.store
+    c = crash_or_404(store, crash_id)
+    d: JsonObject = c.to_dict()
+    # Every report of the log in log order, the primary marked ("report" is the primary alone);
+    # a crash stored before they were kept has them parsed again from its log.
+    d["reports"] = [r.to_dict() for r in crash_reports(store.crashes, ctx.hub.blobs, c)]
     # "kb" is what matched when the crash arrived; "bucket_kb" what the knowledge base says now
     # (entries added or edited later are re-applied to every bucket).
     b = store.buckets.get_bucket(d["bucket"])
