@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from tests.labdata import case
 from tests.ui.conftest import REPO, UiHub
 from tests.ui.findings import STACK, analysis
+from tests.ui.test_browser import browser  # noqa: F401 - the module's Chromium fixture
 from tests.ui.test_pages import login
 
 from crashhub.analyze import Analysis, AnalysisRecord
@@ -166,3 +168,34 @@ def test_the_source_page_needs_a_tree_and_a_login(uihub: UiHub, client: TestClie
     assert anon.status_code == 303 and anon.headers["location"].startswith("/ui/login")
     whole = client.get(f"/ui/source/{sources}/crashmod/crashmod.c").text
     assert 'id="L1"' in whole and "guilty" not in whole  # no line asked for: the top, nothing marked
+
+
+def test_reports_and_source_in_chromium(browser: Any, served: UiHub, two: str, sources: str) -> None:  # noqa: F811
+    """A reader follows the links: the primary to the SysRq panic (its folded excerpt opens at the
+    panic's line), a frame to its source line; screenshots in English and Chinese."""
+    from tests.ui.test_browser import log_in, shot  # noqa: PLC0415
+
+    store = served.ctx.hub.store.crashes
+    store.set_crash_analysis(served.dump_crash, analysis().to_dict())
+    try:
+        for locale, tag in (("en-US", "en"), ("zh-CN", "zh")):
+            ctx = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
+            page = ctx.new_page()
+            log_in(page, served, "victor")
+            page.goto(served.url + f"/ui/crashes/{two}")
+            assert page.locator("#reports li").count() == 3
+            assert not page.locator("#report-3 details").evaluate("d => d.open")
+            shot(page, f"crash-reports-{tag}")
+            page.click('#report-1 a[href="#report-3"]')
+            page.click('#report-3 a[href="#report-3-panic"]')
+            assert page.locator("#report-3 details").evaluate("d => d.open")  # opened for the anchor
+            assert page.locator("#report-3-panic").is_visible()
+            page.goto(served.url + f"/ui/crashes/{served.dump_crash}")
+            page.locator("a.srclink").first.click()
+            page.wait_for_url(f"**/ui/source/{sources}/crashmod/crashmod.c?line=48#L48")
+            line = page.locator("#L48")
+            assert line.is_visible() and "obj->refcount = 1;" in line.inner_text()
+            shot(page, f"source-{tag}")
+            ctx.close()
+    finally:
+        store.set_crash_analysis(served.dump_crash, {})
