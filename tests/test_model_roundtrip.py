@@ -45,7 +45,7 @@ from crashhub.kb._schema import STATUSES as KB_ENTRY_STATUSES
 from crashhub.kernel._layouts import CrashFiles, DirName
 from crashhub.kernel._release import Release
 from crashhub.kernel._taint import TaintFlag
-from crashhub.model import CrashReport, DumpFacts, Frame, HostInfo, HostReport, Process, Taint
+from crashhub.model import CrashReport, DumpFacts, Frame, HostInfo, HostReport, LogReport, Process, Taint
 from crashhub.store import KB_STATUSES, BucketRecord, CrashRecord
 from crashhub.store._base import FileRecord, HostRecord
 from crashhub.store._grouping_records import BucketAlias, RekeyEntry, RekeyOutcome
@@ -188,7 +188,7 @@ MODELS: list[tuple[type[Any], st.SearchStrategy[Any]]] = [
     (EngineRun, _engine_runs), (Analysis, _analyses), (AnalysisRecord, _records), (HostInfo, _host_infos),
     (HostReport, _host_reports), (DumpFacts, _facts), (Condition, _conditions),
     (GroupingRule, _merges | _splits), (BucketAlias, _aliases), (RekeyEntry, _rekey_entries),
-    (RekeyOutcome, _outcomes),
+    (RekeyOutcome, _outcomes), (LogReport, st.builds(LogReport, report=_reports, primary=st.booleans())),
 ]
 
 
@@ -204,7 +204,8 @@ def test_every_model_has_a_strategy() -> None:
     import crashhub.analyze._model as amod  # noqa: PLC0415
 
     typed = {c for c in vars(amod).values() if isinstance(c, type) and hasattr(c, "from_dict")}
-    typed |= {HostInfo, HostReport, DumpFacts, Condition, GroupingRule, BucketAlias, RekeyEntry, RekeyOutcome}
+    typed |= {HostInfo, HostReport, DumpFacts, Condition, GroupingRule, BucketAlias, RekeyEntry, RekeyOutcome,
+              LogReport}
     covered = {m for m, _s in MODELS} | {RssUser, ModuleInfo, EngineError}  # covered inside Analysis
     assert typed <= covered, typed - covered
 

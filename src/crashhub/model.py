@@ -153,6 +153,26 @@ def _known(cls: type, d: JsonObject) -> JsonObject:
 
 
 @dataclass(frozen=True, slots=True)
+class LogReport:
+    """One report of a crash's log as the crash page lists them (in log order, the primary marked).
+
+    The links between reports are triage's own: a panic_on_* or die() panic is folded into the report
+    that raised it (``report.panic_message``), and the primary is the bug that began the cascade,
+    which may be reported before the crash that stopped the machine (SysRq-c after a BUG).
+    """
+
+    report: CrashReport
+    primary: bool = False
+
+    def to_dict(self) -> JsonObject:
+        return {"primary": self.primary, "report": self.report.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: JsonObject) -> LogReport:
+        return cls(report=CrashReport.from_dict(d.get("report") or {}), primary=bool(d.get("primary")))
+
+
+@dataclass(frozen=True, slots=True)
 class Signature:
     """A bucket key under a versioned algorithm."""
 

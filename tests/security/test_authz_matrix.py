@@ -88,6 +88,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "GET /ui/crashes/{crash_id}/bundle": READ,
     "GET /ui/hosts": READ,
     "GET /ui/kernels": READ,
+    "GET /ui/source/{release}/{path:path}": READ,
     "GET /ui/kb": READ,
     "GET /ui/kb/new": ADMIN,
     "GET /ui/kb/{entry_id}": READ,
@@ -123,7 +124,7 @@ def _url(hub: SecHub, path: str) -> str:
     if path.startswith("/ui/static/"):
         values["name"] = "ui.css"
     values |= {"build_id": "0123456789abcdef0123456789abcdef01234567", "path:path": "mm/slab.c",
-               "host": "web-01"}
+               "host": "web-01", "release": "6.1.0-56-cloud-amd64"}
     for k, v in values.items():
         path = path.replace("{" + k + "}", v)
     assert "{" not in path, f"no value for a parameter of {path}"

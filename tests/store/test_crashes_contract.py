@@ -5,9 +5,12 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
+from tests.labdata import LOGS
 from tests.store.contract import DUMP, LOG, crash
 
+from crashhub.ingest._reports import in_log_order
 from crashhub.store import FileRecord, Store
+from crashhub.triage import parse
 
 
 def test_same_identity_is_one_crash(store: Store) -> None:
@@ -85,3 +88,17 @@ def test_kernel_dumps_counts_kept_dumps_and_what_waits(store: Store) -> None:
     store.crashes.set_crash_analysis(b.id, {"status": "done", "result": {"debuginfo": {"ok": False}}})
     [k] = store.crashes.kernel_dumps().values()
     assert (k.release, k.build_ids, k.dumps, k.waiting) == ("6.1.0-56-cloud-amd64", ("abcd1234",), 2, (b.id,))
+
+
+def test_log_reports_round_trip(store: Store) -> None:
+    ordered = in_log_order(parse((LOGS / "6.1-atomic_sysrq-1.vmcore-dmesg.txt").read_bytes()))
+    c, _ = store.crashes.add_crash(replace(crash("two"), log_reports=ordered, reports=len(ordered)))
+    assert store.crashes.log_reports(c.id) == ordered  # every field, both databases
+    other, _ = store.crashes.add_crash(crash("none"))
+    assert store.crashes.log_reports(other.id) == ()
+    # A second arrival of the same crash stores nothing twice.
+    store.crashes.add_crash(replace(crash("two"), log_reports=ordered))
+    assert len(store.crashes.log_reports(c.id)) == len(ordered)
+    # Deleting the crash deletes its reports (a foreign key would refuse it otherwise).
+    assert store.retention.delete_crash(c.id, "test") is not None
+    assert store.crashes.log_reports(c.id) == ()

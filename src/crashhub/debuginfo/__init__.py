@@ -21,14 +21,16 @@ TYPE_CHECKING = False  # not typing's: importing typing is not free on the CLI's
 if TYPE_CHECKING:
     from crashhub.debuginfo._debuginfod import Upstream as Upstream
     from crashhub.debuginfo._debuginfod import app as app
+    from crashhub.debuginfo._debuginfod import resolve_source as resolve_source
     from crashhub.debuginfo._debuginfod import router as router
 
 _FACE: dict[str, str] = {
     "Upstream": "crashhub.debuginfo._debuginfod",
     "app": "crashhub.debuginfo._debuginfod",
+    "resolve_source": "crashhub.debuginfo._debuginfod",
     "router": "crashhub.debuginfo._debuginfod",
 }
-__all__ += ["Upstream", "app", "router"]
+__all__ += ["Upstream", "app", "resolve_source", "router"]
 
 
 __getattr__ = face(globals(), _FACE)

@@ -378,4 +378,16 @@ ZH: dict[str, str] = {
     'wrong user name or password': '用户名或密码错误',
     'unknown or revoked token': '令牌未知或已被吊销',
     # wave-zh end
+    # wave-reports: every report of the crash's log, and kernel source at the crash's release.
+    'Reports in this log': '此日志中的全部报告',
+    'primary': '主报告',
+    'log lines {a}–{b}': '日志第 {a}–{b} 行',
+    'caused the panic:': '引发了 panic：',
+    'panic raised by report #{n}': 'panic 由报告 #{n} 引发',
+    'the machine stopped at report #{n}': '机器停止于报告 #{n}',
+    'the primary bug: report #{n}': '主缺陷：报告 #{n}',
+    'line {n}': '第 {n} 行',
+    'Frames and log excerpt': '调用帧与日志摘录',
+    'Kernel source at {release}, lines {a}–{b} of {total}.':
+        '内核 {release} 的源代码，第 {a}–{b} 行（共 {total} 行）。',
 }

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from crashhub.ingest._layouts import looks_like_kernel_log as looks_like_kernel_log
     from crashhub.ingest._layouts import parse_dir_name as parse_dir_name
     from crashhub.ingest._matching import same_host as same_host
+    from crashhub.ingest._reports import crash_reports as crash_reports
+    from crashhub.ingest._reports import panic_line as panic_line
     from crashhub.ingest._spool import SpoolWatcher as SpoolWatcher
     from crashhub.ingest._spool import ingest_path as ingest_path
     from crashhub.ingest._uploads import PIECE as PIECE
@@ -30,6 +32,8 @@ _FACE: dict[str, str] = {
     "looks_like_kernel_log": "crashhub.ingest._layouts",
     "parse_dir_name": "crashhub.ingest._layouts",
     "same_host": "crashhub.ingest._matching",
+    "crash_reports": "crashhub.ingest._reports",
+    "panic_line": "crashhub.ingest._reports",
 }
 __all__ = [
     "PIECE",
@@ -38,9 +42,11 @@ __all__ = [
     "Pipeline",
     "SpoolWatcher",
     "Uploads",
+    "crash_reports",
     "expire_uploads",
     "ingest_path",
     "looks_like_kernel_log",
+    "panic_line",
     "parse_dir_name",
     "same_host",
 ]

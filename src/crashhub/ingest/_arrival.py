@@ -36,7 +36,7 @@ from crashhub.ingest._matching import (
     same_host,
     times_disagree,
 )
-from crashhub.ingest._reports import IDENTITY_VERSION, identity
+from crashhub.ingest._reports import IDENTITY_VERSION, identity, in_log_order
 from crashhub.model import JsonObject
 from crashhub.store import Blob, BucketRecord, CrashRecord, FileRecord, LocalBlobStore, NewCrash
 
@@ -315,7 +315,7 @@ class Pipeline:
         old = self.hub.store.crashes.crash_by_identity(key)
         return old is not None and old.has_vmcore and same_host(old.host, a.host)
 
-    def _triage(self, text: str, name: str) -> tuple[CrashReport | None, int, Signature]:
+    def _triage(self, text: str, name: str) -> tuple[CrashReport | None, list[CrashReport], Signature]:
         from crashhub import classify, triage
         from crashhub.model import Signature
 
@@ -323,9 +323,9 @@ class Pipeline:
         reports = triage.parse(text)
         self._emit("triage", seconds=time.monotonic() - t)
         if not reports:
-            return None, 0, Signature(algorithm=_algorithm(), key=NO_REPORT_KIND, title=NO_REPORT_TITLE)
+            return None, [], Signature(algorithm=_algorithm(), key=NO_REPORT_KIND, title=NO_REPORT_TITLE)
         primary = reports[0]
-        return primary, len(reports), classify.signature(primary)
+        return primary, reports, classify.signature(primary)
 
     def _store(
         self,
@@ -341,7 +341,7 @@ class Pipeline:
         from crashhub import kb as kbmod
 
         text = _text(log_bytes, log_name)
-        report, nreports, sig = self._triage(text, log_name)
+        report, found, sig = self._triage(text, log_name)
         facts = d.facts if d is not None else None
         release = (report.release if report else None) or (facts or {}).get("release")
         hardware = report.hardware if report else None
@@ -391,7 +391,8 @@ class Pipeline:
             crash_time_source=time_source,
             hardware=hardware,
             report=report.to_dict() if report else None,
-            reports=nreports,
+            reports=len(found),
+            log_reports=in_log_order(found),
             source=a.source,
             crash_dir=a.crash_dir,
             dump_facts=facts,

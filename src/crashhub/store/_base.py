@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from crashhub.model import JsonObject
+from crashhub.model import JsonObject, LogReport
 from crashhub.store._retention_records import EvictedDump
 from crashhub.store._workflow import effective_status, kb_status
 
@@ -78,6 +78,7 @@ class NewCrash:
     hardware: str | None = None
     report: JsonObject | None = None  # primary CrashReport.to_dict()
     reports: int = 0  # how many reports triage found in the log
+    log_reports: tuple[LogReport, ...] = ()  # every report of the log, in log order (the primary marked)
     source: str = "cli"  # "http" | "spool" | "cli" | "demo"
     crash_dir: str | None = None
     dump_facts: JsonObject | None = None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable
 
-from crashhub.model import JsonObject
+from crashhub.model import JsonObject, LogReport
 from crashhub.store._base import CrashRecord, FileRecord, KernelDumps, NewCrash
 
 
@@ -46,6 +46,11 @@ class Crashes(abc.ABC):
         extra_files: Iterable[FileRecord] = (),
     ) -> CrashRecord:
         """Record a dump for a crash (idempotent: a second dump of the same crash is ignored)."""
+
+    @abc.abstractmethod
+    def log_reports(self, crash_id: str) -> tuple[LogReport, ...]:
+        """Every report stored of the crash's log, in log order (none for a crash stored before
+        migration 0014, or whose log held no report)."""
 
     @abc.abstractmethod
     def set_crash_analysis(self, crash_id: str, analysis: JsonObject) -> None: ...

@@ -139,6 +139,17 @@ class Crash(Base):
     )
 
 
+class CrashLogReport(Base):
+    """Every report triage found in a crash's log, in log order (migration 0014): the crash page lists
+    them, the primary marked.  A crash stored before 0014 has none here (its log is parsed again)."""
+
+    __tablename__ = "crash_reports"
+    crash_id: Mapped[str] = mapped_column(ForeignKey("crashes.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class CrashFile(Base):
     __tablename__ = "crash_files"
     crash_id: Mapped[str] = mapped_column(ForeignKey("crashes.id"), primary_key=True)

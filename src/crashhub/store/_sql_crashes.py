@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from crashhub.classify import Subject, subject_of
 from crashhub.errors import StoreError
-from crashhub.model import CrashReport, JsonObject
+from crashhub.model import CrashReport, JsonObject, LogReport
 from crashhub.store import _models as m
 from crashhub.store._base import CrashRecord, FileRecord, KernelDumps, NewCrash, now
 from crashhub.store._counting import count_in, set_kb
@@ -35,6 +35,12 @@ def _subject(crash_id: str, new: NewCrash) -> Subject:
     report = CrashReport.from_dict(new.report) if new.report else None
     return subject_of(crash_id, title=new.title, host=new.host, release=new.release,
                       hardware=new.hardware, report=report)
+
+
+def _add_log_reports(s: Session, crash_id: str, reports: Iterable[LogReport]) -> None:
+    """Every report of the crash's log, in log order, beside the crash row (migration 0014)."""
+    for i, r in enumerate(reports):
+        s.add(m.CrashLogReport(crash_id=crash_id, position=i, primary=r.primary, report=r.report.to_dict()))
 
 
 class SqlCrashes(SqlRepository, Crashes):
@@ -121,6 +127,7 @@ class SqlCrashes(SqlRepository, Crashes):
                         created_at=t,
                     )
                 )
+            _add_log_reports(s, crash.id, new.log_reports)
             count_in(s, bucket.id, crash, +1)
             set_kb(s, bucket.id, list(new.kb), actor="ingest", sticky=True)
             files = s.scalars(select(m.CrashFile).where(m.CrashFile.crash_id == crash.id)).all()
@@ -241,6 +248,12 @@ class SqlCrashes(SqlRepository, Crashes):
             s.flush()
             files = s.scalars(select(m.CrashFile).where(m.CrashFile.crash_id == crash_id)).all()
             return _crash(c, files)
+
+    def log_reports(self, crash_id: str) -> tuple[LogReport, ...]:
+        q = select(m.CrashLogReport).where(m.CrashLogReport.crash_id == crash_id)
+        with self._read() as s:
+            rows = s.scalars(q.order_by(m.CrashLogReport.position)).all()
+            return tuple(LogReport(CrashReport.from_dict(r.report), primary=r.primary) for r in rows)
 
     def set_crash_analysis(self, crash_id: str, analysis: dict[str, Any]) -> None:
         with self._write() as s:

@@ -159,6 +159,7 @@ class SqlRetention(SqlRepository, Retention):
         bucket_id = c.bucket_id
         count_in(s, bucket_id, c, -1)
         s.execute(delete(m.CrashFile).where(m.CrashFile.crash_id == c.id))
+        s.execute(delete(m.CrashLogReport).where(m.CrashLogReport.crash_id == c.id))
         s.execute(delete(m.Upload).where(m.Upload.crash_id == c.id))
         s.delete(c)
         s.flush()

@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse
 
 from crashhub.analyze import AnalysisRecord
 from crashhub.errors import ApiError
+from crashhub.ingest import crash_reports
 from crashhub.model import JsonObject
 from crashhub.store import TokenRecord
 from crashhub.web import _auth as auth
@@ -66,6 +67,9 @@ def get_crash(_tok: Reader, ctx: Ctx, crash_id: str) -> JsonObject:
     store = ctx.hub.store
     c = crash_or_404(store, crash_id)
     d: JsonObject = c.to_dict()
+    # Every report of the log in log order, the primary marked ("report" is the primary alone);
+    # a crash stored before they were kept has them parsed again from its log.
+    d["reports"] = [r.to_dict() for r in crash_reports(store.crashes, ctx.hub.blobs, c)]
     # "kb" and "kb_view" are what the knowledge base says now (the UI's answer, computed when
     # read); "kb_at_ingest" what matched when the crash arrived; "bucket_kb" the bucket's matches.
     view = ctx.kb.crash_view(store, c)

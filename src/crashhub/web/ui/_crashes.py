@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, Response
 
 from crashhub import i18n
 from crashhub.errors import PageError, Redirect
+from crashhub.ingest import crash_reports, panic_line
 from crashhub.kernel import TAINT
-from crashhub.model import JsonObject
+from crashhub.model import JsonObject, LogReport
 from crashhub.web.ui import views
+from crashhub.web.ui._source import SourceLinks, source_tree
 from crashhub.web.ui.base import UIState, page
 
 router = APIRouter()
@@ -30,6 +34,57 @@ def _taint(report: JsonObject | None, _: Callable[[str], str]) -> JsonObject:
     return {**taint, "flags": [f"{ch}: {_(TAINT[ch].meaning)}" for ch in letters]}
 
 
+@dataclass(frozen=True, slots=True)
+class ReportView:
+    """One report of the log as the "Reports in this log" section lists it (``n`` counts from 1)."""
+
+    n: int
+    primary: bool
+    kind: str
+    title: str
+    guilty: str | None
+    first_line: int  # 1-based, as an editor numbers the log
+    last_line: int
+    panic: str | None  # the panic this report raised (folded into it by triage, or its own header)
+    panic_at: int | None  # the excerpt's line that prints it (a panic raised far later is not in it)
+    stopped_by: int | None  # on the primary: the later report that stopped the machine
+    stopped_panic: bool  # ... and whether that report printed a panic
+    bug_in: int | None  # on that report: the primary, the bug behind it
+    frames: list[dict[str, Any]]
+    excerpt: list[views.Line]
+
+
+def _stopper(reports: tuple[LogReport, ...], first: int | None) -> int | None:
+    """The report after the primary that stopped the machine (SysRq-c after a BUG, the oops a KASAN
+    report led to); None when the primary is fatal itself: then it is its own story."""
+    if first is None or reports[first].report.fatal:
+        return None
+    return next((i for i in range(first + 1, len(reports)) if reports[i].report.fatal), None)
+
+
+def report_views(reports: tuple[LogReport, ...]) -> list[ReportView]:
+    """The log's reports in log order, the primary linked to the crash that stopped the machine."""
+    first = next((i for i, r in enumerate(reports) if r.primary), None)
+    ends = _stopper(reports, first)
+    out = []
+    for i, lr in enumerate(reports):
+        r, d = lr.report, lr.report.to_dict()
+        g = r.guilty or r.rip
+        excerpt = views.oops_excerpt(d)
+        panic = panic_line(r)
+        at = next((ln.no for ln in excerpt if panic and panic in ln.text), None)
+        out.append(ReportView(
+            n=i + 1, primary=lr.primary, kind=r.kind, title=r.title,
+            guilty=g.function if g is not None else None,
+            first_line=r.start_line + 1, last_line=r.end_line + 1, panic=panic, panic_at=at,
+            stopped_by=ends + 1 if i == first and ends is not None else None,
+            stopped_panic=ends is not None and panic_line(reports[ends].report) is not None,
+            bug_in=first + 1 if i == ends and first is not None else None,
+            frames=views.frames_of(d), excerpt=excerpt,
+        ))
+    return out
+
+
 @router.get("/ui/crashes/{crash_id}", include_in_schema=False)
 @page
 def crash(request: Request, ui: UIState, crash_id: str) -> Response:
@@ -42,6 +97,7 @@ def crash(request: Request, ui: UIState, crash_id: str) -> Response:
     best = kv.best
     entry = ui.ctx.kb.get(best.entry_id) if best else None
     entry = entry.localized(ui.lang(request)) if entry is not None else None
+    reports = crash_reports(ui.store.crashes, ui.ctx.hub.blobs, c)
     ctx = {
         "c": c,
         "kv": kv,
@@ -53,6 +109,8 @@ def crash(request: Request, ui: UIState, crash_id: str) -> Response:
         "facts": views.dump_facts(c.dump_facts, i18n.gettext(ui.lang(request))),
         "an": views.analysis_view(c.analysis, c.report, ui.lang(request)),
         "taint": _taint(c.report, i18n.gettext(ui.lang(request))),
+        "reports": report_views(reports),
+        "src": SourceLinks(c.release, source_tree(ui.ctx.settings, c.release)),
     }
     return ui.render(request, "crash.html", ctx)
 

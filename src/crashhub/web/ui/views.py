@@ -113,7 +113,7 @@ def oops_excerpt(report: JsonObject | None, limit: int = 80) -> list[Line]:
     if not report:
         return []
     text = str(report.get("text") or "")
-    start = int(report.get("start_line") or 1)
+    start = int(report.get("start_line") or 0) + 1  # 0-based in the report, 1-based as editors count
     lines = text.splitlines()[:limit]
     g = report.get("guilty") or report.get("rip") or {}
     func = g.get("function") if isinstance(g, Mapping) else None
