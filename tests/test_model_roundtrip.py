@@ -42,6 +42,7 @@ from crashhub.debuginfo._index import Match as DebugMatch
 from crashhub.ingest._reports import report_from_dict
 from crashhub.kb import KINDS, Command, KbEntry, KbMatch, KbView, ReleaseRange, Rule
 from crashhub.kb._schema import STATUSES as KB_ENTRY_STATUSES
+from crashhub.kb._schema import KbText
 from crashhub.kernel._layouts import CrashFiles, DirName
 from crashhub.kernel._release import Release
 from crashhub.kernel._taint import TaintFlag
@@ -189,6 +190,8 @@ MODELS: list[tuple[type[Any], st.SearchStrategy[Any]]] = [
     (HostReport, _host_reports), (DumpFacts, _facts), (Condition, _conditions),
     (GroupingRule, _merges | _splits), (BucketAlias, _aliases), (RekeyEntry, _rekey_entries),
     (RekeyOutcome, _outcomes), (LogReport, st.builds(LogReport, report=_reports, primary=st.booleans())),
+    (KbText, st.builds(KbText, title=_text, cause=_text, advice=_text,
+                       why=st.lists(_text, max_size=2).map(tuple))),
 ]
 
 

@@ -307,17 +307,19 @@ def page_urls(uihub: UiHub) -> list[str]:
     assert hung is not None
     values = {"crash_id": [dump, hung.id, uihub.crashes["6.1/sysrq"]],
               "bucket_id": [c.bucket_id, hung.bucket_id],
-              "entry_id": ["generic-null_deref", "generic-oom", "crashmod-null-obj"]}
+              "entry_id": ["generic-null_deref", "generic-oom", "crashmod-null-obj"],
+              # No source tree is stored in this hub: the source page answers its 404 page.
+              "release": [c.release or "6.1.0-57-cloud-amd64"], "path": ["kernel/panic.c?line=1"]}
     urls = []
     for path, methods in _routes(uihub.app.routes):
         if "GET" not in methods or path in NOT_PAGES:
             continue
-        names = re.findall(r"{(\w+)}", path)
+        names = re.findall(r"{(\w+)(?::\w+)?}", path)
         unknown = [n for n in names if n not in values]
         assert not unknown, f"{path}: give the walk a value for {unknown}"
         combos: list[str] = [path]
         for n in names:
-            combos = [p.replace("{" + n + "}", v) for p in combos for v in values[n]]
+            combos = [re.sub(r"{" + n + r"(?::\w+)?}", v, p) for p in combos for v in values[n]]
         urls += combos
     return urls
 

@@ -390,4 +390,8 @@ ZH: dict[str, str] = {
     'Frames and log excerpt': '调用帧与日志摘录',
     'Kernel source at {release}, lines {a}–{b} of {total}.':
         '内核 {release} 的源代码，第 {a}–{b} 行（共 {total} 行）。',
+    # source page errors
+    'No kernel source stored for {release}.': '未存储 {release} 的内核源码。',
+    '{path} is not in the source of {release}.': '{path} 不在 {release} 的源码中。',
+    '{path} is too large to show ({size} bytes).': '{path} 太大，无法显示（{size} 字节）。',
 }

@@ -176,6 +176,12 @@ class KbText:
             d["why"] = list(self.why)
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> KbText:
+        """The text ``to_dict`` gave (already checked: the YAML loader validates ``zh:`` blocks)."""
+        return cls(**{k: str(d.get(k) or "") for k in TEXT_FIELDS},
+                   why=tuple(str(w) for w in d.get("why") or ()))
+
 
 # The text fields a translation may give, in the order the YAML keeps them (then ``why``).
 TEXT_FIELDS = ("title", "cause", "advice")

@@ -73,13 +73,13 @@ def source(request: Request, ui: UIState, release: str, path: str, line: int = 0
     ui.require(request)
     tree = source_tree(ui.ctx.settings, release)
     if tree is None:
-        raise PageError(404, f"No kernel source stored for {release!r}.")
+        raise PageError(404, "No kernel source stored for {release}.", release=repr(release))
     f = resolve_source(tree, path)
     if f is None:
-        raise PageError(404, f"{path!r} is not in the source of {release}.")
+        raise PageError(404, "{path} is not in the source of {release}.", path=repr(path), release=release)
     size = f.stat().st_size
     if size > MAX_SOURCE_BYTES:
-        raise PageError(413, f"{path!r} is too large to show ({size} bytes).")
+        raise PageError(413, "{path} is too large to show ({size} bytes).", path=repr(path), size=size)
     lines = f.read_text("utf-8", "replace").splitlines()
     first = max(1, line - CONTEXT_LINES) if line > 0 else 1
     last = min(len(lines), (line if line > 0 else 1) + CONTEXT_LINES)
