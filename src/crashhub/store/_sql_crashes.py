@@ -23,6 +23,7 @@ from crashhub.errors import StoreError
 from crashhub.model import CrashReport
 from crashhub.store import _models as m
 from crashhub.store._base import CrashRecord, FileRecord, NewCrash, now
+from crashhub.store._bucket_page import crash_order, like_part
 from crashhub.store._counting import count_in, set_kb
 from crashhub.store._crashes import Crashes
 from crashhub.store._routing import by_key, route, set_alias
@@ -35,6 +36,24 @@ def _subject(crash_id: str, new: NewCrash) -> Subject:
     report = CrashReport.from_dict(new.report) if new.report else None
     return subject_of(crash_id, title=new.title, host=new.host, release=new.release,
                       hardware=new.hardware, report=report)
+
+
+def _crash_filters(
+    q: Any, *, host: str | None, kind: str | None, bucket: str | None, since: float | None, kernel: str | None
+) -> Any:
+    """The crash list's filters; host and kernel match whole values (ix_crashes_host,
+    ix_crashes_release_host), so 10.20.0.1 is never 10.20.0.10."""
+    if host:
+        q = q.where(m.Crash.host == host)
+    if kind:
+        q = q.where(m.Crash.kind == kind)
+    if bucket:
+        q = q.where(m.Crash.bucket_id == bucket)
+    if since is not None:
+        q = q.where(m.Crash.received_at >= since)
+    if kernel:
+        q = q.where(m.Crash.release == kernel)
+    return q
 
 
 class SqlCrashes(SqlRepository, Crashes):
@@ -175,17 +194,12 @@ class SqlCrashes(SqlRepository, Crashes):
         since: float | None = None,
         limit: int = 100,
         offset: int = 0,
+        kernel: str | None = None,
+        sort: str = "time",
+        descending: bool = True,
     ) -> list[CrashRecord]:
-        q = select(m.Crash)
-        if host:
-            q = q.where(m.Crash.host == host)
-        if kind:
-            q = q.where(m.Crash.kind == kind)
-        if bucket:
-            q = q.where(m.Crash.bucket_id == bucket)
-        if since is not None:
-            q = q.where(m.Crash.received_at >= since)
-        q = q.order_by(m.Crash.received_at.desc(), m.Crash.id.desc()).limit(limit).offset(offset)
+        q = _crash_filters(select(m.Crash), host=host, kind=kind, bucket=bucket, since=since, kernel=kernel)
+        q = q.order_by(*crash_order(sort, descending)).limit(limit).offset(offset)
         with self._read() as s:
             rows = s.scalars(q).all()
             files: dict[str, list[m.CrashFile]] = defaultdict(list)
@@ -193,6 +207,51 @@ class SqlCrashes(SqlRepository, Crashes):
                 for f in s.scalars(select(m.CrashFile).where(m.CrashFile.crash_id.in_([r.id for r in rows]))):
                     files[f.crash_id].append(f)
             return [_crash(r, files[r.id]) for r in rows]
+
+    def count_crashes(
+        self,
+        *,
+        host: str | None = None,
+        kind: str | None = None,
+        bucket: str | None = None,
+        since: float | None = None,
+        kernel: str | None = None,
+    ) -> int:
+        q = _crash_filters(select(func.count()).select_from(m.Crash), host=host, kind=kind, bucket=bucket,
+                           since=since, kernel=kernel)
+        with self._read() as s:
+            return int(s.scalar(q) or 0)
+
+    def crash_hosts(self, search: str, *, limit: int = 20) -> list[tuple[str, int]]:
+        part = like_part(search)
+        n = func.count().label("n")
+        q = (
+            select(m.Crash.host, n)
+            .where(func.lower(m.Crash.host).contains(part, autoescape=True))
+            .group_by(m.Crash.host)
+            .order_by(n.desc(), m.Crash.host)
+            .limit(limit)
+        )
+        with self._read() as s:
+            return [(h, int(c)) for h, c in s.connection().execute(q)]
+
+    def crash_neighbours(self, crash_id: str) -> tuple[str | None, str | None]:
+        with self._read() as s:
+            c = s.get(m.Crash, crash_id)
+            if c is None:
+                return None, None
+            # Along ix_crashes_bucket (bucket, received): one step each way, ids breaking ties.
+            same = m.Crash.bucket_id == c.bucket_id
+            t, i = m.Crash.received_at, m.Crash.id
+            older = s.scalar(
+                select(i).where(same, (t < c.received_at) | ((t == c.received_at) & (i < c.id)))
+                .order_by(t.desc(), i.desc()).limit(1)
+            )
+            newer = s.scalar(
+                select(i).where(same, (t > c.received_at) | ((t == c.received_at) & (i > c.id)))
+                .order_by(t, i).limit(1)
+            )
+            return older, newer
 
     def attach_dump(
         self,
