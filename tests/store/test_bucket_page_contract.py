@@ -69,7 +69,11 @@ def test_breakdown_counts_every_way(store: Store) -> None:
     # Every crash names crashmod (guilty, or in the stack of the hung one); taint as printed.
     assert bd.modules[0] == Share("crashmod", 4)
     assert {t.value: t.count for t in bd.taints} == {"OE": 4}
+    assert bd.sampled == 4
     assert Breakdown.from_dict(bd.to_dict()) == bd
+    # Modules and taint from the newest crashes' reports only, when told to read fewer.
+    few = store.buckets.bucket_breakdown(bid, scan=2)
+    assert few is not None and few.sampled == 2 and few.total == 4 and few.hosts == bd.hosts
     assert store.buckets.bucket_breakdown(bid, limit=1).hosts == (Share("h1", 2),)
     assert store.buckets.bucket_breakdown("nope") is None
 

@@ -4,6 +4,7 @@ breakdowns with percentages, the crash list sorted and paged."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
@@ -48,7 +49,7 @@ def test_the_representative_crash_is_shown_whole(uihub: UiHub, viewer: TestClien
     assert f"/ui/crashes/{newer}" in crash
     # The oops header: the RIP as the log prints it, the process, the taint letters.
     text = _text(crash)
-    assert "crashmod_null+0xc [crashmod]" in text and "(pid " in text and "OE:" in text
+    assert "crashmod_null+0xc [crashmod]" in text and "(pid " in text and "OE (O: " in text
     # The report's lines come from the stored log, timestamps and all, the guilty line marked.
     assert re.search(r"\[\s*\d+\.\d+\] BUG: kernel NULL pointer dereference", text)
     assert re.search(r'class="ln guilty"><i>\d+</i>[^<]*crashmod_null\+0x', crash)
@@ -114,3 +115,18 @@ def test_header_labels_are_translated(uihub: UiHub) -> None:
     for label in labels:
         assert label in ZH, label
         assert i18n.gettext("zh")(label) == ZH[label]
+
+
+def test_module_and_taint_shares_of_the_reports_read(
+    uihub: UiHub, viewer: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bid, _, _ = _null_bucket(uihub)
+    buckets = uihub.ctx.hub.store.buckets
+    read_one = functools.partial(type(buckets).bucket_breakdown, buckets, scan=1)
+    monkeypatch.setattr(buckets, "bucket_breakdown", read_one)
+    bv._BREAKDOWNS.clear()
+    html = viewer.get(f"/ui/buckets/{bid}").text
+    bv._BREAKDOWNS.clear()
+    assert "of the newest 1 crashes" in html
+    modules = _text(html.split('id="by-module"', 1)[1].split("</table>", 1)[0])
+    assert re.search(r"crashmod\s*1\s*100%", modules)  # 1 of the 1 read, not of the bucket's 2

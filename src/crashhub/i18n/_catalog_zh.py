@@ -283,4 +283,6 @@ ZH: dict[str, str] = {
     'All {n} on the dashboard': '在仪表盘查看全部 {n} 个',
     'in the newest crash of each bucket': '取自每个问题桶的最新崩溃',
     '{n} buckets': '{n} 个问题桶',
+    'Crash list': '崩溃列表',
+    'of the newest {n} crashes': '取最新的 {n} 次崩溃',
 }

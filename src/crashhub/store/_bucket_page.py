@@ -2,14 +2,15 @@
 from the per-bucket count tables; guilty and stack modules and taint letters from its crashes'
 reports), the free-text search condition of the bucket lists, and the crash list's order.
 
-Module and taint counts are read from the crashes' stored report JSON by the database
-(``json_extract``/``json_each`` on SQLite, ``->>``/``json_array_elements`` on PostgreSQL), walking
-the crashes of one bucket along ``ix_crashes_bucket``: no column to migrate, nothing parsed in
-Python.
+Module and taint counts are read from the crashes' stored report JSON: the database picks the three
+parts out (``json_extract`` on SQLite, ``->``/``->>`` on PostgreSQL) of the bucket's newest
+crashes along ``ix_crashes_bucket``, Python counts them; no column to migrate.
 """
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -47,9 +48,11 @@ class Share:
 class Breakdown:
     """A bucket's crashes broken down five ways, most frequent first (at most ``limit`` each).
 
-    ``total`` is the bucket's crash count, the base of every percentage; a crash counts once per
-    module it names (guilty frame or stack), so module shares may add up to more than 100 %.
-    ``*_count`` say how many distinct values there are beyond the ones listed."""
+    ``total`` is the bucket's crash count, the base of the kernel, host and hardware shares;
+    modules and taint are read from the reports of the newest ``sampled`` crashes (all of them
+    up to ``REPORT_SCAN``), the base of their shares.  A crash counts once per module it names
+    (guilty frame or stack), so module shares may add up to more than 100 %.  ``*_count`` say how
+    many distinct values there are, listed or not."""
 
     total: int
     kernels: tuple[Share, ...] = ()
@@ -60,9 +63,10 @@ class Breakdown:
     kernel_count: int = 0
     host_count: int = 0
     hardware_count: int = 0
+    sampled: int = 0
 
     def to_dict(self) -> JsonObject:
-        out: JsonObject = {"total": self.total}
+        out: JsonObject = {"total": self.total, "sampled": self.sampled}
         for name in ("kernels", "hosts", "hardware", "modules", "taints"):
             out[name] = [x.to_dict() for x in getattr(self, name)]
         out.update(kernel_count=self.kernel_count, host_count=self.host_count,
@@ -84,45 +88,68 @@ class Breakdown:
             kernel_count=int(d.get("kernel_count") or 0),
             host_count=int(d.get("host_count") or 0),
             hardware_count=int(d.get("hardware_count") or 0),
+            sampled=int(d.get("sampled") or 0),
         )
 
 
-# Per dialect: the guilty frame's module, every stack frame's module, the taint letters.
-_MODULES = {
+# Module and taint counts read the crashes' report JSON (kilobytes each, the oops text included): at
+# most this many of a bucket's newest crashes are read, so a bucket of 100,000 costs what one of
+# 200 does (a bucket is one signature: its modules and taint vary little).  ``Breakdown.sampled``
+# says how many were read.
+REPORT_SCAN = 200
+
+# Per dialect: the guilty frame's module, the taint letters and the frames, one row per crash.
+_REPORT_PARTS = {
     "sqlite": (
-        "SELECT mod, COUNT(DISTINCT id) AS n FROM ("
-        " SELECT c.id AS id, json_extract(c.report, '$.guilty.module') AS mod FROM crashes c"
-        " WHERE c.bucket_id = :b"
-        " UNION ALL"
-        " SELECT c.id, json_extract(f.value, '$.module') FROM crashes c, json_each(c.report, '$.frames') f"
-        " WHERE c.bucket_id = :b"
-        ") AS x WHERE mod IS NOT NULL AND mod != '' GROUP BY mod ORDER BY n DESC, mod LIMIT :n"
+        "SELECT json_extract(report, '$.guilty.module', '$.taint.letters', '$.frames') FROM crashes"
+        " WHERE bucket_id = :b ORDER BY received_at DESC LIMIT :n"
     ),
     "postgresql": (
-        "SELECT mod, COUNT(DISTINCT id) AS n FROM ("
-        " SELECT c.id AS id, c.report -> 'guilty' ->> 'module' AS mod FROM crashes c WHERE c.bucket_id = :b"
-        " UNION ALL"
-        " SELECT c.id, f.value ->> 'module' FROM crashes c CROSS JOIN LATERAL json_array_elements("
-        "  CASE WHEN json_typeof(c.report -> 'frames') = 'array' THEN c.report -> 'frames' END) AS f(value)"
-        " WHERE c.bucket_id = :b"
-        ") AS x WHERE mod IS NOT NULL AND mod <> '' GROUP BY mod ORDER BY n DESC, mod LIMIT :n"
-    ),
-}
-_TAINTS = {
-    "sqlite": (
-        "SELECT NULLIF(json_extract(report, '$.taint.letters'), '') AS t, COUNT(*) AS n FROM crashes"
-        " WHERE bucket_id = :b GROUP BY t ORDER BY n DESC, t LIMIT :n"
-    ),
-    "postgresql": (
-        "SELECT NULLIF(report -> 'taint' ->> 'letters', '') AS t, COUNT(*) AS n FROM crashes"
-        " WHERE bucket_id = :b GROUP BY t ORDER BY n DESC, t LIMIT :n"
+        "SELECT json_build_array(report -> 'guilty' ->> 'module', report -> 'taint' ->> 'letters',"
+        " report -> 'frames')::text FROM crashes WHERE bucket_id = :b ORDER BY received_at DESC LIMIT :n"
     ),
 }
 
 
-def breakdown(s: Session, dialect: str, bucket_id: str, total: int, limit: int) -> Breakdown:
+def _report_parts(raw: str | None) -> tuple[set[str], str | None]:
+    """A crash's modules (guilty frame and stack) and taint letters from its ``_REPORT_PARTS`` row."""
+    try:
+        guilty, letters, frames = json.loads(raw) if raw else (None, None, None)
+    except (ValueError, TypeError):
+        return set(), None
+    mods = {str(guilty)} if guilty else set()
+    for f in frames if isinstance(frames, list) else ():
+        if isinstance(f, dict) and f.get("module"):
+            mods.add(str(f["module"]))
+    return mods, (str(letters) if letters else None)
+
+
+def _from_reports(
+    s: Session, dialect: str, bucket_id: str, limit: int
+) -> tuple[int, Counter[str], Counter[str | None]]:
+    sql = _REPORT_PARTS["sqlite" if dialect == "sqlite" else "postgresql"]
+    modules: Counter[str] = Counter()
+    taints: Counter[str | None] = Counter()
+    n = 0
+    for (raw,) in s.connection().execute(text(sql), {"b": bucket_id, "n": limit}):
+        n += 1
+        mods, letters = _report_parts(raw)
+        modules.update(mods)
+        taints[letters] += 1
+    return n, modules, taints
+
+
+def _top(c: Counter[Any], limit: int) -> tuple[Share, ...]:
+    ranked = sorted(c.items(), key=lambda kv: (-kv[1], kv[0] is None, kv[0] or ""))
+    return tuple(Share(v, n) for v, n in ranked[:limit])
+
+
+def breakdown(
+    s: Session, dialect: str, bucket_id: str, *, total: int, limit: int, scan: int = REPORT_SCAN
+) -> Breakdown:
     """The bucket's breakdowns: three from the count tables ingest keeps (top ``limit`` along
-    their (bucket, count, value) indexes), modules and taint from its crashes' reports."""
+    their (bucket, count, value) indexes), modules and taint from the reports of its newest
+    ``scan`` crashes (along ix_crashes_bucket)."""
     conn = s.connection()
     tables: dict[str, tuple[tuple[Share, ...], int]] = {}
     for name, model, col in (
@@ -136,20 +163,18 @@ def breakdown(s: Session, dialect: str, bucket_id: str, total: int, limit: int) 
         )
         n = conn.execute(select(func.count()).select_from(model).where(model.bucket_id == bucket_id))
         tables[name] = (tuple(Share(v, c) for v, c in rows), int(n.scalar() or 0))
-    sql = "sqlite" if dialect == "sqlite" else "postgresql"
-    params = {"b": bucket_id, "n": limit}
-    modules = tuple(Share(str(v), int(c)) for v, c in conn.execute(text(_MODULES[sql]), params))
-    taints = tuple(Share(v, int(c)) for v, c in conn.execute(text(_TAINTS[sql]), params))
+    sampled, modules, taints = _from_reports(s, dialect, bucket_id, scan)
     return Breakdown(
         total=total,
         kernels=tables["kernels"][0],
         hosts=tables["hosts"][0],
         hardware=tables["hardware"][0],
-        modules=modules,
-        taints=taints,
+        modules=_top(modules, limit),
+        taints=_top(taints, limit),
         kernel_count=tables["kernels"][1],
         host_count=tables["hosts"][1],
         hardware_count=tables["hardware"][1],
+        sampled=sampled,
     )
 
 

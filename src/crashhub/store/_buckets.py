@@ -73,9 +73,10 @@ class Buckets(abc.ABC):
     def bucket_ids(self) -> list[str]: ...
 
     @abc.abstractmethod
-    def bucket_breakdown(self, bucket_id: str, *, limit: int = 20) -> Breakdown | None:
-        """The bucket's crashes by kernel, host, hardware, module (guilty or in the stack) and
-        taint letters, with counts, the top ``limit`` of each; None for an unknown bucket."""
+    def bucket_breakdown(self, bucket_id: str, *, limit: int = 20, scan: int = 200) -> Breakdown | None:
+        """The bucket's crashes by kernel, host, hardware (all its crashes, from the count tables),
+        module (guilty or in the stack) and taint letters (from the reports of its newest ``scan``
+        crashes), with counts, the top ``limit`` of each; None for an unknown bucket."""
 
     @abc.abstractmethod
     def set_bucket_kb(self, bucket_id: str, matches: list[dict[str, Any]]) -> None: ...

@@ -17,7 +17,7 @@ from crashhub.classify import Condition, GroupingRule, check
 from crashhub.errors import InputError, StoreError
 from crashhub.store import _models as m
 from crashhub.store._base import BucketEvent, BucketRecord, day_of, now
-from crashhub.store._bucket_page import Breakdown, breakdown
+from crashhub.store._bucket_page import REPORT_SCAN, Breakdown, breakdown
 from crashhub.store._bucket_queries import _filtered, bucket_records, trend_order
 from crashhub.store._buckets import Buckets
 from crashhub.store._counting import move, recompute_seen, set_kb
@@ -134,10 +134,14 @@ class SqlBuckets(SqlRepository, Buckets):
                 full=True,
             )[0]
 
-    def bucket_breakdown(self, bucket_id: str, *, limit: int = 20) -> Breakdown | None:
+    def bucket_breakdown(
+        self, bucket_id: str, *, limit: int = 20, scan: int = REPORT_SCAN
+    ) -> Breakdown | None:
         with self._read() as s:
             b = s.get(m.Bucket, bucket_id)
-            return None if b is None else breakdown(s, self.dialect, bucket_id, b.count, limit)
+            if b is None:
+                return None
+            return breakdown(s, self.dialect, bucket_id, total=b.count, limit=limit, scan=scan)
 
     def bucket_ids(self) -> list[str]:
         with self._read() as s:

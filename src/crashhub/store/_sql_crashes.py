@@ -198,15 +198,20 @@ class SqlCrashes(SqlRepository, Crashes):
         sort: str = "time",
         descending: bool = True,
     ) -> list[CrashRecord]:
-        q = _crash_filters(select(m.Crash), host=host, kind=kind, bucket=bucket, since=since, kernel=kernel)
+        # The page's ids first, then their rows: sorting a big bucket by host must not carry every
+        # crash's report (kilobytes of JSON) through the sort.
+        q = _crash_filters(select(m.Crash.id), host=host, kind=kind, bucket=bucket, since=since,
+                           kernel=kernel)
         q = q.order_by(*crash_order(sort, descending)).limit(limit).offset(offset)
         with self._read() as s:
-            rows = s.scalars(q).all()
+            ids = list(s.scalars(q))
+            if not ids:
+                return []
+            by_id = {r.id: r for r in s.scalars(select(m.Crash).where(m.Crash.id.in_(ids)))}
             files: dict[str, list[m.CrashFile]] = defaultdict(list)
-            if rows:
-                for f in s.scalars(select(m.CrashFile).where(m.CrashFile.crash_id.in_([r.id for r in rows]))):
-                    files[f.crash_id].append(f)
-            return [_crash(r, files[r.id]) for r in rows]
+            for f in s.scalars(select(m.CrashFile).where(m.CrashFile.crash_id.in_(ids))):
+                files[f.crash_id].append(f)
+            return [_crash(by_id[i], files[i]) for i in ids if i in by_id]
 
     def count_crashes(
         self,
@@ -237,20 +242,23 @@ class SqlCrashes(SqlRepository, Crashes):
 
     def crash_neighbours(self, crash_id: str) -> tuple[str | None, str | None]:
         with self._read() as s:
-            c = s.get(m.Crash, crash_id)
+            c = s.execute(
+                select(m.Crash.id, m.Crash.bucket_id, m.Crash.received_at).where(m.Crash.id == crash_id)
+            ).first()
             if c is None:
                 return None, None
-            # Along ix_crashes_bucket (bucket, received): one step each way, ids breaking ties.
+            # Along ix_crashes_bucket (bucket, received): the next time each way, then the id among
+            # the crashes received then (ids break ties at one time): index lookups, no sort.
             same = m.Crash.bucket_id == c.bucket_id
             t, i = m.Crash.received_at, m.Crash.id
-            older = s.scalar(
-                select(i).where(same, (t < c.received_at) | ((t == c.received_at) & (i < c.id)))
-                .order_by(t.desc(), i.desc()).limit(1)
-            )
-            newer = s.scalar(
-                select(i).where(same, (t > c.received_at) | ((t == c.received_at) & (i > c.id)))
-                .order_by(t, i).limit(1)
-            )
+
+            def at(when: float | None, cond: Any, pick: Any) -> str | None:
+                return None if when is None else s.scalar(select(pick(i)).where(same, t == when, cond))
+
+            older = at(c.received_at, i < c.id, func.max) or at(
+                s.scalar(select(func.max(t)).where(same, t < c.received_at)), True, func.max)
+            newer = at(c.received_at, i > c.id, func.min) or at(
+                s.scalar(select(func.min(t)).where(same, t > c.received_at)), True, func.min)
             return older, newer
 
     def attach_dump(

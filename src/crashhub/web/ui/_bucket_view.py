@@ -9,6 +9,10 @@ event shown whole, with its neighbours a click away).
 from __future__ import annotations
 
 import contextlib
+import threading
+import time
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -16,7 +20,7 @@ from urllib.parse import urlencode
 from crashhub.errors import PageError
 from crashhub.kernel import TAINT
 from crashhub.model import JsonObject
-from crashhub.store import CRASH_SORTS, Breakdown, CrashRecord, Share
+from crashhub.store import CRASH_SORTS, Breakdown, BucketRecord, CrashRecord, Share
 from crashhub.web.ui import views
 from crashhub.web.ui.base import UI
 
@@ -113,7 +117,8 @@ def header(c: CrashRecord) -> list[tuple[str, str]]:
         rows.append(("CPU", str(r["cpu"])))
     taint = r.get("taint") if isinstance(r.get("taint"), dict) else None
     if taint and taint.get("letters"):
-        rows.append(("Taint", f"{taint['letters']}: " + "; ".join(str(x) for x in taint.get("flags") or [])))
+        flags = "; ".join(str(x) for x in taint.get("flags") or [])
+        rows.append(("Taint", f"{taint['letters']}" + (f" ({flags})" if flags else "")))
     message = r.get("panic_message") or r.get("message")
     if message:
         rows.append(("Message", str(message)))
@@ -131,21 +136,23 @@ def _pct(n: int, total: int) -> float:
     return 100.0 * n / total if total else 0.0
 
 
-def breakdown_rows(bd: Breakdown, bucket_id: str) -> dict[str, list[ShareRow]]:
+def breakdown_rows(bd: Breakdown, bucket_id: str) -> dict[str, Any]:
     """Each breakdown as rows with percentages of the bucket's crashes; hosts and kernels link to the
     crash list filtered to them (whole values, never a part)."""
 
-    def rows(shares: tuple[Share, ...], key: str | None = None) -> list[ShareRow]:
+    def rows(shares: tuple[Share, ...], key: str | None = None, base: int = bd.total) -> list[ShareRow]:
         out = []
         for s in shares:
             href = None
             if key and s.value is not None:
                 href = "/ui/crashes?" + urlencode({"bucket": bucket_id, key: s.value})
-            out.append(ShareRow(s.value, s.count, _pct(s.count, bd.total), href))
+            out.append(ShareRow(s.value, s.count, _pct(s.count, base), href))
         return out
 
+    # Modules and taint are counted over the reports read (the newest ``sampled`` crashes).
+    read = bd.sampled or bd.total
     taints = [
-        ShareRow(s.value, s.count, _pct(s.count, bd.total),
+        ShareRow(s.value, s.count, _pct(s.count, read),
                  note="; ".join(f"{ch}: {TAINT[ch].meaning}" for ch in s.value or "" if ch in TAINT))
         for s in bd.taints
     ]
@@ -153,17 +160,51 @@ def breakdown_rows(bd: Breakdown, bucket_id: str) -> dict[str, list[ShareRow]]:
         "kernels": rows(bd.kernels, "kernel"),
         "hosts": rows(bd.hosts, "host"),
         "hardware": rows(bd.hardware),
-        "modules": rows(bd.modules),
+        "modules": rows(bd.modules, base=read),
         "taints": taints,
+        "sampled": bd.sampled if bd.sampled < bd.total else 0,
     }
 
 
-def crash_page(ui: UI, bucket_id: str, *, sort: str, order: str, offset: int) -> CrashPage:
+_Kept = OrderedDict[tuple[str, int, float], tuple[float, Breakdown | None]]
+# Per UI (one app): the breakdowns last shown, so a second app in the same process (tests, bench)
+# never sees another store's.
+_BREAKDOWNS: weakref.WeakKeyDictionary[UI, _Kept] = weakref.WeakKeyDictionary()
+_BREAKDOWNS_KEPT = 512
+_BREAKDOWN_TTL = 300.0
+_BREAKDOWNS_LOCK = threading.Lock()  # pages run in a thread pool
+
+
+def breakdown(ui: UI, b: BucketRecord) -> Breakdown | None:
+    """The bucket's breakdowns, kept (for the last 512 buckets looked at) until a crash arrives in it
+    (its count or last seen moves) or five minutes pass: the module and taint counts read a few
+    hundred reports.  A merge or split changes the count, so it is never shown stale."""
+    key = (b.id, b.count, b.last_seen)
+    now = time.monotonic()
+    with _BREAKDOWNS_LOCK:
+        kept = _BREAKDOWNS.setdefault(ui, OrderedDict())
+        hit = kept.get(key)
+        if hit is not None and now - hit[0] < _BREAKDOWN_TTL:
+            kept.move_to_end(key)
+            return hit[1]
+    bd = ui.store.buckets.bucket_breakdown(b.id)
+    with _BREAKDOWNS_LOCK:
+        kept[key] = (now, bd)
+        while len(kept) > _BREAKDOWNS_KEPT:
+            kept.popitem(last=False)
+    return bd
+
+
+def crash_page(
+    ui: UI, bucket_id: str, *, sort: str, order: str, offset: int, first: list[CrashRecord] | None = None
+) -> CrashPage:
+    """One page of the bucket's crashes; ``first``: the newest crashes, already read (the page's
+    default order and first page)."""
     if sort not in CRASH_SORTS:
         raise PageError(400, f"unknown sort {sort!r} ({', '.join(CRASH_SORTS)})")
     if order not in ("asc", "desc"):
         raise PageError(400, f"unknown order {order!r} (asc, desc)")
-    rows = ui.store.crashes.list_crashes(
+    rows = first if first is not None else ui.store.crashes.list_crashes(
         bucket=bucket_id, sort=sort, descending=order == "desc", limit=CRASH_PAGE, offset=offset
     )
     total = ui.store.crashes.count_crashes(bucket=bucket_id)

@@ -182,8 +182,10 @@ def bucket(
     entries = [(m, ui.ctx.kb.get(str(m.get("id") or m.get("entry_id")))) for m in b.kb]
     shown = bv.representative(ui, bucket_id, crash)
     an, frames = bv.stack(shown) if shown is not None else ({}, [])
-    listing = bv.crash_page(ui, bucket_id, sort=sort, order=order, offset=offset)
-    bd = ui.store.buckets.bucket_breakdown(bucket_id)
+    newest_first = (sort, order, offset) == ("time", "desc", 0) and REPRESENTATIVE_SCAN >= bv.CRASH_PAGE
+    first_page = crashes[: bv.CRASH_PAGE] if newest_first else None
+    listing = bv.crash_page(ui, bucket_id, sort=sort, order=order, offset=offset, first=first_page)
+    bd = bv.breakdown(ui, b)
     state = {"crash": crash, "sort": sort, "order": order, "offset": offset}
 
     def link(**kw: Any) -> str:
