@@ -14,7 +14,8 @@ app (``ui.install(app, ctx)``), logs in with a viewer token and times, median of
 - ``GET /ui/buckets/ID`` (goal ≤ 300 ms median too) for the biggest bucket (Zipf: ~6,000 crashes,
   each given a real lab report, so the module and taint breakdowns read real JSON) and a median
   one: the representative crash, its steps, the breakdowns, a page of 50 crashes; also sorted by
-  host on its second page, and showing an older crash (``?crash=``).
+  host on its second page, showing an older crash (``?crash=``), and with the breakdowns read
+  afresh on every request (their per-bucket cache emptied: the first view after a crash arrives).
 
     python bench/dashboard.py [--buckets 10000] [--crashes 100000] [--repeat 21]
 """
@@ -146,6 +147,11 @@ def main(argv: list[str] | None = None) -> int:
     api = asyncio.run(_times(app, token, "/api/v1/buckets", {"sort": "count"}, n, api=True))
     row("reference: GET /api/v1/buckets?sort=count (JSON)", api, goal=False)
     big, median, older = _bucket_page_data(store)
+    from crashhub.web.ui import _bucket_view  # noqa: PLC0415
+
+    cold_bd = asyncio.run(_times(app, token, f"/ui/buckets/{big[0]}", {}, n, bucket_page=True,
+                                 cold=_bucket_view._BREAKDOWNS.clear))
+    row("GET bucket page: biggest, breakdowns not kept", cold_bd)
     for label, bid, params in (
         (f"biggest ({big[1]} crashes)", big[0], {}),
         ("biggest, ?sort=host&offset=50", big[0], {"sort": "host", "order": "asc", "offset": "50"}),
