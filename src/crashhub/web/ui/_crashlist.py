@@ -4,6 +4,7 @@ whose newest crash names a module)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -41,8 +42,6 @@ def crash_list(
         raise PageError(400, f"unknown sort {sort!r} ({', '.join(CRASH_SORTS)})")
     if order not in ("asc", "desc"):
         raise PageError(400, f"unknown order {order!r} (asc, desc)")
-    import time  # noqa: PLC0415
-
     filters: dict[str, Any] = {
         "host": host or None,
         "kind": kind or None,
@@ -62,7 +61,7 @@ def crash_list(
         q = {k: v for k, v in q.items() if (k, v) not in (("sort", "time"), ("order", "desc"))}
         return "/ui/crashes" + ("?" + urlencode(q) if q else "")
 
-    from crashhub.kb import KINDS  # noqa: PLC0415
+    from crashhub.kb import KINDS  # noqa: PLC0415 - the KB loads when a page needs its kinds
 
     ctx = {
         "crashes": rows,
