@@ -2,8 +2,9 @@
 
 The page list is the app's own router (``test_i18n.page_urls``: a page added later is walked without
 touching this test).  Each page must answer below 500, render in the browser's language, show the
-site's frame (the nav bar; a crash or bucket report is a standalone document), and raise no script error or CSP violation in the console; a full-page
-screenshot of each goes to ``test-artifacts/ui/walk-<lang>/``, where a reviewer looks at them.
+site's frame (the nav bar; a crash or bucket report is a standalone document), and raise no
+script error or CSP violation in the console; a full-page screenshot of each goes to
+``test-artifacts/ui/walk-<lang>/``, where a reviewer looks at them.
 """
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ def test_bucket_page_shows_its_newest_analysed_crash(uihub: UiHub, client: TestC
     assert c is not None
     newest = store.crashes.list_crashes(bucket=c.bucket_id, limit=1)[0]
     page = client.get(f"/ui/buckets/{c.bucket_id}").text
-    _order(page, "<h1>", 'id="diagnosis"', "<h2>Response</h2>", "<h2>Sample crashes</h2>")
+    _order(page, "<h1>", 'id="diagnosis"', "<h2>Response</h2>", 'id="crashes"')  # the crash list
     d = _diagnosis(page)
     link = f'<a href="/ui/crashes/{c.id}"><code>{c.id}</code></a>'
     assert f"From crash {link}, the newest analysed crash of this bucket." in d

@@ -69,3 +69,37 @@ def test_rekey_dry_run_and_ledger(data: Path, capsys: pytest.CaptureFixture[str]
     assert rc == 0 and out.strip() == "no re-keys"
     rc, out, _ = _run(capsys, data, "buckets", "--json")  # the plain list is still there
     assert rc == 0 and len(json.loads(out)) == 2
+
+
+def test_list_filters_mirror_the_api(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def keys(*args: str) -> list[str]:
+        rc, out, err = _run(capsys, data, "buckets", "--json", *args)
+        assert rc == 0, err
+        return sorted(b["kind"] for b in json.loads(out))
+
+    assert keys() == ["null_deref", "warning"]
+    hub = open_store(config.load(data, env={}))
+    try:
+        null = next(b for b in hub.store.buckets.list_buckets() if b.kind == "null_deref")
+        warn = next(b for b in hub.store.buckets.list_buckets() if b.kind == "warning")
+        hub.store.buckets.set_bucket_workflow(null.id, status="investigating", actor="t")
+    finally:
+        hub.close()
+    k612 = next(k for k in null.kernels if k.startswith("6.12"))
+    assert keys("--kernel", k612) == ["null_deref"]
+    assert keys("--kernel", k612[:4]) == []  # a kernel is a whole release
+    host = warn.hosts[0]
+    assert keys("--host", host) == sorted(b.kind for b in (null, warn) if host in b.hosts)
+    assert keys("--host", host[:-1]) == []  # a host is a whole name
+    assert keys("--status", "investigating") == ["null_deref"]
+    assert keys("--status", "new") == ["warning"]
+    assert keys("--kb", "regression") == []
+    assert keys("--q", "CRASHMOD_WARN") == ["warning"]  # the title, any case
+    assert keys("--q", k612) == ["null_deref"]  # a kernel, in part or whole
+    assert keys("--since", "1d") == ["null_deref", "warning"]  # ingested just now
+    assert keys("--since", "0") == ["null_deref", "warning"]
+    assert keys("--since", "4102444800") == []  # 2100: nothing seen since
+    rc, out, _ = _run(capsys, data, "buckets", "--q", "no-such-text")
+    assert rc == 0 and out.strip() == "no buckets"
+    with pytest.raises(SystemExit):
+        main(["buckets", "--since", "soon", "--data", str(data)])

@@ -1,4 +1,6 @@
-"""``crashhub buckets [--json] [--sort count|last_seen|trend]``: buckets of the store; and
+"""``crashhub buckets [--json] [--sort count|last_seen|trend] [--kind K] [--host H] [--kernel R] [--kb S]
+[--status S] [--since T] [--q TEXT]``: buckets of the store, under the filters ``GET /api/v1/buckets``
+has (host and kernel whole values, ``--q`` text in a title, key function, host or kernel); and
 
 - ``crashhub buckets similar ID``: the buckets most like one, across kernels;
 - ``crashhub buckets rules [--bucket ID] [--all]`` / ``crashhub buckets rules delete RULE``: users'
@@ -29,10 +31,33 @@ def _store_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="TOML settings file")
 
 
+def _since(v: str) -> float:
+    """``7d``/``24h``/``90m`` ago, or a Unix time."""
+    import time
+
+    units = {"d": 86400, "h": 3600, "m": 60}
+    try:
+        if v and v[-1] in units:
+            return time.time() - float(v[:-1]) * units[v[-1]]
+        return float(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time: {v!r} (24h, 7d or a Unix time)") from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="JSON instead of text")
     parser.add_argument("--sort", choices=["count", "last_seen", "trend"], default="count")
     parser.add_argument("--kind", default=None, help="only buckets of this kind")
+    parser.add_argument("--host", default=None, help="only buckets with a crash on this host (whole name)")
+    parser.add_argument("--kernel", default=None, help="only buckets with a crash on this kernel release")
+    parser.add_argument("--kb", default=None, choices=["known", "new", "regression"], help="this KB status")
+    parser.add_argument("--status", default=None, type=lambda v: v.replace(" ", "_"),
+                        choices=["new", "investigating", "advice_given", "known_issue", "fixed"],
+                        help="only this response status")
+    parser.add_argument("--since", default=None, type=_since, metavar="WHEN",
+                        help="only buckets seen since: 24h, 7d, 30d (ago) or a Unix time")
+    parser.add_argument("--q", default=None, metavar="TEXT",
+                        help="text the title, a key function, a host or a kernel contains (any case)")
     parser.add_argument("--limit", type=int, default=100)
     parser.add_argument("--offset", type=int, default=0)
     add_store_arguments(parser)
@@ -78,14 +103,18 @@ def _print(args: argparse.Namespace, doc: Any, lines: list[str]) -> int:
 
 def _list(hub: Hub, args: argparse.Namespace) -> int:
     s = hub.settings
+    filters: dict[str, Any] = {
+        "kind": args.kind, "host": args.host, "kernel": args.kernel, "kb_status": args.kb,
+        "status": args.status, "since": args.since, "search": args.q,
+    }
     rows = hub.store.buckets.list_buckets(
         sort=args.sort,
-        kind=args.kind,
         limit=args.limit,
         offset=args.offset,
         spike_days=s.spike_days,
         spike_factor=s.spike_factor,
         spike_min=s.spike_min,
+        **filters,
     )
     lines = [] if rows else ["no buckets"]
     for b in rows:

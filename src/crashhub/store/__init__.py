@@ -102,6 +102,11 @@ if TYPE_CHECKING:
     from crashhub.store._base import iso as iso
     from crashhub.store._blobs import Blob as Blob
     from crashhub.store._blobs import LocalBlobStore as LocalBlobStore
+    from crashhub.store._bucket_page import CRASH_SORTS as CRASH_SORTS
+    from crashhub.store._bucket_page import MAX_QUERY as MAX_QUERY
+    from crashhub.store._bucket_page import Breakdown as Breakdown
+    from crashhub.store._bucket_page import CrashSort as CrashSort
+    from crashhub.store._bucket_page import Share as Share
     from crashhub.store._grouping_records import RekeyCrash as RekeyCrash
     from crashhub.store._grouping_records import RekeyOutcome as RekeyOutcome
     from crashhub.store._retention_records import DeletedCrash as DeletedCrash
@@ -116,6 +121,11 @@ if TYPE_CHECKING:
 
 _FACE: dict[str, str] = {
     "Blob": "crashhub.store._blobs",
+    "Breakdown": "crashhub.store._bucket_page",
+    "CRASH_SORTS": "crashhub.store._bucket_page",
+    "CrashSort": "crashhub.store._bucket_page",
+    "MAX_QUERY": "crashhub.store._bucket_page",
+    "Share": "crashhub.store._bucket_page",
     "BucketEvent": "crashhub.store._base",
     "BucketRecord": "crashhub.store._base",
     "CrashRecord": "crashhub.store._base",
@@ -144,12 +154,16 @@ _MODULES: dict[str, str] = {  # modules other parts use as a namespace
     "private": "crashhub.store._private",
 }
 __all__ += [
+    "CRASH_SORTS",
     "KB_STATUSES",
+    "MAX_QUERY",
     "ROLES",
     "Blob",
+    "Breakdown",
     "BucketEvent",
     "BucketRecord",
     "CrashRecord",
+    "CrashSort",
     "DeletedCrash",
     "DumpHolding",
     "FileRecord",
@@ -159,6 +173,7 @@ __all__ += [
     "NewCrash",
     "RekeyCrash",
     "RekeyOutcome",
+    "Share",
     "SqlStore",
     "TokenRecord",
     "bucket_id_for",

@@ -19,6 +19,7 @@ from crashhub.store import _models as m
 from crashhub.store._base import (
     BucketRecord,
 )
+from crashhub.store._bucket_page import search_condition
 from crashhub.store._workflow import KB_STATUSES, STATUSES, effective_status, kb_status
 
 
@@ -65,9 +66,11 @@ def _filtered(
     kb_status: str | None,
     since: float | None,
     status: str | None = None,
+    search: str | None = None,
 ) -> Any:
     """The bucket list's filters as WHERE clauses: kernel and host through their aggregate tables'
-    (value, bucket) indexes, KB status through its column (kept with the matches)."""
+    (value, bucket) indexes, KB status through its column (kept with the matches); ``search`` is
+    the free text (``_bucket_page.search_condition``)."""
     if not include_merged:
         q = q.where(m.Bucket.merged_into.is_(None), m.Bucket.count > 0)
     if kind:
@@ -75,9 +78,9 @@ def _filtered(
     if kernel:
         q = q.where(m.Bucket.id.in_(select(m.BucketKernel.bucket_id).where(m.BucketKernel.release == kernel)))
     if host:
-        # A part of a host name ("web1" finds "web1.dc2"), as people type it; LIKE's own wildcards
-        # in the input are escaped.
-        hosts = select(m.BucketHost.bucket_id).where(m.BucketHost.host.contains(host, autoescape=True))
+        # The host itself: a link from the hosts page for 10.20.0.1 must not list 10.20.0.10's
+        # buckets too.  Parts of names are the free-text search's (q).
+        hosts = select(m.BucketHost.bucket_id).where(m.BucketHost.host == host)
         q = q.where(m.Bucket.id.in_(hosts))
     if kb_status:
         if kb_status not in KB_STATUSES:
@@ -96,6 +99,8 @@ def _filtered(
         elif status == "known_issue":
             cond = cond | (unset & (m.Bucket.kb_status == "known"))
         q = q.where(cond)
+    if q_text := (search or "").strip():
+        q = q.where(search_condition(q_text))
     return q
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from crashhub.classify import Condition
 from crashhub.store._base import BucketEvent, BucketRecord
+from crashhub.store._bucket_page import Breakdown
 
 
 class Buckets(abc.ABC):
@@ -33,9 +34,12 @@ class Buckets(abc.ABC):
         kb_status: str | None = None,
         since: float | None = None,
         status: str | None = None,
+        search: str | None = None,
     ) -> list[BucketRecord]:
         """A page of buckets. Filters: ``kernel`` (a release with crashes in the bucket), ``host``
-        (part of a host name), ``kb_status`` (known, new, regression), ``since`` (last seen),
+        (a host with crashes in the bucket, the whole name), ``search`` (text that the title, a key
+        function, a host or a kernel of the bucket contains, any case; at most 200 characters),
+        ``kb_status`` (known, new, regression), ``since`` (last seen),
         ``status`` (the workflow's, as ``effective_status`` gives it: a bucket from before the
         workflow is ``known_issue`` when a specific KB entry explains it, else ``new``)."""
 
@@ -50,6 +54,7 @@ class Buckets(abc.ABC):
         kb_status: str | None = None,
         since: float | None = None,
         status: str | None = None,
+        search: str | None = None,
     ) -> int:
         """How many buckets ``list_buckets`` with the same filters would go through."""
 
@@ -66,6 +71,12 @@ class Buckets(abc.ABC):
 
     @abc.abstractmethod
     def bucket_ids(self) -> list[str]: ...
+
+    @abc.abstractmethod
+    def bucket_breakdown(self, bucket_id: str, *, limit: int = 20, scan: int = 200) -> Breakdown | None:
+        """The bucket's crashes by kernel, host, hardware (all its crashes, from the count tables),
+        module (guilty or in the stack) and taint letters (from the reports of its newest ``scan``
+        crashes), with counts, the top ``limit`` of each; None for an unknown bucket."""
 
     @abc.abstractmethod
     def set_bucket_kb(self, bucket_id: str, matches: list[dict[str, Any]]) -> None: ...

@@ -35,7 +35,35 @@ class Crashes(abc.ABC):
         since: float | None = None,
         limit: int = 100,
         offset: int = 0,
-    ) -> list[CrashRecord]: ...
+        kernel: str | None = None,
+        sort: str = "time",
+        descending: bool = True,
+    ) -> list[CrashRecord]:
+        """A page of crashes, newest received first unless ``sort`` says ``host`` or ``kernel``
+        (then time breaks ties; ``descending=False`` turns the order round).  Filters: ``host``
+        and ``kernel`` (the release) whole, ``kind``, ``bucket``, ``since`` (received)."""
+
+    @abc.abstractmethod
+    def count_crashes(
+        self,
+        *,
+        host: str | None = None,
+        kind: str | None = None,
+        bucket: str | None = None,
+        since: float | None = None,
+        kernel: str | None = None,
+    ) -> int:
+        """How many crashes ``list_crashes`` with the same filters goes through."""
+
+    @abc.abstractmethod
+    def crash_hosts(self, search: str, *, limit: int = 20) -> list[tuple[str, int]]:
+        """Hosts whose name contains ``search`` (any case; LIKE wildcards are text), with their
+        crashes, busiest first: the search page's host matches."""
+
+    @abc.abstractmethod
+    def crash_neighbours(self, crash_id: str) -> tuple[str | None, str | None]:
+        """The crashes just older and just newer (by received time, then id) in the same bucket:
+        the bucket page's "older / newer" steps."""
 
     @abc.abstractmethod
     def attach_dump(

@@ -17,6 +17,7 @@ from crashhub.classify import Condition, GroupingRule, check
 from crashhub.errors import InputError, StoreError
 from crashhub.store import _models as m
 from crashhub.store._base import BucketEvent, BucketRecord, day_of, now
+from crashhub.store._bucket_page import REPORT_SCAN, Breakdown, breakdown
 from crashhub.store._bucket_queries import _filtered, bucket_records, trend_order
 from crashhub.store._buckets import Buckets
 from crashhub.store._counting import move, recompute_seen, set_kb
@@ -46,6 +47,7 @@ class SqlBuckets(SqlRepository, Buckets):
         kb_status: str | None = None,
         since: float | None = None,
         status: str | None = None,
+        search: str | None = None,
     ) -> list[BucketRecord]:
         today = today or day_of(now())
         q = _filtered(
@@ -57,6 +59,7 @@ class SqlBuckets(SqlRepository, Buckets):
             kb_status=kb_status,
             since=since,
             status=status,
+            search=search,
         )
         with self._read() as s:
             if sort == "trend":
@@ -92,6 +95,7 @@ class SqlBuckets(SqlRepository, Buckets):
         kb_status: str | None = None,
         since: float | None = None,
         status: str | None = None,
+        search: str | None = None,
     ) -> int:
         q = _filtered(
             select(func.count()).select_from(m.Bucket),
@@ -102,6 +106,7 @@ class SqlBuckets(SqlRepository, Buckets):
             kb_status=kb_status,
             since=since,
             status=status,
+            search=search,
         )
         with self._read() as s:
             return int(s.scalar(q) or 0)
@@ -128,6 +133,15 @@ class SqlBuckets(SqlRepository, Buckets):
                 minimum=spike_min,
                 full=True,
             )[0]
+
+    def bucket_breakdown(
+        self, bucket_id: str, *, limit: int = 20, scan: int = REPORT_SCAN
+    ) -> Breakdown | None:
+        with self._read() as s:
+            b = s.get(m.Bucket, bucket_id)
+            if b is None:
+                return None
+            return breakdown(s, self.dialect, bucket_id, total=b.count, limit=limit, scan=scan)
 
     def bucket_ids(self) -> list[str]:
         with self._read() as s:

@@ -23,6 +23,7 @@ from crashhub.errors import StoreError
 from crashhub.model import CrashReport, JsonObject, LogReport
 from crashhub.store import _models as m
 from crashhub.store._base import CrashRecord, FileRecord, KernelDumps, NewCrash, now
+from crashhub.store._bucket_page import crash_order, like_part
 from crashhub.store._counting import count_in, set_kb
 from crashhub.store._crashes import Crashes
 from crashhub.store._routing import by_key, route, set_alias
@@ -41,6 +42,24 @@ def _add_log_reports(s: Session, crash_id: str, reports: Iterable[LogReport]) ->
     """Every report of the crash's log, in log order, beside the crash row (migration 0014)."""
     for i, r in enumerate(reports):
         s.add(m.CrashLogReport(crash_id=crash_id, position=i, primary=r.primary, report=r.report.to_dict()))
+
+
+def _crash_filters(
+    q: Any, *, host: str | None, kind: str | None, bucket: str | None, since: float | None, kernel: str | None
+) -> Any:
+    """The crash list's filters; host and kernel match whole values (ix_crashes_host,
+    ix_crashes_release_host), so 10.20.0.1 is never 10.20.0.10."""
+    if host:
+        q = q.where(m.Crash.host == host)
+    if kind:
+        q = q.where(m.Crash.kind == kind)
+    if bucket:
+        q = q.where(m.Crash.bucket_id == bucket)
+    if since is not None:
+        q = q.where(m.Crash.received_at >= since)
+    if kernel:
+        q = q.where(m.Crash.release == kernel)
+    return q
 
 
 class SqlCrashes(SqlRepository, Crashes):
@@ -182,24 +201,72 @@ class SqlCrashes(SqlRepository, Crashes):
         since: float | None = None,
         limit: int = 100,
         offset: int = 0,
+        kernel: str | None = None,
+        sort: str = "time",
+        descending: bool = True,
     ) -> list[CrashRecord]:
-        q = select(m.Crash)
-        if host:
-            q = q.where(m.Crash.host == host)
-        if kind:
-            q = q.where(m.Crash.kind == kind)
-        if bucket:
-            q = q.where(m.Crash.bucket_id == bucket)
-        if since is not None:
-            q = q.where(m.Crash.received_at >= since)
-        q = q.order_by(m.Crash.received_at.desc(), m.Crash.id.desc()).limit(limit).offset(offset)
+        # The page's ids first, then their rows: sorting a big bucket by host must not carry every
+        # crash's report (kilobytes of JSON) through the sort.
+        q = _crash_filters(select(m.Crash.id), host=host, kind=kind, bucket=bucket, since=since,
+                           kernel=kernel)
+        q = q.order_by(*crash_order(sort, descending)).limit(limit).offset(offset)
         with self._read() as s:
-            rows = s.scalars(q).all()
+            ids = list(s.scalars(q))
+            if not ids:
+                return []
+            by_id = {r.id: r for r in s.scalars(select(m.Crash).where(m.Crash.id.in_(ids)))}
             files: dict[str, list[m.CrashFile]] = defaultdict(list)
-            if rows:
-                for f in s.scalars(select(m.CrashFile).where(m.CrashFile.crash_id.in_([r.id for r in rows]))):
-                    files[f.crash_id].append(f)
-            return [_crash(r, files[r.id]) for r in rows]
+            for f in s.scalars(select(m.CrashFile).where(m.CrashFile.crash_id.in_(ids))):
+                files[f.crash_id].append(f)
+            return [_crash(by_id[i], files[i]) for i in ids if i in by_id]
+
+    def count_crashes(
+        self,
+        *,
+        host: str | None = None,
+        kind: str | None = None,
+        bucket: str | None = None,
+        since: float | None = None,
+        kernel: str | None = None,
+    ) -> int:
+        q = _crash_filters(select(func.count()).select_from(m.Crash), host=host, kind=kind, bucket=bucket,
+                           since=since, kernel=kernel)
+        with self._read() as s:
+            return int(s.scalar(q) or 0)
+
+    def crash_hosts(self, search: str, *, limit: int = 20) -> list[tuple[str, int]]:
+        part = like_part(search)
+        n = func.count().label("n")
+        q = (
+            select(m.Crash.host, n)
+            .where(func.lower(m.Crash.host).contains(part, autoescape=True))
+            .group_by(m.Crash.host)
+            .order_by(n.desc(), m.Crash.host)
+            .limit(limit)
+        )
+        with self._read() as s:
+            return [(h, int(c)) for h, c in s.connection().execute(q)]
+
+    def crash_neighbours(self, crash_id: str) -> tuple[str | None, str | None]:
+        with self._read() as s:
+            c = s.execute(
+                select(m.Crash.id, m.Crash.bucket_id, m.Crash.received_at).where(m.Crash.id == crash_id)
+            ).first()
+            if c is None:
+                return None, None
+            # Along ix_crashes_bucket (bucket, received): the next time each way, then the id among
+            # the crashes received then (ids break ties at one time): index lookups, no sort.
+            same = m.Crash.bucket_id == c.bucket_id
+            t, i = m.Crash.received_at, m.Crash.id
+
+            def at(when: float | None, cond: Any, pick: Any) -> str | None:
+                return None if when is None else s.scalar(select(pick(i)).where(same, t == when, cond))
+
+            older = at(c.received_at, i < c.id, func.max) or at(
+                s.scalar(select(func.max(t)).where(same, t < c.received_at)), True, func.max)
+            newer = at(c.received_at, i > c.id, func.min) or at(
+                s.scalar(select(func.min(t)).where(same, t > c.received_at)), True, func.min)
+            return older, newer
 
     def attach_dump(
         self,

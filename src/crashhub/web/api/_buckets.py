@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from crashhub.classify import Condition
 from crashhub.errors import ApiError, InputError
-from crashhub.store import TokenRecord
+from crashhub.store import MAX_QUERY, TokenRecord
 from crashhub.web import _jsonbody as jsonbody
 from crashhub.web._similar import for_store
 from crashhub.web.api._deps import (
@@ -48,11 +48,17 @@ def bucket_query(
     kb: str | None = Query(None, pattern="^(known|new|regression)$"),
     since: float | None = None,
     status: str | None = Query(None, pattern="^(new|investigating|advice_given|known_issue|fixed)$"),
+    q: str | None = Query(
+        None, max_length=MAX_QUERY,
+        description="text the bucket's title, a key function, a host or a kernel contains (any case)",
+    ),
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> BucketQuery:
+    """The list's filters; ``host`` and ``kernel`` are whole values, ``q`` the free text."""
     filters: dict[str, Any] = {
-        "kind": kind, "kernel": kernel, "host": host, "kb_status": kb, "since": since, "status": status
+        "kind": kind, "kernel": kernel, "host": host, "kb_status": kb, "since": since, "status": status,
+        "search": (q or "").strip() or None,
     }
     return BucketQuery(sort, filters, limit, offset)
 
@@ -100,6 +106,8 @@ def get_bucket(_tok: Reader, ctx: Ctx, bucket_id: str) -> dict[str, Any]:
     ]
     recent = store.crashes.list_crashes(bucket=bucket_id, limit=20)
     d["crashes"] = [crash_summary(c.to_dict()) for c in recent]
+    bd = store.buckets.bucket_breakdown(bucket_id)
+    d["breakdown"] = bd.to_dict() if bd is not None else None  # by kernel, host, hardware, module, taint
     d["similar"] = [x.to_dict() for x in for_store(store).similar(b)]
     d["keys"] = [a.to_dict() for a in store.grouping.aliases(bucket_id)]
     d["rules"] = [r.to_dict() for r in store.grouping.rules(bucket=bucket_id)]

@@ -36,6 +36,7 @@ class CrashQuery:
     since: str | None
     limit: int
     offset: int
+    kernel: str | None = None
 
 
 def crash_query(
@@ -44,10 +45,11 @@ def crash_query(
     kind: str | None = None,
     bucket: str | None = None,
     since: str | None = None,
+    kernel: str | None = Query(None, description="the kernel release, whole"),
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> CrashQuery:
-    return CrashQuery(host, kind, bucket, since, limit, offset)
+    return CrashQuery(host, kind, bucket, since, limit, offset, kernel)
 
 
 @router.get("/api/v1/crashes")
@@ -57,7 +59,8 @@ def list_crashes(
     q: Annotated[CrashQuery, Depends(crash_query)],
 ) -> JsonObject:
     rows = store.crashes.list_crashes(
-        host=q.host, kind=q.kind, bucket=q.bucket, since=parse_since(q.since), limit=q.limit, offset=q.offset
+        host=q.host, kind=q.kind, bucket=q.bucket, since=parse_since(q.since), limit=q.limit, offset=q.offset,
+        kernel=q.kernel,
     )
     return {"crashes": [crash_summary(c.to_dict()) for c in rows], "limit": q.limit, "offset": q.offset}
 

@@ -16,7 +16,8 @@ from fastapi.responses import Response
 from crashhub.classify import FIELDS, Condition
 from crashhub.errors import PageError, Redirect
 from crashhub.report import REPRESENTATIVE_SCAN, representative
-from crashhub.store import KB_STATUSES, BucketRecord, day_of, effective_status, is_overdue
+from crashhub.store import KB_STATUSES, MAX_QUERY, BucketRecord, day_of, effective_status, is_overdue
+from crashhub.web.ui import _bucket_view as bv
 from crashhub.web.ui import views
 from crashhub.web.ui.base import UI, UIState, page
 
@@ -55,13 +56,17 @@ def _filtered(
     kb: str | None,
     since: float | None,
     offset: int,
+    status: str | None = None,
+    search: str | None = None,
 ) -> tuple[list[BucketRecord], int]:
     """One page of buckets under the filters (all done by the store, in SQL), and how many match."""
     if kb and kb not in KB_STATUSES:
         raise PageError(400, "unknown KB status {value} ({known})", value=repr(kb),
                         known=", ".join(KB_STATUSES))
-    filters: dict[str, Any] = {"kind": kind, "kernel": kernel, "host": host, "kb_status": kb, "since": since}
-    rows = ui.store.buckets.list_buckets(sort=sort, limit=PAGE, offset=offset, **filters, **ui.bucket_opts())
+    filters: dict[str, Any] = {"kind": kind, "kernel": kernel, "host": host, "kb_status": kb, "since": since,
+                               "status": status, "search": search}
+    rows = ui.guard("filter", lambda: ui.store.buckets.list_buckets(
+        sort=sort, limit=PAGE, offset=offset, **filters, **ui.bucket_opts()))
     return rows, ui.store.buckets.count_buckets(**filters)
 
 
@@ -87,6 +92,8 @@ def dashboard(
     host: str = "",
     kb: str = "",
     window: str = "",
+    status: str = "",
+    q: str = Query("", max_length=MAX_QUERY),
     offset: int = Query(0, ge=0, le=10_000_000),
 ) -> Response:
     ui.require(request)
@@ -102,6 +109,8 @@ def dashboard(
         kb=kb or None,
         since=views.since_of(window, now),
         offset=offset,
+        status=status.replace(" ", "_") or None,
+        search=q.strip() or None,
     )
     today = day_of(now)
     buckets = [
@@ -116,7 +125,8 @@ def dashboard(
     kernels = ui.cached("kernels", 60.0, ui.store.crashes.crash_releases)
     from crashhub.kb import KINDS
 
-    filt = {"sort": sort, "kind": kind, "kernel": kernel, "host": host, "kb": kb, "window": window}
+    filt = {"sort": sort, "kind": kind, "kernel": kernel, "host": host, "kb": kb, "window": window,
+            "status": status, "q": q.strip()}
 
     def link(**kw: Any) -> str:
         q = {k: v for k, v in {**filt, **kw}.items() if v not in ("", None, 0)}
@@ -139,7 +149,17 @@ def dashboard(
 
 @router.get("/ui/buckets/{bucket_id}", include_in_schema=False)
 @page
-def bucket(request: Request, ui: UIState, bucket_id: str, came: str = Query("", alias="from")) -> Response:
+def bucket(
+    request: Request,
+    ui: UIState,
+    bucket_id: str,
+    *,
+    came: str = Query("", alias="from"),
+    crash: str = Query("", max_length=64),
+    sort: str = Query("time"),
+    order: str = Query("desc"),
+    offset: int = Query(0, ge=0, le=10_000_000),
+) -> Response:
     ui.require(request)
     b = ui.store.buckets.get_bucket(bucket_id, **ui.bucket_opts())
     if b is None or b.merged_into:
@@ -163,6 +183,19 @@ def bucket(request: Request, ui: UIState, bucket_id: str, came: str = Query("", 
     lang = ui.lang(request)
     entries = [(m, e.localized(lang) if (e := ui.ctx.kb.get(str(m.get("id") or m.get("entry_id")))) else None)
                for m in b.kb]
+    shown = bv.representative(ui, bucket_id, crash)
+    an, frames = bv.stack(shown) if shown is not None else ({}, [])
+    newest_first = (sort, order, offset) == ("time", "desc", 0) and REPRESENTATIVE_SCAN >= bv.CRASH_PAGE
+    first_page = crashes[: bv.CRASH_PAGE] if newest_first else None
+    listing = bv.crash_page(ui, bucket_id, sort=sort, order=order, offset=offset, first=first_page)
+    bd = bv.breakdown(ui, b)
+    state = {"crash": crash, "sort": sort, "order": order, "offset": offset}
+
+    def link(**kw: Any) -> str:
+        q = {k: v for k, v in {**state, **kw}.items() if v not in ("", None, 0)}
+        q = {k: v for k, v in q.items() if (k, v) not in (("sort", "time"), ("order", "desc"))}
+        return f"/ui/buckets/{bucket_id}" + ("?" + urlencode(q) if q else "")
+
     ctx = {
         "b": b,
         "kbs": views.kb_status(b.kb),
@@ -180,6 +213,15 @@ def bucket(request: Request, ui: UIState, bucket_id: str, came: str = Query("", 
         "fields": FIELDS,
         "diag": views.analysis_view(rep.analysis, lang=lang) if rep is not None else {},
         "diag_crash": rep,
+        "shown": shown,
+        "shown_head": bv.header(shown) if shown is not None else [],
+        "shown_oops": bv.log_lines(ui, shown) if shown is not None else [],
+        "shown_an": an,
+        "shown_frames": frames,
+        "steps": bv.steps(ui, shown, crashes[0].id if crashes else None),
+        "listing": listing,
+        "breakdown": bv.breakdown_rows(bd, bucket_id) if bd is not None else {},
+        "link": link,
     }
     return ui.render(request, "bucket.html", ctx)
 
