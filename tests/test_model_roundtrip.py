@@ -49,6 +49,7 @@ from crashhub.kernel._taint import TaintFlag
 from crashhub.model import CrashReport, DumpFacts, Frame, HostInfo, HostReport, LogReport, Process, Taint
 from crashhub.store import KB_STATUSES, BucketRecord, CrashRecord
 from crashhub.store._base import FileRecord, HostRecord
+from crashhub.store._bucket_page import Breakdown, Share
 from crashhub.store._grouping_records import BucketAlias, RekeyEntry, RekeyOutcome
 from crashhub.store._kb import KbRecord
 from crashhub.store._retention_records import EvictedDump
@@ -342,6 +343,8 @@ _alerts = st.builds(Alert, rule=st.sampled_from(ALL_RULES), key=_text, title=_te
                     severity=st.sampled_from(ALERT_SEVERITIES), link=_opt_text, data=_json_obj,
                     plain=_opt_text,
                     markdown=st.booleans(), once=st.booleans())
+_shares = st.builds(Share, value=_opt_text, count=_n)
+_share_lists = st.lists(_shares, max_size=3).map(tuple)
 MORE_MODELS: list[tuple[type[Any], st.SearchStrategy[Any]]] = [
     (KbMatch, _kb_matches), (ReleaseRange, _ranges), (Rule, _rules_kb), (Command, _commands),
     (KbEntry, _kb_entries), (KbView, _views), (CrashRecord, _crash_records), (BucketRecord, _bucket_records),
@@ -355,6 +358,10 @@ MORE_MODELS: list[tuple[type[Any], st.SearchStrategy[Any]]] = [
     (KbRecord, st.builds(KbRecord, id=_text, text=_text, revision=_n, updated_at=_times,
                          updated_by=_opt_text)),
     (DeliveryRecord, _deliveries), (Alert, _alerts),
+    (Share, _shares),
+    (Breakdown, st.builds(Breakdown, total=_n, kernels=_share_lists, hosts=_share_lists,
+                          hardware=_share_lists, modules=_share_lists, taints=_share_lists, kernel_count=_n,
+                          host_count=_n, hardware_count=_n, sampled=_n)),
     (KernelReadiness, st.builds(
         KernelReadiness, release=_text, crashes=_n, hosts=_n,
         crash_build_ids=st.lists(_text, max_size=2).map(tuple),

@@ -88,6 +88,8 @@ EXPECTED: dict[str, frozenset[str]] = {
     "GET /ui/crashes/{crash_id}/bundle": READ,
     "GET /ui/hosts": READ,
     "GET /ui/kernels": READ,
+    "GET /ui/crashes": READ,
+    "GET /ui/search": READ,
     "GET /ui/source/{release}/{path:path}": READ,
     "GET /ui/kb": READ,
     "GET /ui/kb/new": ADMIN,

@@ -13,6 +13,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -102,7 +103,12 @@ def log_lines(ui: UI, c: CrashRecord) -> list[views.Line]:
     return views.oops_excerpt(c.report, MAX_OOPS_LINES)
 
 
-def header(c: CrashRecord) -> list[tuple[str, str]]:
+def _taint_meanings(letters: str, _: Callable[[str], str]) -> str:
+    """Each taint letter's meaning in the reader's language (the kernel's table, in the catalog)."""
+    return "; ".join(f"{ch}: {_(TAINT[ch].meaning)}" for ch in letters if ch in TAINT)
+
+
+def header(c: CrashRecord, _: Callable[[str], str] = str) -> list[tuple[str, str]]:
     """The oops's header lines as label and value: what, where (RIP), who (process, CPU), taint."""
     r = c.report or {}
     rows: list[tuple[str, str]] = [("Title", c.title)]
@@ -118,7 +124,7 @@ def header(c: CrashRecord) -> list[tuple[str, str]]:
         rows.append(("CPU", str(r["cpu"])))
     taint = r.get("taint") if isinstance(r.get("taint"), dict) else None
     if taint and taint.get("letters"):
-        flags = "; ".join(str(x) for x in taint.get("flags") or [])
+        flags = _taint_meanings(str(taint["letters"]), _)
         rows.append(("Taint", f"{taint['letters']}" + (f" ({flags})" if flags else "")))
     message = r.get("panic_message") or r.get("message")
     if message:
@@ -137,7 +143,7 @@ def _pct(n: int, total: int) -> float:
     return 100.0 * n / total if total else 0.0
 
 
-def breakdown_rows(bd: Breakdown, bucket_id: str) -> dict[str, Any]:
+def breakdown_rows(bd: Breakdown, bucket_id: str, _: Callable[[str], str] = str) -> dict[str, Any]:
     """Each breakdown as rows with percentages of the bucket's crashes; hosts and kernels link to the
     crash list filtered to them (whole values, never a part)."""
 
@@ -154,7 +160,7 @@ def breakdown_rows(bd: Breakdown, bucket_id: str) -> dict[str, Any]:
     read = bd.sampled or bd.total
     taints = [
         ShareRow(s.value, s.count, _pct(s.count, read),
-                 note="; ".join(f"{ch}: {TAINT[ch].meaning}" for ch in s.value or "" if ch in TAINT))
+                 note=_taint_meanings(s.value or "", _))
         for s in bd.taints
     ]
     return {

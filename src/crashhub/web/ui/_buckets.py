@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
+from crashhub import i18n
 from crashhub.classify import FIELDS, Condition
 from crashhub.errors import PageError, Redirect
 from crashhub.report import REPRESENTATIVE_SCAN, representative
@@ -214,13 +215,13 @@ def bucket(
         "diag": views.analysis_view(rep.analysis, lang=lang) if rep is not None else {},
         "diag_crash": rep,
         "shown": shown,
-        "shown_head": bv.header(shown) if shown is not None else [],
+        "shown_head": bv.header(shown, i18n.gettext(lang)) if shown is not None else [],
         "shown_oops": bv.log_lines(ui, shown) if shown is not None else [],
         "shown_an": an,
         "shown_frames": frames,
         "steps": bv.steps(ui, shown, crashes[0].id if crashes else None),
         "listing": listing,
-        "breakdown": bv.breakdown_rows(bd, bucket_id) if bd is not None else {},
+        "breakdown": bv.breakdown_rows(bd, bucket_id, i18n.gettext(lang)) if bd is not None else {},
         "link": link,
     }
     return ui.render(request, "bucket.html", ctx)
