@@ -98,6 +98,12 @@ def test_dashboard_bucket_chart_and_kb_form_in_chromium(browser: Any, served: Ui
     assert page.locator("tr.bucket").count() == 1
     assert guilty in page.inner_text("table.buckets")
 
+    # The crash that came before the entry answers with it at once (the KB of now, not of ingest).
+    page.goto(hub.url + f"/ui/crashes/{hub.crashes['6.1/hung']}")
+    assert page.locator("#kb-entry a").count() == 1, page.inner_text("main")
+    assert "Unload crashmod before it blocks" in page.inner_text("body")
+    shot(page, "crash-known-after-edit")
+
     page.goto(hub.url + f"/ui/crashes/{hub.crashes['6.1/null']}")
     assert page.locator("pre.oops .ln.guilty").count() >= 1
     assert "crashmod_null" in page.inner_text("pre.oops .ln.guilty >> nth=0")

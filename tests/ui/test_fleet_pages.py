@@ -6,12 +6,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from tests.agent.test_check import HOSTS, _roomy
 from tests.debuginfo.pkgs import build_kernel
 from tests.ui.conftest import UiHub, build_hub
+from tests.ui.test_browser import browser, log_in, shot  # noqa: F401 (browser is a fixture)
 from tests.ui.test_pages import login
 
 from crashhub.agent._check import check
@@ -128,3 +130,19 @@ def test_vmlinux_dir_laid_out_as_a_store_counts(uihub: UiHub, tmp_path: Path) ->
                 if k.release == rel]
     assert before.state == "missing" and (after.state, after.by) == ("ready", "release")
     assert after.store_build_id == elf.build_id(v)
+
+
+def test_readiness_after_import_in_chromium(served: UiHub, tmp_path: Path, browser: Any) -> None:  # noqa: F811
+    """What the engineer sees in the browser after ``crashhub debuginfo import``: the kernel ready."""
+    r612 = served.releases["6.12"]
+    v612, _ko = build_kernel(tmp_path / "k612", release=r612)
+    assert cli(["debuginfo", "--data", str(served.data), "import", str(v612)]) == 0
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = ctx.new_page()
+    log_in(page, served, "alice")
+    page.goto(served.url + "/ui/kernels")
+    row = page.locator(f'tr[data-release="{r612}"]')
+    assert row.get_attribute("data-state") == "ready"
+    assert "就绪" in row.inner_text()  # the badge, in the browser's language
+    shot(page, "kernels-ready-after-import-zh")
+    ctx.close()
