@@ -295,9 +295,11 @@ class Pipeline:
         secs = time.monotonic() - t0
         self._emit("ingested", source=a.source, created=out.created, seconds=secs)
         c = out.crash
-        log.info("ingest (%s): crash %s%s host %s bucket %s%s in %.2f s: %s", a.source, c.id,
-                 "" if out.created else " (already stored)", c.host, out.bucket.id,
-                 " (new)" if out.bucket.count == 1 and out.created else "", secs, c.title)
+        # The demo's few hundred made-up crashes at start are not news: they would bury the login line.
+        log.log(logging.DEBUG if a.source == "demo" else logging.INFO,
+                "ingest (%s): crash %s%s host %s bucket %s%s in %.2f s: %s", a.source, c.id,
+                "" if out.created else " (already stored)", c.host, out.bucket.id,
+                " (new)" if out.bucket.count == 1 and out.created else "", secs, c.title)
         for fn in self.listeners:
             try:
                 fn(out)
