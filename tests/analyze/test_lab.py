@@ -139,7 +139,10 @@ def test_612_d31_is_partial_and_crash_cannot_open(lab: Any, kind: str) -> None:
     run, r = _analyze(lab, "6.12", kind, engines=("drgn", "crash"))
     [partial] = [f for f in r["findings"] if f["id"] == "dump-partial"]
     assert partial["title"] == PARTIAL_FIX and partial["severity"] == "error"
-    assert any("Excluded page" in e for e in partial["evidence"])
+    # Which reads hit the left-out pages varies by boot (where the slab pages fell): a section's
+    # error names them, or only the engine's count of excluded-page reads says it.
+    assert any("Excluded page" in e for e in partial["evidence"]) or re.match(
+        r"[1-9]\d* reads hit pages the dump left out", partial["detail"]), partial
     crash = r["engines"]["crash"]
     assert crash["mode"] == "--minimal" and "newer crash" in crash["failure"]
     assert "module_core_size" in crash["failure"] and "Linux version 6.12" in crash["outputs"]["log"]
