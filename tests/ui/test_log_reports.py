@@ -114,7 +114,9 @@ def _frame_rows(html: str) -> list[str]:
 def test_an_analysis_naming_fewer_frames_gives_way_to_the_log(uihub: UiHub, client: TestClient) -> None:
     cid = uihub.dump_crash
     store = uihub.ctx.hub.store.crashes
-    log_frames = [f["function"] for f in (store.get_crash(cid).report or {})["frames"]]  # type: ignore[union-attr]
+    rep = store.get_crash(cid).report or {}  # type: ignore[union-attr]
+    # The log's frames: the RIP's function (x86 prints it apart), then the Call Trace.
+    log_frames = [rep["rip"]["function"]] + [f["function"] for f in rep["frames"]]
     short = AnalysisRecord("done", result=Analysis(engine="drgn", stack=STACK[:2]), seconds=1.0)
     store.set_crash_analysis(cid, short.to_dict())
     try:

@@ -130,10 +130,16 @@ def oops_excerpt(report: JsonObject | None, limit: int = 80) -> list[Line]:
 
 
 def frames_of(report: JsonObject | None) -> list[dict[str, Any]]:
+    """The log's frames as a table shows them: the RIP's function first (x86 prints it on the RIP
+    line, not in the Call Trace: a NULL deref's own function would be missing), then the trace."""
     if not report:
         return []
-    fr = report.get("frames") or []
-    return [dict(f) for f in fr if isinstance(f, Mapping)][:64]
+    fr = [dict(f) for f in report.get("frames") or [] if isinstance(f, Mapping)]
+    rip = report.get("rip")
+    first = fr[0].get("function") if fr else None
+    if isinstance(rip, Mapping) and rip.get("function") and rip["function"] != first:
+        fr.insert(0, dict(rip))
+    return fr[:64]
 
 
 DUMP_FACT_KEYS = (
