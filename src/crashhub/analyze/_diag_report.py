@@ -10,7 +10,6 @@ assertion the trapping instruction read from the dump (x86 ``ud2``, which ``BUG(
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Sequence
 
@@ -19,9 +18,8 @@ from crashhub.analyze._diag_fault import FaultProbe, parse_fault
 from crashhub.analyze._model import Analysis, Culprit, Finding, StackFrame
 from crashhub.kernel import base_name
 from crashhub.model import CrashReport
+from crashhub.triage import assertion_site
 
-# "kernel BUG at mm/slub.c:412!" (every kernel since 2.6), "WARNING: CPU: 1 PID: 1 at fs/x.c:12 f+0x1/0x2"
-_AT_RE = re.compile(r"(?:kernel BUG at|WARNING:.*? at) (\S+?:\d+)")
 _UD2 = bytes((0x0F, 0x0B))
 
 
@@ -60,8 +58,7 @@ def _site(r: CrashReport, stack: Sequence[StackFrame]) -> tuple[str | None, str 
     """The function the assertion sits in (the RIP's: for a WARN() in core code such as ida_free(),
     not the guilty caller) and its ``file:line`` (the log's, else the dump's DWARF)."""
     fn = r.rip.function if r.rip and r.rip.function else r.guilty.function if r.guilty else None
-    m = _AT_RE.search(r.message or r.text.split("\n", 1)[0])
-    where = m.group(1) if m else None
+    where = assertion_site(r.message or r.text.split("\n", 1)[0])
     if where is None and stack and stack[0].file and stack[0].line:
         where = f"{stack[0].file}:{stack[0].line}"
     return fn, where

@@ -78,6 +78,7 @@ def looks_like_text(data: bytes) -> bool:
 # crashhub.triage stays cheap and free of import cycles; the modules behind it are private (_x).
 if TYPE_CHECKING:
     from crashhub.triage._events import WatchdogEvents as WatchdogEvents
+    from crashhub.triage._events import assertion_site as assertion_site
     from crashhub.triage._events import last_task_line as last_task_line
     from crashhub.triage._events import watchdog_events as watchdog_events
     from crashhub.triage._title import normalize as normalize
@@ -86,10 +87,11 @@ if TYPE_CHECKING:
 _FACE: dict[str, str] = {
     "normalize": "crashhub.triage._title",
     "WatchdogEvents": "crashhub.triage._events",
+    "assertion_site": "crashhub.triage._events",
     "last_task_line": "crashhub.triage._events",
     "watchdog_events": "crashhub.triage._events",
 }
-__all__ += ["normalize"]
+__all__ += ["assertion_site", "normalize"]
 
 
 __getattr__ = face(globals(), _FACE)

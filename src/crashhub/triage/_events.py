@@ -86,3 +86,14 @@ def last_task_line(log: bytes) -> tuple[int, int] | None:
     for m in _TASK_LINE.finditer(log):  # noqa: B007 (the last match is wanted)
         pass
     return (int(m.group(1)), int(m.group(2))) if m is not None else None
+
+
+# "kernel BUG at mm/slub.c:412!" (every kernel since 2.6, with CONFIG_DEBUG_BUGVERBOSE) and
+# "WARNING: CPU: 1 PID: 1 at fs/x.c:12 f+0x1/0x2" (since 4.x; older ones print "at fs/x.c:12 f()").
+_ASSERT_AT_RE = re.compile(r"(?:kernel BUG at|WARNING:.*? at) (\S+?:\d+)")
+
+
+def assertion_site(message: str) -> str | None:
+    """The ``file:line`` a BUG()/WARN() report's first line names, or None."""
+    m = _ASSERT_AT_RE.search(message)
+    return m.group(1) if m else None
