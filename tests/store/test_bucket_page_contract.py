@@ -116,3 +116,11 @@ def test_crash_hosts_by_part_of_a_name(store: Store) -> None:
     assert store.crashes.crash_hosts("10.20.0.1") == [("10.20.0.10", 2), ("10.20.0.1", 1)]
     assert store.crashes.crash_hosts("WEB_") == [("web_1", 1)]  # "_" is an underscore, not any char
     assert store.crashes.crash_hosts("10.20", limit=1) == [("10.20.0.10", 2)]
+
+
+def test_a_list_counts_every_host_though_it_names_the_top_ones(store: Store) -> None:
+    """Lists carry the top 20 hosts by crashes; the dashboard and `crashhub buckets` show the total."""
+    for i in range(25):
+        store.crashes.add_crash(crash(f"h{i}", key="spread", host=f"web{i:02d}"))
+    [b] = store.buckets.list_buckets()
+    assert len(b.hosts) == 20 and b.host_count == 25

@@ -124,7 +124,7 @@ def _list(hub: Hub, args: argparse.Namespace) -> int:
         spike = " SPIKE" if b.spike else ""
         lines.append(f"{b.id}  {b.count:>6}  {b.kind:<14} {b.title}{spike}")
         lines.append(
-            f"{'':18}  hosts: {len(b.hosts)}  kernels: {', '.join(b.kernels[:3]) or '-'}"
+            f"{'':18}  hosts: {b.host_count or len(b.hosts)}  kernels: {', '.join(b.kernels[:3]) or '-'}"
             f"{'  kb: ' + kb if kb else ''}"
         )
     return _print(args, [b.to_dict() for b in rows], lines)

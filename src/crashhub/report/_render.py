@@ -148,7 +148,8 @@ def weekly_doc(hub: Hub, now: float | None = None, *, top: int = 10, scan: int =
 
     def row(b: Any) -> JsonObject:
         return {"id": b.id, "kind": b.kind, "title": b.title, "week": week_count(b), "count": b.count,
-                "first_seen": iso(b.first_seen), "hosts": len(b.hosts), "kb_status": _status(b.kb)}
+                "first_seen": iso(b.first_seen), "hosts": b.host_count or len(b.hosts),
+                "kb_status": _status(b.kb)}
 
     new = sorted((b for b in recent if b.first_seen >= since), key=lambda b: (-week_count(b), -b.count))
     regressions = [b for b in recent if any(m.get("regression") for m in b.kb)]
