@@ -20,16 +20,18 @@ LAYERS: dict[str, int] = {
     "errors": 0, "model": 0, "kernel": 0, "i18n": 0,
     "config": 1, "triage": 1,
     "dump": 2, "debuginfo": 2, "classify": 2, "kb": 2,
+    "channels": 2,  # netconsole and pstore records to kernel-log text and crash cuts (pure)
     "examples": 2,  # the shipped lab logs and the demo fleet's pure plan: imports nothing of crashhub
     "analyze": 3, "store": 3,
     "knowledge": 4, "retention": 4, "alerts": 4,
+    "readiness": 4,  # boots a kernel under QEMU, crashes it, reads the dump with dump/triage/analyze
     "jobs": 5,
     "ingest": 6, "report": 6,
     "web": 7, "agent": 7,
     "commands": 8, "cli": 8,
 }
 # The pure cores take bytes, text and models in and give models out: never the hub's I/O parts.
-PURE = {"kernel", "model", "triage", "dump", "classify", "kb"}
+PURE = {"kernel", "model", "triage", "dump", "classify", "kb", "channels"}
 IO_PARTS = {"store", "knowledge", "jobs", "ingest", "alerts", "report", "web", "commands", "cli", "retention"}
 # What runs on every fleet host imports nothing of the hub's server side.
 AGENT_MAY_IMPORT = {"errors", "model", "kernel", "config", "agent", "_face"}

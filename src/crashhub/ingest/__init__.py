@@ -6,7 +6,9 @@ from crashhub._face import face
 # crashhub.ingest stays cheap and free of import cycles; the modules behind it are private (_x).
 TYPE_CHECKING = False  # not typing's: importing typing is not free on the CLI's fast paths
 if TYPE_CHECKING:
+    from crashhub.ingest._arrival import CHANNELS as CHANNELS
     from crashhub.ingest._arrival import Arrival as Arrival
+    from crashhub.ingest._arrival import Channel as Channel
     from crashhub.ingest._arrival import Outcome as Outcome
     from crashhub.ingest._arrival import Pipeline as Pipeline
     from crashhub.ingest._layouts import looks_like_kernel_log as looks_like_kernel_log
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
 
 _FACE: dict[str, str] = {
     "Arrival": "crashhub.ingest._arrival",
+    "CHANNELS": "crashhub.ingest._arrival",
+    "Channel": "crashhub.ingest._arrival",
     "Outcome": "crashhub.ingest._arrival",
     "PIECE": "crashhub.ingest._uploads",
     "Pipeline": "crashhub.ingest._arrival",
@@ -36,8 +40,10 @@ _FACE: dict[str, str] = {
     "panic_line": "crashhub.ingest._reports",
 }
 __all__ = [
+    "CHANNELS",
     "PIECE",
     "Arrival",
+    "Channel",
     "Outcome",
     "Pipeline",
     "SpoolWatcher",

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from crashhub.errors import (
     DumpError,
@@ -56,6 +56,12 @@ NO_REPORT_TITLE = "no crash report found in the log"
 # partial dumps of zero-filled memory compress far better than the ratio.
 UNWRAP_RATIO_FLOOR = 64 << 20
 
+# The way a crash's text reached the hub: kdump (a dump and/or its vmcore-dmesg, by upload, spool or
+# CLI), netconsole (cut out of a host's UDP stream by the hub) or pstore (a record the agent read from
+# /sys/fs/pstore on the next boot).  One crash seen through several channels is one crash record.
+Channel = Literal["kdump", "netconsole", "pstore"]
+CHANNELS: tuple[Channel, ...] = ("kdump", "netconsole", "pstore")
+
 
 @dataclass
 class Arrival:
@@ -71,6 +77,7 @@ class Arrival:
     dir_time: float | None = None
     crash_dir: str | None = None
     source: str = "cli"
+    channel: Channel = "kdump"
     strict_dump: bool = True  # an unreadable dump refuses the crash (HTTP) or is only noted (spool)
     notes: list[str] = field(default_factory=list)  # what the layout scan noticed
 
