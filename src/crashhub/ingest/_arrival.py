@@ -28,17 +28,22 @@ from crashhub.errors import (
     LogError,
     StoreError,
 )
-from crashhub.ingest._matching import (
-    NO_HOSTNAME,
-    Known,
-    disagreement,
-    names_a_host,
-    same_host,
-    times_disagree,
-)
+from crashhub.ingest._channels import Evidence, evidence_of, find_crash, stamped_lines
+from crashhub.ingest._matching import NO_HOSTNAME, Known, different, disagreement, same_host
 from crashhub.ingest._reports import IDENTITY_VERSION, identity, in_log_order
 from crashhub.model import JsonObject
-from crashhub.store import Blob, BucketRecord, CrashRecord, FileRecord, LocalBlobStore, NewCrash
+from crashhub.store import (
+    CHANNEL_RANK,
+    Blob,
+    BucketRecord,
+    ChannelRecord,
+    CrashRecord,
+    FileRecord,
+    LocalBlobStore,
+    NewCrash,
+    best_rank,
+    bounded_notes,
+)
 
 if TYPE_CHECKING:
     from crashhub.config import Settings
@@ -78,6 +83,10 @@ class Arrival:
     crash_dir: str | None = None
     source: str = "cli"
     channel: Channel = "kdump"
+    # When the crash happened as its channel tells it: a pstore record's time (the agent sends it),
+    # when the netconsole receiver heard the crash (default: now); kdump's come from the dump or
+    # the directory name.
+    crash_time: float | None = None
     strict_dump: bool = True  # an unreadable dump refuses the crash (HTTP) or is only noted (spool)
     notes: list[str] = field(default_factory=list)  # what the layout scan noticed
 
@@ -369,18 +378,37 @@ class Pipeline:
             crash_time, time_source = float(facts["crash_time"]), "dump"
         elif a.dir_time is not None:
             crash_time, time_source = a.dir_time, "dir-name"
+        elif a.channel == "pstore" and a.crash_time is not None:
+            crash_time, time_source = a.crash_time, "pstore"
+        elif a.channel != "kdump":
+            # A netconsole crash is heard as it is printed (the receiver says when); a pstore record
+            # without its time was written at the crash, before this boot: it has its arrival only.
+            crash_time, time_source = a.crash_time or time.time(), "received"
         else:
             crash_time, time_source = None, None
 
         ident = identity(text, report, release)
-        old = self.hub.store.crashes.crash_by_identity(ident)
-        if old is not None and _different(old, host, host_source, crash_time, time_source):
-            # Same log text from another host, or both sides know a different crash time: a different
-            # crash.  Never merged across hosts: the same text from two hosts is one crash each.
+        stamped, every = stamped_lines(text, report)
+        ev = Evidence(host, release, ident, sig.key, crash_time, time_source, stamped, every)
+        crashes = self.hub.store.crashes
+        target = find_crash(crashes, ev, self._evidence_of, now=time.time())
+        joined = target is not None and (
+            a.channel != "kdump" or "kdump" not in {ch.channel for ch in crashes.crash_channels(target.id)}
+        )
+        old = None if joined else crashes.crash_by_identity(ident)
+        if old is not None and (
+            different(old, host, host_source, crash_time, time_source)
+            or (old is not target and a.channel not in {ch.channel for ch in crashes.crash_channels(old.id)})
+        ):
+            # Same log text from another host, or both sides know a different crash time, or a
+            # crash of the same text this channel's evidence is not (another crash an hour later):
+            # a different crash.  Never merged across hosts: the same text from two hosts is one
+            # crash each.
             ident = f"{ident}:{host}:{int(crash_time or 0)}"
         matches = self.kb.match(report, release=release, hardware=hardware)
 
-        files = [self._put_bytes(log_bytes, log_name, log_role, fresh)]
+        log_file = self._put_bytes(log_bytes, log_name, log_role, fresh)
+        files = [log_file]
         if a.kexec_log is not None:
             files.append(self._put_bytes(a.kexec_log, "kexec-dmesg.log", "kexec_log", fresh))
         if d is not None:
@@ -412,10 +440,17 @@ class Pipeline:
             },
             files=files,
             kb=matches,
+            channel=ChannelRecord(
+                a.channel, time.time(), crash_time, a.source, log_file.name, log_file.digest,
+                log_file.size, bounded_notes(a.notes),
+            ),
         )
+        if joined:
+            assert target is not None
+            return self._join(target, new, d, notes)
         crash, created = self.hub.store.crashes.add_crash(new)
         raced = not created and new.identity == ident
-        if raced and _different(crash, host, host_source, crash_time, time_source):
+        if raced and different(crash, host, host_source, crash_time, time_source):
             # Two uploads of the same log text from different hosts raced past the lookup above (both
             # saw no crash, one stored it first): the loser is still another host's crash, as it would
             # have been had it come a moment later.
@@ -432,6 +467,40 @@ class Pipeline:
         return Outcome(
             crash=crash, created=created, bucket=bucket, kb=kb_out, wants_vmcore=wants, notes=notes
         )
+
+    def _join(self, target: CrashRecord, new: NewCrash, d: _Dump | None, notes: list[str]) -> Outcome:
+        """One more channel of a stored crash: its log kept beside the crash's, or, when it is the
+        better log (kdump > pstore > netconsole), the crash's log and triage from now on."""
+        assert new.channel is not None
+        crashes = self.hub.store.crashes
+        have = [ch.channel for ch in crashes.crash_channels(target.id)]
+        better = CHANNEL_RANK[new.channel.channel] > best_rank(have)
+        names = {f.name for f in target.files}
+        log, *rest = new.files
+        if log.name in names:  # two channels' logs under one name: the later one is named by its channel
+            log = dataclasses.replace(log, name=f"{new.channel.channel}-{log.name}")
+        if not better:
+            log = dataclasses.replace(log, role="channel_log")
+        new.files = [log, *(f for f in rest if f.role != "vmcore")]
+        new.channel = dataclasses.replace(new.channel, log_name=log.name)
+        crash, added = crashes.add_channel(target.id, new.channel, new.files, new if better else None)
+        if d is not None and not crash.has_vmcore:
+            crash = crashes.attach_dump(crash.id, d.file, d.facts)
+        notes.append(
+            f"the {new.channel.channel} log of crash {crash.id} (seen through {', '.join(have)})"
+            + ("; its log now" if added and better else "" if added else "; already stored")
+        )
+        bucket = self.hub.store.buckets.get_bucket(crash.bucket_id)
+        assert bucket is not None
+        if crash.has_vmcore:
+            self.maybe_analyze(crash, bucket)
+        wants = (not crash.has_vmcore) and bucket.dumps < self.settings.wants_vmcore_below
+        return Outcome(
+            crash=crash, created=False, bucket=bucket, kb=crash.kb, wants_vmcore=wants, notes=notes
+        )
+
+    def _evidence_of(self, crash: CrashRecord) -> Evidence | None:
+        return evidence_of(self.hub.blobs, crash, self.settings.max_log_bytes)
 
     def _put_bytes(self, data: bytes, name: str, role: str, fresh: list[tuple[str, int]]) -> FileRecord:
         b = self.hub.blobs.put_bytes(data)
@@ -507,21 +576,3 @@ def _text(data: bytes, name: str) -> str:
     if b"\0" in data[:65536]:
         raise LogError("binary data, not a kernel log", name)
     return data.decode("utf-8", "replace")
-
-
-def _different(
-    old: CrashRecord, host: str, host_source: str, crash_time: float | None, time_source: str | None
-) -> bool:
-    # The same log text from two hosts is two crashes: a host is never given another's crash.  An
-    # arrival that names no host (an admin's import, a directory named by time or 127.0.0.1) claims
-    # nothing and may be the stored crash.  A stored crash that names none is not taken over by a
-    # sender that is sure of its host (a token's, an agent's, the dump's utsname): that host gets a
-    # crash it owns, to send the dump to; a directory's IP is not that sure (one machine's dumps
-    # come as 127.0.0.1 and as its address).
-    if names_a_host(host):
-        if names_a_host(old.host):
-            if not same_host(old.host, host):
-                return True
-        elif host_source in ("token", "agent", "utsname"):
-            return True
-    return times_disagree(old.crash_time, old.crash_time_source, crash_time, time_source)

@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from crashhub.ingest._reports import identity
 from crashhub.model import JsonObject
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from crashhub.store import CrashRecord
+
 # Two VMCORE CRASHTIMEs of one crash are the same second; two minutes covers clocks read twice.
 DUMP_TIME_SKEW = 120.0
 # A crash directory's name is the time kdump saved the dump, after the capture kernel booted, and
@@ -151,3 +155,21 @@ def disagreement(known: Known, facts: JsonObject | None, dump_log: bytes | None)
         if log_identity(inside, rel) != log_identity(known.log, rel):
             return "the kernel log inside the dump is not the crash's log"
     return None
+
+
+def different(
+    old: CrashRecord, host: str, host_source: str, crash_time: float | None, time_source: str | None
+) -> bool:
+    # The same log text from two hosts is two crashes: a host is never given another's crash.  An
+    # arrival that names no host (an admin's import, a directory named by time or 127.0.0.1) claims
+    # nothing and may be the stored crash.  A stored crash that names none is not taken over by a
+    # sender that is sure of its host (a token's, an agent's, the dump's utsname): that host gets a
+    # crash it owns, to send the dump to; a directory's IP is not that sure (one machine's dumps
+    # come as 127.0.0.1 and as its address).
+    if names_a_host(host):
+        if names_a_host(old.host):
+            if not same_host(old.host, host):
+                return True
+        elif host_source in ("token", "agent", "utsname"):
+            return True
+    return times_disagree(old.crash_time, old.crash_time_source, crash_time, time_source)

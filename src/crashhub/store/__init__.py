@@ -107,6 +107,15 @@ if TYPE_CHECKING:
     from crashhub.store._bucket_page import Breakdown as Breakdown
     from crashhub.store._bucket_page import CrashSort as CrashSort
     from crashhub.store._bucket_page import Share as Share
+    from crashhub.store._channels import CHANNEL_RANK as CHANNEL_RANK
+    from crashhub.store._channels import ChannelRecord as ChannelRecord
+    from crashhub.store._channels import Coverage as Coverage
+    from crashhub.store._channels import CoverageRow as CoverageRow
+    from crashhub.store._channels import CrashChannels as CrashChannels
+    from crashhub.store._channels import best_rank as best_rank
+    from crashhub.store._channels import bounded_notes as bounded_notes
+    from crashhub.store._channels import coverage as coverage
+    from crashhub.store._channels import unverified as unverified
     from crashhub.store._grouping_records import RekeyCrash as RekeyCrash
     from crashhub.store._grouping_records import RekeyOutcome as RekeyOutcome
     from crashhub.store._retention_records import DeletedCrash as DeletedCrash
@@ -120,6 +129,15 @@ if TYPE_CHECKING:
     from crashhub.store._workflow import kb_status as kb_status
 
 _FACE: dict[str, str] = {
+    "CHANNEL_RANK": "crashhub.store._channels",
+    "ChannelRecord": "crashhub.store._channels",
+    "Coverage": "crashhub.store._channels",
+    "CoverageRow": "crashhub.store._channels",
+    "CrashChannels": "crashhub.store._channels",
+    "best_rank": "crashhub.store._channels",
+    "bounded_notes": "crashhub.store._channels",
+    "coverage": "crashhub.store._channels",
+    "unverified": "crashhub.store._channels",
     "Blob": "crashhub.store._blobs",
     "Breakdown": "crashhub.store._bucket_page",
     "CRASH_SORTS": "crashhub.store._bucket_page",
@@ -154,6 +172,7 @@ _MODULES: dict[str, str] = {  # modules other parts use as a namespace
     "private": "crashhub.store._private",
 }
 __all__ += [
+    "CHANNEL_RANK",
     "CRASH_SORTS",
     "KB_STATUSES",
     "MAX_QUERY",
@@ -162,6 +181,10 @@ __all__ += [
     "Breakdown",
     "BucketEvent",
     "BucketRecord",
+    "ChannelRecord",
+    "Coverage",
+    "CoverageRow",
+    "CrashChannels",
     "CrashRecord",
     "CrashSort",
     "DeletedCrash",
@@ -176,7 +199,10 @@ __all__ += [
     "Share",
     "SqlStore",
     "TokenRecord",
+    "best_rank",
+    "bounded_notes",
     "bucket_id_for",
+    "coverage",
     "day_of",
     "effective_status",
     "is_overdue",
@@ -184,6 +210,7 @@ __all__ += [
     "kb_status",
     "new_id",
     "private",
+    "unverified",
 ]
 
 

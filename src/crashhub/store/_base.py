@@ -17,6 +17,10 @@ from crashhub.model import JsonObject, LogReport
 from crashhub.store._retention_records import EvictedDump
 from crashhub.store._workflow import effective_status, kb_status
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from crashhub.store._channels import ChannelRecord
+
 ROLES = ("host", "viewer", "admin")
 
 
@@ -85,6 +89,7 @@ class NewCrash:
     versions: dict[str, str] = field(default_factory=dict)  # stage -> algorithm/version id
     files: list[FileRecord] = field(default_factory=list)
     kb: list[JsonObject] = field(default_factory=list)
+    channel: ChannelRecord | None = None  # the channel it came through (None: kdump, its log the crash's)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 from crashhub.model import JsonObject, LogReport
 from crashhub.store._base import CrashRecord, FileRecord, KernelDumps, NewCrash
+from crashhub.store._channels import ChannelRecord, CrashChannels
 
 
 class Crashes(abc.ABC):
@@ -74,6 +75,26 @@ class Crashes(abc.ABC):
         extra_files: Iterable[FileRecord] = (),
     ) -> CrashRecord:
         """Record a dump for a crash (idempotent: a second dump of the same crash is ignored)."""
+
+    @abc.abstractmethod
+    def add_channel(
+        self, crash_id: str, channel: ChannelRecord, files: Iterable[FileRecord], relog: NewCrash | None
+    ) -> tuple[CrashRecord, bool]:
+        """Record that the crash came through one more channel, with its files (a file named as one
+        the crash has is not added).  With ``relog`` (ingest's crash of the channel's better log, its
+        files among ``files``) the crash becomes what ``relog`` says: its earlier logs turn
+        ``channel_log``, its identity, triage, reports and KB are the new log's, its crash time the
+        better-sourced one, and it is counted out of its bucket and into its new one.  A channel the
+        crash has already changes nothing: then ``False``."""
+
+    @abc.abstractmethod
+    def crash_channels(self, crash_id: str) -> tuple[ChannelRecord, ...]:
+        """The crash's channels in the order they arrived (a crash stored before migration 0015,
+        or with no row, came by kdump)."""
+
+    @abc.abstractmethod
+    def channel_coverage(self, since: float) -> list[CrashChannels]:
+        """Every crash received since ``since`` with its channels: what coverage is derived from."""
 
     @abc.abstractmethod
     def log_reports(self, crash_id: str) -> tuple[LogReport, ...]:

@@ -150,6 +150,24 @@ class CrashLogReport(Base):
     report: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+class CrashChannel(Base):
+    """A channel a crash came through (migration 0015): kdump, netconsole or pstore, once each, with
+    when it arrived, the log it brought and what it noticed.  Crashes stored before 0015 were given
+    their kdump row by the migration."""
+
+    __tablename__ = "crash_channels"
+    crash_id: Mapped[str] = mapped_column(ForeignKey("crashes.id"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    arrived_at: Mapped[float] = mapped_column(Float)
+    crash_time: Mapped[float | None] = mapped_column(Float, nullable=True)
+    source: Mapped[str] = mapped_column(String(16))
+    log_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    log_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    log_size: Mapped[int] = mapped_column(Integer, default=0)
+    notes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    __table_args__ = (Index("ix_crash_channels_channel", "channel", "crash_id"),)
+
+
 class CrashFile(Base):
     __tablename__ = "crash_files"
     crash_id: Mapped[str] = mapped_column(ForeignKey("crashes.id"), primary_key=True)

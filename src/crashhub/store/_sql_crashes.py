@@ -22,8 +22,10 @@ from crashhub.classify import Subject, subject_of
 from crashhub.errors import StoreError
 from crashhub.model import CrashReport, JsonObject, LogReport
 from crashhub.store import _models as m
+from crashhub.store import _sql_channels as channels
 from crashhub.store._base import CrashRecord, FileRecord, KernelDumps, NewCrash, now
 from crashhub.store._bucket_page import crash_order, like_part
+from crashhub.store._channels import ChannelRecord, CrashChannels
 from crashhub.store._counting import count_in, set_kb
 from crashhub.store._crashes import Crashes
 from crashhub.store._routing import by_key, route, set_alias
@@ -100,13 +102,8 @@ class SqlCrashes(SqlRepository, Crashes):
                 files = s.scalars(select(m.CrashFile).where(m.CrashFile.crash_id == old.id)).all()
                 return _crash(old, files), False
 
-            bid = bucket_id_for(new.signature_algorithm, new.signature_key)
             crash_id = new_id("c")
-            seen = new.crash_time if new.crash_time is not None else t
-            default = by_key(s, new.signature_algorithm, new.signature_key, bid)
-            if default is None:
-                default = self._new_bucket(s, new, bid, seen, t)
-            bucket = route(s, default, lambda: _subject(crash_id, new))
+            bucket = self._place(s, new, crash_id)
             has_dump = any(f.role == "vmcore" for f in new.files)
             crash = m.Crash(
                 id=crash_id,
@@ -147,10 +144,48 @@ class SqlCrashes(SqlRepository, Crashes):
                     )
                 )
             _add_log_reports(s, crash.id, new.log_reports)
+            channels.add_row(s, crash.id, new.channel or channels.kdump_row(new, t))
             count_in(s, bucket.id, crash, +1)
             set_kb(s, bucket.id, list(new.kb), actor="ingest", sticky=True)
             files = s.scalars(select(m.CrashFile).where(m.CrashFile.crash_id == crash.id)).all()
             return _crash(crash, files), True
+
+    def _place(self, s: Session, new: NewCrash, crash_id: str) -> m.Bucket:
+        """The bucket a crash of this signature goes to: its key's (a new one for a new key), after
+        that bucket's split rules."""
+        t = now()
+        bid = bucket_id_for(new.signature_algorithm, new.signature_key)
+        seen = new.crash_time if new.crash_time is not None else t
+        default = by_key(s, new.signature_algorithm, new.signature_key, bid)
+        if default is None:
+            default = self._new_bucket(s, new, bid, seen, t)
+        return route(s, default, lambda: _subject(crash_id, new))
+
+    def add_channel(
+        self, crash_id: str, channel: ChannelRecord, files: Iterable[FileRecord], relog: NewCrash | None
+    ) -> tuple[CrashRecord, bool]:
+        t = now()
+        with self._write() as s:
+            c = s.get(m.Crash, crash_id)
+            if c is None:
+                raise StoreError(f"no crash {crash_id!r}")
+            added = channels.add_row(s, crash_id, channel)
+            if added:
+                files = list(files)
+                channels.add_files(s, crash_id, files, t)
+                if relog is not None:
+                    channels.take_over(s, c, relog, self._place)
+            s.flush()
+            rows = s.scalars(select(m.CrashFile).where(m.CrashFile.crash_id == crash_id)).all()
+            return _crash(c, rows), added
+
+    def crash_channels(self, crash_id: str) -> tuple[ChannelRecord, ...]:
+        with self._read() as s:
+            return channels.rows_of(s, crash_id)
+
+    def channel_coverage(self, since: float) -> list[CrashChannels]:
+        with self._read() as s:
+            return channels.coverage_rows(s, since)
 
     def _new_bucket(self, s: Session, new: NewCrash, bid: str, seen: float, t: float) -> m.Bucket:
         bucket = m.Bucket(
@@ -300,6 +335,8 @@ class SqlCrashes(SqlRepository, Crashes):
                 if t_dump and c.crash_time_source != "dump":
                     c.crash_time, c.crash_time_source = float(t_dump), "dump"
                 s.execute(update(m.Bucket).where(m.Bucket.id == c.bucket_id).values(dumps=m.Bucket.dumps + 1))
+                # A dump is kdump's: a crash first seen through netconsole or pstore has it now.
+                channels.add_row(s, crash_id, ChannelRecord("kdump", t, c.crash_time, c.source))
             for f in extra_files:
                 if s.get(m.CrashFile, (crash_id, f.name)) is None:
                     s.add(

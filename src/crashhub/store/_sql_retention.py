@@ -160,6 +160,7 @@ class SqlRetention(SqlRepository, Retention):
         count_in(s, bucket_id, c, -1)
         s.execute(delete(m.CrashFile).where(m.CrashFile.crash_id == c.id))
         s.execute(delete(m.CrashLogReport).where(m.CrashLogReport.crash_id == c.id))
+        s.execute(delete(m.CrashChannel).where(m.CrashChannel.crash_id == c.id))
         s.execute(delete(m.Upload).where(m.Upload.crash_id == c.id))
         s.delete(c)
         s.flush()
