@@ -82,7 +82,7 @@ def test_0013_keeps_the_merges_and_splits_made_before_it(tmp_path: Path) -> None
     store = SqlStore(url)
     try:
         # Rows as a 0012 hub wrote them: the models of today, minus the tables 0013 adds.
-        for name in ("bucket_keys", "bucket_rules"):
+        for name in ("bucket_keys", "bucket_rules", "crash_channels"):
             models.Base.metadata.tables[name].create(store.engine)
         a, _ = store.crashes.add_crash(crash("1", key="x"))
         b, _ = store.crashes.add_crash(crash("2", key="y"))
@@ -92,6 +92,7 @@ def test_0013_keeps_the_merges_and_splits_made_before_it(tmp_path: Path) -> None
         with store.engine.begin() as conn:
             conn.execute(text("DROP TABLE bucket_rules"))
             conn.execute(text("DROP TABLE bucket_keys"))
+            conn.execute(text("DROP TABLE crash_channels"))
         store.migrate()
         rules = {r.action: r for r in store.grouping.rules()}
         assert (rules["merge"].key, rules["merge"].target) == ("x", b.bucket_id)
@@ -99,5 +100,29 @@ def test_0013_keeps_the_merges_and_splits_made_before_it(tmp_path: Path) -> None
         assert rules["split"].when == (Condition("crash", c.id),)
         assert store.grouping.resolve("x") == b.bucket_id
         assert {x.key for x in store.grouping.aliases(b.bucket_id)} == {"x", "y"}
+    finally:
+        store.close()
+
+
+def test_0015_gives_older_crashes_their_kdump_channel(tmp_path: Path) -> None:
+    """A crash from before 0015 came by kdump, the only way in then: the migration says so."""
+    from tests.store.contract import crash  # noqa: PLC0415
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    migrate.upgrade(engine, "0014")
+    engine.dispose()
+    store = SqlStore(url)
+    try:
+        # Rows as a 0014 hub wrote them: the crash stored with today's code, its channel row gone.
+        models.Base.metadata.tables["crash_channels"].create(store.engine)
+        a, _ = store.crashes.add_crash(crash("1", key="x"))
+        with store.engine.begin() as conn:
+            conn.execute(text("DROP TABLE crash_channels"))
+        store.migrate()
+        (ch,) = store.crashes.crash_channels(a.id)
+        assert (ch.channel, ch.arrived_at, ch.crash_time, ch.source) == (
+            "kdump", a.received_at, a.crash_time, a.source)
+        assert [r.channels for r in store.crashes.channel_coverage(0.0)] == [("kdump",)]
     finally:
         store.close()

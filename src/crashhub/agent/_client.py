@@ -91,8 +91,14 @@ class HubClient:
         self._request("POST", "/api/v1/hosts/report", json=report.to_dict())
 
     def post_crash(self, *, log: Path | None, vmcore: Path | None = None, kexec_log: Path | None = None,
-                   host: str | None = None, crash_dir: str | None = None) -> CrashAccepted:
-        data = {k: v for k, v in (("host", host), ("crash_dir", crash_dir)) if v}
+                   host: str | None = None, crash_dir: str | None = None, channel: str = "kdump",
+                   crash_time: float | None = None) -> CrashAccepted:
+        """One crash to the hub; ``channel="pstore"`` for a pstore record (``log`` alone), with the
+        record's time as ``crash_time``."""
+        fields = (("host", host), ("crash_dir", crash_dir),
+                  ("channel", None if channel == "kdump" else channel),
+                  ("crash_time", None if crash_time is None else f"{crash_time:.6f}"))
+        data = {k: v for k, v in fields if v}
         with ExitStack() as stack:
             files = {}
             for field, path in (("log", log), ("vmcore", vmcore), ("kexec_log", kexec_log)):

@@ -12,7 +12,7 @@ from crashhub.analyze import AnalysisRecord
 from crashhub.errors import ApiError
 from crashhub.ingest import crash_reports
 from crashhub.model import JsonObject
-from crashhub.store import TokenRecord
+from crashhub.store import TokenRecord, unverified
 from crashhub.web import _auth as auth
 from crashhub.web.api._deps import (
     MAX_OFFSET,
@@ -73,6 +73,11 @@ def get_crash(_tok: Reader, ctx: Ctx, crash_id: str) -> JsonObject:
     # Every report of the log in log order, the primary marked ("report" is the primary alone);
     # a crash stored before they were kept has them parsed again from its log.
     d["reports"] = [r.to_dict() for r in crash_reports(store.crashes, ctx.hub.blobs, c)]
+    # The channels it came through (kdump, pstore, netconsole), and whether only an unauthenticated
+    # one (netconsole) brought it: derived from the channels when read.
+    channels = store.crashes.crash_channels(c.id)
+    d["channels"] = [ch.to_dict() for ch in channels]
+    d["unverified_source"] = unverified(ch.channel for ch in channels)
     # "kb" and "kb_view" are what the knowledge base says now (the UI's answer, computed when
     # read); "kb_at_ingest" what matched when the crash arrived; "bucket_kb" the bucket's matches.
     view = ctx.kb.crash_view(store, c)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from crashhub.errors import ApiError, InputError
-from crashhub.ingest import PIECE, Arrival, Outcome, Uploads, parse_dir_name, same_host
+from crashhub.ingest import PIECE, Arrival, Channel, Outcome, Uploads, parse_dir_name, same_host
 from crashhub.model import CrashAccepted, JsonObject, UploadState
 from crashhub.store import Store, TokenRecord
 from crashhub.web import _auth as auth
@@ -23,6 +23,13 @@ router = APIRouter(tags=["crashes"])
 # At most 19 digits (a number of thousands of digits is a 400, not a slow int()); whatever passes the
 # cap is a 413 before any of it reaches the database.
 _RANGE = re.compile(r"^bytes (\d{1,19})-(\d{1,19})/(\d{1,19}|\*)$")
+
+# The channels an uploader may name: netconsole text comes only from the hub's own receiver.
+UPLOAD_CHANNELS: tuple[Channel, ...] = ("kdump", "pstore")
+_CHANNEL_NAMES = {"kdump": "vmcore-dmesg.txt", "pstore": "pstore-dmesg.txt"}
+# A record's time as digits: up to 12 (seconds past the year 33658 are not a crash's), a fraction of
+# up to 9 (nanoseconds, as ramoops writes them).
+_TIME = re.compile(r"^\d{1,12}(\.\d{1,9})?$")
 
 _CRASH_FORM = {
     "requestBody": {
@@ -47,6 +54,16 @@ _CRASH_FORM = {
                         "crash_dir": {
                             "type": "string",
                             "description": "the crash directory's name on the host",
+                        },
+                        "channel": {
+                            "type": "string",
+                            "enum": list(UPLOAD_CHANNELS),
+                            "description": "how the log was kept: kdump (default) or pstore (a record "
+                            "the agent read from /sys/fs/pstore); netconsole is the hub's own receiver's",
+                        },
+                        "crash_time": {
+                            "type": "string",
+                            "description": "a pstore record's time, seconds since the epoch (channel pstore)",
                         },
                     },
                 }
@@ -94,7 +111,7 @@ async def post_crash(request: Request, tok: Uploader, ctx: Ctx, state: State) ->
             "kexec_log": s.max_log_bytes,
             "vmcore": s.max_dump_bytes,
         },
-        texts={"host": 255, "crash_dir": 255},
+        texts={"host": 255, "crash_dir": 255, "channel": 16, "crash_time": 32},
         max_body=s.max_request_bytes,
         temp_path=ctx.hub.blobs.temp_path,
     )
@@ -123,10 +140,15 @@ async def _arrival(form: multipart.Form, tok: TokenRecord, store: Store) -> Arri
         dh, dk, dt, _ = parse_dir_name(crash_dir) if crash_dir else (None, None, None, None)
     except InputError as e:
         raise ApiError(400, f"field 'crash_dir': {e}") from None
+    channel, crash_time = _channel(form)
+    if channel == "pstore" and (log_part is None or dump_part is not None):
+        raise ApiError(400, "field 'channel': a pstore record is a 'log' alone, without 'vmcore'")
     kexec = form.parts.get("kexec_log")
     return Arrival(
         log=log_part.path.read_bytes() if log_part and log_part.path else None,
-        log_name="vmcore-dmesg.txt",
+        log_name=_CHANNEL_NAMES[channel],
+        channel=channel,
+        crash_time=crash_time,
         dump=dump_part.path if dump_part else None,
         dump_is_temp=True,
         kexec_log=kexec.path.read_bytes() if kexec and kexec.path else None,
@@ -139,6 +161,22 @@ async def _arrival(form: multipart.Form, tok: TokenRecord, store: Store) -> Arri
         source="http",
         strict_dump=True,
     )
+
+
+def _channel(form: multipart.Form) -> tuple[Channel, float | None]:
+    """The form's channel (kdump unless it says pstore) and a pstore record's time (400 otherwise)."""
+    name, when = form.text("channel") or "kdump", form.text("crash_time")
+    channel = next((c for c in UPLOAD_CHANNELS if c == name), None)
+    if channel is None:
+        why = "comes only from the hub's own receiver" if name == "netconsole" else "is not a channel"
+        raise ApiError(400, f"field 'channel': {name!r} {why} (one of: {', '.join(UPLOAD_CHANNELS)})")
+    if when is None:
+        return channel, None
+    if channel != "pstore":
+        raise ApiError(400, "field 'crash_time': only a pstore record sends its time (channel 'pstore')")
+    if not _TIME.match(when):
+        raise ApiError(400, f"field 'crash_time': {when!r} is not seconds since the epoch")
+    return channel, float(when)
 
 
 def _own(store: Store, uploads: Uploads, tok: TokenRecord, crash_id: str) -> UploadState:
