@@ -251,6 +251,17 @@ class Settings:
         "Log level of `crashhub serve` (debug, info, warning, error, critical; any case).",
         fold_case=True,
     )
+    dump_grace_hours: float = _setting(
+        24.0,
+        "A crash that came through netconsole or pstore but has no kdump dump or log this many hours "
+        "after it arrived counts as `kdump failed` on the coverage page and dashboard (the agent "
+        "sends the dump after the reboot; before this it is `waiting`).",
+    )
+    coverage_days: int = _setting(
+        30,
+        "Days of crashes the coverage page, the dashboard's coverage panel and the weekly report count "
+        "by channel.",
+    )
     first_advice_hours: float = _setting(
         4.0,
         "A new bucket's first advice is due this many hours after its first crash (the response "

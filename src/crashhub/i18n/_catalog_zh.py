@@ -428,4 +428,35 @@ ZH: dict[str, str] = {
     # bucket page and crash list errors
     'Bucket {bucket} has no crash {crash}.': '问题桶 {bucket} 中没有崩溃 {crash}。',
     'unknown order {value} (asc, desc)': '未知的排列顺序 {value}（可选：asc、desc）',
+    # crash channels and coverage (issue 19)
+    'Arrived': '到达时间',
+    'By host': '按主机',
+    'By kernel': '按内核',
+    'Channel': '渠道',
+    'Channels': '渠道',
+    'Coverage': '覆盖率',
+    'Crash time': '崩溃时间',
+    'Log': '日志',
+    'No crashes in this window.': '此时间段内没有崩溃。',
+    'Notes': '备注',
+    'Only netconsole brought this crash: a UDP datagram proves nothing of who sent it.':
+        '只有 netconsole 送来了这次崩溃：UDP 数据报无法证明发送者是谁。',
+    ("The ways this crash reached the hub. The crash's log and triage come from the best of them: "
+     "the kdump log, else the pstore record, else the netconsole stream."):
+        ('这次崩溃到达本中心的途径。崩溃的日志和分诊取自其中最好的一个：'
+         '优先 kdump 日志，其次 pstore 记录，最后 netconsole 流。'),
+    ('Which channels saw each crash: kdump (the dump or its log), pstore (the record the agent read '
+     'at the next boot) and netconsole (the oops streamed to the hub as it was printed). A crash no '
+     'kdump channel brought within {h} hours is a crash whose dump never came: kdump failed there.'):
+        ('每次崩溃由哪些渠道捕获：kdump（转储或其日志）、pstore（代理在下次启动时读取的记录）和 '
+         'netconsole（oops 打印时即流式发送到本中心）。{h} 小时内没有 kdump 渠道送达的崩溃，'
+         '即转储始终未到：该处 kdump 失败。'),
+    'kdump check': 'kdump 检查',
+    'kdump failed': 'kdump 失败',
+    'last {n} days': '最近 {n} 天',
+    "the crash's log": '崩溃的日志',
+    'the newest crash whose dump never came': '转储始终未到的最新一次崩溃',
+    'unauthenticated': '未认证',
+    'unverified source': '来源未验证',
+    'waiting for the dump': '等待转储',
 }

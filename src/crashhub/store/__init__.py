@@ -115,6 +115,7 @@ if TYPE_CHECKING:
     from crashhub.store._channels import best_rank as best_rank
     from crashhub.store._channels import bounded_notes as bounded_notes
     from crashhub.store._channels import coverage as coverage
+    from crashhub.store._channels import fleet_coverage as fleet_coverage
     from crashhub.store._channels import unverified as unverified
     from crashhub.store._grouping_records import RekeyCrash as RekeyCrash
     from crashhub.store._grouping_records import RekeyOutcome as RekeyOutcome
@@ -137,6 +138,7 @@ _FACE: dict[str, str] = {
     "best_rank": "crashhub.store._channels",
     "bounded_notes": "crashhub.store._channels",
     "coverage": "crashhub.store._channels",
+    "fleet_coverage": "crashhub.store._channels",
     "unverified": "crashhub.store._channels",
     "Blob": "crashhub.store._blobs",
     "Breakdown": "crashhub.store._bucket_page",
@@ -205,6 +207,7 @@ __all__ += [
     "coverage",
     "day_of",
     "effective_status",
+    "fleet_coverage",
     "is_overdue",
     "iso",
     "kb_status",

@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 from crashhub.model import JsonObject
 from crashhub.store._base import from_iso, iso
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from crashhub.store._store import Store
+
 # Rank of a channel's log, best last: the kdump log (vmcore-dmesg, or read out of the dump) holds the
 # whole ring buffer as the capture kernel found it; a pstore record only its tail (a ramoops record is
 # kmsg_bytes, 10 KiB by default); a netconsole stream what arrived over UDP (packets may be lost).
@@ -187,3 +191,13 @@ def coverage(
         hosts=tuple(sorted((t.row(h, kd.get(h)) for h, t in hosts.items()), key=order)),
         kernels=tuple(sorted((t.row(k) for k, t in kernels.items()), key=order)),
     )
+
+
+def fleet_coverage(store: Store, *, now: float, days: int, grace_hours: float) -> Coverage:
+    """The fleet's coverage over the last ``days``: the crashes' channels (one read) with each
+    host's kdump check as its agent last reported it."""
+    since = now - days * 86400
+    rows = store.crashes.channel_coverage(since)
+    names = {r.host for r in rows}
+    kdump = {h.name: h.kdump for h in store.hosts.list_hosts() if h.name in names}
+    return coverage(rows, since=since, now=now, grace_hours=grace_hours, host_kdump=kdump)

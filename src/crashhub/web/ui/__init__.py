@@ -22,14 +22,24 @@ if TYPE_CHECKING:
 
 def install(app: FastAPI, ctx: Context) -> UI:
     """The UI's pages on ``app``, bound to its context (store, blobs, KB, settings); answers its state."""
-    from crashhub.web.ui import _buckets, _crashes, _crashlist, _hosts, _kb, _login, _reports, _source
+    from crashhub.web.ui import (
+        _buckets,
+        _coverage,
+        _crashes,
+        _crashlist,
+        _hosts,
+        _kb,
+        _login,
+        _reports,
+        _source,
+    )
     from crashhub.web.ui.base import UI
 
     ui = UI(ctx)
     app.state.ui = ui  # the pages' dependency, and tests and the bench reach the UI state through it
     # No two groups answer the same method and path; order matters only inside a group
     # ("/ui/kb/new" before "/ui/kb/{entry_id}" in _kb).
-    for group in (_login, _buckets, _crashlist, _crashes, _reports, _hosts, _kb, _source):
+    for group in (_login, _buckets, _crashlist, _crashes, _reports, _hosts, _coverage, _kb, _source):
         app.include_router(group.router)
     return ui
 

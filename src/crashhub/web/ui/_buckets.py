@@ -145,6 +145,10 @@ def dashboard(
         "link": link,
         "overdue": sum(1 for x in buckets if _overdue(x)),
     }
+    from crashhub.web.ui._coverage import PANEL_HOSTS, coverage_of, host_rows
+
+    cov = coverage_of(ui)
+    ctx.update(cov=cov, cov_hosts=host_rows(cov, PANEL_HOSTS), cov_days=ui.ctx.settings.coverage_days)
     return ui.render(request, "dashboard.html", ctx)
 
 

@@ -17,6 +17,7 @@ from crashhub.errors import PageError, Redirect
 from crashhub.ingest import crash_reports, panic_line
 from crashhub.kernel import TAINT
 from crashhub.model import JsonObject, LogReport
+from crashhub.store import unverified
 from crashhub.web.ui import views
 from crashhub.web.ui._source import SourceLinks, source_tree
 from crashhub.web.ui.base import UIState, page
@@ -98,7 +99,11 @@ def crash(request: Request, ui: UIState, crash_id: str) -> Response:
     entry = ui.ctx.kb.get(best.entry_id) if best else None
     entry = entry.localized(ui.lang(request)) if entry is not None else None
     reports = crash_reports(ui.store.crashes, ui.ctx.hub.blobs, c)
+    channels = ui.store.crashes.crash_channels(c.id)
     ctx = {
+        "channels": channels,
+        "unverified": unverified(ch.channel for ch in channels),
+        "best_log": next((f.name for f in c.files if f.role in ("log", "log_from_dump")), None),
         "c": c,
         "kv": kv,
         "best": best,
