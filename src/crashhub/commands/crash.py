@@ -21,6 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from crashhub.errors import InputError
     from crashhub.kb import match_answer
     from crashhub.knowledge import KnowledgeBase
+    from crashhub.store import iso, unverified
 
     hub = open_hub(args)
     settings = settings_from(args)
@@ -29,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
         bucket = hub.store.buckets.get_bucket(c.bucket_id) if c is not None else None
         kb = KnowledgeBase(settings.kb_path, starter=settings.starter_kb, store=hub.store)
         view = kb.crash_view(hub.store, c) if c is not None else None
+        channels = hub.store.crashes.crash_channels(c.id) if c is not None else ()
     finally:
         hub.close()
     if c is None or view is None:
@@ -40,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     d["kb_view"] = view.to_dict()
     d["kb"] = d["kb_view"]["matches"]
     d["bucket_kb"] = bucket.kb if bucket is not None else []
+    d["channels"] = [ch.to_dict() for ch in channels]
+    d["unverified_source"] = unverified(ch.channel for ch in channels)
     if args.json:
         print(json.dumps(d, indent=2))
         return 0
@@ -62,6 +66,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"kb       {m.entry_id}: {m.title} [{match_answer(m)}]{generic}")
     for n in view.skipped:
         print(f"kb       not compared: {n}")
+    for ch in channels:
+        log = f"  log {ch.log_name}" if ch.log_name else ""
+        print(f"channel  {ch.channel}  arrived {iso(ch.arrived_at)}{log}"
+              + ("  (unauthenticated)" if ch.channel == "netconsole" else ""))
+        for n in ch.notes:
+            print(f"         {n}")
+    if d["unverified_source"]:
+        print("source   unverified: only netconsole brought this crash")
     for f in c.files:
         print(f"file     {f.name}  {f.size} bytes  {f.role}")
     if c.dump_evicted is not None:

@@ -26,7 +26,7 @@ from crashhub.report._diagnosis import (
     representative,
 )
 from crashhub.report._diagnosis import md_escape as _md_escape
-from crashhub.store import iso
+from crashhub.store import fleet_coverage, iso
 
 if TYPE_CHECKING:
     from crashhub.kb import KbView
@@ -178,7 +178,16 @@ def weekly_doc(hub: Hub, now: float | None = None, *, top: int = 10, scan: int =
         "top_buckets": [row(b) for b in sorted(recent, key=lambda b: -week_count(b))[:top]],
         "regressions": [row(b) for b in regressions[:top]],
         "kernels": kernels,
+        "coverage": _coverage_doc(hub, now, top),
     }
+
+
+def _coverage_doc(hub: Hub, now: float, top: int) -> JsonObject:
+    """The week's crashes by channel, and the hosts where kdump failed most (a crash seen through
+    netconsole or pstore whose dump never came within ``dump_grace_hours``)."""
+    cov = fleet_coverage(hub.store, now=now, days=7, grace_hours=hub.settings.dump_grace_hours)
+    failed = [r.to_dict() for r in cov.hosts if r.dump_missing][:top]
+    return {"channels": list(cov.channels), "total": cov.total.to_dict(), "dump_missing_hosts": failed}
 
 
 def _kernel_rate(release: str, crashes: int, running: int | None) -> JsonObject:
@@ -307,9 +316,24 @@ def to_markdown(doc: JsonObject, lang: str = "en") -> str:
                        _("Per host per day")],
                       [[k["release"], k["crashes"], k["hosts_running"] or "", k["per_host"] or "",
                         k.get("per_host_day") or ""] for k in doc["kernels"]])
+        out += _coverage_md(doc.get("coverage"), _)
     else:
         raise InputError(f"unknown report type {t!r}")
     return "\n".join(out).rstrip() + "\n"
+
+
+def _coverage_md(cov: JsonObject | None, _: Callable[[str], str]) -> list[str]:
+    if not cov:  # a report made before channels were counted
+        return []
+    t = cov["total"]
+    line = " · ".join([_("{n} crashes").format(n=t["crashes"]),
+                       *(f"{ch} {t['by_channel'].get(ch, 0)}" for ch in cov["channels"]),
+                       f"{_('kdump failed')} {t['dump_missing']}"])
+    out = [f"## {_('Coverage')}", "", line, ""]
+    if cov["dump_missing_hosts"]:
+        out += _table([_("Host"), _("Crashes"), _("kdump failed")],
+                      [[h["name"], h["crashes"], h["dump_missing"]] for h in cov["dump_missing_hosts"]])
+    return out
 
 
 _CSS = (
