@@ -185,3 +185,25 @@ def test_real_hub_outage_is_survived(lab: Any, tmp_path: Path, real_hub: RealHub
     s = _run(cfg)
     assert s.exit_code == 0 and s.sent_logs == 1
     assert state.load(cfg.state_file).crashes[str(d)].done
+
+
+def test_real_hub_takes_a_pstore_record_then_its_kdump_log(
+    lab: Any, tmp_path: Path, real_hub: RealHub
+) -> None:
+    """HubClient.post_crash(channel="pstore"): the record with its time, then the crash's kdump log,
+    are one crash with both channels (issue 19)."""
+    from crashhub import dump as dumpmod  # noqa: PLC0415
+
+    d = _lab_dir(lab, tmp_path, "null")
+    crashed = dumpmod.facts(d / "vmcore").crash_time
+    assert crashed is not None
+    tail = (d / "vmcore-dmesg.txt").read_bytes().splitlines()[-60:]
+    record = tmp_path / "dmesg-ramoops-0"
+    record.write_bytes(b"Panic#1 Part1\n" + b"".join(b"<4>" + x + b"\n" for x in tail))
+    with HubClient(real_hub.url, real_hub.host_token) as c:
+        first = c.post_crash(log=record, host="lab-guest", channel="pstore", crash_time=crashed + 0.5)
+        again = c.post_crash(log=d / "vmcore-dmesg.txt", host="lab-guest")
+    assert first.created and not again.created and again.id == first.id
+    crash = _admin(real_hub, f"/api/v1/crashes/{first.id}")
+    assert sorted(ch["channel"] for ch in crash["channels"]) == ["kdump", "pstore"]
+    assert crash["crash_time_source"] == "pstore" and not crash["unverified_source"]

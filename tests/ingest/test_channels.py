@@ -16,7 +16,8 @@ import pytest
 
 from crashhub import dump as dumpmod
 from crashhub.ingest import Arrival, Pipeline
-from crashhub.store import Hub, unverified
+from crashhub.report import render
+from crashhub.store import Hub, fleet_coverage, unverified
 
 HOST = "web7.example.com"
 
@@ -174,3 +175,27 @@ def test_unverified_is_netconsole_alone(crash: Crash, hub: Hub, pipeline: Pipeli
     assert unverified(_channels(hub, nc.crash.id))
     pipeline.ingest(crash.pstore())
     assert not unverified(_channels(hub, nc.crash.id))
+
+
+@pytest.mark.lab
+def test_coverage_counts_the_dump_that_never_came(crash: Crash, hub: Hub, pipeline: Pipeline) -> None:
+    kd = pipeline.ingest(crash.kdump(with_dump=False))
+    pipeline.ingest(crash.netconsole())  # joins the kdump crash: covered
+    lost = pipeline.ingest(crash.netconsole(host="db3.example.com"))  # no dump on db3
+    hub.store.hosts.report_host("db3.example.com", release=None, build_id=None, hardware=None, machine=None,
+                                agent_version="t", kdump={"verdict": "fail", "items": []})
+    now = lost.crash.received_at
+    soon = fleet_coverage(hub.store, now=now + 3600, days=30, grace_hours=hub.settings.dump_grace_hours)
+    assert (soon.total.crashes, soon.total.waiting, soon.total.dump_missing) == (2, 1, 0)
+    late = fleet_coverage(hub.store, now=now + 25 * 3600, days=30, grace_hours=hub.settings.dump_grace_hours)
+    assert (late.total.dump_missing, late.total.unverified) == (1, 1)
+    assert late.total.by_channel == {"kdump": 1, "pstore": 0, "netconsole": 2}
+    db3 = next(r for r in late.hosts if r.name == "db3.example.com")
+    assert db3.missing == (lost.crash.id,) and db3.kdump == {"verdict": "fail", "items": []}
+    assert late.hosts[0].name == "db3.example.com"  # where kdump failed most comes first
+    assert next(r for r in late.hosts if r.name == HOST).dump_missing == 0
+    assert kd.crash.release is not None and [k.name for k in late.kernels] == [kd.crash.release]
+    week = render.weekly_doc(hub, now + 25 * 3600)
+    assert week["coverage"]["total"]["dump_missing"] == 1
+    assert [h["name"] for h in week["coverage"]["dump_missing_hosts"]] == ["db3.example.com"]
+    assert "kdump failed 1" in render.to_markdown(week)
