@@ -114,6 +114,11 @@ def test_coverage_page_per_host_and_kernel(chub: tuple[UiHub, dict[str, str]]) -
         dash = c.get("/ui/").text
         panel = dash.split('id="coverage-panel"', 1)[1].split("</section>", 1)[0]
         assert "kdump failed 2" in panel and 'data-host="web7"' in panel and 'data-host="db3"' in panel
+        bearer = {"Authorization": f"Bearer {hub.tokens['viewer']}"}
+        api = c.get("/api/v1/coverage", headers=bearer).json()
+        assert api["total"]["dump_missing"] == 2 and api["total"]["by_channel"]["netconsole"] == 3
+        hosts = {h["name"]: h for h in api["hosts"]}
+        assert hosts["web7"]["missing"] == [ids["web7-gpf"]] and hosts["web7"]["kdump"]["verdict"] == "fail"
     with _client(hub, "zh") as c:
         html = c.get("/ui/coverage").text
         assert "覆盖率" in html and "kdump 失败" in html and "按主机" in html and "按内核" in html

@@ -63,3 +63,17 @@ def kernels(_tok: Reader, ctx: Ctx, state: State) -> JsonObject:
 
     rows = fleet_kernels(ctx.hub.store, state.debuginfo, ctx.settings.vmlinux_dir)
     return {"kernels": [k.to_dict() for k in rows]}
+
+
+@router.get("/api/v1/coverage")
+def coverage(_tok: Reader, ctx: Ctx) -> JsonObject:
+    """Crashes by channel (kdump, pstore, netconsole) per host and per kernel over the last
+    ``coverage_days``, the crashes whose dump never came (``dump_missing``: no kdump channel after
+    ``dump_grace_hours``), and each host's kdump check as its agent reported it."""
+    import time
+
+    from crashhub.store import fleet_coverage
+
+    s = ctx.settings
+    cov = fleet_coverage(ctx.hub.store, now=time.time(), days=s.coverage_days, grace_hours=s.dump_grace_hours)
+    return cov.to_dict()
