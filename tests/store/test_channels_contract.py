@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from tests.store.contract import DUMP, LOG, crash
 
-from crashhub.store import ChannelRecord, FileRecord, Store, coverage
+from crashhub.store import ChannelRecord, Coverage, FileRecord, Store, coverage
 
 NC_LOG = FileRecord(name="netconsole.log", role="log", digest="e" * 64, size=700)
 PS_LOG = FileRecord(name="pstore-dmesg.txt", role="log", digest="f" * 64, size=500)
@@ -92,3 +92,4 @@ def test_coverage_rows_and_figures(store: Store) -> None:
     early = coverage(store.crashes.channel_coverage(0.0), since=0.0, now=received + 60, grace_hours=24)
     assert early.total.dump_missing == 0 and early.total.waiting == 2
     assert [k.name for k in cov.kernels] == ["6.1.0-56-cloud-amd64", "6.12.1"]
+    assert Coverage.from_dict(cov.to_dict()) == replace(cov, since=0.0)

@@ -391,14 +391,19 @@ class Pipeline:
         stamped, every = stamped_lines(text, report)
         ev = Evidence(host, release, ident, sig.key, crash_time, time_source, stamped, every)
         crashes = self.hub.store.crashes
-        target = find_crash(crashes, ev, self._evidence_of, now=time.time())
-        joined = target is not None and (
-            a.channel != "kdump" or "kdump" not in {ch.channel for ch in crashes.crash_channels(target.id)}
-        )
+
+        def has(c: CrashRecord, channel: str) -> bool:
+            return channel in {ch.channel for ch in crashes.crash_channels(c.id)}
+
+        # A kdump log joins a crash that has no kdump yet; one that has is the same log sent again
+        # (an agent's retry, the spool's copy), which the identity below finds as it always did.
+        target = find_crash(crashes, ev, self._evidence_of, now=time.time(),
+                            skip=lambda c: a.channel == "kdump" and has(c, "kdump"))
+        joined = target is not None and (a.channel != "kdump" or not has(target, "kdump"))
         old = None if joined else crashes.crash_by_identity(ident)
         if old is not None and (
             different(old, host, host_source, crash_time, time_source)
-            or (old is not target and a.channel not in {ch.channel for ch in crashes.crash_channels(old.id)})
+            or ((target is None or old.id != target.id) and not has(old, a.channel))
         ):
             # Same log text from another host, or both sides know a different crash time, or a
             # crash of the same text this channel's evidence is not (another crash an hour later):

@@ -123,6 +123,7 @@ def find_crash(
     read: Callable[[CrashRecord], Evidence | None],
     *,
     now: float,
+    skip: Callable[[CrashRecord], bool] = lambda _c: False,
 ) -> CrashRecord | None:
     """The stored crash of the arrival's host that the arrival is (None: a crash of its own).
 
@@ -130,7 +131,7 @@ def find_crash(
     then the host's crashes of the last CANDIDATE_DAYS, newest first (a crash that has the
     arrival's channel already is found too: the same record sent again); ``read`` gives the
     evidence of a stored crash's best log, read only for a candidate the host and times have not
-    ruled out already."""
+    ruled out already (nor by ``skip``: a kdump log needs no crash that has its kdump already)."""
     if not names_a_host(a.host):
         return None
     by_id = crashes.crash_by_identity(a.identity)
@@ -140,7 +141,7 @@ def find_crash(
     for c in crashes.list_crashes(host=a.host, since=since, limit=CANDIDATES):
         if by_id is not None and c.id == by_id.id:
             continue
-        if same_crash(a, c, None, texts=False) and same_crash(a, c, read(c)):
+        if same_crash(a, c, None, texts=False) and not skip(c) and same_crash(a, c, read(c)):
             return c
     return None
 

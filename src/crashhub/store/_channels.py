@@ -118,6 +118,16 @@ class CoverageRow:
             "missing": list(self.missing),
         }
 
+    @classmethod
+    def from_dict(cls, d: JsonObject) -> CoverageRow:
+        return cls(
+            name=str(d["name"]), crashes=int(d["crashes"]),
+            by_channel={str(k): int(v) for k, v in (d.get("by_channel") or {}).items()},
+            dump_missing=int(d.get("dump_missing") or 0), waiting=int(d.get("waiting") or 0),
+            unverified=int(d.get("unverified") or 0), kdump=d.get("kdump"),
+            missing=tuple(str(x) for x in d.get("missing") or ()),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Coverage:
@@ -135,6 +145,16 @@ class Coverage:
             "hosts": [{**r.to_dict(), "kdump": r.kdump} for r in self.hosts],
             "kernels": [r.to_dict() for r in self.kernels],
         }
+
+    @classmethod
+    def from_dict(cls, d: JsonObject) -> Coverage:
+        return cls(
+            since=from_iso(d.get("since")) or 0.0, grace_hours=float(d["grace_hours"]),
+            total=CoverageRow.from_dict(d["total"]),
+            hosts=tuple(CoverageRow.from_dict(r) for r in d.get("hosts") or ()),
+            kernels=tuple(CoverageRow.from_dict(r) for r in d.get("kernels") or ()),
+            channels=tuple(str(c) for c in d.get("channels") or CHANNEL_ORDER),
+        )
 
 
 MAX_MISSING_IDS = 20
