@@ -50,6 +50,7 @@ from crashhub.model import CrashReport, DumpFacts, Frame, HostInfo, HostReport, 
 from crashhub.store import KB_STATUSES, BucketRecord, CrashRecord
 from crashhub.store._base import FileRecord, HostRecord
 from crashhub.store._bucket_page import Breakdown, Share
+from crashhub.store._channels import ChannelRecord, Coverage, CoverageRow
 from crashhub.store._grouping_records import BucketAlias, RekeyEntry, RekeyOutcome
 from crashhub.store._kb import KbRecord
 from crashhub.store._retention_records import EvictedDump
@@ -345,7 +346,22 @@ _alerts = st.builds(Alert, rule=st.sampled_from(ALL_RULES), key=_text, title=_te
                     markdown=st.booleans(), once=st.booleans())
 _shares = st.builds(Share, value=_opt_text, count=_n)
 _share_lists = st.lists(_shares, max_size=3).map(tuple)
+_channel_records = st.builds(
+    lambda log, **kw: ChannelRecord(**kw, log_name=log[0] if log else None,
+                                    log_digest=log[1] if log else None, log_size=log[2] if log else 0),
+    st.none() | st.tuples(_text, _text, _n), channel=st.sampled_from(["kdump", "pstore", "netconsole"]),
+    arrived_at=_secs_int, crash_time=st.none() | _secs_int, source=_text,
+    notes=st.lists(_text, max_size=2).map(tuple))
+_coverage_rows = st.builds(
+    CoverageRow, name=_text, crashes=_n, by_channel=st.dictionaries(_text, _n, max_size=3), dump_missing=_n,
+    waiting=_n, unverified=_n, kdump=st.none() | _json_obj, missing=st.lists(_text, max_size=2).map(tuple))
+_coverages = st.builds(
+    Coverage, since=_secs_int, grace_hours=st.floats(0, 1e4, allow_nan=False), total=_coverage_rows,
+    hosts=st.lists(_coverage_rows, max_size=2).map(tuple),
+    kernels=st.lists(_coverage_rows, max_size=2).map(tuple),
+    channels=st.lists(_text, max_size=3).map(tuple))
 MORE_MODELS: list[tuple[type[Any], st.SearchStrategy[Any]]] = [
+    (ChannelRecord, _channel_records), (CoverageRow, _coverage_rows), (Coverage, _coverages),
     (KbMatch, _kb_matches), (ReleaseRange, _ranges), (Rule, _rules_kb), (Command, _commands),
     (KbEntry, _kb_entries), (KbView, _views), (CrashRecord, _crash_records), (BucketRecord, _bucket_records),
     (HostRecord, _host_records), (EvictedDump, _evicted), (Likeness, _likeness), (Similar, _similar),

@@ -61,7 +61,7 @@ class ChannelRecord:
         log = d.get("log") or {}
         return cls(
             channel=str(d["channel"]), arrived_at=from_iso(d.get("arrived_at")) or 0.0,
-            crash_time=from_iso(d.get("crash_time")), source=str(d.get("source") or "cli"),
+            crash_time=from_iso(d.get("crash_time")), source=str(d["source"]),
             log_name=str(log["name"]) if log else None, log_digest=str(log["sha256"]) if log else None,
             log_size=int(log.get("size") or 0), notes=tuple(str(n) for n in d.get("notes") or ()),
         )
@@ -115,7 +115,7 @@ class CoverageRow:
         return {
             "name": self.name, "crashes": self.crashes, "by_channel": dict(self.by_channel),
             "dump_missing": self.dump_missing, "waiting": self.waiting, "unverified": self.unverified,
-            "missing": list(self.missing),
+            "missing": list(self.missing), "kdump": self.kdump,
         }
 
     @classmethod
@@ -142,7 +142,7 @@ class Coverage:
         return {
             "since": iso(self.since), "grace_hours": self.grace_hours, "channels": list(self.channels),
             "total": self.total.to_dict(),
-            "hosts": [{**r.to_dict(), "kdump": r.kdump} for r in self.hosts],
+            "hosts": [r.to_dict() for r in self.hosts],
             "kernels": [r.to_dict() for r in self.kernels],
         }
 
@@ -153,7 +153,7 @@ class Coverage:
             total=CoverageRow.from_dict(d["total"]),
             hosts=tuple(CoverageRow.from_dict(r) for r in d.get("hosts") or ()),
             kernels=tuple(CoverageRow.from_dict(r) for r in d.get("kernels") or ()),
-            channels=tuple(str(c) for c in d.get("channels") or CHANNEL_ORDER),
+            channels=tuple(str(c) for c in d["channels"]),
         )
 
 
