@@ -13,6 +13,7 @@ lab/init.sh, driven by the ``lab.conf`` variables this module writes.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import select
@@ -46,10 +47,19 @@ GATEWAY = "10.0.2.2"  # slirp's host alias: datagrams to it arrive on the host's
 LONG_LINE_X = 973
 
 
+def _at_least(release: str, major: int, minor: int) -> bool:
+    m = re.match(r"(\d+)\.(\d+)", release)
+    return m is not None and (int(m.group(1)), int(m.group(2))) >= (major, minor)
+
+
 def release_prepend(release: str) -> bool:
     """netconsole's ``r`` flag (prepend uname -r) exists since 6.6; 6.1 rejects the whole parameter."""
-    m = re.match(r"(\d+)\.(\d+)", release)
-    return m is not None and (int(m.group(1)), int(m.group(2))) >= (6, 6)
+    return _at_least(release, 6, 6)
+
+
+def userdata_supported(release: str) -> bool:
+    """Userdata (key=value lines appended to every message) exists since 6.9, for configfs targets only."""
+    return _at_least(release, 6, 9)
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,11 @@ class ChannelPlan:
     port: int
     netconsole: str  # netconsole's parameter: [+][r][src-port]@[src-ip]/[dev],[tgt-port]@<tgt-ip>/[mac]
     kdump: bool
+    # A second, configfs-made target with userdata, to its own host port (None: the kernel has none).
+    # Separate so the main stream stays what a netconsole= boot parameter gives (a configfs target
+    # enabled after boot gets no replay of the log).
+    userdata_port: int | None = None
+    userdata: tuple[tuple[str, str], ...] = ()
 
     @property
     def qemu_args(self) -> tuple[str, ...]:
@@ -78,8 +93,10 @@ class ChannelPlan:
         return f"{RAMOOPS_PARAMS} lab.pstore=1"
 
     def conf(self) -> str:
+        pairs = " ".join(f"{k}={v}" for k, v in self.userdata)
         return (f"NETCONSOLE='{self.netconsole}'\nNETCONSOLE_LONG={LONG_LINE_X}\nRAMOOPS=1\n"
-                f"PSTORE_READ={'' if self.kdump else 'boot'}\n")
+                f"PSTORE_READ={'' if self.kdump else 'boot'}\n"
+                f"NC_USERDATA_PORT={self.userdata_port or ''}\nNC_USERDATA='{pairs}'\n")
 
     @property
     def done_mark(self) -> str:
@@ -87,19 +104,28 @@ class ChannelPlan:
         return r"LAB-T capture-done" if self.kdump else r"LAB-T pstore-saved"
 
     def manifest(self) -> dict[str, Any]:
+        userdata = ({"host_port": self.userdata_port, "local_port": USERDATA_LOCAL_PORT,
+                     "fields": dict(self.userdata), "configfs": "extended=1 release=1"}
+                    if self.userdata_port else None)
         return {"netconsole": {"param": self.netconsole, "host_port": self.port, "guest_ip": GUEST_IP,
-                               "target": f"{GATEWAY}:{self.port}"},
+                               "target": f"{GATEWAY}:{self.port}", "userdata_target": userdata},
                 "ramoops": {"mem_address": hex(RAMOOPS_ADDR), "mem_size": hex(RAMOOPS_SIZE),
                             "record_size": hex(RAMOOPS_RECORD), "console_size": 0, "ecc": 0},
                 "pstore_read": "capture kernel" if self.kdump else "next boot"}
 
 
-def plan(variant: str | None, kernel: Kernel, port: int) -> ChannelPlan | None:
+USERDATA_LOCAL_PORT = 6666  # the userdata target's UDP source port in the guest (the main one: 6665)
+
+
+def plan(variant: str | None, kernel: Kernel, kind: str, ears: Listeners) -> ChannelPlan | None:
     if variant not in CHANNEL_VARIANTS:
         return None
     flags = "+r" if release_prepend(kernel.release) else "+"
+    port = ears.main.port
     return ChannelPlan(variant=variant, port=port, netconsole=f"{flags}@{GUEST_IP}/eth0,{port}@{GATEWAY}/",
-                       kdump=variant == "channels")
+                       kdump=variant == "channels",
+                       userdata_port=ears.userdata.port if ears.userdata else None,
+                       userdata=(("lab_kind", kind), ("lab_variant", variant)) if ears.userdata else ())
 
 
 def wait_reboot_cycle(g: Guest, timeout: float) -> str | None:
@@ -164,21 +190,45 @@ class Recorder:
         return len(self.got)
 
 
-def summary(rec: Recorder, work: Path) -> dict[str, Any]:
-    """Facts about what arrived, for the manifest (the tests check the files themselves)."""
-    frags = sum(1 for _, _, d in rec.got if b",ncfrag=" in d.split(b";", 1)[0])
-    pstore = sorted(p.name for p in (work / "pstore").iterdir()) if (work / "pstore").is_dir() else []
-    return {"datagrams": len(rec.got), "fragments": frags,
-            "sources": sorted({src for _, src, _ in rec.got}), "pstore_files": pstore}
+class Listeners(contextlib.ExitStack):
+    """The host's ears for one boot: the main netconsole stream, and the userdata target's (6.9+)."""
+
+    def __init__(self, release: str) -> None:
+        super().__init__()
+        self.main = Recorder()
+        self.userdata = Recorder() if userdata_supported(release) else None
+
+    def __enter__(self) -> Listeners:
+        super().__enter__()
+        self.enter_context(self.main)
+        if self.userdata is not None:
+            self.enter_context(self.userdata)
+        return self
+
+    def write(self, work: Path, started: float) -> None:
+        self.main.write(work / "netconsole" / "datagrams.jsonl", started)
+        if self.userdata is not None:
+            self.userdata.write(work / "netconsole" / "userdata.jsonl", started)
+
+    def summary(self, work: Path) -> dict[str, Any]:
+        """Facts about what arrived, for the manifest (the tests check the files themselves)."""
+        got = self.main.got
+        frags = sum(1 for _, _, d in got if b",ncfrag=" in d.split(b";", 1)[0])
+        pstore = sorted(p.name for p in (work / "pstore").iterdir()) if (work / "pstore").is_dir() else []
+        return {"datagrams": len(got), "fragments": frags, "sources": sorted({src for _, src, _ in got}),
+                "userdata_datagrams": len(self.userdata.got) if self.userdata else None,
+                "pstore_files": pstore}
 
 
 # Logical names (lab.run.FILE_GLOBS / FORMATS). ramoops numbers records by zone, from 0 in a clean region.
 FILE_GLOBS = {
     "netconsole/datagrams.jsonl": "netconsole/datagrams.jsonl",
+    "netconsole/userdata.jsonl": "netconsole/userdata.jsonl",
     "pstore/dmesg": "pstore/dmesg-ramoops-0*",
 }
 FORMATS = {
     "netconsole/datagrams.jsonl": "JSON lines {t, src, data_b64}: every UDP payload as the host received it",
+    "netconsole/userdata.jsonl": "the same, from a second target with userdata (configfs, 6.9+)",
     "pstore/dmesg": "ramoops dmesg record as /sys/fs/pstore shows it (the kernel decompresses it)",
 }
 

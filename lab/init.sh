@@ -15,7 +15,8 @@ arg() { sed -n "s/.*[ ]lab\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 
 # ---- crash channels (issue 19; lab/channels.py) -------------------------------------------------
 # Driven by lab.conf: NETCONSOLE (netconsole's module parameter, e.g. "+@10.0.2.15/eth0,PORT@10.0.2.2/"),
-# NETCONSOLE_LONG (a message longer than netconsole's 1000-byte chunk, sent once), RAMOOPS (non-empty:
+# NETCONSOLE_LONG (a message longer than netconsole's 1000-byte chunk, sent once), NC_USERDATA_PORT and
+# NC_USERDATA (a second, configfs target with userdata, 6.9+), RAMOOPS (non-empty:
 # load ramoops with the ramoops.* parameters of /proc/cmdline, as modprobe would) and PSTORE_READ=boot
 # (no capture kernel: a boot that finds pstore records saves them to /dev/vda and powers off); in the
 # capture kernel by lab.pstore=1 (save the records beside the dump). Nothing happens without them.
@@ -36,12 +37,25 @@ ch_pstore_save() {  # $1: the mounted dump disk
 	echo "LAB-FACT pstore $(ls /sys/fs/pstore | tr '\n' ' ')"
 	t pstore-saved
 }
+ch_userdata_target() {  # NC_USERDATA_PORT, NC_USERDATA="k=v ...": a configfs target (6.9+) with userdata
+	mkdir -p /sys/kernel/config && mount -t configfs configfs /sys/kernel/config
+	T=/sys/kernel/config/netconsole/lab
+	mkdir $T && echo eth0 > $T/dev_name && echo 10.0.2.15 > $T/local_ip && echo 6666 > $T/local_port \
+		&& echo 10.0.2.2 > $T/remote_ip && echo "$NC_USERDATA_PORT" > $T/remote_port \
+		&& echo 1 > $T/extended && echo 1 > $T/release || echo "LAB-ERROR netconsole configfs"
+	for kv in $NC_USERDATA; do
+		mkdir "$T/userdata/${kv%%=*}" && echo "${kv#*=}" > "$T/userdata/${kv%%=*}/value" \
+			|| echo "LAB-ERROR netconsole userdata $kv"
+	done
+	echo 1 > $T/enabled || echo "LAB-ERROR netconsole target"
+}
 ch_setup() {
 	[ -n "$NETCONSOLE$RAMOOPS" ] || return 0
 	ch_modules
 	if [ -n "$NETCONSOLE" ]; then
 		ip link set lo up; ip link set eth0 up; ip addr add 10.0.2.15/24 dev eth0
 		insmod /lib/modules/netconsole.ko "netconsole=$NETCONSOLE" || echo "LAB-ERROR insmod netconsole"
+		[ -n "$NC_USERDATA_PORT" ] && ch_userdata_target
 	fi
 	if [ "$PSTORE_READ" = boot ]; then
 		mkdir -p /sys/fs/pstore && mount -t pstore pstore /sys/fs/pstore || echo "LAB-ERROR mount pstore"

@@ -5,7 +5,6 @@ Run directory: ``<cache>/runs/<release>/<kind>[+<variant>]/<instance>/`` (see la
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
@@ -277,16 +276,17 @@ def _make(k: Kernel, spec: Kind, variant: str | None, instance: int, dest: Path)
 
 def _boot(k: Kernel, spec: Kind, variant: str | None, instance: int, *, work: Path, initramfs: Path,
           module: Path) -> dict[str, Any]:
-    with contextlib.ExitStack() as stack:
-        rec = (stack.enter_context(channels.Recorder()) if variant in channels.CHANNEL_VARIANTS else None)
-        ch = channels.plan(variant, k, rec.port) if rec is not None else None
+    if variant not in channels.CHANNEL_VARIANTS:
         return _boot_with(k, spec, variant, instance, work=work, initramfs=initramfs, module=module,
-                          ch=ch, rec=rec)
-    raise AssertionError("unreachable")  # ExitStack may swallow exceptions as far as mypy knows
+                          ch=None, ears=None)
+    with channels.Listeners(k.release) as ears:
+        return _boot_with(k, spec, variant, instance, work=work, initramfs=initramfs, module=module,
+                          ch=channels.plan(variant, k, spec.name, ears), ears=ears)
+    raise AssertionError("unreachable")  # an ExitStack may swallow exceptions, as far as mypy knows
 
 
 def _boot_with(k: Kernel, spec: Kind, variant: str | None, instance: int, *, work: Path, initramfs: Path,
-               module: Path, ch: channels.ChannelPlan | None, rec: channels.Recorder | None
+               module: Path, ch: channels.ChannelPlan | None, ears: channels.Listeners | None
                ) -> dict[str, Any]:
     mode = "qemu" if variant == "qemu" else ("none" if ch is not None and not ch.kdump else "kdump")
     memory = 4096 if variant == "large" else (512 if mode == "qemu" else 1024)
@@ -358,8 +358,8 @@ def _boot_with(k: Kernel, spec: Kind, variant: str | None, instance: int, *, wor
         started = g.started
     (work / "console.log").write_text(console.text())
     initrd.unlink()
-    if rec is not None:
-        rec.write(work / "netconsole" / "datagrams.jsonl", started)
+    if ears is not None:
+        ears.write(work, started)
     if nmi_at is not None:
         timings["nmi"] = nmi_at
 
@@ -406,9 +406,9 @@ def _boot_with(k: Kernel, spec: Kind, variant: str | None, instance: int, *, wor
         elif len(hits) > 1:
             raise RunFailed(f"{work}: {pattern} matched {len(hits)} files")
     chan: dict[str, Any] | None = None
-    if ch is not None and rec is not None:
+    if ch is not None and ears is not None:
         files = {**channels.pstore_files(work), **files}
-        chan = {**ch.manifest(), **channels.summary(rec, work)}
+        chan = {**ch.manifest(), **ears.summary(work)}
 
     trig = console.find(r"LAB-TRIGGER pid=(\d+)")
     stext = console.find(r"LAB-FACT text (.*)$")

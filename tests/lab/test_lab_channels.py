@@ -11,15 +11,17 @@ from __future__ import annotations
 import base64
 import json
 import re
+import socket
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
-from lab.channels import release_prepend
+from lab.channels import Listeners, Recorder, plan, release_prepend, userdata_supported
+from lab.debs import Kernel
 from lab.kinds import KINDS
 from lab.run import CI_CORE, LabRun
-
-pytestmark = pytest.mark.lab
 
 CORE = {(k, kind, v) for k, kind, v, _ in CI_CORE}
 
@@ -48,9 +50,9 @@ _HEAD = re.compile(rb"^(?:(?P<rel>\d+\.\d+[^,;]*),)?(?P<level>\d+),(?P<seq>\d+),
                    rb"(?:,ncfrag=(?P<off>\d+)/(?P<total>\d+))?;")
 
 
-def _datagrams(run: LabRun) -> list[Datagram]:
+def _datagrams(run: LabRun, name: str = "netconsole/datagrams.jsonl") -> list[Datagram]:
     out = []
-    for n, line in enumerate(run.path("netconsole/datagrams.jsonl").read_text().splitlines(), 1):
+    for n, line in enumerate(run.path(name).read_text().splitlines(), 1):
         obj = json.loads(line)
         assert set(obj) == {"t", "src", "data_b64"}, f"line {n}: {obj}"
         data = base64.b64decode(obj["data_b64"], validate=True)
@@ -176,3 +178,81 @@ def test_kdump_is_there_only_when_loaded(lab: Any, kernel: str, kind: str, varia
         assert run.manifest["capture"]["mode"] == "none"
         assert not [n for n in run.manifest["files"] if "vmcore" in n or n.startswith("debian/")]
         assert run.manifest["timings"]["second_boot"] > run.manifest["timings"]["panic"]
+
+
+@pytest.mark.parametrize(("kernel", "kind", "variant"), _runs())
+def test_userdata_target_appends_its_fields(lab: Any, kernel: str, kind: str, variant: str) -> None:
+    run = lab.crash(kernel, kind, variant)
+    release = run.manifest["kernel"]["release"]
+    if not userdata_supported(release):
+        assert not run.has("netconsole/userdata.jsonl")  # 6.1: no userdata in netconsole
+        return
+    grams = _datagrams(run, "netconsole/userdata.jsonl")
+    main = _datagrams(run)
+    assert {g.release for g in grams} == {release}
+    # Its own source (guest port 6666), and no replay: a configfs target starts with the next record.
+    assert len({g.src for g in grams}) == 1 and {g.src for g in grams} != {g.src for g in main}
+    assert grams[0].seq > 0
+    messages = _messages(_boots(grams)[0])
+    fields = run.manifest["channels"]["netconsole"]["userdata_target"]["fields"]
+    tail = "".join(f" {k}={v}\n" for k, v in fields.items()).encode()
+    # Every record, fragmented or not, ends with the userdata lines (after any dictionary lines);
+    # ncfrag= totals count them.
+    assert all(body.endswith(tail) for body in messages.values())
+    long = [g for g in grams if g.frag is not None]
+    assert long and long[0].frag and long[0].frag[1] == len(messages[long[0].seq])
+    text = _text(messages)
+    for pattern in run.expected["log_patterns"]:
+        assert re.search(pattern, text), pattern
+    # The same records as the main stream, by sequence number.
+    main_messages = _messages(_boots(main)[0])
+    shared = [seq for seq in messages if seq in main_messages]
+    assert shared and all(main_messages[seq] + tail == messages[seq] for seq in shared)
+
+
+# Without QEMU: the host side of the channels.
+
+
+def test_kernel_features_by_release() -> None:
+    assert not release_prepend("6.1.0-57-cloud-amd64") and release_prepend("6.12.118+deb12-cloud-amd64")
+    assert release_prepend("6.6.1") and not release_prepend("5.10.0-32-cloud-amd64")
+    assert not userdata_supported("6.8.0") and userdata_supported("6.9.0") and userdata_supported("6.12.1")
+
+
+def test_recorder_keeps_exact_payloads(tmp_path: Path) -> None:
+    payloads = [b"5,0,0,-;Linux version x\n", bytes(range(256)), b""]
+    with Recorder() as rec, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+        started = time.monotonic()
+        for p in payloads:
+            tx.sendto(p, ("127.0.0.1", rec.port))
+        deadline = time.monotonic() + 5
+        while len(rec.got) < len(payloads) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sender = f"127.0.0.1:{tx.getsockname()[1]}"
+    rec.write(tmp_path / "d.jsonl", started)
+    rows = [json.loads(line) for line in (tmp_path / "d.jsonl").read_text().splitlines()]
+    assert [base64.b64decode(r["data_b64"]) for r in rows] == payloads
+    assert {r["src"] for r in rows} == {sender}
+    assert all(isinstance(r["t"], float) and 0 <= r["t"] < 5 for r in rows)
+
+
+def test_plan_writes_what_init_reads(tmp_path: Path) -> None:
+    k612 = Kernel("6.12", "6.12.118+deb12-cloud-amd64", "p", "v", tmp_path, tmp_path / "vmlinuz",
+                  tmp_path / "vmlinux", tmp_path / "System.map", tmp_path)
+    with Listeners(k612.release) as ears:
+        p = plan("channels-nokdump", k612, "null", ears)
+        assert p is not None and ears.userdata is not None
+        assert p.netconsole == f"+r@10.0.2.15/eth0,{ears.main.port}@10.0.2.2/"
+        assert not p.kdump and "panic=1" in p.cmdline and "crash_kexec_post_notifiers" in p.cmdline
+        assert "memmap=1M$0x20000000 ramoops.mem_address=0x20000000" in p.cmdline
+        conf = p.conf()
+        assert "PSTORE_READ=boot\n" in conf and f"NC_USERDATA_PORT={ears.userdata.port}\n" in conf
+        assert "NC_USERDATA='lab_kind=null lab_variant=channels-nokdump'" in conf
+        assert plan(None, k612, "null", ears) is None
+    k61 = Kernel("6.1", "6.1.0-57-cloud-amd64", "p", "v", tmp_path, tmp_path / "vmlinuz",
+                 tmp_path / "vmlinux", tmp_path / "System.map", tmp_path)
+    with Listeners(k61.release) as ears:
+        p = plan("channels", k61, "sysrq", ears)
+        assert p is not None and ears.userdata is None and p.netconsole.startswith("+@")
+        assert p.kdump and "panic=1" not in p.cmdline and "lab.pstore=1" in p.capture_cmdline
+        assert "NC_USERDATA_PORT=\n" in p.conf() and "PSTORE_READ=\n" in p.conf()
