@@ -105,7 +105,6 @@ def test_netconsole_stream_is_extended_and_holds_the_crash(lab: Any, kernel: str
     # slirp sends from the host's loopback, one socket per guest source port (6665): one sender.
     assert {g.src.rsplit(":", 1)[0] for g in grams} == {"127.0.0.1"}
     assert len({g.src for g in grams}) == 1
-    assert [g.t for g in grams] == sorted(g.t for g in grams)
     # The "r" flag exists from 6.6: 6.12 prepends uname -r to every datagram, 6.1 to none.
     want = run.manifest["kernel"]["release"] if release_prepend(run.manifest["kernel"]["release"]) else None
     assert {g.release for g in grams} == {want}
