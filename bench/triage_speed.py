@@ -93,7 +93,8 @@ def cli_figures(corpus: Path, runs: int) -> None:
             path = Path(tmp) / name.replace("/", "_")
             path.write_bytes(log)
             paths.append(str(path))
-        cmd = [sys.executable, "-m", "crashhub.cli", "triage", "--json", *paths]
+        # The command as installed (bin/crashhub, a plain script: no runpy, no pip wrapper).
+        cmd = [sys.executable, str(SRC.parent / "bin" / "crashhub"), "triage", "--json", *paths]
         # An installed crashhub has its bytecode written by pip; a checkout run with
         # PYTHONDONTWRITEBYTECODE=1 would recompile ~30 modules (~30 ms) in every process.
         compileall.compile_dir(str(SRC / "crashhub"), quiet=1)

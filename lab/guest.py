@@ -20,6 +20,9 @@ INIT_SH = HERE / "init.sh"
 GUEST_MODULES = ("virtio", "virtio_ring", "virtio_pci_legacy_dev", "virtio_pci_modern_dev",
                  "virtio_pci", "virtio_blk", "qemu_fw_cfg")
 HOST_BINARIES = ("/usr/bin/makedumpfile", "/usr/sbin/kexec")
+# Crash channels (issue 19; lab/channels.py): in /etc/lab-modules-channels, loaded by /init only when
+# lab.conf (or the capture kernel's lab.pstore=) asks, so the other variants' boots are unchanged.
+CHANNEL_MODULES = ("virtio_net", "netconsole", "ramoops")
 
 
 def _digest(*paths: Path, extra: str = "") -> str:
@@ -87,10 +90,11 @@ def _depends(ko: bytes) -> list[str]:
     return [d for d in m.group(1).decode().split(",") if d] if m else []
 
 
-def _guest_modules(kernel: Kernel) -> list[tuple[str, bytes]]:
-    """The wanted modules that this kernel builds as modules, dependencies first."""
+def _guest_modules(kernel: Kernel, names: tuple[str, ...] = GUEST_MODULES,
+                   skip: tuple[str, ...] = ()) -> list[tuple[str, bytes]]:
+    """The wanted modules that this kernel builds as modules, dependencies first (minus ``skip``)."""
     ordered: list[tuple[str, bytes]] = []
-    seen: set[str] = set()
+    seen: set[str] = set(skip)
 
     def add(name: str) -> None:
         if name in seen:
@@ -104,7 +108,7 @@ def _guest_modules(kernel: Kernel) -> list[tuple[str, bytes]]:
             add(dep)
         ordered.append((name, data))
 
-    for name in GUEST_MODULES:
+    for name in names:
         add(name)
     return ordered
 
@@ -153,6 +157,11 @@ def _base_tree(root: Path, kernel: Kernel, binaries: tuple[str, ...]) -> None:
         (root / "lib" / "modules" / f"{name}.ko").write_bytes(data)
         names.append(name)
     (root / "etc" / "lab-modules").write_text("\n".join(names) + "\n")
+    channel_names = []
+    for name, data in _guest_modules(kernel, CHANNEL_MODULES, skip=tuple(names)):
+        (root / "lib" / "modules" / f"{name}.ko").write_bytes(data)
+        channel_names.append(name)
+    (root / "etc" / "lab-modules-channels").write_text("\n".join(channel_names) + "\n")
     init = root / "init"
     shutil.copy2(INIT_SH, init)
     init.chmod(0o755)
@@ -164,7 +173,7 @@ def build_initramfs(kernel: Kernel, module: Path) -> Path:
     The capture kernel gets the same /init without kexec and the kernel (``/boot/capture.img``).
     A run appends a small cpio with ``/lab.conf`` (the kernel unpacks concatenated archives).
     """
-    tag = _digest(INIT_SH, module, extra=f"{LAB_VERSION} {kernel.release} {kernel.version}")
+    tag = _digest(INIT_SH, module, extra=f"{LAB_VERSION} {kernel.release} {kernel.version} {CHANNEL_MODULES}")
     out = cache_dir() / "build" / kernel.release / f"initramfs-{tag}.cpio"
     with locked(cache_dir() / "locks" / f"initramfs-{kernel.release}.lock"):
         if out.exists():

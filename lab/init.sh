@@ -13,6 +13,73 @@ exec </dev/console >/dev/console 2>&1
 t() { read -r up _ < /proc/uptime; echo "LAB-T $1 $up"; }
 arg() { sed -n "s/.*[ ]lab\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 
+# ---- crash channels (issue 19; lab/channels.py) -------------------------------------------------
+# Driven by lab.conf: NETCONSOLE (netconsole's module parameter, e.g. "+@10.0.2.15/eth0,PORT@10.0.2.2/"),
+# NETCONSOLE_LONG (a message longer than netconsole's 1000-byte chunk, sent once), NC_USERDATA_PORT and
+# NC_USERDATA (a second, configfs target with userdata, 6.9+), RAMOOPS (non-empty:
+# load ramoops with the ramoops.* parameters of /proc/cmdline, as modprobe would) and PSTORE_READ=boot
+# (no capture kernel: a boot that finds pstore records saves them to /dev/vda and powers off); in the
+# capture kernel by lab.pstore=1 (save the records beside the dump). Nothing happens without them.
+ch_modules() {  # all but netconsole (the NIC must be up first: netpoll opening it waits 4 s more)
+	for m in $(cat /etc/lab-modules-channels); do
+		case "$m" in
+		netconsole) ;;
+		ramoops) [ -n "$RAMOOPS" ] && { insmod /lib/modules/ramoops.ko \
+			$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^ramoops\.//p') || echo "LAB-ERROR insmod ramoops"; } ;;
+		*) insmod "/lib/modules/$m.ko" || echo "LAB-ERROR insmod $m" ;;
+		esac
+	done
+}
+ch_pstore_save() {  # $1: the mounted dump disk
+	mkdir -p /sys/fs/pstore "$1/pstore"
+	mount -t pstore pstore /sys/fs/pstore || echo "LAB-ERROR mount pstore"
+	cp -p /sys/fs/pstore/* "$1/pstore/" 2>/dev/null
+	echo "LAB-FACT pstore $(ls /sys/fs/pstore | tr '\n' ' ')"
+	t pstore-saved
+}
+ch_userdata_target() {  # NC_USERDATA_PORT, NC_USERDATA="k=v ...": a configfs target (6.9+) with userdata
+	mkdir -p /sys/kernel/config && mount -t configfs configfs /sys/kernel/config
+	T=/sys/kernel/config/netconsole/lab
+	mkdir $T && echo eth0 > $T/dev_name && echo 10.0.2.15 > $T/local_ip && echo 6666 > $T/local_port \
+		&& echo 10.0.2.2 > $T/remote_ip && echo "$NC_USERDATA_PORT" > $T/remote_port \
+		&& echo 1 > $T/extended && echo 1 > $T/release || echo "LAB-ERROR netconsole configfs"
+	for kv in $NC_USERDATA; do
+		mkdir "$T/userdata/${kv%%=*}" && echo "${kv#*=}" > "$T/userdata/${kv%%=*}/value" \
+			|| echo "LAB-ERROR netconsole userdata $kv"
+	done
+	echo 1 > $T/enabled || echo "LAB-ERROR netconsole target"
+}
+ch_setup() {
+	[ -n "$NETCONSOLE$RAMOOPS" ] || return 0
+	ch_modules
+	if [ -n "$NETCONSOLE" ]; then
+		ip link set lo up; ip link set eth0 up; ip addr add 10.0.2.15/24 dev eth0
+		insmod /lib/modules/netconsole.ko "netconsole=$NETCONSOLE" || echo "LAB-ERROR insmod netconsole"
+		[ -n "$NC_USERDATA_PORT" ] && ch_userdata_target
+	fi
+	if [ "$PSTORE_READ" = boot ]; then
+		mkdir -p /sys/fs/pstore && mount -t pstore pstore /sys/fs/pstore || echo "LAB-ERROR mount pstore"
+		if [ -n "$(ls /sys/fs/pstore)" ]; then
+			# The boot after the crash (panic=N reset; QEMU keeps RAM): save the records, stop.
+			t second-boot
+			mkdir -p /mnt && mount -t ext4 /dev/vda /mnt || { echo "LAB-ERROR mount"; poweroff -f; }
+			umount /sys/fs/pstore
+			ch_pstore_save /mnt
+			sync; umount /mnt
+			poweroff -f
+		fi
+		umount /sys/fs/pstore
+	fi
+	if [ -n "$NETCONSOLE_LONG" ]; then
+		# One record longer than netconsole's 1000-byte chunk: extended netconsole sends it in ncfrag= parts.
+		# echo, not printf: one write(2) is one record.
+		LONG="<5>lab-long-line $(printf "%${NETCONSOLE_LONG}s" "" | tr ' ' x)"
+		echo "$LONG" > /dev/kmsg || echo "LAB-ERROR long line"
+	fi
+	t channels
+}
+# ---- end of crash channels ----------------------------------------------------------------------
+
 for m in $(cat /etc/lab-modules); do insmod "/lib/modules/$m.ko" || echo "LAB-ERROR insmod $m"; done
 
 capture() {
@@ -83,6 +150,7 @@ capture() {
 		[ -d "$d" ] && { dmesg; cat $LOG; } > "$d/kexec-dmesg.log"
 	done
 	mkdir -p /mnt/lab && cp $LOG /mnt/lab/collector.log
+	[ -n "$(arg pstore)" ] && { RAMOOPS=1; ch_modules; ch_pstore_save /mnt; }  # crash channels
 	sync
 	umount /mnt
 	t capture-done
@@ -95,6 +163,7 @@ fi
 
 . /lab.conf
 t boot
+ch_setup  # crash channels
 if [ "$MODE" = kdump ]; then
 	kexec -p /boot/vmlinuz --initrd=/boot/capture.img --append="$CAPTURE_CMDLINE" || echo "LAB-ERROR kexec"
 	echo "LAB-FACT kexec_crash_loaded $(cat /sys/kernel/kexec_crash_loaded)"

@@ -69,12 +69,13 @@ class Guest:
     """One QEMU process. Use as a context manager; it is killed on exit if still running."""
 
     def __init__(self, *, kernel: Path, initrd: Path, cmdline: str, memory_mib: int, cpus: int,
-                 disk: Path | None, qmp_dir: Path) -> None:
+                 disk: Path | None, qmp_dir: Path, extra_args: tuple[str, ...] = (),
+                 reboot: bool = False) -> None:
         require_qemu()
         self.accel = "kvm" if kvm_usable() else "tcg"
         self.qmp_path = qmp_dir / "qmp.sock"
         self.argv = [
-            QEMU, "-nodefaults", "-display", "none", "-no-reboot",
+            QEMU, "-nodefaults", "-display", "none", *(() if reboot else ("-no-reboot",)),
             "-machine", f"pc,accel={self.accel}", "-m", str(memory_mib), "-smp", str(cpus),
             "-kernel", str(kernel), "-initrd", str(initrd), "-append", cmdline,
             "-serial", "stdio", "-device", "vmcoreinfo",
@@ -82,6 +83,9 @@ class Guest:
         ]
         if disk is not None:
             self.argv += ["-drive", f"file={disk},format=raw,if=virtio,cache=unsafe"]
+        # extra_args: a NIC for the crash channels (lab/channels.py); reboot: a guest reset boots again
+        # (RAM, and with it a ramoops region, survives QEMU's system reset).
+        self.argv += list(extra_args)
         self.console = Console()
         self.proc: subprocess.Popen[bytes] | None = None
         self.started = 0.0

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab import guest
+from lab import channels, guest
 from lab.config import LAB_VERSION, cache_dir, family
 from lab.debs import Kernel, RunFailed, fetch_kernel, kernel_json, locked, tool
 from lab.kinds import Kind, kind
@@ -30,14 +30,20 @@ VARIANTS = {
     "incomplete": "interrupted dumps only: a killed local makedumpfile and a cut ssh stream",
     "qemu": "no kdump: QEMU's own dump-guest-memory, ELF and kdump-zlib, of the panicked guest",
     "large": "a 4 GiB guest dumped at -d 0 without compression (a dump of >= 1 GiB; opt-in)",
+    "channels": "kdump (RHEL lzo layout only) plus netconsole (extended) and a ramoops region read in the "
+                "capture kernel (lab/channels.py)",
+    "channels-nokdump": "no capture kernel: netconsole, and ramoops records read on the next boot after "
+                        "panic=1 reset the guest",
 }
 
 # The runs the fast lab tests (tests/lab, not marked slow) use, and what `python -m lab ci` makes:
-# (kernel, kind, variant, instance). Chosen to fit CI: about 8 boots of ~20 s each under TCG.
+# (kernel, kind, variant, instance). Chosen to fit CI: about 10 boots of ~20 s each under TCG (the two
+# channel runs of issue 19 are ~20 s each on 6.1: channels-nokdump's two boots are short ones).
 CI_CORE: tuple[tuple[str, str, str | None, int], ...] = (
     ("6.1", "null", None, 1), ("6.1", "null", None, 2), ("6.1", "bug", None, 1), ("6.1", "sysrq", None, 1),
     ("6.1", "null", "qemu", 1), ("6.1", "null", "incomplete", 1),
     ("6.12", "null", None, 1), ("6.12", "null", "d23", 1),
+    ("6.1", "null", "channels", 1), ("6.1", "null", "channels-nokdump", 1),
 )
 
 # Logical file names -> how to find them in a run directory ("*" is the one dated subdirectory).
@@ -61,6 +67,7 @@ FILE_GLOBS = {
     "qemu/dump.kdump-zlib": "qemu/dump.kdump-zlib",
     "console.log": "console.log",
     "crashmod.ko": "crashmod.ko",
+    **channels.FILE_GLOBS,
 }
 ALIASES = {"elf/vmcore.elf": "elf/vmcore"}
 
@@ -74,6 +81,7 @@ FORMATS = {
     "qemu/dump.elf": "ELF64 from QEMU dump-guest-memory (with VMCOREINFO note)",
     # QEMU before 8.2 always writes its kdump formats flattened (8.2 added a "reassembled" option).
     "qemu/dump.kdump-zlib": "flattened kdump-compressed (zlib) from QEMU 7.2 dump-guest-memory",
+    **channels.FORMATS,
 }
 
 
@@ -268,30 +276,43 @@ def _make(k: Kernel, spec: Kind, variant: str | None, instance: int, dest: Path)
 
 def _boot(k: Kernel, spec: Kind, variant: str | None, instance: int, *, work: Path, initramfs: Path,
           module: Path) -> dict[str, Any]:
-    mode = "qemu" if variant == "qemu" else "kdump"
+    if variant not in channels.CHANNEL_VARIANTS:
+        return _boot_with(k, spec, variant, instance, work=work, initramfs=initramfs, module=module,
+                          ch=None, ears=None)
+    with channels.Listeners(k.release) as ears:
+        return _boot_with(k, spec, variant, instance, work=work, initramfs=initramfs, module=module,
+                          ch=channels.plan(variant, k, spec.name, ears), ears=ears)
+    raise AssertionError("unreachable")  # an ExitStack may swallow exceptions, as far as mypy knows
+
+
+def _boot_with(k: Kernel, spec: Kind, variant: str | None, instance: int, *, work: Path, initramfs: Path,
+               module: Path, ch: channels.ChannelPlan | None, ears: channels.Listeners | None
+               ) -> dict[str, Any]:
+    mode = "qemu" if variant == "qemu" else ("none" if ch is not None and not ch.kdump else "kdump")
     memory = 4096 if variant == "large" else (512 if mode == "qemu" else 1024)
     level = {"d23": 23, "large": 0}.get(variant or "", 31)
-    cv = {"incomplete": "incomplete", "large": "large"}.get(variant or "", "default")
+    cv = {"incomplete": "incomplete", "large": "large", "channels": "rhel"}.get(variant or "", "default")
     comp = "none" if variant == "large" else "-l"
     cmdline = "console=ttyS0" + (" crashkernel=256M" if mode == "kdump" else "") + (
-        f" {spec.cmdline}" if spec.cmdline else "")
+        f" {spec.cmdline}" if spec.cmdline else "") + (f" {ch.cmdline}" if ch else "")
     # What RHEL's kdump.sysconfig appends for the capture kernel, minus what needs systemd.
     capture_cmdline = (f"console=ttyS0 irqpoll nr_cpus=1 reset_devices cgroup_disable=memory mce=off "
                        f"numa=off panic=10 transparent_hugepage=never novmcoredd "
-                       f"lab.dl={level} lab.cv={cv} lab.comp={comp}")
+                       f"lab.dl={level} lab.cv={cv} lab.comp={comp}") + (
+                           f" {ch.capture_cmdline}" if ch else "")
     throwaway = random.randint(3, 60)
     conf = (f"MODE={mode}\nTHROWAWAY={throwaway}\nNEEDS_MODULE={'1' if spec.needs_module else ''}\n"
             f"CAPTURE_CMDLINE='{capture_cmdline}'\n"
             f"SYSCTLS='{' '.join(f'{p}={v}' for p, v in spec.sysctls.items())}'\n"
             f"TRIGGER='{spec.trigger}'\n"
-            f"PANIC_COMM={'' if spec.crash_in_trigger else spec.comm or ''}\n")
+            f"PANIC_COMM={'' if spec.crash_in_trigger else spec.comm or ''}\n") + (ch.conf() if ch else "")
     initrd = work / "initrd.img"
     with initrd.open("wb") as fh, initramfs.open("rb") as base:
         shutil.copyfileobj(base, fh)
         fh.write(guest.conf_cpio(conf))
 
     disk: Path | None = None
-    if mode == "kdump":
+    if mode == "kdump" or ch is not None:
         disk = work / "disk.img"
         size_mib = 2048 if variant != "large" else memory * 2 + 1024
         with disk.open("wb") as fh:
@@ -303,7 +324,8 @@ def _boot(k: Kernel, spec: Kind, variant: str | None, instance: int, *, work: Pa
     files: dict[str, dict[str, Any]] = {}
     timeout = spec.timeout_s + (600 if variant == "large" else 0)
     with Guest(kernel=k.vmlinuz, initrd=initrd, cmdline=cmdline, memory_mib=memory, cpus=2, disk=disk,
-               qmp_dir=work) as g:
+               qmp_dir=work, extra_args=ch.qemu_args if ch else (), reboot=ch is not None and not ch.kdump
+               ) as g:
         nmi_at = _inject_nmi(g, spec, timeout) if spec.nmi_after is not None else None
         if mode == "qemu":
             panicked = g.wait_for(r"---\[ end Kernel panic", timeout)
@@ -321,6 +343,11 @@ def _boot(k: Kernel, spec: Kind, variant: str | None, instance: int, *, work: Pa
             timings["qemu_kdump_zlib_s"] = round(time.monotonic() - t, 2)
             g.qmp("quit")
             g.wait_exit(30)
+        elif ch is not None and not ch.kdump:
+            why = channels.wait_reboot_cycle(g, timeout)
+            if why is not None:
+                (work / "console.log").write_text(g.console.text())
+                raise RunFailed(f"{spec.name}: {why}{_SEE}")
         else:
             rc = g.wait_exit(timeout)
             if rc is None:
@@ -328,8 +355,11 @@ def _boot(k: Kernel, spec: Kind, variant: str | None, instance: int, *, work: Pa
                 raise RunFailed(f"{spec.name}: guest did not finish within {timeout}s{_SEE}")
         console = g.console
         accel = g.accel
+        started = g.started
     (work / "console.log").write_text(console.text())
     initrd.unlink()
+    if ears is not None:
+        ears.write(work, started)
     if nmi_at is not None:
         timings["nmi"] = nmi_at
 
@@ -338,7 +368,8 @@ def _boot(k: Kernel, spec: Kind, variant: str | None, instance: int, *, work: Pa
                           ("capture_dmesg", r"^LAB-T dmesg "), ("capture_rhel", r"^LAB-T rhel "),
                           ("capture_rhel_ssh", r"^LAB-T rhel-ssh "), ("capture_elf", r"^LAB-T elf "),
                           ("capture_debian", r"^LAB-T debian "), ("capture_done", r"^LAB-T capture-done"),
-                          ("panic", _FIRST_SIGN)):
+                          ("channels", r"^LAB-T channels "), ("second_boot", r"^LAB-T second-boot "),
+                          ("pstore_saved", r"^LAB-T pstore-saved "), ("panic", _FIRST_SIGN)):
         seen = console.when(pattern.replace("^", ""))
         if seen is not None:
             timings[name] = round(seen, 2)
@@ -347,8 +378,8 @@ def _boot(k: Kernel, spec: Kind, variant: str | None, instance: int, *, work: Pa
         raise RunFailed(f"{spec.name}: guest reported {errors[:3]}{_SEE}")
 
     if disk is not None:
-        if console.when(r"LAB-T capture-done") is None:
-            raise RunFailed(f"{spec.name}: the capture kernel did not finish{_SEE}")
+        if console.when(ch.done_mark if ch else r"LAB-T capture-done") is None:
+            raise RunFailed(f"{spec.name}: the capture kernel (or the pstore boot) did not finish{_SEE}")
         t = time.monotonic()
         dumped = work / "disk"
         dumped.mkdir()
@@ -374,6 +405,10 @@ def _boot(k: Kernel, spec: Kind, variant: str | None, instance: int, *, work: Pa
             files[name] = entry
         elif len(hits) > 1:
             raise RunFailed(f"{work}: {pattern} matched {len(hits)} files")
+    chan: dict[str, Any] | None = None
+    if ch is not None and ears is not None:
+        files = {**channels.pstore_files(work), **files}
+        chan = {**ch.manifest(), **ears.summary(work)}
 
     trig = console.find(r"LAB-TRIGGER pid=(\d+)")
     stext = console.find(r"LAB-FACT text (.*)$")
@@ -406,6 +441,7 @@ def _boot(k: Kernel, spec: Kind, variant: str | None, instance: int, *, work: Pa
                     "cmdline": spec.cmdline,
                     "host_nmi": ({"after": spec.nmi_after, "delay_s": spec.nmi_delay_s}
                                  if spec.nmi_after else None)},
+        **({"channels": chan} if chan is not None else {}),
         "capture": {"mode": mode, "dump_level": level if mode == "kdump" else None,
                     "compression": {"-l": "lzo", "none": "none"}[comp] if mode == "kdump" else None},
         "guest": {"accel": accel, "memory_mib": memory, "cpus": 2, "cmdline": cmdline,

@@ -31,13 +31,26 @@ background (``crashhub.jobs._rekey``; old keys stay as aliases of the buckets th
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
 from crashhub.kernel import base_name, skipped, strip_prefix
 from crashhub.model import CrashReport, Frame, Signature
+
+# CPython's own SHA-256 (``_sha256``; ``_sha2`` from 3.12), not hashlib's: importing hashlib loads
+# OpenSSL, about 3 ms of every `crashhub triage` start (bench/triage_speed.py), for the same digest.
+TYPE_CHECKING = False  # not typing's (see crashhub.kernel)
+if TYPE_CHECKING:
+    from hashlib import sha256
+else:
+    try:
+        from _sha256 import sha256
+    except ImportError:  # pragma: no cover - another Python
+        try:
+            from _sha2 import sha256
+        except ImportError:
+            from hashlib import sha256
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +167,7 @@ def _signature(recipe: Recipe, report: CrashReport) -> Signature:
     stack = _stack(report.frames)
     frames = _key_frames(report, stack, guilty, recipe)
     material = "\n".join([recipe.id, report.kind, title, module, *frames])
-    key = hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    key = sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return Signature(
         recipe.id, key, title, frames, guilty=guilty, kind=report.kind, stack=tuple(stack[:STACK_FRAMES])
     )
