@@ -91,8 +91,11 @@ class HubClient:
         self._request("POST", "/api/v1/hosts/report", json=report.to_dict())
 
     def post_crash(self, *, log: Path | None, vmcore: Path | None = None, kexec_log: Path | None = None,
-                   host: str | None = None, crash_dir: str | None = None) -> CrashAccepted:
+                   host: str | None = None, crash_dir: str | None = None,
+                   channel: str = "kdump") -> CrashAccepted:
         data = {k: v for k, v in (("host", host), ("crash_dir", crash_dir)) if v}
+        if channel != "kdump":
+            data["channel"] = channel
         with ExitStack() as stack:
             files = {}
             for field, path in (("log", log), ("vmcore", vmcore), ("kexec_log", kexec_log)):
