@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.agent.test_pstore import T0, efi_name, kmsg_dump, lab_log, put
 from tests.need import need_module
 
 from crashhub.agent import HubClient
@@ -185,3 +186,26 @@ def test_real_hub_outage_is_survived(lab: Any, tmp_path: Path, real_hub: RealHub
     s = _run(cfg)
     assert s.exit_code == 0 and s.sent_logs == 1
     assert state.load(cfg.state_file).crashes[str(d)].done
+
+
+def test_real_hub_takes_pstore_dump_then_records_go(tmp_path: Path, real_hub: RealHub) -> None:
+    """A 6.12 oops kept in EFI variables (the lab's real log cut as pstore_dump cuts it): one crash on
+    the hub, triaged as the whole log is, at the record's time; the records removed after that."""
+    d = tmp_path / "sys-fs-pstore"
+    d.mkdir()
+    records, _ = kmsg_dump(lab_log("6.12-null-1"), "Panic", 1, 1024)
+    for part, rec in enumerate(records, 1):
+        put(d, efi_name(T0, part, 1), rec, T0)
+    cfg = _cfg(tmp_path, real_hub, pstore_dir=str(d), report_host=False)
+    s = _run(cfg)
+    assert (s.pstore_sent, s.pstore_removed, s.errors) == (1, len(records), []), s
+    assert not any(d.iterdir())
+    cid = state.load(cfg.state_file).crashes[f"pstore:efi:Panic#1@{int(T0)}"].crash_id
+    crash = _admin(real_hub, f"/api/v1/crashes/{cid}")
+    print(f"real hub: pstore crash {cid}: {crash['kind']} {crash['title']!r} at {crash['crash_time']}")
+    assert crash["kind"] == "null_deref" and "crashmod_null" in crash["title"]
+    assert crash["crash_time"] == "2025-12-06T05:46:40Z" and crash["host"] == "lab-guest"
+    assert crash["crash_dir"] == "pstore-2025-12-06-05:46:40"
+    # Sent once.
+    assert _run(cfg).pstore_sent == 0
+    assert len(_admin(real_hub, "/api/v1/crashes?host=lab-guest")["crashes"]) == 1

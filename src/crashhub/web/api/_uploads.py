@@ -48,6 +48,7 @@ _CRASH_FORM = {
                             "type": "string",
                             "description": "the crash directory's name on the host",
                         },
+                        "channel": {"type": "string", "description": "kdump (default) or pstore"},
                     },
                 }
             }
@@ -94,7 +95,7 @@ async def post_crash(request: Request, tok: Uploader, ctx: Ctx, state: State) ->
             "kexec_log": s.max_log_bytes,
             "vmcore": s.max_dump_bytes,
         },
-        texts={"host": 255, "crash_dir": 255},
+        texts={"host": 255, "crash_dir": 255, "channel": 16},
         max_body=s.max_request_bytes,
         temp_path=ctx.hub.blobs.temp_path,
     )
@@ -123,6 +124,9 @@ async def _arrival(form: multipart.Form, tok: TokenRecord, store: Store) -> Arri
         dh, dk, dt, _ = parse_dir_name(crash_dir) if crash_dir else (None, None, None, None)
     except InputError as e:
         raise ApiError(400, f"field 'crash_dir': {e}") from None
+    channel = form.text("channel") or "kdump"
+    if channel not in ("kdump", "pstore"):  # netconsole is the hub's own listener's, never an upload's
+        raise ApiError(400, f"field 'channel': {channel!r} is not kdump or pstore")
     kexec = form.parts.get("kexec_log")
     return Arrival(
         log=log_part.path.read_bytes() if log_part and log_part.path else None,
@@ -137,6 +141,7 @@ async def _arrival(form: multipart.Form, tok: TokenRecord, store: Store) -> Arri
         dir_time=dt,
         crash_dir=crash_dir,
         source="http",
+        channel="pstore" if channel == "pstore" else "kdump",
         strict_dump=True,
     )
 
