@@ -81,7 +81,9 @@ class PstoreCrash:
 
     @property
     def time(self) -> float:
-        return min(r.time for r in self.records)
+        """Part1's time: written first, removed last (:func:`remove`), so the key stays the same
+        while any record of the dump is left."""
+        return self.first.time
 
     @property
     def key(self) -> str:
@@ -255,7 +257,8 @@ def save(crash: PstoreCrash, directory: Path) -> Path:
 
 def remove(crash: PstoreCrash) -> int:
     """Erase the dump's records from the backend (unlink in pstorefs); the number removed.  A record
-    already gone counts as removed; any other failure raises OSError naming the file."""
+    already gone counts as removed; any other failure raises OSError naming the file.  Part1 goes
+    last (``records`` are highest part first): it carries the dump's key."""
     for r in crash.records:
         r.path.unlink(missing_ok=True)
     return len(crash.records)
