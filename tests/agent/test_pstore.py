@@ -28,6 +28,10 @@ from crashhub.triage import parse_file
 from .conftest import TOKEN, FakeHub
 
 LAB = Path(__file__).resolve().parents[1] / "triage" / "data" / "lab"
+# Real ramoops records: the crash lab's runs `null` variant `channels` on Debian's 6.1.0-57 and
+# 6.12.118 kernels (lab/README.md): ramoops in a memmap= region, crash_kexec_post_notifiers, the records
+# copied out of /sys/fs/pstore by the capture kernel, beside the same boot's rhel/vmcore-dmesg.txt.
+REAL = Path(__file__).resolve().parent / "data" / "pstore"
 T0 = 1_765_000_000.0  # the crash's time: 2025-12-06 05:46:40 UTC
 
 
@@ -96,7 +100,9 @@ def test_efi_parts_joined_in_log_order(efi_dir: tuple[Path, bytes], tmp_path: Pa
     s = pstore.scan(str(d))
     assert (len(s.crashes), s.unreadable, s.other) == (1, [], [])
     c = s.crashes[0]
-    assert [r.part for r in c.records] == list(range(len(c.records), 0, -1)) and c.missing_parts == ()
+    (d,) = c.dumps
+    assert [r.part for r in d.records] == list(range(len(d.records), 0, -1)) and d.missing_parts == ()
+    assert c.records[-1] is d.first and d.first.part == 1  # Part1 goes last when the records are removed
     assert c.text() == text and c.time == T0
     assert c.key == f"pstore:efi:Panic#1@{int(T0)}" and c.crash_dir == "pstore-2025-12-06-05:46:40"
     # The joined tail triages as the whole log does: the same oops, the same guilty function.
@@ -255,3 +261,62 @@ def test_dry_run_lists_pstore(efi_dir: tuple[Path, bytes], tmp_path: Path,
     out = capsys.readouterr().out
     assert f"pstore:efi:Panic#1@{int(T0)}" in out and "would send" in out and "zstd" in out
     assert sorted(p.name for p in d.iterdir()) == before
+
+
+def test_oops_then_panic_one_boot_one_crash(tmp_path: Path) -> None:
+    """An oops that panics is two dumps (Oops#1, then Panic#2 a moment later), each a tail of the same
+    log: one crash log, their shared lines once, in order."""
+    d = tmp_path / "pstore"
+    d.mkdir()
+    log = (REAL / "6.12-null-channels" / "vmcore-dmesg.txt").read_bytes()  # the oops, then the panic
+    lines = log.splitlines(keepends=True)
+    panic_at = next(i for i, line in enumerate(lines) if b"Kernel panic - not syncing" in line)
+    oops, _ = kmsg_dump(b"".join(lines[:panic_at]), "Oops", 1, 1024)
+    panic, _ = kmsg_dump(log, "Panic", 2, 1024, kmsg_bytes=4096)
+    for part, rec in enumerate(oops, 1):
+        put(d, efi_name(T0, part, 1), rec, T0)
+    for part, rec in enumerate(panic, 1):
+        put(d, efi_name(T0 + 1, part, 2), rec, T0 + 1)
+    (c,) = pstore.scan(str(d)).crashes
+    assert [(x.first.reason, x.first.count) for x in c.dumps] == [("Oops", 1), ("Panic", 2)]
+    assert c.key == f"pstore:efi:Panic#2@{int(T0) + 1}" and c.time == T0 + 1
+    # From the oops dump's first line to the panic dump's last: the log's own lines, each once.
+    first = oops[-1].split(b"\n", 1)[1].split(b"\n", 1)[0][3:]
+    start = next(i for i, line in enumerate(lines) if line.rstrip(b"\n") == first)
+    assert c.text() == b"".join(b"<4>" + line for line in lines[start:])
+
+
+def _messages(text: bytes) -> list[bytes]:
+    """A log's messages without the level, timestamp and continuation indent (kmsg_dump's syslog
+    format writes "<6>[ 1.0] a" and "[ 1.0] b" for a two-line record; vmcore-dmesg "[ 1.0] a", "   b")."""
+    out = []
+    for raw in text.splitlines():
+        line = raw.split(b">", 1)[1] if raw.startswith(b"<") and b">" in raw[:5] else raw
+        if line.startswith(b"[") and b"] " in line[:20]:
+            line = line.split(b"] ", 1)[1]
+        out.append(line.strip())
+    return out
+
+
+@pytest.mark.parametrize("case", ["6.1-null-channels", "6.12-null-channels"])
+def test_lab_ramoops_records(case: str, tmp_path: Path, fake_hub: FakeHub) -> None:
+    """The kernel's own records: Oops#1 and Panic#2 in two 128 KiB ramoops records, one crash; its
+    text is the same boot's log as kdump's vmcore-dmesg.txt has it, and triages to the lab's crash."""
+    d = tmp_path / "pstore"
+    d.mkdir()
+    for name in ("dmesg-ramoops-0", "dmesg-ramoops-1"):
+        put(d, name, (REAL / case / name).read_bytes(), T0)
+    cfg = _cfg(tmp_path, fake_hub, d)
+    s = _run(cfg)
+    assert (s.pstore_found, s.pstore_sent, s.pstore_removed, s.errors) == (1, 1, 2, [])
+    (c,) = fake_hub.crashes.values()
+    assert c.channel == "pstore" and c.log is not None and not any(d.iterdir())
+    assert c.log.startswith(b"<5>[    0.000000] Linux version ")  # 128 KiB holds this boot's whole log
+    kdump_log = (REAL / case / "vmcore-dmesg.txt").read_bytes()
+    assert _messages(c.log) == _messages(kdump_log)
+    saved = next((tmp_path / "state" / "pstore").iterdir())
+    r = parse_file(saved)[0]
+    release = "6.1.0-57-cloud-amd64" if case.startswith("6.1-") else "6.12.118+deb12-cloud-amd64"
+    assert r.kind == "null_deref" and r.fatal and r.release == release
+    assert r.guilty is not None and r.guilty.function == "crashmod_null" and r.guilty.module == "crashmod"
+    assert r.process is not None and r.process.comm == "sh"

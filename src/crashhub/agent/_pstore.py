@@ -5,7 +5,8 @@ What the kernel writes (fs/pstore/platform.c ``pstore_dump``, fs/pstore/inode.c 
 * On an oops or panic (and, with ``printk.always_kmsg_dump``, on other kmsg dumps) the kernel log's
   tail is written as one or more records, each holding ``"<Reason>#<count> Part<n>\\n"`` and then
   log lines in the syslog format of ``kmsg_dump_get_buffer(..., syslog=true, ...)`` (``<4>[  1.2] ...``).
-  ``count`` numbers the dumps of one boot (it restarts at 1 on every boot); ``kmsg_dump_get_buffer``
+  ``count`` numbers the dumps of one boot (it restarts at 1 on every boot): an oops that panics
+  leaves two dumps, ``Oops#1`` and ``Panic#2``, sent here as one crash log; ``kmsg_dump_get_buffer``
   fills a buffer from the *end* of the log, so Part1 holds the newest lines and each later part the
   lines before those.  Parts end on whole lines.  ramoops keeps Part1 only (``ramoops_pstore_write``
   refuses ``part != 1``); EFI variables (~1 KiB each) and ERST take many parts.
@@ -70,27 +71,60 @@ class Record:
 
 
 @dataclass(frozen=True, slots=True)
-class PstoreCrash:
-    """One kmsg dump: its records, oldest lines first (the highest part first)."""
+class Dump:
+    """One kmsg dump (one ``<Reason>#<count>``): its records, highest part (oldest lines) first."""
 
     records: tuple[Record, ...]
 
     @property
     def first(self) -> Record:
-        return min(self.records, key=lambda r: r.part)
+        """Part1: the newest lines, and the record written first."""
+        return self.records[-1]
+
+    @property
+    def missing_parts(self) -> tuple[int, ...]:
+        have = {r.part for r in self.records}
+        return tuple(p for p in range(1, max(have) + 1) if p not in have)
+
+    def lines(self) -> list[bytes]:
+        """The dump's lines in log order, no part headers (parts end on whole lines)."""
+        return b"".join(r.body if r.body.endswith(b"\n") or not r.body else r.body + b"\n"
+                        for r in self.records).splitlines(keepends=True)
+
+
+@dataclass(frozen=True, slots=True)
+class PstoreCrash:
+    """The dumps one boot left, oldest first: one crash log, as kdump's log of that boot would be.
+
+    A panic after an oops is two dumps (``Oops#1``, then ``Panic#2``: pstore_dump numbers every
+    dump of a boot); each is a tail of the same log, the later one ending later.  Sent as one text,
+    they are one crash on the hub, as the boot's vmcore-dmesg.txt would be.
+    """
+
+    dumps: tuple[Dump, ...]
+
+    @property
+    def main(self) -> Record:
+        """The last dump's Part1: the crash's time and key come from it, and it is removed last
+        (:func:`remove`), so the key stays the same while any record of the crash is left."""
+        return self.dumps[-1].first
+
+    @property
+    def records(self) -> tuple[Record, ...]:
+        rs = [r for d in self.dumps for r in d.records]
+        rs.remove(self.main)
+        return (*rs, self.main)
 
     @property
     def time(self) -> float:
-        """Part1's time: written first, removed last (:func:`remove`), so the key stays the same
-        while any record of the dump is left."""
-        return self.first.time
+        return self.main.time
 
     @property
     def key(self) -> str:
-        """The state file's key: stable while the records exist.  ramoops reuses ``dmesg-ramoops-0``
-        for the next crash once a record is removed: the time tells the two apart."""
-        f = self.first
-        return f"pstore:{f.backend}:{f.reason}#{f.count}@{int(self.time)}"
+        """The state file's key.  ramoops reuses ``dmesg-ramoops-0`` for the next crash once a
+        record is removed: the time tells the two apart."""
+        m = self.main
+        return f"pstore:{m.backend}:{m.reason}#{m.count}@{int(self.time)}"
 
     @property
     def stamp(self) -> str:
@@ -104,25 +138,34 @@ class PstoreCrash:
 
     @property
     def file_name(self) -> str:
-        f = self.first
-        return f"{self.stamp.replace(':', '')}-{f.backend}-{f.reason.lower()}-{f.count}.txt"
-
-    @property
-    def missing_parts(self) -> tuple[int, ...]:
-        have = {r.part for r in self.records}
-        return tuple(p for p in range(1, max(have) + 1) if p not in have)
+        m = self.main
+        return f"{self.stamp.replace(':', '')}-{m.backend}-{m.reason.lower()}-{m.count}.txt"
 
     def text(self) -> bytes:
-        """The dump's lines in log order (no part headers), at most MAX_CRASH_BYTES: the newest kept."""
-        out: list[bytes] = []
-        size = 0
-        for r in sorted(self.records, key=lambda r: r.part):  # newest first, to keep the newest
-            if size + len(r.body) > MAX_CRASH_BYTES:
-                break
-            body = r.body if r.body.endswith(b"\n") or not r.body else r.body + b"\n"
-            out.append(body)
-            size += len(body)
-        return b"".join(reversed(out))
+        """The boot's dumps as one log (lines two dumps share once), at most MAX_CRASH_BYTES: the
+        newest lines kept."""
+        lines: list[bytes] = []
+        for d in self.dumps:
+            lines = _union(lines, d.lines())
+        size, cut = 0, len(lines)
+        while cut > 0 and size + len(lines[cut - 1]) <= MAX_CRASH_BYTES:
+            cut -= 1
+            size += len(lines[cut])
+        return b"".join(lines[cut:])
+
+
+def _union(older: list[bytes], newer: list[bytes]) -> list[bytes]:
+    """Two tails of one log as one: ``newer`` (a later dump) goes on from where it meets ``older``.
+    Lines carry printk timestamps, so a line found in both is the same line."""
+    if not older or not newer:
+        return older + newer
+    try:
+        i = len(older) - 1 - older[::-1].index(newer[0])
+    except ValueError:
+        return older + newer  # the later dump begins after the earlier one ends
+    if newer[: len(older) - i] == older[i:]:
+        return older[:i] + newer
+    return older + newer
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,23 +223,39 @@ def parse_record(path: Path, data: bytes, mtime: float) -> Record | Unreadable |
                   part=int(h["part"]), time=mtime, body=data[h.end():], compressed=compressed)
 
 
-def group(records: list[Record]) -> list[PstoreCrash]:
+def dumps(records: list[Record]) -> list[Dump]:
     """The dumps the records make: same backend, reason and count, written within SAME_DUMP_SECONDS,
-    no part twice.  Oldest dump first."""
+    no part twice.  Oldest first."""
     by: dict[tuple[str, str, int], list[Record]] = {}
     for r in records:
         by.setdefault((r.backend, r.reason, r.count), []).append(r)
-    out: list[PstoreCrash] = []
+    out: list[Dump] = []
     for rs in by.values():
         rs.sort(key=lambda r: (r.time, r.part))
         cur: list[Record] = []
         for r in rs:
             if cur and (r.time - cur[0].time > SAME_DUMP_SECONDS or any(c.part == r.part for c in cur)):
-                out.append(PstoreCrash(tuple(sorted(cur, key=lambda c: -c.part))))
+                out.append(Dump(tuple(sorted(cur, key=lambda c: -c.part))))
                 cur = []
             cur.append(r)
         if cur:
-            out.append(PstoreCrash(tuple(sorted(cur, key=lambda c: -c.part))))
+            out.append(Dump(tuple(sorted(cur, key=lambda c: -c.part))))
+    out.sort(key=lambda d: (d.first.backend, d.first.time, d.first.count))
+    return out
+
+
+def group(records: list[Record]) -> list[PstoreCrash]:
+    """One crash per boot and backend: the dump count restarts at 1 on every boot, so a count that
+    does not go up starts another boot's crash.  Oldest first."""
+    out: list[PstoreCrash] = []
+    cur: list[Dump] = []
+    for d in dumps(records):
+        if cur and (d.first.backend != cur[-1].first.backend or d.first.count <= cur[-1].first.count):
+            out.append(PstoreCrash(tuple(cur)))
+            cur = []
+        cur.append(d)
+    if cur:
+        out.append(PstoreCrash(tuple(cur)))
     out.sort(key=lambda c: (c.time, c.key))
     return out
 

@@ -233,9 +233,11 @@ class Agent:
         where = f"pstore {crash.key}"
         try:
             if entry.crash_id is None:
-                if crash.missing_parts:
-                    log.warning("%s: part(s) %s missing (the backend ran out of space?); sending the rest",
-                                where, ",".join(map(str, crash.missing_parts)))
+                for d in crash.dumps:
+                    if d.missing_parts:
+                        log.warning("%s: %s#%d part(s) %s missing (the backend ran out of space?); "
+                                    "sending the rest", where, d.first.reason, d.first.count,
+                                    ",".join(map(str, d.missing_parts)))
                 text = pstore.save(crash, Path(self.cfg.state_file).parent / "pstore")
                 ans = self.backoff.call(f"{where}: log", lambda: self.client.post_crash(
                     log=text, host=self.cfg.host, crash_dir=crash.crash_dir, channel="pstore"))
