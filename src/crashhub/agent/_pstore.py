@@ -12,6 +12,8 @@ What the kernel writes (fs/pstore/platform.c ``pstore_dump``, fs/pstore/inode.c 
   refuses ``part != 1``); EFI variables (~1 KiB each) and ERST take many parts.
 * A record is the file ``dmesg-<backend>-<id>`` (``dmesg-ramoops-0``, ``dmesg-efi-<id>``,
   ``dmesg-erst-<id>``); its mtime is the record's time (``record->time``: when it was written).
+  ramoops with ``ecc`` appends a notice (``ECC: No errors detected``) after the text: kept, it is
+  the record's own word on its integrity (after a compressed stream it is not the text: dropped).
   Other types (``console-``, ``pmsg-``, ``ftrace-``, ``mce-``...) are not crash dumps: left alone.
 * Compression: the header and the text are compressed together.  Linux 6.6+ uses raw deflate
   (zlib ``-MAX_WBITS``) only; 4.19-6.5 used the crypto API (``pstore.compress=``: ``deflate``, raw,
@@ -36,12 +38,11 @@ from pathlib import Path
 
 log = logging.getLogger("crashhub.agent")
 
-DEFAULT_DIR = "/sys/fs/pstore"
 # Bounds on what a scan reads.  A ramoops record is its record_size (4 KiB to some 100 KiB); an
 # EFI variable ~1 KiB; the kernel dumps kmsg_bytes (10 KiB by default) per event.
 MAX_RECORD_BYTES = 1 << 20  # one file, and one record once decompressed
 MAX_FILES = 512  # files looked at per scan (EFI: ~64 parts fill a 64 KiB store)
-MAX_CRASH_BYTES = 4 << 20  # one event's joined text: the oldest parts beyond it are dropped
+MAX_CRASH_BYTES = 4 << 20  # one crash's text: the oldest lines beyond it are dropped
 # Parts of one dump are written within the same second or two; two dumps with the same count
 # (two boots that each crashed once) are told apart by their time.
 SAME_DUMP_SECONDS = 60.0
