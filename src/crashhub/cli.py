@@ -37,7 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("crashhub.commands.report", "report on a crash, a bucket or the week (HTML, Markdown, JSON)"),
     "bundle": ("crashhub.commands.bundle", "pack one crash as a redacted vendor bundle (.tar.gz)"),
     "kdump": ("crashhub.commands.kdump", "on a host: check kdump readiness, write kdump config"),
-    "agent": ("crashhub.commands.agent", "on a host: ship crashes to the hub"),
+    "agent": ("crashhub.commands.agent", "on a host: ship kdump and pstore crashes to the hub"),
     "worker": ("crashhub.commands.worker", "run an analysis worker (Celery) for a scaled-out hub"),
 }
 

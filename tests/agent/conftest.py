@@ -34,6 +34,8 @@ class FakeCrash:
     data: bytearray = field(default_factory=bytearray)
     size: int | None = None
     complete: bool = False
+    channel: str = "kdump"  # the form's channel field (absent: kdump)
+    crash_time: str | None = None  # the form's crash_time field (a pstore record's time)
 
 
 @dataclass
@@ -47,6 +49,7 @@ class Knobs:
     die_after_puts: int | None = None  # after this many PUTs, go down (503) for good
     # Answer PUTs with the hub's 409 for a dump that is not the crash's (issue 14), no offset.
     refuse_dump: str | None = None
+    forget: bool = False  # answer 404 for every crash asked about (a hub reset since the POST)
 
 
 class FakeHub:
@@ -105,7 +108,7 @@ class FakeHub:
                 if not self._gate():
                     return
                 m = re.fullmatch(r"/api/v1/crashes/([^/]+)/vmcore/upload", self.path)
-                if m and m.group(1) in hub.crashes:
+                if m and m.group(1) in hub.crashes and not hub.knobs.forget:
                     c = hub.crashes[m.group(1)]
                     self._send(200, {"offset": len(c.data), "size": c.size, "complete": c.complete})
                     return
@@ -135,7 +138,10 @@ class FakeHub:
                     cid = f"c{len(hub.crashes) + 1}"
                     hub.by_content[key] = cid
                     crash_dir = (parts.get("crash_dir") or b"").decode() or None
-                    hub.crashes[cid] = FakeCrash(cid, log, host, crash_dir)
+                    channel = (parts.get("channel") or b"kdump").decode()
+                    crash_time = (parts.get("crash_time") or b"").decode() or None
+                    hub.crashes[cid] = FakeCrash(cid, log, host, crash_dir, channel=channel,
+                                                 crash_time=crash_time)
                 cid = hub.by_content[key]
                 c = hub.crashes[cid]
                 if vmcore is not None and not c.complete:

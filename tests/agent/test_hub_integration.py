@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.agent.test_pstore import REAL, T0, put
 from tests.need import need_module
 
 from crashhub.agent import HubClient
@@ -207,3 +208,31 @@ def test_real_hub_takes_a_pstore_record_then_its_kdump_log(
     crash = _admin(real_hub, f"/api/v1/crashes/{first.id}")
     assert sorted(ch["channel"] for ch in crash["channels"]) == ["kdump", "pstore"]
     assert crash["crash_time_source"] == "pstore" and not crash["unverified_source"]
+
+
+def test_real_hub_takes_pstore_dump_then_records_go(tmp_path: Path, real_hub: RealHub) -> None:
+    """The 6.12 lab boot's own ramoops records (Oops#1, Panic#2): one crash on the hub, triaged as
+    kdump's log of that boot is, at the record's time; the records removed after that, sent once."""
+    d = tmp_path / "sys-fs-pstore"
+    d.mkdir()
+    for name in ("dmesg-ramoops-0", "dmesg-ramoops-1"):
+        put(d, name, (REAL / "6.12-null-channels" / name).read_bytes(), T0)
+    cfg = _cfg(tmp_path, real_hub, pstore_dir=str(d), report_host=False)
+    s = _run(cfg)
+    assert (s.pstore_sent, s.pstore_removed, s.errors) == (1, 2, []), s
+    assert not any(d.iterdir())
+    cid = state.load(cfg.state_file).crashes[f"pstore:ramoops:Panic#2@{int(T0)}"].crash_id
+    crash = _admin(real_hub, f"/api/v1/crashes/{cid}")
+    print(f"real hub: pstore crash {cid}: {crash['kind']} {crash['title']!r} at {crash['crash_time']}")
+    assert crash["kind"] == "null_deref" and "crashmod_null" in crash["title"]
+    assert crash["release"] == "6.12.118+deb12-cloud-amd64"
+    assert crash["crash_time"] == "2025-12-06T05:46:40Z" and crash["host"] == "lab-guest"
+    assert crash["crash_time_source"] == "pstore" and crash["crash_dir"] is None
+    assert _run(cfg).pstore_sent == 0
+    # The same boot's kdump log, arriving later (the capture kernel's directory): the same crash,
+    # whose dump the hub now asks for.
+    with HubClient(cfg.hub, cfg.token) as c:
+        ans = c.post_crash(log=REAL / "6.12-null-channels" / "vmcore-dmesg.txt", host=cfg.host,
+                           crash_dir="127.0.0.1-2025-12-06-05:47:10")
+    assert (ans.id, ans.created, ans.wants_vmcore) == (cid, False, True)
+    assert len(_admin(real_hub, "/api/v1/crashes?host=lab-guest")["crashes"]) == 1

@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from crashhub.agent import _config as config
     from crashhub.agent import _kdumpconf as kdumpconf
     from crashhub.agent import _makedumpfile as makedumpfile
+    from crashhub.agent import _pstore as pstore
     from crashhub.agent import _scan as scan
     from crashhub.agent import _state as state
     from crashhub.agent._check import HostFacts as HostFacts
@@ -30,6 +31,7 @@ _MODULES: dict[str, str] = {  # modules other parts use as a namespace
     "config": "crashhub.agent._config",
     "kdumpconf": "crashhub.agent._kdumpconf",
     "makedumpfile": "crashhub.agent._makedumpfile",
+    "pstore": "crashhub.agent._pstore",
     "scan": "crashhub.agent._scan",
     "state": "crashhub.agent._state",
 }
@@ -43,6 +45,7 @@ __all__ = [
     "gather",
     "kdumpconf",
     "makedumpfile",
+    "pstore",
     "scan",
     "state",
 ]

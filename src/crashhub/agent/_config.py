@@ -71,6 +71,11 @@ class AgentConfig:
     report_host: bool = _setting(
         True, "Report kernel, build-id, hardware and `kdump check` results to the hub on each run.")
     kdump_root: str = _setting("/", "Root directory `kdump check` reads (for tests and containers).")
+    pstore_dir: str = _setting(
+        "/sys/fs/pstore",
+        "Where the kernel's pstore records are read (`\"\"`: not read). Each oops/panic dump there is "
+        "sent as one crash log (`channel: pstore`); its records are removed only after the hub "
+        "confirmed the crash.")
 
     def to_dict(self) -> dict[str, AgentValue]:
         """The settings as a TOML document holds them (what :meth:`from_dict` reads back)."""

@@ -10,6 +10,10 @@ For each ready crash directory not yet ``done`` in the state file:
 3. Only when the hub answered ``complete: true`` for the whole file, and only under
    ``local_dumps = "delete-uploaded"``, delete the local dump (the log stays).
 
+A dump the kernel kept in pstore (``/sys/fs/pstore``, read on each run, so at boot too) goes the same
+way as a log: ``POST`` with ``channel=pstore``; once the hub has the crash (asked again right before)
+its records are removed, which frees the backend for the next crash (``agent/_pstore.py``).
+
 Every hub call is retried with exponential back-off while the hub is unreachable or failing
 (:class:`HubUnavailable`); state is saved after every step, so a killed agent loses nothing.
 """
@@ -23,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from crashhub.agent import _pstore as pstore
 from crashhub.agent import _scan as scan_mod
 from crashhub.agent import _state as state_mod
 from crashhub.agent._check import check
@@ -50,6 +55,10 @@ class RunSummary:
     errors: list[str] = field(default_factory=list)
     hub_down: bool = False
     host_reported: bool = False
+    pstore_found: int = 0  # dumps in pstore
+    pstore_sent: int = 0
+    pstore_removed: int = 0  # records erased after the hub confirmed their crash
+    pstore_unreadable: int = 0  # records left in pstore: compression not readable here, no header...
 
     @property
     def exit_code(self) -> int:
@@ -136,7 +145,8 @@ class Agent:
                     summary.errors.append(f"host report: {e}")
                     log.error("host report refused: %s", e)
             crashes = scan_mod.scan(self.cfg.crash_dirs)
-            self._forget_gone(st, {c.key for c in crashes})
+            ps = pstore.scan(self.cfg.pstore_dir)
+            self._forget_gone(st, {c.key for c in crashes} | {p.key for p in ps.crashes})
             for crash in crashes:
                 summary.found += 1
                 entry = st.crashes.get(crash.key)
@@ -148,6 +158,7 @@ class Agent:
                              ", ".join(crash.incomplete) or "files still changing or empty")
                     continue
                 self._ship(crash, st, summary)
+            self._ship_pstore(ps, st, summary)
         except HubUnavailable as e:
             summary.hub_down = True
             summary.errors.append(f"hub unavailable: {e}")
@@ -200,6 +211,60 @@ class Agent:
             entry.last_error = f"{e.filename}: {e.strerror}"
             summary.errors.append(f"{crash.path}: {entry.last_error}")
             log.error("%s: %s", crash.path, entry.last_error)
+        finally:
+            st.save()
+
+    # ------------------------------------------------------------------ pstore
+
+    def _ship_pstore(self, ps: pstore.Scan, st: State, summary: RunSummary) -> None:
+        summary.pstore_unreadable = len(ps.unreadable)
+        for u in ps.unreadable:
+            log.warning("%s: left in pstore: %s", u.path, u.why)
+        for crash in ps.crashes:
+            summary.pstore_found += 1
+            entry = st.crashes.get(crash.key)
+            if entry is not None and entry.done:
+                continue
+            self._ship_one_pstore(crash, st, summary)
+
+    def _ship_one_pstore(self, crash: pstore.PstoreCrash, st: State, summary: RunSummary) -> None:
+        entry = st.entry(crash.key)
+        entry.attempts += 1
+        where = f"pstore {crash.key}"
+        try:
+            if entry.crash_id is None:
+                for d in crash.dumps:
+                    if d.missing_parts:
+                        log.warning("%s: %s#%d part(s) %s missing (the backend ran out of space?); "
+                                    "sending the rest", where, d.first.reason, d.first.count,
+                                    ",".join(map(str, d.missing_parts)))
+                text = pstore.save(crash, Path(self.cfg.state_file).parent / "pstore")
+                ans = self.backoff.call(f"{where}: log", lambda: self.client.post_crash(
+                    log=text, host=self.cfg.host, channel="pstore", crash_time=crash.time))
+                entry.crash_id, entry.wants_vmcore, entry.sent_at = ans.id, False, self.clock()
+                summary.pstore_sent += 1
+                st.save()
+                log.info("%s: sent as crash %s (%s)", where, ans.id, "new" if ans.created else "known")
+            cid = entry.crash_id
+            # The hub is the judge of what it holds: asked once more right before the records go.
+            self.backoff.call(f"{where}: confirm", lambda: self.client.upload_status(cid))
+            summary.pstore_removed += pstore.remove(crash)
+            entry.records_removed = entry.done = True
+            entry.last_error = None
+            log.info("%s: records removed from pstore (hub holds crash %s)", where, cid)
+        except HubRejected as e:
+            if e.status in (401, 403):
+                raise
+            entry.last_error = str(e)
+            summary.errors.append(f"{where}: {e}")
+            log.error("%s: %s", where, e)
+        except HubUnavailable as e:
+            entry.last_error = str(e)
+            raise
+        except OSError as e:
+            entry.last_error = f"{e.filename}: {e.strerror}"
+            summary.errors.append(f"{where}: {entry.last_error}")
+            log.error("%s: %s", where, entry.last_error)
         finally:
             st.save()
 

@@ -35,6 +35,9 @@ class Entry:
     # The hub's reason when it refused the dump as not this crash's (409 DumpMismatchError): the
     # same bytes would be refused again, so the dump is not re-sent; it stays on disk.
     vmcore_refused: str | None = None
+    # A pstore dump (key "pstore:..."): its records were erased from the backend after the hub
+    # confirmed the crash.
+    records_removed: bool = False
 
 
 @dataclass(slots=True)
