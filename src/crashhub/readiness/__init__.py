@@ -4,4 +4,9 @@ fleet's is, crash it in standard ways and prove that crashhub can read what the 
 
 from crashhub.readiness._model import CHECK_KINDS, CheckKind, KindResult, ReadinessReport
 
-__all__ = ["CHECK_KINDS", "CheckKind", "KindResult", "ReadinessReport"]
+# INTEGRATOR: `check` comes from the runner branch; h-readyhub carries a stub (_check.py) with the
+# agreed signature. Keep the runner's module at merge.
+from crashhub.readiness._check import check  # noqa: E402, I001
+from crashhub.readiness._stored import record_of, report_of  # noqa: E402
+
+__all__ = ["CHECK_KINDS", "CheckKind", "KindResult", "ReadinessReport", "check", "record_of", "report_of"]
