@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from tests.readiness_data import report_612, report_61
+from tests.readiness_data import report_61, report_612
 
 from crashhub.readiness import ReadinessReport
 from crashhub.store import ReadinessRecord, Store

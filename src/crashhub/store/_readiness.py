@@ -87,8 +87,9 @@ def _check_key(rec: ReadinessRecord) -> None:
 class SqlReadiness(SqlRepository, Readiness):
     def save(self, rec: ReadinessRecord) -> None:
         _check_key(rec)
-        key = (m.ReadinessRow.release == rec.release) & (m.ReadinessRow.package_digest == rec.package_digest) \
-            & (m.ReadinessRow.core_collector == rec.core_collector) & (m.ReadinessRow.crashkernel == rec.crashkernel)
+        r = m.ReadinessRow
+        key = ((r.release == rec.release) & (r.package_digest == rec.package_digest)
+               & (r.core_collector == rec.core_collector) & (r.crashkernel == rec.crashkernel))
         # Two nodes saving the same key at once: the loser finds the winner's row and updates it.
         for attempt in range(2):
             try:
@@ -115,12 +116,12 @@ class SqlReadiness(SqlRepository, Readiness):
         with self._read() as s:
             newest = (select(m.ReadinessRow.release, func.max(m.ReadinessRow.checked_at).label("at"))
                       .group_by(m.ReadinessRow.release).subquery())
-            rows = s.scalars(select(m.ReadinessRow).join(
-                newest, (m.ReadinessRow.release == newest.c.release) & (m.ReadinessRow.checked_at == newest.c.at))
-                .order_by(m.ReadinessRow.release, m.ReadinessRow.id.desc()))
+            r = m.ReadinessRow
+            rows = s.scalars(select(r).join(newest, (r.release == newest.c.release) & (r.checked_at == newest.c.at))
+                             .order_by(r.release, r.id.desc()))
             out: dict[str, ReadinessRecord] = {}
-            for r in rows:  # two checks of one release in the same second: the later row
-                out.setdefault(r.release, _record(r))
+            for row in rows:  # two checks of one release in the same second: the later row
+                out.setdefault(row.release, _record(row))
             return list(out.values())
 
     def list(self, *, release: str | None = None, limit: int = 100) -> list[ReadinessRecord]:
