@@ -117,8 +117,8 @@ class SqlReadiness(SqlRepository, Readiness):
             newest = (select(m.ReadinessRow.release, func.max(m.ReadinessRow.checked_at).label("at"))
                       .group_by(m.ReadinessRow.release).subquery())
             r = m.ReadinessRow
-            rows = s.scalars(select(r).join(newest, (r.release == newest.c.release) & (r.checked_at == newest.c.at))
-                             .order_by(r.release, r.id.desc()))
+            on = (r.release == newest.c.release) & (r.checked_at == newest.c.at)
+            rows = s.scalars(select(r).join(newest, on).order_by(r.release, r.id.desc()))
             out: dict[str, ReadinessRecord] = {}
             for row in rows:  # two checks of one release in the same second: the later row
                 out.setdefault(row.release, _record(row))
