@@ -40,8 +40,8 @@ def admin(uihub: UiHub) -> Iterator[TestClient]:
 
 
 def _cell(html: str, release: str) -> tuple[str, str]:
-    m = re.search(rf'<tr data-release="{re.escape(release)}".*?<td class="readiness" data-readiness="([\w-]+)">'
-                  r"(.*?)</td></tr>", html, re.S)
+    m = re.search(rf'<tr data-release="{re.escape(release)}".*?'
+                  r'<td class="readiness" data-readiness="([\w-]+)">(.*?)</td></tr>', html, re.S)
     assert m, f"no readiness cell for {release}"
     return m[1], m[2]
 
@@ -84,8 +84,8 @@ def test_report_page(admin: TestClient, uihub: UiHub) -> None:
     assert "crash 8.0.2: invalid structure member offset: module_core_size" in html
     advice = re.search(r'<ol class="advice">(.*?)</ol>', html, re.S)
     assert advice and advice[1].count("<li>") == 3
-    logs = re.findall(r'<details class="capture-log" data-kind="(\w+)"><summary>(.*?)</summary><pre>(.*?)</pre>',
-                      html, re.S)
+    logs = re.findall(r'<details class="capture-log" data-kind="(\w+)">'
+                      r"<summary>(.*?)</summary><pre>(.*?)</pre>", html, re.S)
     assert [k for k, _s, _p in logs] == ["sysrq", "null"]
     assert "The kernel version is not supported." in logs[0][2] and "(12 lines)" in logs[0][1]
     zh = admin.get(f"/ui/kernels/{r612}/readiness", headers=ZH).text
