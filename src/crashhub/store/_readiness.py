@@ -65,6 +65,10 @@ class Readiness(abc.ABC):
         """The newest check of every release checked, by release."""
 
     @abc.abstractmethod
+    def releases(self) -> set[str]:
+        """Every release with a report (cheap: no report is read)."""
+
+    @abc.abstractmethod
     def list(self, *, release: str | None = None, limit: int = 100) -> list[ReadinessRecord]:
         """Checks, newest first (of one release with ``release``)."""
 
@@ -123,6 +127,10 @@ class SqlReadiness(SqlRepository, Readiness):
             for row in rows:  # two checks of one release in the same second: the later row
                 out.setdefault(row.release, _record(row))
             return list(out.values())
+
+    def releases(self) -> set[str]:
+        with self._read() as s:
+            return set(s.scalars(select(m.ReadinessRow.release).distinct()))
 
     def list(self, *, release: str | None = None, limit: int = 100) -> list[ReadinessRecord]:
         q = select(m.ReadinessRow)
