@@ -47,7 +47,8 @@ from crashhub.kernel._layouts import CrashFiles, DirName
 from crashhub.kernel._release import Release
 from crashhub.kernel._taint import TaintFlag
 from crashhub.model import CrashReport, DumpFacts, Frame, HostInfo, HostReport, LogReport, Process, Taint
-from crashhub.store import KB_STATUSES, BucketRecord, CrashRecord
+from crashhub.readiness import CHECK_KINDS, FILE_ROLES, CheckFile, CheckRequest, KindResult, ReadinessReport
+from crashhub.store import KB_STATUSES, BucketRecord, CrashRecord, ReadinessRecord
 from crashhub.store._base import FileRecord, HostRecord
 from crashhub.store._bucket_page import Breakdown, Share
 from crashhub.store._grouping_records import BucketAlias, RekeyEntry, RekeyOutcome
@@ -55,8 +56,6 @@ from crashhub.store._kb import KbRecord
 from crashhub.store._retention_records import EvictedDump
 from crashhub.store._workflow import STATUSES
 from crashhub.triage import parse_file
-from crashhub.readiness import CHECK_KINDS, FILE_ROLES, CheckFile, CheckRequest, KindResult, ReadinessReport
-from crashhub.store import ReadinessRecord
 from crashhub.web._fleet import KernelReadiness
 from crashhub.web._similar import Similar
 
@@ -376,7 +375,8 @@ MORE_MODELS: list[tuple[type[Any], st.SearchStrategy[Any]]] = [
 _opt_bool = st.none() | st.booleans()
 _fsecs = st.floats(0, 1e6, allow_nan=False)
 _kind_results = st.builds(
-    KindResult, kind=st.sampled_from(CHECK_KINDS), captured=st.booleans(), failure=_opt_text, capture_log=_text,
+    KindResult, kind=st.sampled_from(CHECK_KINDS), captured=st.booleans(), failure=_opt_text,
+    capture_log=_text,
     dump_format=_opt_text, dump_bytes=st.none() | _n, ram_bytes=_n, dump_level=st.none() | st.integers(0, 31),
     dmesg_matches_log=_opt_bool, panic_task_readable=_opt_bool, stack_readable=_opt_bool,
     dropped_needed_pages=_strs, triage_title=_opt_text, guilty_function=_opt_text,
