@@ -72,7 +72,8 @@ def test_kernels_page_readiness_column_and_unchecked_list(admin: TestClient, uih
     store.readiness.save(record_of(report_612(release="6.12.118+deb12-cloud-amd64")))
     page = admin.get("/ui/kernels").text
     checked = re.search(r'<ul class="checked">(.*?)</ul>', page, re.S)
-    assert checked and re.findall(r'<li data-release="([^"]+)">', checked[1]) == ["6.12.118+deb12-cloud-amd64"]
+    assert checked
+    assert re.findall(r'<li data-release="([^"]+)">', checked[1]) == ["6.12.118+deb12-cloud-amd64"]
     assert "6.12.118+deb12-cloud-amd64" not in _unchecked(page)
     zh = admin.get("/ui/kernels", headers=ZH).text
     assert "机群中没有就绪报告的内核" in zh and "上线前检查过的内核" in zh and "未就绪" in _cell(zh, r612)[1]
