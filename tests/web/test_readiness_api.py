@@ -135,6 +135,8 @@ def test_only_admins_ask_for_a_check(app: App, deb: Path) -> None:
     ([("package", ("k.deb", b""))], {}, 400, "k.deb is empty"),
     ([("package", ("k.deb", b"x")), ("package", ("k.deb", b"y"))], {}, 400, "given twice"),
     ([("package", (f"k{i}.rpm", b"x")) for i in range(9)], {}, 400, "more than 8 times"),
+    ([("package", ("k.deb", b"x")), ("debuginfo", ("a.deb", b"x")), ("debuginfo", ("b.deb", b"y"))], {}, 400,
+     "field 'debuginfo' is given twice"),
     ([("package", ("k.deb", b"x")), ("debuginfo", ("dbg.tar", b"x"))], {}, 400, "not a .deb, .ddeb or .rpm"),
     ([("package", ("k.deb", b"x"))], {"core_collector": "makedumpfile -d 31; rm -rf /"}, 400,
      "core_collector"),
