@@ -264,7 +264,8 @@ class Settings:
     alert_interval: float = _setting(
         300.0,
         "Seconds between two checks of the store for alerts that no single crash raises (overdue "
-        "advice, spikes, kernels without debuginfo); 0 disables them.",
+        "advice, spikes, kernels without debuginfo, kernels in the fleet no readiness check tried); "
+        "0 disables them.",
     )
     alert_webhook: str = _setting(
         "",
