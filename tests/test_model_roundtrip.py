@@ -47,7 +47,8 @@ from crashhub.kernel._layouts import CrashFiles, DirName
 from crashhub.kernel._release import Release
 from crashhub.kernel._taint import TaintFlag
 from crashhub.model import CrashReport, DumpFacts, Frame, HostInfo, HostReport, LogReport, Process, Taint
-from crashhub.store import KB_STATUSES, BucketRecord, CrashRecord
+from crashhub.readiness import CHECK_KINDS, FILE_ROLES, CheckFile, CheckRequest, KindResult, ReadinessReport
+from crashhub.store import KB_STATUSES, BucketRecord, CrashRecord, ReadinessRecord
 from crashhub.store._base import FileRecord, HostRecord
 from crashhub.store._bucket_page import Breakdown, Share
 from crashhub.store._channels import ChannelRecord, Coverage, CoverageRow
@@ -385,6 +386,31 @@ MORE_MODELS: list[tuple[type[Any], st.SearchStrategy[Any]]] = [
         by=st.none() | st.sampled_from(["build-id", "release", "vmlinux_dir"]), store_build_id=_opt_text,
         vmlinux=st.booleans(), modules=_n, sources=st.booleans(), dumps=_n, waiting=_n,
         waiting_ids=st.lists(_text, max_size=2).map(tuple))),
+]
+# Kernel readiness (issue 20): the runner's report, the hub's stored row and the check job's payload.
+_opt_bool = st.none() | st.booleans()
+_fsecs = st.floats(0, 1e6, allow_nan=False)
+_kind_results = st.builds(
+    KindResult, kind=st.sampled_from(CHECK_KINDS), captured=st.booleans(), failure=_opt_text,
+    capture_log=_text,
+    dump_format=_opt_text, dump_bytes=st.none() | _n, ram_bytes=_n, dump_level=st.none() | st.integers(0, 31),
+    dmesg_matches_log=_opt_bool, panic_task_readable=_opt_bool, stack_readable=_opt_bool,
+    dropped_needed_pages=_strs, triage_title=_opt_text, guilty_function=_opt_text,
+    expected_function=_opt_text, drgn=_opt_text, crash_tool=_opt_text, advice=_strs, seconds=_fsecs)
+_readiness_reports = st.builds(
+    ReadinessReport, release=_text, packages=_strs, package_digest=_text, debuginfo=_opt_text,
+    makedumpfile=_text, core_collector=_text, crashkernel=_text, accel=st.sampled_from(["kvm", "tcg"]),
+    checked_at=_fsecs, crashhub_version=_text, kinds=st.lists(_kind_results, max_size=3), seconds=_fsecs)
+_check_files = st.builds(CheckFile, role=st.sampled_from(FILE_ROLES), name=_text, digest=_text, size=_n)
+MORE_MODELS += [
+    (KindResult, _kind_results), (ReadinessReport, _readiness_reports), (CheckFile, _check_files),
+    (ReadinessRecord, st.builds(ReadinessRecord, release=_text, package_digest=_text, core_collector=_text,
+                                crashkernel=_text, checked_at=_fsecs, report=_json_obj)),
+    (CheckRequest, st.builds(
+        CheckRequest, files=st.lists(_check_files, max_size=3).map(tuple), core_collector=_text,
+        crashkernel=_text, kinds=st.none() | st.lists(st.sampled_from(CHECK_KINDS), min_size=1, max_size=3,
+                                                      unique=True).map(tuple),
+        requested_by=_text)),
 ]
 # Round-tripped by their own tests above (a report from every real lab log, the agent's settings,
 # the upload protocol's answers).

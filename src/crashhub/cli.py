@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("crashhub.commands.analyze", "deep analysis of a vmcore with drgn and crash"),
     "report": ("crashhub.commands.report", "report on a crash, a bucket or the week (HTML, Markdown, JSON)"),
     "bundle": ("crashhub.commands.bundle", "pack one crash as a redacted vendor bundle (.tar.gz)"),
+    "kernel": ("crashhub.commands.kernel", "check a kernel before a rollout: its crashes captured and read"),
     "kdump": ("crashhub.commands.kdump", "on a host: check kdump readiness, write kdump config"),
     "agent": ("crashhub.commands.agent", "on a host: ship kdump and pstore crashes to the hub"),
     "worker": ("crashhub.commands.worker", "run an analysis worker (Celery) for a scaled-out hub"),

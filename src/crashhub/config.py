@@ -142,6 +142,11 @@ class Settings:
         "Seconds a resumable dump upload may go untouched before garbage collection removes its bytes "
         "and its record (the client then starts again from byte 0). 0: uploads never expire.",
     )
+    max_kernel_package_bytes: int = _setting(
+        4 * 1024 * 1024 * 1024,
+        "Largest file of `POST /api/v1/kernels/check` (a kernel package, its debuginfo package, a "
+        "makedumpfile); past it the hub answers 413 and stores nothing.",
+    )
     max_host_report_bytes: int = _setting(
         64 * 1024,
         "Largest body of `POST /api/v1/hosts/report` (a host's kernel, hardware and kdump state); "
@@ -270,7 +275,8 @@ class Settings:
     alert_interval: float = _setting(
         300.0,
         "Seconds between two checks of the store for alerts that no single crash raises (overdue "
-        "advice, spikes, kernels without debuginfo); 0 disables them.",
+        "advice, spikes, kernels without debuginfo, kernels in the fleet no readiness check tried); "
+        "0 disables them.",
     )
     alert_webhook: str = _setting(
         "",

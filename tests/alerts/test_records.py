@@ -17,7 +17,7 @@ NOW = 1_800_000_000.0
 def every_alert() -> list[Alert]:
     out = r.on_crash(crash(kb=[HIT, REGRESSION]), bucket(spike=True, kb=[REGRESSION]), True, base_url="http://hub")
     out += r.periodic([bucket(first_seen=NOW - 9 * 3600)], [KernelRecord("6.1.0-58-amd64", 3, 2, ())],
-                      now=NOW, advice_hours=4, has_debuginfo=lambda _r: False)
+                      now=NOW, advice_hours=4, has_debuginfo=lambda _r: False, checked=set())
     out.append(advice_alert(bucket(), "Do **this**.", {"db1": {"6.1"}}, "advice:b1:v:dba", None))
     return out
 

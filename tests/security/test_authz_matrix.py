@@ -56,6 +56,11 @@ EXPECTED: dict[str, frozenset[str]] = {
     "GET /api/v1/jobs": READ,
     "GET /api/v1/audit": ADMIN,
     "GET /api/v1/debuginfo": READ,
+    # kernel readiness: a check runs QEMU on a worker and stores the packages (an admin's); reports are read
+    "POST /api/v1/kernels/check": ADMIN,
+    "GET /api/v1/kernels/check/{job_id}": ADMIN,
+    "GET /api/v1/kernels/readiness": READ,
+    "GET /api/v1/kernels/{release}/readiness": READ,
     # retention: pins and deletions are an admin's (deletions audited)
     "PUT /api/v1/crashes/{crash_id}/pin": ADMIN,
     "DELETE /api/v1/crashes/{crash_id}/pin": ADMIN,
@@ -88,6 +93,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "GET /ui/crashes/{crash_id}/bundle": READ,
     "GET /ui/hosts": READ,
     "GET /ui/kernels": READ,
+    "GET /ui/kernels/{release}/readiness": READ,
     "GET /ui/crashes": READ,
     "GET /ui/search": READ,
     "GET /ui/source/{release}/{path:path}": READ,
@@ -126,7 +132,7 @@ def _url(hub: SecHub, path: str) -> str:
     if path.startswith("/ui/static/"):
         values["name"] = "ui.css"
     values |= {"build_id": "0123456789abcdef0123456789abcdef01234567", "path:path": "mm/slab.c",
-               "host": "web-01", "release": "6.1.0-56-cloud-amd64"}
+               "host": "web-01", "release": "6.1.0-56-cloud-amd64", "job_id": "j0000000000000000"}
     for k, v in values.items():
         path = path.replace("{" + k + "}", v)
     assert "{" not in path, f"no value for a parameter of {path}"

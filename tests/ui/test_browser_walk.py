@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from tests.ui.conftest import ARTIFACTS, UiHub
 from tests.ui.test_browser import browser, log_in  # noqa: F401 (browser is a fixture)
-from tests.ui.test_i18n import page_urls
+from tests.ui.test_i18n import page_urls, seed_readiness
 
 LOCALES = {"en": "en-US", "zh": "zh-CN"}
 
@@ -33,6 +33,7 @@ def test_every_page_in_chromium(browser: Any, served: UiHub, lang: str) -> None:
     page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
     page.on("console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
     log_in(page, served, "alice")
+    seed_readiness(served)  # the kernel readiness report page, walked with a report to show
     out = ARTIFACTS / f"walk-{lang}"
     out.mkdir(parents=True, exist_ok=True)
     urls = page_urls(served)

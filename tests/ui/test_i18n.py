@@ -297,6 +297,19 @@ def _routes(routes: list[Any]) -> list[tuple[str, set[str]]]:
     return out
 
 
+def seed_readiness(uihub: UiHub) -> str:
+    """A kernel check's report for the release the walk fills in, so its report page is walked whole
+    (the runner's figures: tests/readiness_data.py); answers the release."""
+    from tests.readiness_data import report_612  # noqa: PLC0415
+
+    from crashhub.readiness import record_of  # noqa: PLC0415
+
+    c = uihub.ctx.hub.store.crashes.get_crash(uihub.dump_crash)
+    assert c is not None and c.release
+    uihub.ctx.hub.store.readiness.save(record_of(report_612(release=c.release)))
+    return c.release
+
+
 def page_urls(uihub: UiHub) -> list[str]:
     """Every GET page of the app's router, its path parameters filled from the seeded hub: a page
     added later is walked without touching this test (a new parameter name fails it, on purpose)."""
@@ -335,6 +348,7 @@ def test_every_page_in_chinese_has_no_english_ui_text(uihub: UiHub) -> None:
     from tests.ui.findings import HARD_LOCKUP, TAINTED, store_analysis  # noqa: PLC0415
 
     store_analysis(uihub.ctx.hub.store, uihub.crashes["6.1/hung"], HARD_LOCKUP, TAINTED)
+    checked = seed_readiness(uihub)
     zh = {"Accept-Language": "zh-CN,zh;q=0.9"}
     urls = page_urls(uihub) + [u.format(dump=uihub.dump_crash) for u in EXTRA]
     assert len(urls) > 20
@@ -359,6 +373,8 @@ def test_every_page_in_chinese_has_no_english_ui_text(uihub: UiHub) -> None:
             if bad:
                 problems[f"{name} ({r.status_code})"] = bad
     assert seen_ok >= 15
+    readiness = dict(pages)[f"admin /ui/kernels/{checked}/readiness"]
+    assert readiness.status_code == 200 and "分析需要但被丢弃的页" in readiness.text
     hung = dict(pages)[f"admin /ui/crashes/{uihub.crashes['6.1/hung']}"].text
     assert "硬死锁：CPU 1 在关中断状态下运行 crashmod_irqoff_spin() 超过 10 秒" in hung
     # The crash report gives its KB entry in Chinese: title, status, cause and advice.

@@ -245,6 +245,7 @@ periodic rules, then the advice to host owners, :mod:`crashhub.alerts._advice`).
             advice_hours=self.config.advice_hours,
             has_debuginfo=self.has_debuginfo,
             base_url=self.config.base_url,
+            checked=store.readiness.releases(),
         )
         out = self.dispatcher.dispatch(alerts)
         try:

@@ -1,15 +1,16 @@
 """Alert rules: pure functions from what the hub knows to the alerts it should raise.
 
-Six rules (issue 6): a new bucket, a first advice overdue, a spike, a bucket regressed past a KB
+Seven rules (issue 6): a new bucket, a first advice overdue, a spike, a bucket regressed past a KB
 entry's ``fixed_in`` (by a new crash or by a KB edit; once per bucket and bound), a knowledge-base
-hit, and a kernel that crashes with no debuginfo to analyse it.
+hit, a kernel that crashes with no debuginfo to analyse it, and (issue 20) a kernel in the fleet
+that no kernel check has tried (``crashhub kernel check``; once per kernel).
 Each alert carries a ``key`` that names the condition, not the moment (``new-bucket:<id>``,
 ``spike:<id>:<day>``): the dispatcher sends a key once per dedup window however often a rule sees it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
@@ -17,11 +18,11 @@ from crashhub.model import JsonObject
 from crashhub.store import BucketRecord, CrashRecord, KernelRecord, day_of, is_overdue
 
 RuleName = Literal["new_bucket", "overdue_advice", "spike", "regression", "kb_hit", "no_debuginfo",
-                   "owner_advice"]
+                   "no_readiness", "owner_advice"]
 Severity = Literal["info", "warning", "critical"]
 # The rules a channel may subscribe to (``owner_advice`` goes to the owners' own contacts).
 RULES: tuple[RuleName, ...] = (
-    "new_bucket", "overdue_advice", "spike", "regression", "kb_hit", "no_debuginfo"
+    "new_bucket", "overdue_advice", "spike", "regression", "kb_hit", "no_debuginfo", "no_readiness"
 )
 ALL_RULES: tuple[RuleName, ...] = get_args(RuleName)
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
@@ -162,8 +163,10 @@ def periodic(
     advice_hours: float,
     has_debuginfo: Callable[[str], bool],
     base_url: str | None = None,
+    checked: Container[str] | None = None,
 ) -> list[Alert]:
-    """Alerts from the state of the store: overdue first advice, spikes, kernels lacking debuginfo."""
+    """Alerts from the state of the store: overdue first advice, spikes, kernels lacking debuginfo, and
+    (with ``checked``, the releases that have a readiness report) kernels no check has tried."""
     out: list[Alert] = []
     today = day_of(now)
     for b in buckets:
@@ -188,4 +191,20 @@ def periodic(
                 "is available to analyse their dumps.",
                 "warning", _link(base_url, "/ui/kernels"), {"release": k.release, "crashes": k.crashes},
             ))
+        if checked is not None and k.release not in checked:
+            out.append(unchecked_kernel(k, base_url))
     return out
+
+
+def unchecked_kernel(k: KernelRecord, base_url: str | None = None) -> Alert:
+    """A kernel hosts run or crashes came from, with no readiness report: said once per kernel, ever
+    (``once``), from the first tick that sees it in the fleet."""
+    seen = f"{k.hosts} host{'s' if k.hosts != 1 else ''}"
+    crashes = f", {k.crashes} crash{'es' if k.crashes != 1 else ''}" if k.crashes else ""
+    return Alert(
+        "no_readiness", f"no-readiness:{k.release}", f"Kernel {k.release} is in the fleet unchecked",
+        f"Kernel {k.release} runs in the fleet ({seen}{crashes}) and no kernel check has shown that its "
+        "crashes are captured and readable: run crashhub kernel check on its package.",
+        "warning", _link(base_url, "/ui/kernels#unchecked"),
+        {"release": k.release, "hosts": k.hosts, "crashes": k.crashes}, once=True,
+    )

@@ -459,4 +459,44 @@ ZH: dict[str, str] = {
     'unauthenticated': '未认证',
     'unverified source': '来源未验证',
     'waiting for the dump': '等待转储',
+    # kernel readiness (crashhub kernel check): the kernels page and /ui/kernels/<release>/readiness
+    'Readiness': '就绪检查',
+    'Kernels checked before a rollout': '上线前检查过的内核',
+    'Kernels in the fleet with no readiness report': '机群中没有就绪报告的内核',
+    'Kernels hosts report running, or that crashes came from, that no kernel check has tried: a crash on '
+    'them may leave a dump nobody can read. Check one before a rollout:':
+        '主机报告正在运行、或有崩溃来自的内核，尚未做过内核检查：'
+        '它们崩溃时留下的转储可能无人能读。上线前请先检查：',
+    'Every kernel of the fleet has a readiness report.': '机群中每个内核都有就绪报告。',
+    'Readiness of kernel {release}': '内核 {release} 的就绪报告',
+    'Checked {when}: the kernel booted under QEMU ({accel}) with kdump set up as below, crashed on purpose, '
+    'and its dump read by crashhub.':
+        '检查于 {when}：该内核在 QEMU（{accel}）中按下列 kdump 配置启动，'
+        '被有意触发崩溃，其转储由 crashhub 读取。',
+    'Packages': '软件包',
+    'none given': '未提供',
+    'Time taken': '耗时',
+    'What to change': '需要修改的地方',
+    'Nothing: every crash was captured and read.': '无需修改：每次崩溃都已捕获并能读取。',
+    'Crashes tried': '触发的崩溃',
+    'Result': '结果',
+    'readable': '可读',
+    'not readable': '不可读',
+    'Captured': '已捕获',
+    'Dump size / RAM': '转储大小 / 内存',
+    'Dump format': '转储格式',
+    "The dump's dmesg matches the log": '转储中的 dmesg 与日志一致',
+    'Panic task readable': 'panic 任务可读',
+    'Stack readable': '调用栈可读',
+    'Pages needed but dropped': '分析需要但被丢弃的页',
+    'none': '无',
+    'Triage': '初步分诊',
+    'Guilty function (expected)': '问题函数（预期）',
+    'Capture logs': '捕获日志',
+    'Capture kernel log of {kind} ({n} lines)': '{kind} 的捕获内核日志（{n} 行）',
+    'No crash kind was tried.': '未触发任何崩溃。',
+    'Every check of this kernel': '此内核的全部检查',
+    'Checked': '检查时间',
+    'No readiness report for kernel {release}: check it with crashhub kernel check.':
+        '内核 {release} 没有就绪报告：请用 crashhub kernel check 检查。',
 }

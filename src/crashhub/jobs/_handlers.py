@@ -1,5 +1,6 @@
 """The hub's job kinds: ``analyze`` (deep analysis of a crash's dump), ``kb-apply`` (re-match
-buckets) and ``rekey`` (regroup the buckets under the current signature algorithm, ``jobs.rekey``).
+buckets), ``rekey`` (regroup the buckets under the current signature algorithm, ``jobs.rekey``) and
+``kernel-check`` (a kernel readiness check, ``jobs._readiness``).
 
 All are idempotent: an analysis result replaces the crash's previous one, re-applying the knowledge
 base recomputes every bucket's matches from scratch, and a re-key of buckets already keyed by the
@@ -152,3 +153,6 @@ def register(queue: Queue, hub: Hub, kb: KnowledgeBase) -> None:
     from crashhub.jobs import _rekey as rekey
 
     queue.register(rekey.KIND, lambda p: rekey.rekey_job(hub.store, hub.blobs, p))
+    from crashhub.jobs import _readiness as readiness
+
+    queue.register(readiness.KIND, lambda p: readiness.kernel_check_job(hub, p))

@@ -29,6 +29,7 @@ from crashhub.store._grouping import Grouping
 from crashhub.store._hosts import Hosts
 from crashhub.store._jobs import Jobs
 from crashhub.store._kb import Kb, KbRecord
+from crashhub.store._readiness import Readiness, ReadinessRecord
 from crashhub.store._retention import Retention
 from crashhub.store._store import Store
 from crashhub.store._uploads import Uploads
@@ -77,6 +78,8 @@ __all__ = [
     "Jobs",
     "Kb",
     "KbRecord",
+    "Readiness",
+    "ReadinessRecord",
     "Retention",
     "Store",
     "Uploads",

@@ -30,6 +30,9 @@ class Jobs(abc.ABC):
     def job_depth(self) -> int: ...
 
     @abc.abstractmethod
+    def get_job(self, job_id: str) -> JobRecord | None: ...
+
+    @abc.abstractmethod
     def list_jobs(self, *, state: str | None = None, limit: int = 100) -> list[JobRecord]: ...
 
     @abc.abstractmethod

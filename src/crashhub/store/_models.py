@@ -451,3 +451,23 @@ class BucketRekey(Base):
         Index("ix_bucket_rekeys_old_bucket", "old_bucket"),
         Index("ix_bucket_rekeys_new_bucket", "new_bucket"),
     )
+
+
+# ---------------------------------------------------------------- kernel readiness (0015)
+class ReadinessRow(Base):
+    """One check of a kernel package with one capture setup (store/_readiness.py): the key, when it
+    ran, and the runner's report as JSON (whether the kernel is ready is derived from it when read)."""
+
+    __tablename__ = "readiness_reports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    release: Mapped[str] = mapped_column(String(255))
+    package_digest: Mapped[str] = mapped_column(String(64))
+    core_collector: Mapped[str] = mapped_column(String(512))
+    crashkernel: Mapped[str] = mapped_column(String(128))
+    checked_at: Mapped[float] = mapped_column(Float)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    __table_args__ = (
+        UniqueConstraint("release", "package_digest", "core_collector", "crashkernel",
+                         name="uq_readiness_key"),
+        Index("ix_readiness_release", "release", "checked_at"),
+    )

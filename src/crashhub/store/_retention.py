@@ -36,7 +36,8 @@ class Retention(abc.ABC):
 
     @abc.abstractmethod
     def referenced_digests(self) -> set[str]:
-        """Every blob digest a crash file points at (for garbage collection)."""
+        """Every blob digest a crash file points at, or a pending or running job names in its
+        payload's ``blobs`` (for garbage collection)."""
 
     @abc.abstractmethod
     def unreferenced(self, digests: Iterable[str]) -> set[str]:

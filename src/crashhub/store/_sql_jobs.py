@@ -97,6 +97,11 @@ class SqlJobs(SqlRepository, Jobs):
                 or 0
             )
 
+    def get_job(self, job_id: str) -> JobRecord | None:
+        with self._read() as s:
+            j = s.get(m.Job, job_id)
+            return None if j is None else _job(j)
+
     def list_jobs(self, *, state: str | None = None, limit: int = 100) -> list[JobRecord]:
         q = select(m.Job)
         if state:

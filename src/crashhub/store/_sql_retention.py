@@ -113,7 +113,15 @@ class SqlRetention(SqlRepository, Retention):
 
     def referenced_digests(self) -> set[str]:
         with self._read() as s:
-            return set(s.scalars(select(m.CrashFile.digest).distinct()))
+            out = set(s.scalars(select(m.CrashFile.digest).distinct()))
+            # A job waiting or running names the blobs it will read in its payload's ``blobs`` (a
+            # kernel check's packages): they are kept until it ends, however long it queues.
+            live = select(m.Job.payload).where(m.Job.state.in_(("pending", "running")))
+            for payload in s.scalars(live):
+                blobs = (payload or {}).get("blobs")
+                if isinstance(blobs, list):
+                    out.update(str(d) for d in blobs[:64])
+            return out
 
     def unreferenced(self, digests: Iterable[str]) -> set[str]:
         want = set(digests)

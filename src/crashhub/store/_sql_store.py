@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from crashhub.store._bucket_queries import trailing_days, trend_and_spike
 from crashhub.store._cluster import SqlCluster
 from crashhub.store._kb import SqlKb
+from crashhub.store._readiness import SqlReadiness
 from crashhub.store._sql import Db, bucket_id_for, new_id
 from crashhub.store._sql_access import SqlAccess
 from crashhub.store._sql_buckets import SqlBuckets
@@ -56,6 +57,7 @@ class SqlStore(Store):
     cluster: SqlCluster
     kb: SqlKb
     grouping: SqlGrouping
+    readiness: SqlReadiness
 
     def __init__(self, url: str, *, echo: bool = False, first_advice_hours: float = 4.0) -> None:
         self.db = Db(url, echo=echo)
@@ -70,6 +72,7 @@ class SqlStore(Store):
         self.cluster = SqlCluster(self.db)
         self.kb = SqlKb(self.db)
         self.grouping = SqlGrouping(self.db)
+        self.readiness = SqlReadiness(self.db)
 
     @property
     def engine(self) -> Engine:

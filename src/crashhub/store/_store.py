@@ -17,6 +17,7 @@ from crashhub.store._grouping import Grouping
 from crashhub.store._hosts import Hosts
 from crashhub.store._jobs import Jobs
 from crashhub.store._kb import Kb
+from crashhub.store._readiness import Readiness
 from crashhub.store._retention import Retention
 from crashhub.store._uploads import Uploads
 
@@ -40,6 +41,8 @@ class Store(abc.ABC):
     kb: Kb
     #: Key aliases, users' grouping rules, re-keys and their ledger.
     grouping: Grouping
+    #: Kernel readiness reports (``crashhub kernel check``).
+    readiness: Readiness
 
     @abc.abstractmethod
     def migrate(self) -> None:

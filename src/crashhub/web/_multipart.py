@@ -38,10 +38,16 @@ class _State:
 
 @dataclass
 class Form:
-    parts: dict[str, Part] = field(default_factory=dict)
+    parts: dict[str, Part] = field(default_factory=dict)  # the first part of each field
+    more: list[Part] = field(default_factory=list)  # the further parts of a repeatable field
+
+    def all(self, name: str) -> list[Part]:
+        """Every part of field ``name``, in the order sent."""
+        first = self.parts.get(name)
+        return ([first] if first else []) + [p for p in self.more if p.name == name]
 
     def cleanup(self) -> None:
-        for p in self.parts.values():
+        for p in [*self.parts.values(), *self.more]:
             if p.path is not None:
                 p.path.unlink(missing_ok=True)
 
@@ -62,9 +68,12 @@ async def parse(
     texts: dict[str, int],
     max_body: int,
     temp_path: Callable[[str], Path],
+    repeat: dict[str, int] | None = None,
 ) -> Form:
-    """Parse a body; ``files``/``texts`` map each allowed field to its size cap."""
+    """Parse a body; ``files``/``texts`` map each allowed field to its size cap; ``repeat`` the
+    fields that may be given more than once to how many times at most (others: once)."""
     reader = _Reader(_boundary(content_type), files, texts, temp_path)
+    reader.repeat = dict(repeat or {})
     try:
         await reader.feed(stream, max_body)
     except BaseException:
@@ -95,6 +104,7 @@ class _Reader:
         self, boundary: bytes, files: dict[str, int], texts: dict[str, int], temp_path: Callable[[str], Path]
     ) -> None:
         self.files, self.texts, self.temp_path = files, texts, temp_path
+        self.repeat: dict[str, int] = {}
         self.form = Form()
         self.state = _State()
         self.cur: Part | None = None
@@ -174,8 +184,12 @@ class _Reader:
         if disp != b"form-data" or not name:
             self.fail("a part without Content-Disposition: form-data; name=...")
             return
-        if name in form.parts:
+        repeated = name in form.parts
+        if repeated and name not in self.repeat:
             self.fail(f"field {name!r} is given twice")
+            return
+        if repeated and len(form.all(name)) >= self.repeat[name]:
+            self.fail(f"field {name!r} is given more than {self.repeat[name]} times")
             return
         if name not in files and name not in texts:
             self.fail(f"unknown field {name!r} (expected: {', '.join(sorted(files) + sorted(texts))})")
@@ -184,7 +198,10 @@ class _Reader:
         if name in files:
             part.path = self.temp_path(name)
             self.fh = private.create(part.path)  # closed in on_part_end or abort; 0640, not the umask's
-        form.parts[name] = part
+        if repeated:
+            form.more.append(part)
+        else:
+            form.parts[name] = part
         self.cur = part
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from crashhub.web._app import Context
-from crashhub.web.api import _admin, _buckets, _crashes, _debuginfo, _hosts, _kb, _uploads
+from crashhub.web.api import _admin, _buckets, _crashes, _debuginfo, _hosts, _kb, _readiness, _uploads
 from crashhub.web.api._deps import MAX_OFFSET, ApiState, build_state
 from crashhub.web.api._uploads import upload_answer
 
@@ -29,6 +29,7 @@ _ROUTERS = (
     _crashes.router,
     _buckets.router,
     _kb.router,
+    _readiness.router,  # before _hosts: /api/v1/kernels/readiness is not a release
     _hosts.router,
     _admin.router,
     _debuginfo.router,
