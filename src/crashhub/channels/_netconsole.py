@@ -95,7 +95,7 @@ def parse_header(data: bytes) -> tuple[Header, bytes] | None:
     if len(parts) < at + 4 or not all(_digits(p) for p in parts[at : at + 3]) or len(parts[at + 3]) != 1:
         return None  # plain text that happens to hold a ';' early on
     release = parts[0] if at else None
-    if release is not None and (not release or len(release) > 64 or not release.isprintable() or " " in release):
+    if release is not None and not (0 < len(release) <= 64 and release.isprintable() and " " not in release):
         return None
     caller, frag = None, None
     for extra in parts[at + 4 :]:

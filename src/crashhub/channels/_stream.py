@@ -104,7 +104,7 @@ class NetconsoleCrash:
             release=None if d.get("release") is None else str(d["release"]),
             first_time=float(d["first_time"]),
             last_time=float(d["last_time"]),
-            ended=ended,  # type: ignore[arg-type]  # checked against ENDED above
+            ended=ended,
         )
 
     def notes(self) -> list[str]:
