@@ -41,7 +41,8 @@ def as_console(log: str) -> str:
     """The log as a console prints it: every line of a record behind the record's stamp."""
     out = []
     for ts, text in records(log):
-        stamp = "[%5d.%06d] " % divmod(ts, 1_000_000)
+        secs, us = divmod(ts, 1_000_000)
+        stamp = f"[{secs:5d}.{us:06d}] "
         out += [stamp + line for line in text.split("\n")]
     return "\n".join(out) + "\n"
 

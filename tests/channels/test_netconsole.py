@@ -45,7 +45,8 @@ def settle(stream: Stream, cuts: list[Cut]) -> list[NetconsoleCrash]:
 # --------------------------------------------------------------------------- the wire format
 def test_extended_header_fields_release_caller_and_dictionary() -> None:
     (d,) = extended(17, 5_123_456, "usb 1-1: new device", level=14, release="6.12.118+deb12-cloud-amd64",
-                    caller="T42", dict_lines=("SUBSYSTEM=usb", "DEVICE=c189:1", "cpu=3", "taskname=kworker/0:1"))
+                    caller="T42",
+                    dict_lines=("SUBSYSTEM=usb", "DEVICE=c189:1", "cpu=3", "taskname=kworker/0:1"))
     parsed = parse_header(d)
     assert parsed is not None
     h, body = parsed
@@ -153,8 +154,8 @@ def test_a_new_boot_restarts_the_numbering() -> None:
     s = Stream("10.0.0.1:6665")
     for i in range(50):
         s.feed(extended(i, 20_000_000 + i, f"line {i}")[0], 1.0)
-    s.feed(extended(0, 0, "Linux version 6.12.118+deb12-cloud-amd64 (debian-kernel@lists.debian.org) #1 SMP")[0],
-           2.0)
+    banner = "Linux version 6.12.118+deb12-cloud-amd64 (debian-kernel@lists.debian.org) #1 SMP"
+    s.feed(extended(0, 0, banner)[0], 2.0)
     s.feed(extended(1, 5, "Command line: console=ttyS0")[0], 2.0)
     assert s.stats.duplicates == 0 and s.stats.gaps == 0
     assert s.release == "6.12.118+deb12-cloud-amd64" and len(s._window) == 2
