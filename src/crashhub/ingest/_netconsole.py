@@ -154,6 +154,18 @@ class NetconsoleReceiver(asyncio.DatagramProtocol):
         for (ip, _port), s in self._senders.items():  # a host's address moved: its senders follow
             s.host = self._host_of(ip) or s.host
 
+    def learn(self, address: str, host: str) -> None:
+        """A host's report just came from ``address`` (on this node): take its senders from now on,
+        without waiting for the next read of the inventory (which other nodes wait for)."""
+        for a in [a for a, h in self._addresses.items() if h == host and a != address]:
+            del self._addresses[a]  # the host moved: its old address names it no more
+        old = self._addresses.get(address)
+        if old is not None and old != host:
+            del self._addresses[address]  # two hosts behind one address: it names neither
+        else:
+            self._addresses[address] = host
+        self._unknown.pop(address, None)
+
     # ------------------------------------------------------------------ datagrams
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         c = self.counters

@@ -53,6 +53,8 @@ async def host_report(request: Request, tok: Uploader, ctx: Ctx, state: State) -
             address=address,
         )
     )
+    if ctx.netconsole is not None and address is not None:
+        ctx.netconsole.learn(address, rep.host)
     return {"ok": True}
 
 
