@@ -15,10 +15,13 @@ def may_start_report(text: str) -> bool:
     """Whether a line of ``text`` (one or more lines) holds an oops header ``parse`` would look at.
 
     A substring pass over the scan anchors first (most lines hold none), then the header table on
-    the lines that do.  A yes is a candidate only: ``parse`` decides whether a report is there."""
-    if not any(a in text for a in SCAN_ANCHORS):
-        return False
-    return any(find_oops(line) is not None for line in text.split("\n") if line)
+    the lines that do.  A yes is a candidate only: ``parse`` decides whether a report is there.
+    A plain loop: faster than ``any()`` over a generator or one alternation regexp (per line, on the
+    netconsole receiver's hot path)."""
+    for anchor in SCAN_ANCHORS:
+        if anchor in text:
+            return any(find_oops(line) is not None for line in text.split("\n") if line)
+    return False
 
 
 def boot_banner(text: str) -> str | None:
