@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import re
 import socket
@@ -85,7 +86,8 @@ def send(port: int, senders: int, rate: float, seconds: float) -> None:
             i = sent % senders
             n = seq[i]
             seq[i] = n + 1
-            socks[i].sendto(b"6,%d,%d,-;" % (n, 1_000_000 + n * 1000) + lines[(n + i) % len(lines)] + b"\n", dest)
+            head = b"6,%d,%d,-;" % (n, 1_000_000 + n * 1000)
+            socks[i].sendto(head + lines[(n + i) % len(lines)] + b"\n", dest)
             sent += 1
     print(sent, flush=True)
 
@@ -101,20 +103,29 @@ class Run:
 async def _one(rec: NetconsoleReceiver, senders: int, rate: float, seconds: float) -> Run:
     assert rec.address is not None
     before = rec.snapshot()
-    cpu0, t0 = time.process_time(), time.monotonic()
+    cpu0 = time.process_time()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--send", str(rec.address[1]), str(senders), str(rate), str(seconds),
         stdout=subprocess.PIPE,
     )
-    out, _ = await proc.communicate()
-    last, still = -1, 0.0
-    while still < 0.3:  # the socket's backlog read to the end
-        await asyncio.sleep(0.05)
-        n = rec.counters.datagrams
-        still = still + 0.05 if n == last else 0.0
-        last = n
+    # Wall time from the first datagram read to the last (the sender's start-up is not the receiver's).
+    start = rec.counters.datagrams
+    first = last = 0.0
+    n = start
+    while proc.returncode is None or time.monotonic() - last < 0.3:
+        await asyncio.sleep(0.01)
+        if rec.counters.datagrams != n:
+            n = rec.counters.datagrams
+            last = time.monotonic()
+            first = first or last
+        if proc.returncode is None and proc.stdout is not None and proc.stdout.at_eof():
+            await proc.wait()
+        elif proc.returncode is None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(proc.wait(), 0.001)
+    out = await proc.stdout.read() if proc.stdout is not None else b"0"
     after = rec.snapshot()
-    return Run(int(out.split()[-1]), after["lines"] - before["lines"], time.monotonic() - t0 - still,
+    return Run(int(out.split()[-1]), after["lines"] - before["lines"], max(1e-3, last - first),
                time.process_time() - cpu0)
 
 
@@ -143,7 +154,8 @@ def throughput(args: argparse.Namespace) -> None:
 
         res = asyncio.run(main())
         hub.close()
-    print(f"\nreceiver, {args.senders} senders on loopback, {args.seconds:.0f} s a run, medians of {args.runs}")
+    print(f"\nreceiver, {args.senders} senders on loopback, {args.seconds:.0f} s a run, "
+          f"medians of {args.runs}")
     print(f"{'offered lines/s':>16} {'kept lines/s':>13} {'taken':>7} {'lines per CPU s':>16}")
     for r in rates:
         runs = res[r]

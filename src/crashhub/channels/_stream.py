@@ -33,6 +33,7 @@ from crashhub.channels._netconsole import (
     record,
 )
 from crashhub.model import JsonObject
+from crashhub.triage import BANNER, boot_banner, may_start_report
 
 Ended = Literal["quiet", "banner", "wait", "full", "close"]
 ENDED: tuple[Ended, ...] = ("quiet", "banner", "wait", "full", "close")
@@ -321,15 +322,15 @@ class Stream:
     # ------------------------------------------------------------------ lines and cuts
     def _line(self, text: str, seq: int, now: float, out: list[Cut]) -> None:
         self.stats.lines += text.count("\n") + 1
-        if triage.BANNER in text and (rel := triage.boot_banner(text)) is not None:
+        if BANNER in text and (rel := boot_banner(text)) is not None:
             self._take("banner", out)
             self._drop_all()  # the lines before are the previous boot's
-            self._banner = next(ln for ln in text.split("\n") if triage.BANNER in ln)[:1024]
+            self._banner = next(ln for ln in text.split("\n") if BANNER in ln)[:1024]
             self.release = rel
         self._window.append((seq, now, text))
         self._bytes += len(text) + LINE_COST
         self._pushed += 1
-        if self._candidate is None and triage.may_start_report(text):
+        if self._candidate is None and may_start_report(text):
             self._candidate = self._pushed - 1
             self._candidate_at = now
         while self._bytes > self.limits.max_bytes and len(self._window) > 1:

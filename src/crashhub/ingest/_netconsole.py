@@ -191,6 +191,8 @@ class NetconsoleReceiver:
         if self._sock is None:
             return
         recv = self._sock.recvfrom
+        now = time.time()  # one clock read a wake-up: the datagrams of one read arrived together
+        take = self.datagram_received
         for _ in range(DRAIN):
             try:
                 data, addr = recv(2048)  # netconsole sends at most 1000 bytes; longer is refused
@@ -199,13 +201,14 @@ class NetconsoleReceiver:
             except OSError as e:
                 log.debug("netconsole: socket error: %s", e)
                 return
-            self.datagram_received(data, addr)
+            take(data, addr, now)
 
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int], now: float | None = None) -> None:
         c = self.counters
         c.datagrams += 1
-        key = (str(addr[0]), int(str(addr[1])))
-        now = time.time()
+        key: tuple[str, int] = addr[:2]
+        if now is None:
+            now = time.time()
         s = self._senders.get(key)
         if s is None:
             s = self._admit(key, now)
