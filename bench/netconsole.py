@@ -11,7 +11,8 @@ Figures, medians of ``--runs`` runs:
 1. per offered rate (lines/s, paced by the sender process, and "max": as fast as it can send):
    lines the receiver kept per second of wall time, the share of the datagrams sent it took (the
    rest overflowed the socket: the receiver did not keep up), and lines per CPU second of the
-   receiver's process: what one core sustains;
+   receiver's process: what one core sustains; and the receiver's own work without the socket
+   (``datagram_received`` called in a loop), lines per CPU second;
 2. memory per sender (tracemalloc, the streams alone): after 100 lines each (1,000 senders), and
    with each sender's window full (``netconsole_sender_bytes``, 256 KiB by default; 100 senders,
    tracemalloc makes filling 1,000 windows take minutes).
@@ -166,6 +167,32 @@ def throughput(args: argparse.Namespace) -> None:
         print(f"{label:>16} {kept:>13,.0f} {took:>7.1%} {per_cpu:>16,.0f}", flush=True)
 
 
+def in_process(args: argparse.Namespace) -> None:
+    """The receiver's own work a datagram, no socket: datagram_received called directly."""
+    lines = boot_lines()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = dataclasses.replace(
+            config.load(Path(tmp) / "data", env={}), netconsole_listen="127.0.0.1:0",
+            netconsole_allow="127.0.0.0/8", netconsole_rate=0, netconsole_max_senders=max(4096, args.senders),
+        )
+        hub = open_store(settings)
+        per = []
+        for _ in range(args.runs):
+            rec = NetconsoleReceiver(Pipeline(hub, KnowledgeBase(settings.kb_path)), settings)
+            grams = [
+                (b"6,%d,%d,-;" % (n, 1_000_000 + n * 1000) + lines[(n + i) % len(lines)] + b"\n",
+                 ("127.0.0.1", 10000 + i))
+                for n in range(60) for i in range(args.senders)
+            ]
+            t = time.process_time()
+            for d, a in grams:
+                rec.datagram_received(d, a, 1.0)
+            per.append(len(grams) / (time.process_time() - t))
+        hub.close()
+    print(f"\nin process (datagram_received called directly, {args.senders} senders, no socket): "
+          f"{statistics.median(per):,.0f} lines per CPU second", flush=True)
+
+
 def memory(args: argparse.Namespace) -> None:
     lines = boot_lines()
     limits = StreamLimits()
@@ -203,6 +230,7 @@ def main() -> int:
     args = ap.parse_args()
     if args.part in ("all", "rate"):
         throughput(args)
+        in_process(args)
     if args.part in ("all", "memory"):
         memory(args)
     return 0

@@ -12,6 +12,7 @@ from tests.channels.netconsole_wire import as_console, extended, log_datagrams, 
 from crashhub import triage
 from crashhub.channels import Cut, NetconsoleCrash, Refused, Stream, StreamLimits, judge, parse_header
 from crashhub.channels._netconsole import MAX_PARTIALS, MAX_RECORD, Reassembly, record, unescape
+from crashhub.channels._stream import LINE_COST
 
 LAB = Path(__file__).resolve().parents[1] / "triage" / "data" / "lab"
 CASES = ["6.1-null-1", "6.12-gpf-1", "6.1-softlockup-1", "6.12-hung-1", "6.1-oom-1", "6.12-atomic_sysrq-1",
@@ -126,7 +127,7 @@ def test_junk_and_floods_keep_the_stream_bounded() -> None:
     e.feed(extended(0, 1, "start")[0], 1.0)
     for i in range(2, 5000, 2):
         e.feed(extended(i, 10 + i, "WARNING: CPU: 0 PID: 1 at x.c:1 f+0x0/0x10")[0], 1.0)
-    assert len(e._held) <= 16 and e.kept_bytes <= 64 * 1024 + 17 * 200
+    assert len(e._held) <= 16 and e.kept_bytes <= 64 * 1024 + 17 * (LINE_COST + 100)
     assert e.stats.gaps >= 2000
 
 

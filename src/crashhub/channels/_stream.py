@@ -37,7 +37,10 @@ from crashhub.triage import BANNER, boot_banner, may_start_report
 
 Ended = Literal["quiet", "banner", "wait", "full", "close"]
 ENDED: tuple[Ended, ...] = ("quiet", "banner", "wait", "full", "close")
-LINE_COST = 64  # bytes a kept line costs beyond its text (the str object, the deque slot, the tuple)
+# Bytes a kept entry costs beyond its text: the str's header (49), the (seq, arrival, text) tuple (64),
+# the float (24) and int (28) in it, the deque's slot (8).  bench/netconsole.py checks the window's
+# count against tracemalloc.
+LINE_COST = 176
 MAX_LINE = 8192  # a plain stream's unfinished line is cut here (printk lines are ~1 KiB)
 RESTART_SECONDS = 10.0  # a record this much older than the last one is a new boot's
 MAX_GAPS = 256  # gap ranges remembered per stream (the count of missing records is exact)
