@@ -7,10 +7,12 @@ import socket
 import time
 from pathlib import Path
 
+from fastapi.testclient import TestClient
 from tests.channels.netconsole_wire import log_datagrams
 from tests.web.conftest import make_server
 
-from crashhub import triage
+from crashhub import config, triage
+from crashhub.web import build_context, create_app, create_token
 
 LAB = Path(__file__).resolve().parents[1] / "triage" / "data" / "lab"
 
@@ -55,3 +57,24 @@ def test_serve_receives_netconsole_and_maps_the_sender_by_its_host_report(tmp_pa
             assert "crashhub_netconsole_crashes_total 1.0" in metrics
     finally:
         srv.stop()
+
+
+def test_a_host_report_records_the_address_it_came_from(tmp_path: Path) -> None:
+    """The address is the request's peer (a dual-stack socket's IPv4 peer as IPv4), never a field
+    of the report: a report naming an address of its own changes nothing."""
+    settings = config.load(tmp_path / "data", env={}, spool_dir="", workers=0, alert_interval=0)
+    ctx = build_context(settings)
+    app = create_app(settings, background=False, ctx=ctx)
+    store = ctx.hub.store
+    try:
+        for host, peer in (("web1", "10.1.2.3"), ("web2", "::ffff:10.1.2.4"), ("web3", "testclient")):
+            token = create_token(store, "host", host)[0]
+            with TestClient(app, client=(peer, 40000)) as c:
+                r = c.post("/api/v1/hosts/report", json={"host": host, "address": "192.0.2.99"},
+                           headers={"Authorization": f"Bearer {token}"})
+                assert r.status_code == 200, r.text
+        assert {h.name: h.address for h in store.hosts.list_hosts()} == {
+            "web1": "10.1.2.3", "web2": "10.1.2.4", "web3": None}
+        assert store.hosts.host_addresses() == {"10.1.2.3": "web1", "10.1.2.4": "web2"}
+    finally:
+        ctx.hub.close()
