@@ -183,7 +183,7 @@ class NetconsoleReceiver:
             del self._addresses[address]  # two hosts behind one address: it names neither
         else:
             self._addresses[address] = host
-        self._unknown.pop(address, None)
+        self._unknown.clear()  # keyed by the socket's spelling of the address: start afresh
 
     # ------------------------------------------------------------------ datagrams
     def _drain(self) -> None:
@@ -237,14 +237,15 @@ class NetconsoleReceiver:
         return host
 
     def _admit(self, key: tuple[str, int], now: float) -> _Sender | None:
+        seen = self._unknown.get(key[0])
+        if seen is not None and now - seen < REFRESH_SOON:
+            return None  # refused a moment ago: a flood of strangers costs one lookup each 5 s
         ip = peer_ip(key[0]) or key[0]
-        if ip in self._unknown and now - self._unknown[ip] < REFRESH_SOON:
-            return None
         host = self._host_of(ip)
         if host is None:
             if len(self._unknown) > 4 * self.max_senders:
                 self._unknown.clear()
-            self._unknown[ip] = now
+            self._unknown[key[0]] = now
             if time.monotonic() - self._refreshed > REFRESH_SOON and self._loop is not None:
                 # A host that reported a moment ago is known after the next read.
                 self._tasks.append(self._loop.create_task(self.refresh()))
