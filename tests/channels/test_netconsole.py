@@ -256,3 +256,12 @@ def test_netconsole_crash_round_trips() -> None:
     assert NetconsoleCrash.from_dict(json.loads(json.dumps(crash.to_dict()))) == crash
     with pytest.raises(ValueError, match="ended"):
         NetconsoleCrash.from_dict({**crash.to_dict(), "ended": "never"})
+
+
+def test_a_sender_switched_to_extended_is_read_as_extended() -> None:
+    s = Stream("192.0.2.7:6665")
+    s.feed(b"[    1.000000] plain line\n[    2.0000", 1.0)
+    assert s.extended is False
+    s.feed(extended(40, 3_000_000, "now extended")[0], 2.0)
+    assert s.extended is True
+    assert [t for _, _, t in s._window] == ["[    1.000000] plain line", "[    2.0000", "[    3.000000] now extended"]

@@ -187,7 +187,9 @@ class Stream:
             self.stats.refused += 1
             return out
         try:
-            parsed = parse_header(data) if self.extended is not False else None
+            # Tried on a plain sender's datagrams too (a '[' fails at once): a host switched to
+            # extended netconsole (configfs) is read as such from its next datagram.
+            parsed = parse_header(data)
         except Refused:
             self.stats.refused += 1
             return out
@@ -198,6 +200,9 @@ class Stream:
                 self.extended = False
                 self._plain(data, now, out)
             return out
+        if self.extended is False and self._partial:
+            self._line(self._partial, -1, now, out)
+            self._partial = ""
         self.extended = True
         h, body = parsed
         if h.frag is not None:
