@@ -264,4 +264,5 @@ def test_a_sender_switched_to_extended_is_read_as_extended() -> None:
     assert s.extended is False
     s.feed(extended(40, 3_000_000, "now extended")[0], 2.0)
     assert s.extended is True
-    assert [t for _, _, t in s._window] == ["[    1.000000] plain line", "[    2.0000", "[    3.000000] now extended"]
+    kept = [t for _, _, t in s._window]
+    assert kept == ["[    1.000000] plain line", "[    2.0000", "[    3.000000] now extended"]
