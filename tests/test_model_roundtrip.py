@@ -35,6 +35,8 @@ from crashhub.analyze import (
     TaskInfo,
 )
 from crashhub.analyze._model import ENGINE_KEYS
+from crashhub.channels import NetconsoleCrash
+from crashhub.channels._stream import ENDED as NETCONSOLE_ENDED
 from crashhub.classify import FIELDS, Condition, GroupingRule
 from crashhub.classify._similarity import Likeness
 from crashhub.debuginfo._index import Entry as DebugEntry
@@ -320,7 +322,7 @@ _bucket_records = st.builds(
 _host_records = st.builds(HostRecord, name=_text, first_seen=_secs_int, last_seen=_secs_int,
                           release=_opt_text,
                           build_id=_opt_text, hardware=_opt_text, machine=_opt_text, agent_version=_opt_text,
-                          kdump=st.none() | _json_obj, crashes=_n)
+                          kdump=st.none() | _json_obj, crashes=_n, address=_opt_text)
 _part = st.integers(0, 10_000).map(lambda k: k / 10_000)  # to_dict rounds to 4 places
 _likeness = st.builds(Likeness, score=_part, guilty=st.none() | _part, stack=st.none() | _part, title=_part,
                       kind=_part)
@@ -386,6 +388,10 @@ MORE_MODELS: list[tuple[type[Any], st.SearchStrategy[Any]]] = [
         by=st.none() | st.sampled_from(["build-id", "release", "vmlinux_dir"]), store_build_id=_opt_text,
         vmlinux=st.booleans(), modules=_n, sources=st.booleans(), dumps=_n, waiting=_n,
         waiting_ids=st.lists(_text, max_size=2).map(tuple))),
+    (NetconsoleCrash, st.builds(
+        NetconsoleCrash, sender=_text, text=_text, extended=st.booleans(), first_seq=st.none() | _n,
+        last_seq=st.none() | _n, gaps=st.lists(st.tuples(_n, _n), max_size=3).map(tuple), missing=_n,
+        release=_opt_text, first_time=_times, last_time=_times, ended=st.sampled_from(NETCONSOLE_ENDED))),
 ]
 # Kernel readiness (issue 20): the runner's report, the hub's stored row and the check job's payload.
 _opt_bool = st.none() | st.booleans()

@@ -283,6 +283,38 @@ class Settings:
         "URL of a generic JSON webhook that receives every alert, in addition to the channels of "
         "`<data>/alerts.toml` (see docs/ui.md, Alerts). Empty: none.",
     )
+    netconsole_listen: str = _setting(
+        "",
+        "UDP `ADDR:PORT` (`[ADDR]:PORT` for IPv6) `crashhub serve` receives netconsole on, plain or "
+        "extended (`netconsole=+...`); a crash cut out of a sender's stream is ingested as channel "
+        "`netconsole`, source unverified (docs/hub.md, netconsole receiver). Empty: off.",
+    )
+    netconsole_allow: str = _setting(
+        "",
+        "Comma-separated networks (CIDR) whose netconsole senders are taken even when no host report "
+        "came from their address; such a host is named by its IP. Empty: only the addresses host reports "
+        "came from.",
+    )
+    netconsole_quiet: float = _setting(
+        10.0,
+        "Seconds a netconsole stream must be quiet after a crash report began before the crash is cut "
+        "out and ingested (the next boot banner cuts it at once).",
+    )
+    netconsole_max_senders: int = _setting(
+        4096,
+        "Most netconsole senders (ip:port) kept at once; the one heard from least recently is "
+        "forgotten past it (its pending crash, if any, is cut first).",
+    )
+    netconsole_sender_bytes: int = _setting(
+        256 * 1024,
+        "Most bytes of log kept per netconsole sender (the text a crash is cut from); the oldest lines "
+        "go first, the boot banner is kept.",
+    )
+    netconsole_rate: int = _setting(
+        2000,
+        "Netconsole messages (datagrams) per second taken from one sender, with a burst of ten "
+        "seconds' worth; the rest are dropped and counted. 0: no limit.",
+    )
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def as_dict(self) -> dict[str, Any]:

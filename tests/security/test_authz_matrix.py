@@ -67,6 +67,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "DELETE /api/v1/crashes/{crash_id}": ADMIN,
     "DELETE /api/v1/hosts/{host}": ADMIN,
     "GET /api/v1/retention": ADMIN,
+    "GET /api/v1/netconsole": ADMIN,
     # debuginfod protocol: without a token by design (clients send none; docs/settings.md `debuginfod`)
     "GET /buildid/{build_id}/debuginfo": ALL,
     "GET /buildid/{build_id}/executable": ALL,

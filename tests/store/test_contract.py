@@ -9,7 +9,7 @@ from crashhub.store._migrate import current
 
 
 def test_schema_is_at_head(store: Store) -> None:
-    assert current(store.engine) == "0016"  # type: ignore[attr-defined]
+    assert current(store.engine) == "0017"  # type: ignore[attr-defined]
     store.migrate()  # idempotent
 
 

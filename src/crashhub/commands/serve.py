@@ -117,6 +117,11 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if settings.netconsole_listen:
+        from crashhub.ingest import NetconsoleReceiver
+
+        # Checked before anything starts: a typo is one line naming the setting, not a traceback.
+        print(f"crashhub serve: netconsole on {NetconsoleReceiver.describe(settings)}", file=sys.stderr)
     ctx = build_context(settings)
     if args.demo:
         n = load_demo(ctx)

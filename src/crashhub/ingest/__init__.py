@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from crashhub.ingest._layouts import looks_like_kernel_log as looks_like_kernel_log
     from crashhub.ingest._layouts import parse_dir_name as parse_dir_name
     from crashhub.ingest._matching import same_host as same_host
+    from crashhub.ingest._netconsole import NetconsoleReceiver as NetconsoleReceiver
+    from crashhub.ingest._peers import peer_ip as peer_ip
     from crashhub.ingest._reports import crash_reports as crash_reports
     from crashhub.ingest._reports import panic_line as panic_line
     from crashhub.ingest._spool import SpoolWatcher as SpoolWatcher
@@ -26,6 +28,7 @@ _FACE: dict[str, str] = {
     "Arrival": "crashhub.ingest._arrival",
     "CHANNELS": "crashhub.ingest._arrival",
     "Channel": "crashhub.ingest._arrival",
+    "NetconsoleReceiver": "crashhub.ingest._netconsole",
     "Outcome": "crashhub.ingest._arrival",
     "PIECE": "crashhub.ingest._uploads",
     "Pipeline": "crashhub.ingest._arrival",
@@ -35,6 +38,7 @@ _FACE: dict[str, str] = {
     "ingest_path": "crashhub.ingest._spool",
     "looks_like_kernel_log": "crashhub.ingest._layouts",
     "parse_dir_name": "crashhub.ingest._layouts",
+    "peer_ip": "crashhub.ingest._peers",
     "same_host": "crashhub.ingest._matching",
     "crash_reports": "crashhub.ingest._reports",
     "panic_line": "crashhub.ingest._reports",
@@ -44,6 +48,7 @@ __all__ = [
     "PIECE",
     "Arrival",
     "Channel",
+    "NetconsoleReceiver",
     "Outcome",
     "Pipeline",
     "SpoolWatcher",
@@ -54,6 +59,7 @@ __all__ = [
     "looks_like_kernel_log",
     "panic_line",
     "parse_dir_name",
+    "peer_ip",
     "same_host",
 ]
 

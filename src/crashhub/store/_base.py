@@ -309,6 +309,7 @@ class HostRecord:
     agent_version: str | None
     kdump: JsonObject | None
     crashes: int
+    address: str | None = None  # the IP its last report came from (netconsole maps senders by it)
 
     def to_dict(self) -> JsonObject:
         return {
@@ -322,6 +323,7 @@ class HostRecord:
             "agent_version": self.agent_version,
             "kdump": self.kdump,
             "crashes": self.crashes,
+            "address": self.address,
         }
 
     @classmethod
@@ -331,7 +333,7 @@ class HostRecord:
             release=_opt(d.get("release")), build_id=_opt(d.get("build_id")),
             hardware=_opt(d.get("hardware")),
             machine=_opt(d.get("machine")), agent_version=_opt(d.get("agent_version")), kdump=d.get("kdump"),
-            crashes=int(d.get("crashes") or 0),
+            crashes=int(d.get("crashes") or 0), address=_opt(d.get("address")),
         )
 
 

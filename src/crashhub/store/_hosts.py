@@ -22,7 +22,15 @@ class Hosts(abc.ABC):
         machine: str | None,
         agent_version: str | None,
         kdump: JsonObject | None,
-    ) -> None: ...
+        address: str | None = None,
+    ) -> None:
+        """Record a host's report; ``address``, the IP the report came from, replaces the one
+        recorded unless None (a report that came through no network keeps it)."""
+
+    @abc.abstractmethod
+    def host_addresses(self) -> dict[str, str]:
+        """IP -> host, for every address exactly one host's report came from last (an address
+        several hosts share, behind NAT or a reused lease, names none of them)."""
 
     @abc.abstractmethod
     def list_hosts(self) -> list[HostRecord]: ...

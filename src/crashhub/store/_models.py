@@ -189,6 +189,9 @@ class Host(Base):
     machine: Mapped[str | None] = mapped_column(String(32), nullable=True)
     agent_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     kdump: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # The IP the host's last report came from (migration 0017): evidence the hub saw, which maps
+    # a netconsole sender to its host; the agent never fills it in.
+    address: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
 
 class Token(Base):

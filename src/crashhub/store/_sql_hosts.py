@@ -25,6 +25,7 @@ class SqlHosts(SqlRepository, Hosts):
         machine: str | None,
         agent_version: str | None,
         kdump: dict[str, Any] | None,
+        address: str | None = None,
     ) -> None:
         t = now()
         for attempt in range(2):
@@ -43,15 +44,31 @@ class SqlHosts(SqlRepository, Hosts):
                                 machine=machine,
                                 agent_version=agent_version,
                                 kdump=kdump,
+                                address=address,
                             )
                         )
                     else:
                         h.last_seen, h.release, h.build_id, h.hardware = t, release, build_id, hardware
                         h.machine, h.agent_version, h.kdump = machine, agent_version, kdump
+                        if address is not None:
+                            h.address = address
                 return
             except IntegrityError:
                 if attempt:
                     raise
+
+    def host_addresses(self) -> dict[str, str]:
+        with self._read() as s:
+            rows = s.execute(select(m.Host.address, m.Host.name).where(m.Host.address.is_not(None))).all()
+        seen: dict[str, str] = {}
+        shared: set[str] = set()
+        for addr, name in rows:
+            if addr is None:
+                continue
+            if addr in seen:
+                shared.add(addr)
+            seen[addr] = name
+        return {a: n for a, n in seen.items() if a not in shared}
 
     def list_hosts(self) -> list[HostRecord]:
         with self._read() as s:
@@ -84,6 +101,7 @@ class SqlHosts(SqlRepository, Hosts):
                     agent_version=h.agent_version,
                     kdump=h.kdump,
                     crashes=counts.get(h.name, 0),
+                    address=h.address,
                 )
             for name, n in counts.items():
                 if name not in out:

@@ -82,16 +82,22 @@ if TYPE_CHECKING:
     from crashhub.triage._events import last_task_line as last_task_line
     from crashhub.triage._events import watchdog_events as watchdog_events
     from crashhub.triage._title import normalize as normalize
+    from crashhub.triage._trigger import BANNER as BANNER
+    from crashhub.triage._trigger import boot_banner as boot_banner
+    from crashhub.triage._trigger import may_start_report as may_start_report
 
 # The watchdog events are read by deep analysis, not by parse: `crashhub triage` does not load them.
 _FACE: dict[str, str] = {
     "normalize": "crashhub.triage._title",
+    "BANNER": "crashhub.triage._trigger",
+    "boot_banner": "crashhub.triage._trigger",
+    "may_start_report": "crashhub.triage._trigger",
     "WatchdogEvents": "crashhub.triage._events",
     "assertion_site": "crashhub.triage._events",
     "last_task_line": "crashhub.triage._events",
     "watchdog_events": "crashhub.triage._events",
 }
-__all__ += ["assertion_site", "normalize"]
+__all__ += ["BANNER", "assertion_site", "boot_banner", "may_start_report", "normalize"]
 
 
 __getattr__ = face(globals(), _FACE)

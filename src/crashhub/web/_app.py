@@ -42,7 +42,7 @@ from crashhub.errors import (
     StoreError,
     disk_full,
 )
-from crashhub.ingest import Pipeline, SpoolWatcher
+from crashhub.ingest import NetconsoleReceiver, Pipeline, SpoolWatcher
 from crashhub.jobs import Queue
 from crashhub.knowledge import KnowledgeBase
 from crashhub.store import Hub, node_name, open_store
@@ -103,6 +103,25 @@ class Metrics:
         return bytes(generate_latest(self.registry))
 
 
+class _NetconsoleCollector:
+    """The netconsole receiver's counters in /metrics (``crashhub_netconsole_<counter>``)."""
+
+    GAUGES = ("senders", "kept_bytes")
+
+    def __init__(self, receiver: NetconsoleReceiver) -> None:
+        self.receiver = receiver
+
+    def collect(self) -> Any:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        for name, value in self.receiver.snapshot().items():
+            full = f"crashhub_netconsole_{name}"
+            if name in self.GAUGES:
+                yield GaugeMetricFamily(full, f"netconsole receiver: {name}", value=value)
+            else:
+                yield CounterMetricFamily(full, f"netconsole receiver: {name}", value=value)
+
+
 @dataclass
 class Context:
     settings: Settings
@@ -113,6 +132,7 @@ class Context:
     metrics: Metrics
     watcher: SpoolWatcher | None = None
     alerts: AlertPump | None = None
+    netconsole: NetconsoleReceiver | None = None  # with netconsole_listen, while the app runs
     started: float = field(default_factory=time.time)
     node: str = field(default_factory=node_name)  # this process among the hub's nodes (leases)
 
@@ -232,9 +252,16 @@ def _lifespan(ctx: Context, background: bool) -> Callable[[FastAPI], AbstractAsy
         stop = threading.Event()
         if background:
             _start_background(ctx, stop)
+            if ctx.settings.netconsole_listen:
+                # In the server's event loop: datagrams are read there, cuts judged in a thread.
+                ctx.netconsole = NetconsoleReceiver(ctx.pipeline, ctx.settings)
+                await ctx.netconsole.start()
+                ctx.metrics.registry.register(_NetconsoleCollector(ctx.netconsole))
         try:
             yield
         finally:
+            if ctx.netconsole is not None:
+                await ctx.netconsole.close()
             stop.set()
             if ctx.watcher is not None:
                 ctx.watcher.stop()

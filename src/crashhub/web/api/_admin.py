@@ -5,6 +5,7 @@ delete a crash or a host, preview what gc would evict.
 - ``DELETE /api/v1/crashes/{id}``: the crash, its files and its count in its bucket.
 - ``DELETE /api/v1/hosts/{host}``: every crash of the host and its host report.
 - ``GET /api/v1/retention``: what ``crashhub gc --dry-run`` would evict, and why.
+- ``GET /api/v1/netconsole``: the netconsole receiver's counters and its latest senders.
 
 Deletions and pins are audited by the store in the same transaction; blobs no record points at
 are removed afterwards (``crashhub.retention._apply``).
@@ -115,6 +116,16 @@ def delete_host(tok: Admin, ctx: Ctx, host: str) -> JsonObject:
     except StoreError as e:
         raise ApiError(404, str(e)) from None
     return {"host": host, "crashes": [d.crash_id for d in gone], "bytes_removed": size}
+
+
+@router.get("/api/v1/netconsole", tags=["admin"])
+def netconsole(_tok: Admin, ctx: Ctx) -> JsonObject:
+    """The netconsole receiver's counters and the senders heard from most recently (docs/hub.md)."""
+    rec = ctx.netconsole
+    if rec is None:
+        return {"listening": None, "counters": {}, "senders": []}
+    where = f"{rec.address[0]}:{rec.address[1]}" if rec.address else ctx.settings.netconsole_listen
+    return {"listening": where, "counters": dict(rec.snapshot()), "senders": list(rec.senders())}
 
 
 @router.get("/api/v1/retention", tags=["retention"])

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from crashhub.errors import ApiError
+from crashhub.ingest import peer_ip
 from crashhub.model import HostReport, JsonObject
 from crashhub.web import _auth as auth
 from crashhub.web import _jsonbody as jsonbody
@@ -36,6 +37,10 @@ async def host_report(request: Request, tok: Uploader, ctx: Ctx, state: State) -
     def opt(v: str | None) -> str | None:
         return v[:512] if v else None
 
+    # The address the request came from (uvicorn puts the forwarded client there only for the
+    # proxies of forwarded_allow_ips): evidence, never a field of the report.
+    address = peer_ip(request.client.host if request.client else None)
+
     await run_in_threadpool(
         lambda: store.hosts.report_host(
             rep.host,
@@ -45,8 +50,11 @@ async def host_report(request: Request, tok: Uploader, ctx: Ctx, state: State) -
             machine=opt(rep.machine),
             agent_version=opt(rep.agent_version),
             kdump=rep.kdump,
+            address=address,
         )
     )
+    if ctx.netconsole is not None and address is not None:
+        ctx.netconsole.learn(address, rep.host)
     return {"ok": True}
 
 
