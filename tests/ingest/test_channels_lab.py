@@ -2,51 +2,33 @@
 kernel really sent over extended netconsole and kept in ramoops beside the kdump dump; the
 `channels-nokdump` runs the same crash with no capture kernel, read from pstore on the next boot.
 
-The netconsole text is the records' text as a receiver hands it over (docs/lab.md, "Crash channels
-beside kdump"): each record's message after its ``<prio>,<seq>,<ts_us>,<flags>[,ncfrag=o/t];`` header
-(6.12 prepends its release), fragments joined, dictionary lines dropped, the printk stamp from
-``ts_us``.  The pstore records are the files as /sys/fs/pstore shows them.
+The netconsole text is what the hub's receiver hands to ingest: the crash its stream core
+(crashhub.channels.Stream) cuts out of the recorded datagrams.  The pstore records are the files
+as /sys/fs/pstore shows them.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.channels.test_netconsole_lab import datagrams, replay
 
 from crashhub import dump as dumpmod
 from crashhub.ingest import Arrival, Pipeline
 from crashhub.store import Hub
 
 
-def netconsole_log(datagrams: Path) -> bytes:
-    """The records of an extended netconsole stream as printk lines, in sequence order."""
-    records: dict[int, tuple[int, dict[int, bytes]]] = {}
-    for line in datagrams.read_text().splitlines():
-        payload = base64.b64decode(json.loads(line)["data_b64"])
-        head, _, text = payload.partition(b";")
-        fields = head.decode().split(",")
-        if not fields[0].isdigit():  # 6.12's "r" flag: the release first
-            fields = fields[1:]
-        seq, ts = int(fields[1]), int(fields[2])
-        frag = next((f for f in fields[4:] if f.startswith("ncfrag=")), None)
-        offset = int(frag.split("=")[1].split("/")[0]) if frag else 0
-        records.setdefault(seq, (ts, {}))[1][offset] = text
-    out = []
-    for seq in sorted(records):
-        ts, parts = records[seq]
-        text = b"".join(parts[o] for o in sorted(parts)).decode("utf-8", "replace")
-        message = text.split("\n", 1)[0]  # dictionary lines follow the text
-        out.append(f"[{ts // 1_000_000:5d}.{ts % 1_000_000:06d}] {message}")
-    return ("\n".join(out) + "\n").encode()
+def netconsole_log(run: Any) -> bytes:
+    """The crash the hub's netconsole stream core cuts out of the run's recorded datagrams."""
+    (crash,) = replay(datagrams(run))
+    return crash.text.encode()
 
 
 def _arrivals(run: Any, host: str, when: float) -> tuple[Arrival, list[Arrival]]:
-    nc = Arrival(log=netconsole_log(Path(run.path("netconsole/datagrams.jsonl"))), log_name="netconsole.log",
+    nc = Arrival(log=netconsole_log(run), log_name="netconsole.log",
                  host=host, host_source="netconsole", source="netconsole", channel="netconsole",
                  strict_dump=False, crash_time=when + 1)
     records = sorted(Path(run.path("pstore/dmesg-ramoops-0")).parent.glob("dmesg-ramoops-*"))
