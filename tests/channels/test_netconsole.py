@@ -145,7 +145,7 @@ def test_gaps_are_reported_and_duplicates_dropped() -> None:
     assert s.stats.gaps == 2 and s.stats.missing == 4
     assert crash.gaps == ((40, 42), (100, 100)) and crash.missing == 4
     assert (crash.first_seq, crash.last_seq) == (0, len(grams) - 1)
-    assert "4 messages lost" in " ".join(crash.notes())
+    assert "4 messages missing" in " ".join(crash.notes())
     # the reordered pair is back in order: only the lost records are missing from the text
     want = [ln for i, ln in enumerate(as_console(log).splitlines()) if i not in lost]
     assert crash.text.splitlines() == want

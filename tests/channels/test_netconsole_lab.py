@@ -86,7 +86,7 @@ def test_lost_datagrams_are_reported_as_gaps_and_the_crash_still_reads(lab: Any,
     assert lost <= in_gaps
     got = triage.parse(crash.text)
     assert got and got[0].guilty is not None and got[0].guilty.function == "crashmod_null"
-    assert any("messages lost" in n for n in crash.notes())
+    assert any("messages missing" in n for n in crash.notes())
 
 
 @pytest.mark.lab

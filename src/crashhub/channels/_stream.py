@@ -117,7 +117,10 @@ class NetconsoleCrash:
         if self.missing:
             shown = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in self.gaps[:8])
             more = "" if len(self.gaps) <= 8 else f" and {len(self.gaps) - 8} more ranges"
-            out.append(f"netconsole: {self.missing} messages lost in the stream (seq {shown}{more})")
+            # printk numbers every record, but a console gets only those at or above console_loglevel
+            # (KERN_DEBUG is never sent at the default level): a gap is a loss or a filtered record.
+            out.append(f"netconsole: {self.missing} messages missing from the stream (seq {shown}{more}):"
+                       " lost on the way, or below the console loglevel")
         return out
 
 
