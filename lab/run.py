@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab import guest
+from crashhub.readiness import Guest, tool
+from lab import build as guest
 from lab.config import LAB_VERSION, cache_dir, family
-from lab.debs import Kernel, RunFailed, fetch_kernel, kernel_json, locked, tool
+from lab.debs import Kernel, RunFailed, fetch_kernel, kernel_json, locked
 from lab.kinds import Kind, kind
-from lab.qemu import Guest
 
 VARIANTS = {
     None: "RHEL lzo, RHEL ssh flat, ELF and Debian dumps at -d 31",

@@ -1,7 +1,36 @@
 """Kernel readiness: before a fleet rolls out a kernel, boot it under QEMU with kdump set up as the
 fleet's is, crash it in standard ways and prove that crashhub can read what the dump holds
-(``crashhub kernel check``; docs/readiness.md)."""
+(``crashhub kernel check``; docs/readiness.md).
 
+    check(packages, debuginfo=None, makedumpfile=None, core_collector=..., crashkernel="256M",
+          kinds=None, memory_mib=1024, work_dir=None, progress=None) -> ReadinessReport
+
+The guest machinery (QEMU, the initramfs, the guest's /init, the test module) is shared with the
+crash lab (lab/), which is a client of it.
+"""
+
+from crashhub.readiness._check import DEFAULT_COLLECTOR, check
+from crashhub.readiness._guest import (
+    GUEST_MODULES,
+    INIT_SH,
+    MODULE_SRC,
+    build_initramfs,
+    build_module,
+    conf_cpio,
+    digest,
+    guest_modules,
+    module_sources,
+    tool,
+)
+from crashhub.readiness._kinds import TRIGGERS, Trigger
 from crashhub.readiness._model import CHECK_KINDS, CheckKind, KindResult, ReadinessReport
+from crashhub.readiness._package import KernelTree, point_headers_at, unpack, unpack_deb
+from crashhub.readiness._qemu import Console, Guest, kvm_usable, require_qemu
+from crashhub.readiness._setup import Collector, parse_collector
 
-__all__ = ["CHECK_KINDS", "CheckKind", "KindResult", "ReadinessReport"]
+__all__ = [
+    "CHECK_KINDS", "DEFAULT_COLLECTOR", "GUEST_MODULES", "INIT_SH", "MODULE_SRC", "TRIGGERS", "CheckKind",
+    "Collector", "Console", "Guest", "KernelTree", "KindResult", "ReadinessReport", "Trigger",
+    "build_initramfs", "build_module", "check", "conf_cpio", "digest", "guest_modules", "kvm_usable",
+    "module_sources", "parse_collector", "point_headers_at", "require_qemu", "tool", "unpack", "unpack_deb",
+]
