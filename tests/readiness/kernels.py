@@ -10,11 +10,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from crashhub.readiness import ReadinessReport, check
 from lab.config import cache_dir, family
 from lab.debs import Kernel, LabUnavailable, fetch_kernel
-
 from tests.need import missing
+
+from crashhub.readiness import ReadinessReport, check
 
 
 @dataclass(frozen=True)

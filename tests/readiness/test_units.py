@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from crashhub.errors import InputError
 from crashhub.readiness import CHECK_KINDS, TRIGGERS, KindResult, ReadinessReport, parse_collector
 from crashhub.readiness._boot import split_console
@@ -40,7 +41,8 @@ def test_collector_lines_refused_in_one_line(line: str, names: str) -> None:
 
 def test_report_round_trip() -> None:
     kinds = [
-        KindResult("sysrq", True, dump_format="kdump (lzo)", dump_bytes=24 << 20, ram_bytes=1 << 30, dump_level=31,
+        KindResult("sysrq", True, dump_format="kdump (lzo)", dump_bytes=24 << 20, ram_bytes=1 << 30,
+                   dump_level=31,
                    dmesg_matches_log=True, panic_task_readable=True, stack_readable=True,
                    triage_title="kernel panic: sysrq triggered crash", guilty_function="sysrq_handle_crash",
                    expected_function="sysrq_handle_crash", drgn="drgn 0.3.0: deliberate crash",
@@ -67,8 +69,9 @@ def test_triggers_cover_the_check_kinds() -> None:
 
 
 def test_console_split_at_the_capture_kernel_banner() -> None:
-    lines = ["[    0.000000] Linux version 6.1.0 (gcc)", "LAB-T trigger 3.1", "[    5.0] Kernel panic - not syncing",
-             "[    0.000000] Linux version 6.1.0 (gcc)", "LAB-T capture-start 2.0"]
+    banner = "[    0.000000] Linux version 6.1.0 (gcc)"
+    lines = [banner, "LAB-T trigger 3.1", "[    5.0] Kernel panic - not syncing", banner,
+             "LAB-T capture-start 2.0"]
     crash, capture = split_console(lines)
     assert crash == lines[:3] and capture == lines[3:]
     assert split_console(lines[:3]) == (lines[:3], [])

@@ -96,8 +96,8 @@ def failure_of(crash: list[str], capture: list[str], collector_log: str, dump: P
                     and "crashkernel" not in line.lower()), "")
         reserve = next((line.strip() for line in crash if "crashkernel" in line.lower()
                         and ("fail" in line.lower() or "error" in line.lower())), "")
-        return ("kexec load failed (no capture kernel armed)" + (f": {reserve or why}" if reserve or why else "")
-                + f"; crashkernel={crashkernel}")[:400]
+        detail = f": {reserve or why}" if reserve or why else ""
+        return f"kexec load failed (no capture kernel armed){detail}; crashkernel={crashkernel}"[:400]
     if not any("LAB-T trigger" in line for line in crash):
         return "the kernel did not reach the crash (the guest's /init did not run to its trigger)"
     if not capture:
@@ -178,7 +178,8 @@ def boot(*, vmlinuz: Path, initramfs: Path, trigger: Trigger, collector: Collect
     failure = failure_of(crash, capture, collector_log, dump, crashkernel)
     if failure is None and not finished:
         failure = f"the guest did not power off within {BOOT_TIMEOUT_S} s"
-    result = BootResult(trigger.kind, accel, "\n".join(crash) + "\n", "\n".join(capture) + "\n" if capture else "",
-                        collector_log, dump.name if dump else None, failure, round(time.monotonic() - t0, 2))
+    result = BootResult(trigger.kind, accel, "\n".join(crash) + "\n",
+                        "\n".join(capture) + "\n" if capture else "", collector_log,
+                        dump.name if dump else None, failure, round(time.monotonic() - t0, 2))
     result.save(out)
     return result

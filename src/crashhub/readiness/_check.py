@@ -8,12 +8,15 @@ crash lab keeps its runs); the evaluation always runs again.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import crashhub
@@ -99,34 +102,79 @@ def _module(kernel: KernelTree, work: Path) -> tuple[Path | None, str | None]:
         return None, str(e).splitlines()[0][:300]
 
 
-def _boot_key(kernel: KernelTree, kind: str, collector: Collector, crashkernel: str, memory_mib: int,
-              makedumpfile: Path, capture_modules: Sequence[str]) -> str:
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What every boot of one check shares."""
+
+    kernel: KernelTree
+    initramfs: Path
+    collector: Collector
+    crashkernel: str
+    memory_mib: int
+    makedumpfile: Path
+    makedumpfile_version: str
+    vmlinux: Path | None
+    module: Path | None
+    capture_modules: tuple[str, ...]
+    boot_cache: Path | None
+    work: Path
+    keep: bool  # the work directory is the caller's: leave the boots in it
+
+
+def _boot_key(plan: Plan, kind: str) -> str:
     """Every input of one boot: the kernel's bytes, the guest (init.sh, module source, makedumpfile),
     the capture setup and the crash."""
-    guest = digest(INIT_SH, *module_sources(), makedumpfile)
+    guest = digest(INIT_SH, *module_sources(), plan.makedumpfile)
     t = TRIGGERS[kind]
-    inputs = [BOOT_LAYOUT, kernel.digest, guest, collector.line, crashkernel, memory_mib, CPUS,
-              list(capture_modules), t.command, t.sysctls, kind]
+    inputs = [BOOT_LAYOUT, plan.kernel.digest, guest, plan.collector.line, plan.crashkernel, plan.memory_mib,
+              CPUS, list(plan.capture_modules), t.command, t.sysctls, kind]
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:24]
 
 
-def _cached_boot(cache: Path | None, key: str, run: Callable[[Path], BootResult]) -> tuple[BootResult, Path]:
-    """The boot from the cache, or made (into the cache when there is one)."""
-    if cache is None:
-        raise ValueError("no cache")
+def _cached_boot(cache: Path, key: str, run: Callable[[Path], BootResult]) -> tuple[BootResult, Path]:
+    """The boot from the cache, or made into it (one maker at a time per key, across processes)."""
+    cache.mkdir(parents=True, exist_ok=True)
     d = cache / key
-    done = BootResult.load(d)
-    if done is not None:
-        return done, d
-    tmp = cache / f"{key}.tmp-{time.monotonic_ns()}"
-    try:
-        result = run(tmp)
-        if d.exists():
-            shutil.rmtree(d)
-        tmp.rename(d)
-    finally:
+    with (cache / f"{key}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = BootResult.load(d)
+        if done is not None:
+            return done, d
+        tmp = cache / f"{key}.tmp-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            result = run(tmp)
+            shutil.rmtree(d, ignore_errors=True)
+            tmp.rename(d)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return result, d
+
+
+def _run_kind(plan: Plan, name: str, progress: Callable[[str], None] | None) -> KindResult:
+    """One kind: its boot (from the cache when kept there) and the evaluation of what it left."""
+    trigger = TRIGGERS[name]
+
+    def run(out: Path) -> BootResult:
+        return boot(vmlinuz=plan.kernel.vmlinuz, initramfs=plan.initramfs, trigger=trigger,
+                    collector=plan.collector, crashkernel=plan.crashkernel, memory_mib=plan.memory_mib,
+                    out=out)
+
+    _say(progress, f"{name}: booting {plan.kernel.release}, crashing, capturing")
+    if plan.boot_cache is not None:
+        result, where = _cached_boot(plan.boot_cache, _boot_key(plan, name), run)
+    else:
+        where = plan.work / "boots" / name
+        result = run(where)
+    _say(progress, f"{name}: {result.failure or 'captured'} ({result.accel}, {result.seconds:.0f} s); "
+                   "reading the dump")
+    try:
+        return evaluate(result, where, trigger, vmlinux=plan.vmlinux, module=plan.module,
+                        ram_bytes=plan.memory_mib << 20, collector=plan.collector,
+                        makedumpfile=plan.makedumpfile_version, crashkernel=plan.crashkernel)
+    finally:
+        if plan.boot_cache is None and not plan.keep:
+            shutil.rmtree(where, ignore_errors=True)  # one dump on disk at a time
 
 
 def check(packages: Sequence[Path], *, debuginfo: Path | None = None, makedumpfile: Path | None = None,
@@ -140,6 +188,8 @@ def check(packages: Sequence[Path], *, debuginfo: Path | None = None, makedumpfi
     ``work_dir`` is kept when given (a temporary one is removed); ``boot_cache`` keeps each boot's
     console and dump by every input, the evaluation runs again; ``capture_modules`` are the driver
     modules the capture initramfs loads (leave one out to see a fleet's capture without it).
+    Bad input (a package, the collector line, crashkernel=) raises InputError before anything boots;
+    a host without QEMU, busybox, kexec or debugfs raises CheckUnavailable.
     """
     t0 = time.time()
     collector = parse_collector(core_collector)
@@ -152,63 +202,33 @@ def check(packages: Sequence[Path], *, debuginfo: Path | None = None, makedumpfi
     unknown = [k for k in wanted if k not in TRIGGERS]
     if unknown:
         raise InputError(f"unknown crash kind(s) {', '.join(unknown)}; known: {', '.join(CHECK_KINDS)}")
-    packages = [Path(p) for p in packages]
     work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="crashhub-check-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        return _check(packages, work, keep=work_dir is not None, debuginfo=debuginfo, makedumpfile=makedumpfile,
-                      collector=collector, crashkernel=crashkernel, wanted=wanted, memory_mib=memory_mib,
-                      progress=progress, boot_cache=boot_cache, capture_modules=capture_modules, t0=t0)
+        _say(progress, f"unpacking {', '.join(Path(p).name for p in packages)}")
+        kernel = unpack([Path(p) for p in packages], work)
+        mdf = _makedumpfile(makedumpfile, work)
+        module, no_module = None, None
+        if any(TRIGGERS[k].needs_module for k in wanted):
+            _say(progress, f"building the test module against {kernel.release}'s headers")
+            module, no_module = _module(kernel, work)
+        _say(progress, "building the guest's initramfs")
+        initramfs = build_initramfs(work / "initramfs.cpio", vmlinuz=kernel.vmlinuz,
+                                    modules_dir=kernel.modules_dir, module=module, makedumpfile=str(mdf),
+                                    capture_modules=capture_modules)
+        plan = Plan(kernel, initramfs, collector, crashkernel, memory_mib, mdf, makedumpfile_version(mdf),
+                    _vmlinux(debuginfo, kernel, work), module, tuple(capture_modules), boot_cache, work,
+                    keep=work_dir is not None)
+        results = [KindResult(kind=k, captured=False, skipped=no_module,
+                              expected_function=TRIGGERS[k].expected_function)
+                   if TRIGGERS[k].needs_module and module is None else _run_kind(plan, k, progress)
+                   for k in wanted]
     finally:
         if work_dir is None:
             shutil.rmtree(work, ignore_errors=True)
-
-
-def _check(packages: list[Path], work: Path, *, keep: bool, debuginfo: Path | None,
-           makedumpfile: Path | None, collector: Collector, crashkernel: str, wanted: list[str],
-           memory_mib: int, progress: Callable[[str], None] | None, boot_cache: Path | None,
-           capture_modules: Sequence[str], t0: float) -> ReadinessReport:
-    _say(progress, f"unpacking {', '.join(p.name for p in packages)}")
-    kernel = unpack(packages, work)
-    mdf = _makedumpfile(makedumpfile, work)
-    mdf_version = makedumpfile_version(mdf)
-    vmlinux = _vmlinux(debuginfo, kernel, work)
-    module, no_module = (None, None)
-    if any(TRIGGERS[k].needs_module for k in wanted):
-        _say(progress, f"building the test module against {kernel.release}'s headers")
-        module, no_module = _module(kernel, work)
-    _say(progress, "building the guest's initramfs")
-    initramfs = build_initramfs(work / "initramfs.cpio", vmlinuz=kernel.vmlinuz, modules_dir=kernel.modules_dir,
-                                module=module, makedumpfile=str(mdf), capture_modules=capture_modules)
-    results: list[KindResult] = []
-    accel = "kvm" if kvm_usable() else "tcg"
-    for name in wanted:
-        trigger = TRIGGERS[name]
-        if trigger.needs_module and module is None:
-            results.append(KindResult(kind=name, captured=False, skipped=no_module,
-                                      expected_function=trigger.expected_function))
-            continue
-        _say(progress, f"{name}: booting {kernel.release} ({accel}), crashing, capturing")
-
-        def run(out: Path, trigger: object = trigger) -> BootResult:
-            return boot(vmlinuz=kernel.vmlinuz, initramfs=initramfs, trigger=TRIGGERS[name],
-                        collector=collector, crashkernel=crashkernel, memory_mib=memory_mib, out=out)
-
-        if boot_cache is not None:
-            key = _boot_key(kernel, name, collector, crashkernel, memory_mib, mdf, capture_modules)
-            result, where = _cached_boot(boot_cache, key, run)
-        else:
-            where = work / "boots" / name
-            result = run(where)
-        accel = result.accel
-        _say(progress, f"{name}: {'captured' if result.failure is None else result.failure}; reading the dump")
-        results.append(evaluate(result, where, trigger, vmlinux=vmlinux, module=module,
-                                ram_bytes=memory_mib << 20, collector=collector, makedumpfile=mdf_version,
-                                crashkernel=crashkernel))
-        if boot_cache is None and not keep:
-            shutil.rmtree(where, ignore_errors=True)  # one dump on disk at a time
     return ReadinessReport(
         release=kernel.release, packages=list(kernel.names), package_digest=kernel.digest,
-        debuginfo=Path(debuginfo).name if debuginfo is not None else None, makedumpfile=mdf_version,
-        core_collector=collector.line, crashkernel=crashkernel, accel=accel, checked_at=t0,
-        crashhub_version=crashhub.__version__, kinds=results, seconds=round(time.time() - t0, 2))
+        debuginfo=Path(debuginfo).name if debuginfo is not None else None,
+        makedumpfile=plan.makedumpfile_version, core_collector=collector.line, crashkernel=crashkernel,
+        accel="kvm" if kvm_usable() else "tcg", checked_at=t0, crashhub_version=crashhub.__version__,
+        kinds=results, seconds=round(time.time() - t0, 2))

@@ -101,7 +101,8 @@ def evaluate(boot: BootResult, boot_dir: Path, trigger: Trigger, *, vmlinux: Pat
              "that knows it."] if UNSUPPORTED in boot.collector_log else [])
     if boot.failure is not None or boot.dump is None:
         failure = boot.failure or "no dump"
-        return replace(base, failure=failure, advice=[*failure_advice(failure, crashkernel, makedumpfile), *warn])
+        return replace(base, failure=failure, advice=[*failure_advice(failure, crashkernel, makedumpfile),
+                                                      *warn])
     from crashhub import dump as dumpmod  # noqa: PLC0415  (heavy parts load when a dump is read)
     from crashhub.triage import parse  # noqa: PLC0415
 
@@ -121,7 +122,8 @@ def evaluate(boot: BootResult, boot_dir: Path, trigger: Trigger, *, vmlinux: Pat
         notes.append("the console showed no crash report to compare the dump's log with")
     if guilty and base_name(guilty) != trigger.expected_function:
         notes.append(f"triage blamed {guilty}, the crash was made in {trigger.expected_function}")
-    deep = _deep(path, facts, dump_reports, vmlinux, module, log_frames(_first_fatal(console_reports)))
+    deep = _deep(path, facts, dump_reports, vmlinux=vmlinux, module=module,
+                 frames=log_frames(_first_fatal(console_reports)))
     advice: list[str] = []
     if deep.dropped_needed_pages:
         advice += _dropped_advice(facts, collector, makedumpfile)
@@ -154,12 +156,13 @@ def _dropped_advice(facts: DumpFacts, collector: Collector, makedumpfile: str) -
         out.append(f"Use dump level -d {level & ~8} instead of -d {level}: pages makedumpfile takes for user "
                    "data hold what the analysis needs on this kernel.")
     ver = kernel_version(facts.release) or (0,)
-    out.append(f"Update makedumpfile: {makedumpfile} excludes pages of kernel "
-               f"{facts.release or '?'}{' (6.10+ slab page types)' if ver >= (6, 10) else ''} it should keep.")
+    why = " (6.10+ slab page types)" if ver >= (6, 10) else ""
+    out.append(f"Update makedumpfile: {makedumpfile} excludes pages of kernel {facts.release or '?'}{why} "
+               "it should keep.")
     return out
 
 
-def _deep(path: Path, facts: DumpFacts, reports: Sequence[CrashReport], vmlinux: Path | None,
+def _deep(path: Path, facts: DumpFacts, reports: Sequence[CrashReport], *, vmlinux: Path | None,
           module: Path | None, frames: list[str]) -> Deep:
     """drgn and crash on the dump: panic task, stack, dropped pages, each engine's one line."""
     if vmlinux is None:

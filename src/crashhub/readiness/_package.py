@@ -124,8 +124,8 @@ def find_kernel(tree: Path, given: Sequence[Path], digest: str) -> KernelTree:
     vmlinuz = _first(tree / "boot" / f"vmlinuz-{release}", modules / "vmlinuz", tree / "vmlinuz",
                      tree / f"vmlinuz-{release}")
     if vmlinuz is None:
-        raise InputError(f"no vmlinuz for {release} (boot/vmlinuz-{release} or lib/modules/{release}/vmlinuz)",
-                         tree if given[0].is_dir() else given[0])
+        raise InputError(f"no vmlinuz for {release} (boot/vmlinuz-{release} or "
+                         f"lib/modules/{release}/vmlinuz)", tree if given[0].is_dir() else given[0])
     system_map = _first(tree / "boot" / f"System.map-{release}", modules / "System.map", tree / "System.map")
     headers = (_inside(tree, modules / "build")
                or next((p for p in (tree / "usr" / "src" / f"linux-headers-{release}",

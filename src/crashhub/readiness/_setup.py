@@ -76,7 +76,8 @@ def parse_collector(line: str) -> Collector:
     if level > MAX_DUMP_LEVEL:
         raise InputError(f"core_collector {line!r}: dump level {level} is not 0-{MAX_DUMP_LEVEL}")
     if elf and (flat or comp):
-        raise InputError(f"core_collector {line!r}: -E writes an uncompressed ELF file; drop -F and compression")
+        raise InputError(f"core_collector {line!r}: -E writes an uncompressed ELF file; "
+                         "drop -F and the compression")
     return Collector(line, level, comp, elf, flat)
 
 
