@@ -225,3 +225,21 @@ def fetch_kernel(fam: KernelFamily) -> Kernel:
 
 def kernel_json(k: Kernel) -> dict[str, str]:
     return {key: str(v) for key, v in asdict(k).items()}
+
+
+def package_debs(k: Kernel) -> tuple[Path, list[Path]]:
+    """The kernel's image deb and its headers debs (headers, -common, kbuild) as apt downloaded them:
+    the packages a fleet installs, for ``crashhub kernel check``."""
+    debs = cache_dir() / "debs"
+
+    def one(name: str) -> Path:
+        hits = sorted(debs.glob(f"{name}_*.deb"))
+        if not hits:
+            raise LabUnavailable(f"no {name}_*.deb in {debs} (run the lab on this kernel first)")
+        return hits[-1]
+
+    headers = one(f"linux-headers-{k.release}")
+    fields = _run(["dpkg-deb", "-f", str(headers), "Depends"])
+    names = [d.strip().split()[0] for d in fields.split(",") if d.strip()]
+    extra = [one(n) for n in names if n.startswith(("linux-headers-", "linux-kbuild-"))]
+    return one(k.package), [headers, *extra]

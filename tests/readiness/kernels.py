@@ -6,12 +6,11 @@ in the lab's cache (``<cache>/readiness-boots``) by every input, and the evaluat
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from lab.config import cache_dir, family
-from lab.debs import Kernel, LabUnavailable, fetch_kernel
+from lab.debs import Kernel, LabUnavailable, fetch_kernel, package_debs
 from tests.need import missing
 
 from crashhub.readiness import ReadinessReport, check
@@ -28,25 +27,14 @@ class Debs:
         return [self.image, *self.headers]
 
 
-def _one(pattern: str) -> Path:
-    hits = sorted((cache_dir() / "debs").glob(pattern))
-    if len(hits) != 1:
-        missing("the crash lab's kernel packages", f"{pattern}: {len(hits)} files in {cache_dir() / 'debs'}")
-    return hits[0]
-
-
 def debs(key: str) -> Debs:
     """The deb files of the lab's kernel ``key`` ("6.1", "6.12", "5.10"), downloaded by the lab."""
     try:
         k = fetch_kernel(family(key))
+        image, headers = package_debs(k)
     except LabUnavailable as e:
         missing(f"the crash lab's {key} kernel", str(e))
-    headers = _one(f"linux-headers-{k.release}_*.deb")
-    depends = subprocess.run(["dpkg-deb", "-f", str(headers), "Depends"], capture_output=True, text=True,
-                             check=True).stdout
-    names = [d.strip().split()[0] for d in depends.split(",")]
-    extra = [_one(f"{n}_*.deb") for n in names if n.startswith(("linux-headers-", "linux-kbuild-"))]
-    return Debs(k, _one(f"linux-image-{k.release}_*.deb"), [headers, *extra])
+    return Debs(k, image, headers)
 
 
 def boot_cache() -> Path:

@@ -9,6 +9,7 @@ The guest machinery (QEMU, the initramfs, the guest's /init, the test module) is
 crash lab (lab/), which is a client of it.
 """
 
+from crashhub.readiness._boot import make_disk, read_disk
 from crashhub.readiness._check import DEFAULT_COLLECTOR, check
 from crashhub.readiness._guest import (
     GUEST_MODULES,
@@ -29,8 +30,34 @@ from crashhub.readiness._qemu import Console, Guest, kvm_usable, require_qemu
 from crashhub.readiness._setup import Collector, parse_collector
 
 __all__ = [
-    "CHECK_KINDS", "DEFAULT_COLLECTOR", "GUEST_MODULES", "INIT_SH", "MODULE_SRC", "TRIGGERS", "CheckKind",
-    "Collector", "Console", "Guest", "KernelTree", "KindResult", "ReadinessReport", "Trigger",
-    "build_initramfs", "build_module", "check", "conf_cpio", "digest", "guest_modules", "kvm_usable",
-    "module_sources", "parse_collector", "point_headers_at", "require_qemu", "tool", "unpack", "unpack_deb",
+    "CHECK_KINDS",
+    "DEFAULT_COLLECTOR",
+    "GUEST_MODULES",
+    "INIT_SH",
+    "MODULE_SRC",
+    "TRIGGERS",
+    "CheckKind",
+    "Collector",
+    "Console",
+    "Guest",
+    "KernelTree",
+    "KindResult",
+    "ReadinessReport",
+    "Trigger",
+    "build_initramfs",
+    "build_module",
+    "check",
+    "conf_cpio",
+    "digest",
+    "guest_modules",
+    "kvm_usable",
+    "make_disk",
+    "module_sources",
+    "parse_collector",
+    "point_headers_at",
+    "read_disk",
+    "require_qemu",
+    "tool",
+    "unpack",
+    "unpack_deb",
 ]

@@ -12,6 +12,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from crashhub.errors import BootFailed
 from crashhub.readiness._guest import conf_cpio, tool
 from crashhub.readiness._kinds import Trigger
 from crashhub.readiness._qemu import Guest
@@ -111,7 +112,8 @@ def failure_of(crash: list[str], capture: list[str], collector_log: str, dump: P
         return ("no disk found: the capture kernel could not mount /dev/vda "
                 "(its initramfs lacks the disk's driver, virtio_blk?)")
     if fatal is not None:
-        return f"the capture kernel crashed: {(fatal.panic_message or fatal.title)[:300]}"
+        why = (fatal.panic_message or fatal.title)[:300]
+        return f"the capture kernel crashed (crashkernel={crashkernel}): {why}"
     if not any("LAB-T capture-start" in line for line in capture):
         return "the capture kernel did not reach its /init"
     if dump is None:
@@ -122,12 +124,20 @@ def failure_of(crash: list[str], capture: list[str], collector_log: str, dump: P
     return None
 
 
-def _rdump(disk: Path, out: Path) -> None:
+def make_disk(disk: Path, size_mib: int) -> None:
+    """A sparse raw ext4 image for the capture kernel to write to (no journal: nothing to replay)."""
+    with disk.open("wb") as fh:
+        fh.truncate(size_mib << 20)
+    subprocess.run([tool("mkfs.ext4", "e2fsprogs"), "-q", "-F", "-O", "^has_journal", str(disk)], check=True)
+
+
+def read_disk(disk: Path, out: Path) -> None:
+    """Copy the image's files into the new directory ``out`` with ``debugfs rdump`` (no mount, no root)."""
     out.mkdir()
     proc = subprocess.run([tool("debugfs", "e2fsprogs"), "-R", f"rdump / {out}", str(disk)],
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise RuntimeError(f"debugfs rdump failed: {proc.stderr[-400:]}")
+        raise BootFailed(f"debugfs rdump failed: {proc.stderr[-400:]}")
 
 
 def _dump_file(files: Path, collector: Collector) -> Path | None:
@@ -148,9 +158,7 @@ def boot(*, vmlinuz: Path, initramfs: Path, trigger: Trigger, collector: Collect
         shutil.copyfileobj(base, fh)
         fh.write(conf_cpio(guest_conf(trigger, collector)))
     disk = out / "disk.img"
-    with disk.open("wb") as fh:  # sparse: only what the capture writes takes room
-        fh.truncate((memory_mib + DISK_SLACK_MIB) << 20)
-    subprocess.run([tool("mkfs.ext4", "e2fsprogs"), "-q", "-F", "-O", "^has_journal", str(disk)], check=True)
+    make_disk(disk, memory_mib + DISK_SLACK_MIB)
     # panic=5: with no capture kernel armed, the crash reboots (QEMU -no-reboot exits) instead of hanging.
     cmdline = f"console=ttyS0 crashkernel={crashkernel} panic=5"
     with Guest(kernel=vmlinuz, initrd=initrd, cmdline=cmdline, memory_mib=memory_mib, cpus=CPUS, disk=disk,
@@ -165,7 +173,7 @@ def boot(*, vmlinuz: Path, initramfs: Path, trigger: Trigger, collector: Collect
     collector_log = ""
     dump: Path | None = None
     try:
-        _rdump(disk, files)
+        read_disk(disk, files)
         log = files / "lab" / "collector.log"
         collector_log = log.read_text(errors="replace")[-65536:] if log.is_file() else ""
         found = _dump_file(files, collector)

@@ -60,7 +60,7 @@ def bigger(crashkernel: str) -> str:
 
 
 def failure_advice(failure: str, crashkernel: str, makedumpfile: str) -> list[str]:
-    if "out of memory" in failure or "kexec load failed" in failure or "did not boot" in failure:
+    if any(s in failure for s in ("out of memory", "kexec load failed", "did not boot", "kernel crashed")):
         return [f"Reserve more memory for the capture kernel: crashkernel={bigger(crashkernel)} "
                 f"(crashkernel={crashkernel} did not hold it)."]
     if "no disk found" in failure:
