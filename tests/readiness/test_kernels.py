@@ -67,6 +67,7 @@ def test_bullseye_510_sysrq() -> None:
 
 
 def _rpm(stage: Path, name: str, version: str, release: str, top: Path) -> Path:
+    top.mkdir(parents=True, exist_ok=True)
     spec = top / f"{name}.spec"
     spec.write_text(f"""Name: {name}
 Version: {version}
