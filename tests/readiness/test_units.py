@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from crashhub.errors import InputError
-from crashhub.readiness import CHECK_KINDS, TRIGGERS, KindResult, ReadinessReport, parse_collector
+from crashhub.readiness import CHECK_KINDS, TRIGGERS, KindResult, ReadinessReport, check, parse_collector
 from crashhub.readiness._boot import split_console
 from crashhub.readiness._evaluate import bigger, failure_advice
 
@@ -83,3 +85,21 @@ def test_advice_names_the_change() -> None:
     assert "crashkernel=64M" in a
     [a] = failure_advice("no disk found: the capture kernel could not mount /dev/vda", "256M", "m")
     assert "virtio_blk" in a
+
+
+def test_bad_input_is_refused_in_one_line_before_anything_boots(tmp_path: Path) -> None:
+    junk = tmp_path / "kernel.tar"
+    junk.write_bytes(b"not a package at all")
+    with pytest.raises(InputError, match=r"kernel\.tar: not a \.deb, an RPM or a directory"):
+        check([junk])
+    tree = tmp_path / "tree"
+    (tree / "boot").mkdir(parents=True)
+    with pytest.raises(InputError, match=r"one kernel's lib/modules/<release>, found none"):
+        check([tree])
+    with pytest.raises(InputError, match="core_collector"):
+        check([tree], core_collector="cp --sparse=always /proc/vmcore /var/crash")
+    with pytest.raises(InputError, match="crashkernel="):
+        check([tree], crashkernel="256M; reboot")
+    with pytest.raises(InputError, match="unknown crash kind"):
+        check([tree], kinds=["oops"])  # type: ignore[list-item]
+    assert not list(tmp_path.glob("crashhub-check-*"))

@@ -20,6 +20,8 @@ from crashhub.readiness._guest import tool
 DEB_MAGIC = b"!<arch>\n"
 RPM_MAGIC = b"\xed\xab\xee\xdb"
 MAX_PACKAGES = 16
+# The packages' bytes; unpacked (modules, headers) a kernel is a few times its packages.
+MAX_PACKAGE_BYTES = 4 << 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +145,9 @@ def unpack(packages: Sequence[Path], work: Path) -> KernelTree:
     if len(packages) > MAX_PACKAGES:
         raise InputError(f"{len(packages)} packages given; at most {MAX_PACKAGES}")
     kinds = {p: package_kind(p) for p in packages}
+    size = sum(p.stat().st_size for p in packages if kinds[p] != "dir")
+    if size > MAX_PACKAGE_BYTES:
+        raise InputError(f"the packages hold {size >> 20} MiB; at most {MAX_PACKAGE_BYTES >> 20} MiB")
     if "dir" in kinds.values():
         if len(packages) != 1:
             raise InputError("a kernel directory is given alone", packages[0])
