@@ -54,6 +54,8 @@ def test_debian_612_at_d31_names_the_dropped_slab_pages() -> None:
     assert not k.ok and not r.ready
     assert any("-d 23 instead of -d 31" in a for a in r.advice), r.advice
     assert any(a.startswith("Update makedumpfile") for a in r.advice)
+    # crash 8.0.2 does not know 6.12's structures (the module layout changed in 6.4): the log only.
+    assert "--minimal" in (k.crash_tool or "") and any("newer crash" in a for a in r.advice)
 
 
 def test_bullseye_510_sysrq() -> None:
@@ -143,5 +145,7 @@ def test_crashkernel_too_small() -> None:
     r = checked([d.image], kinds=["sysrq"], crashkernel="32M")
     k = _kind(r, "sysrq")
     assert not k.captured and r.crashkernel == "32M"
-    assert k.failure and "crashkernel=32M" in k.failure, k.failure
+    # kexec cannot fit the capture kernel and its initramfs in 32 MiB ("Could not find a free area").
+    assert (k.failure or "").startswith("kexec load failed") and "crashkernel=32M" in (k.failure or "")
+    assert "free area of memory" in (k.failure or ""), k.failure
     assert any("crashkernel=64M" in a for a in k.advice)

@@ -34,22 +34,40 @@ class BootResult:
 
     kind: str
     accel: str
-    crash_console: str  # the crashing kernel's console lines, as the guest printed them
-    capture_console: str  # the capture kernel's (empty when it never started)
+    console: str  # both kernels' console lines, as the guests printed them
     collector_log: str  # makedumpfile's output in the capture kernel (lab/collector.log)
     dump: str | None  # file name of the dump in the boot's directory
-    failure: str | None  # the step that failed, None when a dump was written
+    finished: bool  # the guest powered off (or rebooted) before the host's time limit
     seconds: float
+
+    @property
+    def crash_console(self) -> str:
+        """The crashing kernel's lines."""
+        return "".join(f"{line}\n" for line in split_console(self.console.splitlines())[0])
+
+    @property
+    def capture_console(self) -> str:
+        """The capture kernel's lines (none when it never started)."""
+        return "".join(f"{line}\n" for line in split_console(self.console.splitlines())[1])
+
+    def failure(self, crashkernel: str) -> str | None:
+        """The step that failed, None when a dump was written (read again each time: a cached boot
+        is judged by the current rules)."""
+        found = failure_of(self.crash_console.splitlines(), self.capture_console.splitlines(),
+                           self.collector_log, self.dump, crashkernel)
+        if found is None and not self.finished:
+            return f"the guest did not power off within {BOOT_TIMEOUT_S} s"
+        return found
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, object]) -> BootResult:
-        return cls(kind=str(d["kind"]), accel=str(d["accel"]), crash_console=str(d["crash_console"]),
-                   capture_console=str(d["capture_console"]), collector_log=str(d["collector_log"]),
+        return cls(kind=str(d["kind"]), accel=str(d["accel"]), console=str(d["console"]),
+                   collector_log=str(d["collector_log"]),
                    dump=None if d.get("dump") is None else str(d["dump"]),
-                   failure=None if d.get("failure") is None else str(d["failure"]),
+                   finished=bool(d["finished"]),
                    seconds=float(d["seconds"]))  # type: ignore[arg-type]
 
     def save(self, d: Path) -> None:
@@ -88,13 +106,16 @@ def _last_words(text: str, n: int = 1) -> str:
     return " / ".join(lines[-n:])[-300:]
 
 
-def failure_of(crash: list[str], capture: list[str], collector_log: str, dump: Path | None,
+def failure_of(crash: list[str], capture: list[str], collector_log: str, dump: str | None,
                crashkernel: str) -> str | None:
     """The step that failed, from what the two consoles and the collector's output show."""
     kexec_loaded = _after(crash, "LAB-FACT kexec_crash_loaded")
     if any("LAB-ERROR kexec" in line for line in crash) or kexec_loaded == "0":
-        why = next((line.strip() for line in crash if "kexec" in line.lower() and "LAB-" not in line
-                    and "crashkernel" not in line.lower()), "")
+        # kexec's own complaint: the guest's last line before /init's mark that is not the kernel's
+        # ("Could not find a free area of memory of 0x3378000 bytes...", kexec-tools 2.0.26).
+        mark = next((i for i, line in enumerate(crash) if "LAB-ERROR kexec" in line), len(crash))
+        why = next((line.strip() for line in reversed(crash[:mark])
+                    if line.strip() and not line.startswith(("[", "LAB-"))), "")
         reserve = next((line.strip() for line in crash if "crashkernel" in line.lower()
                         and ("fail" in line.lower() or "error" in line.lower())), "")
         detail = f": {reserve or why}" if reserve or why else ""
@@ -168,7 +189,6 @@ def boot(*, vmlinuz: Path, initramfs: Path, trigger: Trigger, collector: Collect
     initrd.unlink()
     with g.console.lock:
         lines = [line for _, line in g.console.lines[:MAX_CONSOLE_LINES]]
-    crash, capture = split_console(lines)
     files = out / "disk"
     collector_log = ""
     dump: Path | None = None
@@ -183,11 +203,7 @@ def boot(*, vmlinuz: Path, initramfs: Path, trigger: Trigger, collector: Collect
     finally:
         disk.unlink()
         shutil.rmtree(files, ignore_errors=True)
-    failure = failure_of(crash, capture, collector_log, dump, crashkernel)
-    if failure is None and not finished:
-        failure = f"the guest did not power off within {BOOT_TIMEOUT_S} s"
-    result = BootResult(trigger.kind, accel, "\n".join(crash) + "\n",
-                        "\n".join(capture) + "\n" if capture else "", collector_log,
-                        dump.name if dump else None, failure, round(time.monotonic() - t0, 2))
+    result = BootResult(trigger.kind, accel, "".join(f"{line}\n" for line in lines), collector_log,
+                        dump.name if dump else None, finished, round(time.monotonic() - t0, 2))
     result.save(out)
     return result

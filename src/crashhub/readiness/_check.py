@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import crashhub
@@ -40,7 +40,7 @@ from crashhub.readiness._setup import Collector, makedumpfile_version, parse_col
 
 DEFAULT_COLLECTOR = "makedumpfile -l --message-level 7 -d 31"
 # A boot's cache entry changes when what the guest does changes (init.sh, the module, this layout).
-BOOT_LAYOUT = 1
+BOOT_LAYOUT = 2
 MAX_CRASHKERNEL = 64
 
 
@@ -166,12 +166,15 @@ def _run_kind(plan: Plan, name: str, progress: Callable[[str], None] | None) -> 
     else:
         where = plan.work / "boots" / name
         result = run(where)
-    _say(progress, f"{name}: {result.failure or 'captured'} ({result.accel}, {result.seconds:.0f} s); "
+    _say(progress, f"{name}: {result.failure(plan.crashkernel) or 'captured'} ({result.accel}, "
+                   f"{result.seconds:.0f} s); "
                    "reading the dump")
+    t = time.monotonic()
     try:
-        return evaluate(result, where, trigger, vmlinux=plan.vmlinux, module=plan.module,
-                        ram_bytes=plan.memory_mib << 20, collector=plan.collector,
-                        makedumpfile=plan.makedumpfile_version, crashkernel=plan.crashkernel)
+        kr = evaluate(result, where, trigger, vmlinux=plan.vmlinux, module=plan.module,
+                      ram_bytes=plan.memory_mib << 20, collector=plan.collector,
+                      makedumpfile=plan.makedumpfile_version, crashkernel=plan.crashkernel)
+        return replace(kr, seconds=round(result.seconds + time.monotonic() - t, 2))
     finally:
         if plan.boot_cache is None and not plan.keep:
             shutil.rmtree(where, ignore_errors=True)  # one dump on disk at a time

@@ -99,8 +99,9 @@ def evaluate(boot: BootResult, boot_dir: Path, trigger: Trigger, *, vmlinux: Pat
                       seconds=boot.seconds)
     warn = ([f"{makedumpfile} warns that this kernel is newer than it supports: use a makedumpfile "
              "that knows it."] if UNSUPPORTED in boot.collector_log else [])
-    if boot.failure is not None or boot.dump is None:
-        failure = boot.failure or "no dump"
+    failure = boot.failure(crashkernel)
+    if failure is not None or boot.dump is None:
+        failure = failure or "no dump"
         return replace(base, failure=failure, advice=[*failure_advice(failure, crashkernel, makedumpfile),
                                                       *warn])
     from crashhub import dump as dumpmod  # noqa: PLC0415  (heavy parts load when a dump is read)
@@ -189,7 +190,8 @@ def _deep(path: Path, facts: DumpFacts, reports: Sequence[CrashReport], *, vmlin
         panic_task_readable=bool(task and task.source != "log" and not task.error and a.engine == "drgn"),
         stack_readable=bool(stack) and a.stack_source in ("unwind", "merged") and not missing,
         dropped_needed_pages=tuple(dropped), drgn=_drgn_line(drgn, a.findings), crash_tool=_crash_line(crash),
-        crash_failed=crash is not None and not crash.ok and "not installed" not in (crash.failure or ""),
+        crash_failed=crash is not None and (not crash.ok or crash.mode == "--minimal")
+        and "not installed" not in (crash.failure or ""),
         notes=(f"stack lacks the log's frames: {', '.join(missing[:6])}",) if missing else ())
 
 
@@ -202,7 +204,7 @@ def _drgn_line(drgn: EngineRun | None, findings: Sequence[Finding]) -> str:
 def _crash_line(crash: EngineRun | None) -> str:
     if crash is None:
         return "crash: not run"
-    if not crash.ok:
+    if not crash.ok or crash.mode == "--minimal":
         return f"crash {crash.version or ''}: {crash.failure}"[:300]
     raw = crash.section("stack")
     bt = [base_name(str(f.get("function"))) for f in (raw if isinstance(raw, list) else [])[:3]

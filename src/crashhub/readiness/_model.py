@@ -46,7 +46,7 @@ class KindResult:
     drgn: str | None = None  # one line: what drgn-based analysis found (first finding), or its error
     crash_tool: str | None = None  # one line: what `crash` made of the dump (opened / its error)
     advice: list[str] = field(default_factory=list)  # what to change, one sentence each
-    seconds: float = 0.0
+    seconds: float = 0.0  # its boot (as it took when made) and the evaluation of what it left
     # Why the kind was not tried (no headers to build the test module with), None when it was.
     skipped: str | None = None
     # What the checks saw beside the verdicts, one line each: console lines the dump's log lacks,
