@@ -116,6 +116,26 @@ def one(kernel: str) -> dict[str, object]:
             "peak_rss_mib": round(s.rss / 2**20), "ready": report.ready, "kinds": kinds}
 
 
+def medians(runs: list[dict[str, object]]) -> dict[str, float]:
+    return {key: statistics.median(float(r[key]) for r in runs)  # type: ignore[arg-type]
+            for key in ("seconds", "setup_s", "peak_disk_mib", "peak_rss_mib")}
+
+
+def table(runs: list[dict[str, object]]) -> str:
+    med, last = medians(runs), runs[-1]
+    out = [f"kernel check of {last['release']} ({last['accel']}), {len(runs)} run(s), medians:",
+           f"{'':<14}{'boot s':>8}{'evaluate s':>12}{'dump MiB':>10}  captured/ok"]
+    for kind, kr in last["kinds"].items():  # type: ignore[attr-defined]
+        out.append(f"{kind:<14}{kr['boot_s']:>8}{kr['evaluate_s']:>12}{kr['dump_mib']:>10}  "
+                   f"{kr['captured']}/{kr['ok']}")
+    verdict = "met" if med["seconds"] <= GOAL_S else "MISSED"
+    out += [f"{'setup':<14}{med['setup_s']:>8.1f}   (unpack, test module, initramfs)",
+            f"{'total':<14}{med['seconds']:>8.1f} s   goal <= {GOAL_S:.0f} s: {verdict}",
+            f"peak disk {med['peak_disk_mib']:.0f} MiB (work directory), "
+            f"peak memory {med['peak_rss_mib']:.0f} MiB (RSS of the check's process tree)"]
+    return "\n".join(out)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--kernel", default="6.1")
@@ -123,22 +143,10 @@ def main() -> int:
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     runs = [one(args.kernel) for _ in range(args.runs)]
-    med = {key: statistics.median(float(r[key]) for r in runs)  # type: ignore[arg-type]
-           for key in ("seconds", "setup_s", "peak_disk_mib", "peak_rss_mib")}
     if args.json:
-        print(json.dumps({"runs": runs, "median": med}, indent=2))
-        return 0
-    last = runs[-1]
-    print(f"kernel check of {last['release']} ({last['accel']}), {args.runs} run(s), medians:")
-    print(f"{'':<14}{'boot s':>8}{'evaluate s':>12}{'dump MiB':>10}  captured/ok")
-    for kind, kr in last["kinds"].items():  # type: ignore[attr-defined]
-        print(f"{kind:<14}{kr['boot_s']:>8}{kr['evaluate_s']:>12}{kr['dump_mib']:>10}  "
-              f"{kr['captured']}/{kr['ok']}")
-    print(f"{'setup':<14}{med['setup_s']:>8.1f}   (unpack, test module, initramfs)")
-    verdict = "met" if med["seconds"] <= GOAL_S else "MISSED"
-    print(f"{'total':<14}{med['seconds']:>8.1f} s   goal <= {GOAL_S:.0f} s: {verdict}")
-    print(f"peak disk {med['peak_disk_mib']:.0f} MiB (work directory), "
-          f"peak memory {med['peak_rss_mib']:.0f} MiB (RSS of the check's process tree)")
+        print(json.dumps({"runs": runs, "median": medians(runs)}, indent=2))
+    else:
+        print(table(runs))
     return 0
 
 

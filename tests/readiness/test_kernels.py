@@ -148,4 +148,4 @@ def test_crashkernel_too_small() -> None:
     # kexec cannot fit the capture kernel and its initramfs in 32 MiB ("Could not find a free area").
     assert (k.failure or "").startswith("kexec load failed") and "crashkernel=32M" in (k.failure or "")
     assert "free area of memory" in (k.failure or ""), k.failure
-    assert any("crashkernel=64M" in a for a in k.advice)
+    assert any("crashkernel=" in a and "loading alone needed" in a for a in k.advice), k.advice

@@ -81,8 +81,12 @@ def test_console_split_at_the_capture_kernel_banner() -> None:
 
 def test_advice_names_the_change() -> None:
     assert bigger("256M") == "512M" and bigger("1G") == "2G" and bigger("1G-4G:192M") == "512M"
+    assert bigger("32M", 0x3378000) == "128M"  # 51 MiB to load: twice that, in 64 MiB steps
     [a] = failure_advice("the capture kernel ran out of memory (crashkernel=32M is too small)", "32M", "m")
     assert "crashkernel=64M" in a
+    [a] = failure_advice("kexec load failed (no capture kernel armed): Could not find a free area of memory "
+                         "of 0x3378000 bytes...; crashkernel=32M", "32M", "m")
+    assert "try crashkernel=128M" in a and "loading alone needed 51 MiB" in a
     [a] = failure_advice("no disk found: the capture kernel could not mount /dev/vda", "256M", "m")
     assert "virtio_blk" in a
 

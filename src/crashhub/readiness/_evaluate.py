@@ -53,16 +53,25 @@ def log_frames(report: CrashReport | None) -> list[str]:
     return [n for n in names if not n.startswith("entry_SYSCALL")]
 
 
-def bigger(crashkernel: str) -> str:
-    """Twice a plain ``crashkernel=`` size ("256M" -> "512M"); a range syntax is left to the reader."""
+def bigger(crashkernel: str, needed: int = 0) -> str:
+    """A ``crashkernel=`` to try: twice the size given, and at least twice what kexec said loading
+    needs (the capture kernel must also run in it), in 64 MiB steps; a range syntax gets 512M."""
     m = re.fullmatch(r"(\d+)([MG])", crashkernel.strip())
-    return f"{int(m.group(1)) * 2}{m.group(2)}" if m else "512M"
+    if not m:
+        return "512M"
+    mib = int(m.group(1)) << (10 if m.group(2) == "G" else 0)
+    want = max(2 * mib, -(-2 * (needed >> 20) // 64) * 64)
+    return f"{want >> 10}G" if want % 1024 == 0 else f"{want}M"
 
 
 def failure_advice(failure: str, crashkernel: str, makedumpfile: str) -> list[str]:
     if any(s in failure for s in ("out of memory", "kexec load failed", "did not boot", "kernel crashed")):
-        return [f"Reserve more memory for the capture kernel: crashkernel={bigger(crashkernel)} "
-                f"(crashkernel={crashkernel} did not hold it)."]
+        # kexec-tools: "Could not find a free area of memory of 0x3378000 bytes..."
+        m = re.search(r"free area of memory of (0x[0-9a-f]+) bytes", failure)
+        needed = int(m.group(1), 16) if m else 0
+        load = f"; loading alone needed {needed >> 20} MiB" if needed else ""
+        return [f"Reserve more memory for the capture kernel: try crashkernel={bigger(crashkernel, needed)} "
+                f"(crashkernel={crashkernel} did not hold it{load})."]
     if "no disk found" in failure:
         return ["Put the dump target's disk driver in the capture initramfs (virtio_blk here; dracut: "
                 "add_drivers+=\" virtio_blk \" in /etc/dracut.conf.d, kdump-tools: MODULES=dep)."]
