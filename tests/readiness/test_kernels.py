@@ -50,7 +50,8 @@ def test_debian_612_at_d31_names_the_dropped_slab_pages() -> None:
     r = checked(d.all, debuginfo=d.kernel.vmlinux, kinds=["null"])
     k = _kind(r, "null")
     assert k.captured and k.dmesg_matches_log and k.guilty_function == "crashmod_null"
-    assert k.dropped_needed_pages, k.to_dict()
+    # Every run drops some live slabs (~20% of those SLUB lists here); the tasks drgn reads, sometimes.
+    assert k.dropped_needed_pages and k.dropped_needed_pages[0].startswith("live slab pages: "), k.to_dict()
     assert not k.ok and not r.ready
     assert any("-d 23 instead of -d 31" in a for a in r.advice), r.advice
     assert any(a.startswith("Update makedumpfile") for a in r.advice)

@@ -6,7 +6,11 @@ the debuginfo (drgn: panic task, stack, pages the dump level dropped; the crash 
 
 from __future__ import annotations
 
+import json
 import re
+import resource
+import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,6 +27,8 @@ from crashhub.readiness._setup import Collector
 ANALYZE_TIMEOUT_S = 180.0
 MAX_NOTES = 8
 MAX_DROPPED = 8
+PROBE_TIMEOUT_S = 180
+PROBE_MEMORY = 4 << 30
 # makedumpfile's warning when the kernel is newer than the newest it knows (makedumpfile.c, all 1.x).
 UNSUPPORTED = "kernel version is not supported"
 
@@ -78,6 +84,32 @@ def failure_advice(failure: str, crashkernel: str, makedumpfile: str) -> list[st
     if "makedumpfile failed" in failure:
         return [f"The fleet's {makedumpfile} failed on this kernel: update makedumpfile."]
     return []
+
+
+def slab_probe(dump: Path, vmlinux: Path) -> tuple[list[str], str | None]:
+    """The live slab pages the dump left out (``_slabprobe`` in a bounded child: drgn), one line each,
+    or why the probe gave no answer."""
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (PROBE_MEMORY, PROBE_MEMORY))
+
+    try:
+        # Run as a file: the probe imports drgn only (the child needs no crashhub on its path).
+        proc = subprocess.run([sys.executable, str(Path(__file__).with_name("_slabprobe.py")), str(dump),
+                               str(vmlinux)], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
+                              preexec_fn=limit, check=False)
+        got = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else {}
+    except (subprocess.TimeoutExpired, ValueError) as e:
+        return [], f"slab probe: {type(e).__name__}"
+    if not isinstance(got, dict) or "error" in got or "slabs" not in got:
+        return [], f"slab probe: {got.get('error') if isinstance(got, dict) else None or proc.stderr[-200:]}"
+    out = []
+    if got["excluded"]:
+        caches = ", ".join(f"{name} {n}" for name, n in got["caches"])
+        out.append(f"live slab pages: {got['excluded']} of {got['slabs']} slabs in use excluded ({caches})")
+    if got["walk_error_count"]:
+        out.append(f"{got['walk_error_count']} slab caches could not be walked: "
+                   f"{(got['walk_errors'] or [''])[0]}"[:300])
+    return out, None
 
 
 def _excluded(errors: Sequence[tuple[str, str]]) -> list[str]:
@@ -195,13 +227,16 @@ def _deep(path: Path, facts: DumpFacts, reports: Sequence[CrashReport], *, vmlin
     count = int(str(drgn.section("excluded_pages") or 0)) if drgn else 0
     if count and not dropped:
         dropped = [f"{count} reads hit pages the dump level excluded"]
+    slabs, probe_note = slab_probe(path, vmlinux)
     return Deep(
         panic_task_readable=bool(task and task.source != "log" and not task.error and a.engine == "drgn"),
         stack_readable=bool(stack) and a.stack_source in ("unwind", "merged") and not missing,
-        dropped_needed_pages=tuple(dropped), drgn=_drgn_line(drgn, a.findings), crash_tool=_crash_line(crash),
+        dropped_needed_pages=(*slabs, *dropped), drgn=_drgn_line(drgn, a.findings),
+        crash_tool=_crash_line(crash),
         crash_failed=crash is not None and (not crash.ok or crash.mode == "--minimal")
         and "not installed" not in (crash.failure or ""),
-        notes=(f"stack lacks the log's frames: {', '.join(missing[:6])}",) if missing else ())
+        notes=tuple(n for n in (probe_note, f"stack lacks the log's frames: {', '.join(missing[:6])}"
+                                if missing else None) if n))
 
 
 def _drgn_line(drgn: EngineRun | None, findings: Sequence[Finding]) -> str:
