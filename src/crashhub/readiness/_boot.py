@@ -111,11 +111,13 @@ def failure_of(crash: list[str], capture: list[str], collector_log: str, dump: s
     """The step that failed, from what the two consoles and the collector's output show."""
     kexec_loaded = _after(crash, "LAB-FACT kexec_crash_loaded")
     if any("LAB-ERROR kexec" in line for line in crash) or kexec_loaded == "0":
-        # kexec's own complaint: the guest's last line before /init's mark that is not the kernel's
-        # ("Could not find a free area of memory of 0x3378000 bytes...", kexec-tools 2.0.26).
+        # kexec's own complaint: the guest's lines (not the kernel's) between /init's marks
+        # ("Could not find a free area of memory of 0x3378000 bytes... / locate_hole failed",
+        # kexec-tools 2.0.26).
         mark = next((i for i, line in enumerate(crash) if "LAB-ERROR kexec" in line), len(crash))
-        why = next((line.strip() for line in reversed(crash[:mark])
-                    if line.strip() and not line.startswith(("[", "LAB-"))), "")
+        start = max((i for i, line in enumerate(crash[:mark]) if line.startswith("LAB-")), default=-1) + 1
+        why = " / ".join(line.strip() for line in crash[start:mark]
+                         if line.strip() and not line.startswith("["))
         reserve = next((line.strip() for line in crash if "crashkernel" in line.lower()
                         and ("fail" in line.lower() or "error" in line.lower())), "")
         detail = f": {reserve or why}" if reserve or why else ""
