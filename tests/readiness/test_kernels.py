@@ -15,7 +15,7 @@ import pytest
 from tests.need import missing
 from tests.readiness.kernels import checked, debs
 
-from crashhub.readiness import GUEST_MODULES, KindResult, ReadinessReport
+from crashhub.readiness import GUEST_MODULES, KindResult, ReadinessReport, unpack
 
 pytestmark = pytest.mark.lab
 
@@ -150,3 +150,15 @@ def test_crashkernel_too_small() -> None:
     assert (k.failure or "").startswith("kexec load failed") and "crashkernel=32M" in (k.failure or "")
     assert "free area of memory" in (k.failure or ""), k.failure
     assert any("crashkernel=" in a and "loading alone needed" in a for a in k.advice), k.advice
+
+
+def test_a_directory_is_read_where_it_is(tmp_path: Path) -> None:
+    """The lab's unpacked 6.1 tree as a directory package: vmlinuz, lib/modules/<release>, System.map
+    and headers found in place, nothing copied (no boot: the deb and RPM tests boot)."""
+    d = debs("6.1")
+    k = d.kernel
+    tree = unpack([k.tree], tmp_path)
+    assert (tree.release, tree.vmlinuz, tree.modules_dir) == (k.release, k.vmlinuz, k.modules_dir())
+    assert tree.system_map == k.system_map and tree.headers == k.headers
+    assert tree.digest and tree.names == (k.tree.name,) and not any(tmp_path.iterdir())
+    assert unpack([k.tree], tmp_path).digest == tree.digest

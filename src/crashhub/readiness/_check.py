@@ -34,7 +34,7 @@ from crashhub.readiness._guest import (
 )
 from crashhub.readiness._kinds import TRIGGERS
 from crashhub.readiness._model import CHECK_KINDS, CheckKind, KindResult, ReadinessReport
-from crashhub.readiness._package import KernelTree, package_kind, unpack, unpack_deb
+from crashhub.readiness._package import DEB_MAGIC, KernelTree, unpack, unpack_deb
 from crashhub.readiness._qemu import kvm_usable
 from crashhub.readiness._setup import Collector, makedumpfile_version, parse_collector
 
@@ -56,7 +56,7 @@ def _makedumpfile(given: Path | None, work: Path) -> Path:
         if given is None:
             raise CheckUnavailable(f"{MAKEDUMPFILE} is not installed (Debian package makedumpfile)")
         raise InputError("no such file", path)
-    if path.is_file() and package_kind_or_none(path) == "deb":
+    if path.is_file() and _is_deb(path):
         tree = work / "makedumpfile"
         unpack_deb(path, tree)
         found = [p for p in (tree / "usr" / "bin" / "makedumpfile", tree / "usr" / "sbin" / "makedumpfile")
@@ -67,11 +67,9 @@ def _makedumpfile(given: Path | None, work: Path) -> Path:
     return path
 
 
-def package_kind_or_none(path: Path) -> str | None:
-    try:
-        return package_kind(path)
-    except InputError:
-        return None
+def _is_deb(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(len(DEB_MAGIC)) == DEB_MAGIC
 
 
 def _vmlinux(debuginfo: Path | None, kernel: KernelTree, work: Path) -> Path | None:
