@@ -217,7 +217,9 @@ def check(packages: Sequence[Path], *, debuginfo: Path | None = None, makedumpfi
         initramfs = build_initramfs(work / "initramfs.cpio", vmlinuz=kernel.vmlinuz,
                                     modules_dir=kernel.modules_dir, module=module, makedumpfile=str(mdf),
                                     capture_modules=capture_modules)
-        plan = Plan(kernel, initramfs, collector, crashkernel, memory_mib, mdf, makedumpfile_version(mdf),
+        shown = Path(makedumpfile).name if makedumpfile is not None and Path(makedumpfile) != mdf else None
+        version = makedumpfile_version(mdf, shown)
+        plan = Plan(kernel, initramfs, collector, crashkernel, memory_mib, mdf, version,
                     _vmlinux(debuginfo, kernel, work), module, tuple(capture_modules), boot_cache, work,
                     keep=work_dir is not None)
         results = [KindResult(kind=k, captured=False, skipped=no_module,

@@ -81,8 +81,9 @@ def parse_collector(line: str) -> Collector:
     return Collector(line, level, comp, elf, flat)
 
 
-def makedumpfile_version(binary: Path) -> str:
-    """``makedumpfile 1.7.2 (/usr/bin/makedumpfile)``, or the binary with why its version is unknown."""
+def makedumpfile_version(binary: Path, shown: str | None = None) -> str:
+    """``makedumpfile 1.7.2 (/usr/bin/makedumpfile)`` (``shown`` in the brackets: the package it came
+    from), or the binary with why its version is unknown."""
     try:
         proc = subprocess.run([str(binary), "-v"], capture_output=True, text=True, timeout=30, check=False)
     except OSError as e:
@@ -90,4 +91,4 @@ def makedumpfile_version(binary: Path) -> str:
     out = (proc.stdout + proc.stderr).split()
     # "makedumpfile: version 1.7.2 (released on 20 Oct 2022)"
     version = out[out.index("version") + 1] if "version" in out[:-1] else None
-    return f"makedumpfile {version or '(unknown version)'} ({binary})"
+    return f"makedumpfile {version or '(unknown version)'} ({shown or binary})"
