@@ -249,7 +249,8 @@ def _crash_line(crash: EngineRun | None) -> str:
     if crash is None:
         return "crash: not run"
     if not crash.ok or crash.mode == "--minimal":
-        return f"crash {crash.version or ''}: {crash.failure}"[:300]
+        why = crash.failure or "no answer"
+        return (why if why.startswith("crash") else f"crash {crash.version or ''}: {why}")[:300]
     raw = crash.section("stack")
     bt = [base_name(str(f.get("function"))) for f in (raw if isinstance(raw, list) else [])[:3]
           if isinstance(f, dict)]
