@@ -2,7 +2,8 @@
 made from the 6.1 deb with rpmbuild, and two broken capture setups whose reports must name the failure.
 
 Boots (~25 s each under TCG) are kept in the lab's cache by every input; the evaluation runs each time.
-On an empty cache these tests boot 8 times: 6.1 x3, 6.12, 5.10, the RPM, no disk driver, crashkernel=32M.
+On an empty cache these tests boot 9 times: 6.1 x3, 6.12, 5.10, the RPM, no disk driver, crashkernel=32M,
+an -F collector line.
 """
 
 from __future__ import annotations
@@ -162,3 +163,13 @@ def test_a_directory_is_read_where_it_is(tmp_path: Path) -> None:
     assert tree.system_map == k.system_map and tree.headers == k.headers
     assert tree.digest and tree.names == (k.tree.name,) and not any(tmp_path.iterdir())
     assert unpack([k.tree], tmp_path).digest == tree.digest
+
+
+def test_a_flattened_collector_line() -> None:
+    """An ssh target's collector (``-F``): the stream as dd wrote it, read in place by crashhub."""
+    d = debs("6.1")
+    r = checked([d.image], kinds=["sysrq"], core_collector="makedumpfile -F -l --message-level 7 -d 31")
+    k = _kind(r, "sysrq")
+    assert k.captured and k.dmesg_matches_log, (k.failure, k.notes)
+    assert (k.dump_format or "").startswith("flat-kdump") and k.dump_level == 31
+    assert k.guilty_function == "sysrq_handle_crash"
