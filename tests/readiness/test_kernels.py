@@ -8,6 +8,7 @@ an -F collector line.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -83,6 +84,9 @@ AutoReqProv: no
 %global debug_package %{{nil}}
 %define _build_id_links none
 %define _binary_payload w1.gzdio
+%define use_source_date_epoch_as_buildtime 1
+%define clamp_mtime_to_source_date_epoch 1
+%define _buildhost crashhub-tests
 %description
 Test package.
 %install
@@ -90,8 +94,9 @@ cp -a {stage}/. %{{buildroot}}/
 %files
 /lib/modules
 """)
+    # Reproducible (same bytes each session), so the check's boot is found in the cache again.
     subprocess.run(["rpmbuild", "-bb", "--quiet", "--define", f"_topdir {top}", str(spec)], check=True,
-                   capture_output=True)
+                   capture_output=True, env={**os.environ, "SOURCE_DATE_EPOCH": "1700000000"})
     [out] = (top / "RPMS").rglob(f"{name}-{version}-*.rpm")
     return out
 
