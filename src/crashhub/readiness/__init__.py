@@ -2,8 +2,12 @@
 fleet's is, crash it in standard ways and prove that crashhub can read what the dump holds
 (``crashhub kernel check``; docs/readiness.md).
 
-    check(packages, debuginfo=None, makedumpfile=None, core_collector=..., crashkernel="256M",
-          kinds=None, memory_mib=1024, work_dir=None, progress=None) -> ReadinessReport
+    check(packages, debuginfo=None, makedumpfile=None, core_collector=DEFAULT_COLLECTOR,
+          crashkernel="256M", kinds=None, memory_mib=1024, work_dir=None, progress=None,
+          boot_cache=None, capture_modules=GUEST_MODULES) -> ReadinessReport
+
+Bad input raises ``InputError`` (one line, before anything boots); a host without QEMU, busybox,
+kexec, makedumpfile or e2fsprogs raises ``CheckUnavailable``.
 
 The guest machinery (QEMU, the initramfs, the guest's /init, the test module) is shared with the
 crash lab (lab/), which is a client of it.
