@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crashhub.readiness import Guest
 from lab.debs import Kernel
-from lab.qemu import Guest
 
 CHANNEL_VARIANTS = ("channels", "channels-nokdump")
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -16,15 +15,15 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from crashhub.errors import BootFailed, CheckUnavailable
+from crashhub.readiness import point_headers_at, unpack_deb
 from lab.config import KernelFamily, cache_dir
 
-
-class LabUnavailable(RuntimeError):
-    """The lab cannot run here (a tool or a package is missing); tests skip on it."""
-
-
-class RunFailed(LabUnavailable):
-    """The lab runs here but a crash run went wrong (no panic, no capture): a real failure, not a skip."""
+# The lab cannot run here (a tool or a package is missing): tests skip on it. The lab runs here but a
+# crash run went wrong (no panic, no capture): a real failure, not a skip. crashhub's kernel check
+# raises the same two from the machinery it shares with the lab.
+LabUnavailable = CheckUnavailable
+RunFailed = BootFailed
 
 
 @dataclass(frozen=True)
@@ -55,14 +54,6 @@ def locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def tool(name: str, package: str) -> str:
-    """Absolute path of a host tool; /usr/sbin and /sbin are searched too (often not in a user's PATH)."""
-    found = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
-    if found is None:
-        raise LabUnavailable(f"{name} is not installed (Debian package {package})")
-    return found
 
 
 def _run(cmd: list[str], cwd: Path | None = None) -> str:
@@ -212,11 +203,8 @@ def fetch_kernel(fam: KernelFamily) -> Kernel:
                     if tar.wait() != 0:
                         raise LabUnavailable(f"dpkg-deb --fsys-tarfile {deb} failed")
                 else:
-                    _run(["dpkg-deb", "-x", str(deb), str(tree)])
-            hdr_make = tree / "usr" / "src" / headers / "Makefile"
-            # The headers' Makefile includes the -common tree by an absolute /usr/src path.
-            text = hdr_make.read_text()
-            hdr_make.write_text(text.replace("include /usr/src/", f"include {tree}/usr/src/"))
+                    unpack_deb(deb, tree)  # as crashhub's kernel check unpacks a fleet's debs
+            point_headers_at(tree, release)
             done.write_text(json.dumps({"release": release, "version": version}) + "\n")
     kernel = Kernel(
         key=fam.key,
@@ -237,3 +225,21 @@ def fetch_kernel(fam: KernelFamily) -> Kernel:
 
 def kernel_json(k: Kernel) -> dict[str, str]:
     return {key: str(v) for key, v in asdict(k).items()}
+
+
+def package_debs(k: Kernel) -> tuple[Path, list[Path]]:
+    """The kernel's image deb and its headers debs (headers, -common, kbuild) as apt downloaded them:
+    the packages a fleet installs, for ``crashhub kernel check``."""
+    debs = cache_dir() / "debs"
+
+    def one(name: str) -> Path:
+        hits = sorted(debs.glob(f"{name}_*.deb"))
+        if not hits:
+            raise LabUnavailable(f"no {name}_*.deb in {debs} (run the lab on this kernel first)")
+        return hits[-1]
+
+    headers = one(f"linux-headers-{k.release}")
+    fields = _run(["dpkg-deb", "-f", str(headers), "Depends"])
+    names = [d.strip().split()[0] for d in fields.split(",") if d.strip()]
+    extra = [one(n) for n in names if n.startswith(("linux-headers-", "linux-kbuild-"))]
+    return one(k.package), [headers, *extra]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from crashhub.readiness import TRIGGERS
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -48,11 +50,12 @@ _NEW_KERNELS = ("6.1", "6.12")
 _HUNG_SYSCTLS = {"/proc/sys/kernel/hung_task_timeout_secs": "10", "/proc/sys/kernel/hung_task_panic": "1"}
 
 KINDS: dict[str, Kind] = {k.name: k for k in [
-    Kind("sysrq", "echo c > /proc/sysrq-trigger", "SysRq-c (sysrq_handle_crash)",
+    # sysrq, null and softlockup are triggered as crashhub's kernel check does (crashhub.readiness).
+    Kind("sysrq", TRIGGERS["sysrq"].command, "SysRq-c (sysrq_handle_crash)",
          "sh", True, "sysrq_handle_crash", None,
          (r"sysrq: Trigger a crash", r"Kernel panic - not syncing: sysrq triggered crash"),
          needs_module=False),
-    Kind("null", _mod("null"), "NULL pointer write at offset 0x20 in a module",
+    Kind("null", TRIGGERS["null"].command, "NULL pointer write at offset 0x20 in a module",
          "sh", True, "crashmod_null", None,
          (r"BUG: kernel NULL pointer dereference, address: 0000000000000020",
           r"RIP: 0010:crashmod_null\+0x")),
@@ -68,11 +71,11 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
          (r"WARNING: CPU: \d+ PID: \d+ at crashmod/crashmod\.c:\d+ crashmod_warn",
           r"Kernel panic - not syncing: (kernel: )?panic_on_warn set"),
          sysctls={"/proc/sys/kernel/panic_on_warn": "1"}),
-    Kind("softlockup", _mod("softlockup"), f"soft lockup: {_SPIN}, softlockup_panic=1",
+    Kind("softlockup", TRIGGERS["softlockup"].command, f"soft lockup: {_SPIN}, softlockup_panic=1",
          "crashmod_spin", False, "crashmod_spin", None,
          (r"watchdog: BUG: soft lockup - CPU#\d+ stuck for \d+s! \[crashmod_spin:\d+\]",
           r"Kernel panic - not syncing: softlockup: hung tasks"),
-         sysctls={"/proc/sys/kernel/watchdog_thresh": "5", "/proc/sys/kernel/softlockup_panic": "1"}),
+         sysctls=dict(TRIGGERS["softlockup"].sysctls)),
     Kind("hung", _mod("hung"), "task blocked on a mutex it holds (self-deadlock), hung_task_panic=1",
          "khungtaskd", False, "crashmod_hung", None,
          (r"INFO: task sh:\d+ blocked for more than \d+ seconds\.",

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab import channels, guest
+from crashhub.readiness import Guest, make_disk, read_disk, tool
+from lab import build as guest
+from lab import channels
 from lab.config import LAB_VERSION, cache_dir, family
-from lab.debs import Kernel, RunFailed, fetch_kernel, kernel_json, locked, tool
+from lab.debs import Kernel, RunFailed, fetch_kernel, kernel_json, locked
 from lab.kinds import Kind, kind
-from lab.qemu import Guest
 
 VARIANTS = {
     None: "RHEL lzo, RHEL ssh flat, ELF and Debian dumps at -d 31",
@@ -314,11 +315,7 @@ def _boot_with(k: Kernel, spec: Kind, variant: str | None, instance: int, *, wor
     disk: Path | None = None
     if mode == "kdump" or ch is not None:
         disk = work / "disk.img"
-        size_mib = 2048 if variant != "large" else memory * 2 + 1024
-        with disk.open("wb") as fh:
-            fh.truncate(size_mib << 20)
-        subprocess.run([tool("mkfs.ext4", "e2fsprogs"), "-q", "-F", "-O", "^has_journal", str(disk)],
-                       check=True)
+        make_disk(disk, 2048 if variant != "large" else memory * 2 + 1024)
 
     timings: dict[str, float] = {}
     files: dict[str, dict[str, Any]] = {}
@@ -382,11 +379,7 @@ def _boot_with(k: Kernel, spec: Kind, variant: str | None, instance: int, *, wor
             raise RunFailed(f"{spec.name}: the capture kernel (or the pstore boot) did not finish{_SEE}")
         t = time.monotonic()
         dumped = work / "disk"
-        dumped.mkdir()
-        proc = subprocess.run([tool("debugfs", "e2fsprogs"), "-R", f"rdump / {dumped}", str(disk)],
-                              capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            raise RunFailed(f"debugfs rdump failed: {proc.stderr[-400:]}")
+        read_disk(disk, dumped)
         disk.unlink()
         for top in sorted(dumped.iterdir()):
             if top.name != "lost+found":

@@ -50,6 +50,7 @@ from crashhub.kernel._release import Release
 from crashhub.kernel._taint import TaintFlag
 from crashhub.model import CrashReport, DumpFacts, Frame, HostInfo, HostReport, LogReport, Process, Taint
 from crashhub.readiness import CHECK_KINDS, FILE_ROLES, CheckFile, CheckRequest, KindResult, ReadinessReport
+from crashhub.readiness._boot import BootResult
 from crashhub.store import KB_STATUSES, BucketRecord, CrashRecord, ReadinessRecord
 from crashhub.store._base import FileRecord, HostRecord
 from crashhub.store._bucket_page import Breakdown, Share
@@ -347,6 +348,24 @@ _alerts = st.builds(Alert, rule=st.sampled_from(ALL_RULES), key=_text, title=_te
                     severity=st.sampled_from(ALERT_SEVERITIES), link=_opt_text, data=_json_obj,
                     plain=_opt_text,
                     markdown=st.booleans(), once=st.booleans())
+_seconds = st.floats(min_value=0, max_value=1e6, allow_nan=False)
+_opt_bool = st.none() | st.booleans()
+_kind_results = st.builds(
+    KindResult, kind=st.sampled_from(CHECK_KINDS), captured=st.booleans(), failure=_opt_text,
+    capture_log=_text, dump_format=_opt_text, dump_bytes=st.none() | _n, ram_bytes=_n,
+    dump_level=st.none() | st.integers(0, 31),
+    dmesg_matches_log=_opt_bool, panic_task_readable=_opt_bool, stack_readable=_opt_bool,
+    dropped_needed_pages=st.lists(_text, max_size=2), triage_title=_opt_text, guilty_function=_opt_text,
+    expected_function=_opt_text, drgn=_opt_text, crash_tool=_opt_text, advice=st.lists(_text, max_size=2),
+    seconds=_seconds, skipped=_opt_text, notes=st.lists(_text, max_size=2))
+_readiness_reports = st.builds(
+    ReadinessReport, release=_text, packages=st.lists(_text, max_size=2), package_digest=_text,
+    debuginfo=_opt_text, makedumpfile=_text, core_collector=_text, crashkernel=_text,
+    accel=st.sampled_from(["kvm", "tcg"]), checked_at=_seconds, crashhub_version=_text,
+    kinds=st.lists(_kind_results, max_size=3), seconds=_seconds)
+_boots = st.builds(BootResult, kind=st.sampled_from(CHECK_KINDS), accel=st.sampled_from(["kvm", "tcg"]),
+                   console=_text, collector_log=_text, dump=_opt_text, finished=st.booleans(),
+                   seconds=_seconds)
 _shares = st.builds(Share, value=_opt_text, count=_n)
 _share_lists = st.lists(_shares, max_size=3).map(tuple)
 _channel_records = st.builds(
@@ -396,20 +415,10 @@ MORE_MODELS: list[tuple[type[Any], st.SearchStrategy[Any]]] = [
 # Kernel readiness (issue 20): the runner's report, the hub's stored row and the check job's payload.
 _opt_bool = st.none() | st.booleans()
 _fsecs = st.floats(0, 1e6, allow_nan=False)
-_kind_results = st.builds(
-    KindResult, kind=st.sampled_from(CHECK_KINDS), captured=st.booleans(), failure=_opt_text,
-    capture_log=_text,
-    dump_format=_opt_text, dump_bytes=st.none() | _n, ram_bytes=_n, dump_level=st.none() | st.integers(0, 31),
-    dmesg_matches_log=_opt_bool, panic_task_readable=_opt_bool, stack_readable=_opt_bool,
-    dropped_needed_pages=_strs, triage_title=_opt_text, guilty_function=_opt_text,
-    expected_function=_opt_text, drgn=_opt_text, crash_tool=_opt_text, advice=_strs, seconds=_fsecs)
-_readiness_reports = st.builds(
-    ReadinessReport, release=_text, packages=_strs, package_digest=_text, debuginfo=_opt_text,
-    makedumpfile=_text, core_collector=_text, crashkernel=_text, accel=st.sampled_from(["kvm", "tcg"]),
-    checked_at=_fsecs, crashhub_version=_text, kinds=st.lists(_kind_results, max_size=3), seconds=_fsecs)
 _check_files = st.builds(CheckFile, role=st.sampled_from(FILE_ROLES), name=_text, digest=_text, size=_n)
 MORE_MODELS += [
-    (KindResult, _kind_results), (ReadinessReport, _readiness_reports), (CheckFile, _check_files),
+    (KindResult, _kind_results), (ReadinessReport, _readiness_reports), (BootResult, _boots),
+    (CheckFile, _check_files),
     (ReadinessRecord, st.builds(ReadinessRecord, release=_text, package_digest=_text, core_collector=_text,
                                 crashkernel=_text, checked_at=_fsecs, report=_json_obj)),
     (CheckRequest, st.builds(

@@ -28,6 +28,8 @@ checks this drawing against the classes below::
     │   ├── StoreError            the database or blob store failed
     │   │   └── UploadOffsetError   a resumable upload's chunk starts elsewhere than the upload is
     │   ├── AnalysisError         an analysis engine failed (timeout, memory, crash)
+    │   ├── CheckUnavailable      a kernel check cannot run on this host (QEMU, busybox, a build tool missing)
+    │   │   └── BootFailed        a guest boot went wrong where it can run (QMP error, no panic)
     │   ├── AuthError             missing or wrong credentials (HTTP 401)
     │   │   └── Forbidden         a known token whose role may not do this (HTTP 403)
     │   └── HubError              the agent's request to the hub failed (status, body)
@@ -192,6 +194,14 @@ class UploadOffsetError(StoreError):
 
 class AnalysisError(CrashhubError):
     """An analysis engine failed (timeout, memory limit, crash)."""
+
+
+class CheckUnavailable(CrashhubError):
+    """A kernel check (or the crash lab) cannot run on this host: a tool or a package is missing."""
+
+
+class BootFailed(CheckUnavailable):
+    """A guest boot went wrong where QEMU and the tools work (a QMP error, no panic): a real failure."""
 
 
 class AuthError(CrashhubError):

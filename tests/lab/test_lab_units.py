@@ -13,7 +13,7 @@ from lab.debs import RunFailed, known
 from lab.kinds import KINDS
 from lab.run import ALIASES, CI_CORE, FILE_GLOBS, FORMATS, VARIANTS, LabRun, _link_text
 
-from lab import guest
+from crashhub.readiness import _guest as guest
 
 README = Path(__file__).resolve().parents[2] / "lab" / "README.md"
 

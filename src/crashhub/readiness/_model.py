@@ -46,7 +46,12 @@ class KindResult:
     drgn: str | None = None  # one line: what drgn-based analysis found (first finding), or its error
     crash_tool: str | None = None  # one line: what `crash` made of the dump (opened / its error)
     advice: list[str] = field(default_factory=list)  # what to change, one sentence each
-    seconds: float = 0.0
+    seconds: float = 0.0  # its boot (as it took when made) and the evaluation of what it left
+    # Why the kind was not tried (no headers to build the test module with), None when it was.
+    skipped: str | None = None
+    # What the checks saw beside the verdicts, one line each: console lines the dump's log lacks,
+    # frames the log printed that the unwound stack lacks, a guilty function other than expected.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -72,7 +77,8 @@ class KindResult:
             triage_title=d.get("triage_title"), guilty_function=d.get("guilty_function"),
             expected_function=d.get("expected_function"), drgn=d.get("drgn"),
             crash_tool=d.get("crash_tool"), advice=[str(x) for x in d.get("advice") or []],
-            seconds=float(d.get("seconds") or 0.0),
+            seconds=float(d.get("seconds") or 0.0), skipped=d.get("skipped"),
+            notes=[str(x) for x in d.get("notes") or []],
         )
 
 
@@ -95,7 +101,9 @@ class ReadinessReport:
 
     @property
     def ready(self) -> bool:
-        return bool(self.kinds) and all(k.ok for k in self.kinds)
+        """Every kind tried was captured and readable (skipped kinds were not tried; one must be)."""
+        tried = [k for k in self.kinds if k.skipped is None]
+        return bool(tried) and all(k.ok for k in tried)
 
     @property
     def advice(self) -> list[str]:

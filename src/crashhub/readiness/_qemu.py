@@ -1,4 +1,7 @@
-"""Run a guest in QEMU: serial console to a log with host timestamps, QMP for QEMU's own dumps."""
+"""Run a guest in QEMU: serial console to a log with host timestamps, QMP for QEMU's own dumps.
+
+Shared by the kernel check and the crash lab (lab/run.py).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.debs import LabUnavailable, RunFailed
+from crashhub.errors import BootFailed, CheckUnavailable
 
 QEMU = "qemu-system-x86_64"
 
@@ -33,7 +36,7 @@ def kvm_usable() -> bool:
 
 def require_qemu() -> None:
     if shutil.which(QEMU) is None:
-        raise LabUnavailable(f"{QEMU} (Debian qemu-system-x86) is not installed")
+        raise CheckUnavailable(f"{QEMU} (Debian qemu-system-x86) is not installed")
 
 
 @dataclass
@@ -152,6 +155,6 @@ class Guest:
             send({"execute": "qmp_capabilities"})
             reply = send({"execute": command, "arguments": arguments})
             if "error" in reply:
-                raise RunFailed(f"QMP {command} failed: {reply['error']}")
+                raise BootFailed(f"QMP {command} failed: {reply['error']}")
             ret = reply["return"]
             return ret if isinstance(ret, dict) else {}

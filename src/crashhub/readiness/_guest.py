@@ -1,16 +1,22 @@
-"""Build the guest: the crashmod test module and the busybox initramfs (cached per kernel)."""
+"""Build the guest: the crashmod test module and the busybox initramfs.
+
+Shared by the kernel check and the crash lab (lab/build.py caches these per kernel). The initramfs
+holds busybox, kexec, makedumpfile and their libraries, the disk's driver modules, the kernel and the
+capture image; ``/init`` is ``init.sh`` (both kernels' roles), the test module's source ``crashmod/``.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import lzma
+import os
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
-from lab.config import LAB_VERSION, cache_dir
-from lab.debs import Kernel, LabUnavailable, locked
+from crashhub.errors import CheckUnavailable
 
 HERE = Path(__file__).resolve().parent
 MODULE_SRC = HERE / "crashmod"
@@ -19,13 +25,23 @@ INIT_SH = HERE / "init.sh"
 # Loaded in this order by /init when they are modules (built-in ones are skipped).
 GUEST_MODULES = ("virtio", "virtio_ring", "virtio_pci_legacy_dev", "virtio_pci_modern_dev",
                  "virtio_pci", "virtio_blk", "qemu_fw_cfg")
-HOST_BINARIES = ("/usr/bin/makedumpfile", "/usr/sbin/kexec")
-# Crash channels (issue 19; lab/channels.py): in /etc/lab-modules-channels, loaded by /init only when
-# lab.conf (or the capture kernel's lab.pstore=) asks, so the other variants' boots are unchanged.
+MAKEDUMPFILE = "/usr/bin/makedumpfile"
+HOST_BINARIES = (MAKEDUMPFILE, "/usr/sbin/kexec")
+# Optional modules a boot loads only when its lab.conf asks (the lab's crash channels, issue 19:
+# netconsole over a virtio NIC, ramoops): listed in /etc/lab-modules-channels, so boots that do not
+# ask load exactly what they did before.
 CHANNEL_MODULES = ("virtio_net", "netconsole", "ramoops")
 
 
-def _digest(*paths: Path, extra: str = "") -> str:
+def tool(name: str, package: str) -> str:
+    """Absolute path of a host tool; /usr/sbin and /sbin are searched too (often not in a user's PATH)."""
+    found = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    if found is None:
+        raise CheckUnavailable(f"{name} is not installed (Debian package {package})")
+    return found
+
+
+def digest(*paths: Path, extra: str = "") -> str:
     h = hashlib.sha256(extra.encode())
     for p in paths:
         h.update(p.name.encode())
@@ -33,13 +49,13 @@ def _digest(*paths: Path, extra: str = "") -> str:
     return h.hexdigest()[:12]
 
 
-def _cc_override(kernel: Kernel) -> list[str]:
+def _cc_override(headers: Path) -> list[str]:
     """``CC=gcc`` when the compiler Debian's headers name (gcc-10 for bullseye's 5.10) is not installed.
 
     The module is small and plain C; the host's gcc builds it (the kernel warns nothing about it).
     """
     try:
-        text = (kernel.headers / ".kernelvariables").read_text()
+        text = (headers / ".kernelvariables").read_text()
     except OSError:
         return []
     m = re.search(r"^CC = .*?(gcc-\d+)\s*$", text, re.M)
@@ -48,33 +64,31 @@ def _cc_override(kernel: Kernel) -> list[str]:
     return []
 
 
-def build_module(kernel: Kernel) -> Path:
-    """crashmod.ko for this kernel, rebuilt when its source changes."""
-    sources = sorted(p for p in MODULE_SRC.iterdir() if p.is_file())
-    tag = _digest(*sources, extra=kernel.release)
-    out = cache_dir() / "build" / kernel.release / f"crashmod-{tag}"
-    ko = out / "crashmod.ko"
-    with locked(cache_dir() / "locks" / f"module-{kernel.release}.lock"):
-        if ko.exists():
-            return ko
-        work = out.with_name(out.name + ".tmp")
+def module_sources() -> list[Path]:
+    return sorted(p for p in MODULE_SRC.iterdir() if p.is_file())
+
+
+def build_module(headers: Path, out: Path) -> Path:
+    """crashmod.ko built against ``headers`` (a kernel's build tree) into the new directory ``out``."""
+    work = out.with_name(out.name + ".tmp")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    for s in module_sources():
+        shutil.copy2(s, work / s.name)
+    if shutil.which("make") is None or shutil.which("gcc") is None:
+        raise CheckUnavailable("make/gcc are needed to build the test module")
+    cmd = ["make", "-C", str(headers), f"M={work}", *_cc_override(headers), "modules"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0 or not (work / "crashmod.ko").exists():
         shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        for s in sources:
-            shutil.copy2(s, work / s.name)
-        if shutil.which("make") is None or shutil.which("gcc") is None:
-            raise LabUnavailable("make/gcc are needed to build the lab's test module")
-        cmd = ["make", "-C", str(kernel.headers), f"M={work}", *_cc_override(kernel), "modules"]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0 or not (work / "crashmod.ko").exists():
-            raise LabUnavailable(f"building crashmod.ko failed: {proc.stderr[-800:]}")
-        shutil.rmtree(out, ignore_errors=True)
-        work.rename(out)
-    return ko
+        raise CheckUnavailable(f"building crashmod.ko failed: {proc.stderr[-800:]}")
+    shutil.rmtree(out, ignore_errors=True)
+    work.rename(out)
+    return out / "crashmod.ko"
 
 
-def _module_file(kernel: Kernel, name: str) -> Path | None:
-    hits = [p for p in kernel.modules_dir().rglob(f"{name}.ko*")
+def _module_file(modules_dir: Path, name: str) -> Path | None:
+    hits = [p for p in modules_dir.rglob(f"{name}.ko*")
             if p.name in (f"{name}.ko", f"{name}.ko.xz")]
     return hits[0] if hits else None
 
@@ -90,8 +104,8 @@ def _depends(ko: bytes) -> list[str]:
     return [d for d in m.group(1).decode().split(",") if d] if m else []
 
 
-def _guest_modules(kernel: Kernel, names: tuple[str, ...] = GUEST_MODULES,
-                   skip: tuple[str, ...] = ()) -> list[tuple[str, bytes]]:
+def guest_modules(modules_dir: Path, names: Sequence[str] = GUEST_MODULES,
+                  skip: Sequence[str] = ()) -> list[tuple[str, bytes]]:
     """The wanted modules that this kernel builds as modules, dependencies first (minus ``skip``)."""
     ordered: list[tuple[str, bytes]] = []
     seen: set[str] = set(skip)
@@ -100,7 +114,7 @@ def _guest_modules(kernel: Kernel, names: tuple[str, ...] = GUEST_MODULES,
         if name in seen:
             return
         seen.add(name)
-        path = _module_file(kernel, name)
+        path = _module_file(modules_dir, name)
         if path is None:  # built in (6.12 has virtio built in)
             return
         data = _module_bytes(path)
@@ -132,12 +146,13 @@ def _cpio(root: Path, out: Path) -> None:
                        input=files.encode(), stdout=fh, check=True)
 
 
-def _base_tree(root: Path, kernel: Kernel, binaries: tuple[str, ...]) -> None:
+def _base_tree(root: Path, modules: list[tuple[str, bytes]], binaries: Sequence[str],
+               optional: list[tuple[str, bytes]]) -> None:
     for d in ("bin", "sbin", "proc", "sys", "dev", "tmp", "mnt", "etc", "lib/modules"):
         (root / d).mkdir(parents=True, exist_ok=True)
     busybox = shutil.which("busybox")
     if busybox is None:
-        raise LabUnavailable("busybox (busybox-static) is not installed")
+        raise CheckUnavailable("busybox (busybox-static) is not installed")
     shutil.copy2(busybox, root / "bin" / "busybox")
     applets = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=True).stdout.split()
     for a in applets:
@@ -145,53 +160,60 @@ def _base_tree(root: Path, kernel: Kernel, binaries: tuple[str, ...]) -> None:
         if not link.exists():
             link.symlink_to("busybox")
     for b in binaries:
+        # A binary outside the usual places (the fleet's makedumpfile unpacked from its package)
+        # keeps its path in the image; /bin/<name> points at it.
         if not Path(b).exists():
-            raise LabUnavailable(f"{b} is not installed")
+            raise CheckUnavailable(f"{b} is not installed")
         _copy(Path(b), root)
         (root / "bin" / Path(b).name).unlink(missing_ok=True)
         (root / "bin" / Path(b).name).symlink_to(b)
         for lib in _libs(b):
             _copy(lib, root)
     names = []
-    for name, data in _guest_modules(kernel):
+    for name, data in modules:
         (root / "lib" / "modules" / f"{name}.ko").write_bytes(data)
         names.append(name)
     (root / "etc" / "lab-modules").write_text("\n".join(names) + "\n")
-    channel_names = []
-    for name, data in _guest_modules(kernel, CHANNEL_MODULES, skip=tuple(names)):
+    optional_names = []
+    for name, data in optional:
         (root / "lib" / "modules" / f"{name}.ko").write_bytes(data)
-        channel_names.append(name)
-    (root / "etc" / "lab-modules-channels").write_text("\n".join(channel_names) + "\n")
+        optional_names.append(name)
+    (root / "etc" / "lab-modules-channels").write_text("\n".join(optional_names) + "\n")
     init = root / "init"
     shutil.copy2(INIT_SH, init)
     init.chmod(0o755)
 
 
-def build_initramfs(kernel: Kernel, module: Path) -> Path:
+def build_initramfs(out: Path, *, vmlinuz: Path, modules_dir: Path, module: Path | None,
+                    makedumpfile: str = MAKEDUMPFILE, capture_modules: Sequence[str] = GUEST_MODULES,
+                    optional_modules: Sequence[str] = ()) -> Path:
     """An uncompressed newc initramfs: busybox, kexec, makedumpfile, modules, the kernel, a capture image.
 
-    The capture kernel gets the same /init without kexec and the kernel (``/boot/capture.img``).
+    The capture kernel gets the same /init without kexec and the kernel (``/boot/capture.img``), with
+    ``capture_modules`` (a check leaves the disk driver out to show what its absence looks like).
+    ``optional_modules`` (the lab's CHANNEL_MODULES) go in both images, loaded only when lab.conf asks.
     A run appends a small cpio with ``/lab.conf`` (the kernel unpacks concatenated archives).
     """
-    tag = _digest(INIT_SH, module, extra=f"{LAB_VERSION} {kernel.release} {kernel.version} {CHANNEL_MODULES}")
-    out = cache_dir() / "build" / kernel.release / f"initramfs-{tag}.cpio"
-    with locked(cache_dir() / "locks" / f"initramfs-{kernel.release}.lock"):
-        if out.exists():
-            return out
-        work = out.with_suffix(".d")
-        shutil.rmtree(work, ignore_errors=True)
+    work = out.with_suffix(".d")
+    shutil.rmtree(work, ignore_errors=True)
+    try:
         cap = work / "capture"
-        _base_tree(cap, kernel, ("/usr/bin/makedumpfile",))
-        main = work / "main"
-        _base_tree(main, kernel, HOST_BINARIES)
+        for root, wanted, binaries in ((work / "capture", capture_modules, (makedumpfile,)),
+                                       (work / "main", GUEST_MODULES, (makedumpfile, HOST_BINARIES[1]))):
+            modules = guest_modules(modules_dir, wanted)
+            optional = guest_modules(modules_dir, optional_modules, skip=[n for n, _ in modules])
+            _base_tree(root, modules, binaries, optional)
+        cap, main = work / "capture", work / "main"
         (main / "boot").mkdir()
         _cpio(cap, main / "boot" / "capture.img")
-        shutil.copy2(kernel.vmlinuz, main / "boot" / "vmlinuz")
-        shutil.copy2(module, main / "lib" / "modules" / "crashmod.ko")
+        shutil.copy2(vmlinuz, main / "boot" / "vmlinuz")
+        if module is not None:
+            shutil.copy2(module, main / "lib" / "modules" / "crashmod.ko")
         tmp = out.with_suffix(".tmp")
         _cpio(main, tmp)
         tmp.rename(out)
-        shutil.rmtree(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return out
 
 
