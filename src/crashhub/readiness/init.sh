@@ -3,7 +3,7 @@
 #  - crashing kernel: arm kdump (kexec -p), start throwaway processes, set the kind's sysctls, crash;
 #  - capture kernel (/proc/vmcore exists): save the dump the ways RHEL kdump-utils and Debian
 #    kdump-tools do, onto /dev/vda (ext4, read by the host with debugfs), then power off.
-# Lines starting with LAB- on the console are read by the host (lab/qemu.py).
+# Lines starting with LAB- on the console are read by the host (crashhub.readiness: the lab and `crashhub kernel check`).
 export PATH=/bin:/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
