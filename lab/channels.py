@@ -7,7 +7,8 @@ RAM, and the next boot finds the ramoops records in /sys/fs/pstore and saves the
 The guest's netconsole target is slirp's gateway 10.0.2.2, which QEMU forwards to the host's
 127.0.0.1 on the same port: the lab listens there during the boot and keeps every datagram, exactly
 as received, in ``netconsole/datagrams.jsonl``. The guest-side work is a delimited block of
-src/crashhub/readiness/init.sh (the guest /init the lab shares with `crashhub kernel check`), driven by the ``lab.conf`` variables this module writes.
+src/crashhub/readiness/init.sh (the guest /init the lab shares with `crashhub kernel check`),
+driven by the ``lab.conf`` variables this module writes.
 """
 
 from __future__ import annotations
