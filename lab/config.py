@@ -10,6 +10,12 @@ from pathlib import Path
 LAB_VERSION = 2
 
 
+def accel() -> str | None:
+    """``$CRASHHUB_LAB_ACCEL`` (``tcg`` or ``kvm``) forces QEMU's accelerator; None: detected."""
+    value = os.environ.get("CRASHHUB_LAB_ACCEL")
+    return value if value in ("tcg", "kvm") else None
+
+
 def cache_dir() -> Path:
     """``$CRASHHUB_LAB_CACHE`` or ``~/.cache/crashhub-lab``: downloads, extracted trees, builds and runs."""
     env = os.environ.get("CRASHHUB_LAB_CACHE")

@@ -22,6 +22,7 @@ from crashhub.readiness import Guest, make_disk, read_disk, tool
 from lab import build as guest
 from lab import channels
 from lab.config import LAB_VERSION, cache_dir, family
+from lab.config import accel as lab_accel
 from lab.debs import Kernel, RunFailed, fetch_kernel, kernel_json, locked
 from lab.kinds import Kind, kind
 
@@ -321,8 +322,8 @@ def _boot_with(k: Kernel, spec: Kind, variant: str | None, instance: int, *, wor
     files: dict[str, dict[str, Any]] = {}
     timeout = spec.timeout_s + (600 if variant == "large" else 0)
     with Guest(kernel=k.vmlinuz, initrd=initrd, cmdline=cmdline, memory_mib=memory, cpus=2, disk=disk,
-               qmp_dir=work, extra_args=ch.qemu_args if ch else (), reboot=ch is not None and not ch.kdump
-               ) as g:
+               qmp_dir=work, extra_args=ch.qemu_args if ch else (), reboot=ch is not None and not ch.kdump,
+               accel=lab_accel()) as g:
         nmi_at = _inject_nmi(g, spec, timeout) if spec.nmi_after is not None else None
         if mode == "qemu":
             panicked = g.wait_for(r"---\[ end Kernel panic", timeout)

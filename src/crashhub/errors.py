@@ -24,6 +24,7 @@ checks this drawing against the classes below::
     │   │   ├── DebuginfoError    a debuginfo package or file that cannot be imported
     │   │   ├── TooLarge          a blob past the cap it was stored under (HTTP 413 at the routes)
     │   │   ├── MultipartError    a malformed, truncated or too large multipart body (its HTTP status)
+    │   │   ├── DatagramError     a netconsole datagram that claims the extended format and breaks it
     │   │   └── UploadLeaseLost   another hub node took over a resumable upload this node was writing
     │   ├── StoreError            the database or blob store failed
     │   │   └── UploadOffsetError   a resumable upload's chunk starts elsewhere than the upload is
@@ -174,6 +175,10 @@ class MultipartError(InputError):
     def __init__(self, message: str, status: int = 400) -> None:
         self.status = status
         super().__init__(message)
+
+
+class DatagramError(InputError):
+    """A netconsole datagram that claims the extended format and breaks it (the reason is the message)."""
 
 
 class UploadLeaseLost(InputError):

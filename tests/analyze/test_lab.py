@@ -22,7 +22,7 @@ from crashhub.debuginfo import DebuginfoStore
 from crashhub.errors import DebuginfoError
 
 REPO = Path(__file__).resolve().parents[2]
-MODULE_SRC = REPO / "lab" / "crashmod" / "crashmod.c"
+MODULE_SRC = REPO / "src" / "crashhub" / "readiness" / "crashmod" / "crashmod.c"
 KINDS = ("sysrq", "null", "bug", "gpf", "warn", "softlockup", "hung", "oom", "rcu_stall",
          "stack_overflow", "list_corruption", "uaf")
 _cache: dict[tuple[Any, ...], dict[str, Any]] = {}

@@ -10,7 +10,7 @@ import pytest
 from tests.channels.netconsole_wire import as_console, extended, log_datagrams, plain_datagrams, records
 
 from crashhub import triage
-from crashhub.channels import Cut, NetconsoleCrash, Refused, Stream, StreamLimits, judge, parse_header
+from crashhub.channels import Cut, DatagramError, NetconsoleCrash, Stream, StreamLimits, judge, parse_header
 from crashhub.channels._netconsole import MAX_PARTIALS, MAX_RECORD, Reassembly, record, unescape
 from crashhub.channels._stream import LINE_COST
 
@@ -96,17 +96,17 @@ def test_fragments_reassembled_in_and_out_of_order() -> None:
 
 
 def test_hostile_fragments_are_bounded() -> None:
-    with pytest.raises(Refused, match="larger than a record"):
+    with pytest.raises(DatagramError, match="larger than a record"):
         parse_header(b"6,1,2,-,ncfrag=0/999999999;x")
-    with pytest.raises(Refused, match="past the total"):
+    with pytest.raises(DatagramError, match="past the total"):
         parse_header(b"6,1,2,-,ncfrag=50/50;x")
-    with pytest.raises(Refused):
+    with pytest.raises(DatagramError):
         parse_header(b"6,1,2,-,ncfrag=a/b;x")
     r = Reassembly()
-    with pytest.raises(Refused, match="does not fit"):
+    with pytest.raises(DatagramError, match="does not fit"):
         r.add(1, 90, 100, b"x" * 20)  # runs past the total it announced
     r.add(2, 0, 100, b"x" * 10)
-    with pytest.raises(Refused):
+    with pytest.raises(DatagramError):
         r.add(2, 10, 200, b"x" * 10)  # another total for the same record
     # Endless fragments of records that never finish: at most MAX_PARTIALS kept at once.
     for seq in range(1000):

@@ -27,7 +27,7 @@ from crashhub.ingest import ingest_path
 from crashhub.model import CrashReport, LogReport
 from crashhub.web.ui._source import MAX_SOURCE_BYTES
 
-CRASHMOD = REPO / "lab" / "crashmod" / "crashmod.c"
+CRASHMOD = REPO / "src" / "crashhub" / "readiness" / "crashmod" / "crashmod.c"
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from crashhub._face import face
 TYPE_CHECKING = False  # not typing's: importing typing is not free on the CLI's fast paths
 if TYPE_CHECKING:
     from crashhub.channels._netconsole import Record as Record
-    from crashhub.channels._netconsole import Refused as Refused
     from crashhub.channels._netconsole import parse_header as parse_header
     from crashhub.channels._netconsole import unescape as unescape
     from crashhub.channels._stream import Cut as Cut
@@ -17,10 +16,11 @@ if TYPE_CHECKING:
     from crashhub.channels._stream import Stream as Stream
     from crashhub.channels._stream import StreamLimits as StreamLimits
     from crashhub.channels._stream import judge as judge
+    from crashhub.errors import DatagramError as DatagramError
 
 _FACE: dict[str, str] = {
     "Record": "crashhub.channels._netconsole",
-    "Refused": "crashhub.channels._netconsole",
+    "DatagramError": "crashhub.errors",
     "parse_header": "crashhub.channels._netconsole",
     "unescape": "crashhub.channels._netconsole",
     "Cut": "crashhub.channels._stream",
@@ -31,9 +31,9 @@ _FACE: dict[str, str] = {
 }
 __all__ = [
     "Cut",
+    "DatagramError",
     "NetconsoleCrash",
     "Record",
-    "Refused",
     "Stream",
     "StreamLimits",
     "judge",

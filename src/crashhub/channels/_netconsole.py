@@ -30,6 +30,8 @@ import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from crashhub.errors import DatagramError
+
 # A datagram is at most MAX_PRINT_CHUNK (1000) bytes; the header is the few fields before ';'.
 MAX_DATAGRAM = 1000
 # Largest record reassembled from fragments.  printk's record text is at most 1 KiB (2 KiB since
@@ -71,10 +73,6 @@ class Header(NamedTuple):
     frag: tuple[int, int] | None  # (offset, total) of an ncfrag fragment
 
 
-class Refused(ValueError):
-    """A datagram that claims the extended format and breaks it (the reason is the message)."""
-
-
 def unescape(raw: bytes) -> str:
     """The text printk escaped: ``\\xNN`` back to its byte, then UTF-8 (invalid bytes replaced)."""
     if b"\\" in raw:
@@ -88,7 +86,7 @@ def _digits(s: str) -> bool:
 
 def parse_header(data: bytes) -> tuple[Header, bytes] | None:
     """The extended header and the bytes after its ``;``; None when ``data`` is no extended datagram
-    (plain netconsole text).  ``Refused`` when it is one and breaks the format."""
+    (plain netconsole text).  ``DatagramError`` when it is one and breaks the format."""
     m = _HEADER.match(data)
     if m is None:
         return None  # plain text (a stamp "[ 1.2]" never matches: '[' and ' ' are no release)
@@ -108,12 +106,12 @@ def parse_header(data: bytes) -> tuple[Header, bytes] | None:
 def _frag(value: str) -> tuple[int, int]:
     off, slash, total = value.partition("/")
     if not slash or not _digits(off) or not _digits(total):
-        raise Refused(f"ncfrag={value[:40]!r}: not <offset>/<total>")
+        raise DatagramError(f"ncfrag={value[:40]!r}: not <offset>/<total>")
     o, t = int(off), int(total)
     if t > MAX_RECORD:
-        raise Refused(f"ncfrag total {t} is larger than a record can be ({MAX_RECORD})")
+        raise DatagramError(f"ncfrag total {t} is larger than a record can be ({MAX_RECORD})")
     if o >= t:
-        raise Refused(f"ncfrag offset {o} is past the total {t}")
+        raise DatagramError(f"ncfrag offset {o} is past the total {t}")
     return o, t
 
 
@@ -155,7 +153,7 @@ class Reassembly:
         self.dropped = 0  # records given up unfinished (evicted or refused)
 
     def add(self, seq: int, offset: int, total: int, chunk: bytes) -> bytes | None:
-        """The whole body once its last fragment is in, else None.  ``Refused`` for a fragment that
+        """The whole body once its last fragment is in, else None.  ``DatagramError`` for a fragment that
         does not fit the record its first fragment announced (the record is dropped)."""
         p = self._partials.get(seq)
         if p is None:
@@ -166,7 +164,8 @@ class Reassembly:
         if p.total != total or offset + len(chunk) > total or len(p.chunks) >= MAX_CHUNKS:
             del self._partials[seq]
             self.dropped += 1
-            raise Refused(f"fragment {offset}+{len(chunk)} of record {seq} does not fit its total {p.total}")
+            raise DatagramError(
+                f"fragment {offset}+{len(chunk)} of record {seq} does not fit its total {p.total}")
         if offset in p.chunks or not chunk:
             return None  # a duplicate datagram
         p.chunks[offset] = chunk
@@ -177,7 +176,7 @@ class Reassembly:
         body = b"".join(p.chunks[o] for o in sorted(p.chunks))
         if len(body) != total or not _tiles(p.chunks):
             self.dropped += 1
-            raise Refused(f"fragments of record {seq} overlap")
+            raise DatagramError(f"fragments of record {seq} overlap")
         return body
 
     def forget_below(self, seq: int) -> None:

@@ -27,11 +27,11 @@ from crashhub.channels._netconsole import (
     MAX_DATAGRAM,
     Reassembly,
     Record,
-    Refused,
     lines_of,
     parse_header,
     record,
 )
+from crashhub.errors import DatagramError
 from crashhub.model import JsonObject
 from crashhub.triage import BANNER, boot_banner, may_start_report
 
@@ -150,7 +150,7 @@ class StreamStats:
     datagrams: int = 0
     lines: int = 0
     duplicates: int = 0
-    refused: int = 0  # datagrams that broke the format (see ``Refused``), or were too long
+    refused: int = 0  # datagrams that broke the format (see ``DatagramError``), or were too long
     gaps: int = 0  # gap ranges found
     missing: int = 0  # records those gaps miss
 
@@ -193,7 +193,7 @@ class Stream:
             # Tried on a plain sender's datagrams too (a '[' fails at once): a host switched to
             # extended netconsole (configfs) is read as such from its next datagram.
             parsed = parse_header(data)
-        except Refused:
+        except DatagramError:
             self.stats.refused += 1
             return out
         if parsed is None:
@@ -211,7 +211,7 @@ class Stream:
         if h.frag is not None:
             try:
                 whole = self._reasm.add(h.seq, h.frag[0], h.frag[1], body)
-            except Refused:
+            except DatagramError:
                 self.stats.refused += 1
                 return out
             if whole is None:

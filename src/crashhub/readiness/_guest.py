@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import lzma
-import os
 import re
 import shutil
 import subprocess
@@ -35,7 +34,7 @@ CHANNEL_MODULES = ("virtio_net", "netconsole", "ramoops")
 
 def tool(name: str, package: str) -> str:
     """Absolute path of a host tool; /usr/sbin and /sbin are searched too (often not in a user's PATH)."""
-    found = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
     if found is None:
         raise CheckUnavailable(f"{name} is not installed (Debian package {package})")
     return found

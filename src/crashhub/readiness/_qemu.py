@@ -23,8 +23,6 @@ QEMU = "qemu-system-x86_64"
 
 def kvm_usable() -> bool:
     """KVM needs /dev/kvm *and* hardware virtualisation; here /dev/kvm opens but vmx/svm are absent."""
-    if os.environ.get("CRASHHUB_LAB_ACCEL") in ("tcg", "kvm"):
-        return os.environ["CRASHHUB_LAB_ACCEL"] == "kvm"
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return False
     try:
@@ -73,9 +71,10 @@ class Guest:
 
     def __init__(self, *, kernel: Path, initrd: Path, cmdline: str, memory_mib: int, cpus: int,
                  disk: Path | None, qmp_dir: Path, extra_args: tuple[str, ...] = (),
-                 reboot: bool = False) -> None:
+                 reboot: bool = False, accel: str | None = None) -> None:
         require_qemu()
-        self.accel = "kvm" if kvm_usable() else "tcg"
+        # accel: "kvm" or "tcg" forced by the caller (the lab's CRASHHUB_LAB_ACCEL); None: detected.
+        self.accel = accel or ("kvm" if kvm_usable() else "tcg")
         self.qmp_path = qmp_dir / "qmp.sock"
         self.argv = [
             QEMU, "-nodefaults", "-display", "none", *(() if reboot else ("-no-reboot",)),
