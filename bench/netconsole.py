@@ -103,6 +103,14 @@ class Run:
 
 async def _one(rec: NetconsoleReceiver, senders: int, rate: float, seconds: float) -> Run:
     assert rec.address is not None
+    # The previous run's leftovers count before this one starts, or they would count as its lines:
+    # the socket buffer a "max" run filled, and the records a stream held back for a lost one
+    # (released as a gap after StreamLimits.hold seconds, by the receiver's tick).
+    settled, seen = time.monotonic(), rec.snapshot()["lines"]
+    while time.monotonic() - settled < StreamLimits().hold + 1.0:
+        await asyncio.sleep(0.1)
+        if rec.snapshot()["lines"] != seen:
+            settled, seen = time.monotonic(), rec.snapshot()["lines"]
     before = rec.snapshot()
     cpu0 = time.process_time()
     proc = await asyncio.create_subprocess_exec(
