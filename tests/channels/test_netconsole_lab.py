@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.channels.test_netconsole import settle
 
 from crashhub import triage
-from crashhub.channels import Cut, NetconsoleCrash, Stream, judge
+from crashhub.channels import Cut, NetconsoleCrash, Stream
 from crashhub.classify import signature
 
 KERNELS = ["6.1", "6.12"]
@@ -41,13 +42,7 @@ def replay(grams: list[Gram], drop: frozenset[int] = frozenset()) -> list[Netcon
             cuts += stream.feed(data, t)
     cuts += stream.tick(grams[-1][0] + stream.limits.quiet + stream.limits.report_wait + 1)
     cuts += stream.close(grams[-1][0] + 3600)
-    out = []
-    for cut in cuts:
-        crash = judge(cut)
-        stream.settle(cut, crash is not None)
-        if crash is not None:
-            out.append(crash)
-    return out
+    return settle(stream, cuts)
 
 
 def _seq(data: bytes) -> int | None:
@@ -120,10 +115,7 @@ def test_two_guests_interleaved_are_two_streams(lab: Any) -> None:
     end = merged[-1][0] + 3600
     releases = {}
     for src, s in streams.items():
-        for cut in cuts[src] + s.tick(end) + s.close(end):
-            crash = judge(cut)
-            s.settle(cut, crash is not None)
-            if crash is not None:
-                releases[src] = crash.release
+        for crash in settle(s, cuts[src] + s.tick(end) + s.close(end)):
+            releases[src] = crash.release
     assert releases == {one: lab.crash("6.1", "null", "channels").expected["release"],
                         two: lab.crash("6.12", "null", "channels").expected["release"]}
