@@ -17,6 +17,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "crashhub"
 # bytes, text and models in and give models out; the store, jobs, ingest and web own the I/O.
 LAYERS: dict[str, int] = {
     "_face": -1,  # the parts' lazy faces (PEP 562): below everything, it imports nothing of crashhub
+    "_regex": -1,  # re.compile with compiled patterns kept between CLI runs: imports nothing of crashhub
     "errors": 0, "model": 0, "kernel": 0, "i18n": 0,
     "config": 1, "triage": 1,
     "dump": 2, "debuginfo": 2, "classify": 2, "kb": 2,
@@ -34,7 +35,7 @@ LAYERS: dict[str, int] = {
 PURE = {"kernel", "model", "triage", "dump", "classify", "kb", "channels"}
 IO_PARTS = {"store", "knowledge", "jobs", "ingest", "alerts", "report", "web", "commands", "cli", "retention"}
 # What runs on every fleet host imports nothing of the hub's server side.
-AGENT_MAY_IMPORT = {"errors", "model", "kernel", "config", "agent", "_face"}
+AGENT_MAY_IMPORT = {"errors", "model", "kernel", "config", "agent", "_face", "_regex"}
 
 
 def _module_name(path: Path, src: Path = SRC) -> str:

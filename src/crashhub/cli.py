@@ -133,15 +133,21 @@ def script() -> None:
     holds no open file once it returns; tearing the interpreter down (freeing every module and
     object) would then cost ~2 ms, a fifth of a bare Python start, for nothing.  So such a run
     flushes its output and leaves with ``os._exit``.  Every other command exits normally.
+    The run's regexps come from, and new ones go to, the user's cache (``crashhub._regex``).
     """
     import gc  # noqa: PLC0415 (a built-in module: no file to load)
+    import os  # noqa: PLC0415 (already loaded by the interpreter; this is a dict lookup)
+
+    from crashhub import _regex  # noqa: PLC0415
 
     gc.disable()  # until the command's imports are frozen (_freeze_imports)
     _RUN["script"] = True
+    cache = _user_cache_dir()
+    if cache is not None:
+        _regex.use(os.path.join(cache, "crashhub"))
     rc = main()
+    _regex.save()
     if _RUN["fast"]:
-        import os  # noqa: PLC0415 (already loaded by the interpreter; this is a dict lookup)
-
         try:  # noqa: SIM105 (contextlib is not loaded on this path; this is the cheap form)
             sys.stdout.flush()
         except BrokenPipeError:
@@ -149,6 +155,17 @@ def script() -> None:
         sys.stderr.flush()
         os._exit(rc)
     sys.exit(rc)
+
+
+def _user_cache_dir() -> str | None:
+    """``$XDG_CACHE_HOME``, else ``~/.cache`` (the XDG base directory rule); None without a home."""
+    import os  # noqa: PLC0415 (already loaded by the interpreter)
+
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(xdg):
+        return xdg
+    home = os.path.expanduser("~")
+    return os.path.join(home, ".cache") if os.path.isabs(home) else None
 
 
 if __name__ == "__main__":  # pragma: no cover

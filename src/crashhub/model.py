@@ -8,6 +8,7 @@ the API and the knowledge base read them by name.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -19,7 +20,9 @@ JsonObject: TypeAlias = dict[str, Any]
 
 _SCALARS = (str, int, float, bool, type(None))
 _SCALAR_TYPES = frozenset(_SCALARS)
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # a dataclass's field names (dataclasses.fields is slow)
+_SCALAR_NAMES = frozenset({"str", "int", "float", "bool", "None"})
+# A dataclass's own to_jsonable, made on first use (dataclasses.fields is slow).
+_CONVERTERS: dict[type, Callable[[Any], JsonObject]] = {}
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -30,18 +33,28 @@ def to_jsonable(obj: Any) -> Any:
         return [to_jsonable(x) for x in obj]
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
-    cls = type(obj)
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
+    convert = _CONVERTERS.get(type(obj))
+    if convert is None:
         if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
             return obj
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(obj))
-    out = {}
-    for name in names:
-        v = getattr(obj, name)
-        # Most fields are scalars: no call for them (a report's frames make ~250 values a report).
-        out[name] = v if type(v) in _SCALAR_TYPES else to_jsonable(v)
-    return out
+        convert = _CONVERTERS[type(obj)] = _converter(type(obj))
+    return convert(obj)
+
+
+def _converter(cls: type) -> Callable[[Any], JsonObject]:
+    """A function making ``cls``'s dict in one expression, as dataclasses makes ``__init__``: a field
+    declared a scalar ("int", "str | None") is taken as it is, any other goes through to_jsonable.
+    A report's ~20 frames and ~30 fields are most of ``crashhub triage --json``'s output, and this
+    is twice as fast as a loop over the fields."""
+    items = []
+    for f in dataclasses.fields(cls):
+        declared = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+        scalar = {part.strip() for part in declared.split("|")} <= _SCALAR_NAMES
+        items.append(f"{f.name!r}: o.{f.name}" if scalar else f"{f.name!r}: J(o.{f.name})")
+    namespace: dict[str, Any] = {"J": to_jsonable}
+    exec(f"def convert(o):\n    return {{{', '.join(items)}}}", namespace)  # the code holds field names only
+    convert: Callable[[Any], JsonObject] = namespace["convert"]
+    return convert
 
 
 # --------------------------------------------------------------------------- triage

@@ -18,8 +18,7 @@ rustc's v0 symbol-mangling RFC 2603.
 
 from __future__ import annotations
 
-import re
-
+from crashhub import _regex
 from crashhub.kernel._functions import SUFFIX_RE as _SUFFIX_RE
 
 _BASE62 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -34,7 +33,7 @@ _LEGACY_ESCAPES = {
     "$LT$": "<", "$GT$": ">", "$RF$": "&", "$BP$": "*", "$C$": ",", "$SP$": "@", "$u20$": " ",
     "$u27$": "'", "$u5b$": "[", "$u5d$": "]", "$u7b$": "{", "$u7d$": "}", "$u7e$": "~",
 }  # fmt: skip
-_LEGACY_HASH_RE = re.compile(r"^h[0-9a-f]{16}$")
+_LEGACY_HASH_RE = _regex.compile(r"^h[0-9a-f]{16}$")
 # Itanium operator codes (the ABI's <operator-name>), the common ones.
 _OPERATORS = {
     "nw": "new", "na": "new[]", "dl": "delete", "da": "delete[]", "ps": "+", "ng": "-", "ad": "&",

@@ -21,8 +21,10 @@ from __future__ import annotations
 import functools
 import re
 
+from crashhub import _regex
+
 # Everything from the first clone suffix on goes (the suffixes chain), or a static local's ".N".
-SUFFIX_RE = re.compile(r"\.(?:isra|constprop|part|cold|lto_priv|llvm|localalias)(?:\.\d+)*.*$|\.\d+$")
+SUFFIX_RE = _regex.compile(r"\.(?:isra|constprop|part|cold|lto_priv|llvm|localalias)(?:\.\d+)*.*$|\.\d+$")
 
 
 def base_name(function: str) -> str:
@@ -323,7 +325,7 @@ STRIP_PREFIXES: tuple[str, ...] = (
 def compile_skip(extra: tuple[str, ...] = ()) -> re.Pattern[str]:
     """One pattern for the skip list plus ``extra`` (a report format's own plumbing); compiled once
     per process (the list's ~250 patterns take ~3 ms to compile)."""
-    return re.compile("|".join(SKIP + extra))
+    return _regex.compile("|".join(SKIP + extra))
 
 
 @functools.lru_cache(maxsize=16384)
@@ -358,7 +360,8 @@ def _skip_split() -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...], re.
             exact.add(text)
         else:
             (prefixes if start else suffixes if end else plain).append(text)
-    return frozenset(exact), tuple(prefixes), tuple(suffixes), re.compile("|".join([_trie(plain), *others]))
+    rest = _regex.compile("|".join([_trie(plain), *others]))
+    return frozenset(exact), tuple(prefixes), tuple(suffixes), rest
 
 
 _META = frozenset(".^$*+?{}[]\\|()")

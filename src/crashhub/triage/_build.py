@@ -6,9 +6,9 @@ lines ``collect`` gathered.  Nothing raises: a damaged report comes back ``corru
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
+from crashhub import _regex
 from crashhub.kernel import base_name
 from crashhub.model import CrashReport, Frame
 from crashhub.triage._collect import PANIC, Span
@@ -21,9 +21,9 @@ from crashhub.triage._title import normalize, sanitize
 
 MAX_REPORT_CHARS = 256 * 1024  # bound for the multi-line report regexps
 
-_DIE_RE = re.compile(r"\[#\d+\]")
-_QUESTIONABLE_RE = re.compile(r"^\s*(?:\[<?(?:0x)?[0-9a-f]+>?\]\s*)?\?\s")
-_TIMESTAMP_IN_TITLE_RE = re.compile(r"\[ *[0-9]+\.[0-9]+\]")
+_DIE_RE = _regex.compile(r"\[#\d+\]")
+_QUESTIONABLE_RE = _regex.compile(r"^\s*(?:\[<?(?:0x)?[0-9a-f]+>?\]\s*)?\?\s")
+_TIMESTAMP_IN_TITLE_RE = _regex.compile(r"\[ *[0-9]+\.[0-9]+\]")
 
 
 def choose_format(oops: Oops, head: str, report: str) -> tuple[Format | None, tuple[str, ...]]:
@@ -61,6 +61,8 @@ def _title_lines(span: Span) -> list[str]:
         out.append(t)
     return out
 
+_UNFILLED_RE = _regex.compile(r"\{\d+\}")  # a template's group the title regexp did not set
+
 
 def _fill(template: str, groups: tuple[str, ...], frames: list[str]) -> str:
     out = template
@@ -69,7 +71,7 @@ def _fill(template: str, groups: tuple[str, ...], frames: list[str]) -> str:
     out = out.replace("{in_frame}", f" in {frames[0]}" if frames else "")  # a frame the report may lack
     out = out.replace("{frame}", frames[0] if frames else "corrupted")
     out = out.replace("{frame2}", frames[1] if len(frames) > 1 else "corrupted")
-    return re.sub(r"\{\d+\}", "", out)
+    return _UNFILLED_RE.sub("", out)
 
 
 def _trace(lines: list[Line]) -> tuple[tuple[Frame, ...], bool]:
@@ -207,7 +209,7 @@ def build(span: Span, total_lines: int, release: tuple[str, str] | None) -> Cras
     )
 
 
-_TITLE_FRAME_RE = re.compile(r".* in ((?:<[a-zA-Z0-9_: ]+>)?[a-zA-Z0-9_:]+)")
+_TITLE_FRAME_RE = _regex.compile(r".* in ((?:<[a-zA-Z0-9_: ]+>)?[a-zA-Z0-9_:]+)")
 _HEADER_KINDS = {
     "WARNING:": "warning",
     "BUG:": "bug",

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
+from crashhub import _regex
 from crashhub.triage._formats import STACK_START_RE, Format, Oops
 from crashhub.triage._frames import CONTEXT_MARKERS, parse_frame
 from crashhub.triage._lines import Line, strip
@@ -24,10 +25,12 @@ MAX_GAP_SECONDS = 10.0  # one report is printed in one go; a longer pause means 
 NO_TRACE_LINES = 120  # a report with no stack section this far from its header is over
 MAX_HITS = 200_000  # header lines looked at; a log of nothing but headers stays linear and bounded
 
-_MODULE_TOKENS_RE = re.compile(r"^[\w\-]+(?:\([A-Z+\-]+\))?(?: [\w\-]+(?:\([A-Z+\-]+\))?)*\s*(?:\[.*\])?\s*$")
-_END_RE = re.compile(r"---\[ end (?:trace|Kernel panic)")
+_MODULE_TOKENS_RE = _regex.compile(
+    r"^[\w\-]+(?:\([A-Z+\-]+\))?(?: [\w\-]+(?:\([A-Z+\-]+\))?)*\s*(?:\[.*\])?\s*$"
+)
+_END_RE = _regex.compile(r"---\[ end (?:trace|Kernel panic)")
 PANIC = "Kernel panic - not syncing"
-_DELIBERATE_PANIC_RE = re.compile(r"not syncing: (?:sysrq triggered crash|SysRq : Trigger a crash)")
+_DELIBERATE_PANIC_RE = _regex.compile(r"not syncing: (?:sysrq triggered crash|SysRq : Trigger a crash)")
 
 
 @dataclass(slots=True)
@@ -295,8 +298,8 @@ def _starts_report(oops: Oops, text: str) -> bool:
 
 
 # Lines of a report after its header: a task line, the hardware, a stack, registers.
-BODY_RE = re.compile(r"CPU: \d|Pid: \d|Hardware name:|Call [Tt]race|Backtrace:|RIP: |EIP: |pc : |NIP ")
-_CONTINUATION_RE = re.compile(
+BODY_RE = _regex.compile(r"CPU: \d|Pid: \d|Hardware name:|Call [Tt]race|Backtrace:|RIP: |EIP: |pc : |NIP ")
+_CONTINUATION_RE = _regex.compile(
     r"^(?:Code:|RIP:|EIP:|RSP:|R[A-Z0-9]{1,2}:|E[A-Z]{2}:|CR2:|FS:|DS:|CS:|DR[0-7]:|PKRU:|Modules linked in|"
     r"Kernel Offset|"
     r"---\[|irq event stamp|hardirqs|softirqs|Allocated|Freed|Last potentially|Second to last|The buggy|"
@@ -314,8 +317,8 @@ _CONTINUATION_RE = re.compile(
 
 
 # A user-space program's syslog tag ("name[pid]: ") before a header: the kernel never prints one there.
-QUOTED_RE = re.compile(r"\s*[\w.\-/@]+\[\d+\]: ")
-_ANCHOR_RE = re.compile("|".join(re.escape(a) for a in SCAN_ANCHORS))
+QUOTED_RE = _regex.compile(r"\s*[\w.\-/@]+\[\d+\]: ")
+_ANCHOR_RE = _regex.compile("|".join(re.escape(a) for a in SCAN_ANCHORS))
 
 
 def console_noise(raw: Log, head: Line) -> bool:
@@ -327,8 +330,8 @@ def console_noise(raw: Log, head: Line) -> bool:
     return strip(j - 1, raw[j - 1]).stamped and strip(j + 1, raw[j + 1]).stamped
 
 
-_EMBEDDED_STAMP_RE = re.compile(r"\[ *\d+\.\d+\]")
-_UNSTAMPED_START_RE = re.compile(r"(?:^|\n)(?!\[ *\d+\.\d+\])[^\n]")
+_EMBEDDED_STAMP_RE = _regex.compile(r"\[ *\d+\.\d+\]")
+_UNSTAMPED_START_RE = _regex.compile(r"(?:^|\n)(?!\[ *\d+\.\d+\])[^\n]")
 REJOIN_LINES = 4  # the rest of a header cut by another CPU's output comes this soon
 
 

@@ -19,22 +19,22 @@ interrupt's RIP first, then the task's).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from crashhub import _regex
 from crashhub.kernel import base_name, skipped
 from crashhub.triage._frames import parse_frame, parse_rip, split_marker
 
-_SECTION_RE = re.compile(r"NMI backtrace for cpu (\d+)(?: skipped: idling at)?")
+_SECTION_RE = _regex.compile(r"NMI backtrace for cpu (\d+)(?: skipped: idling at)?")
 # The idle loop's leaves by kernel era and machine: halt (native/pv_native_safe_halt, 6.12's
 # pv_ prefix), mwait and ACPI idle drivers, AMD's E400 erratum loop, polling idle.
-_IDLE_RE = re.compile(
+_IDLE_RE = _regex.compile(
     r"safe_halt|^default_idle|^arch_cpu_idle|mwait_idle|^intel_idle|^acpi_idle|^acpi_safe_halt|"
     r"^amd_e400_idle|^cpu_idle_poll|^poll_idle|^do_idle$|^cpu_startup_entry$"
 )
 # A CPU spinning here waits for another CPU to answer an IPI (csd_lock_wait is inlined on 6.x).
-_WAITING_RE = re.compile(r"^smp_call_function|^csd_lock_wait|^on_each_cpu|^smp_call_on_cpu")
+_WAITING_RE = _regex.compile(r"^smp_call_function|^csd_lock_wait|^on_each_cpu|^smp_call_on_cpu")
 
 State = Literal["idle", "waiting", "busy"]
 

@@ -13,6 +13,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
+from crashhub import _regex
 from crashhub.kernel import STRIP_PREFIXES, demangle, skipped, strip_prefix
 from crashhub.triage._formats import (
     CALL_TRACE,
@@ -27,14 +28,14 @@ from crashhub.triage._formats import (
 )
 
 _FRAME_RES = (
-    re.compile(expand(r"^ *(?:{{PC}} ){0,2}{{FUNC}}")),
+    _regex.compile(expand(r"^ *(?:{{PC}} ){0,2}{{FUNC}}")),
     # old arm: callee and caller; with offsets ("[<c01b46b0>] (do_raw_spin_lock+0x100/0x144) from
     # [<c02f6724>] (...)") the callee alone, the caller being the next line's callee.
-    re.compile(expand(r"^ *{{PC}} \((?:([a-zA-Z0-9_.]+)\) from {{PC}} \({{FUNC}}|{{FUNC}})")),
+    _regex.compile(expand(r"^ *{{PC}} \((?:([a-zA-Z0-9_.]+)\) from {{PC}} \({{FUNC}}|{{FUNC}})")),
     # arm 5.x+ ("callee from caller+0x10/0x14"): the callee is the frame.
-    re.compile(r"^ *([a-zA-Z0-9_]+)(?:\.[a-z0-9.]+)? from [a-zA-Z0-9_.]+\+0x"),
+    _regex.compile(r"^ *([a-zA-Z0-9_]+)(?:\.[a-z0-9.]+)? from [a-zA-Z0-9_.]+\+0x"),
     # ppc64 ELFv1 dot-symbols (".func+0x1/0x2") and s390 "([<addr>] func+0x..)".
-    re.compile(expand(r"^ *\(?(?:{{PC}} ){0,2}\.?{{FUNC}}")),
+    _regex.compile(expand(r"^ *\(?(?:{{PC}} ){0,2}\.?{{FUNC}}")),
 )
 
 
@@ -48,7 +49,7 @@ def _compile(part: str) -> re.Pattern[str]:
         return RIP_RE
     if part == CALL_TRACE:
         return CALL_TRACE_RE
-    return re.compile(expand(part))
+    return _regex.compile(expand(part))
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +94,7 @@ def _plain(pattern: str) -> tuple[str, bool, bool] | None:
 def _skip_re(extra: tuple[str, ...]) -> _Skip:
     plain = tuple(p for p in map(_plain, extra) if p is not None)
     rest = [p for p in extra if _plain(p) is None]
-    return _Skip(plain, re.compile("|".join(rest)) if rest else None)
+    return _Skip(plain, _regex.compile("|".join(rest)) if rest else None)
 
 
 _MANGLED = ("_Z", "_R")  # demangle's prefixes, tested inline: _append runs for every frame line
@@ -312,7 +313,7 @@ STALL_ANCHORS: tuple[str, ...] = (
 @functools.cache
 def _stall_anchors_re() -> re.Pattern[str]:
     """Compiled when a stall is first read (~1 ms; most logs hold none)."""
-    return re.compile("|".join(STALL_ANCHORS))
+    return _regex.compile("|".join(STALL_ANCHORS))
 
 
 @functools.lru_cache(maxsize=8192)

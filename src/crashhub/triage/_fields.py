@@ -17,31 +17,34 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from crashhub import _regex
 from crashhub.model import Process, Taint
 from crashhub.triage._taint import parse_taint
 
-_TASK_RE = re.compile(
+_TASK_RE = _regex.compile(
     # Debian's 6.x kernels print "Kdump: loaded" after the comm when a capture kernel is armed.
     r"CPU: (?P<cpu>\d+)(?: UID: \d+)? PID: (?P<pid>\d+) Comm: (?P<comm>.{1,20}?) +(?:Kdump: loaded +)?"
     r"(?P<taint>Not tainted|Tainted: [A-Z ]*?)\s+(?:-+\s+)?\(?(?P<release>\d+\.\d+\S*)(?: (?P<version>#.*))?$"
 )
-_TASK_OLD_RE = re.compile(
+_TASK_OLD_RE = _regex.compile(
     r"Pid: (?P<pid>\d+), comm: (?P<comm>.{1,20}?) +(?P<taint>Not tainted|Tainted: [A-Z ]*?)\s+"
     r"(?:-+\s+)?\(?(?P<release>\d+\.\d+[^\s)]*)(?: (?P<version>#[^\s)]+))?\)?(?: (?P<hw>.+))?$"
 )
-_TASK_SHORT_RE = re.compile(r"CPU: (?P<cpu>\d+)(?: UID: \d+)? PID: (?P<pid>\d+) Comm: (?P<comm>\S+)")
-_WARN_RE = re.compile(r"WARNING: CPU: (?P<cpu>\d+) PID: (?P<pid>\d+) at ")
-_HUNG_RE = re.compile(r"INFO: task (?P<comm>.{1,20}?):(?P<pid>\d+) (?:blocked|can't die)")
-_PROCESS_RE = re.compile(r"^Process (?P<comm>.{1,20}?) \(pid: (?P<pid>\d+),")
+_TASK_SHORT_RE = _regex.compile(r"CPU: (?P<cpu>\d+)(?: UID: \d+)? PID: (?P<pid>\d+) Comm: (?P<comm>\S+)")
+_WARN_RE = _regex.compile(r"WARNING: CPU: (?P<cpu>\d+) PID: (?P<pid>\d+) at ")
+_HUNG_RE = _regex.compile(r"INFO: task (?P<comm>.{1,20}?):(?P<pid>\d+) (?:blocked|can't die)")
+_PROCESS_RE = _regex.compile(r"^Process (?P<comm>.{1,20}?) \(pid: (?P<pid>\d+),")
 # 2.6.18-era i386: "EFLAGS: 00010202   (3.10.0-327.28.2.el7.x86_64 #1)"
-_EFLAGS_RELEASE_RE = re.compile(r"^\s*EFLAGS: [0-9a-f]+ +\((?P<release>\d+\.\d+\S*) (?P<version>#[^)]+)\)")
-_HARDWARE_RE = re.compile(r"Hardware name: (?P<hw>.*?)(?:, BIOS (?P<bios>.*))?$")
-_BANNER_RE = re.compile(r"Linux version (?P<release>\S+) (?P<rest>.*)$")
-_MODULES_RE = re.compile(r"Modules linked in:(?P<mods>.*)$")
-_REG_RE = re.compile(
+_EFLAGS_RELEASE_RE = _regex.compile(
+    r"^\s*EFLAGS: [0-9a-f]+ +\((?P<release>\d+\.\d+\S*) (?P<version>#[^)]+)\)"
+)
+_HARDWARE_RE = _regex.compile(r"Hardware name: (?P<hw>.*?)(?:, BIOS (?P<bios>.*))?$")
+_BANNER_RE = _regex.compile(r"Linux version (?P<release>\S+) (?P<rest>.*)$")
+_MODULES_RE = _regex.compile(r"Modules linked in:(?P<mods>.*)$")
+_REG_RE = _regex.compile(
     r"(?<![\w\[<])([A-Za-z][A-Za-z0-9]{0,6}) ?: ?(?:[0-9a-f]{4}:)?([0-9a-f]{8,16})(?![\w>\]])"
 )
-_REG_LINE_RE = re.compile(
+_REG_LINE_RE = _regex.compile(
     r"^\s*(?:R[A-Z0-9]{1,2}|E[A-Z]{2}|[RE]SP|[RE]IP|EFLAGS|x\d{1,2}|sp|lr|pc|pstate|r\d{1,2}|ip|fp|GPR\d\d|"
     r"NIP|MSR|CTR|LNK|LR|CR[0-4]|XER|DS|ES|FS|GS|CS|SS)\s?:"
 )
@@ -50,10 +53,10 @@ _REG_LINE_RE = re.compile(
 # 0000000000000020" / "paging request at ..." (older), "general protection fault, probably for
 # non-canonical address 0xdead000000000100" (5.4+).  The register dump's CR2 is not used: a failed
 # read of the Code: bytes faults again and overwrites it (seen on 6.1), and a GPF sets no CR2.
-_FAULT_ADDRESS_RE = re.compile(
+_FAULT_ADDRESS_RE = _regex.compile(
     r"(?:NULL pointer dereference|unable to handle page fault for|paging request)(?:,)? (?:address:|at) "
     r"(?:0x)?([0-9a-f]{8,16})\b|non-canonical address (0x[0-9a-f]{1,16})\b")
-_CODE_LINE_RE = re.compile(r"^\s*Code: (.*)$")
+_CODE_LINE_RE = _regex.compile(r"^\s*Code: (.*)$")
 _MAX_REGISTERS = 64
 _MAX_MODULES = 1024
 
@@ -150,14 +153,17 @@ def read_facts(lines: list[str]) -> Facts:
     f.arch = detect_arch(lines, f.release)
     return f
 
+_MODULE_NOTES_RE = _regex.compile(r"\[last unloaded: [^\]]*\]|\[permanent\]")
+_MODULE_NAME_RE = _regex.compile(r"[\w\-]+")
+
 
 def parse_modules(text: str) -> tuple[str, ...]:
     """Module names of ``Modules linked in: a(O) b(PE) c [last unloaded: d]`` (flags dropped)."""
-    text = re.sub(r"\[last unloaded: [^\]]*\]|\[permanent\]", " ", text)
+    text = _MODULE_NOTES_RE.sub(" ", text)
     names = []
     for tok in text.split():
         name = tok.split("(", 1)[0]
-        if re.fullmatch(r"[\w\-]+", name):
+        if _MODULE_NAME_RE.fullmatch(name):
             names.append(name)
         if len(names) >= _MAX_MODULES:
             break
@@ -195,8 +201,8 @@ _ARCH_MARKS = {
     "EIP is at": "i686", "pc : ": "arm64", "x29: ": "arm64", "pstate: ": "arm64", "Krnl PSW": "s390x",
     "NIP:": "ppc64", "NIP [": "ppc64", "PC is at ": "arm", "r10:": "arm",
 }
-_ARCH_RE = re.compile(r"^\s*(" + "|".join(re.escape(k) for k in _ARCH_MARKS) + ")", re.M)
-_PPC_LE_RE = re.compile(r"^\s*MSR:.*<[^>]*\bLE>", re.M)
+_ARCH_RE = _regex.compile(r"^\s*(" + "|".join(re.escape(k) for k in _ARCH_MARKS) + ")", re.M)
+_PPC_LE_RE = _regex.compile(r"^\s*MSR:.*<[^>]*\bLE>", re.M)
 
 
 def detect_arch(lines: list[str], release: str | None) -> str | None:

@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from crashhub import _regex
+
 PLACEHOLDERS = {
     "{{PC}}": r"\[<?(?:0x)?[0-9a-f]+>?\]",
     "{{FUNC}}": r"([a-zA-Z0-9_]+)(?:\.|\+)",
@@ -33,7 +35,7 @@ RIP = "<rip>"
 CALL_TRACE = "<call-trace>"
 FRAMES = "<frames>"
 
-RIP_RE = re.compile(
+RIP_RE = _regex.compile(
     expand(
         # Beyond syzkaller's: i386 2.6's "EIP is at func+0x4d/0xab" (its "EIP: 0060:[<c04ac80f>]
         # EFLAGS:" line names no function) and ppc64 ELFv1's ".func" ("NIP [d00...] .func+0x18c/0x220").
@@ -48,14 +50,14 @@ RIP_RE = re.compile(
 # arm32's unwinder prints no "Call trace:" line: its first frame, unwind_backtrace itself (old
 # "[<c0014990>] (unwind_backtrace+0x0/0xf4) from ...", 5.x+ "unwind_backtrace from show_stack+0x18"),
 # opens the section.
-CALL_TRACE_RE = re.compile(r"Call (?:T|t)race:|Backtrace:|^ *(?:\[<[0-9a-f]+>\] \()?unwind_backtrace\b")
+CALL_TRACE_RE = _regex.compile(r"Call (?:T|t)race:|Backtrace:|^ *(?:\[<[0-9a-f]+>\] \()?unwind_backtrace\b")
 # Lines that open a stack section: a frame list after one belongs to that section.
-STACK_START_RE = re.compile(
+STACK_START_RE = _regex.compile(
     r"Call (?:T|t)race|Allocated:|Allocated by task [0-9]+:|Freed:|Freed by task [0-9]+:"
     r"|[^k] backtrace(?: \(crc [0-9a-fA-F]*\))?:|Backtrace:|Uninit was stored to memory at"
 )
 # Fault-injection stacks are printed in the middle of reports (syzkaller's corruptedLines).
-FAULT_INJECTION_RE = re.compile(r"^( \[<?(?:0x)?[0-9a-f]+>?\])? should_fail(slab)?(\.[a-z0-9.]+)?\+0x")
+FAULT_INJECTION_RE = _regex.compile(r"^( \[<?(?:0x)?[0-9a-f]+>?\])? should_fail(slab)?(\.[a-z0-9.]+)?\+0x")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +98,7 @@ class Format:
 
     @property
     def title_re(self) -> re.Pattern[str]:
-        rx = _once(self._compiled, "title", lambda: re.compile(expand(self.title)))
+        rx = _once(self._compiled, "title", lambda: _regex.compile(expand(self.title)))
         assert rx is not None
         return rx
 
@@ -115,7 +117,9 @@ class Format:
     @property
     def report_re(self) -> re.Pattern[str] | None:
         report = self.report
-        return None if report is None else _once(self._compiled, "report", lambda: re.compile(expand(report)))
+        if report is None:
+            return None
+        return _once(self._compiled, "report", lambda: _regex.compile(expand(report)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,11 +169,11 @@ def _once(
 
 def _any(titles: Iterable[str]) -> re.Pattern[str] | None:
     alternatives = [f"(?:{expand(t)})" for t in titles]
-    return re.compile("|".join(alternatives)) if alternatives else None
+    return _regex.compile("|".join(alternatives)) if alternatives else None
 
 
 # A global inline flag ("(?i)") changes what every literal matches.
-_GLOBAL_FLAGS_RE = re.compile(r"\(\?[aiLmsux]+\)")
+_GLOBAL_FLAGS_RE = _regex.compile(r"\(\?[aiLmsux]+\)")
 
 
 def required_literals(pattern: str) -> tuple[str, ...]:

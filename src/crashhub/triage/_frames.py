@@ -20,15 +20,15 @@ Frame lines seen in real logs::
 from __future__ import annotations
 
 import functools
-import re
 
+from crashhub import _regex
 from crashhub.kernel import demangle
 from crashhub.model import Frame
 
 _MANGLED = ("_Z", "_R")  # demangle's prefixes, tested inline: every frame line comes through here
 
 _ADDR = r"\[<?(?:0x)?(?P<addr>[0-9a-f]+)>?\]"
-FRAME_RE = re.compile(
+FRAME_RE = _regex.compile(
     r"^\s*\(?(?:" + _ADDR + r"\s*)?(?:\[<?(?:0x)?[0-9a-f]+>?\]\s*)?(?P<q>\?\s+)?\(?"
     r"(?P<func>[A-Za-z0-9_.$]+)\+0x(?P<off>[0-9a-f]+)/0x(?P<size>[0-9a-f]+)"
     r"(?:\s+\[(?P<mod>[\w\-]+)(?:\s+[0-9a-fA-FA-Z]+)?\])?\)?"
@@ -36,24 +36,26 @@ FRAME_RE = re.compile(
     r"(?P<rest>.*)$"
 )
 # arm 5.x+: "callee from caller+0x10/0x14"
-ARM_FROM_RE = re.compile(
+ARM_FROM_RE = _regex.compile(
     r"^\s*(?P<func>[A-Za-z0-9_.$]+) from (?P<caller>[A-Za-z0-9_.$]+)"
     r"\+0x(?P<off>[0-9a-f]+)/0x(?P<size>[0-9a-f]+)"
     r"(?:\s+\[(?P<mod>[\w\-]+)\])?"
 )
 # old arm: "[<c0014990>] (unwind_backtrace+0x0/0xf4) from [<c005ccb8>] (__lock_acquire+...)"
-ARM_OLD_RE = re.compile(
+ARM_OLD_RE = _regex.compile(
     r"^\s*\[<(?P<addr>[0-9a-f]+)>\] \((?P<func>[A-Za-z0-9_.$]+)\+0x(?P<off>[0-9a-f]+)/0x(?P<size>[0-9a-f]+)"
     r"(?:\s+\[(?P<mod>[\w\-]+)\])?\) from "
 )
 # old arm, callee without offset:
 # "[<c0014318>] (dump_backtrace_log_lvl) from [<c001457c>] (show_stack+0x24/0x2c)"
-_ARM_OLD_BARE_RE = re.compile(r"^\s*\[<(?P<addr>[0-9a-f]+)>\] \((?P<func>[A-Za-z0-9_.$]+)\) from ")
+_ARM_OLD_BARE_RE = _regex.compile(r"^\s*\[<(?P<addr>[0-9a-f]+)>\] \((?P<func>[A-Za-z0-9_.$]+)\) from ")
+# arm "func from caller" without offsets (a stripped or hand-made trace).
+_ARM_BARE_PAIR_RE = _regex.compile(r"^\s*([A-Za-z0-9_.$]+) from ([A-Za-z0-9_.$]+)\s*$")
 # A bare address the unwinder could not name: " [<ffffffffa0001234>] 0xffffffffa0001234".
-BARE_RE = re.compile(r"^\s*(?:\[<(?P<addr>[0-9a-f]+)>\]\s*)?(?P<q>\?\s+)?0x(?P<addr2>[0-9a-f]{8,16})\s*$")
+BARE_RE = _regex.compile(r"^\s*(?:\[<(?P<addr>[0-9a-f]+)>\]\s*)?(?P<q>\?\s+)?0x(?P<addr2>[0-9a-f]{8,16})\s*$")
 
 # The faulting-instruction line, newest formats first.
-RIP_LINE_RE = re.compile(
+RIP_LINE_RE = _regex.compile(
     r"^\s*(?:(?:R|E)IP|NIP|pc|PC|Krnl PSW)\s*(?:is at|:)?\s*"
     r"(?:[0-9a-f]{4}:)?(?:\[<?[0-9a-f]+>?\]\s*){0,2}(?:[0-9a-f]{16} [0-9a-f]{16} \()?"
     r"(?P<func>[A-Za-z0-9_.$]+)\+0x(?P<off>[0-9a-f]+)/0x(?P<size>[0-9a-f]+)(?:\s+\[(?P<mod>[\w\-]+)[^\]]*\])?"
@@ -74,7 +76,7 @@ CONTEXT_MARKERS = {
 }
 
 
-_MARKER_PREFIX_RE = re.compile(r"^\s*(<<?[A-Z]+>>?)\s+(\S.*)$")
+_MARKER_PREFIX_RE = _regex.compile(r"^\s*(<<?[A-Z]+>>?)\s+(\S.*)$")
 
 
 def split_marker(text: str) -> tuple[str | None, str]:
@@ -129,7 +131,7 @@ def parse_frame(text: str, context: str = "task") -> Frame | None:
         m = _ARM_OLD_BARE_RE.match(text)
         if m:
             return Frame(m.group("func"), None, None, None, int(m.group("addr"), 16), True, context)
-        m = re.match(r"^\s*([A-Za-z0-9_.$]+) from ([A-Za-z0-9_.$]+)\s*$", text)
+        m = _ARM_BARE_PAIR_RE.match(text)
         if m:
             return Frame(m.group(1), None, None, None, None, True, context)
     m = BARE_RE.match(text) if "0x" in text else None

@@ -14,14 +14,15 @@ us separate the lines of one task (or one CPU in interrupt context) from interle
 
 from __future__ import annotations
 
-import re
 from typing import NamedTuple
+
+from crashhub import _regex
 
 # A printk line holds at most ~1 KiB (PRINTK_MESSAGE_MAX / LOG_LINE_MAX); a longer "line" is
 # garbage or a binary blob, and cutting it keeps every regex below linear in the log size.
 MAX_LINE = 2048
 
-_PREFIX = re.compile(
+_PREFIX = _regex.compile(
     r"(?P<sys>(?:<\d{1,3}>)?(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\S*)"
     r" +\S+ +kernel(?:\[\d+\])?: ?)?"
     r"(?:<(?P<level>\d)>)?"
@@ -31,13 +32,14 @@ _PREFIX = re.compile(
 
 
 # A syslog/journal line of another program ("gnome-shell[1234]: WARNING: ..."): not the kernel's.
-_OTHER_PROGRAM = re.compile(
+_OTHER_PROGRAM = _regex.compile(
     r"(?:<\d{1,3}>)?(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\S*)"
     r" +\S+ +(?!kernel(?:\[\d+\])?:)[^\s:\[]+(?:\[\d+\])?: "
 )
-_FAST = re.compile(r"\[ *(\d+\.\d+)\](?:\[ *([TC]\d+)\])?(?! ?\[ *[TC]\d) ?")
-_MONOTONIC_HOST = re.compile(r"[\w.\-]+ kernel: ")
-_LATE_STAMP = re.compile(r"\[ *\d+\.\d{6}\] ")
+_FAST = _regex.compile(r"\[ *(\d+\.\d+)\](?:\[ *([TC]\d+)\])?(?! ?\[ *[TC]\d) ?")
+_MONOTONIC_HOST = _regex.compile(r"[\w.\-]+ kernel: ")
+_LATE_STAMP = _regex.compile(r"\[ *\d+\.\d{6}\] ")
+_SPACED_CALLER = _regex.compile(r" \[ *([TC]\d+)\]")  # "[ 1.23] [ T45] text": a space between
 
 
 class Line(NamedTuple):
@@ -105,7 +107,7 @@ def strip(index: int, raw: str) -> Line:
     stamped = ts is not None or m.group("human") is not None
     if stamped and m.group("caller") is None:
         # "[ 1.23] [ T45] text": some consoles put a space between the two brackets.
-        m2 = re.match(r" \[ *([TC]\d+)\]", rest)
+        m2 = _SPACED_CALLER.match(rest)
         caller = m2.group(1) if m2 else None
         if m2:
             rest = rest[m2.end() :]

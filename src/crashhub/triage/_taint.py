@@ -7,14 +7,14 @@ Linux 6.12 (commit 8eea4e744750 "panic: add taint flags to the 'Tainted:' line")
 
 from __future__ import annotations
 
-import re
-
+from crashhub import _regex
 from crashhub.kernel import TAINT
 from crashhub.model import Taint
 
 # "Tainted: G    B   O      " (fixed columns, G/space = not proprietary) or "Not tainted".
-_TAINTED_RE = re.compile(r"\bTainted: ([A-Z ]+?)(?= +\d| *\(| *$| +-)")
-_FLAGS_LINE_RE = re.compile(r"^\s*Tainted: ((?:\[[A-Z]\]=[A-Z_]+(?:, )?)+)")
+_TAINTED_RE = _regex.compile(r"\bTainted: ([A-Z ]+?)(?= +\d| *\(| *$| +-)")
+_FLAGS_LINE_RE = _regex.compile(r"^\s*Tainted: ((?:\[[A-Z]\]=[A-Z_]+(?:, )?)+)")
+_FLAG_LETTER_RE = _regex.compile(r"\[([A-Z])\]")
 
 
 def parse_taint(line: str) -> Taint | None:
@@ -23,7 +23,7 @@ def parse_taint(line: str) -> Taint | None:
         return Taint("")
     m = _FLAGS_LINE_RE.match(line)
     if m:
-        letters = "".join(re.findall(r"\[([A-Z])\]", m.group(1)))
+        letters = "".join(_FLAG_LETTER_RE.findall(m.group(1)))
         return make_taint(letters)
     m = _TAINTED_RE.search(line)
     if m is None:

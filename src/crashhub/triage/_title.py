@@ -9,25 +9,27 @@ from __future__ import annotations
 
 import re
 
+from crashhub import _regex
+
 REPLACEMENTS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"syz-executor\.?[0-9]+((/|:)[0-9]+)?"), "syz-executor"),
-    (re.compile(r"syzkaller[0-9]+((/|:)[0-9]+)?"), "syzkaller"),
-    (re.compile(r"([^a-zA-Z0-9])(?:0x)?[0-9a-f]{6,}"), r"\1ADDR"),
-    (re.compile(r"([0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3})"), "IP"),
-    (re.compile(r"(\.\w+)(:[0-9]+)+"), r"\1:LINE"),
-    (re.compile(r"([a-zA-Z][a-zA-Z0-9_.]+)\+0x[0-9a-z]+/0x[0-9a-z]+"), r"\1"),
-    (re.compile(r"CPU#[0-9]+"), "CPU"),
+    (_regex.compile(r"syz-executor\.?[0-9]+((/|:)[0-9]+)?"), "syz-executor"),
+    (_regex.compile(r"syzkaller[0-9]+((/|:)[0-9]+)?"), "syzkaller"),
+    (_regex.compile(r"([^a-zA-Z0-9])(?:0x)?[0-9a-f]{6,}"), r"\1ADDR"),
+    (_regex.compile(r"([0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3})"), "IP"),
+    (_regex.compile(r"(\.\w+)(:[0-9]+)+"), r"\1:LINE"),
+    (_regex.compile(r"([a-zA-Z][a-zA-Z0-9_.]+)\+0x[0-9a-z]+/0x[0-9a-z]+"), r"\1"),
+    (_regex.compile(r"CPU#[0-9]+"), "CPU"),
     # Twice: overlapping matches ("0,1,2") need a second pass.
-    (re.compile(r"(\W)(\d+)(\W|$)"), r"\1NUM\3"),
-    (re.compile(r"(\W)(\d+)(\W|$)"), r"\1NUM\3"),
-    (re.compile(r"\d{7,}"), "NUM"),
+    (_regex.compile(r"(\W)(\d+)(\W|$)"), r"\1NUM\3"),
+    (_regex.compile(r"(\W)(\d+)(\W|$)"), r"\1NUM\3"),
+    (_regex.compile(r"\d{7,}"), "NUM"),
 )
 # The text each replacement's regexp needs ("" where none is plain): a title without it is left as is
 # without running the regexp (normalize runs for every report).
 _NEEDS = ("syz-executor", "syzkaller", "", ".", ":", "+0x", "CPU#", "", "", "")
 MAX_TITLE = 120
-_SPACES = re.compile(r"\s+")
-_NON_PRINTABLE = re.compile(r"[^\x20-\x7e]")
+_SPACES = _regex.compile(r"\s+")
+_NON_PRINTABLE = _regex.compile(r"[^\x20-\x7e]")
 
 
 def normalize(title: str) -> str:
