@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from crashhub._face import face
 from crashhub.errors import LogError
@@ -16,6 +16,7 @@ from crashhub.triage._parse import parse
 
 TYPE_CHECKING = False  # not typing's: importing typing is not free on the CLI's fast paths
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import BinaryIO
 
     from crashhub.model import CrashReport
@@ -27,12 +28,12 @@ __all__ = ["KINDS", "WatchdogEvents", "last_task_line", "parse", "parse_file", "
 
 def parse_file(path: str | Path) -> list[CrashReport]:
     """Parse a log file; ``LogError`` naming the file when it is unreadable or not a text log."""
-    p = Path(path)
+    p = os.fspath(path)  # not pathlib: with the urllib.parse it loads, ~4 ms of a CLI start
     try:
-        size = p.stat().st_size
-        if size > MAX_LOG_BYTES:
-            raise LogError(f"too large for a kernel log ({size} bytes)", p)
-        with p.open("rb") as fh:
+        with open(p, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_LOG_BYTES:
+                raise LogError(f"too large for a kernel log ({size} bytes)", p)
             data = _read_at_most(fh, MAX_LOG_BYTES)
     except IsADirectoryError as e:
         raise LogError("is a directory, not a log file", p) from e

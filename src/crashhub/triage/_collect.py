@@ -15,7 +15,7 @@ from typing import Literal
 from crashhub import _regex
 from crashhub.triage._formats import STACK_START_RE, Format, Oops
 from crashhub.triage._frames import CONTEXT_MARKERS, parse_frame
-from crashhub.triage._lines import Line, strip
+from crashhub.triage._lines import FAST_PREFIX, MAX_LINE, Line, strip
 from crashhub.triage._oops import SCAN_ANCHORS, find_oops
 from crashhub.triage._title import sanitize
 
@@ -118,6 +118,38 @@ class Log:
             pos = nl + 1
             j += 1
 
+    def stripped(self, j: int, stop: int) -> Iterator[Line]:
+        """``strip`` of lines ``j+1 .. stop-1``; the cursor must be at line ``j``.
+
+        ``following`` and ``strip`` in one loop, for the lines of every report: a plain dmesg line
+        (``[  12.345678][ T123] text``) is read by one match on the log itself, with no line cut
+        out first; any other line goes through ``strip``.
+        """
+        text = self.text
+        if self._j != j:
+            self[j]
+        pos = text.find("\n", self._pos) + 1
+        j += 1
+        dmesg = _DMESG_LINE.match
+        while pos > 0 and j < stop:
+            m = dmesg(text, pos)
+            if m is not None and m.end() - pos <= MAX_LINE:
+                ts, caller, rest = m.groups()
+                if " kernel: " not in rest[:72]:  # else journalctl's short-monotonic: strip reads it
+                    yield _new(Line, (j, rest, float(ts), caller, None, True, False))
+                    pos = m.end() + 1
+                    if pos > len(text):
+                        return
+                    j += 1
+                    continue
+            nl = text.find("\n", pos)
+            if nl < 0:
+                yield strip(j, text[pos:])
+                return
+            yield strip(j, text[pos:nl])
+            pos = nl + 1
+            j += 1
+
     def after(self, j: int, n: int) -> str:
         """The text of the ``n`` lines after line ``j`` (newlines kept between them), in one slice."""
         if self._j != j:
@@ -161,8 +193,8 @@ def collect(raw: Log, start: int, head: Line, oops: Oops, limit: int) -> Span:
     # A line without an anchor in the raw log has none in its message (a part of the line) either.
     anchored = raw.anchored
     lines = span.lines
-    for j, line in raw.following(start, stop):
-        ln = strip(j, line)
+    for ln in raw.stripped(start, stop):
+        j = ln.lineno
         text = ln.text
         if ln.foreign:
             continue
@@ -318,6 +350,9 @@ _CONTINUATION_RE = _regex.compile(
 
 # A user-space program's syslog tag ("name[pid]: ") before a header: the kernel never prints one there.
 QUOTED_RE = _regex.compile(r"\s*[\w.\-/@]+\[\d+\]: ")
+# strip's fast path (``_lines.FAST_PREFIX``) and the rest of the line, matched on the log itself.
+_DMESG_LINE = _regex.compile(FAST_PREFIX + r"([^\n]*)")
+_new = tuple.__new__
 _ANCHOR_RE = _regex.compile("|".join(re.escape(a) for a in SCAN_ANCHORS))
 
 

@@ -36,7 +36,9 @@ _OTHER_PROGRAM = _regex.compile(
     r"(?:<\d{1,3}>)?(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\S*)"
     r" +\S+ +(?!kernel(?:\[\d+\])?:)[^\s:\[]+(?:\[\d+\])?: "
 )
-_FAST = _regex.compile(r"\[ *(\d+\.\d+)\](?:\[ *([TC]\d+)\])?(?! ?\[ *[TC]\d) ?")
+# Plain dmesg's prefix: "[  12.345678] " or "[  12.345678][ T123] " (not "[ 1.2] [ T4]": see strip).
+FAST_PREFIX = r"\[ *(\d+\.\d+)\](?:\[ *([TC]\d+)\])?(?! ?\[ *[TC]\d) ?"
+_FAST = _regex.compile(FAST_PREFIX)
 _MONOTONIC_HOST = _regex.compile(r"[\w.\-]+ kernel: ")
 _LATE_STAMP = _regex.compile(r"\[ *\d+\.\d{6}\] ")
 _SPACED_CALLER = _regex.compile(r" \[ *([TC]\d+)\]")  # "[ 1.23] [ T45] text": a space between
