@@ -82,6 +82,8 @@ class Frame:
 
 @dataclass(frozen=True, slots=True)
 class Process:
+    """The task a report names (its comm and pid)."""
+
     comm: str | None
     pid: int | None
 

@@ -94,9 +94,10 @@ def _trace(lines: list[Line]) -> tuple[tuple[Frame, ...], bool]:
         if s in CONTEXT_MARKERS:
             context = CONTEXT_MARKERS[s]
             continue
-        marker, rest = split_marker(t)
-        if marker is not None:
-            context, t = marker, rest
+        if "<" in t:  # a marker's "<" (split_marker's own test, without a call for every frame line)
+            marker, rest = split_marker(t)
+            if marker is not None:
+                context, t = marker, rest
         if s.startswith("--- interrupt:"):
             context = "irq"
             continue
@@ -114,6 +115,16 @@ def _trace(lines: list[Line]) -> tuple[tuple[Frame, ...], bool]:
         misses += 1
     # The report ended on a frame line: the log may have been cut inside the trace.
     return tuple(frames), bool(frames) and misses == 0
+
+
+def _first_rip(lines: list[Line]) -> Frame | None:
+    """The first RIP/IP/pc line's frame among a report's first 400 lines."""
+    for ln in lines[:400]:
+        if "+0x" in ln.text:  # parse_rip's own first test, without a call for every line
+            rip = parse_rip(ln.text)
+            if rip is not None:
+                return rip
+    return None
 
 
 def _plausible(span: Span, head_text: str) -> bool:
@@ -173,7 +184,7 @@ def build(span: Span, total_lines: int, release: tuple[str, str] | None) -> Cras
     if span.panic is not None or any("[#" in ln.text and _DIE_RE.search(ln.text) for ln in span.lines[:80]):
         fatal = True  # a panic, or die() ("Oops: 0002 [#1]", "invalid opcode: 0000 [#1]") killed the task
     facts = read_facts([ln.text for ln in span.lines])
-    rip = next((r for r in (parse_rip(ln.text) for ln in span.lines[:400]) if r is not None), None)
+    rip = _first_rip(span.lines)
     guilty = _guilty(title_frame(title) or (names[0] if names else None), rip, frames, span.lines)
     version = facts.version
     if release is not None and (facts.release is None or facts.release == release[0]):

@@ -63,6 +63,8 @@ _MAX_MODULES = 1024
 
 @dataclass(slots=True)
 class Facts:
+    """What a report's lines say of the machine and the task: read_facts fills it."""
+
     process: Process | None = None
     cpu: int | None = None
     taint: Taint | None = None

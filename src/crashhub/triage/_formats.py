@@ -62,6 +62,8 @@ FAULT_INJECTION_RE = _regex.compile(r"^( \[<?(?:0x)?[0-9a-f]+>?\])? should_fail(
 
 @dataclass(frozen=True, slots=True)
 class Stack:
+    """Where a format's guilty frame is read: the report's sections in order (``_extract``)."""
+
     parts: tuple[str, ...]
     parts2: tuple[str, ...] = ()  # tried when ``parts`` finds no frame
     parts3: tuple[str, ...] = ()  # tried when ``parts2`` finds none either
@@ -77,6 +79,8 @@ ANY_REPORT = ("*",)
 
 @dataclass(frozen=True, slots=True)
 class Format:
+    """One kind of report of a header: its title regexp, title template, kind and stack spec."""
+
     title: str
     template: str
     kind: str
@@ -124,6 +128,8 @@ class Format:
 
 @dataclass(frozen=True, slots=True)
 class Oops:
+    """A header (``BUG:``, ``WARNING:``...) and its formats, most specific first."""
+
     header: str
     formats: tuple[Format, ...]
     suppress: tuple[str, ...] = ()
