@@ -56,7 +56,8 @@ def test_a_split_by_condition_and_similar_buckets_in_the_api(uihub: UiHub, api: 
     assert api.get(f"/api/v1/buckets/{null}").json()["count"] == 2
     back = api.get(f"/api/v1/buckets/{new['id']}").json()  # the emptied split bucket leads back
     assert back["id"] == null and back["resolved_from"] == new["id"]
-    assert api.delete(f"/api/v1/bucket-rules/{rule['id']}").status_code == 400
+    assert api.delete(f"/api/v1/bucket-rules/{rule['id']}").status_code == 404  # ended: no live rule
+    assert api.delete("/api/v1/bucket-rules/database").status_code == 404
 
 
 def test_old_ids_and_keys_lead_to_the_surviving_bucket(uihub: UiHub, api: TestClient) -> None:

@@ -463,7 +463,10 @@ def _install_errors(app: FastAPI, ctx: Context) -> None:
         if isinstance(e, InputError):
             return _err(400, f"{type(e).__name__}: {e}")
         if isinstance(e, StoreError):
-            return _err(503 if "database" in str(e) else 400, f"{type(e).__name__}: {e}")
+            # The database failing (store/_sql.py says "database: ...") is the hub's trouble, for a
+            # while; any other store error is about the request.  The prefix, not a word anywhere in
+            # the message: a rule or bucket id the caller chose may be "database".
+            return _err(503 if str(e).startswith("database:") else 400, f"{type(e).__name__}: {e}")
         return _err(500, f"{type(e).__name__}: {e}")
 
     @app.exception_handler(RequestValidationError)

@@ -200,6 +200,9 @@ def list_rules(
 async def delete_rule(tok: Admin, store: HubStore, rule_id: str) -> dict[str, Any]:
     """End a rule and undo it: a merged key's crashes go back to its own bucket, split-off crashes
     back to their source."""
+    live = await run_in_threadpool(store.grouping.rules)
+    if not any(r.id == rule_id for r in live):
+        raise ApiError(404, f"no live rule {rule_id!r}")  # unknown or already ended: the caller's error
     rule = await run_in_threadpool(store.grouping.delete_rule, rule_id, actor(tok))
     return {"deleted": rule.to_dict()}
 
