@@ -12,7 +12,7 @@ machine does not inflate them):
 4. what a user runs: ``crashhub triage --json`` over the corpus's syzkaller cases in one process,
    per log beyond interpreter start (the process's CPU time minus a bare ``python -c pass``'s, with
    the package's bytecode compiled as an install leaves it), with the compiled regexps an earlier
-   run left in the user's cache (``crashhub._regex``; the figure a user sees from the second run
+   run left in ~/.cache/crashhub (``crashhub._regex``; the figure a user sees from the second run
    on) and without them (a cache directory that cannot be written: every run compiles),
    and the same command's work in-process (``crashhub.cli.main``, output to /dev/null).
 
@@ -70,12 +70,12 @@ def grep_median(paths: list[str], runs: int) -> float:
     return statistics.median(times[1:])
 
 
-def child_cpu_median(cmd: list[str], runs: int, cache: str | None = None) -> float:
-    """Median CPU time (user + system) of a child process, after one warm-up run; ``cache``: the
-    ``XDG_CACHE_HOME`` it runs with."""
+def child_cpu_median(cmd: list[str], runs: int, home: str | None = None) -> float:
+    """Median CPU time (user + system) of a child process, after one warm-up run; ``home``: the
+    ``HOME`` it runs with (bin/crashhub keeps compiled regexps in ~/.cache/crashhub)."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
-    if cache is not None:
-        env["XDG_CACHE_HOME"] = cache
+    if home is not None:
+        env["HOME"] = home
     times = []
     for _ in range(runs + 1):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -103,11 +103,14 @@ def cli_figures(corpus: Path, runs: int) -> None:
         # An installed crashhub has its bytecode written by pip; a checkout run with
         # PYTHONDONTWRITEBYTECODE=1 would recompile ~30 modules (~30 ms) in every process.
         compileall.compile_dir(str(SRC / "crashhub"), quiet=1)
-        whole = child_cpu_median(cmd, runs, cache=str(Path(tmp) / "cache"))  # the warm-up fills it
-        blocker = Path(tmp) / "not-a-directory"
-        blocker.write_bytes(b"")
-        cold = child_cpu_median(cmd, runs, cache=str(blocker))
-        bare = child_cpu_median([sys.executable, "-c", "pass"], runs)
+        home = Path(tmp) / "home"
+        home.mkdir()
+        whole = child_cpu_median(cmd, runs, home=str(home))  # the warm-up run fills ~/.cache/crashhub
+        blocker = Path(tmp) / "home-without-a-cache"
+        (blocker / ".cache").parent.mkdir()
+        (blocker / ".cache").write_bytes(b"")  # a file: no cache directory can be made under it
+        cold = child_cpu_median(cmd, runs, home=str(blocker))
+        bare = child_cpu_median([sys.executable, "-c", "pass"], runs, home=str(home))
 
         def in_process() -> None:
             with open(os.devnull, "w") as sink:

@@ -14,8 +14,10 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bench.corpus_cases import corpus_dir, syzkaller_cases
@@ -100,20 +102,39 @@ def _write(cache: Path, payload: bytes) -> Path:
     assert name is not None
     path = cache / name
     path.write_bytes(payload)
+    path.chmod(0o600)
     return path
+
+
+def _framed(header: Any, entries: Any) -> bytes:
+    """A cache file as save() writes one: the prefix, the payload's CRC-32, the payload."""
+    payload = marshal.dumps((header, entries))
+    return _regex.PREFIX + zlib.crc32(payload).to_bytes(4, "big") + payload
+
+
+def _read(path: Path) -> tuple[object, dict[tuple[str, int], Any]]:
+    data = path.read_bytes()
+    assert data.startswith(_regex.PREFIX)
+    header, entries = marshal.loads(data[len(_regex.PREFIX) + 4 :])
+    return header, entries
+
+
+_GOOD = _framed(_regex._header(), {})
 
 
 @pytest.mark.parametrize(
     "payload",
     [
         b"",
-        b"not marshal at all",
-        marshal.dumps((_regex._header(), {}))[:-3],  # truncated
-        marshal.dumps(((0, "cpython-00", 0), {})),  # another interpreter's header
-        marshal.dumps([1, 2, 3]),
+        b"not a cache file at all",
+        _GOOD[:-3],  # truncated
+        _GOOD[:-1] + bytes([_GOOD[-1] ^ 1]),  # one bit flipped
+        _framed((2, "cpython-00", 0, "3.0.0"), {}),  # another interpreter's
+        _framed(_regex._header()[:3], {}),  # the same engine, another Python release (no version)
+        _framed(_regex._header(), [1, 2, 3]),
         b"\x00" * (_regex.MAX_BYTES + 1),  # too big to be ours
     ],
-    ids=["empty", "garbage", "truncated", "foreign", "shape", "huge"],
+    ids=["empty", "garbage", "truncated", "bit-flip", "foreign", "release", "shape", "huge"],
 )
 def test_a_damaged_file_costs_only_a_compile(cache: Path, payload: bytes) -> None:
     path = _write(cache, payload)
@@ -122,22 +143,87 @@ def test_a_damaged_file_costs_only_a_compile(cache: Path, payload: bytes) -> Non
         _same(_regex.compile(pattern, flags), re.compile(pattern, flags))
     assert _regex.stats() == (0, len(PATTERNS))
     assert _regex.save()  # written anew, whole
+    assert _read(path)[0] == _regex._header()
+
+
+def _tampered(cache: Path, pattern: str, change: Callable[[tuple[Any, ...]], tuple[Any, ...]]) -> None:
+    """The file holding ``pattern`` with its entry changed and a CRC that fits (no accident)."""
     _regex.use(str(cache))
-    assert marshal.loads(path.read_bytes())[0] == _regex._header()
-
-
-def test_an_entry_the_engine_refuses_is_compiled_again(cache: Path) -> None:
-    pattern = r"kernel BUG at (\S+)!"
     _regex.compile(pattern)
-    _regex.save()
+    assert _regex.save()
     path = cache / str(_regex.file_name())
-    header, entries = marshal.loads(path.read_bytes())
-    flags, code, groups, groupindex, indexgroup = entries[(pattern, 0)]
-    entries[(pattern, 0)] = (flags, [999_999, *code[1:]], groups, groupindex, indexgroup)
-    path.write_bytes(marshal.dumps((header, entries)))
+    header, entries = _read(path)
+    entries[(pattern, 0)] = change(entries[(pattern, 0)])
+    _write(cache, _framed(header, entries))
     _regex.use(str(cache))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda e: (e[0], [999_999, *e[1][1:]], *e[2:]),  # opcodes the engine refuses
+        lambda e: (e[0], e[1], 1 << 27, *e[3:]),  # a group count that would size every match
+        lambda e: (*e[:3], {"what": 0}, e[4]),  # group names that disagree with their numbers
+        lambda e: (*e[:4], ("x", "y")),
+        lambda e: e[:4],
+        lambda e: (str(e[0]), *e[1:]),
+    ],
+    ids=["opcodes", "group-count", "group-names", "index-groups", "short", "types"],
+)
+def test_an_entry_that_does_not_hold_together_is_compiled_again(
+    cache: Path, change: Callable[[tuple[Any, ...]], tuple[Any, ...]]
+) -> None:
+    pattern = r"kernel BUG at (\S+)!"
+    _tampered(cache, pattern, change)
     _same(_regex.compile(pattern), re.compile(pattern))
     assert _regex.stats() == (0, 1)
+
+
+def test_only_the_users_own_private_file_is_read(cache: Path) -> None:
+    """Not a FIFO (a read would block), not through a symlink, not a file others may write, not in
+    a directory others may write (root with a user's HOME: ``sudo -E``)."""
+    pattern = r"Hardware name: (.*)"
+    _regex.use(str(cache))
+    _regex.compile(pattern)
+    assert _regex.save()
+    path = cache / str(_regex.file_name())
+    good = path.read_bytes()
+
+    def hits() -> int:
+        _regex.use(str(cache))
+        _regex.compile(pattern)
+        return _regex.stats()[0]
+
+    assert hits() == 1
+    path.chmod(0o622)
+    assert hits() == 0
+    path.chmod(0o600)
+    cache.chmod(0o777)
+    assert hits() == 0 and not _regex.save()  # neither read nor written there
+    cache.chmod(0o700)
+    path.unlink()
+    os.mkfifo(path)
+    assert hits() == 0  # returns at once: opened without blocking, then refused
+    path.unlink()
+    (cache / "elsewhere").write_bytes(good)
+    (cache / "elsewhere").chmod(0o600)
+    path.symlink_to(cache / "elsewhere")
+    assert hits() == 0
+    assert _regex.save() and not path.is_symlink() and (cache / "elsewhere").read_bytes() == good
+
+
+def test_patterns_re_answers_itself(cache: Path) -> None:
+    """A str subclass, bytes or flags that are no int go to re.compile, whose answer (or error) the
+    caller gets, and are never kept."""
+
+    class Text(str):
+        pass
+
+    assert _regex.compile(Text("a+")).pattern == "a+"
+    assert _regex.compile(rb"a+").pattern == b"a+"  # type: ignore[arg-type,comparison-overlap]
+    with pytest.raises(TypeError):
+        _regex.compile("a", 2.0)  # type: ignore[arg-type]
+    assert _regex.stats() == (0, 0) and not _regex.save()
 
 
 def test_an_unwritable_directory_only_means_no_cache(tmp_path: Path) -> None:
@@ -216,3 +302,18 @@ def test_a_command_without_regexps_loads_nothing_for_the_cache(tmp_path: Path) -
                           check=True, env=env)
     # __future__ (every crashhub module's first line) and the engine's built-in _sre: no file to load.
     assert done.stdout.split() == ["__future__", "_sre", "crashhub", "crashhub._regex"]
+
+
+def test_bin_crashhub_keeps_the_cache_in_the_home(tmp_path: Path) -> None:
+    """``crashhub triage`` as installed: the first run writes ~/.cache/crashhub, the next finds
+    everything there and writes nothing; the answers are the same."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "HOME": str(tmp_path)}
+    log = LAB / "6.1-null-1.vmcore-dmesg.txt"
+    cmd = [sys.executable, str(ROOT / "bin" / "crashhub"), "triage", "--json", str(log)]
+    first = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    (path,) = (tmp_path / ".cache" / "crashhub").iterdir()
+    assert path.name == _regex.file_name() and path.stat().st_mode & 0o777 == 0o600
+    written = path.stat().st_mtime_ns
+    second = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    assert second.stdout == first.stdout and json.loads(first.stdout)["crashes"]
+    assert path.stat().st_mtime_ns == written

@@ -11,17 +11,22 @@ from a file of earlier runs' and writes the file again when the run compiled any
 What is kept is what CPython's regexp compiler hands its engine: the arguments of ``_sre.compile``
 (pattern, flags, opcode list, group count and names), as ``re._compiler.compile`` makes them
 (CPython 3.11 to 3.13).  The engine checks an opcode list before running it (``_validate`` in
-``_sre.c``), so a damaged entry fails to load and is compiled again; an entry from another
-engine version never loads, since the file's name holds ``sys.implementation.cache_tag`` and
-``_sre.MAGIC``.  Should a later CPython change these internals, every pattern is compiled by
-``re.compile`` and nothing is written.  The file is trusted as ``__pycache__`` is: it lives in
-the user's own cache directory, mode 0600, and only that user can change what it says.
+``_sre.c``) and this module checks the group tables, but neither would see a changed character:
+so the file carries a CRC-32 of its contents, and a damaged file is read as no file.  A file from
+another Python never loads: its name holds ``sys.implementation.cache_tag`` and ``_sre.MAGIC``, and
+its header ``sys.version`` (a patch release may fix the compiler).  Should a later CPython change
+these internals, every pattern is compiled by ``re.compile`` and nothing is written.
+
+The file is trusted as ``__pycache__`` is, and no further: it is read only when it is a regular
+file of the process's own user that no one else may write, in a directory of that user's (root
+running with another user's ``HOME`` neither reads nor writes it), and it is written 0600.
 """
 
 from __future__ import annotations
 
 import marshal
 import os
+import stat
 import sys
 
 TYPE_CHECKING = False  # not typing's: bin/crashhub's fast paths import no typing
@@ -29,7 +34,8 @@ if TYPE_CHECKING:
     import re
     from typing import Any
 
-FORMAT = 1  # this file's layout; a new layout is a new number and old files are ignored
+FORMAT = 2  # this file's layout; a new layout is a new number and old files are ignored
+PREFIX = b"crashhub regexps\n"  # then the payload's CRC-32 (4 bytes, big-endian), then the payload
 MAX_BYTES = 16 << 20  # a bigger file is not ours (the whole package's regexps take ~0.3 MiB)
 MAX_ENTRIES = 4096  # patterns kept; past it, a save keeps only what its own run used
 
@@ -105,8 +111,8 @@ def compile(pattern: str, flags: int = 0) -> re.Pattern[str]:
     """``re.compile(pattern, flags)``, from the cache file when this process uses one."""
     import re  # noqa: PLC0415 (loaded by whoever compiles; see _INTERNALS)
 
-    if _CACHE.path is None:
-        return re.compile(pattern, flags)
+    if _CACHE.path is None or type(pattern) is not str or not isinstance(flags, int):
+        return re.compile(pattern, flags)  # (a str subclass, bytes or odd flags: re's own answer)
     if not _CACHE.loaded:
         _load()
     key = (pattern, int(flags))
@@ -130,13 +136,29 @@ def compile(pattern: str, flags: int = 0) -> re.Pattern[str]:
 
 def _from_entry(pattern: str, entry: Entry) -> re.Pattern[str] | None:
     parts = _internals()
-    if parts is None:
+    if parts is None or not _sound(entry):
         return None
     try:
         rx: re.Pattern[str] = parts[0].compile(pattern, *entry)
-    except (TypeError, ValueError, RuntimeError, OverflowError):
-        return None  # a damaged entry (the engine's check refused it): compiled again
+    except Exception:  # the engine's check refused it (RuntimeError), or worse: compiled again
+        return None
     return rx
+
+
+def _sound(entry: object) -> bool:
+    """An entry of the shape ``_compile_entry`` makes: the group count, names and numbers agree (the
+    engine checks the opcodes, not these; a wrong count would size every match's groups)."""
+    if not (isinstance(entry, tuple) and len(entry) == 5):
+        return False
+    flags, code, groups, groupindex, indexgroup = entry
+    if not (type(flags) is int and type(code) is list and type(groups) is int
+            and type(groupindex) is dict and type(indexgroup) is tuple):
+        return False
+    if groups != len(indexgroup) - 1 or len(groupindex) > groups:
+        return False
+    named = {i: name for name, i in groupindex.items() if type(name) is str and type(i) is int}
+    return len(named) == len(groupindex) and all(
+        indexgroup[i] == named.get(i) for i in range(len(indexgroup)))
 
 
 def _compile_entry(pattern: str, flags: int) -> tuple[re.Pattern[str], Entry] | None:
@@ -166,22 +188,56 @@ def _compile_entry(pattern: str, flags: int) -> tuple[re.Pattern[str], Entry] | 
 def _load() -> None:
     _CACHE.loaded = True
     path = _CACHE.path
-    if path is None:
+    if path is None or not _own_directory(os.path.dirname(path)):
         return
+    data = _read_own_file(path)
+    if data is None or not data.startswith(PREFIX) or len(data) < len(PREFIX) + 4:
+        return  # no file yet, or not ours: every pattern is compiled and the file written anew
+    import zlib  # noqa: PLC0415
+
+    crc, payload = data[len(PREFIX) : len(PREFIX) + 4], data[len(PREFIX) + 4 :]
+    if int.from_bytes(crc, "big") != zlib.crc32(payload):
+        return  # damaged on the way (a full disk, a bad block): read as no file
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
-        if len(data) > MAX_BYTES:
-            return
-        header, entries = marshal.loads(data)
-    except (OSError, EOFError, ValueError, TypeError):
-        return  # no file yet, or a damaged one: every pattern is compiled and the file written anew
+        header, entries = marshal.loads(payload)
+    except (EOFError, ValueError, TypeError):
+        return
     if header == _header() and isinstance(entries, dict):
         _CACHE.entries = entries
 
 
-def _header() -> tuple[int, str, int]:
-    return (FORMAT, sys.implementation.cache_tag or "none", _magic() or 0)
+def _own_directory(path: str) -> bool:
+    """A directory of this process's user that no one else may write into."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & 0o022
+
+
+def _read_own_file(path: str) -> bytes | None:
+    """The file's bytes when it is a regular file of this user, writable by no one else, and not
+    too big; else None (a FIFO, a symlink, another user's file are not opened or not read)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if (not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022
+                or st.st_size > MAX_BYTES):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(MAX_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return data if len(data) <= MAX_BYTES else None
+
+
+def _header() -> tuple[int, str, int, str]:
+    return (FORMAT, sys.implementation.cache_tag or "none", _magic() or 0, sys.version)
 
 
 def save() -> bool:
@@ -198,13 +254,17 @@ def save() -> bool:
         entries = {k: v for k, v in entries.items() if k in _CACHE.used}
     directory = os.path.dirname(path)
     import tempfile  # noqa: PLC0415 (only when writing: it loads random and shutil, ~2 ms)
+    import zlib  # noqa: PLC0415
 
     try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
+        if not _own_directory(directory):
+            return False
+        payload = marshal.dumps((_header(), entries))
         fd, tmp = tempfile.mkstemp(prefix=".regex-", dir=directory)  # 0600
         try:
             with os.fdopen(fd, "wb") as fh:
-                fh.write(marshal.dumps((_header(), entries)))
+                fh.write(PREFIX + zlib.crc32(payload).to_bytes(4, "big") + payload)
             os.replace(tmp, path)
         except BaseException:
             os.unlink(tmp)
