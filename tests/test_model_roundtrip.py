@@ -450,7 +450,8 @@ def _classes_with_to_dict() -> set[tuple[str, str]]:
             if isinstance(node, ast.ClassDef) and any(
                 isinstance(f, ast.FunctionDef) and f.name == "to_dict" for f in node.body
             ):
-                mod = ".".join(path.relative_to(src).with_suffix("").parts)
+                parts = path.relative_to(src).with_suffix("").parts
+                mod = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)  # a package's own
                 out.add((mod, node.name))
     return out
 
