@@ -107,3 +107,18 @@ def test_200_megabyte_log() -> None:
     reports = parse(data)
     assert reports and len(reports) <= 1000
     assert time.perf_counter() - t < 600
+
+
+def test_a_flood_of_one_anchor_hides_no_other_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    """More header-like lines than ``MAX_HITS`` (an NMI watchdog storm): the capital-letter scan
+    stops, and the anchors searched one by one still find the BUG report after the storm."""
+    from crashhub.triage import _collect  # noqa: PLC0415
+
+    monkeypatch.setattr(_collect, "MAX_HITS", 50)
+    storm = "".join(f"[{i}.000000] NMI watchdog: enabled on all CPUs\n" for i in range(1, 80))
+    bug = ("[100.000000] BUG: unable to handle kernel NULL pointer dereference at 0000000000000010\n"
+           "[100.000001] Call Trace:\n[100.000002]  foo+0x1/0x2\n[100.000003]  bar+0x3/0x4\n")
+    index, complete = _collect.line_index(storm + bug)
+    assert not complete and 79 in {line for line, _ in index}
+    titles = [r.title for r in parse(storm + bug)]
+    assert any(t.startswith("BUG: unable to handle kernel NULL pointer dereference") for t in titles)

@@ -63,23 +63,19 @@ def line_index(text: str) -> tuple[list[tuple[int, int]], bool]:
     each position against the set of their first letters in C, and capitals are rare in kernel logs,
     so one scan beats sixteen substring searches (the public corpus: 95 -> 64 ms).  The others
     begin with a lower-case letter, where that scan would stop at most positions: one ``str.find``
-    pass each.  The number of hits is small in real logs.
+    pass each.  The number of hits is small in real logs; in a log flooded with one anchor (a
+    storm of "NMI watchdog" lines) the scan stops at ``MAX_HITS``, and the anchors are searched one
+    by one in the table's order instead, so every other anchor keeps a hit.
     """
     hits: list[int] = []
-    complete = True
     for m in _CAPITAL_ANCHORS_RE.finditer(text):
         hits.append(m.start())
         if len(hits) > MAX_HITS:
-            complete = False
+            hits = []
+            complete = _find_each(text, SCAN_ANCHORS, hits)
             break
-    for header in _OTHER_ANCHORS if complete else ():
-        pos = text.find(header)
-        while pos >= 0:
-            hits.append(pos)
-            if len(hits) > MAX_HITS:
-                complete = False
-                break
-            pos = text.find(header, pos + 1)
+    else:
+        complete = _find_each(text, _OTHER_ANCHORS, hits)
     hits.sort()
     out: list[tuple[int, int]] = []
     line_no = 0
@@ -92,6 +88,21 @@ def line_index(text: str) -> tuple[list[tuple[int, int]], bool]:
             out.append((line_no, pos))
             prev_line = line_no
     return out, complete
+
+
+def _find_each(text: str, anchors: tuple[str, ...], hits: list[int]) -> bool:
+    """Add every offset of each anchor in turn to ``hits``; False once there are over ``MAX_HITS``
+    (each anchor after that still adds its first)."""
+    complete = True
+    for anchor in anchors:
+        pos = text.find(anchor)
+        while pos >= 0:
+            hits.append(pos)
+            if len(hits) > MAX_HITS:
+                complete = False
+                break
+            pos = text.find(anchor, pos + 1)
+    return complete
 
 
 class Log:

@@ -87,6 +87,17 @@ def read_facts(lines: list[str]) -> Facts:
     regs_done = False
     code_seen = False
     for text in lines:
+        if ":" not in text:
+            # Most of a report's lines (frames without a source location): of the tests below, only
+            # these three can hold for a line without a colon.
+            if (f.fault_address is None and ("address" in text or "paging request" in text)
+                    and (ma := _FAULT_ADDRESS_RE.search(text))):
+                f.fault_address = int(ma.group(1) or ma.group(2), 16)
+            if f.taint is None and "Not tainted" in text:
+                f.taint = parse_taint(text)
+            if f.registers and not regs_done and text.strip() and not text.startswith(" "):
+                regs_done = len(f.registers) >= 8
+            continue
         if not code_seen and "Code: " in text and (mc := _CODE_LINE_RE.match(text)):
             code_seen = True  # the first is the kernel's; a later one is the user-mode registers'
             f.code = mc.group(1).strip()[:400] if "<" in mc.group(1) else None
