@@ -31,6 +31,7 @@ background (``crashhub.jobs._rekey``; old keys stay as aliases of the buckets th
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -128,17 +129,24 @@ def _base(function: str) -> str:
     return strip_prefix(base_name(function))
 
 
+@functools.lru_cache(maxsize=16384)
+def _stack_name(function: str) -> str | None:
+    """A frame's name in a stack signature, None for entry plumbing and the skip list.  Cached: the
+    same few thousand functions make every report's stack."""
+    name = _base(function)
+    return None if name in _ENTRY or skipped(name) else name
+
+
 def _stack(frames: tuple[Frame, ...]) -> list[str]:
     """Normalised names of the main stack: reliable frames (all, if none is), plumbing dropped."""
-    usable = [f for f in frames if f.function and f.reliable] or [f for f in frames if f.function]
+    usable = [f.function for f in frames if f.function and f.reliable] or [
+        f.function for f in frames if f.function]
     out: list[str] = []
-    for f in usable:
-        assert f.function is not None
-        name = _base(f.function)
-        if name in _ENTRY or skipped(name):
-            continue
-        if out and out[-1] == name:
-            continue  # recursion and clone pairs (foo, foo.cold) count once
+    for function in usable:
+        assert function is not None
+        name = _stack_name(function)
+        if name is None or (out and out[-1] == name):
+            continue  # plumbing; recursion and clone pairs (foo, foo.cold) count once
         out.append(name)
     return out
 
