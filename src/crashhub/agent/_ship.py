@@ -201,16 +201,12 @@ class Agent:
                 entry.vmcore_refused = str(e.body["error"])[:500]
                 entry.done = self._finished(crash, entry)
             # Bad request for this crash only (too large, unreadable log...): note it, go on.
-            entry.last_error = str(e)
-            summary.errors.append(f"{crash.path}: {e}")
-            log.error("%s: %s", crash.path, e)
+            _failed(entry, summary, str(crash.path), str(e))
         except HubUnavailable as e:
             entry.last_error = str(e)
             raise
         except OSError as e:
-            entry.last_error = f"{e.filename}: {e.strerror}"
-            summary.errors.append(f"{crash.path}: {entry.last_error}")
-            log.error("%s: %s", crash.path, entry.last_error)
+            _failed(entry, summary, str(crash.path), f"{e.filename}: {e.strerror}")
         finally:
             st.save()
 
@@ -255,16 +251,12 @@ class Agent:
         except HubRejected as e:
             if e.status in (401, 403):
                 raise
-            entry.last_error = str(e)
-            summary.errors.append(f"{where}: {e}")
-            log.error("%s: %s", where, e)
+            _failed(entry, summary, where, str(e))
         except HubUnavailable as e:
             entry.last_error = str(e)
             raise
         except OSError as e:
-            entry.last_error = f"{e.filename}: {e.strerror}"
-            summary.errors.append(f"{where}: {entry.last_error}")
-            log.error("%s: %s", where, entry.last_error)
+            _failed(entry, summary, where, f"{e.filename}: {e.strerror}")
         finally:
             st.save()
 
@@ -379,3 +371,11 @@ def _put(client: HubClient, cid: str, data: bytes, start: int, size: int) -> Cal
 def describe(crash: CrashDir) -> str:
     parts = [p.name for p in (crash.log, crash.vmcore, crash.kexec_log) if isinstance(p, Path)]
     return f"{crash.path} [{crash.layout}] " + ", ".join(parts)
+
+
+def _failed(entry: Entry, summary: RunSummary, where: str, why: str) -> None:
+    """A crash not shipped this run, for a reason retrying later may mend or not: noted on its state
+    entry, in the run's summary and in the log; the run goes on with the next crash."""
+    entry.last_error = why
+    summary.errors.append(f"{where}: {why}")
+    log.error("%s: %s", where, why)
