@@ -57,7 +57,7 @@ TEXTS = [
 def cache(tmp_path: Path) -> Iterator[Path]:
     _regex.use(str(tmp_path))
     yield tmp_path
-    _regex._CACHE.__init__()  # type: ignore[misc]  # back to plain re.compile for other tests
+    _regex.reset()  # back to plain re.compile for other tests
 
 
 def _same(a: re.Pattern[str], b: re.Pattern[str]) -> None:
@@ -85,7 +85,7 @@ def test_patterns_read_back_behave_as_compiled(cache: Path) -> None:
 
 
 def test_without_use_it_is_re_compile(tmp_path: Path) -> None:
-    _regex._CACHE.__init__()  # type: ignore[misc]
+    _regex.reset()
     rx = _regex.compile(r"BUG: (\w+)")
     assert rx is re.compile(r"BUG: (\w+)")  # re's own cache: the very same object
     assert not _regex.save()
@@ -234,7 +234,7 @@ def test_an_unwritable_directory_only_means_no_cache(tmp_path: Path) -> None:
         _same(_regex.compile(r"(\d+) locks? held"), re.compile(r"(\d+) locks? held"))
         assert not _regex.save()
     finally:
-        _regex._CACHE.__init__()  # type: ignore[misc]
+        _regex.reset()
 
 
 # A run of the CLI as bin/crashhub makes it, counting the compiles CPython's compiler does.

@@ -103,8 +103,14 @@ def file_name() -> str | None:
 def use(directory: str) -> None:
     """Keep compiled regexps in ``directory`` for this process (read when first needed)."""
     name = file_name()
-    _CACHE.__init__()  # type: ignore[misc]  # a new start: tests call this more than once
+    reset()  # a new start: what an earlier use() read or compiled is forgotten
     _CACHE.path = None if name is None else os.path.join(directory, name)
+
+
+def reset() -> None:
+    """Forget the cache: ``compile`` is ``re.compile`` again (until the next ``use``)."""
+    global _CACHE  # noqa: PLW0603 (the process's one cache view, replaced whole)
+    _CACHE = _Cache()
 
 
 def compile(pattern: str, flags: int = 0) -> re.Pattern[str]:
